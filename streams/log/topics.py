@@ -1,0 +1,49 @@
+"""Names of Lanner's topics (see DESIGN.md, "Topics")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Topics:
+    prefix: str
+
+    @property
+    def flow_events(self) -> str:
+        return f"{self.prefix}flow-events"
+
+    @property
+    def commands(self) -> str:
+        return f"{self.prefix}commands"
+
+    @property
+    def execution_events(self) -> str:
+        return f"{self.prefix}execution-events"
+
+    @property
+    def worker_jobs(self) -> str:
+        return f"{self.prefix}worker-jobs"
+
+    @property
+    def worker_results(self) -> str:
+        return f"{self.prefix}worker-results"
+
+    @property
+    def logs(self) -> str:
+        return f"{self.prefix}logs"
+
+    @property
+    def trigger_events(self) -> str:
+        return f"{self.prefix}trigger-events"
+
+    def all(self) -> list[str]:
+        return [
+            self.flow_events,
+            self.commands,
+            self.execution_events,
+            self.worker_jobs,
+            self.worker_results,
+            self.logs,
+            self.trigger_events,
+        ]
