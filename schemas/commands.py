@@ -1,0 +1,84 @@
+"""Requests to the executor (topic `commands`, key = execution id).
+
+A command is a wish, not a fact: the executor decides whether it applies and records
+the facts as events. Every command has a unique `command_id`, which is how the executor
+recognises a command delivered twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from schemas.execution import ParentRef
+from schemas.flow import FlowRef
+from schemas.states import State
+from schemas.worker import TaskRunReport
+
+
+class CommandBase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    command_id: str
+    execution_id: str
+    time: dt.datetime
+    actor: str = "system"
+    correlation_id: str | None = None
+
+    @property
+    def input_id(self) -> str:
+        return f"command:{self.command_id}"
+
+
+class CreateExecution(CommandBase):
+    type: Literal["CreateExecution"] = "CreateExecution"
+    flow: FlowRef
+    # The sender resolved the flow; carrying its source keeps the executor independent of
+    # how fast its own view of flow-events is.
+    flow_source: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    parent: ParentRef | None = None
+    trigger: dict[str, Any] | None = None
+
+
+class KillExecution(CommandBase):
+    type: Literal["KillExecution"] = "KillExecution"
+
+
+class ResumeExecution(CommandBase):
+    type: Literal["ResumeExecution"] = "ResumeExecution"
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class WakeUp(CommandBase):
+    """A timer the executor set (a Pause delay, a retry) is due."""
+
+    type: Literal["WakeUp"] = "WakeUp"
+    task_run_id: str
+    due: dt.datetime
+
+
+class SubflowEnded(CommandBase):
+    """A child execution ended: tells the parent execution's Subflow task run."""
+
+    type: Literal["SubflowEnded"] = "SubflowEnded"
+    task_run_id: str
+    child_execution_id: str
+    state: State
+    outputs: dict[str, Any] = Field(default_factory=dict)
+
+
+Command = Annotated[
+    CreateExecution | KillExecution | ResumeExecution | WakeUp | SubflowEnded,
+    Field(discriminator="type"),
+]
+ExecutorInput = Annotated[
+    CreateExecution | KillExecution | ResumeExecution | WakeUp | SubflowEnded | TaskRunReport,
+    Field(discriminator="type"),
+]
+
+COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
+EXECUTOR_INPUT_ADAPTER: TypeAdapter[ExecutorInput] = TypeAdapter(ExecutorInput)

@@ -1,0 +1,233 @@
+"""The facts: every event type on `execution-events` and `flow-events`.
+
+Each execution event carries (execution_id, seq): the executor is the only writer, so
+the sequence numbers of one execution are gapless and ordered, and a consumer that has
+seen seq N can drop anything at or below it. `causation_id` names the input (command or
+worker report) that caused the event; `correlation_id` is shared by an execution and
+its subflows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from schemas.execution import ParentRef
+from schemas.states import State
+from schemas.worker import LogLine, WorkerJob
+
+EVENT_VERSION = 1
+
+
+class EventBase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    execution_id: str
+    seq: int
+    time: dt.datetime
+    actor: str = "system"
+    causation_id: str
+    correlation_id: str
+    version: int = EVENT_VERSION
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.execution_id}:{self.seq}"
+
+
+class ExecutionCreated(EventBase):
+    type: Literal["ExecutionCreated"] = "ExecutionCreated"
+    tenant: str
+    namespace: str
+    flow_id: str
+    flow_revision: int
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, Any] = Field(default_factory=dict)
+    parent: ParentRef | None = None
+    trigger: dict[str, Any] | None = None
+
+
+class ExecutionStarted(EventBase):
+    type: Literal["ExecutionStarted"] = "ExecutionStarted"
+
+
+class ExecutionPaused(EventBase):
+    type: Literal["ExecutionPaused"] = "ExecutionPaused"
+
+
+class ExecutionResumed(EventBase):
+    type: Literal["ExecutionResumed"] = "ExecutionResumed"
+
+
+class ExecutionKilling(EventBase):
+    type: Literal["ExecutionKilling"] = "ExecutionKilling"
+
+
+class _ExecutionEnded(EventBase):
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class ExecutionSucceeded(_ExecutionEnded):
+    type: Literal["ExecutionSucceeded"] = "ExecutionSucceeded"
+
+
+class ExecutionWarned(_ExecutionEnded):
+    type: Literal["ExecutionWarned"] = "ExecutionWarned"
+
+
+class ExecutionFailed(_ExecutionEnded):
+    type: Literal["ExecutionFailed"] = "ExecutionFailed"
+
+
+class ExecutionKilled(_ExecutionEnded):
+    type: Literal["ExecutionKilled"] = "ExecutionKilled"
+
+
+class TaskRunCreated(EventBase):
+    type: Literal["TaskRunCreated"] = "TaskRunCreated"
+    task_run_id: str
+    task_id: str
+    parent_id: str | None = None
+    value: str | None = None
+    iteration: int | None = None
+
+
+class TaskRunStarted(EventBase):
+    """The attempt began: in the executor itself, on a worker (`job`), or as a subflow."""
+
+    type: Literal["TaskRunStarted"] = "TaskRunStarted"
+    task_run_id: str
+    attempt: int
+    job: WorkerJob | None = None
+    child_execution_id: str | None = None
+
+
+class TaskRunRunning(EventBase):
+    """A worker picked the attempt up."""
+
+    type: Literal["TaskRunRunning"] = "TaskRunRunning"
+    task_run_id: str
+    attempt: int
+    worker_id: str
+
+
+class TaskRunPaused(EventBase):
+    type: Literal["TaskRunPaused"] = "TaskRunPaused"
+    task_run_id: str
+    resume_at: dt.datetime | None = None
+
+
+class TaskRunResumed(EventBase):
+    type: Literal["TaskRunResumed"] = "TaskRunResumed"
+    task_run_id: str
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class _TaskRunEnded(EventBase):
+    task_run_id: str
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    # Log lines of a task that ran inside the executor travel with its ending, so a
+    # re-emitted ending re-emits its logs too.
+    logs: tuple[LogLine, ...] = ()
+
+
+class TaskRunSucceeded(_TaskRunEnded):
+    type: Literal["TaskRunSucceeded"] = "TaskRunSucceeded"
+
+
+class TaskRunWarned(_TaskRunEnded):
+    type: Literal["TaskRunWarned"] = "TaskRunWarned"
+
+
+class TaskRunFailed(_TaskRunEnded):
+    type: Literal["TaskRunFailed"] = "TaskRunFailed"
+
+
+class TaskRunKilled(_TaskRunEnded):
+    type: Literal["TaskRunKilled"] = "TaskRunKilled"
+
+
+class TaskRunSkipped(_TaskRunEnded):
+    type: Literal["TaskRunSkipped"] = "TaskRunSkipped"
+
+
+ExecutionEnded = ExecutionSucceeded | ExecutionWarned | ExecutionFailed | ExecutionKilled
+TaskRunEnded = TaskRunSucceeded | TaskRunWarned | TaskRunFailed | TaskRunKilled | TaskRunSkipped
+
+EXECUTION_END_STATES: dict[State, type[_ExecutionEnded]] = {
+    State.SUCCESS: ExecutionSucceeded,
+    State.WARNING: ExecutionWarned,
+    State.FAILED: ExecutionFailed,
+    State.KILLED: ExecutionKilled,
+}
+TASK_RUN_END_STATES: dict[State, type[_TaskRunEnded]] = {
+    State.SUCCESS: TaskRunSucceeded,
+    State.WARNING: TaskRunWarned,
+    State.FAILED: TaskRunFailed,
+    State.KILLED: TaskRunKilled,
+    State.SKIPPED: TaskRunSkipped,
+}
+
+ExecutionEvent = Annotated[
+    ExecutionCreated
+    | ExecutionStarted
+    | ExecutionPaused
+    | ExecutionResumed
+    | ExecutionKilling
+    | ExecutionSucceeded
+    | ExecutionWarned
+    | ExecutionFailed
+    | ExecutionKilled
+    | TaskRunCreated
+    | TaskRunStarted
+    | TaskRunRunning
+    | TaskRunPaused
+    | TaskRunResumed
+    | TaskRunSucceeded
+    | TaskRunWarned
+    | TaskRunFailed
+    | TaskRunKilled
+    | TaskRunSkipped,
+    Field(discriminator="type"),
+]
+EXECUTION_EVENT_ADAPTER: TypeAdapter[ExecutionEvent] = TypeAdapter(ExecutionEvent)
+
+
+class FlowEventBase(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    tenant: str
+    namespace: str
+    flow_id: str
+    revision: int
+    time: dt.datetime
+    actor: str
+    version: int = EVENT_VERSION
+
+    @property
+    def key(self) -> str:
+        return f"{self.tenant}/{self.namespace}/{self.flow_id}"
+
+
+class FlowCreated(FlowEventBase):
+    type: Literal["FlowCreated"] = "FlowCreated"
+    source: str
+
+
+class FlowUpdated(FlowEventBase):
+    type: Literal["FlowUpdated"] = "FlowUpdated"
+    source: str
+
+
+class FlowDeleted(FlowEventBase):
+    type: Literal["FlowDeleted"] = "FlowDeleted"
+
+
+FlowEvent = Annotated[FlowCreated | FlowUpdated | FlowDeleted, Field(discriminator="type")]
+FLOW_EVENT_ADAPTER: TypeAdapter[FlowEvent] = TypeAdapter(FlowEvent)

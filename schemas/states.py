@@ -1,0 +1,105 @@
+"""Kestra's state names, and which transitions are allowed, kept as data.
+
+Like Prefect's transition rules, the allowed (from, to) pairs are a table that the
+executor consults and that tests enumerate; no state change is decided anywhere else.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class State(StrEnum):
+    CREATED = "CREATED"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    RETRYING = "RETRYING"
+    RESTARTED = "RESTARTED"
+    KILLING = "KILLING"
+    SUCCESS = "SUCCESS"
+    WARNING = "WARNING"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+    RETRIED = "RETRIED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in TERMINAL_STATES
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (State.FAILED, State.KILLED, State.CANCELLED)
+
+
+TERMINAL_STATES: frozenset[State] = frozenset(
+    {
+        State.SUCCESS,
+        State.WARNING,
+        State.FAILED,
+        State.KILLED,
+        State.CANCELLED,
+        State.SKIPPED,
+        State.RETRIED,
+    }
+)
+
+_ENDINGS = frozenset({State.SUCCESS, State.WARNING, State.FAILED, State.KILLED})
+
+TASK_RUN_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.CREATED: frozenset({State.RUNNING, State.SKIPPED, State.KILLED, State.FAILED} | _ENDINGS),
+    State.RUNNING: frozenset(
+        {State.PAUSED, State.RETRYING, State.KILLING, State.RUNNING} | _ENDINGS
+    ),
+    State.PAUSED: frozenset({State.RUNNING, State.KILLING, State.KILLED} | _ENDINGS),
+    State.RETRYING: frozenset({State.RUNNING, State.KILLING, State.KILLED, State.FAILED}),
+    State.KILLING: frozenset({State.KILLED}),
+    # A terminal state is absorbing, except that an operator may restart a failed run.
+    State.FAILED: frozenset({State.RESTARTED}),
+    State.KILLED: frozenset({State.RESTARTED}),
+    State.RESTARTED: frozenset({State.RUNNING, State.CREATED}),
+    State.SUCCESS: frozenset(),
+    State.WARNING: frozenset(),
+    State.CANCELLED: frozenset(),
+    State.SKIPPED: frozenset(),
+    State.RETRIED: frozenset(),
+    State.QUEUED: frozenset({State.RUNNING, State.CANCELLED, State.KILLED}),
+}
+
+EXECUTION_TRANSITIONS: dict[State, frozenset[State]] = {
+    State.CREATED: frozenset({State.QUEUED, State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}),
+    State.QUEUED: frozenset({State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}),
+    State.RUNNING: frozenset({State.PAUSED, State.KILLING} | _ENDINGS),
+    State.PAUSED: frozenset({State.RUNNING, State.KILLING, State.KILLED}),
+    State.KILLING: frozenset({State.KILLED}),
+    State.FAILED: frozenset({State.RESTARTED}),
+    State.KILLED: frozenset({State.RESTARTED}),
+    State.WARNING: frozenset({State.RESTARTED}),
+    State.RESTARTED: frozenset({State.RUNNING}),
+    State.SUCCESS: frozenset(),
+    State.CANCELLED: frozenset(),
+    State.SKIPPED: frozenset(),
+    State.RETRYING: frozenset(),
+    State.RETRIED: frozenset(),
+}
+
+
+def task_run_may_move(current: State, target: State) -> bool:
+    return target in TASK_RUN_TRANSITIONS[current]
+
+
+def execution_may_move(current: State, target: State) -> bool:
+    return target in EXECUTION_TRANSITIONS[current]
+
+
+def worst(states: list[State]) -> State:
+    """The state a group of finished children gives its parent (Kestra's rule)."""
+    if any(s in (State.FAILED, State.KILLED, State.CANCELLED) for s in states):
+        if State.KILLED in states:
+            return State.KILLED
+        return State.FAILED
+    if State.WARNING in states:
+        return State.WARNING
+    return State.SUCCESS

@@ -1,0 +1,75 @@
+"""Messages between the executor and its workers (worker-jobs, worker-results)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.states import State
+
+
+class WorkerJob(BaseModel):
+    """A rendered task for a worker; (task_run_id, attempt) identifies it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    execution_id: str
+    task_run_id: str
+    task_id: str
+    attempt: int
+    task: dict[str, Any]
+    tenant: str
+    namespace: str
+    flow_id: str
+    value: str | None = None
+    dispatched: dt.datetime
+    deadline: dt.datetime | None = None
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.task_run_id}/{self.attempt}"
+
+
+class LogLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    namespace: str
+    flow_id: str
+    execution_id: str
+    task_run_id: str | None = None
+    task_id: str | None = None
+    attempt: int | None = None
+    level: Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"] = "INFO"
+    message: str
+    time: dt.datetime
+    # Position of the line within its task run attempt: with the ids it makes the log id.
+    index: int = 0
+
+    @property
+    def log_id(self) -> str:
+        return f"{self.execution_id}/{self.task_run_id}/{self.attempt}/{self.index}"
+
+
+class TaskRunReport(BaseModel):
+    """What a worker says about one attempt of a task run."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["TaskRunReport"] = "TaskRunReport"
+    kind: Literal["started", "finished", "heartbeat"]
+    execution_id: str
+    task_run_id: str
+    attempt: int
+    worker_id: str
+    time: dt.datetime
+    state: State | None = None
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def input_id(self) -> str:
+        suffix = f"/{self.time.isoformat()}" if self.kind == "heartbeat" else ""
+        return f"report:{self.task_run_id}/{self.attempt}/{self.kind}{suffix}"
