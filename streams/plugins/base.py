@@ -1,0 +1,103 @@
+"""What a task plugin is: a pydantic model of its properties, and how it runs.
+
+Three kinds, because where a task runs decides its cost:
+- `flowable` tasks (Sequential, If, ForEach...) only decide which children run; the
+  executor's pure core plans them.
+- `inline` tasks (Log, Return, OutputValues, Fail) are pure functions of their rendered
+  properties, so the executor runs them inside its decision, like Temporal's local
+  activities: no hop to a worker.
+- `worker` tasks do I/O or take time; they are dispatched as jobs and run by workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field
+
+from schemas.flow import TaskSpec
+from schemas.states import State
+
+TaskKind = Literal["flowable", "inline", "worker"]
+LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
+
+
+class Task(TaskSpec):
+    """Base of every task model; subclasses add their properties and class constants."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    TYPE: ClassVar[str]
+    KESTRA_TYPES: ClassVar[tuple[str, ...]] = ()
+    KIND: ClassVar[TaskKind] = "worker"
+    # Properties holding child tasks or expressions the flowable evaluates itself; the
+    # executor does not render them before the task starts.
+    UNRENDERED: ClassVar[frozenset[str]] = frozenset()
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return (cls.TYPE, *cls.KESTRA_TYPES)
+
+    def child_specs(self) -> list[TaskSpec]:
+        """Every task nested in this one (for flowables), in declaration order."""
+        return []
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended."""
+
+    state: State
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class InlineLog:
+    level: LogLevel
+    message: str
+
+
+class InlineTask(Task):
+    KIND: ClassVar[TaskKind] = "inline"
+
+    def run_inline(self, logs: list[InlineLog]) -> Outcome:
+        """Pure: properties are already rendered; log lines are appended to `logs`."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """What a worker gives a running task (I/O edges are callables, so tasks stay testable)."""
+
+    execution_id: str
+    task_run_id: str
+    attempt: int
+    namespace: str
+    flow_id: str
+    log: Callable[[LogLevel, str], Awaitable[None]]
+    now: Callable[[], dt.datetime]
+
+
+class WorkerTask(Task):
+    KIND: ClassVar[TaskKind] = "worker"
+
+    async def run(self, ctx: WorkerContext) -> Outcome:
+        raise NotImplementedError
+
+
+class FlowableTask(Task):
+    KIND: ClassVar[TaskKind] = "flowable"
+    errors: list[TaskSpec] = Field(default_factory=list)
+    finally_: list[TaskSpec] = Field(default_factory=list, alias="finally")
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def child_specs(self) -> list[TaskSpec]:
+        return [*self.main_specs(), *self.errors, *self.finally_]
+
+    def main_specs(self) -> list[TaskSpec]:
+        raise NotImplementedError

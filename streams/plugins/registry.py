@@ -1,0 +1,56 @@
+"""Finds task plugins through the `lanner.plugins` entry-point group."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+
+from streams.plugins.base import Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PluginRegistry:
+    by_name: dict[str, type[Task]]
+
+    @classmethod
+    def discover(cls) -> PluginRegistry:
+        classes: list[type[Task]] = []
+        for entry in entry_points(group="lanner.plugins"):
+            try:
+                loaded = entry.load()
+            except Exception:  # a broken third-party plugin must not stop the system
+                log.exception("plugin entry point failed to load", extra={"plugin": entry.name})
+                continue
+            classes.extend(loaded if isinstance(loaded, list) else [loaded])
+        if not classes:
+            # Running from a source tree that was not installed: the core plugins still work.
+            from streams.plugins.core import PLUGINS
+
+            classes = list(PLUGINS)
+        return cls.of(classes)
+
+    @classmethod
+    def of(cls, classes: list[type[Task]]) -> PluginRegistry:
+        by_name: dict[str, type[Task]] = {}
+        for plugin in classes:
+            for name in plugin.names():
+                by_name[name] = plugin
+        return cls(by_name)
+
+    def get(self, type_name: str) -> type[Task] | None:
+        return self.by_name.get(type_name)
+
+    def nearest(self, type_name: str, count: int = 3) -> list[str]:
+        names = list(self.by_name)
+        close = difflib.get_close_matches(type_name, names, n=count, cutoff=0.5)
+        if close:
+            return close
+        tail = type_name.rsplit(".", 1)[-1].lower()
+        return [n for n in names if n.rsplit(".", 1)[-1].lower() == tail][:count]
+
+    def primary_names(self) -> list[str]:
+        return sorted({plugin.TYPE for plugin in self.by_name.values()})
