@@ -104,6 +104,9 @@ class TaskRunStarted(EventBase):
     attempt: int
     job: WorkerJob | None = None
     child_execution_id: str | None = None
+    # What a flowable decided as it started (If branch, Switch case, ForEach values,
+    # Subflow target): recorded so that later steps never evaluate it again.
+    decision: dict[str, Any] | None = None
 
 
 class TaskRunRunning(EventBase):

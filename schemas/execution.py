@@ -57,6 +57,7 @@ class TaskRun(BaseModel):
     error: str | None = None
     resume_at: dt.datetime | None = None
     child_execution_id: str | None = None
+    decision: dict[str, Any] | None = None
 
     @property
     def attempt_number(self) -> int:

@@ -1,0 +1,192 @@
+"""evolve(state, event) -> state: the only place where an event's meaning is written down.
+
+The executor, the projections, time travel and the replayer all fold events with it,
+so they cannot disagree. It refuses a history with a gap or an illegal transition
+instead of folding it silently.
+"""
+
+from __future__ import annotations
+
+from schemas.events import (
+    ExecutionCreated,
+    ExecutionEvent,
+    ExecutionFailed,
+    ExecutionKilled,
+    ExecutionKilling,
+    ExecutionPaused,
+    ExecutionResumed,
+    ExecutionStarted,
+    ExecutionSucceeded,
+    ExecutionWarned,
+    TaskRunCreated,
+    TaskRunFailed,
+    TaskRunKilled,
+    TaskRunPaused,
+    TaskRunResumed,
+    TaskRunRunning,
+    TaskRunSkipped,
+    TaskRunStarted,
+    TaskRunSucceeded,
+    TaskRunWarned,
+)
+from schemas.execution import Attempt, Execution, StateEntry, TaskRun
+from schemas.states import State, execution_may_move, task_run_may_move
+
+
+class HistoryError(ValueError):
+    """An event that cannot follow the state: a gap, a repeat, or an illegal transition."""
+
+    def __init__(self, execution_id: str, seq: int, message: str) -> None:
+        super().__init__(f"execution {execution_id}, event {seq}: {message}")
+        self.execution_id = execution_id
+        self.seq = seq
+
+
+_EXECUTION_STATE = {
+    ExecutionStarted: State.RUNNING,
+    ExecutionPaused: State.PAUSED,
+    ExecutionResumed: State.RUNNING,
+    ExecutionKilling: State.KILLING,
+    ExecutionSucceeded: State.SUCCESS,
+    ExecutionWarned: State.WARNING,
+    ExecutionFailed: State.FAILED,
+    ExecutionKilled: State.KILLED,
+}
+_TASK_RUN_END_STATE = {
+    TaskRunSucceeded: State.SUCCESS,
+    TaskRunWarned: State.WARNING,
+    TaskRunFailed: State.FAILED,
+    TaskRunKilled: State.KILLED,
+    TaskRunSkipped: State.SKIPPED,
+}
+
+
+def evolve(state: Execution | None, event: ExecutionEvent) -> Execution:
+    if isinstance(event, ExecutionCreated):
+        if state is not None:
+            raise HistoryError(event.execution_id, event.seq, "created twice")
+        if event.seq != 1:
+            raise HistoryError(event.execution_id, event.seq, "history must start at seq 1")
+        return Execution(
+            id=event.execution_id,
+            tenant=event.tenant,
+            namespace=event.namespace,
+            flow_id=event.flow_id,
+            flow_revision=event.flow_revision,
+            inputs=event.inputs,
+            labels=event.labels,
+            variables=event.variables,
+            parent=event.parent,
+            trigger=event.trigger,
+            correlation_id=event.correlation_id,
+            created=event.time,
+            history=(StateEntry(state=State.CREATED, date=event.time),),
+            seq=1,
+        )
+    if state is None:
+        raise HistoryError(event.execution_id, event.seq, f"{event.type} before ExecutionCreated")
+    if event.seq != state.seq + 1:
+        raise HistoryError(
+            event.execution_id, event.seq, f"expected seq {state.seq + 1} after {state.seq}"
+        )
+    target = _EXECUTION_STATE.get(type(event))
+    if target is not None:
+        return _move_execution(state, event, target)
+    return _evolve_task_run(state, event).model_copy(update={"seq": event.seq})
+
+
+def _move_execution(state: Execution, event: ExecutionEvent, target: State) -> Execution:
+    if not execution_may_move(state.state, target):
+        raise HistoryError(state.id, event.seq, f"execution cannot move {state.state} -> {target}")
+    update: dict[str, object] = {
+        "state": target,
+        "history": (*state.history, StateEntry(state=target, date=event.time)),
+        "seq": event.seq,
+    }
+    if target.is_terminal:
+        assert isinstance(
+            event, ExecutionSucceeded | ExecutionWarned | ExecutionFailed | ExecutionKilled
+        )
+        update["ended"] = event.time
+        update["outputs"] = event.outputs
+        update["error"] = event.error
+    return state.model_copy(update=update)
+
+
+def _replace_run(state: Execution, run: TaskRun) -> Execution:
+    runs = dict(state.task_runs)
+    runs[run.id] = run
+    return state.model_copy(update={"task_runs": runs})
+
+
+def _moved(state: Execution, run: TaskRun, event: ExecutionEvent, target: State) -> TaskRun:
+    if not task_run_may_move(run.state, target):
+        raise HistoryError(
+            state.id, event.seq, f"task run {run.task_id} ({run.id}) cannot move {run.state} -> {target}"
+        )
+    return run.model_copy(
+        update={"state": target, "history": (*run.history, StateEntry(state=target, date=event.time))}
+    )
+
+
+def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
+    if isinstance(event, TaskRunCreated):
+        if event.task_run_id in state.task_runs:
+            raise HistoryError(state.id, event.seq, f"task run {event.task_run_id} created twice")
+        run = TaskRun(
+            id=event.task_run_id,
+            task_id=event.task_id,
+            parent_id=event.parent_id,
+            value=event.value,
+            iteration=event.iteration,
+            history=(StateEntry(state=State.CREATED, date=event.time),),
+        )
+        return _replace_run(state, run)
+
+    run_id = getattr(event, "task_run_id", None)
+    run = state.task_runs.get(run_id) if isinstance(run_id, str) else None
+    if run is None:
+        raise HistoryError(state.id, event.seq, f"{event.type} for unknown task run {run_id}")
+
+    if isinstance(event, TaskRunStarted):
+        moved = _moved(state, run, event, State.RUNNING)
+        attempt = Attempt(number=event.attempt, state=State.RUNNING, start=event.time)
+        moved = moved.model_copy(
+            update={
+                "attempts": (*run.attempts, attempt),
+                "decision": event.decision,
+                "child_execution_id": event.child_execution_id,
+            }
+        )
+        return _replace_run(state, moved)
+    if isinstance(event, TaskRunRunning):
+        attempts = list(run.attempts)
+        if attempts:
+            attempts[-1] = attempts[-1].model_copy(update={"worker_id": event.worker_id})
+        return _replace_run(state, run.model_copy(update={"attempts": tuple(attempts)}))
+    if isinstance(event, TaskRunPaused):
+        moved = _moved(state, run, event, State.PAUSED)
+        return _replace_run(state, moved.model_copy(update={"resume_at": event.resume_at}))
+    if isinstance(event, TaskRunResumed):
+        moved = _moved(state, run, event, State.RUNNING)
+        return _replace_run(state, moved.model_copy(update={"resume_at": None}))
+    target = _TASK_RUN_END_STATE.get(type(event))
+    if target is not None:
+        assert isinstance(
+            event, TaskRunSucceeded | TaskRunWarned | TaskRunFailed | TaskRunKilled | TaskRunSkipped
+        )
+        moved = _moved(state, run, event, target)
+        attempts = list(moved.attempts)
+        if attempts and attempts[-1].end is None:
+            attempts[-1] = attempts[-1].model_copy(update={"state": target, "end": event.time})
+        moved = moved.model_copy(
+            update={"outputs": event.outputs, "error": event.error, "attempts": tuple(attempts)}
+        )
+        return _replace_run(state, moved)
+    raise HistoryError(state.id, event.seq, f"unknown event type {event.type}")
+
+
+def fold(events: list[ExecutionEvent], state: Execution | None = None) -> Execution | None:
+    for event in events:
+        state = evolve(state, event)
+    return state

@@ -1,0 +1,86 @@
+"""The executor's step for one input, safe under at-least-once delivery.
+
+`handle` wraps `decide` with the bookkeeping that makes a redelivered input harmless:
+the record remembers which inputs it applied and the events each produced, and an input
+seen again re-emits those same events (consumers drop them by (execution id, seq))
+instead of being applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.commands import ExecutorInput
+from schemas.events import EXECUTION_END_STATES, ExecutionEvent
+from schemas.execution import Execution
+from schemas.states import State
+from streams.core.decide import FlowCatalog, _Emitter, decide
+from streams.core.evolve import fold
+from streams.core.validation import ValidatedFlow
+
+log = logging.getLogger(__name__)
+
+# How many recent events a record keeps for re-emission. A redelivery comes from the
+# inputs after the last committed offset, which is far fewer events than this.
+RECENT_EVENTS = 512
+
+
+class ExecutorRecord(BaseModel):
+    """One row of the executor's table: the execution and its delivery bookkeeping."""
+
+    model_config = ConfigDict(frozen=True)
+
+    execution: Execution | None = None
+    # input id -> (first seq, last seq) of the events it produced; (0, -1) for none.
+    applied: dict[str, tuple[int, int]] = Field(default_factory=dict)
+    recent: tuple[ExecutionEvent, ...] = ()
+
+
+@dataclass(frozen=True)
+class Handled:
+    record: ExecutorRecord
+    events: list[ExecutionEvent]
+    replayed: bool
+
+
+def handle(
+    record: ExecutorRecord | None,
+    flow: ValidatedFlow | None,
+    inp: ExecutorInput,
+    catalog: FlowCatalog,
+) -> Handled:
+    record = record or ExecutorRecord()
+    seen = record.applied.get(inp.input_id)
+    if seen is not None:
+        first, last = seen
+        again = [e for e in record.recent if first <= e.seq <= last]
+        return Handled(record, again, replayed=True)
+    state = record.execution
+    try:
+        events = decide(flow, state, inp, catalog)
+    except Exception as exc:
+        # A bug in a decision must not stop the executor nor loop on the same input
+        # forever: the execution fails with the reason, deterministically.
+        log.exception("decision failed", extra={"execution_id": inp.execution_id})
+        events = _fail_execution(state, inp, f"executor error: {type(exc).__name__}: {exc}")
+    new_state = fold(events, state) if events else state
+    span = (events[0].seq, events[-1].seq) if events else (0, -1)
+    recent = (*record.recent, *events)[-RECENT_EVENTS:]
+    applied = {**record.applied, inp.input_id: span}
+    return Handled(
+        ExecutorRecord(execution=new_state, applied=applied, recent=recent), events, replayed=False
+    )
+
+
+def _fail_execution(state: Execution | None, inp: ExecutorInput, error: str) -> list[ExecutionEvent]:
+    if state is None or state.state.is_terminal:
+        return []
+    emitter = _Emitter(state, inp)
+    if state.state == State.PAUSED:
+        emitter.emit(EXECUTION_END_STATES[State.KILLED], error=error)
+    else:
+        emitter.emit(EXECUTION_END_STATES[State.FAILED], error=error)
+    return emitter.events
