@@ -1,0 +1,1 @@
+"""The Elasticsearch port: where projections keep their query views."""

@@ -1,0 +1,201 @@
+"""A small, typed face on Elasticsearch 8 for projections and the API.
+
+Every index name a caller passes is short (`executions`); the store adds its prefix
+(`lanner-main-executions`), so tenants and tests never see each other's data.
+No scripts anywhere: the integ-test build of ES has no painless.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from types import TracebackType
+from typing import Any, Literal
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
+
+log = logging.getLogger(__name__)
+
+_BULK_CHUNK = 1000
+_INDEX_SETTINGS = {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "1s"}
+
+Refresh = bool | Literal["wait_for"]
+
+
+class StoreError(RuntimeError):
+    """The search store refused or failed a request."""
+
+
+@dataclass(frozen=True)
+class BulkFailure:
+    doc_id: str
+    status: int
+    reason: str
+
+
+@dataclass
+class BulkResult:
+    written: int = 0
+    # Stale versions (409): the view already holds this or a newer event, as intended.
+    skipped: int = 0
+    failures: list[BulkFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+class SearchStore:
+    def __init__(self, url: str, index_prefix: str, *, request_timeout_s: float = 30.0) -> None:
+        if index_prefix != index_prefix.lower() or not index_prefix:
+            raise ValueError(f"index prefix {index_prefix!r} must be non-empty lower case")
+        self.url = url
+        self.index_prefix = index_prefix
+        self._es = Elasticsearch(url, request_timeout=request_timeout_s)
+
+    def full_name(self, name: str) -> str:
+        return f"{self.index_prefix}-{name}"
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Block until the cluster is yellow or green.
+
+        Uses /_cluster/health: `info()` (GET /) answers 405 on the minimal ES build.
+        """
+        deadline = time.monotonic() + timeout_s
+        last_error = "no answer"
+        while time.monotonic() < deadline:
+            try:
+                health = self._es.cluster.health(wait_for_status="yellow", timeout="1s")
+                if health.get("status") in ("green", "yellow"):
+                    return
+                last_error = f"status {health.get('status')}"
+            except (TransportConnectionError, ConnectionTimeout, ApiError) as exc:
+                last_error = str(exc)
+            time.sleep(0.2)
+        raise StoreError(f"{self.url} not ready after {timeout_s:.0f} s: {last_error}")
+
+    def ensure_index(self, name: str, mappings: dict[str, Any]) -> str:
+        """Create `{prefix}-{name}` when missing; return its full name. Idempotent."""
+        index = self.full_name(name)
+        if self._es.indices.exists(index=index):
+            return index
+        try:
+            self._es.indices.create(index=index, settings=_INDEX_SETTINGS, mappings=mappings)
+            log.info("index created", extra={"index": index})
+        except BadRequestError as exc:
+            if exc.error != "resource_already_exists_exception":  # lost a benign race
+                raise StoreError(f"creating index {index}: {exc}") from exc
+        return index
+
+    def bulk_put(self, index: str, docs: Iterable[tuple[str, int, dict[str, Any]]], *,
+                 refresh: Refresh = False) -> BulkResult:
+        """Index documents with external versions: only a newer version replaces a doc.
+
+        Replaying events is therefore harmless; a replayed one comes back as `skipped`.
+        """
+        full = self.full_name(index)
+        result = BulkResult()
+        for chunk in _chunks(iter(docs), _BULK_CHUNK):
+            operations: list[dict[str, Any]] = []
+            for doc_id, version, body in chunk:
+                operations.append({"index": {"_index": full, "_id": doc_id, "version": version,
+                                             "version_type": "external"}})
+                operations.append(body)
+            response = self._es.bulk(operations=operations, refresh=refresh)
+            for item in response["items"]:
+                outcome = item["index"]
+                status = int(outcome.get("status", 0))
+                if status in (200, 201):
+                    result.written += 1
+                elif status == 409:
+                    result.skipped += 1
+                else:
+                    error = outcome.get("error", {})
+                    reason = (f"{error.get('type')}: {error.get('reason')}"
+                              if isinstance(error, dict) else str(error))
+                    result.failures.append(BulkFailure(str(outcome.get("_id")), status, reason))
+        if result.failures:
+            log.warning("bulk failures", extra={"index": full, "failed": len(result.failures),
+                                                "first": result.failures[0].reason})
+        return result
+
+    def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
+        """The document's source, or None when there is no such document."""
+        try:
+            found = self._es.get(index=self.full_name(index), id=doc_id)
+        except NotFoundError as exc:
+            if exc.error == "index_not_found_exception":
+                raise StoreError(f"index {self.full_name(index)} does not exist") from exc
+            return None
+        source: dict[str, Any] = found["_source"]
+        return source
+
+    def search(self, index: str, query: dict[str, Any] | None = None, *, size: int = 10,
+               from_: int = 0, sort: list[Any] | None = None) -> tuple[int, list[dict[str, Any]]]:
+        """(exact total of matches, sources of the requested page)."""
+        response = self._es.search(index=self.full_name(index),
+                                   query=query or {"match_all": {}}, size=size, from_=from_,
+                                   sort=sort, track_total_hits=True)
+        hits = response["hits"]
+        return int(hits["total"]["value"]), [hit["_source"] for hit in hits["hits"]]
+
+    def count(self, index: str, query: dict[str, Any] | None = None) -> int:
+        response = self._es.count(index=self.full_name(index), query=query or {"match_all": {}})
+        return int(response["count"])
+
+    def refresh(self, index: str) -> None:
+        self._es.indices.refresh(index=self.full_name(index))
+
+    def delete_index(self, name: str) -> None:
+        """Delete the index if it exists (idempotent)."""
+        self._es.indices.delete(index=self.full_name(name), ignore_unavailable=True)
+
+    def point_alias(self, alias: str, index: str) -> None:
+        """Make `alias` name `index` only, in one atomic step (how a rebuilt view goes live)."""
+        full_alias, full_index = self.full_name(alias), self.full_name(index)
+        actions: list[dict[str, Any]] = [
+            {"remove": {"index": current, "alias": full_alias}}
+            for current in self._alias_targets(full_alias) if current != full_index
+        ]
+        actions.append({"add": {"index": full_index, "alias": full_alias}})
+        self._es.indices.update_aliases(actions=actions)
+        log.info("alias pointed", extra={"alias": full_alias, "index": full_index})
+
+    def index_for_alias(self, alias: str) -> str | None:
+        """The short name of the index `alias` points to, or None when it points nowhere."""
+        targets = self._alias_targets(self.full_name(alias))
+        if not targets:
+            return None
+        if len(targets) > 1:
+            raise StoreError(f"alias {self.full_name(alias)} points to several indices: "
+                             f"{sorted(targets)}")
+        return targets[0].removeprefix(f"{self.index_prefix}-")
+
+    def _alias_targets(self, full_alias: str) -> list[str]:
+        try:
+            response = self._es.indices.get_alias(name=full_alias)
+        except NotFoundError:
+            return []
+        return sorted(response.keys())
+
+    def close(self) -> None:
+        self._es.close()
+
+    def __enter__(self) -> SearchStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _chunks(items: Iterator[tuple[str, int, dict[str, Any]]],
+            size: int) -> Iterator[list[tuple[str, int, dict[str, Any]]]]:
+    # Streaming keeps memory flat when a rebuild feeds millions of documents.
+    while chunk := list(islice(items, size)):
+        yield chunk

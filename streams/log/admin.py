@@ -1,0 +1,89 @@
+"""Create topics explicitly, before any app subscribes.
+
+A topic that a producer auto-creates after a consumer group formed is only seen at the
+next metadata refresh (minutes): see DESIGN.md, "Speed".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic  # its typed home; .admin re-exports it untyped
+
+from streams.log.errors import LogTimeoutError, TopicError
+from streams.log.producer import MAX_RECORD_BYTES
+
+log = logging.getLogger(__name__)
+
+
+def ensure_topics(
+    bootstrap: str,
+    names: list[str],
+    partitions: int,
+    replication: int = 1,
+    config: dict[str, str] | None = None,
+    *,
+    timeout_s: float = 30.0,
+) -> None:
+    """Create the topics that are missing and wait until the broker serves all of them.
+
+    Idempotent: existing topics are left as they are (their partition count included);
+    a concurrent creator winning the race is fine too. New topics accept records up to
+    MAX_RECORD_BYTES unless `config` says otherwise: brokers default to 1 MB, which a
+    1 MB task output plus its envelope would exceed.
+    """
+    if not names:
+        return
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = _existing(admin, timeout_s)
+    missing = [name for name in dict.fromkeys(names) if name not in existing]
+    if missing:
+        topic_config = {"max.message.bytes": str(MAX_RECORD_BYTES), **(config or {})}
+        futures = admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=replication,
+                      config=topic_config) for name in missing],
+            operation_timeout=timeout_s, request_timeout=timeout_s,
+        )
+        for name, future in futures.items():
+            try:
+                future.result(timeout=timeout_s)
+            except KafkaException as exc:
+                error = exc.args[0]
+                if isinstance(error, KafkaError) and (
+                    error.code() == KafkaError.TOPIC_ALREADY_EXISTS
+                ):
+                    continue
+                raise TopicError(f"creating topic {name!r} on {bootstrap} failed: {exc}") from exc
+        log.info("topics created", extra={"bootstrap": bootstrap, "topics": missing,
+                                          "partitions": partitions})
+    _wait_visible(admin, bootstrap, names, timeout_s)
+
+
+def _existing(admin: AdminClient, timeout_s: float) -> set[str]:
+    try:
+        return set(admin.list_topics(timeout=timeout_s).topics)
+    except KafkaException as exc:
+        raise TopicError(f"cannot list topics: {exc}") from exc
+
+
+def _wait_visible(admin: AdminClient, bootstrap: str, names: list[str], timeout_s: float) -> None:
+    # Creation returns when the controller accepted it; metadata (and leaders) may lag.
+    deadline = time.monotonic() + timeout_s
+    pending = set(names)
+    while True:
+        metadata = admin.list_topics(timeout=max(0.1, deadline - time.monotonic()))
+        for name in list(pending):
+            topic = metadata.topics.get(name)
+            if topic is not None and topic.error is None and topic.partitions and all(
+                part.leader >= 0 for part in topic.partitions.values()
+            ):
+                pending.discard(name)
+        if not pending:
+            return
+        if time.monotonic() >= deadline:
+            raise LogTimeoutError(f"topics {sorted(pending)} not ready on {bootstrap} "
+                                  f"after {timeout_s:.0f} s")
+        time.sleep(0.05)
