@@ -1,5 +1,139 @@
+"""`lanner server ...`: run Lanner's processes, alone or as a tree."""
+
 from __future__ import annotations
 
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+
+from schemas.settings import LannerSettings
 
 app = typer.Typer(no_args_is_help=True)
+console = Console(stderr=True)
+
+ALL_ROLES = ("executor", "worker", "scheduler", "indexer", "webserver")
+
+
+def _settings() -> LannerSettings:
+    try:
+        return LannerSettings.from_env()
+    except ValueError as exc:
+        console.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _setup_logging() -> None:
+    from api.logs import configure_logging
+
+    configure_logging(os.environ.get("LANNER_LOG_LEVEL", "INFO"))
+
+
+@app.command()
+def executor() -> None:
+    """The executor: decides what runs next, single writer of execution-events."""
+    _setup_logging()
+    from streams.app.run import run_roles
+
+    run_roles(_settings(), {"executor"})
+
+
+@app.command()
+def worker() -> None:
+    """A worker: runs tasks (LANNER_WORKER_THREADS at once)."""
+    _setup_logging()
+    from streams.app.run import run_roles
+
+    run_roles(_settings(), {"worker"})
+
+
+@app.command()
+def scheduler() -> None:
+    """The scheduler: fires schedule triggers (LANNER_SCHEDULER_ENABLED=false turns it off)."""
+    _setup_logging()
+    from streams.scheduler import run_scheduler
+
+    run_scheduler(_settings())
+
+
+@app.command()
+def indexer() -> None:
+    """The indexer: folds the log into Elasticsearch views."""
+    _setup_logging()
+    from projections.indexer import run_indexer
+
+    run_indexer(_settings())
+
+
+@app.command()
+def webserver() -> None:
+    """The REST API and web UI."""
+    _setup_logging()
+    from api.web.serve import serve
+
+    serve(_settings())
+
+
+def _run_tree(settings: LannerSettings, env: dict[str, str], flows_dir: Path | None) -> int:
+    from api.cli.supervisor import Supervisor
+    from streams.app.run import ensure_lanner_topics
+
+    ensure_lanner_topics(settings)
+    supervisor = Supervisor(env, console)
+    for role in ALL_ROLES:
+        supervisor.spawn(role)
+    if flows_dir is not None and flows_dir.is_dir():
+        from api.cli.deploy import deploy_directory_when_ready
+
+        deploy_directory_when_ready(settings, flows_dir, console)
+    console.print(
+        f"[green]Lanner is up:[/green] API and UI on http://{settings.api_host}:{settings.api_port} "
+        "(Ctrl-C stops)"
+    )
+    return supervisor.watch()
+
+
+@app.command()
+def standalone(
+    flows: Annotated[Path | None, typer.Option(help="Deploy the flows of this folder at start.")] = None,
+) -> None:
+    """Every role in one process tree, against the configured Kafka and Elasticsearch."""
+    settings = _settings()
+    raise typer.Exit(_run_tree(settings, dict(os.environ), flows))
+
+
+@app.command()
+def local(
+    flows: Annotated[Path, typer.Option(help="Deploy the flows of this folder at start.")] = Path("flows"),
+    data_dir: Annotated[Path, typer.Option(help="Where the embedded server keeps its data.")] = Path(".lanner"),
+) -> None:
+    """One command, no Docker, no Java: embedded Kafka/Elasticsearch (noida-db) plus every role."""
+    from api.cli.embedded import EmbeddedError, EmbeddedServer
+
+    logging.basicConfig(level=logging.WARNING)
+    env = dict(os.environ)
+    kafka_port = int(env.get("LANNER_KAFKA_BOOTSTRAP", "127.0.0.1:9092").rsplit(":", 1)[1])
+    es_port = int(env.get("LANNER_ELASTICSEARCH_URL", "http://127.0.0.1:9200").rsplit(":", 1)[1])
+    server = EmbeddedServer(data_dir / "noida", kafka_port, es_port)
+    console.print(f"starting the embedded back end (noida-db) in {data_dir}/noida ...")
+    try:
+        server.start()
+    except EmbeddedError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    env.update({
+        "LANNER_KAFKA_BOOTSTRAP": server.bootstrap,
+        "LANNER_ELASTICSEARCH_URL": server.url,
+        "LANNER_DATA_DIR": str(data_dir),
+        "LANNER_PARTITIONS": env.get("LANNER_PARTITIONS", "1"),
+    })
+    settings = LannerSettings.from_env(env)
+    console.print("authentication is off in local mode (LANNER_AUTH=off): do not expose this port")
+    try:
+        code = _run_tree(settings, env, flows)
+    finally:
+        server.stop()
+    raise typer.Exit(code)

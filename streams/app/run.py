@@ -1,0 +1,47 @@
+"""Start one streams role (executor or worker) as a Faust worker in this process."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from schemas.settings import LannerSettings
+from streams.app.executor import Executor
+from streams.app.faust_app import make_app
+from streams.app.worker import Worker
+from streams.flow_catalog import LiveFlowCatalog
+from streams.log.admin import ensure_topics
+from streams.log.topics import Topics
+from streams.plugins.registry import PluginRegistry
+
+log = logging.getLogger("lanner.streams")
+
+
+def ensure_lanner_topics(settings: LannerSettings) -> None:
+    """Create every topic before any consumer subscribes (DESIGN.md: a topic created
+    after the group formed is not seen for minutes)."""
+    topics = Topics(settings.full_topic_prefix)
+    ensure_topics(settings.kafka_bootstrap, topics.all(), settings.partitions,
+                  settings.replication_factor)
+
+
+def build_app(settings: LannerSettings, roles: set[str]) -> faust.App:
+    registry = PluginRegistry.discover()
+    role_name = "-".join(sorted(roles))
+    app = make_app(settings, role_name)
+    if "executor" in roles:
+        catalog = LiveFlowCatalog(settings.kafka_bootstrap, Topics(settings.full_topic_prefix), registry)
+        catalog.start()
+        Executor(app, settings, catalog, registry)
+    if "worker" in roles:
+        Worker(app, settings, registry)
+    return app
+
+
+def run_roles(settings: LannerSettings, roles: set[str], loglevel: str = "WARNING") -> None:
+    ensure_lanner_topics(settings)
+    app = build_app(settings, roles)
+    log.info("starting streams roles", extra={"roles": sorted(roles), "tenant": settings.tenant_id})
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
+    worker.execute_from_commandline()

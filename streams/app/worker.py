@@ -1,0 +1,118 @@
+"""The worker role: runs the jobs the executor dispatches, reports how they ended.
+
+Jobs run at least once (a worker that dies mid-task leaves its job to be redelivered);
+a (task run, attempt) this worker already finished is not run again, and the executor
+ignores reports for attempts that are no longer current.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import socket
+from collections import OrderedDict
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from schemas.settings import LannerSettings
+from schemas.states import State
+from schemas.worker import LogLine, TaskRunReport, WorkerJob
+from streams.log.topics import Topics
+from streams.plugins.base import LogLevel, Outcome, WorkerContext, WorkerTask
+from streams.plugins.registry import PluginRegistry
+
+log = logging.getLogger("lanner.worker")
+
+_DONE_MEMORY = 10_000
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Worker:
+    def __init__(self, app: faust.App, settings: LannerSettings, registry: PluginRegistry) -> None:
+        self.app = app
+        self.registry = registry
+        self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
+        topics = Topics(settings.full_topic_prefix)
+        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.jobs = app.topic(topics.worker_jobs, **raw)
+        self.results = app.topic(topics.worker_results, **raw)
+        self.logs = app.topic(topics.logs, **raw)
+        self.done: OrderedDict[str, None] = OrderedDict()
+        app.agent(self.jobs, name="worker", concurrency=settings.worker_threads)(self._agent)
+
+    async def _agent(self, stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                job = WorkerJob.model_validate_json(event.value)
+            except ValidationError as exc:
+                message = event.message
+                log.error("skipping a malformed worker job", extra={
+                    "topic": message.topic, "partition": message.partition,
+                    "offset": message.offset, "error": str(exc)[:500]})
+                continue
+            if job.job_id in self.done:
+                continue
+            await self.run_job(job)
+            self.done[job.job_id] = None
+            if len(self.done) > _DONE_MEMORY:
+                self.done.popitem(last=False)
+
+    async def _report(self, job: WorkerJob, kind: Any, outcome: Outcome | None = None) -> None:
+        report = TaskRunReport(
+            kind=kind, execution_id=job.execution_id, task_run_id=job.task_run_id,
+            attempt=job.attempt, worker_id=self.worker_id, time=_now(),
+            state=outcome.state if outcome else None,
+            outputs=dict(outcome.outputs) if outcome else {},
+            error=outcome.error if outcome else None,
+        )
+        await self.results.send(key=job.execution_id.encode(), value=report.model_dump_json().encode())
+
+    async def run_job(self, job: WorkerJob) -> None:
+        await self._report(job, "started")
+        index = 0
+
+        async def write_log(level: LogLevel, message: str) -> None:
+            nonlocal index
+            line = LogLine(
+                tenant=job.tenant, namespace=job.namespace, flow_id=job.flow_id,
+                execution_id=job.execution_id, task_run_id=job.task_run_id, task_id=job.task_id,
+                attempt=job.attempt, level=level, message=message, time=_now(), index=index,
+            )
+            index += 1
+            await self.logs.send(key=job.execution_id.encode(), value=line.model_dump_json().encode())
+
+        outcome = await self._run(job, write_log)
+        if outcome.error:
+            await write_log("ERROR", outcome.error)
+        await self._report(job, "finished", outcome)
+
+    async def _run(self, job: WorkerJob, write_log: Any) -> Outcome:
+        plugin = self.registry.get(str(job.task.get("type")))
+        name = f"task {job.task_id} (execution {job.execution_id})"
+        if plugin is None:
+            return Outcome(State.FAILED, error=f"{name}: no plugin for type {job.task.get('type')!r} on this worker")
+        try:
+            task = plugin.model_validate(job.task)
+        except ValidationError as exc:
+            return Outcome(State.FAILED, error=f"{name}: invalid properties: {exc}")
+        if not isinstance(task, WorkerTask):
+            return Outcome(State.FAILED, error=f"{name}: {plugin.TYPE} does not run on workers")
+        ctx = WorkerContext(
+            execution_id=job.execution_id, task_run_id=job.task_run_id, attempt=job.attempt,
+            namespace=job.namespace, flow_id=job.flow_id, log=write_log, now=_now,
+        )
+        timeout = (job.deadline - _now()).total_seconds() if job.deadline else None
+        try:
+            return await asyncio.wait_for(task.run(ctx), timeout=timeout)
+        except TimeoutError:
+            return Outcome(State.FAILED, error=f"{name}: timed out after {task.timeout}")
+        except Exception as exc:  # the task's failure, not the worker's
+            log.exception("task raised", extra={"execution_id": job.execution_id, "task_id": job.task_id})
+            return Outcome(State.FAILED, error=f"{name} raised {type(exc).__name__}: {exc}")

@@ -1,0 +1,137 @@
+"""Every revision of every flow, folded from `flow-events` in the background.
+
+Used by the executor (subflows, and executions whose command carries no source), the
+scheduler and the API: it implements the pure core's FlowCatalog port on top of the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from schemas.events import FLOW_EVENT_ADAPTER, FlowDeleted, FlowEvent
+from streams.core.validation import ValidatedFlow, validate_flow
+from streams.log.reader import tail
+from streams.log.topics import Topics
+from streams.plugins.registry import PluginRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FlowHistory:
+    revisions: dict[int, str] = field(default_factory=dict)
+    latest: int = 0
+    deleted: bool = False
+    events: list[FlowEvent] = field(default_factory=list)
+
+
+class FlowSources:
+    """The fold itself: pure bookkeeping, no thread, so it is easy to test and reuse."""
+
+    def __init__(self, registry: PluginRegistry) -> None:
+        self._registry = registry
+        self._flows: dict[str, FlowHistory] = {}
+        self._validated: dict[tuple[str, int], ValidatedFlow] = {}
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+
+    def apply(self, event: FlowEvent) -> None:
+        with self._changed:
+            history = self._flows.setdefault(event.key, FlowHistory())
+            history.events.append(event)
+            if isinstance(event, FlowDeleted):
+                history.deleted = True
+            else:
+                history.revisions[event.revision] = event.source
+                history.latest = max(history.latest, event.revision)
+                history.deleted = False
+            self._changed.notify_all()
+
+    def history(self, tenant: str, namespace: str, flow_id: str) -> FlowHistory | None:
+        with self._lock:
+            return self._flows.get(f"{tenant}/{namespace}/{flow_id}")
+
+    def keys(self) -> list[str]:
+        with self._lock:
+            return list(self._flows)
+
+    def get(
+        self, tenant: str, namespace: str, flow_id: str, revision: int | None = None
+    ) -> ValidatedFlow | None:
+        key = f"{tenant}/{namespace}/{flow_id}"
+        with self._lock:
+            history = self._flows.get(key)
+            if history is None or (revision is None and history.deleted):
+                return None
+            wanted = revision or history.latest
+            source = history.revisions.get(wanted)
+            cached = self._validated.get((key, wanted))
+        if source is None:
+            return None
+        if cached is not None:
+            return cached
+        result = validate_flow(source, self._registry)
+        if isinstance(result, list):
+            log.error("stored flow revision does not validate any more",
+                      extra={"flow": key, "revision": wanted, "problems": [str(p) for p in result]})
+            return None
+        validated = ValidatedFlow(
+            flow=result.flow.model_copy(update={"revision": wanted}), tasks=result.tasks
+        )
+        with self._lock:
+            self._validated[(key, wanted)] = validated
+        return validated
+
+    def wait_for(self, tenant: str, namespace: str, flow_id: str, revision: int,
+                 timeout_s: float) -> bool:
+        key = f"{tenant}/{namespace}/{flow_id}"
+        deadline = time.monotonic() + timeout_s
+        with self._changed:
+            while True:
+                history = self._flows.get(key)
+                if history is not None and revision in history.revisions:
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+
+
+class LiveFlowCatalog(FlowSources):
+    """FlowSources kept up to date by a thread that tails `flow-events` from the start."""
+
+    def __init__(self, bootstrap: str, topics: Topics, registry: PluginRegistry) -> None:
+        super().__init__(registry)
+        self._bootstrap = bootstrap
+        self._topic = topics.flow_events
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="flow-catalog", daemon=True)
+
+    def start(self) -> LiveFlowCatalog:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for record in tail(self._bootstrap, [self._topic], from_beginning=True, stop=self._stop):
+                    try:
+                        self.apply(FLOW_EVENT_ADAPTER.validate_json(record.value))
+                    except ValueError:
+                        log.warning("skipping a malformed flow event",
+                                    extra={"topic": record.topic, "partition": record.partition,
+                                           "offset": record.offset})
+                return
+            except Exception:
+                log.exception("flow catalog lost its consumer; reconnecting")
+                # Start over from the beginning: apply() is idempotent per revision.
+                with self._lock:
+                    self._flows.clear()
+                time.sleep(1.0)

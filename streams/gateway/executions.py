@@ -1,0 +1,92 @@
+"""The write side for executions: check inputs, then append CreateExecution and friends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from schemas.commands import Command, CreateExecution, KillExecution, ResumeExecution
+from schemas.flow import FlowRef
+from schemas.inputs import coerce_inputs
+from streams.core.ids import base62
+from streams.flow_catalog import FlowSources
+from streams.log.producer import LogProducer
+from streams.log.topics import Topics
+
+
+class InvalidInputs(ValueError):
+    def __init__(self, flow: str, errors: list[str]) -> None:
+        super().__init__(f"flow {flow}: " + "; ".join(errors))
+        self.errors = errors
+
+
+class UnknownFlow(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Requested:
+    execution_id: str
+    command_id: str
+    flow: FlowRef
+
+
+def new_id() -> str:
+    return base62(uuid.uuid4().bytes).rjust(22, "0")
+
+
+class ExecutionGateway:
+    def __init__(self, producer: LogProducer, catalog: FlowSources, topics: Topics, tenant: str) -> None:
+        self.producer = producer
+        self.catalog = catalog
+        self.topics = topics
+        self.tenant = tenant
+
+    def create(
+        self,
+        namespace: str,
+        flow_id: str,
+        inputs: Mapping[str, Any],
+        *,
+        actor: str,
+        labels: Mapping[str, str] | None = None,
+        revision: int | None = None,
+        trigger: dict[str, Any] | None = None,
+        execution_id: str | None = None,
+    ) -> Requested:
+        flow = self.catalog.get(self.tenant, namespace, flow_id, revision)
+        if flow is None:
+            raise UnknownFlow(f"flow {namespace}.{flow_id} does not exist")
+        if flow.flow.disabled:
+            raise InvalidInputs(f"{namespace}.{flow_id}", ["the flow is disabled"])
+        values, errors = coerce_inputs(flow.flow.inputs, inputs)
+        if errors:
+            # Refused before anything is written: nothing to clean up, nothing half-created.
+            raise InvalidInputs(f"{namespace}.{flow_id}", errors)
+        assert flow.flow.revision is not None
+        execution_id = execution_id or new_id()
+        command = CreateExecution(
+            command_id=new_id(), execution_id=execution_id, time=dt.datetime.now(dt.UTC),
+            actor=actor, flow=FlowRef(tenant=self.tenant, namespace=namespace, flow_id=flow_id,
+                                      revision=flow.flow.revision),
+            inputs=values, labels=dict(labels or {}), trigger=trigger,
+        )
+        self.send(command)
+        return Requested(execution_id, command.command_id, command.flow)
+
+    def kill(self, execution_id: str, actor: str) -> str:
+        return self.send(KillExecution(command_id=new_id(), execution_id=execution_id,
+                                       time=dt.datetime.now(dt.UTC), actor=actor))
+
+    def resume(self, execution_id: str, actor: str, inputs: Mapping[str, Any] | None = None) -> str:
+        return self.send(ResumeExecution(command_id=new_id(), execution_id=execution_id,
+                                         time=dt.datetime.now(dt.UTC), actor=actor,
+                                         inputs=dict(inputs or {})))
+
+    def send(self, command: Command) -> str:
+        self.producer.send_and_wait(self.topics.commands, command.execution_id,
+                                    command.model_dump_json().encode())
+        return command.command_id
