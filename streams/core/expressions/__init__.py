@@ -1,0 +1,17 @@
+"""The expression engine: Jinja with Kestra's Pebble syntax, filters and functions.
+
+    render(value, context, now=...)       -> value with every template rendered
+    render_bool(value, context, now=...)  -> Kestra truthiness of the rendered value
+    syntax_errors(text)                   -> parse-only check, [] when fine
+    ExpressionError                       -> .expression and .message
+
+Callers provide `inputs`, `outputs`, `vars`, `execution`, `flow`, `task`, `taskrun`,
+`parent`, `parents`, `labels`, `trigger`, plus private `_secrets`, `_kv`, `_files` and
+`_error_logs` for `secret()`, `kv()`, `read()` and `errorLogs()`. The current time is the
+`now` argument, never the clock.
+"""
+
+from streams.core.expressions.engine import render, render_bool, syntax_errors, truthy
+from streams.core.expressions.errors import ExpressionError
+
+__all__ = ["ExpressionError", "render", "render_bool", "syntax_errors", "truthy"]

@@ -1,0 +1,299 @@
+"""Render values with Jinja (sandboxed, strict), after translating Pebble syntax.
+
+Rendering is a pure function of (value, context, now): no clock, I/O or randomness (Jinja's
+`random` filter and `lipsum` global are removed). Compiled templates are cached by source
+text because the executor renders on its hot path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from types import GeneratorType
+from typing import Any, NoReturn
+
+from jinja2 import Template, TemplateError, Undefined, UndefinedError, nodes
+from jinja2.environment import TemplateExpression
+from jinja2.exceptions import SecurityError, TemplateSyntaxError
+from jinja2.runtime import Context, StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import missing
+
+from streams.core.expressions import pebble
+from streams.core.expressions.errors import ExpressionError
+from streams.core.expressions.filters import FILTERS, TESTS
+from streams.core.expressions.functions import FUNCTIONS, NOW_KEY
+from streams.core.expressions.values import to_text
+
+CACHE_SIZE = 4096
+# Bounds that keep one expression from eating the executor's memory or CPU.
+_MAX_POWER = 1_000
+_MAX_REPEAT = 1_000_000
+# Kestra's falsy texts (TruthUtils), compared case-insensitively after trimming.
+_FALSE_TEXT = frozenset({"", "false", "0", "-0"})
+_SHOWN_KEYS = 10
+
+
+class _Missing(UndefinedError):
+    """An undefined value was used; keeps what was looked up, and where, for the message."""
+
+    def __init__(self, message: str, name: Any, owner: Any) -> None:
+        super().__init__(message)
+        self.name = name
+        self.owner = owner
+
+
+class _Undefined(StrictUndefined):
+    """Strict when used, but chainable: `a.missing.b | default(x)` and `a.missing.b ?? x`
+    see one undefined value instead of failing on the inner attribute access."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self
+
+    def __getitem__(self, key: Any) -> Any:
+        return self
+
+    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise _Missing(self._undefined_message, self._undefined_name, self._undefined_obj)
+
+
+# Jinja binds every strict operation (__str__, __eq__, __add__...) to the base class's
+# failing method; point them at ours so each failure carries the name and its owner.
+for _base in (Undefined, StrictUndefined):
+    for _attr, _value in list(vars(_base).items()):
+        strict_op = _value is _base._fail_with_undefined_error and _attr.startswith("__")
+        if strict_op and _attr not in ("__getattr__", "__getitem__"):
+            setattr(_Undefined, _attr, _Undefined._fail_with_undefined_error)
+
+
+def _path_of(target: Any, context: Mapping[str, Any], depth: int = 4) -> str | None:
+    """Where `target` sits in the context (by identity), e.g. `outputs.task1`."""
+    frontier: list[tuple[str, Any]] = [(k, v) for k, v in context.items() if not k.startswith("_")]
+    for _ in range(depth):
+        nxt: list[tuple[str, Any]] = []
+        for path, value in frontier:
+            if value is target:
+                return path
+            if isinstance(value, Mapping):
+                nxt.extend((f"{path}.{k}", v) for k, v in value.items())
+            elif isinstance(value, list):
+                nxt.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
+        frontier = nxt
+    return None
+
+
+def _describe(exc: _Missing, context: Mapping[str, Any]) -> str:
+    if exc.owner is missing:
+        return f"undefined variable {exc.name!r}"
+    if not isinstance(exc.owner, Mapping):
+        return exc.message or "undefined value"
+    known = ", ".join(sorted(map(str, exc.owner))[:_SHOWN_KEYS]) or "none"
+    if len(exc.owner) > _SHOWN_KEYS:
+        known += ", ..."
+    path = _path_of(exc.owner, context)
+    if path is None:
+        return f"undefined key {exc.name!r} (available: {known})"
+    return f"undefined variable '{path}.{exc.name}' (keys of {path}: {known})"
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # Like Pebble, `map.key` means the key first: outputs named `items` or `values`
+        # must not resolve to dict methods.
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
+        return super().getattr(obj, attribute)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_POWER:
+            raise SecurityError(f"exponent {right} is larger than {_MAX_POWER}")
+        if operator == "*":
+            size, times = (left, right) if isinstance(right, int) else (right, left)
+            sized = isinstance(size, str | list | tuple) and isinstance(times, int)
+            if sized and len(size) * times > _MAX_REPEAT:
+                raise SecurityError(f"repetition longer than {_MAX_REPEAT} items")
+        return super().call_binop(context, operator, left, right)
+
+
+def _environment() -> _Environment:
+    env = _Environment(
+        undefined=_Undefined,
+        autoescape=False,
+        finalize=to_text,
+        keep_trailing_newline=True,  # YAML block scalars end with a newline that must stay
+        auto_reload=False,
+        cache_size=0,
+    )
+    env.filters.pop("random", None)
+    env.globals.pop("lipsum", None)
+    env.filters.update(FILTERS)
+    env.tests.update(TESTS)
+    env.globals.update(FUNCTIONS)
+    return env
+
+
+_ENV = _environment()
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    expression: TemplateExpression | None  # a whole `{{ expr }}`: evaluated to a native value
+    template: Template | None  # anything else: rendered to text
+    # A native result built from list/dict literals may hold undefined values inside.
+    check_inside: bool
+    error: str | None
+
+
+def _check_names(ast: nodes.Template) -> None:
+    # The caller passes secrets and files under `_` keys for the functions to read;
+    # templates must go through secret()/read() instead of dumping the raw mappings.
+    for name in ast.find_all(nodes.Name):
+        if name.ctx == "load" and name.name.startswith("_") and name.name != "_":
+            raise ExpressionError("", f"names starting with '_' are reserved: {name.name!r}")
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _compile(source: str) -> _Compiled:
+    try:
+        translated = pebble.translate(source)
+        ast = _ENV.parse(translated)
+        _check_names(ast)
+        native = pebble.whole_expression(source)
+        if native is not None:
+            literal = next(ast.find_all((nodes.List, nodes.Dict, nodes.Tuple)), None)
+            expression = _ENV.compile_expression(native, undefined_to_none=False)
+            return _Compiled(expression, None, literal is not None, None)
+        return _Compiled(None, _ENV.from_string(ast), False, None)
+    except TemplateSyntaxError as exc:
+        where = f" (line {exc.lineno})" if exc.lineno and "\n" in source else ""
+        return _Compiled(None, None, False, f"syntax error: {exc.message}{where}")
+    except ExpressionError as exc:
+        return _Compiled(None, None, False, exc.message)
+
+
+def _ensure_defined(value: Any) -> None:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _ensure_defined(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _ensure_defined(item)
+
+
+def _native(result: Any, check_inside: bool) -> Any:
+    if isinstance(result, Undefined):
+        result._fail_with_undefined_error()
+    if isinstance(result, GeneratorType | range):
+        result = list(result)  # `map`/`select` filters are lazy; callers want data
+    if check_inside:
+        _ensure_defined(result)
+    return result
+
+
+def _evaluate(source: str, context: Mapping[str, Any], now: datetime, as_text: bool) -> Any:
+    compiled = _compile(source)
+    if compiled.error is not None:
+        raise ExpressionError(source, compiled.error)
+    variables = dict(context)
+    variables[NOW_KEY] = now
+    try:
+        if compiled.expression is not None:
+            result = _native(compiled.expression(variables), compiled.check_inside)
+            return to_text(result) if as_text else result
+        assert compiled.template is not None
+        return compiled.template.render(variables)
+    except ExpressionError as exc:
+        raise ExpressionError(source, exc.message) from exc
+    except _Missing as exc:
+        raise ExpressionError(source, _describe(exc, context)) from exc
+    except UndefinedError as exc:
+        raise ExpressionError(source, exc.message or "undefined value") from exc
+    except SecurityError as exc:
+        raise ExpressionError(source, f"not allowed: {exc}") from exc
+    except TemplateError as exc:
+        raise ExpressionError(source, str(exc)) from exc
+    except Exception as exc:  # a filter or operator failing on the data (TypeError, ...)
+        raise ExpressionError(source, f"{type(exc).__name__}: {exc}") from exc
+
+
+def _has_template(text: str) -> bool:
+    return "{{" in text or "{%" in text
+
+
+def _render(value: Any, context: Mapping[str, Any], now: datetime) -> Any:
+    if isinstance(value, str):
+        return _evaluate(value, context, now, False) if _has_template(value) else value
+    if isinstance(value, Mapping):
+        return {
+            (
+                _evaluate(k, context, now, True) if isinstance(k, str) and _has_template(k) else k
+            ): _render(v, context, now)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_render(v, context, now) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_render(v, context, now) for v in value)
+    return value
+
+
+def _aware(now: datetime) -> datetime:
+    if not isinstance(now, datetime):
+        raise TypeError(f"now must be a datetime, got {type(now).__name__}")
+    return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
+
+
+def render(value: Any, context: Mapping[str, Any], *, now: datetime) -> Any:
+    """Render every string inside `value` (dicts, lists and tuples are walked).
+
+    A string without `{{`/`{%` is returned as is. A string that is exactly one
+    `{{ expr }}` gives the expression's native value (list, int, dict...); any other
+    template renders to text. Raises ExpressionError on syntax errors, undefined
+    variables (outside `default`/`??`) and failing filters.
+    """
+    return _render(value, context, _aware(now))
+
+
+def truthy(value: Any) -> bool:
+    """Kestra's truthiness: false, 0, -0, "" and null are false; text is trimmed first."""
+    if isinstance(value, bool):
+        return value
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value.strip().lower() not in _FALSE_TEXT
+    if isinstance(value, int | float):
+        return value != 0
+    if isinstance(value, Mapping | list | tuple | set | frozenset):
+        return len(value) > 0
+    return True
+
+
+def render_bool(value: Any, context: Mapping[str, Any], *, now: datetime) -> bool:
+    """Render a condition (`runIf`, `If.condition`, `Fail.condition`) to a boolean."""
+    return truthy(render(value, context, now=now))
+
+
+def syntax_errors(text: str) -> list[str]:
+    """Problems found by compiling `text` without evaluating it; empty when fine."""
+    if not _has_template(text):
+        return []
+    error = _compile(text).error
+    return [] if error is None else [error]
+
+
+# For tests and diagnostics: how well the template cache is doing.
+cache_info: Callable[[], Any] = _compile.cache_info
