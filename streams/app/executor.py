@@ -50,13 +50,11 @@ class Executor:
         self.jobs_topic = app.topic(topics.worker_jobs, **raw)
         self.commands_topic = app.topic(topics.commands, **raw)
         self.logs_topic = app.topic(topics.logs, **raw)
-        self.table = app.Table(
-            "executions",
-            default=None,
-            partitions=settings.partitions,
-            key_serializer="raw",
-            value_serializer=RECORD_CODEC,
-        )
+        self.table = app.Table("executions", default=None, partitions=settings.partitions,
+                               key_type=bytes, value_type=bytes)
+        # Faust derives serializers from types only; the record codec keeps values as
+        # objects in memory and JSON on the changelog. Set before the store is created.
+        self.table.value_serializer = RECORD_CODEC
         # execution id -> due WakeUp commands (Pause delays): timers are facts in the
         # state; this is only an index of them, rebuilt from the table after a restart.
         self.timers: dict[str, list[WakeUp]] = {}
@@ -77,11 +75,18 @@ class Executor:
                            "offset": message.offset, "error": str(exc)[:500]},
                 )
                 continue
-            await self._process(inp)
+            try:
+                await self._process(inp)
+            except Exception:
+                # Skipping is safer than stopping the agent: a stopped agent halts every
+                # execution on its partitions. Decisions themselves never raise (handle).
+                log.exception("input could not be processed", extra={
+                    "execution_id": inp.execution_id, "input": inp.input_id,
+                    "partition": message.partition, "offset": message.offset})
 
     async def _process(self, inp: ExecutorInput) -> None:
         key = inp.execution_id.encode()
-        record: ExecutorRecord | None = self.table[key]
+        record: ExecutorRecord | None = self.table.get(key)
         flow = await self._flow_for(inp, record)
         result = handle(record, flow, inp, self.catalog)
         if not result.replayed:

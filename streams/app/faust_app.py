@@ -13,7 +13,8 @@ from streams.app.codecs import register_codecs
 def make_app(settings: LannerSettings, role: str) -> faust.App:
     register_codecs()
     app_id = f"lanner-{settings.tenant_id}-{role}"
-    data_dir = Path(settings.data_dir) / "faust" / app_id
+    data_dir = Path(settings.data_dir).resolve() / "faust" / app_id
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
     return faust.App(
         app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
