@@ -42,3 +42,61 @@ def validate_command(
         print_results(results, Console())
     if not all(item.valid for item in results):
         raise typer.Exit(code=1)
+
+
+def _parse_inputs(pairs: list[str]) -> dict[str, str]:
+    inputs: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--input")
+        inputs[name] = value
+    return inputs
+
+
+@app.command("test")
+def test_command(
+    file: Annotated[Path, typer.Argument(help="The flow file to run once.", show_default=False)],
+    flows: Annotated[
+        Path | None, typer.Option("--flows", help="Companion flows (subflows) to deploy first.")
+    ] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="An input, as NAME=VALUE.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the end.")] = 60.0,
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="How to print the execution.")
+    ] = OutputFormat.TABLE,
+) -> None:
+    """Run a flow once in a temporary environment and wait for its end.
+
+    Exit 0 for SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or inputs.
+    """
+    import os
+
+    from api.cli.flow_test import run_flow_test
+
+    registry = PluginRegistry.discover()
+    console = Console(stderr=True)
+    companions = [file] if flows is None else [flows, file]
+    results = validate_files(companions, registry)
+    if not all(item.valid for item in results):
+        print_results([r for r in results if not r.valid], console)
+        raise typer.Exit(code=2)
+    code = run_flow_test(
+        file, flows, _parse_inputs(inputs or []), timeout,
+        as_json=output is OutputFormat.JSON,
+        bootstrap=os.environ.get("LANNER_KAFKA_BOOTSTRAP") or None,
+        console=console,
+    )
+    raise typer.Exit(code=code)
+
+
+@app.command("deploy")
+def deploy_command(
+    paths: Annotated[list[Path], typer.Argument(help="Flow files or directories.", show_default=False)],
+) -> None:
+    """Deploy flows to a running Lanner (LANNER_URL, default http://127.0.0.1:8080)."""
+    from api.cli.deploy import deploy_files
+
+    raise typer.Exit(code=deploy_files(paths, Console()))

@@ -50,6 +50,15 @@ def worker() -> None:
     run_roles(_settings(), {"worker"})
 
 
+@app.command(hidden=True)
+def streams(roles: Annotated[str, typer.Option(help="Comma-separated roles.")] = "executor,worker") -> None:
+    """Several streams roles in one Faust app (used by `lanner flow test`)."""
+    _setup_logging()
+    from streams.app.run import run_roles
+
+    run_roles(_settings(), set(roles.split(",")))
+
+
 @app.command()
 def scheduler() -> None:
     """The scheduler: fires schedule triggers (LANNER_SCHEDULER_ENABLED=false turns it off)."""

@@ -12,7 +12,9 @@ from streams.app.codecs import register_codecs
 
 def make_app(settings: LannerSettings, role: str) -> faust.App:
     register_codecs()
-    app_id = f"lanner-{settings.tenant_id}-{role}"
+    # The topic prefix is part of the id, because Faust names its consumer group and its
+    # changelog topics after it: two installations on one Kafka must not share them.
+    app_id = f"{settings.full_topic_prefix}{role}"
     data_dir = Path(settings.data_dir).resolve() / "faust" / app_id
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     return faust.App(

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.flow import Flow, TaskSpec
 from streams.core.expressions import syntax_errors
+from streams.core.yaml_loader import FlowLoader
 from streams.plugins.base import Task
 from streams.plugins.core.flowables import Dag
 from streams.plugins.registry import PluginRegistry
@@ -77,7 +78,7 @@ def validate_flow(source: str, registry: PluginRegistry) -> ValidatedFlow | list
 
 
 def _load(source: str) -> tuple[Any, dict[str, int], list[tuple[str, str]]]:
-    loader = yaml.SafeLoader(source)
+    loader = FlowLoader(source)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

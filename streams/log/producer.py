@@ -35,6 +35,10 @@ def _low_latency_config(bootstrap: str, client_id: str) -> dict[str, Any]:
         "topic.metadata.propagation.max.ms": 10_000,
         # Topics are made by ensure_topics only; a typo must fail, not create a topic.
         "allow.auto.create.topics": False,
+        # Java's (and aiokafka's, so Faust's) key hashing: a command written here for an
+        # execution must land on the partition where Faust writes that execution's worker
+        # results, or the executor's table would see the execution split in two.
+        "partitioner": "murmur2_random",
     }
 
 
