@@ -120,7 +120,7 @@ def _link_tree(source: Path, target: Path) -> None:
 class ElasticsearchNode:
     """One single-node cluster on 127.0.0.1 with security off; `url` is its HTTP address."""
 
-    def __init__(self, *, cache: Path | None = None, startup_timeout_s: float = 120.0,
+    def __init__(self, *, cache: Path | None = None, startup_timeout_s: float = 240.0,
                  heap: str = "512m") -> None:
         self._cache = cache
         self._startup_timeout_s = startup_timeout_s
@@ -244,7 +244,11 @@ class ElasticsearchNode:
             self._workdir = None
 
     def __enter__(self) -> ElasticsearchNode:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # __exit__ will not run: remove the work folder here
+            raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

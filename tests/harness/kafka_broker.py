@@ -98,7 +98,7 @@ class KafkaBroker:
     its data, as a fault test needs.
     """
 
-    def __init__(self, *, cache: Path | None = None, startup_timeout_s: float = 90.0,
+    def __init__(self, *, cache: Path | None = None, startup_timeout_s: float = 120.0,
                  heap: str = "512m") -> None:
         self._cache = cache
         self._startup_timeout_s = startup_timeout_s
@@ -202,7 +202,11 @@ class KafkaBroker:
             self._workdir = None
 
     def __enter__(self) -> KafkaBroker:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # __exit__ will not run: remove the work folder here
+            raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -109,7 +109,11 @@ class NoidaServer:
             self._workdir = None
 
     def __enter__(self) -> NoidaServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()  # __exit__ will not run: remove the work folder here
+            raise
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

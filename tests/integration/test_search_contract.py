@@ -25,7 +25,7 @@ MAPPINGS = {
 def store(request: pytest.FixtureRequest, unique_prefix: str) -> Iterator[SearchStore]:
     backend = request.getfixturevalue("es_node" if request.param == "elasticsearch" else "noida")
     search_store = SearchStore(str(backend.url), unique_prefix)
-    search_store.wait_ready(timeout_s=30)
+    search_store.wait_ready(timeout_s=60)
     yield search_store
     for name in ("executions", "executions-v1", "executions-v2"):
         search_store.delete_index(name)
