@@ -29,6 +29,7 @@ def run_flow_test(
 ) -> int:
     where = bootstrap or "the embedded server"
     with console.status(f"starting a temporary Lanner on {where} ..."), TestEnvironment(bootstrap) as env:
+        env.wait_ready()
         for companion in [p for p in flow_files([flows_dir]) if isinstance(p, Path)] if flows_dir else []:
             if companion.resolve() != file.resolve():
                 env.flows.deploy(companion.read_text(), actor="cli")

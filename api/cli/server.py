@@ -56,7 +56,7 @@ def streams(roles: Annotated[str, typer.Option(help="Comma-separated roles.")] =
     _setup_logging()
     from streams.app.run import run_roles
 
-    run_roles(_settings(), set(roles.split(",")))
+    run_roles(_settings(), set(roles.split(",")), app_name="streams")
 
 
 @app.command()

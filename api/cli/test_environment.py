@@ -27,6 +27,7 @@ from schemas.settings import LannerSettings
 from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.flow_catalog import LiveFlowCatalog
+from streams.log.admin import wait_group_consuming
 from streams.gateway.executions import ExecutionGateway
 from streams.gateway.flows import FlowWriter
 from streams.log.producer import LogProducer
@@ -84,6 +85,13 @@ class TestEnvironment:
         self.executions = ExecutionGateway(self.producer, self.catalog, topics, self.tenant)
         self.topics = topics
         return self
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Until the executor/worker app has joined its group and holds the partitions."""
+        assert self.settings is not None
+        group = f"{self.settings.full_topic_prefix}streams"
+        for topic in (self.topics.commands, self.topics.worker_jobs):
+            wait_group_consuming(self.settings.kafka_bootstrap, group, topic, timeout_s)
 
     def streams_log(self) -> str:
         path = self._tmp / "streams.log"

@@ -26,10 +26,9 @@ def ensure_lanner_topics(settings: LannerSettings) -> None:
                   settings.replication_factor)
 
 
-def build_app(settings: LannerSettings, roles: set[str]) -> faust.App:
+def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = None) -> faust.App:
     registry = PluginRegistry.discover()
-    role_name = "-".join(sorted(roles))
-    app = make_app(settings, role_name)
+    app = make_app(settings, app_name or "-".join(sorted(roles)))
     if "executor" in roles:
         catalog = LiveFlowCatalog(settings.kafka_bootstrap, Topics(settings.full_topic_prefix), registry)
         catalog.start()
@@ -39,9 +38,10 @@ def build_app(settings: LannerSettings, roles: set[str]) -> faust.App:
     return app
 
 
-def run_roles(settings: LannerSettings, roles: set[str], loglevel: str = "WARNING") -> None:
+def run_roles(settings: LannerSettings, roles: set[str], loglevel: str = "WARNING",
+              app_name: str | None = None) -> None:
     ensure_lanner_topics(settings)
-    app = build_app(settings, roles)
+    app = build_app(settings, roles, app_name)
     log.info("starting streams roles", extra={"roles": sorted(roles), "tenant": settings.tenant_id})
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
     worker.execute_from_commandline()

@@ -308,9 +308,24 @@ class _Walker:
             except ExpressionError as exc:
                 result, error = State.FAILED, f"flow outputs: {exc}"
         if result.is_failure and error is None:
-            failed = [r for r in self.state.task_runs.values() if r.state.is_failure and r.error]
-            error = failed[0].error if failed else None
+            error = self._blame()
         self.em.emit(EXECUTION_END_STATES[result], outputs=outputs, error=error)
+
+    def _blame(self) -> str | None:
+        """The error of the failure that failed the execution: not one that was allowed."""
+        runs = self.state.task_runs
+        for run in reversed(list(runs.values())):
+            if not run.state.is_failure or not run.error:
+                continue
+            tolerated = False
+            current: TaskRun | None = run
+            while current is not None and not tolerated:
+                task = self.flow.tasks[current.task_id]
+                tolerated = task.allowFailure or isinstance(task, AllowFailure)
+                current = runs.get(current.parent_id) if current.parent_id else None
+            if not tolerated:
+                return run.error
+        return None
 
     # --- groups of children --------------------------------------------------------
 

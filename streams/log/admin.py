@@ -87,3 +87,36 @@ def _wait_visible(admin: AdminClient, bootstrap: str, names: list[str], timeout_
             raise LogTimeoutError(f"topics {sorted(pending)} not ready on {bootstrap} "
                                   f"after {timeout_s:.0f} s")
         time.sleep(0.05)
+
+
+def group_is_consuming(bootstrap: str, group: str, topic: str, *, timeout_s: float = 5.0) -> bool:
+    """True when `group` is stable and some member has partitions of `topic` assigned.
+
+    This is how a client knows that a freshly started Faust app will see what it writes
+    next without waiting for a rebalance.
+    """
+    from confluent_kafka import ConsumerGroupState
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        described = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group].result(
+            timeout=timeout_s
+        )
+    except KafkaException:
+        return False
+    if described.state != ConsumerGroupState.STABLE:
+        return False
+    return any(
+        tp.topic == topic
+        for member in described.members
+        if member.assignment is not None
+        for tp in member.assignment.topic_partitions
+    )
+
+
+def wait_group_consuming(bootstrap: str, group: str, topic: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not group_is_consuming(bootstrap, group, topic):
+        if time.monotonic() > deadline:
+            raise LogTimeoutError(f"consumer group {group!r} not consuming {topic!r} after {timeout_s:.0f} s")
+        time.sleep(0.2)
