@@ -135,6 +135,35 @@ class SearchStore:
         source: dict[str, Any] = found["_source"]
         return source
 
+    def get_many(self, index: str, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Sources of the documents that exist among `doc_ids`, in one round trip."""
+        if not doc_ids:
+            return {}
+        response = self._es.mget(index=self.full_name(index), ids=doc_ids)
+        return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
+
+    def aggregate(self, index: str, query: dict[str, Any] | None,
+                  aggs: dict[str, Any]) -> dict[str, Any]:
+        """Run `aggs` over the matches of `query`; return the `aggregations` part."""
+        response = self._es.search(index=self.full_name(index),
+                                   query=query or {"match_all": {}}, aggs=aggs, size=0)
+        result: dict[str, Any] = response.get("aggregations", {})
+        return result
+
+    def delete_where(self, index: str, query: dict[str, Any]) -> int:
+        """Delete the matches of `query` (no scripts involved); return how many."""
+        response = self._es.delete_by_query(index=self.full_name(index), query=query,
+                                            refresh=True, conflicts="proceed")
+        return int(response.get("deleted", 0))
+
+    def healthy(self) -> tuple[bool, str]:
+        """(usable, cluster status or error), for health checks; never raises."""
+        try:
+            status = str(self._es.cluster.health(timeout="2s").get("status"))
+        except Exception as exc:  # a health check reports, it does not fail
+            return False, str(exc)
+        return status in ("green", "yellow"), status
+
     def search(self, index: str, query: dict[str, Any] | None = None, *, size: int = 10,
                from_: int = 0, sort: list[Any] | None = None) -> tuple[int, list[dict[str, Any]]]:
         """(exact total of matches, sources of the requested page)."""

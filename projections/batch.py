@@ -1,0 +1,122 @@
+"""One consumed batch of records -> the bulk writes that project it.
+
+Pure but for the two lookups it is handed (stored execution states, last flow sources),
+so the translation is tested without Kafka; the indexer only moves records and offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from projections import mappings
+from projections.documents import event_doc, execution_doc, flow_docs, flow_key, log_doc
+from projections.execution_fold import ExecutionFolder
+from schemas.events import (
+    EXECUTION_EVENT_ADAPTER,
+    FLOW_EVENT_ADAPTER,
+    ExecutionEvent,
+    FlowDeleted,
+    FlowEvent,
+)
+from schemas.worker import LogLine
+from streams.log.topics import Topics
+
+log = logging.getLogger(__name__)
+
+Doc = tuple[str, int, dict[str, Any]]
+SourceLookup = Callable[[str], str | None]
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+
+
+@dataclass
+class Writes:
+    """Documents per short index name, in the order they should be written."""
+
+    docs: dict[str, list[Doc]] = field(default_factory=dict)
+    malformed: int = 0
+
+    def add(self, index: str, doc: Doc) -> None:
+        self.docs.setdefault(index, []).append(doc)
+
+    @property
+    def count(self) -> int:
+        return sum(len(d) for d in self.docs.values())
+
+
+class BatchProjector:
+    def __init__(self, topics: Topics, folder: ExecutionFolder, flow_source: SourceLookup) -> None:
+        self._topics = topics
+        self._folder = folder
+        self._flow_source = flow_source
+        # The last source per flow, so a deletion document keeps what was deleted.
+        self._sources: dict[str, str] = {}
+
+    def project(self, records: list[RawRecord]) -> Writes:
+        writes = Writes()
+        # Events before executions: once a state is visible its history is too.
+        for index in (mappings.EVENTS, mappings.LOGS, mappings.EXECUTIONS,
+                      mappings.FLOW_REVISIONS, mappings.FLOWS, mappings.TRIGGERS):
+            writes.docs[index] = []
+        events: list[ExecutionEvent] = []
+        for record in records:
+            try:
+                self._one(record, writes, events)
+            except (ValidationError, ValueError, UnicodeDecodeError) as exc:
+                writes.malformed += 1
+                log.warning("skipping a malformed record",
+                            extra={"topic": record.topic, "partition": record.partition,
+                                   "offset": record.offset, "error": str(exc)[:500]})
+        if events:
+            for state in self._folder.fold(events).values():
+                writes.add(mappings.EXECUTIONS, (state.id, state.seq, execution_doc(state)))
+        return writes
+
+    def _one(self, record: RawRecord, writes: Writes, events: list[ExecutionEvent]) -> None:
+        if record.topic == self._topics.execution_events:
+            event = EXECUTION_EVENT_ADAPTER.validate_json(record.value)
+            events.append(event)
+            writes.add(mappings.EVENTS, (event.event_id, event.seq, event_doc(event)))
+        elif record.topic == self._topics.logs:
+            line = LogLine.model_validate_json(record.value)
+            writes.add(mappings.LOGS, (line.log_id, 1, log_doc(line)))
+        elif record.topic == self._topics.flow_events:
+            self._flow(FLOW_EVENT_ADAPTER.validate_json(record.value), record, writes)
+        elif record.topic == self._topics.trigger_events:
+            value = json.loads(record.value)
+            if not isinstance(value, dict):
+                raise ValueError("a trigger event must be a JSON object")
+            key = record.key or f"{record.partition}:{record.offset}"
+            doc = {"key": key, "namespace": value.get("namespace"),
+                   "flowId": value.get("flow_id", value.get("flowId")),
+                   "triggerId": value.get("trigger_id", value.get("triggerId")),
+                   "updated": value.get("time"), "state": value}
+            writes.add(mappings.TRIGGERS, (key, record.offset + 1, doc))
+
+    def _flow(self, event: FlowEvent, record: RawRecord, writes: Writes) -> None:
+        key = flow_key(event.tenant, event.namespace, event.flow_id)
+        previous = self._sources.get(key)
+        if isinstance(event, FlowDeleted):
+            if previous is None:
+                previous = self._flow_source(key)
+        else:
+            self._sources[key] = event.source
+            revision_doc = flow_docs(event)
+            writes.add(mappings.FLOW_REVISIONS, (f"{key}/{event.revision}", event.revision,
+                                                 revision_doc))
+        # One key lives on one partition, so its offsets order its events: the offset is
+        # the external version that keeps a replayed event from moving the view back.
+        writes.add(mappings.FLOWS, (key, record.offset + 1, flow_docs(event, previous)))
