@@ -134,8 +134,10 @@ def _coerce_one(definition: InputDef, kind: InputType, raw: Any) -> Any:
             return text == "true"
         raise ValueError(f"{raw!r} is not a boolean (true or false)")
     if kind == InputType.DATETIME:
-        value = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(
-            str(raw).replace("Z", "+00:00")
+        value = (
+            raw
+            if isinstance(raw, dt.datetime)
+            else dt.datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
         )
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
@@ -240,4 +242,3 @@ def coerce_inputs(
             continue
         values[definition.id] = value
     return values, errors
-

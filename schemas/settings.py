@@ -48,7 +48,9 @@ class LannerSettings(BaseModel):
         return value
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> LannerSettings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> LannerSettings:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         mapping = {

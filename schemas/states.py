@@ -69,7 +69,9 @@ TASK_RUN_TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 EXECUTION_TRANSITIONS: dict[State, frozenset[State]] = {
-    State.CREATED: frozenset({State.QUEUED, State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}),
+    State.CREATED: frozenset(
+        {State.QUEUED, State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}
+    ),
     State.QUEUED: frozenset({State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}),
     State.RUNNING: frozenset({State.PAUSED, State.KILLING} | _ENDINGS),
     State.PAUSED: frozenset({State.RUNNING, State.KILLING, State.KILLED}),

@@ -75,8 +75,10 @@ class FlowSources:
             return cached
         result = validate_flow(source, self._registry)
         if isinstance(result, list):
-            log.error("stored flow revision does not validate any more",
-                      extra={"flow": key, "revision": wanted, "problems": [str(p) for p in result]})
+            log.error(
+                "stored flow revision does not validate any more",
+                extra={"flow": key, "revision": wanted, "problems": [str(p) for p in result]},
+            )
             return None
         validated = ValidatedFlow(
             flow=result.flow.model_copy(update={"revision": wanted}), tasks=result.tasks
@@ -85,8 +87,9 @@ class FlowSources:
             self._validated[(key, wanted)] = validated
         return validated
 
-    def wait_for(self, tenant: str, namespace: str, flow_id: str, revision: int,
-                 timeout_s: float) -> bool:
+    def wait_for(
+        self, tenant: str, namespace: str, flow_id: str, revision: int, timeout_s: float
+    ) -> bool:
         key = f"{tenant}/{namespace}/{flow_id}"
         deadline = time.monotonic() + timeout_s
         with self._changed:
@@ -121,13 +124,20 @@ class LiveFlowCatalog(FlowSources):
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                for record in tail(self._bootstrap, [self._topic], from_beginning=True, stop=self._stop):
+                for record in tail(
+                    self._bootstrap, [self._topic], from_beginning=True, stop=self._stop
+                ):
                     try:
                         self.apply(FLOW_EVENT_ADAPTER.validate_json(record.value))
                     except ValueError:
-                        log.warning("skipping a malformed flow event",
-                                    extra={"topic": record.topic, "partition": record.partition,
-                                           "offset": record.offset})
+                        log.warning(
+                            "skipping a malformed flow event",
+                            extra={
+                                "topic": record.topic,
+                                "partition": record.partition,
+                                "offset": record.offset,
+                            },
+                        )
                 return
             except Exception:
                 log.exception("flow catalog lost its consumer; reconnecting")

@@ -68,10 +68,21 @@ class EmbeddedServer:
         log_path = self.data_dir / "noida.log"
         with log_path.open("ab") as out:
             self.proc = subprocess.Popen(
-                [str(_binary()), "start", "--data-dir", str(self.data_dir / "data"),
-                 "--only", "kafka,elasticsearch", "--kafka-port", str(self.kafka_port),
-                 "--elasticsearch-port", str(self.es_port)],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    str(_binary()),
+                    "start",
+                    "--data-dir",
+                    str(self.data_dir / "data"),
+                    "--only",
+                    "kafka,elasticsearch",
+                    "--kafka-port",
+                    str(self.kafka_port),
+                    "--elasticsearch-port",
+                    str(self.es_port),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

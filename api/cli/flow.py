@@ -94,7 +94,9 @@ def test_command(
 
 @app.command("deploy")
 def deploy_command(
-    paths: Annotated[list[Path], typer.Argument(help="Flow files or directories.", show_default=False)],
+    paths: Annotated[
+        list[Path], typer.Argument(help="Flow files or directories.", show_default=False)
+    ],
 ) -> None:
     """Deploy flows to a running Lanner (LANNER_URL, default http://127.0.0.1:8080)."""
     from api.cli.deploy import deploy_files

@@ -28,9 +28,14 @@ def run_flow_test(
     console: Console,
 ) -> int:
     where = bootstrap or "the embedded server"
-    with console.status(f"starting a temporary Lanner on {where} ..."), TestEnvironment(bootstrap) as env:
+    with (
+        console.status(f"starting a temporary Lanner on {where} ..."),
+        TestEnvironment(bootstrap) as env,
+    ):
         env.wait_ready()
-        for companion in [p for p in flow_files([flows_dir]) if isinstance(p, Path)] if flows_dir else []:
+        for companion in (
+            [p for p in flow_files([flows_dir]) if isinstance(p, Path)] if flows_dir else []
+        ):
             if companion.resolve() != file.resolve():
                 env.flows.deploy(companion.read_text(), actor="cli")
         deployed = env.flows.deploy(file.read_text(), actor="cli")
@@ -39,21 +44,26 @@ def run_flow_test(
                 console.print(str(problem))
             return 2
         try:
-            requested = env.executions.create(deployed.namespace, deployed.flow_id, inputs, actor="cli")
+            requested = env.executions.create(
+                deployed.namespace, deployed.flow_id, inputs, actor="cli"
+            )
         except InvalidInputs as exc:
             console.print(f"[red]refused:[/red] {exc}")
             return 2
         except UnknownFlow as exc:
             console.print(f"[red]{exc}[/red]")
             return 2
-        console.log(f"execution {requested.execution_id} of {deployed.namespace}.{deployed.flow_id} created")
+        console.log(
+            f"execution {requested.execution_id} of {deployed.namespace}.{deployed.flow_id} created"
+        )
         try:
             state = env.wait_for_end(requested.execution_id, timeout_s)
         except TestEnvironmentError as exc:
             console.print(f"[red]{exc}[/red]")
             return 1
         if state is None:
-            console.print(f"[red]execution {requested.execution_id} did not end within {timeout_s:.0f} s[/red]")
+            late = f"execution {requested.execution_id} did not end within {timeout_s:.0f} s"
+            console.print(f"[red]{late}[/red]")
             return 1
     if as_json:
         print(json.dumps(execution_to_api(state), indent=2, default=str))
@@ -67,11 +77,15 @@ def _print_execution(state: Execution, console: Console) -> None:
     for column in ("task", "value", "state", "seconds", "outputs / error"):
         table.add_column(column)
     for run in state.task_runs.values():
-        seconds = (run.history[-1].date - run.history[0].date).total_seconds() if run.history else 0.0
+        seconds = (
+            (run.history[-1].date - run.history[0].date).total_seconds() if run.history else 0.0
+        )
         detail = run.error or (json.dumps(run.outputs, default=str)[:120] if run.outputs else "")
         table.add_row(run.task_id, run.value or "", run.state.value, f"{seconds:.3f}", detail)
     Console().print(table)
     colour = "green" if state.state in (State.SUCCESS, State.WARNING) else "red"
-    console.print(f"[{colour}]{state.state.value}[/{colour}]" + (f": {state.error}" if state.error else ""))
+    console.print(
+        f"[{colour}]{state.state.value}[/{colour}]" + (f": {state.error}" if state.error else "")
+    )
     if state.outputs:
         console.print(f"outputs: {json.dumps(state.outputs, default=str)}")

@@ -6,7 +6,9 @@ import typer
 
 from api.cli import execution, flow, schema, server
 
-app = typer.Typer(no_args_is_help=True, help="Lanner: event-driven orchestration on a streaming log.")
+app = typer.Typer(
+    no_args_is_help=True, help="Lanner: event-driven orchestration on a streaming log."
+)
 app.add_typer(flow.app, name="flow", help="Validate, deploy and test flows.")
 app.add_typer(execution.app, name="execution", help="Read executions.")
 app.add_typer(schema.app, name="schema", help="JSON Schemas of the flow language.")

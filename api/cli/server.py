@@ -51,7 +51,9 @@ def worker() -> None:
 
 
 @app.command(hidden=True)
-def streams(roles: Annotated[str, typer.Option(help="Comma-separated roles.")] = "executor,worker") -> None:
+def streams(
+    roles: Annotated[str, typer.Option(help="Comma-separated roles.")] = "executor,worker",
+) -> None:
     """Several streams roles in one Faust app (used by `lanner flow test`)."""
     _setup_logging()
     from streams.app.run import run_roles
@@ -98,16 +100,16 @@ def _run_tree(settings: LannerSettings, env: dict[str, str], flows_dir: Path | N
         from api.cli.deploy import deploy_directory_when_ready
 
         deploy_directory_when_ready(settings, flows_dir, console)
-    console.print(
-        f"[green]Lanner is up:[/green] API and UI on http://{settings.api_host}:{settings.api_port} "
-        "(Ctrl-C stops)"
-    )
+    url = f"http://{settings.api_host}:{settings.api_port}"
+    console.print(f"[green]Lanner is up:[/green] API and UI on {url} (Ctrl-C stops)")
     return supervisor.watch()
 
 
 @app.command()
 def standalone(
-    flows: Annotated[Path | None, typer.Option(help="Deploy the flows of this folder at start.")] = None,
+    flows: Annotated[
+        Path | None, typer.Option(help="Deploy the flows of this folder at start.")
+    ] = None,
 ) -> None:
     """Every role in one process tree, against the configured Kafka and Elasticsearch."""
     settings = _settings()
@@ -116,8 +118,12 @@ def standalone(
 
 @app.command()
 def local(
-    flows: Annotated[Path, typer.Option(help="Deploy the flows of this folder at start.")] = Path("flows"),
-    data_dir: Annotated[Path, typer.Option(help="Where the embedded server keeps its data.")] = Path(".lanner"),
+    flows: Annotated[Path, typer.Option(help="Deploy the flows of this folder at start.")] = Path(
+        "flows"
+    ),
+    data_dir: Annotated[
+        Path, typer.Option(help="Where the embedded server keeps its data.")
+    ] = Path(".lanner"),
 ) -> None:
     """One command, no Docker, no Java: embedded Kafka/Elasticsearch (noida-db) plus every role."""
     from api.cli.embedded import EmbeddedError, EmbeddedServer
@@ -133,12 +139,14 @@ def local(
     except EmbeddedError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    env.update({
-        "LANNER_KAFKA_BOOTSTRAP": server.bootstrap,
-        "LANNER_ELASTICSEARCH_URL": server.url,
-        "LANNER_DATA_DIR": str(data_dir),
-        "LANNER_PARTITIONS": env.get("LANNER_PARTITIONS", "1"),
-    })
+    env.update(
+        {
+            "LANNER_KAFKA_BOOTSTRAP": server.bootstrap,
+            "LANNER_ELASTICSEARCH_URL": server.url,
+            "LANNER_DATA_DIR": str(data_dir),
+            "LANNER_PARTITIONS": env.get("LANNER_PARTITIONS", "1"),
+        }
+    )
     settings = LannerSettings.from_env(env)
     console.print("authentication is off in local mode (LANNER_AUTH=off): do not expose this port")
     try:

@@ -38,7 +38,9 @@ class Supervisor:
             while not stopping and (deadline is None or time.monotonic() < deadline):
                 for role, child in self.children.items():
                     if child.poll() is not None:
-                        self.console.log(f"[red]{role} exited with {child.returncode}; stopping[/red]")
+                        self.console.log(
+                            f"[red]{role} exited with {child.returncode}; stopping[/red]"
+                        )
                         stopping, code = True, 1
                         break
                 time.sleep(0.3)

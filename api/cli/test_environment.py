@@ -27,9 +27,9 @@ from schemas.settings import LannerSettings
 from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.flow_catalog import LiveFlowCatalog
-from streams.log.admin import wait_group_consuming
 from streams.gateway.executions import ExecutionGateway
 from streams.gateway.flows import FlowWriter
+from streams.log.admin import wait_group_consuming
 from streams.log.producer import LogProducer
 from streams.log.reader import tail
 from streams.log.topics import Topics
@@ -59,8 +59,11 @@ class TestEnvironment:
             self._embedded.start()
             bootstrap = self._embedded.bootstrap
         self.settings = LannerSettings(
-            kafka_bootstrap=bootstrap, topic_prefix=self.prefix, tenant_id=self.tenant,
-            partitions=1, data_dir=str(self._tmp / "data"),
+            kafka_bootstrap=bootstrap,
+            topic_prefix=self.prefix,
+            tenant_id=self.tenant,
+            partitions=1,
+            data_dir=str(self._tmp / "data"),
         )
         ensure_lanner_topics(self.settings)
         env = {
@@ -75,7 +78,10 @@ class TestEnvironment:
         log_file = (self._tmp / "streams.log").open("wb")
         self._streams = subprocess.Popen(
             [sys.executable, "-m", "api.cli.main", "server", "streams"],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         registry = PluginRegistry.discover()
         topics = Topics(self.settings.full_topic_prefix)
@@ -105,8 +111,12 @@ class TestEnvironment:
         timer.start()
         state: Execution | None = None
         try:
-            for record in tail(self.settings.kafka_bootstrap, [self.topics.execution_events],
-                               from_beginning=True, stop=stop):
+            for record in tail(
+                self.settings.kafka_bootstrap,
+                [self.topics.execution_events],
+                from_beginning=True,
+                stop=stop,
+            ):
                 if record.key != execution_id:
                     continue
                 event = EXECUTION_EVENT_ADAPTER.validate_json(record.value)
@@ -118,13 +128,18 @@ class TestEnvironment:
                 if self._streams is not None and self._streams.poll() is not None:
                     raise TestEnvironmentError(
                         f"the executor/worker process exited ({self._streams.returncode}):\n"
-                        + self.streams_log())
+                        + self.streams_log()
+                    )
         finally:
             timer.cancel()
         return None if state is None or not state.state.is_terminal else state
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self.catalog is not None:
             self.catalog.stop()
         if self.producer is not None:

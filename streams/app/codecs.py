@@ -12,7 +12,7 @@ from streams.core.handle import ExecutorRecord
 RECORD_CODEC = "lanner_record"
 
 
-class _RecordCodec(codecs.Codec):  # type: ignore[misc]
+class _RecordCodec(codecs.Codec):
     def _dumps(self, obj: Any) -> bytes:
         assert isinstance(obj, ExecutorRecord)
         return obj.model_dump_json().encode()

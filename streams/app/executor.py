@@ -17,6 +17,7 @@ import faust
 from schemas.commands import EXECUTOR_INPUT_ADAPTER, CreateExecution, ExecutorInput, WakeUp
 from schemas.settings import LannerSettings
 from streams.app.codecs import RECORD_CODEC
+from streams.app.faust_app import raw_topic
 from streams.core.effects import effects_of
 from streams.core.handle import ExecutorRecord, handle
 from streams.core.validation import ValidatedFlow, validate_flow
@@ -44,17 +45,21 @@ class Executor:
         self.catalog = catalog
         self.registry = registry
         topics = Topics(settings.full_topic_prefix)
-        raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        self.inputs = app.topic(topics.commands, topics.worker_results, **raw)
-        self.events_topic = app.topic(topics.execution_events, **raw)
-        self.jobs_topic = app.topic(topics.worker_jobs, **raw)
-        self.commands_topic = app.topic(topics.commands, **raw)
-        self.logs_topic = app.topic(topics.logs, **raw)
-        self.table = app.Table("executions", default=None, partitions=settings.partitions,
-                               key_type=bytes, value_type=bytes)
+        self.inputs = raw_topic(app, topics.commands, topics.worker_results)
+        self.events_topic = raw_topic(app, topics.execution_events)
+        self.jobs_topic = raw_topic(app, topics.worker_jobs)
+        self.commands_topic = raw_topic(app, topics.commands)
+        self.logs_topic = raw_topic(app, topics.logs)
+        self.table = app.Table(
+            "executions",
+            default=None,
+            partitions=settings.partitions,
+            key_type=bytes,
+            value_type=bytes,
+        )
         # Faust derives serializers from types only; the record codec keeps values as
         # objects in memory and JSON on the changelog. Set before the store is created.
-        self.table.value_serializer = RECORD_CODEC
+        self.table.value_serializer = RECORD_CODEC  # type: ignore[attr-defined]
         # execution id -> due WakeUp commands (Pause delays): timers are facts in the
         # state; this is only an index of them, rebuilt from the table after a restart.
         self.timers: dict[str, list[WakeUp]] = {}
@@ -71,8 +76,12 @@ class Executor:
             except ValueError as exc:
                 log.error(
                     "skipping a malformed executor input",
-                    extra={"topic": message.topic, "partition": message.partition,
-                           "offset": message.offset, "error": str(exc)[:500]},
+                    extra={
+                        "topic": message.topic,
+                        "partition": message.partition,
+                        "offset": message.offset,
+                        "error": str(exc)[:500],
+                    },
                 )
                 continue
             try:
@@ -80,9 +89,15 @@ class Executor:
             except Exception:
                 # Skipping is safer than stopping the agent: a stopped agent halts every
                 # execution on its partitions. Decisions themselves never raise (handle).
-                log.exception("input could not be processed", extra={
-                    "execution_id": inp.execution_id, "input": inp.input_id,
-                    "partition": message.partition, "offset": message.offset})
+                log.exception(
+                    "input could not be processed",
+                    extra={
+                        "execution_id": inp.execution_id,
+                        "input": inp.input_id,
+                        "partition": message.partition,
+                        "offset": message.offset,
+                    },
+                )
 
     async def _process(self, inp: ExecutorInput) -> None:
         key = inp.execution_id.encode()
@@ -92,8 +107,10 @@ class Executor:
         if not result.replayed:
             self.table[key] = result.record
         elif result.events:
-            log.info("re-emitting the events of an input seen before",
-                     extra={"execution_id": inp.execution_id, "input": inp.input_id})
+            log.info(
+                "re-emitting the events of an input seen before",
+                extra={"execution_id": inp.execution_id, "input": inp.input_id},
+            )
         if not result.events:
             return
         state = result.record.execution
@@ -102,7 +119,9 @@ class Executor:
             await self.events_topic.send(key=key, value=ev.model_dump_json().encode())
         effects = effects_of(state, result.events)
         for job in effects.jobs:
-            await self.jobs_topic.send(key=job.task_run_id.encode(), value=job.model_dump_json().encode())
+            await self.jobs_topic.send(
+                key=job.task_run_id.encode(), value=job.model_dump_json().encode()
+            )
         for command in effects.commands:
             await self.commands_topic.send(
                 key=command.execution_id.encode(), value=command.model_dump_json().encode()
@@ -114,13 +133,20 @@ class Executor:
         if state.state.is_terminal:
             self.timers.pop(inp.execution_id, None)
 
-    async def _flow_for(self, inp: ExecutorInput, record: ExecutorRecord | None) -> ValidatedFlow | None:
+    async def _flow_for(
+        self, inp: ExecutorInput, record: ExecutorRecord | None
+    ) -> ValidatedFlow | None:
         state = record.execution if record else None
         if isinstance(inp, CreateExecution) and state is None:
             ref = inp.flow
             if inp.flow_source is not None:
                 return self._from_source(inp.flow_source, ref.revision)
-            tenant, namespace, flow_id, revision = ref.tenant, ref.namespace, ref.flow_id, ref.revision
+            tenant, namespace, flow_id, revision = (
+                ref.tenant,
+                ref.namespace,
+                ref.flow_id,
+                ref.revision,
+            )
         elif state is not None:
             tenant, namespace, flow_id = state.tenant, state.namespace, state.flow_id
             revision = state.flow_revision
@@ -132,8 +158,14 @@ class Executor:
         ):
             found = self.catalog.get(tenant, namespace, flow_id, revision)
         if found is None:
-            log.error("flow revision not found", extra={
-                "execution_id": inp.execution_id, "flow": f"{namespace}.{flow_id}", "revision": revision})
+            log.error(
+                "flow revision not found",
+                extra={
+                    "execution_id": inp.execution_id,
+                    "flow": f"{namespace}.{flow_id}",
+                    "revision": revision,
+                },
+            )
         return found
 
     def _from_source(self, source: str, revision: int) -> ValidatedFlow | None:
@@ -141,8 +173,11 @@ class Executor:
         if cache_key not in self._sources:
             result = validate_flow(source, self.registry)
             self._sources[cache_key] = (
-                None if isinstance(result, list)
-                else ValidatedFlow(flow=result.flow.model_copy(update={"revision": revision}), tasks=result.tasks)
+                None
+                if isinstance(result, list)
+                else ValidatedFlow(
+                    flow=result.flow.model_copy(update={"revision": revision}), tasks=result.tasks
+                )
             )
             if len(self._sources) > 1024:
                 self._sources.pop(next(iter(self._sources)))
@@ -173,7 +208,10 @@ class Executor:
                 if run.resume_at is not None and str(run.state) == "PAUSED":
                     wake = WakeUp(
                         command_id=f"wake:{run.id}:{run.resume_at.isoformat()}",
-                        execution_id=state.id, time=run.resume_at, task_run_id=run.id, due=run.resume_at,
+                        execution_id=state.id,
+                        time=run.resume_at,
+                        task_run_id=run.id,
+                        due=run.resume_at,
                     )
                     pending = self.timers.setdefault(state.id, [])
                     if all(w.command_id != wake.command_id for w in pending):

@@ -41,3 +41,8 @@ def make_app(settings: LannerSettings, role: str) -> faust.App:
         table_standby_replicas=0,
         broker_max_poll_interval=300.0,
     )
+
+
+def raw_topic(app: faust.App, *names: str) -> faust.TopicT:
+    """A topic of bytes: our pydantic models do their own (de)serialization."""
+    return app.topic(*names, key_serializer="raw", value_serializer="raw")

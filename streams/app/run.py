@@ -22,15 +22,18 @@ def ensure_lanner_topics(settings: LannerSettings) -> None:
     """Create every topic before any consumer subscribes (DESIGN.md: a topic created
     after the group formed is not seen for minutes)."""
     topics = Topics(settings.full_topic_prefix)
-    ensure_topics(settings.kafka_bootstrap, topics.all(), settings.partitions,
-                  settings.replication_factor)
+    ensure_topics(
+        settings.kafka_bootstrap, topics.all(), settings.partitions, settings.replication_factor
+    )
 
 
 def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = None) -> faust.App:
     registry = PluginRegistry.discover()
     app = make_app(settings, app_name or "-".join(sorted(roles)))
     if "executor" in roles:
-        catalog = LiveFlowCatalog(settings.kafka_bootstrap, Topics(settings.full_topic_prefix), registry)
+        catalog = LiveFlowCatalog(
+            settings.kafka_bootstrap, Topics(settings.full_topic_prefix), registry
+        )
         catalog.start()
         Executor(app, settings, catalog, registry)
     if "worker" in roles:
@@ -38,8 +41,12 @@ def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = 
     return app
 
 
-def run_roles(settings: LannerSettings, roles: set[str], loglevel: str = "WARNING",
-              app_name: str | None = None) -> None:
+def run_roles(
+    settings: LannerSettings,
+    roles: set[str],
+    loglevel: str = "WARNING",
+    app_name: str | None = None,
+) -> None:
     ensure_lanner_topics(settings)
     app = build_app(settings, roles, app_name)
     log.info("starting streams roles", extra={"roles": sorted(roles), "tenant": settings.tenant_id})

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from schemas.settings import LannerSettings
 from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
+from streams.app.faust_app import raw_topic
 from streams.log.topics import Topics
 from streams.plugins.base import LogLevel, Outcome, WorkerContext, WorkerTask
 from streams.plugins.registry import PluginRegistry
@@ -40,10 +41,9 @@ class Worker:
         self.registry = registry
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
         topics = Topics(settings.full_topic_prefix)
-        raw = {"key_serializer": "raw", "value_serializer": "raw"}
-        self.jobs = app.topic(topics.worker_jobs, **raw)
-        self.results = app.topic(topics.worker_results, **raw)
-        self.logs = app.topic(topics.logs, **raw)
+        self.jobs = raw_topic(app, topics.worker_jobs)
+        self.results = raw_topic(app, topics.worker_results)
+        self.logs = raw_topic(app, topics.logs)
         self.done: OrderedDict[str, None] = OrderedDict()
         app.agent(self.jobs, name="worker", concurrency=settings.worker_threads)(self._agent)
 
@@ -53,9 +53,15 @@ class Worker:
                 job = WorkerJob.model_validate_json(event.value)
             except ValidationError as exc:
                 message = event.message
-                log.error("skipping a malformed worker job", extra={
-                    "topic": message.topic, "partition": message.partition,
-                    "offset": message.offset, "error": str(exc)[:500]})
+                log.error(
+                    "skipping a malformed worker job",
+                    extra={
+                        "topic": message.topic,
+                        "partition": message.partition,
+                        "offset": message.offset,
+                        "error": str(exc)[:500],
+                    },
+                )
                 continue
             if job.job_id in self.done:
                 continue
@@ -66,13 +72,19 @@ class Worker:
 
     async def _report(self, job: WorkerJob, kind: Any, outcome: Outcome | None = None) -> None:
         report = TaskRunReport(
-            kind=kind, execution_id=job.execution_id, task_run_id=job.task_run_id,
-            attempt=job.attempt, worker_id=self.worker_id, time=_now(),
+            kind=kind,
+            execution_id=job.execution_id,
+            task_run_id=job.task_run_id,
+            attempt=job.attempt,
+            worker_id=self.worker_id,
+            time=_now(),
             state=outcome.state if outcome else None,
             outputs=dict(outcome.outputs) if outcome else {},
             error=outcome.error if outcome else None,
         )
-        await self.results.send(key=job.execution_id.encode(), value=report.model_dump_json().encode())
+        await self.results.send(
+            key=job.execution_id.encode(), value=report.model_dump_json().encode()
+        )
 
     async def run_job(self, job: WorkerJob) -> None:
         await self._report(job, "started")
@@ -81,12 +93,22 @@ class Worker:
         async def write_log(level: LogLevel, message: str) -> None:
             nonlocal index
             line = LogLine(
-                tenant=job.tenant, namespace=job.namespace, flow_id=job.flow_id,
-                execution_id=job.execution_id, task_run_id=job.task_run_id, task_id=job.task_id,
-                attempt=job.attempt, level=level, message=message, time=_now(), index=index,
+                tenant=job.tenant,
+                namespace=job.namespace,
+                flow_id=job.flow_id,
+                execution_id=job.execution_id,
+                task_run_id=job.task_run_id,
+                task_id=job.task_id,
+                attempt=job.attempt,
+                level=level,
+                message=message,
+                time=_now(),
+                index=index,
             )
             index += 1
-            await self.logs.send(key=job.execution_id.encode(), value=line.model_dump_json().encode())
+            await self.logs.send(
+                key=job.execution_id.encode(), value=line.model_dump_json().encode()
+            )
 
         outcome = await self._run(job, write_log)
         if outcome.error:
@@ -97,7 +119,10 @@ class Worker:
         plugin = self.registry.get(str(job.task.get("type")))
         name = f"task {job.task_id} (execution {job.execution_id})"
         if plugin is None:
-            return Outcome(State.FAILED, error=f"{name}: no plugin for type {job.task.get('type')!r} on this worker")
+            return Outcome(
+                State.FAILED,
+                error=f"{name}: no plugin for type {job.task.get('type')!r} on this worker",
+            )
         try:
             task = plugin.model_validate(job.task)
         except ValidationError as exc:
@@ -105,8 +130,13 @@ class Worker:
         if not isinstance(task, WorkerTask):
             return Outcome(State.FAILED, error=f"{name}: {plugin.TYPE} does not run on workers")
         ctx = WorkerContext(
-            execution_id=job.execution_id, task_run_id=job.task_run_id, attempt=job.attempt,
-            namespace=job.namespace, flow_id=job.flow_id, log=write_log, now=_now,
+            execution_id=job.execution_id,
+            task_run_id=job.task_run_id,
+            attempt=job.attempt,
+            namespace=job.namespace,
+            flow_id=job.flow_id,
+            log=write_log,
+            now=_now,
         )
         timeout = (job.deadline - _now()).total_seconds() if job.deadline else None
         try:
@@ -114,5 +144,7 @@ class Worker:
         except TimeoutError:
             return Outcome(State.FAILED, error=f"{name}: timed out after {task.timeout}")
         except Exception as exc:  # the task's failure, not the worker's
-            log.exception("task raised", extra={"execution_id": job.execution_id, "task_id": job.task_id})
+            log.exception(
+                "task raised", extra={"execution_id": job.execution_id, "task_id": job.task_id}
+            )
             return Outcome(State.FAILED, error=f"{name} raised {type(exc).__name__}: {exc}")

@@ -27,7 +27,9 @@ def _parents(state: Execution, run: TaskRun | None) -> list[dict[str, Any]]:
     parents: list[dict[str, Any]] = []
     current = state.task_runs.get(run.parent_id) if run and run.parent_id else None
     while current is not None:
-        parents.append({"taskrun": {"value": current.value, "id": current.id}, "task": {"id": current.task_id}})
+        parents.append(
+            {"taskrun": {"value": current.value, "id": current.id}, "task": {"id": current.task_id}}
+        )
         current = state.task_runs.get(current.parent_id) if current.parent_id else None
     return parents
 

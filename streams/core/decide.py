@@ -70,8 +70,19 @@ from streams.plugins.core.simple import Fail
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
 _COMMON = frozenset(
-    {"id", "type", "description", "retry", "timeout", "allowFailure", "allowWarning", "runIf",
-     "disabled", "workerGroup", "logLevel"}
+    {
+        "id",
+        "type",
+        "description",
+        "retry",
+        "timeout",
+        "allowFailure",
+        "allowWarning",
+        "runIf",
+        "disabled",
+        "workerGroup",
+        "logLevel",
+    }
 )
 
 
@@ -156,10 +167,10 @@ def decide(
         _on_wake_up(emitter, inp)
     elif isinstance(inp, SubflowEnded):
         _on_subflow_ended(emitter, inp)
-    if emitter.state is not None and flow is not None and not emitter.state.state.is_terminal:
-        # Nothing to do for an input that changed nothing, except right after creation.
-        if emitter.events or isinstance(inp, CreateExecution):
-            _Walker(emitter, flow, catalog).advance()
+    running = emitter.state is not None and not emitter.state.state.is_terminal
+    # Nothing to do for an input that changed nothing, except right after creation.
+    if running and flow is not None and (emitter.events or isinstance(inp, CreateExecution)):
+        _Walker(emitter, flow, catalog).advance()
     return emitter.events
 
 
@@ -211,9 +222,16 @@ def _on_report(em: _Emitter, report: TaskRunReport) -> None:
         return
     if report.kind == "started":
         if run.attempts and run.attempts[-1].worker_id is None:
-            em.emit(TaskRunRunning, task_run_id=run.id, attempt=report.attempt, worker_id=report.worker_id)
+            em.emit(
+                TaskRunRunning,
+                task_run_id=run.id,
+                attempt=report.attempt,
+                worker_id=report.worker_id,
+            )
     elif report.kind == "finished":
-        final = report.state if report.state is not None and report.state.is_terminal else State.FAILED
+        final = (
+            report.state if report.state is not None and report.state.is_terminal else State.FAILED
+        )
         task_state = final if final in TASK_RUN_END_STATES else State.FAILED
         em.end_task_run(run.id, task_state, outputs=report.outputs, error=report.error)
 
@@ -236,7 +254,12 @@ def _on_resume(em: _Emitter, cmd: ResumeExecution) -> None:
 
 def _on_wake_up(em: _Emitter, cmd: WakeUp) -> None:
     run = em.current.task_runs.get(cmd.task_run_id)
-    if run is None or run.state != State.PAUSED or run.resume_at is None or cmd.time < run.resume_at:
+    if (
+        run is None
+        or run.state != State.PAUSED
+        or run.resume_at is None
+        or cmd.time < run.resume_at
+    ):
         return
     _resume_run(em, run, {})
     if em.current.state == State.PAUSED and not any(
@@ -258,8 +281,16 @@ def _on_subflow_ended(em: _Emitter, cmd: SubflowEnded) -> None:
     transmit = bool(decision.get("transmitFailed", True))
     child_state = cmd.state if cmd.state in TASK_RUN_END_STATES else State.FAILED
     state = child_state if transmit or not child_state.is_failure else State.WARNING
-    outputs = {"executionId": cmd.child_execution_id, "state": cmd.state.value, "outputs": cmd.outputs}
-    error = None if not state.is_failure else f"subflow execution {cmd.child_execution_id} ended {cmd.state}"
+    outputs = {
+        "executionId": cmd.child_execution_id,
+        "state": cmd.state.value,
+        "outputs": cmd.outputs,
+    }
+    error = (
+        None
+        if not state.is_failure
+        else f"subflow execution {cmd.child_execution_id} ended {cmd.state}"
+    )
     em.end_task_run(run.id, state, outputs=outputs, error=error)
 
 
@@ -291,7 +322,9 @@ class _Walker:
         flow = self.flow.flow
         result = self._block(flow.tasks, flow.errors, flow.finally_, None, None, self._sequence)
         if result is None:
-            if self.killing and not any(not r.state.is_terminal for r in self.state.task_runs.values()):
+            if self.killing and not any(
+                not r.state.is_terminal for r in self.state.task_runs.values()
+            ):
                 self._end_execution(State.KILLED)
             return
         if self.killing:
@@ -304,7 +337,9 @@ class _Walker:
         if result in (State.SUCCESS, State.WARNING) and self.flow.flow.outputs:
             try:
                 context = render_context(self.flow.flow, self.state, None, None)
-                outputs = {o.id: render(o.value, context, now=self.em.time) for o in self.flow.flow.outputs}
+                outputs = {
+                    o.id: render(o.value, context, now=self.em.time) for o in self.flow.flow.outputs
+                }
             except ExpressionError as exc:
                 result, error = State.FAILED, f"flow outputs: {exc}"
         if result.is_failure and error is None:
@@ -333,16 +368,24 @@ class _Walker:
         run_id = self._runs_by_scope.get((parent_id, task_id, value))
         return None if run_id is None else self.state.task_runs[run_id]
 
-    def _create(self, spec: TaskSpec, parent_id: str | None, value: str | None, iteration: int | None) -> TaskRun:
+    def _create(
+        self, spec: TaskSpec, parent_id: str | None, value: str | None, iteration: int | None
+    ) -> TaskRun:
         run_id = derive_id(self.state.id, parent_id, spec.id, value)
         self.em.emit(
-            TaskRunCreated, task_run_id=run_id, task_id=spec.id, parent_id=parent_id,
-            value=value, iteration=iteration,
+            TaskRunCreated,
+            task_run_id=run_id,
+            task_id=spec.id,
+            parent_id=parent_id,
+            value=value,
+            iteration=iteration,
         )
         self._runs_by_scope[(parent_id, spec.id, value)] = run_id
         return self.state.task_runs[run_id]
 
-    def _child(self, spec: TaskSpec, parent_id: str | None, value: str | None, iteration: int | None) -> TaskRun | None:
+    def _child(
+        self, spec: TaskSpec, parent_id: str | None, value: str | None, iteration: int | None
+    ) -> TaskRun | None:
         """The run of `spec` in this scope, created and stepped; None when not to be run."""
         run = self._find(parent_id, spec.id, value)
         if run is None:
@@ -359,7 +402,9 @@ class _Walker:
             return State.SUCCESS
         return state
 
-    def _sequence(self, specs: list[TaskSpec], parent_id: str | None, value: str | None) -> State | None:
+    def _sequence(
+        self, specs: list[TaskSpec], parent_id: str | None, value: str | None
+    ) -> State | None:
         states: list[State] = []
         for spec in specs:
             if spec.disabled:
@@ -375,12 +420,15 @@ class _Walker:
             states.append(counted)
         return worst(states)
 
-    def _parallel(self, specs: list[TaskSpec], parent_id: str | None, value: str | None, limit: int) -> State | None:
+    def _parallel(
+        self, specs: list[TaskSpec], parent_id: str | None, value: str | None, limit: int
+    ) -> State | None:
         states: list[State] = []
         pending = False
         failed = False
         active = sum(
-            1 for s in specs
+            1
+            for s in specs
             if (r := self._find(parent_id, s.id, value)) is not None and not r.state.is_terminal
         )
         for spec in specs:
@@ -419,10 +467,9 @@ class _Walker:
             return None
         if self.killing:
             return State.KILLED
-        if result.is_failure and errors:
-            # The errors branch handles a failure; the block still ends FAILED, as in Kestra.
-            if self._sequence(errors, parent_id, value) is None:
-                return None
+        # The errors branch handles a failure; the block still ends FAILED, as in Kestra.
+        if result.is_failure and errors and self._sequence(errors, parent_id, value) is None:
+            return None
         if finally_:
             after = self._sequence(finally_, parent_id, value)
             if after is None:
@@ -450,15 +497,27 @@ class _Walker:
     def _log_line(self, run: TaskRun, task: Task, level: Any, message: str, index: int) -> LogLine:
         s = self.state
         return LogLine(
-            tenant=s.tenant, namespace=s.namespace, flow_id=s.flow_id, execution_id=s.id,
-            task_run_id=run.id, task_id=task.id, attempt=max(1, run.attempt_number), level=level,
-            message=message, time=self.em.time, index=index,
+            tenant=s.tenant,
+            namespace=s.namespace,
+            flow_id=s.flow_id,
+            execution_id=s.id,
+            task_run_id=run.id,
+            task_id=task.id,
+            attempt=max(1, run.attempt_number),
+            level=level,
+            message=message,
+            time=self.em.time,
+            index=index,
         )
 
     def _rendered(self, run: TaskRun, task: Task) -> Task:
         """The task with its properties rendered (unless it has no expression at all)."""
         raw = task.model_dump(by_alias=True, exclude_unset=True)
-        names = [k for k in raw if k not in _COMMON and k not in task.UNRENDERED and k not in ("else", "finally")]
+        names = [
+            k
+            for k in raw
+            if k not in _COMMON and k not in task.UNRENDERED and k not in ("else", "finally")
+        ]
         if not any(_has_expression(raw[k]) for k in names):
             return task
         context = self._context(run, task)
@@ -471,7 +530,9 @@ class _Walker:
 
     def _start(self, run: TaskRun, task: Task) -> None:
         try:
-            if task.runIf is not None and not render_bool(task.runIf, self._context(run, task), now=self.em.time):
+            if task.runIf is not None and not render_bool(
+                task.runIf, self._context(run, task), now=self.em.time
+            ):
                 self.em.end_task_run(run.id, State.SKIPPED)
                 return
             rendered = self._rendered(run, task)
@@ -500,9 +561,15 @@ class _Walker:
         try:
             outcome = task.run_inline(logs)
         except Exception as exc:  # a plugin bug fails its task run, never the executor
-            outcome = Outcome(State.FAILED, error=f"task {task.id} raised {type(exc).__name__}: {exc}")
-        lines = tuple(self._log_line(run, task, log.level, log.message, i) for i, log in enumerate(logs))
-        self.em.end_task_run(run.id, outcome.state, outputs=dict(outcome.outputs), error=outcome.error, logs=lines)
+            outcome = Outcome(
+                State.FAILED, error=f"task {task.id} raised {type(exc).__name__}: {exc}"
+            )
+        lines = tuple(
+            self._log_line(run, task, log.level, log.message, i) for i, log in enumerate(logs)
+        )
+        self.em.end_task_run(
+            run.id, outcome.state, outputs=dict(outcome.outputs), error=outcome.error, logs=lines
+        )
 
     def _dispatch(self, run: TaskRun, task: Task) -> None:
         s = self.state
@@ -515,10 +582,17 @@ class _Walker:
                 return
         attempt = run.attempt_number + 1
         job = WorkerJob(
-            execution_id=s.id, task_run_id=run.id, task_id=task.id, attempt=attempt,
+            execution_id=s.id,
+            task_run_id=run.id,
+            task_id=task.id,
+            attempt=attempt,
             task=task.model_dump(mode="json", by_alias=True, exclude_unset=True),
-            tenant=s.tenant, namespace=s.namespace, flow_id=s.flow_id, value=run.value,
-            dispatched=self.em.time, deadline=deadline,
+            tenant=s.tenant,
+            namespace=s.namespace,
+            flow_id=s.flow_id,
+            value=run.value,
+            dispatched=self.em.time,
+            deadline=deadline,
         )
         self.em.emit(TaskRunStarted, task_run_id=run.id, attempt=attempt, job=job)
 
@@ -535,7 +609,10 @@ class _Walker:
             return
         child_id = decision.get("executionId") if isinstance(task, Subflow) else None
         self.em.emit(
-            TaskRunStarted, task_run_id=run.id, attempt=1, decision=decision,
+            TaskRunStarted,
+            task_run_id=run.id,
+            attempt=1,
+            decision=decision,
             child_execution_id=child_id,
         )
         if isinstance(task, Pause):
@@ -554,7 +631,9 @@ class _Walker:
 
     def _decide_flowable(self, run: TaskRun, task: FlowableTask) -> dict[str, Any]:
         if isinstance(task, If):
-            return {"condition": render_bool(task.condition, self._context(run, task), now=self.em.time)}
+            return {
+                "condition": render_bool(task.condition, self._context(run, task), now=self.em.time)
+            }
         if isinstance(task, Switch):
             value = render(task.value, self._context(run, task), now=self.em.time)
             return {"value": "" if value is None else str(value)}
@@ -565,7 +644,9 @@ class _Walker:
                 try:
                     values = json.loads(values)
                 except json.JSONDecodeError:
-                    raise ValueError(f"values must be a list or a JSON array, got {values!r}") from None
+                    raise ValueError(
+                        f"values must be a list or a JSON array, got {values!r}"
+                    ) from None
             if not isinstance(values, list):
                 raise ValueError(f"values must be a list, got {type(values).__name__}")
             return {"values": [v if isinstance(v, str) else json.dumps(v) for v in values]}
@@ -611,8 +692,14 @@ class _Walker:
             return self._block(task.tasks, errors, finally_, run.id, value, self._sequence)
         if isinstance(task, Parallel):
             limit = task.concurrent
-            return self._block(task.tasks, errors, finally_, run.id, value,
-                               lambda specs, p, v: self._parallel(specs, p, v, limit))
+            return self._block(
+                task.tasks,
+                errors,
+                finally_,
+                run.id,
+                value,
+                lambda specs, p, v: self._parallel(specs, p, v, limit),
+            )
         if isinstance(task, If):
             branch = task.then if (run.decision or {}).get("condition") else task.else_
             return self._block(branch, errors, finally_, run.id, value, self._sequence)
@@ -622,14 +709,28 @@ class _Walker:
             return self._block(branch, errors, finally_, run.id, value, self._sequence)
         if isinstance(task, ForEach | EachSequential | EachParallel):
             values = list((run.decision or {}).get("values", []))
-            return self._block(task.tasks, errors, finally_, run.id, value,
-                               lambda specs, p, v: self._iterations(specs, p, values, task.limit))
+            return self._block(
+                task.tasks,
+                errors,
+                finally_,
+                run.id,
+                value,
+                lambda specs, p, v: self._iterations(specs, p, values, task.limit),
+            )
         if isinstance(task, Dag):
-            return self._block([t.task for t in task.tasks], errors, finally_, run.id, value,
-                               lambda specs, p, v: self._dag(task, p, v))
+            return self._block(
+                [t.task for t in task.tasks],
+                errors,
+                finally_,
+                run.id,
+                value,
+                lambda specs, p, v: self._dag(task, p, v),
+            )
         raise ValueError(f"task {task.id}: no planner for flowable {task.type}")
 
-    def _iterations(self, specs: list[TaskSpec], parent_id: str | None, values: list[str], limit: int) -> State | None:
+    def _iterations(
+        self, specs: list[TaskSpec], parent_id: str | None, values: list[str], limit: int
+    ) -> State | None:
         """ForEach: each value runs `specs` in sequence; at most `limit` values at once (0: all)."""
         states: list[State] = []
         running = 0
@@ -654,7 +755,9 @@ class _Walker:
             return None
         return State.KILLED if self.killing else worst(states)
 
-    def _iteration(self, specs: list[TaskSpec], parent_id: str | None, value: str, index: int) -> State | None:
+    def _iteration(
+        self, specs: list[TaskSpec], parent_id: str | None, value: str, index: int
+    ) -> State | None:
         states: list[State] = []
         for spec in specs:
             if spec.disabled:
@@ -684,8 +787,10 @@ class _Walker:
         while progressed:
             progressed = False
             active = sum(
-                1 for n in task.tasks
-                if (r := self._find(parent_id, n.task.id, value)) is not None and not r.state.is_terminal
+                1
+                for n in task.tasks
+                if (r := self._find(parent_id, n.task.id, value)) is not None
+                and not r.state.is_terminal
             )
             for node in task.tasks:
                 spec = node.task
@@ -693,8 +798,16 @@ class _Walker:
                     continue
                 run = self._find(parent_id, spec.id, value)
                 if run is None:
-                    ready = all(states.get(d) in (State.SUCCESS, State.WARNING, State.SKIPPED) for d in node.dependsOn)
-                    if failed or self.killing or not ready or (task.concurrent and active >= task.concurrent):
+                    ready = all(
+                        states.get(d) in (State.SUCCESS, State.WARNING, State.SKIPPED)
+                        for d in node.dependsOn
+                    )
+                    if (
+                        failed
+                        or self.killing
+                        or not ready
+                        or (task.concurrent and active >= task.concurrent)
+                    ):
                         continue
                     active += 1
                 stepped = self._child(spec, parent_id, value, None)
@@ -730,4 +843,3 @@ def _short_validation(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
     )
-

@@ -8,6 +8,7 @@ instead of folding it silently.
 from __future__ import annotations
 
 from schemas.events import (
+    EventBase,
     ExecutionCreated,
     ExecutionEvent,
     ExecutionFailed,
@@ -42,7 +43,7 @@ class HistoryError(ValueError):
         self.seq = seq
 
 
-_EXECUTION_STATE = {
+_EXECUTION_STATE: dict[type[EventBase], State] = {
     ExecutionStarted: State.RUNNING,
     ExecutionPaused: State.PAUSED,
     ExecutionResumed: State.RUNNING,
@@ -52,7 +53,7 @@ _EXECUTION_STATE = {
     ExecutionFailed: State.FAILED,
     ExecutionKilled: State.KILLED,
 }
-_TASK_RUN_END_STATE = {
+_TASK_RUN_END_STATE: dict[type[EventBase], State] = {
     TaskRunSucceeded: State.SUCCESS,
     TaskRunWarned: State.WARNING,
     TaskRunFailed: State.FAILED,
@@ -122,10 +123,15 @@ def _replace_run(state: Execution, run: TaskRun) -> Execution:
 def _moved(state: Execution, run: TaskRun, event: ExecutionEvent, target: State) -> TaskRun:
     if not task_run_may_move(run.state, target):
         raise HistoryError(
-            state.id, event.seq, f"task run {run.task_id} ({run.id}) cannot move {run.state} -> {target}"
+            state.id,
+            event.seq,
+            f"task run {run.task_id} ({run.id}) cannot move {run.state} -> {target}",
         )
     return run.model_copy(
-        update={"state": target, "history": (*run.history, StateEntry(state=target, date=event.time))}
+        update={
+            "state": target,
+            "history": (*run.history, StateEntry(state=target, date=event.time)),
+        }
     )
 
 
@@ -144,9 +150,10 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
         return _replace_run(state, run)
 
     run_id = getattr(event, "task_run_id", None)
-    run = state.task_runs.get(run_id) if isinstance(run_id, str) else None
-    if run is None:
+    found = state.task_runs.get(run_id) if isinstance(run_id, str) else None
+    if found is None:
         raise HistoryError(state.id, event.seq, f"{event.type} for unknown task run {run_id}")
+    run = found
 
     if isinstance(event, TaskRunStarted):
         moved = _moved(state, run, event, State.RUNNING)

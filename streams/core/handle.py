@@ -75,7 +75,9 @@ def handle(
     )
 
 
-def _fail_execution(state: Execution | None, inp: ExecutorInput, error: str) -> list[ExecutionEvent]:
+def _fail_execution(
+    state: Execution | None, inp: ExecutorInput, error: str
+) -> list[ExecutionEvent]:
     if state is None or state.state.is_terminal:
         return []
     emitter = _Emitter(state, inp)

@@ -39,7 +39,9 @@ def new_id() -> str:
 
 
 class ExecutionGateway:
-    def __init__(self, producer: LogProducer, catalog: FlowSources, topics: Topics, tenant: str) -> None:
+    def __init__(
+        self, producer: LogProducer, catalog: FlowSources, topics: Topics, tenant: str
+    ) -> None:
         self.producer = producer
         self.catalog = catalog
         self.topics = topics
@@ -69,24 +71,46 @@ class ExecutionGateway:
         assert flow.flow.revision is not None
         execution_id = execution_id or new_id()
         command = CreateExecution(
-            command_id=new_id(), execution_id=execution_id, time=dt.datetime.now(dt.UTC),
-            actor=actor, flow=FlowRef(tenant=self.tenant, namespace=namespace, flow_id=flow_id,
-                                      revision=flow.flow.revision),
-            inputs=values, labels=dict(labels or {}), trigger=trigger,
+            command_id=new_id(),
+            execution_id=execution_id,
+            time=dt.datetime.now(dt.UTC),
+            actor=actor,
+            flow=FlowRef(
+                tenant=self.tenant,
+                namespace=namespace,
+                flow_id=flow_id,
+                revision=flow.flow.revision,
+            ),
+            inputs=values,
+            labels=dict(labels or {}),
+            trigger=trigger,
         )
         self.send(command)
         return Requested(execution_id, command.command_id, command.flow)
 
     def kill(self, execution_id: str, actor: str) -> str:
-        return self.send(KillExecution(command_id=new_id(), execution_id=execution_id,
-                                       time=dt.datetime.now(dt.UTC), actor=actor))
+        return self.send(
+            KillExecution(
+                command_id=new_id(),
+                execution_id=execution_id,
+                time=dt.datetime.now(dt.UTC),
+                actor=actor,
+            )
+        )
 
     def resume(self, execution_id: str, actor: str, inputs: Mapping[str, Any] | None = None) -> str:
-        return self.send(ResumeExecution(command_id=new_id(), execution_id=execution_id,
-                                         time=dt.datetime.now(dt.UTC), actor=actor,
-                                         inputs=dict(inputs or {})))
+        return self.send(
+            ResumeExecution(
+                command_id=new_id(),
+                execution_id=execution_id,
+                time=dt.datetime.now(dt.UTC),
+                actor=actor,
+                inputs=dict(inputs or {}),
+            )
+        )
 
     def send(self, command: Command) -> str:
-        self.producer.send_and_wait(self.topics.commands, command.execution_id,
-                                    command.model_dump_json().encode())
+        self.producer.send_and_wait(
+            self.topics.commands, command.execution_id, command.model_dump_json().encode()
+        )
         return command.command_id

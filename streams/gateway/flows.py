@@ -47,7 +47,9 @@ class FlowWriter:
         self.topics = topics
         self.tenant = tenant
 
-    def deploy(self, source: str, actor: str, *, wait_s: float = 5.0) -> Deployed | list[FlowProblem]:
+    def deploy(
+        self, source: str, actor: str, *, wait_s: float = 5.0
+    ) -> Deployed | list[FlowProblem]:
         result = validate_flow(source, self.registry)
         if isinstance(result, list):
             return result
@@ -62,7 +64,11 @@ class FlowWriter:
             "time": now,
             "actor": actor,
         }
-        if history is not None and not history.deleted and history.revisions.get(history.latest) == source:
+        if (
+            history is not None
+            and not history.deleted
+            and history.revisions.get(history.latest) == source
+        ):
             return Deployed(flow.namespace, flow.id, history.latest, "unchanged", result)
         if history is None or not history.revisions:
             event: FlowCreated | FlowUpdated = FlowCreated(revision=1, source=source, **common)
@@ -70,11 +76,15 @@ class FlowWriter:
         else:
             event = FlowUpdated(revision=history.latest + 1, source=source, **common)
             outcome = "updated"
-        self.producer.send_and_wait(self.topics.flow_events, event.key, event.model_dump_json().encode())
+        self.producer.send_and_wait(
+            self.topics.flow_events, event.key, event.model_dump_json().encode()
+        )
         # Read your writes: the catalog (and so the executor's) has the revision before
         # anyone is told it exists.
         self.catalog.wait_for(self.tenant, flow.namespace, flow.id, event.revision, wait_s)
-        validated = ValidatedFlow(flow=flow.model_copy(update={"revision": event.revision}), tasks=result.tasks)
+        validated = ValidatedFlow(
+            flow=flow.model_copy(update={"revision": event.revision}), tasks=result.tasks
+        )
         return Deployed(flow.namespace, flow.id, event.revision, outcome, validated)
 
     def delete(self, namespace: str, flow_id: str, actor: str) -> int:
@@ -82,8 +92,15 @@ class FlowWriter:
         if history is None or history.deleted:
             raise FlowNotFound(f"flow {namespace}.{flow_id} does not exist")
         event = FlowDeleted(
-            event_id=uuid.uuid4().hex, tenant=self.tenant, namespace=namespace, flow_id=flow_id,
-            revision=history.latest, time=dt.datetime.now(dt.UTC), actor=actor,
+            event_id=uuid.uuid4().hex,
+            tenant=self.tenant,
+            namespace=namespace,
+            flow_id=flow_id,
+            revision=history.latest,
+            time=dt.datetime.now(dt.UTC),
+            actor=actor,
         )
-        self.producer.send_and_wait(self.topics.flow_events, event.key, event.model_dump_json().encode())
+        self.producer.send_and_wait(
+            self.topics.flow_events, event.key, event.model_dump_json().encode()
+        )
         return history.latest
