@@ -54,7 +54,7 @@ class FlowSources:
         with self._lock:
             return self._flows.get(f"{tenant}/{namespace}/{flow_id}")
 
-    def keys(self) -> list[str]:
+    def flow_keys(self) -> list[str]:
         with self._lock:
             return list(self._flows)
 
