@@ -38,8 +38,8 @@ class ExecutionFolder:
         missing = [eid for eid in dict.fromkeys(e.execution_id for e in events)
                    if eid not in self._states]
         if missing:
-            for eid, state in self._load(missing).items():
-                self._remember(eid, state)
+            for eid, loaded in self._load(missing).items():
+                self._remember(eid, loaded)
         changed: dict[str, Execution] = {}
         for event in events:
             state = self._states.get(event.execution_id)

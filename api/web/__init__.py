@@ -1,0 +1,1 @@
+"""The REST API (FastAPI): reads from the projections, writes onto the log."""

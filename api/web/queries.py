@@ -1,0 +1,128 @@
+"""Search parameters -> Elasticsearch queries (pure, so every filter is unit-tested)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from projections.mappings import LEVEL_RANK
+from schemas.states import State
+
+EXECUTION_SORTS = {"state.startDate", "state.endDate", "state.duration", "namespace", "flowId",
+                   "state.current", "id"}
+FLOW_SORTS = {"namespace", "id", "revision", "updated"}
+
+
+class BadParameter(ValueError):
+    """A query parameter that cannot be used; named so the 422 can say which one."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"invalid parameter {name!r}: {message}")
+        self.name = name
+        self.message = message
+
+
+def namespace_filter(namespace: str) -> dict[str, Any]:
+    # Kestra's prefix semantics: `company` finds `company` and `company.team`, never
+    # `companyx`.
+    return {"bool": {"should": [{"term": {"namespace": namespace}},
+                                {"prefix": {"namespace": f"{namespace}."}}],
+                     "minimum_should_match": 1}}
+
+
+def label_pair(raw: str, name: str = "labels") -> str:
+    key, sep, value = raw.partition(":")
+    if not sep or not key:
+        raise BadParameter(name, f"{raw!r} is not key:value")
+    return f"{key}:{value}"
+
+
+def parse_sort(raw: str | None, allowed: set[str], default: list[Any]) -> list[Any]:
+    if not raw:
+        return default
+    result: list[Any] = []
+    for part in raw.split(","):
+        fieldname, _, order = part.strip().partition(":")
+        order = order or "asc"
+        if fieldname not in allowed:
+            raise BadParameter("sort", f"cannot sort by {fieldname!r}; use one of "
+                               f"{', '.join(sorted(allowed))}")
+        if order not in ("asc", "desc"):
+            raise BadParameter("sort", f"order {order!r} must be asc or desc")
+        result.append({fieldname: {"order": order, "unmapped_type": "keyword"}})
+    return result
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    namespace: str | None = None
+    flow_id: str | None = None
+    states: list[State] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    start_date: dt.datetime | None = None
+    end_date: dt.datetime | None = None
+    q: str | None = None
+
+    def query(self) -> dict[str, Any]:
+        filters: list[dict[str, Any]] = []
+        if self.namespace:
+            filters.append(namespace_filter(self.namespace))
+        if self.flow_id:
+            filters.append({"term": {"flowId": self.flow_id}})
+        if self.states:
+            filters.append({"terms": {"state.current": [s.value for s in self.states]}})
+        for pair in self.labels:
+            filters.append({"term": {"labelPairs": label_pair(pair)}})
+        if self.start_date or self.end_date:
+            bounds: dict[str, str] = {}
+            if self.start_date:
+                bounds["gte"] = self.start_date.isoformat()
+            if self.end_date:
+                bounds["lte"] = self.end_date.isoformat()
+            filters.append({"range": {"state.startDate": bounds}})
+        must: list[dict[str, Any]] = []
+        if self.q:
+            must.append({"bool": {"should": [
+                {"match": {"fulltext": {"query": self.q, "operator": "and"}}},
+                {"term": {"id": self.q}},
+            ], "minimum_should_match": 1}})
+        return {"bool": {"filter": filters, "must": must}}
+
+
+def flow_query(q: str | None, namespace: str | None,
+               include_deleted: bool = False) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = []
+    if not include_deleted:
+        filters.append({"term": {"deleted": False}})
+    if namespace:
+        filters.append(namespace_filter(namespace))
+    must: list[dict[str, Any]] = []
+    if q:
+        must.append({"bool": {"should": [
+            {"match": {"fulltext": {"query": q, "operator": "and"}}},
+            {"match": {"source": {"query": q, "operator": "and"}}},
+            {"prefix": {"id": q}},
+        ], "minimum_should_match": 1}})
+    return {"bool": {"filter": filters, "must": must}}
+
+
+def log_query(execution_id: str, task_id: str | None, min_level: str | None,
+              q: str | None) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = [{"term": {"executionId": execution_id}}]
+    if task_id:
+        filters.append({"term": {"taskId": task_id}})
+    if min_level:
+        rank = LEVEL_RANK.get(min_level.upper())
+        if rank is None:
+            raise BadParameter("minLevel", f"{min_level!r} is not one of "
+                               f"{', '.join(LEVEL_RANK)}")
+        filters.append({"range": {"levelRank": {"gte": rank}}})
+    must: list[dict[str, Any]] = []
+    if q:
+        must.append({"match": {"message": {"query": q, "operator": "and"}}})
+    return {"bool": {"filter": filters, "must": must}}
+
+
+LOG_SORT: list[Any] = [{"timestamp": "asc"}, {"attemptNumber": {"order": "asc",
+                       "unmapped_type": "integer"}}, {"index": "asc"}]

@@ -1,0 +1,176 @@
+"""/api/v1/executions: create, read, search, kill, resume, delete, follow."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sse_starlette.sse import EventSourceResponse
+from starlette.datastructures import UploadFile
+
+from api.web.errors import ApiError, not_found
+from api.web.follow import follow_execution
+from api.web.queries import EXECUTION_SORTS, ExecutionFilter, label_pair, parse_sort
+from api.web.services import ACTOR, Services, services
+from projections import mappings
+from projections.documents import api_view
+from schemas.states import State
+from streams.gateway.executions import InvalidInputs, UnknownFlow
+
+router = APIRouter(prefix="/executions", tags=["executions"])
+Svc = Annotated[Services, Depends(services)]
+
+
+def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
+    doc = svc.store.get(mappings.EXECUTIONS, execution_id)
+    if doc is None:
+        raise not_found(f"execution {execution_id}")
+    return doc
+
+
+async def _inputs(request: Request) -> dict[str, Any]:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await request.form()
+        values: dict[str, Any] = {}
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                raise ApiError(422, f"input {name!r}: file inputs are not supported yet")
+            values[name] = value
+        return values
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ApiError(422, f"the body is not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "inputs must be a JSON object of input id -> value")
+    return body
+
+
+def _create(svc: Services, namespace: str, flow_id: str, inputs: dict[str, Any],
+            labels: dict[str, str], revision: int | None) -> Response:
+    try:
+        requested = svc.executions.create(namespace, flow_id, inputs, actor=ACTOR,
+                                          labels=labels, revision=revision)
+    except UnknownFlow:
+        raise not_found(f"flow {namespace}.{flow_id}") from None
+    except InvalidInputs as exc:
+        raise ApiError(422, str(exc), errors=exc.errors) from None
+    doc = svc.wait_visible(mappings.EXECUTIONS, requested.execution_id)
+    if doc is None:
+        return JSONResponse({"id": requested.execution_id, "namespace": namespace,
+                             "flowId": flow_id, "message": "accepted; not yet searchable"},
+                            status_code=202)
+    return JSONResponse(api_view(doc))
+
+
+@router.get("/search")
+def search_executions(
+    svc: Svc,
+    namespace: str | None = None,
+    flow_id: Annotated[str | None, Query(alias="flowId")] = None,
+    state: Annotated[list[State] | None, Query()] = None,
+    labels: Annotated[list[str] | None, Query()] = None,
+    start_date: Annotated[dt.datetime | None, Query(alias="startDate")] = None,
+    end_date: Annotated[dt.datetime | None, Query(alias="endDate")] = None,
+    q: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=1000)] = 25,
+    sort: str | None = None,
+) -> dict[str, Any]:
+    filt = ExecutionFilter(namespace=namespace, flow_id=flow_id, states=state or [],
+                           labels=[label_pair(x) for x in labels or []],
+                           start_date=start_date, end_date=end_date, q=q)
+    order = parse_sort(sort, EXECUTION_SORTS, [{"state.startDate": "desc"}])
+    total, docs = svc.store.search(mappings.EXECUTIONS, filt.query(), size=size,
+                                   from_=(page - 1) * size, sort=order)
+    return {"results": [api_view(d) for d in docs], "total": total}
+
+
+@router.post("/{namespace}/{flow_id}")
+async def create_execution(
+    namespace: str, flow_id: str, request: Request, svc: Svc,
+    labels: Annotated[list[str] | None, Query()] = None,
+    revision: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    pairs = [label_pair(x).split(":", 1) for x in labels or []]
+    inputs = await _inputs(request)
+    return await run_in_threadpool(_create, svc, namespace, flow_id, inputs,
+                                   {k: v for k, v in pairs}, revision)
+
+
+@router.get("/{execution_id}")
+def get_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
+    return api_view(execution_or_404(svc, execution_id))
+
+
+def events_of(svc: Services, execution_id: str) -> list[dict[str, Any]]:
+    doc = execution_or_404(svc, execution_id)
+    seq = int(doc.get("seq", 0))
+    query = {"term": {"executionId": execution_id}}
+
+    def read() -> list[dict[str, Any]]:
+        _total, docs = svc.store.search(mappings.EVENTS, query, size=10_000,
+                                        sort=[{"seq": "asc"}])
+        return [d["event"] for d in docs]
+
+    events = read()
+    if len(events) < seq:
+        # The execution doc is newer than the last search refresh of the events: the
+        # events are indexed (they are written first), just not searchable yet.
+        svc.store.refresh(mappings.EVENTS)
+        events = read()
+    return events
+
+
+@router.get("/{execution_id}/events")
+def execution_events(execution_id: str, svc: Svc) -> list[dict[str, Any]]:
+    return events_of(svc, execution_id)
+
+
+@router.delete("/{execution_id}", status_code=204)
+def delete_execution(execution_id: str, svc: Svc) -> Response:
+    doc = execution_or_404(svc, execution_id)
+    if not State(doc["state"]["current"]).is_terminal:
+        raise ApiError(409, f"execution {execution_id} is {doc['state']['current']}; kill it "
+                       "before deleting it")
+    # Removes it from the views only: the log keeps the history, and a rebuild brings
+    # it back.
+    svc.store.delete_where(mappings.LOGS, {"term": {"executionId": execution_id}})
+    svc.store.delete_where(mappings.EVENTS, {"term": {"executionId": execution_id}})
+    svc.store.delete_where(mappings.EXECUTIONS, {"term": {"id": execution_id}})
+    return Response(status_code=204)
+
+
+@router.post("/{execution_id}/kill", status_code=202)
+def kill_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
+    doc = execution_or_404(svc, execution_id)
+    current = State(doc["state"]["current"])
+    if current.is_terminal:
+        raise ApiError(409, f"execution {execution_id} already ended ({current.value})")
+    command_id = svc.executions.kill(execution_id, ACTOR)
+    return {"id": execution_id, "commandId": command_id, "state": current.value}
+
+
+@router.post("/{execution_id}/resume", status_code=202)
+async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dict[str, Any]:
+    doc = await run_in_threadpool(execution_or_404, svc, execution_id)
+    current = State(doc["state"]["current"])
+    if current is not State.PAUSED:
+        raise ApiError(409, f"execution {execution_id} is {current.value}, not PAUSED")
+    inputs = await _inputs(request)
+    command_id = await run_in_threadpool(svc.executions.resume, execution_id, ACTOR, inputs)
+    return {"id": execution_id, "commandId": command_id, "state": current.value}
+
+
+@router.get("/{execution_id}/follow")
+async def follow(execution_id: str, svc: Svc) -> EventSourceResponse:
+    await run_in_threadpool(execution_or_404, svc, execution_id)
+    return EventSourceResponse(follow_execution(svc, execution_id))

@@ -1,0 +1,155 @@
+"""/api/v1/flows: YAML in, Kestra-shaped flows out; reads come from the `flows` view."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from api.web.errors import ApiError, not_found
+from api.web.queries import FLOW_SORTS, flow_query, parse_sort
+from api.web.services import ACTOR, Services, services
+from projections import mappings
+from projections.documents import flow_key
+from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
+from streams.gateway.flows import Deployed, FlowNotFound
+
+router = APIRouter(prefix="/flows", tags=["flows"])
+
+YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml",
+              "text/plain")
+_HIDDEN = ("fulltext", "labelPairs", "event")
+
+Svc = Annotated[Services, Depends(services)]
+
+
+async def yaml_body(request: Request) -> str:
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind and kind not in YAML_TYPES:
+        raise ApiError(415, f"send the flow as YAML (content-type application/x-yaml), not {kind}")
+    raw = await request.body()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(422, f"the flow is not UTF-8 text: {exc}") from None
+
+
+def problems_response(problems: list[FlowProblem]) -> ApiError:
+    count = len(problems)
+    return ApiError(422, f"the flow is invalid ({count} problem{'s' if count != 1 else ''})",
+                    problems=[{"path": p.path, "line": p.line, "message": p.message}
+                              for p in problems])
+
+
+def flow_view(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in _HIDDEN}
+
+
+def _deploy(svc: Services, source: str, expect_existing: bool | None,
+            path: tuple[str, str] | None = None) -> Response:
+    checked = validate_flow(source, svc.registry)
+    if not isinstance(checked, ValidatedFlow):
+        raise problems_response(checked)
+    flow = checked.flow
+    if path is not None and (flow.namespace, flow.id) != path:
+        raise ApiError(422, f"the flow's namespace and id ({flow.namespace}.{flow.id}) differ "
+                       f"from the path ({path[0]}.{path[1]})")
+    tenant = svc.settings.tenant_id
+    history = svc.catalog.history(tenant, flow.namespace, flow.id)
+    exists = history is not None and not history.deleted
+    if expect_existing is False and exists:
+        raise ApiError(409, f"flow {flow.namespace}.{flow.id} already exists; update it with "
+                       f"PUT /api/v1/flows/{flow.namespace}/{flow.id}")
+    if expect_existing is True and not exists:
+        raise not_found(f"flow {flow.namespace}.{flow.id}")
+    deployed = svc.flows.deploy(source, ACTOR, wait_s=svc.settings.read_your_writes_timeout_s)
+    if not isinstance(deployed, Deployed):
+        raise problems_response(deployed)
+    doc = svc.wait_visible(
+        mappings.FLOWS, flow_key(tenant, deployed.namespace, deployed.flow_id),
+        lambda d: int(d.get("revision", 0)) >= deployed.revision and not d.get("deleted"))
+    if doc is None:
+        return JSONResponse({"namespace": deployed.namespace, "id": deployed.flow_id,
+                             "revision": deployed.revision, "outcome": deployed.outcome,
+                             "message": "accepted; not yet searchable"}, status_code=202)
+    return JSONResponse({**flow_view(doc), "outcome": deployed.outcome})
+
+
+@router.post("")
+async def create_flow(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> Response:
+    """Create a flow from its YAML source (409 when it exists: use PUT to update)."""
+    return await run_in_threadpool(_deploy, svc, source, False)
+
+
+@router.post("/validate")
+async def validate(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> dict[str, Any]:
+    checked = validate_flow(source, svc.registry)
+    if isinstance(checked, ValidatedFlow):
+        return {"valid": True, "namespace": checked.flow.namespace, "id": checked.flow.id,
+                "problems": []}
+    return {"valid": False, "problems": [{"path": p.path, "line": p.line, "message": p.message}
+                                         for p in checked]}
+
+
+@router.get("/search")
+def search_flows(
+    svc: Svc,
+    q: str | None = None,
+    namespace: str | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=1000)] = 25,
+    sort: str | None = None,
+) -> dict[str, Any]:
+    order = parse_sort(sort, FLOW_SORTS, [{"namespace": "asc"}, {"id": "asc"}])
+    total, docs = svc.store.search(mappings.FLOWS, flow_query(q, namespace), size=size,
+                                   from_=(page - 1) * size, sort=order)
+    return {"results": [flow_view(d) for d in docs], "total": total}
+
+
+@router.put("/{namespace}/{flow_id}")
+async def update_flow(namespace: str, flow_id: str, svc: Svc,
+                      source: Annotated[str, Depends(yaml_body)]) -> Response:
+    return await run_in_threadpool(_deploy, svc, source, True, (namespace, flow_id))
+
+
+@router.get("/{namespace}/{flow_id}")
+def get_flow(namespace: str, flow_id: str, svc: Svc,
+             revision: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+    key = flow_key(svc.settings.tenant_id, namespace, flow_id)
+    if revision is not None:
+        doc = svc.store.get(mappings.FLOW_REVISIONS, f"{key}/{revision}")
+        if doc is None:
+            raise not_found(f"revision {revision} of flow {namespace}.{flow_id}")
+        return flow_view(doc)
+    doc = svc.store.get(mappings.FLOWS, key)
+    if doc is None or doc.get("deleted"):
+        raise not_found(f"flow {namespace}.{flow_id}")
+    return flow_view(doc)
+
+
+@router.get("/{namespace}/{flow_id}/revisions")
+def flow_revisions(namespace: str, flow_id: str, svc: Svc) -> list[dict[str, Any]]:
+    query = {"bool": {"filter": [{"term": {"tenantId": svc.settings.tenant_id}},
+                                 {"term": {"namespace": namespace}}, {"term": {"id": flow_id}}]}}
+    _total, docs = svc.store.search(mappings.FLOW_REVISIONS, query, size=1000,
+                                    sort=[{"revision": "asc"}])
+    if not docs:
+        raise not_found(f"flow {namespace}.{flow_id}")
+    return [flow_view(d) for d in docs]
+
+
+def _delete(svc: Services, namespace: str, flow_id: str) -> None:
+    try:
+        svc.flows.delete(namespace, flow_id, ACTOR)
+    except FlowNotFound:
+        raise not_found(f"flow {namespace}.{flow_id}") from None
+    svc.wait_visible(mappings.FLOWS, flow_key(svc.settings.tenant_id, namespace, flow_id),
+                     lambda d: bool(d.get("deleted")))
+
+
+@router.delete("/{namespace}/{flow_id}", status_code=204)
+async def delete_flow(namespace: str, flow_id: str, svc: Svc) -> Response:
+    await run_in_threadpool(_delete, svc, namespace, flow_id)
+    return Response(status_code=204)

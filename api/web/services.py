@@ -1,0 +1,84 @@
+"""What the routes need, built once at start-up and handed to them through app.state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from projections.indexer import ensure_indices
+from projections.store.client import SearchStore
+from schemas.settings import LannerSettings
+from streams.flow_catalog import LiveFlowCatalog
+from streams.gateway.executions import ExecutionGateway
+from streams.gateway.flows import FlowWriter
+from streams.log.producer import LogProducer
+from streams.log.topics import Topics
+from streams.plugins.registry import PluginRegistry
+
+# No authentication yet: every write is attributed to the API itself.
+ACTOR = "api"
+_POLL_S = 0.02
+
+
+@dataclass
+class Services:
+    settings: LannerSettings
+    registry: PluginRegistry
+    catalog: LiveFlowCatalog
+    producer: LogProducer
+    flows: FlowWriter
+    executions: ExecutionGateway
+    store: SearchStore
+    topics: Topics
+
+    @classmethod
+    def start(cls, settings: LannerSettings) -> Services:
+        from streams.app.run import ensure_lanner_topics
+
+        ensure_lanner_topics(settings)
+        topics = Topics(settings.full_topic_prefix)
+        registry = PluginRegistry.discover()
+        catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, registry).start()
+        producer = LogProducer(settings.kafka_bootstrap,
+                               client_id=f"lanner-{settings.tenant_id}-api")
+        store = SearchStore(settings.elasticsearch_url, settings.full_index_prefix)
+        store.wait_ready()
+        ensure_indices(store)
+        return cls(
+            settings=settings, registry=registry, catalog=catalog, producer=producer,
+            flows=FlowWriter(producer, catalog, registry, topics, settings.tenant_id),
+            executions=ExecutionGateway(producer, catalog, topics, settings.tenant_id),
+            store=store, topics=topics,
+        )
+
+    def stop(self) -> None:
+        self.catalog.stop()
+        self.producer.close(timeout_s=5)
+        self.store.close()
+
+    def wait_visible(self, index: str, doc_id: str,
+                     ready: Callable[[dict[str, Any]], bool] = lambda _doc: True,
+                     ) -> dict[str, Any] | None:
+        """Read-your-writes: the document once the indexer has projected our write, or
+        None when settings.read_your_writes_timeout_s passed first.
+
+        A realtime GET sees an indexed document at once (no refresh needed), so short
+        polls are cheap and the answer follows the indexer by a few milliseconds.
+        """
+        deadline = time.monotonic() + self.settings.read_your_writes_timeout_s
+        while True:
+            doc = self.store.get(index, doc_id)
+            if doc is not None and ready(doc):
+                return doc
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(_POLL_S)
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
