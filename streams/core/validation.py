@@ -13,11 +13,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from croniter import croniter
 from pydantic import BaseModel, ValidationError
 
 from schemas.flow import Flow, TaskSpec
+from schemas.triggers import SCHEDULE_TYPES, ScheduleTrigger
 from streams.core.expressions import syntax_errors
 from streams.core.yaml_loader import FlowLoader
 from streams.plugins.base import Task
@@ -68,6 +71,7 @@ def validate_flow(source: str, registry: PluginRegistry) -> ValidatedFlow | list
     flow = checker.check_flow()
     tasks = checker.check_tasks()
     checker.check_inputs()
+    checker.check_triggers()
     checker.check_expressions()
     if checker.problems or flow is None:
         return checker.sorted_problems()
@@ -397,6 +401,30 @@ class _Checker:
                 )
             else:
                 first_use[input_id] = index
+
+    def check_triggers(self) -> None:
+        """Schedule triggers are checked now (they run); other trigger types are kept as-is."""
+        triggers = self.data.get("triggers")
+        if not isinstance(triggers, list):
+            return
+        for index, raw in enumerate(triggers):
+            if not isinstance(raw, dict) or raw.get("type") not in SCHEDULE_TYPES:
+                continue
+            path = f"triggers[{index}]"
+            try:
+                trigger = ScheduleTrigger.model_validate(raw)
+            except ValidationError as exc:
+                self.report_pydantic(exc, raw, path, ScheduleTrigger)
+                continue
+            fields = 6 if trigger.withSeconds else 5
+            if len(trigger.cron.split()) != fields or not croniter.is_valid(
+                trigger.cron, second_at_beginning=trigger.withSeconds
+            ):
+                self.report(f"{path}.cron", f"'{trigger.cron}' is not a valid {fields}-field cron")
+            try:
+                ZoneInfo(trigger.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                self.report(f"{path}.timezone", f"unknown time zone '{trigger.timezone}'")
 
     def check_expressions(self) -> None:
         # The raw top-level tasks hold their nested tasks, so walking them covers all.
