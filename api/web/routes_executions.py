@@ -94,18 +94,6 @@ def search_executions(
     return {"results": [api_view(d) for d in docs], "total": total}
 
 
-@router.post("/{namespace}/{flow_id}")
-async def create_execution(
-    namespace: str, flow_id: str, request: Request, svc: Svc,
-    labels: Annotated[list[str] | None, Query()] = None,
-    revision: Annotated[int | None, Query(ge=1)] = None,
-) -> Response:
-    pairs = [label_pair(x).split(":", 1) for x in labels or []]
-    inputs = await _inputs(request)
-    return await run_in_threadpool(_create, svc, namespace, flow_id, inputs,
-                                   {k: v for k, v in pairs}, revision)
-
-
 @router.get("/{execution_id}")
 def get_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
     return api_view(execution_or_404(svc, execution_id))
@@ -174,3 +162,16 @@ async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dic
 async def follow(execution_id: str, svc: Svc) -> EventSourceResponse:
     await run_in_threadpool(execution_or_404, svc, execution_id)
     return EventSourceResponse(follow_execution(svc, execution_id))
+
+
+# Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill` and `/{id}/resume`.
+@router.post("/{namespace}/{flow_id}")
+async def create_execution(
+    namespace: str, flow_id: str, request: Request, svc: Svc,
+    labels: Annotated[list[str] | None, Query()] = None,
+    revision: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    pairs = [label_pair(x).split(":", 1) for x in labels or []]
+    inputs = await _inputs(request)
+    return await run_in_threadpool(_create, svc, namespace, flow_id, inputs,
+                                   {k: v for k, v in pairs}, revision)

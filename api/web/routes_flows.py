@@ -133,8 +133,18 @@ def get_flow(namespace: str, flow_id: str, svc: Svc,
 def flow_revisions(namespace: str, flow_id: str, svc: Svc) -> list[dict[str, Any]]:
     query = {"bool": {"filter": [{"term": {"tenantId": svc.settings.tenant_id}},
                                  {"term": {"namespace": namespace}}, {"term": {"id": flow_id}}]}}
-    _total, docs = svc.store.search(mappings.FLOW_REVISIONS, query, size=1000,
-                                    sort=[{"revision": "asc"}])
+    key = flow_key(svc.settings.tenant_id, namespace, flow_id)
+    latest = svc.store.get(mappings.FLOWS, key)
+
+    def read() -> list[dict[str, Any]]:
+        return svc.store.search(mappings.FLOW_REVISIONS, query, size=1000,
+                                sort=[{"revision": "asc"}])[1]
+
+    docs = read()
+    if latest is not None and len(docs) < int(latest.get("revision", 0)):
+        # Indexed with the flow, just not searchable until the next refresh.
+        svc.store.refresh(mappings.FLOW_REVISIONS)
+        docs = read()
     if not docs:
         raise not_found(f"flow {namespace}.{flow_id}")
     return [flow_view(d) for d in docs]

@@ -150,11 +150,22 @@ class SearchStore:
         result: dict[str, Any] = response.get("aggregations", {})
         return result
 
-    def delete_where(self, index: str, query: dict[str, Any]) -> int:
-        """Delete the matches of `query` (no scripts involved); return how many."""
-        response = self._es.delete_by_query(index=self.full_name(index), query=query,
-                                            refresh=True, conflicts="proceed")
-        return int(response.get("deleted", 0))
+    def delete_where(self, index: str, query: dict[str, Any], *, limit: int = 10_000) -> int:
+        """Delete up to `limit` matches of `query`; return how many were deleted.
+
+        Search then bulk delete: delete_by_query lives in the reindex module, which the
+        minimal ES build lacks.
+        """
+        full = self.full_name(index)
+        # Recent documents are not searchable before a refresh; they must go too.
+        self._es.indices.refresh(index=full)
+        response = self._es.search(index=full, query=query, size=limit, source=False)
+        ids = [hit["_id"] for hit in response["hits"]["hits"]]
+        if not ids:
+            return 0
+        result = self._es.bulk(operations=[{"delete": {"_index": full, "_id": doc_id}}
+                                           for doc_id in ids], refresh=True)
+        return sum(1 for item in result["items"] if item["delete"].get("status") == 200)
 
     def healthy(self) -> tuple[bool, str]:
         """(usable, cluster status or error), for health checks; never raises."""

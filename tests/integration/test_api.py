@@ -1,0 +1,432 @@
+"""The query side end to end: executor and worker as processes, indexer and API in-process,
+on the real Kafka broker and the real Elasticsearch node.
+
+One stack per module (starting Faust costs seconds); every test uses its own namespace
+so tests never see each other's flows or executions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import uvicorn
+
+from projections.indexer import Indexer
+from projections.store.client import SearchStore
+from schemas.settings import LannerSettings
+from streams.app.run import ensure_lanner_topics
+from streams.log.producer import LogProducer
+from streams.log.topics import Topics
+from tests.harness.common import free_ports, stop_process
+from tests.harness.elasticsearch_node import ElasticsearchNode
+from tests.harness.kafka_broker import KafkaBroker
+
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+LOG_FLOW = """\
+id: {id}
+namespace: {ns}
+description: Says hello, sleeps on a worker, returns
+labels:
+  team: data
+inputs:
+  - id: name
+    type: STRING
+    defaults: world
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "Hello {{{{ inputs.name }}}}"
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT{sleep}S
+  - id: ret
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ inputs.name }}}}"
+"""
+
+PAUSE_FLOW = """\
+id: {id}
+namespace: {ns}
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: resumed
+"""
+
+
+def wait_for(probe: Callable[[], T | None], timeout_s: float = 30.0, what: str = "") -> T:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+class InProcessIndexer:
+    def __init__(self, settings: LannerSettings) -> None:
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.indexer = Indexer(settings)
+        self.thread = threading.Thread(target=self.indexer.run, args=(self.stop_event,),
+                                       daemon=True)
+
+    def start(self) -> InProcessIndexer:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=20)
+        assert not self.thread.is_alive()
+
+
+@dataclass
+class Stack:
+    settings: LannerSettings
+    http: httpx.Client
+    indexer: InProcessIndexer
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.settings.full_topic_prefix)
+
+    def deploy(self, source: str) -> dict[str, Any]:
+        response = self.http.post("/flows", content=source,
+                                  headers={"content-type": "application/x-yaml"})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def run(self, ns: str, flow_id: str, inputs: dict[str, Any] | None = None,
+            labels: list[str] | None = None) -> dict[str, Any]:
+        response = self.http.post(f"/executions/{ns}/{flow_id}", json=inputs or {},
+                                  params={"labels": labels or []})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def until_ended(self, execution_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            body: dict[str, Any] = self.http.get(f"/executions/{execution_id}").json()
+            ended = body.get("state", {}).get("current") in (
+                "SUCCESS", "WARNING", "FAILED", "KILLED")
+            return body if ended else None
+        return wait_for(probe, timeout_s, f"execution {execution_id} to end")
+
+    def search(self, **params: Any) -> dict[str, Any]:
+        response = self.http.get("/executions/search", params=params)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+def _spawn(role: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
+    out = (log_dir / f"{role}.log").open("wb")
+    return subprocess.Popen([sys.executable, "-m", "api.cli.main", "server", role], env=env,
+                            cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def stack(kafka_broker: KafkaBroker, es_node: ElasticsearchNode,
+          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    prefix = f"t{secrets.token_hex(4)}"
+    (api_port,) = free_ports(1)
+    work = tmp_path_factory.mktemp("stack")
+    settings = LannerSettings(
+        kafka_bootstrap=kafka_broker.bootstrap, elasticsearch_url=es_node.url,
+        topic_prefix=f"{prefix}.", index_prefix=prefix, partitions=2, worker_threads=2,
+        scheduler_enabled=False, api_port=api_port, data_dir=str(work / "data"),
+        read_your_writes_timeout_s=3.0)
+    ensure_lanner_topics(settings)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "LANNER_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
+           "LANNER_ELASTICSEARCH_URL": es_node.url, "LANNER_TOPIC_PREFIX": f"{prefix}.",
+           "LANNER_INDEX_PREFIX": prefix, "LANNER_PARTITIONS": "2",
+           "LANNER_WORKER_THREADS": "2", "LANNER_DATA_DIR": str(work / "data"),
+           "LANNER_SCHEDULER_ENABLED": "false", "LANNER_LOG_LEVEL": "WARNING"}
+    procs = [_spawn(role, env, work) for role in ("executor", "worker")]
+    indexer = InProcessIndexer(settings).start()
+    from api.web.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=api_port,
+                                           log_config=None, access_log=False))
+    api_thread = threading.Thread(target=server.run, daemon=True)
+    api_thread.start()
+    wait_for(lambda: server.started, 60, "the API to start")
+    http = httpx.Client(base_url=f"http://127.0.0.1:{api_port}/api/v1", timeout=30)
+    the_stack = Stack(settings, http, indexer)
+    try:
+        yield the_stack
+    finally:
+        http.close()
+        server.should_exit = True
+        api_thread.join(timeout=20)
+        # A test may have replaced the indexer (restart): stop the current one.
+        if the_stack.indexer.thread.is_alive():
+            the_stack.indexer.stop()
+        for proc, role in zip(procs, ("executor", "worker"), strict=True):
+            stop_process(proc, what=role)
+
+
+@pytest.fixture
+def ns() -> str:
+    return f"company.t{secrets.token_hex(3)}"
+
+
+# --- flows ------------------------------------------------------------------------------
+
+
+def test_flow_create_read_update_search_delete(stack: Stack, ns: str) -> None:
+    created = stack.deploy(LOG_FLOW.format(id="hello", ns=ns, sleep="0.1"))
+    assert (created["namespace"], created["id"], created["revision"]) == (ns, "hello", 1)
+    assert created["description"].startswith("Says hello")
+    assert {"key": "team", "value": "data"} in created["labels"]
+    assert "io.kestra.plugin.core.flow.Sleep" in created["taskTypes"]
+
+    again = stack.http.post("/flows", content=LOG_FLOW.format(id="hello", ns=ns, sleep="0.1"),
+                            headers={"content-type": "application/x-yaml"})
+    assert again.status_code == 409
+    updated = stack.http.put(f"/flows/{ns}/hello", content=LOG_FLOW.format(
+        id="hello", ns=ns, sleep="0.2"), headers={"content-type": "application/x-yaml"})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["revision"] == 2
+
+    assert stack.http.get(f"/flows/{ns}/hello").json()["revision"] == 2
+    first = stack.http.get(f"/flows/{ns}/hello", params={"revision": 1}).json()
+    assert "PT0.1S" in first["source"]
+    revisions = stack.http.get(f"/flows/{ns}/hello/revisions").json()
+    assert [r["revision"] for r in revisions] == [1, 2]
+
+    stack.deploy(LOG_FLOW.format(id="other", ns=f"{ns}.sub", sleep="0.1"))
+    stack.deploy(LOG_FLOW.format(id="elsewhere", ns=f"{ns}x", sleep="0.1"))
+
+    def found() -> list[str] | None:
+        body = stack.http.get("/flows/search", params={"namespace": ns}).json()
+        ids = sorted(f["id"] for f in body["results"])
+        return ids if len(ids) == 2 else None
+    assert wait_for(found, 10, "flow search") == ["hello", "other"]
+    by_q = stack.http.get("/flows/search", params={"q": "elsewhere", "namespace": f"{ns}x"})
+    assert [f["id"] for f in by_q.json()["results"]] == ["elsewhere"]
+
+    assert stack.http.delete(f"/flows/{ns}/hello").status_code == 204
+    assert stack.http.get(f"/flows/{ns}/hello").status_code == 404
+    assert stack.http.delete(f"/flows/{ns}/nope").status_code == 404
+
+
+def test_invalid_flow_lists_every_problem(stack: Stack, ns: str) -> None:
+    source = f"id: bad\nnamespace: {ns}\ntasks:\n  - id: a\n    type: NoSuchTask\n  - id: a\n" \
+             "    type: io.kestra.plugin.core.log.Log\n"
+    response = stack.http.post("/flows", content=source,
+                               headers={"content-type": "application/x-yaml"})
+    assert response.status_code == 422
+    problems = response.json()["problems"]
+    assert len(problems) >= 2
+    assert all({"path", "line", "message"} <= set(p) for p in problems)
+    checked = stack.http.post("/flows/validate", content=source,
+                              headers={"content-type": "text/plain"}).json()
+    assert checked["valid"] is False and len(checked["problems"]) == len(problems)
+    wrong_type = stack.http.post("/flows", json={"id": "x"})
+    assert wrong_type.status_code == 415
+
+
+# --- executions -------------------------------------------------------------------------
+
+
+def test_execution_runs_and_is_found_by_every_filter(stack: Stack, ns: str) -> None:
+    stack.deploy(LOG_FLOW.format(id="hello", ns=ns, sleep="0.1"))
+    stack.deploy(LOG_FLOW.format(id="other", ns=f"{ns}.sub", sleep="0.1"))
+    first = stack.run(ns, "hello", {"name": "Ada"}, labels=["env:prod", "team:data"])
+    assert first["namespace"] == ns and first["flowId"] == "hello"
+    assert first["inputs"] == {"name": "Ada"}
+    second = stack.run(f"{ns}.sub", "other", labels=["env:dev"])
+    done = stack.until_ended(first["id"])
+    stack.until_ended(second["id"])
+    assert done["state"]["current"] == "SUCCESS"
+    assert [t["taskId"] for t in done["taskRunList"]] == ["say", "nap", "ret"]
+    assert done["taskRunList"][2]["outputs"] == {"value": "Ada"}
+
+    def ids(**params: Any) -> set[str]:
+        return {e["id"] for e in stack.search(**params)["results"]}
+    wait_for(lambda: len(ids(namespace=ns)) == 2 or None, 10, "searchable executions")
+    assert ids(namespace=ns) == {first["id"], second["id"]}
+    assert ids(namespace=f"{ns}.sub") == {second["id"]}
+    assert ids(namespace=ns, flowId="hello") == {first["id"]}
+    assert ids(namespace=ns, state=["SUCCESS", "FAILED"]) == {first["id"], second["id"]}
+    assert ids(namespace=ns, state="RUNNING") == set()
+    assert ids(namespace=ns, labels="env:prod") == {first["id"]}
+    assert ids(namespace=ns, labels=["env:prod", "team:data"]) == {first["id"]}
+    assert ids(namespace=ns, labels="env:test") == set()
+    assert ids(namespace=ns, startDate="2000-01-01T00:00:00Z") == {first["id"], second["id"]}
+    assert ids(namespace=ns, endDate="2000-01-01T00:00:00Z") == set()
+    assert ids(q=first["id"]) == {first["id"]}
+    assert ids(namespace=ns, q="other") == {second["id"]}
+    page = stack.search(namespace=ns, size=1, page=2, sort="state.startDate:asc")
+    assert page["total"] == 2 and [e["id"] for e in page["results"]] == [second["id"]]
+
+    events = stack.http.get(f"/executions/{first['id']}/events").json()
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert events[0]["type"] == "ExecutionCreated"
+    assert events[-1]["type"] == "ExecutionSucceeded"
+    assert len(events) == done["seq"]
+
+    logs = stack.http.get(f"/logs/{first['id']}").json()
+    assert any(line["message"] == "Hello Ada" and line["taskId"] == "say" for line in logs)
+    assert stack.http.get(f"/logs/{first['id']}", params={"minLevel": "ERROR"}).json() == []
+    assert stack.http.get(f"/logs/{first['id']}", params={"taskId": "ret"}).json() == []
+    assert stack.http.get(f"/logs/{first['id']}", params={"minLevel": "LOUD"}).status_code == 422
+    text = stack.http.get(f"/logs/{first['id']}/download").text
+    assert "Hello Ada" in text
+
+    stats = stack.http.get("/stats/executions/daily", params={"namespace": ns}).json()
+    assert sum(day["total"] for day in stats) == 2
+
+
+def test_follow_streams_states_until_the_end(stack: Stack, ns: str) -> None:
+    stack.deploy(LOG_FLOW.format(id="slow", ns=ns, sleep="1"))
+    execution = stack.run(ns, "slow")
+    states: list[str] = []
+    ended = None
+    with stack.http.stream("GET", f"/executions/{execution['id']}/follow",
+                           timeout=30) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "execution":
+                states.append(json.loads(line.split(":", 1)[1])["state"]["current"])
+            elif line.startswith("data:") and event == "end":
+                ended = json.loads(line.split(":", 1)[1])
+                break
+    assert ended == {"id": execution["id"], "state": "SUCCESS"}
+    assert states[-1] == "SUCCESS" and "RUNNING" in states
+
+    lines: list[str] = []
+    with stack.http.stream("GET", f"/logs/{execution['id']}/follow", timeout=30) as response:
+        event = None
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "log":
+                lines.append(json.loads(line.split(":", 1)[1])["message"])
+            elif line.startswith("data:") and event == "end":
+                break
+    assert "Hello world" in lines
+
+
+def test_kill_and_resume(stack: Stack, ns: str) -> None:
+    stack.deploy(PAUSE_FLOW.format(id="pause", ns=ns))
+    resumed = stack.run(ns, "pause")
+    wait_for(lambda: stack.http.get(f"/executions/{resumed['id']}").json()["state"]["current"]
+             == "PAUSED" or None, 20, "PAUSED")
+    assert stack.http.post(f"/executions/{resumed['id']}/resume").status_code == 202
+    assert stack.until_ended(resumed["id"])["state"]["current"] == "SUCCESS"
+    assert stack.http.post(f"/executions/{resumed['id']}/kill").status_code == 409
+
+    killed = stack.run(ns, "pause")
+    wait_for(lambda: stack.http.get(f"/executions/{killed['id']}").json()["state"]["current"]
+             == "PAUSED" or None, 20, "PAUSED")
+    assert stack.http.delete(f"/executions/{killed['id']}").status_code == 409
+    assert stack.http.post(f"/executions/{killed['id']}/kill").status_code == 202
+    assert stack.until_ended(killed["id"])["state"]["current"] == "KILLED"
+    assert stack.http.delete(f"/executions/{killed['id']}").status_code == 204
+    assert stack.http.get(f"/executions/{killed['id']}").status_code == 404
+
+
+def test_unknown_ids_and_bad_parameters(stack: Stack, ns: str) -> None:
+    stack.deploy(LOG_FLOW.format(id="hello", ns=ns, sleep="0.1"))
+    for path in ("/executions/nope", "/executions/nope/events", "/logs/nope",
+                 f"/flows/{ns}/nope", f"/flows/{ns}/nope/revisions"):
+        response = stack.http.get(path)
+        assert response.status_code == 404, path
+        assert "not found" in response.json()["message"]
+    assert stack.http.post("/executions/nope/kill").status_code == 404
+    assert stack.http.post(f"/executions/{ns}/nope", json={}).status_code == 404
+
+    bad_input = stack.http.post(f"/executions/{ns}/hello", json={"nmae": "x"})
+    assert bad_input.status_code == 422 and "nmae" in bad_input.json()["message"]
+    bad_label = stack.http.post(f"/executions/{ns}/hello", params={"labels": "nocolon"})
+    assert bad_label.status_code == 422 and "labels" in bad_label.json()["message"]
+    for params, name in (({"state": "SLEEPING"}, "state"), ({"startDate": "yesterday"},
+                         "startDate"), ({"size": 0}, "size"), ({"sort": "bogus:asc"}, "sort"),
+                         ({"labels": "x"}, "labels")):
+        response = stack.http.get("/executions/search", params=params)
+        assert response.status_code == 422, params
+        assert name in response.json()["message"], response.json()
+    form = stack.http.post(f"/executions/{ns}/hello", data={"name": "Form"})
+    assert form.status_code == 200, form.text
+    assert form.json()["inputs"] == {"name": "Form"}
+
+
+def test_health_and_metrics(stack: Stack) -> None:
+    health = stack.http.get("/health")
+    assert health.status_code == 200 and health.json()["status"] == "UP"
+    text = stack.http.get("/metrics").text
+    assert "lanner_indexer_lag_total" in text
+    assert "lanner_task_runs_running" in text
+    assert 'lanner_executions{state="SUCCESS"}' in text or "lanner_executions" in text
+
+
+# --- indexer guarantees -----------------------------------------------------------------
+
+
+def test_malformed_record_is_skipped(stack: Stack, ns: str) -> None:
+    stack.deploy(LOG_FLOW.format(id="hello", ns=ns, sleep="0.1"))
+    before = stack.indexer.indexer.stats.malformed
+    with LogProducer(stack.settings.kafka_bootstrap) as producer:
+        producer.send(stack.topics.execution_events, "garbage", b"{not json")
+        producer.send(stack.topics.execution_events, "garbage2",
+                      json.dumps({"type": "ExecutionCreated"}).encode())
+    execution = stack.run(ns, "hello")
+    assert stack.until_ended(execution["id"])["state"]["current"] == "SUCCESS"
+    wait_for(lambda: stack.indexer.indexer.stats.malformed >= before + 2 or None, 10,
+             "malformed records counted")
+
+
+def test_indexer_restart_leaves_no_gaps_or_duplicates(stack: Stack, ns: str) -> None:
+    stack.deploy(LOG_FLOW.format(id="burst", ns=ns, sleep="0.05"))
+    first = [stack.run(ns, "burst")["id"] for _ in range(5)]
+    stack.indexer.stop()
+    # Executions created while no indexer runs are answered 202 (not yet visible).
+    pending = []
+    for _ in range(2):
+        pending.append(stack.http.post(f"/executions/{ns}/burst", json={}))
+    assert all(r.status_code == 202 for r in pending), [r.status_code for r in pending]
+    second = [r.json()["id"] for r in pending]
+    # A new indexer in the same group continues from the committed offsets.
+    stack.indexer = InProcessIndexer(stack.settings).start()
+    for execution_id in first + second:
+        assert stack.until_ended(execution_id)["state"]["current"] == "SUCCESS"
+    store = SearchStore(stack.settings.elasticsearch_url, stack.settings.full_index_prefix)
+    try:
+        store.refresh("events")
+        store.refresh("executions")
+        for execution_id in first + second:
+            doc = store.get("executions", execution_id)
+            assert doc is not None
+            total, events = store.search("events", {"term": {"executionId": execution_id}},
+                                         size=1000, sort=[{"seq": "asc"}])
+            assert [e["seq"] for e in events] == list(range(1, doc["seq"] + 1))
+        assert store.count("executions", {"term": {"namespace": ns}}) == 7
+    finally:
+        store.close()
