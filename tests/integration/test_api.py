@@ -424,9 +424,54 @@ def test_indexer_restart_leaves_no_gaps_or_duplicates(stack: Stack, ns: str) -> 
         for execution_id in first + second:
             doc = store.get("executions", execution_id)
             assert doc is not None
-            total, events = store.search("events", {"term": {"executionId": execution_id}},
+            _total, events = store.search("events", {"term": {"executionId": execution_id}},
                                          size=1000, sort=[{"seq": "asc"}])
             assert [e["seq"] for e in events] == list(range(1, doc["seq"] + 1))
         assert store.count("executions", {"term": {"namespace": ns}}) == 7
     finally:
         store.close()
+
+
+# --- command line -------------------------------------------------------------------------
+
+
+def test_cli_reads_executions_through_the_api(stack: Stack, ns: str, tmp_path: Path) -> None:
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from api.cli.client import LannerClient
+    from api.cli.deploy import deploy_directory
+    from api.cli.main import app
+
+    (tmp_path / "hello.yml").write_text(LOG_FLOW.format(id="hello", ns=ns, sleep="0.1"))
+    (tmp_path / "broken.yaml").write_text(f"id: broken\nnamespace: {ns}\ntasks: []\n")
+    url = str(stack.http.base_url).removesuffix("/api/v1/").removesuffix("/api/v1")
+    console = Console(record=True, width=200)
+    with LannerClient(url) as client:
+        assert deploy_directory(client, tmp_path, console) == 1
+        # Deploying the same folder again updates nothing and creates no revision.
+        assert deploy_directory(client, tmp_path, console) == 1
+    printed = console.export_text()
+    assert f"{ns}.hello revision 1, created" in printed
+    assert f"{ns}.hello revision 1, unchanged" in printed
+    assert "broken.yaml" in printed and "line" in printed
+
+    execution = stack.run(ns, "hello", {"name": "Cli"})
+    runner = CliRunner()
+    env = {"LANNER_URL": url}
+    followed = runner.invoke(app, ["execution", "follow", execution["id"]], env=env)
+    assert followed.exit_code == 0, followed.output
+    assert "SUCCESS" in followed.output and "Hello Cli" in followed.output
+    got = runner.invoke(app, ["execution", "get", execution["id"], "--output", "json"], env=env)
+    assert json.loads(got.output)["state"]["current"] == "SUCCESS"
+    events = runner.invoke(app, ["execution", "events", execution["id"]], env=env)
+    assert "ExecutionCreated" in events.output and "ExecutionSucceeded" in events.output
+    logs = runner.invoke(app, ["execution", "logs", execution["id"]], env=env)
+    assert "Hello Cli" in logs.output
+    wait_for(lambda: runner.invoke(app, ["execution", "list", "--namespace", ns], env=env
+                                   ).output.count(execution["id"]) == 1 or None, 10, "list")
+    missing = runner.invoke(app, ["execution", "get", "nope"], env=env)
+    assert missing.exit_code == 1 and "not found" in missing.output
+    unreachable = runner.invoke(app, ["execution", "get", "x"],
+                                env={"LANNER_URL": "http://127.0.0.1:9"})
+    assert unreachable.exit_code == 3

@@ -1,0 +1,206 @@
+"""An HTTP client of the Lanner API for the command line (LANNER_URL, default local).
+
+Every failure becomes a ClientError with a sentence a person can act on and the exit
+code the command should end with, so commands never print a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+API = "/api/v1"
+
+EXIT_API_ERROR = 1  # the API answered no (404, 409, 422 ...)
+EXIT_UNREACHABLE = 3  # nothing answered at LANNER_URL
+
+
+class ClientError(Exception):
+    def __init__(self, message: str, *, status: int | None = None,
+                 body: Any = None, exit_code: int = EXIT_API_ERROR) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    event: str
+    data: Any
+
+
+def base_url(environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    return (env.get("LANNER_URL") or DEFAULT_URL).rstrip("/")
+
+
+class LannerClient:
+    def __init__(self, url: str | None = None, *, timeout_s: float = 30.0) -> None:
+        self.url = (url or base_url()).rstrip("/")
+        self._http = httpx.Client(base_url=f"{self.url}{API}", timeout=timeout_s)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> LannerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ClientError(f"cannot reach the Lanner API at {self.url} ({exc}); is "
+                              "`lanner server local` running, or LANNER_URL set?",
+                              exit_code=EXIT_UNREACHABLE) from None
+        if response.status_code >= 400:
+            raise _error(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        return response.json() if response.content else None
+
+    # --- health -----------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", "/health")
+        return result
+
+    def wait_healthy(self, timeout_s: float = 60.0, interval_s: float = 0.5) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self.health()
+            except ClientError as exc:
+                if time.monotonic() >= deadline:
+                    raise ClientError(f"the API at {self.url} is not healthy after "
+                                      f"{timeout_s:.0f} s: {exc}", exit_code=exc.exit_code
+                                      ) from None
+            time.sleep(interval_s)
+
+    # --- flows ------------------------------------------------------------------------
+
+    def create_flow(self, source: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", "/flows", content=source.encode(),
+                                            headers={"content-type": "application/x-yaml"})
+        return result
+
+    def update_flow(self, namespace: str, flow_id: str, source: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "PUT", f"/flows/{namespace}/{flow_id}", content=source.encode(),
+            headers={"content-type": "application/x-yaml"})
+        return result
+
+    def deploy_flow(self, source: str) -> dict[str, Any]:
+        """Create the flow, or update it when it exists; `outcome` says which (or
+        `unchanged`)."""
+        try:
+            return self.create_flow(source)
+        except ClientError as exc:
+            if exc.status != 409:
+                raise
+        import yaml  # only to learn the path of the existing flow
+
+        data = yaml.safe_load(source)
+        return self.update_flow(str(data["namespace"]), str(data["id"]), source)
+
+    def validate_flow(self, source: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", "/flows/validate", content=source.encode(),
+                                            headers={"content-type": "application/x-yaml"})
+        return result
+
+    def get_flow(self, namespace: str, flow_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/flows/{namespace}/{flow_id}")
+        return result
+
+    # --- executions -------------------------------------------------------------------
+
+    def create_execution(self, namespace: str, flow_id: str,
+                         inputs: Mapping[str, Any] | None = None,
+                         labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+        params = {"labels": [f"{k}:{v}" for k, v in (labels or {}).items()]}
+        result: dict[str, Any] = self._json("POST", f"/executions/{namespace}/{flow_id}",
+                                            json=dict(inputs or {}), params=params)
+        return result
+
+    def get_execution(self, execution_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/executions/{execution_id}")
+        return result
+
+    def search_executions(self, *, namespace: str | None = None, flow_id: str | None = None,
+                          states: list[str] | None = None, size: int = 25,
+                          page: int = 1) -> dict[str, Any]:
+        params: dict[str, Any] = {"size": size, "page": page}
+        if namespace:
+            params["namespace"] = namespace
+        if flow_id:
+            params["flowId"] = flow_id
+        if states:
+            params["state"] = states
+        result: dict[str, Any] = self._json("GET", "/executions/search", params=params)
+        return result
+
+    def execution_events(self, execution_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", f"/executions/{execution_id}/events")
+        return result
+
+    def logs(self, execution_id: str, *, task_id: str | None = None,
+             min_level: str | None = None) -> list[dict[str, Any]]:
+        params = {k: v for k, v in (("taskId", task_id), ("minLevel", min_level)) if v}
+        result: list[dict[str, Any]] = self._json("GET", f"/logs/{execution_id}", params=params)
+        return result
+
+    def kill(self, execution_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("POST", f"/executions/{execution_id}/kill")
+        return result
+
+    def follow(self, execution_id: str, *, logs: bool = False) -> Iterator[SseEvent]:
+        """Server-sent events of an execution (or of its logs) until it ends."""
+        path = f"/logs/{execution_id}/follow" if logs else f"/executions/{execution_id}/follow"
+        try:
+            with self._http.stream("GET", path, timeout=None) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                event, data = "message", []
+                for line in response.iter_lines():
+                    if line.startswith("event:"):
+                        event = line.split(":", 1)[1].strip()
+                    elif line.startswith("data:"):
+                        data.append(line.split(":", 1)[1].strip())
+                    elif not line and data:
+                        yield SseEvent(event, _parse("\n".join(data)))
+                        event, data = "message", []
+        except httpx.TransportError as exc:
+            raise ClientError(f"lost the stream from {self.url}: {exc}",
+                              exit_code=EXIT_UNREACHABLE) from None
+
+
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _error(response: httpx.Response) -> ClientError:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text
+    message = body.get("message") if isinstance(body, dict) else None
+    return ClientError(f"{response.status_code}: {message or response.reason_phrase}",
+                       status=response.status_code, body=body)
