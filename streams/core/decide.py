@@ -45,7 +45,7 @@ from schemas.events import (
 from schemas.execution import Execution, TaskRun
 from schemas.flow import TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
-from schemas.states import State, worst
+from schemas.states import State, task_run_may_move, worst
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
 from streams.core.context import render_context
 from streams.core.evolve import evolve
@@ -158,7 +158,7 @@ def decide(
     elif state is None or state.state.is_terminal or flow is None:
         return []
     elif isinstance(inp, TaskRunReport):
-        _on_report(emitter, inp)
+        _on_report(emitter, inp, flow)
     elif isinstance(inp, KillExecution):
         _on_kill(emitter)
     elif isinstance(inp, ResumeExecution):
@@ -212,11 +212,16 @@ def _create(em: _Emitter, flow: ValidatedFlow | None, cmd: CreateExecution) -> N
     em.emit(ExecutionStarted)
 
 
-def _on_report(em: _Emitter, report: TaskRunReport) -> None:
+def _on_report(em: _Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:
     run = em.current.task_runs.get(report.task_run_id)
     # A report for an attempt that is no longer current (a retried or re-dispatched run,
     # a duplicate) is ignored: only the current attempt may move the run.
     if run is None or run.state.is_terminal or report.attempt != run.attempt_number:
+        return
+    # Fix (unit tests): only a dispatched (worker) task has a job to report on; a stray
+    # report naming a Pause or a waiting Subflow run (attempt 1 too) used to end it,
+    # leaving e.g. the execution PAUSED with no paused run.
+    if isinstance(flow.tasks.get(run.task_id), FlowableTask | InlineTask):
         return
     if em.current.state == State.KILLING:
         return
@@ -232,7 +237,11 @@ def _on_report(em: _Emitter, report: TaskRunReport) -> None:
         final = (
             report.state if report.state is not None and report.state.is_terminal else State.FAILED
         )
-        task_state = final if final in TASK_RUN_END_STATES else State.FAILED
+        # Fix (unit tests): a state the transition table forbids from the run's state (a
+        # worker saying SKIPPED for a RUNNING run) raised HistoryError, which failed the
+        # whole execution as an executor error; it is a failure of the task run instead.
+        allowed = final in TASK_RUN_END_STATES and task_run_may_move(run.state, final)
+        task_state = final if allowed else State.FAILED
         em.end_task_run(run.id, task_state, outputs=report.outputs, error=report.error)
 
 
@@ -443,6 +452,11 @@ class _Walker:
                 continue
             if existing is None and not run.state.is_terminal:
                 active += 1
+            # Fix (property tests): a running child (a flowable) that ends during this walk
+            # frees its slot now; `active` was counted before the loop, so with `concurrent`
+            # the next child was never started and the execution stayed RUNNING forever.
+            if existing is not None and not existing.state.is_terminal and run.state.is_terminal:
+                active -= 1
             if not run.state.is_terminal:
                 pending = True
                 continue
@@ -783,6 +797,7 @@ class _Walker:
             if run is not None and run.state.is_terminal:
                 states[node.task.id] = self._counted(node.task, run.state)
         failed = any(s.is_failure for s in states.values())
+        disabled = {n.task.id for n in task.tasks if n.task.disabled}
         progressed = True
         while progressed:
             progressed = False
@@ -798,8 +813,12 @@ class _Walker:
                     continue
                 run = self._find(parent_id, spec.id, value)
                 if run is None:
+                    # Fix (unit tests): a disabled dependency never gets a run, so waiting
+                    # for its state left the Dag (and the execution) RUNNING forever; it is
+                    # satisfied, as a disabled task is not part of the flow.
                     ready = all(
                         states.get(d) in (State.SUCCESS, State.WARNING, State.SKIPPED)
+                        or d in disabled
                         for d in node.dependsOn
                     )
                     if (

@@ -1,0 +1,195 @@
+"""States: the transition tables, and every state the core reaches moving only by them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from schemas.events import (
+    ExecutionCreated,
+    ExecutionEvent,
+    ExecutionStarted,
+    ExecutionSucceeded,
+    TaskRunCreated,
+    TaskRunStarted,
+    TaskRunSucceeded,
+)
+from schemas.execution import Execution
+from schemas.states import (
+    EXECUTION_TRANSITIONS,
+    TASK_RUN_TRANSITIONS,
+    TERMINAL_STATES,
+    State,
+    worst,
+)
+from streams.core.evolve import HistoryError, evolve, fold
+from tests.unit.core.driver import Result, Sim
+from tests.unit.core.helpers import assert_legal_histories, run
+
+K = "io.kestra.plugin.core"
+T = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def test_the_tables_cover_every_state() -> None:
+    assert set(TASK_RUN_TRANSITIONS) == set(State)
+    assert set(EXECUTION_TRANSITIONS) == set(State)
+
+
+@pytest.mark.parametrize("table", [TASK_RUN_TRANSITIONS, EXECUTION_TRANSITIONS])
+def test_terminal_states_only_leave_by_a_restart(table: dict[State, frozenset[State]]) -> None:
+    for state in TERMINAL_STATES:
+        assert table[state] <= {State.RESTARTED}, state
+
+
+def test_worst() -> None:
+    assert worst([]) == State.SUCCESS
+    assert worst([State.SUCCESS, State.SKIPPED]) == State.SUCCESS
+    assert worst([State.SUCCESS, State.WARNING]) == State.WARNING
+    assert worst([State.WARNING, State.FAILED]) == State.FAILED
+    assert worst([State.CANCELLED]) == State.FAILED
+    assert worst([State.FAILED, State.KILLED]) == State.KILLED
+
+
+# --- a corpus of scenarios that between them reach every state the core uses ------------
+
+_WORK = f"""
+tasks:
+  - id: skipped
+    type: {K}.log.Log
+    message: x
+    runIf: "{{{{ false }}}}"
+  - id: tolerant
+    type: {K}.flow.AllowFailure
+    tasks:
+      - id: warn
+        type: {K}.flow.Sleep
+        duration: PT1S
+      - id: boom
+        type: {K}.flow.Sleep
+        duration: PT1S
+  - id: wait
+    type: {K}.flow.Pause
+    pauseDuration: PT1M
+  - id: last
+    type: {K}.flow.Sleep
+    duration: PT1S
+"""
+
+
+def _corpus() -> list[Sim]:
+    outcomes = {"warn": Result(State.WARNING), "boom": Result(State.FAILED)}
+    done = run(_WORK, outcomes=outcomes)
+    failed = run(_WORK, outcomes={**outcomes, "last": Result(State.FAILED)})
+    killed = run(_WORK, outcomes=outcomes, hold=["last"])
+    killed.send(killed.kill())
+    paused_kill = run(_WORK, outcomes=outcomes, auto_timers=False)
+    paused_kill.send(paused_kill.kill())
+    succeeded = run(_WORK.replace("boom", "fine"), outcomes={})
+    return [done, failed, killed, paused_kill, succeeded]
+
+
+def test_every_state_reached_moves_only_by_the_tables() -> None:
+    reached_executions: set[State] = set()
+    reached_runs: set[State] = set()
+    for sim in _corpus():
+        sim.check()  # evolve accepted every event (no HistoryError)
+        for snapshot in sim.snapshots["e1"]:
+            assert_legal_histories(snapshot)
+        final = sim.state()
+        reached_executions |= {h.state for h in final.history}
+        reached_runs |= {h.state for r in final.task_runs.values() for h in r.history}
+    assert reached_executions == {
+        State.CREATED,
+        State.RUNNING,
+        State.PAUSED,
+        State.KILLING,
+        State.SUCCESS,
+        State.WARNING,
+        State.FAILED,
+        State.KILLED,
+    }
+    assert reached_runs == {
+        State.CREATED,
+        State.RUNNING,
+        State.PAUSED,
+        State.SUCCESS,
+        State.WARNING,
+        State.FAILED,
+        State.KILLED,
+        State.SKIPPED,
+    }
+    # Not (yet) produced by the core: queueing, retries, restarts, cancellation.
+    assert not (reached_executions | reached_runs) & {
+        State.QUEUED,
+        State.RETRYING,
+        State.RESTARTED,
+        State.CANCELLED,
+        State.RETRIED,
+    }
+
+
+# --- evolve refuses histories that cannot be ----------------------------------------------
+
+
+def _base(**fields: object) -> dict[str, object]:
+    return {"execution_id": "e", "time": T, "causation_id": "c", "correlation_id": "c", **fields}
+
+
+def _history() -> list[ExecutionEvent]:
+    return [
+        ExecutionCreated(
+            **_base(seq=1), tenant="main", namespace="n", flow_id="f", flow_revision=1
+        ),
+        ExecutionStarted(**_base(seq=2)),
+        TaskRunCreated(**_base(seq=3), task_run_id="r", task_id="t"),
+        TaskRunStarted(**_base(seq=4), task_run_id="r", attempt=1),
+        TaskRunSucceeded(**_base(seq=5), task_run_id="r"),
+        ExecutionSucceeded(**_base(seq=6)),
+    ]
+
+
+def _state() -> Execution:
+    state = fold(_history())
+    assert state is not None and state.state == State.SUCCESS and state.seq == 6
+    return state
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        TaskRunSucceeded(**_base(seq=7), task_run_id="r"),
+        TaskRunSucceeded(**_base(seq=8), task_run_id="r"),
+        ExecutionStarted(**_base(seq=7)),
+        TaskRunStarted(**_base(seq=7), task_run_id="nope", attempt=1),
+        TaskRunCreated(**_base(seq=7), task_run_id="r", task_id="t"),
+    ],
+    ids=["end-twice", "gap", "terminal-execution", "unknown-run", "created-twice"],
+)
+def test_evolve_refuses_an_impossible_event(bad: ExecutionEvent) -> None:
+    with pytest.raises(HistoryError):
+        evolve(_state(), bad)
+
+
+def test_evolve_refuses_a_history_not_starting_with_creation() -> None:
+    history = _history()
+    with pytest.raises(HistoryError):
+        evolve(None, history[1])
+    with pytest.raises(HistoryError):
+        evolve(_state(), history[0])
+    shifted = history[0].model_copy(update={"seq": 2})
+    with pytest.raises(HistoryError):
+        evolve(None, shifted)
+
+
+def test_time_travel_folds_any_prefix() -> None:
+    history = _history()
+    states = [fold(history[:n]) for n in range(1, len(history) + 1)]
+    assert [s.state for s in states if s is not None] == [
+        State.CREATED,
+        State.RUNNING,
+        State.RUNNING,
+        State.RUNNING,
+        State.RUNNING,
+        State.SUCCESS,
+    ]
