@@ -30,6 +30,7 @@ log = logging.getLogger("lanner.executor")
 # How long the executor waits for its flow catalog to catch up with a revision that a
 # command names before it gives up on that input (logged, then skipped).
 CATALOG_WAIT_S = 10.0
+MAX_STATE_BYTES = 8 * 1024 * 1024
 
 
 class Executor:
@@ -56,6 +57,8 @@ class Executor:
             partitions=settings.partitions,
             key_type=bytes,
             value_type=bytes,
+            # A large execution's record can pass Kafka's 1 MB default.
+            extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
         )
         # Faust derives serializers from types only; the record codec keeps values as
         # objects in memory and JSON on the changelog. Set before the store is created.
@@ -101,7 +104,7 @@ class Executor:
 
     async def _process(self, inp: ExecutorInput) -> None:
         key = inp.execution_id.encode()
-        record: ExecutorRecord | None = self.table.get(key)
+        record = self._record(key)
         flow = await self._flow_for(inp, record)
         result = handle(record, flow, inp, self.catalog)
         if not result.replayed:
@@ -132,6 +135,15 @@ class Executor:
             self.timers.setdefault(inp.execution_id, []).extend(effects.timers)
         if state.state.is_terminal:
             self.timers.pop(inp.execution_id, None)
+
+    def _record(self, key: bytes) -> ExecutorRecord | None:
+        """The table's record: an object when this process wrote it, JSON bytes when it
+        was restored from the changelog after a restart (Faust's recovery does not apply
+        the table's codec)."""
+        value = self.table.get(key)
+        if isinstance(value, bytes | bytearray):
+            return ExecutorRecord.model_validate_json(value)
+        return value if isinstance(value, ExecutorRecord) else None
 
     async def _flow_for(
         self, inp: ExecutorInput, record: ExecutorRecord | None
@@ -200,7 +212,8 @@ class Executor:
 
     async def _rescan_timers(self) -> None:
         """After a restart the index is empty: rebuild it from the paused task runs."""
-        for _key, record in list(self.table.items()):
+        for key in list(self.table.keys()):
+            record = self._record(key)
             state = record.execution if record else None
             if state is None or state.state.is_terminal:
                 continue

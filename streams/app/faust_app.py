@@ -40,6 +40,11 @@ def make_app(settings: LannerSettings, role: str) -> faust.App:
         stream_recovery_delay=0.0,
         table_standby_replicas=0,
         broker_max_poll_interval=300.0,
+        # A killed process leaves the group within 10 s, so its partitions (and a dead
+        # worker's unfinished jobs) move to the survivors quickly.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        producer_max_request_size=8 * 1024 * 1024,
     )
 
 

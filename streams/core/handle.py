@@ -24,8 +24,10 @@ from streams.core.validation import ValidatedFlow
 log = logging.getLogger(__name__)
 
 # How many recent events a record keeps for re-emission. A redelivery comes from the
-# inputs after the last committed offset, which is far fewer events than this.
-RECENT_EVENTS = 512
+# inputs after the last committed offset (Faust commits every 0.5 s, after flushing what
+# they produced), which is far fewer events than this; the latest input's events are
+# always kept whole, however many there are.
+RECENT_EVENTS = 1024
 
 
 class ExecutorRecord(BaseModel):
@@ -68,7 +70,7 @@ def handle(
         events = _fail_execution(state, inp, f"executor error: {type(exc).__name__}: {exc}")
     new_state = fold(events, state) if events else state
     span = (events[0].seq, events[-1].seq) if events else (0, -1)
-    recent = (*record.recent, *events)[-RECENT_EVENTS:]
+    recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
     applied = {**record.applied, inp.input_id: span}
     return Handled(
         ExecutorRecord(execution=new_state, applied=applied, recent=recent), events, replayed=False

@@ -102,7 +102,7 @@ def group_is_consuming(bootstrap: str, group: str, topic: str, *, timeout_s: flo
         described = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group].result(
             timeout=timeout_s
         )
-    except KafkaException:
+    except (KafkaException, TimeoutError):
         return False
     if described.state != ConsumerGroupState.STABLE:
         return False
