@@ -99,9 +99,8 @@ def group_is_consuming(bootstrap: str, group: str, topic: str, *, timeout_s: flo
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
-        described = admin.describe_consumer_groups([group], request_timeout=timeout_s)[group].result(
-            timeout=timeout_s
-        )
+        futures = admin.describe_consumer_groups([group], request_timeout=timeout_s)
+        described = futures[group].result(timeout=timeout_s)
     except (KafkaException, TimeoutError):
         return False
     if described.state != ConsumerGroupState.STABLE:
@@ -118,5 +117,7 @@ def wait_group_consuming(bootstrap: str, group: str, topic: str, timeout_s: floa
     deadline = time.monotonic() + timeout_s
     while not group_is_consuming(bootstrap, group, topic):
         if time.monotonic() > deadline:
-            raise LogTimeoutError(f"consumer group {group!r} not consuming {topic!r} after {timeout_s:.0f} s")
+            raise LogTimeoutError(
+                f"consumer group {group!r} not consuming {topic!r} after {timeout_s:.0f} s"
+            )
         time.sleep(0.2)

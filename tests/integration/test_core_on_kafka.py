@@ -148,7 +148,7 @@ def test_inputs_of_the_wrong_type_are_refused_before_creation(cluster: Cluster) 
         cluster.create("company.team", "typed_inputs", {"count": "many", "when": "yesterday"})
     assert any("input 'count'" in e for e in refused.value.errors)
     assert any("input 'when'" in e for e in refused.value.errors)
-    with pytest.raises(InvalidInputs, match="input 'count'.*below the minimum"):
+    with pytest.raises(InvalidInputs, match=r"input 'count'.*below the minimum"):
         cluster.create("company.team", "typed_inputs", {"count": 0})
     assert len(cluster.records(cluster.topics.commands)) == before
     ok = cluster.run("company.team", "typed_inputs", {"count": "41"})
