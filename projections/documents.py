@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
@@ -98,7 +97,7 @@ def execution_doc(state: Execution) -> dict[str, Any]:
     doc["taskIds"] = sorted({r.task_id for r in state.task_runs.values()})
     doc["fulltext"] = " ".join([state.id, state.namespace, state.flow_id,
                                 *state.labels.values()])
-    doc["model"] = json.loads(state.model_dump_json())
+    doc["model"] = state.model_dump(mode="json")
     return doc
 
 
@@ -116,7 +115,7 @@ def event_doc(event: ExecutionEvent) -> dict[str, Any]:
         "time": event.time.isoformat(),
         "taskRunId": getattr(event, "task_run_id", None),
         "actor": event.actor,
-        "event": json.loads(event.model_dump_json()),
+        "event": event.model_dump(mode="json"),
     }
 
 
