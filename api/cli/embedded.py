@@ -83,6 +83,7 @@ class EmbeddedServer:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # stopped by us, after the roles that use it
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

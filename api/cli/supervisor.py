@@ -20,7 +20,12 @@ class Supervisor:
 
     def spawn(self, role: str) -> None:
         command = [sys.executable, "-m", "api.cli.main", "server", role]
-        self.children[role] = subprocess.Popen(command, env=self.env, stdin=subprocess.DEVNULL)
+        # Own session: Ctrl-C (or a signal to the group) reaches the supervisor only, which
+        # stops the roles in order and the back end last, so none is left talking to a
+        # broker that is already gone.
+        self.children[role] = subprocess.Popen(
+            command, env=self.env, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         self.console.log(f"started {role} (pid {self.children[role].pid})")
 
     def watch(self, stop_after_s: float | None = None) -> int:

@@ -36,4 +36,6 @@ def create_app(settings: LannerSettings) -> FastAPI:
         api.include_router(module.router)
     api.include_router(routes_ops.router)
     app.include_router(api)
+    # Probes and scrapers expect /health and /metrics at the root, without the API prefix.
+    app.include_router(routes_ops.router, include_in_schema=False)
     return app
