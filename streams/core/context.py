@@ -60,6 +60,13 @@ def render_context(
         },
         "parents": parents,
         "parent": parents[0] if parents else {},
+        # errorLogs(): the errors of the task runs that failed so far (Kestra gives the
+        # ERROR log lines; a task run's error is the line that made it fail).
+        "_error_logs": [
+            {"taskId": r.task_id, "taskRunId": r.id, "level": "ERROR", "message": r.error}
+            for r in state.task_runs.values()
+            if r.state.is_failure and r.error
+        ],
     }
     if run is not None:
         context["task"] = {"id": run.task_id, "type": task_type}

@@ -289,7 +289,9 @@ def _on_subflow_ended(em: _Emitter, cmd: SubflowEnded) -> None:
     decision = run.decision or {}
     transmit = bool(decision.get("transmitFailed", True))
     child_state = cmd.state if cmd.state in TASK_RUN_END_STATES else State.FAILED
-    state = child_state if transmit or not child_state.is_failure else State.WARNING
+    # As in Kestra: without transmitFailed, the child's failure is only reported in the
+    # outputs (`state`), and the Subflow task itself succeeds.
+    state = child_state if transmit or not child_state.is_failure else State.SUCCESS
     outputs = {
         "executionId": cmd.child_execution_id,
         "state": cmd.state.value,

@@ -637,7 +637,7 @@ def test_subflow_without_wait_ends_at_once() -> None:
 
 @pytest.mark.parametrize(
     ("transmit", "call_state", "execution_state"),
-    [(True, State.FAILED, State.FAILED), (False, State.WARNING, State.WARNING)],
+    [(True, State.FAILED, State.FAILED), (False, State.SUCCESS, State.SUCCESS)],
 )
 def test_subflow_failure_transmitted_or_not(
     transmit: bool, call_state: State, execution_state: State
@@ -696,6 +696,22 @@ def test_errors_and_finally_at_flow_level() -> None:
     assert sim.run_of("alert").history[-1].date <= sim.run_of("cleanup").history[0].date
     assert sim.state().state == State.FAILED
     assert sim.state().error == "bad"
+
+
+def test_error_logs_tell_the_errors_branch_what_failed() -> None:
+    sim = run(
+        f"""
+        tasks:
+          - id: boom
+            type: {FAIL}
+            errorMessage: kaboom
+        errors:
+          - id: report
+            type: {RETURN}
+            format: "{{{{ errorLogs()[0].message }}}} in {{{{ errorLogs()[0].taskId }}}}"
+        """
+    )
+    assert sim.run_of("report").outputs == {"value": "kaboom in boom"}
 
 
 def test_errors_branch_does_not_run_on_success_but_finally_does() -> None:
