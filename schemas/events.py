@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.execution import ParentRef
 from schemas.states import State
+from schemas.upcasting import upcasting
 from schemas.worker import LogLine, WorkerJob
 
 EVENT_VERSION = 1
@@ -198,7 +199,8 @@ ExecutionEvent = Annotated[
     | TaskRunSkipped,
     Field(discriminator="type"),
 ]
-EXECUTION_EVENT_ADAPTER: TypeAdapter[ExecutionEvent] = TypeAdapter(ExecutionEvent)
+# Every reader decodes through these, so older event versions are upcast in one place.
+EXECUTION_EVENT_ADAPTER: TypeAdapter[ExecutionEvent] = TypeAdapter(upcasting(ExecutionEvent))
 
 
 class FlowEventBase(BaseModel):
@@ -233,4 +235,4 @@ class FlowDeleted(FlowEventBase):
 
 
 FlowEvent = Annotated[FlowCreated | FlowUpdated | FlowDeleted, Field(discriminator="type")]
-FLOW_EVENT_ADAPTER: TypeAdapter[FlowEvent] = TypeAdapter(FlowEvent)
+FLOW_EVENT_ADAPTER: TypeAdapter[FlowEvent] = TypeAdapter(upcasting(FlowEvent))
