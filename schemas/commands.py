@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from schemas.execution import ParentRef
+from schemas.execution import ParentRef, TaskRun
 from schemas.flow import FlowRef
 from schemas.states import State
 from schemas.worker import TaskRunReport
@@ -42,15 +42,53 @@ class CreateExecution(CommandBase):
     labels: dict[str, str] = Field(default_factory=dict)
     parent: ParentRef | None = None
     trigger: dict[str, Any] | None = None
+    # A replay: the task runs carried over from the original execution.
+    seed: list[TaskRun] = Field(default_factory=list)
+    original_id: str | None = None
 
 
 class KillExecution(CommandBase):
     type: Literal["KillExecution"] = "KillExecution"
+    # Also kill the running subflow executions it started (Kestra's "kill with children").
+    kill_children: bool = True
 
 
 class ResumeExecution(CommandBase):
     type: Literal["ResumeExecution"] = "ResumeExecution"
     inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class RestartExecution(CommandBase):
+    """Run a failed (or killed) execution again from its failed task runs."""
+
+    type: Literal["RestartExecution"] = "RestartExecution"
+
+
+class ReplayExecution(CommandBase):
+    """Start a new execution that repeats this one from `task_run_id` on (sent to the
+    original execution, which knows what to carry over)."""
+
+    type: Literal["ReplayExecution"] = "ReplayExecution"
+    new_execution_id: str
+    task_run_id: str | None = None
+    revision: int | None = None
+
+
+class ChangeTaskRunState(CommandBase):
+    """An operator sets a task run's state by hand; the execution then carries on."""
+
+    type: Literal["ChangeTaskRunState"] = "ChangeTaskRunState"
+    task_run_id: str
+    state: State
+
+
+class WorkerLost(CommandBase):
+    """The health loop saw no heartbeat for a running attempt: run it again elsewhere."""
+
+    type: Literal["WorkerLost"] = "WorkerLost"
+    task_run_id: str
+    attempt: int
+    worker_id: str
 
 
 class WakeUp(CommandBase):
@@ -72,11 +110,28 @@ class SubflowEnded(CommandBase):
 
 
 Command = Annotated[
-    CreateExecution | KillExecution | ResumeExecution | WakeUp | SubflowEnded,
+    CreateExecution
+    | KillExecution
+    | ResumeExecution
+    | RestartExecution
+    | ReplayExecution
+    | ChangeTaskRunState
+    | WorkerLost
+    | WakeUp
+    | SubflowEnded,
     Field(discriminator="type"),
 ]
 ExecutorInput = Annotated[
-    CreateExecution | KillExecution | ResumeExecution | WakeUp | SubflowEnded | TaskRunReport,
+    CreateExecution
+    | KillExecution
+    | ResumeExecution
+    | RestartExecution
+    | ReplayExecution
+    | ChangeTaskRunState
+    | WorkerLost
+    | WakeUp
+    | SubflowEnded
+    | TaskRunReport,
     Field(discriminator="type"),
 ]
 

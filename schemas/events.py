@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from schemas.execution import ParentRef
+from schemas.execution import ParentRef, TaskRun
 from schemas.states import State
 from schemas.upcasting import upcasting
 from schemas.worker import LogLine, WorkerJob
@@ -49,6 +49,9 @@ class ExecutionCreated(EventBase):
     variables: dict[str, Any] = Field(default_factory=dict)
     parent: ParentRef | None = None
     trigger: dict[str, Any] | None = None
+    # A replay starts with the task runs it carries over from its original execution.
+    seed: tuple[TaskRun, ...] = ()
+    original_id: str | None = None
 
 
 class ExecutionStarted(EventBase):
@@ -65,6 +68,24 @@ class ExecutionResumed(EventBase):
 
 class ExecutionKilling(EventBase):
     type: Literal["ExecutionKilling"] = "ExecutionKilling"
+    kill_children: bool = True
+
+
+class ExecutionRestarted(EventBase):
+    """An operator restarts a failed execution: its failed task runs run again."""
+
+    type: Literal["ExecutionRestarted"] = "ExecutionRestarted"
+    task_run_ids: tuple[str, ...] = ()
+
+
+class ExecutionReplayed(EventBase):
+    """A new execution was started to repeat this one from a task run (a fact about the
+    original, so its history links to the replay)."""
+
+    type: Literal["ExecutionReplayed"] = "ExecutionReplayed"
+    new_execution_id: str
+    task_run_id: str | None = None
+    revision: int
 
 
 class _ExecutionEnded(EventBase):
@@ -117,6 +138,25 @@ class TaskRunRunning(EventBase):
     task_run_id: str
     attempt: int
     worker_id: str
+
+
+class TaskRunRetrying(EventBase):
+    """The attempt failed and the task's retry policy asks for another at `retry_at`."""
+
+    type: Literal["TaskRunRetrying"] = "TaskRunRetrying"
+    task_run_id: str
+    attempt: int
+    retry_at: dt.datetime
+    error: str | None = None
+
+
+class TaskRunStateChanged(EventBase):
+    """An operator set the task run's state by hand."""
+
+    type: Literal["TaskRunStateChanged"] = "TaskRunStateChanged"
+    task_run_id: str
+    previous: State
+    state: State
 
 
 class TaskRunPaused(EventBase):
@@ -183,6 +223,8 @@ ExecutionEvent = Annotated[
     | ExecutionPaused
     | ExecutionResumed
     | ExecutionKilling
+    | ExecutionRestarted
+    | ExecutionReplayed
     | ExecutionSucceeded
     | ExecutionWarned
     | ExecutionFailed
@@ -190,6 +232,8 @@ ExecutionEvent = Annotated[
     | TaskRunCreated
     | TaskRunStarted
     | TaskRunRunning
+    | TaskRunRetrying
+    | TaskRunStateChanged
     | TaskRunPaused
     | TaskRunResumed
     | TaskRunSucceeded

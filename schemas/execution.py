@@ -29,6 +29,7 @@ class Attempt(BaseModel):
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     worker_id: str | None = None
+    error: str | None = None
 
 
 class ParentRef(BaseModel):
@@ -56,6 +57,7 @@ class TaskRun(BaseModel):
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
     resume_at: dt.datetime | None = None
+    retry_at: dt.datetime | None = None
     child_execution_id: str | None = None
     decision: dict[str, Any] | None = None
 
@@ -89,6 +91,7 @@ class Execution(BaseModel):
     created: dt.datetime
     ended: dt.datetime | None = None
     error: str | None = None
+    original_id: str | None = None
     # Sequence number of the last event folded into this state.
     seq: int = 0
 

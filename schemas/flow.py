@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from schemas.inputs import ID_PATTERN, InputDef
 
@@ -21,7 +21,10 @@ class RetrySpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     type: Literal["constant", "exponential", "random"]
-    maxAttempts: int | None = Field(default=None, ge=1)
+    # Kestra spells it `maxAttempt`; both are accepted.
+    maxAttempts: int | None = Field(
+        default=None, ge=1, validation_alias=AliasChoices("maxAttempts", "maxAttempt")
+    )
     maxDuration: str | None = None
     interval: str | None = None
     maxInterval: str | None = None

@@ -59,7 +59,8 @@ class TaskRunReport(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     type: Literal["TaskRunReport"] = "TaskRunReport"
-    kind: Literal["started", "finished", "heartbeat"]
+    # "abandoned": a worker shutting down hands the attempt back without finishing it.
+    kind: Literal["started", "finished", "heartbeat", "abandoned"]
     execution_id: str
     task_run_id: str
     attempt: int

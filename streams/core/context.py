@@ -2,10 +2,60 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from schemas.execution import Execution, TaskRun
 from schemas.flow import Flow
+
+# --- deferred lookups (issue 6) ----------------------------------------------------------
+# The executor holds no secrets, KV data or file contents, yet renders task properties.
+# Unless the caller passes them in, `secret()`, `kv()` and `read()` render to a marker
+# "\x00lanner-deferred:<kind>:<json argument>\x00" that the worker resolves just before
+# the task runs (streams/secrets.py), so secret values never travel in events. Pure: the
+# marker is a function of the call only. Data that could come from outside (inputs,
+# trigger, labels) is defanged, so a caller cannot smuggle a marker in; worker outputs are
+# defanged by the worker before they are reported.
+DEFERRED_OPEN = "\x00lanner-deferred:"
+DEFANGED_OPEN = "\x00lanner-defanged:"
+DEFERRED_PATTERN = re.compile("\x00lanner-deferred:(secret|kv|read):([^\x00]*)\x00")
+
+
+def deferred_marker(kind: str, argument: Any) -> str:
+    # json.dumps escapes control characters, so the argument never contains a NUL.
+    return f"{DEFERRED_OPEN}{kind}:{json.dumps(argument)}\x00"
+
+
+class _Deferred(Mapping[str, Any]):
+    """A mapping that has every key: each lookup gives a marker for the worker to resolve."""
+
+    def __init__(self, kind: str) -> None:
+        self._kind = kind
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+    def __getitem__(self, key: str) -> str:
+        return deferred_marker(self._kind, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+def defang(value: Any) -> Any:
+    """`value` with any deferred-marker opening neutralised (copied only when needed)."""
+    if isinstance(value, str):
+        return value.replace(DEFERRED_OPEN, DEFANGED_OPEN) if DEFERRED_OPEN in value else value
+    if isinstance(value, Mapping):
+        return {k: defang(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [defang(v) for v in value]
+    return value
 
 
 def outputs_view(state: Execution) -> dict[str, Any]:
@@ -35,15 +85,26 @@ def _parents(state: Execution, run: TaskRun | None) -> list[dict[str, Any]]:
 
 
 def render_context(
-    flow: Flow, state: Execution, run: TaskRun | None, task_type: str | None
+    flow: Flow,
+    state: Execution,
+    run: TaskRun | None,
+    task_type: str | None,
+    *,
+    secrets: Mapping[str, Any] | None = None,
+    kv: Mapping[str, Any] | None = None,
+    files: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     parents = _parents(state, run)
     context: dict[str, Any] = {
-        "inputs": state.inputs,
+        # issue 6: data passed in, or deferred to the worker (see above).
+        "_secrets": _Deferred("secret") if secrets is None else secrets,
+        "_kv": _Deferred("kv") if kv is None else kv,
+        "_files": _Deferred("read") if files is None else files,
+        "inputs": defang(state.inputs),
         "vars": flow.variables,
         "outputs": outputs_view(state),
-        "labels": state.labels,
-        "trigger": state.trigger or {},
+        "labels": defang(state.labels),
+        "trigger": defang(state.trigger or {}),
         "execution": {
             "id": state.id,
             "namespace": state.namespace,

@@ -19,12 +19,16 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from schemas.commands import (
+    ChangeTaskRunState,
     CreateExecution,
     ExecutorInput,
     KillExecution,
+    ReplayExecution,
+    RestartExecution,
     ResumeExecution,
     SubflowEnded,
     WakeUp,
+    WorkerLost,
 )
 from schemas.events import (
     EXECUTION_END_STATES,
@@ -34,13 +38,17 @@ from schemas.events import (
     ExecutionEvent,
     ExecutionKilling,
     ExecutionPaused,
+    ExecutionReplayed,
+    ExecutionRestarted,
     ExecutionResumed,
     ExecutionStarted,
     TaskRunCreated,
     TaskRunPaused,
     TaskRunResumed,
+    TaskRunRetrying,
     TaskRunRunning,
     TaskRunStarted,
+    TaskRunStateChanged,
 )
 from schemas.execution import Execution, TaskRun
 from schemas.flow import TaskSpec
@@ -51,6 +59,7 @@ from streams.core.context import render_context
 from streams.core.evolve import evolve
 from streams.core.expressions import ExpressionError, render, render_bool
 from streams.core.ids import derive_id
+from streams.core.retry import next_retry, retry_policy
 from streams.core.validation import ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineLog, InlineTask, Outcome, Task
 from streams.plugins.core.flowables import (
@@ -155,12 +164,26 @@ def decide(
     emitter = _Emitter(state, inp)
     if isinstance(inp, CreateExecution):
         _create(emitter, flow, inp)
-    elif state is None or state.state.is_terminal or flow is None:
+    elif state is None or flow is None:
         return []
+    elif state.state.is_terminal:
+        # Only an operator can bring a finished execution back; everything else is late.
+        if isinstance(inp, RestartExecution):
+            _on_restart(emitter)
+        elif isinstance(inp, ChangeTaskRunState):
+            _on_change_state(emitter, inp, flow)
+        elif isinstance(inp, ReplayExecution):
+            _on_replay(emitter, inp)
+        else:
+            return []
+    elif isinstance(inp, ChangeTaskRunState) and state.state == State.PAUSED:
+        _on_change_state(emitter, inp, flow)
+    elif isinstance(inp, WorkerLost):
+        _on_worker_lost(emitter, inp)
     elif isinstance(inp, TaskRunReport):
         _on_report(emitter, inp, flow)
     elif isinstance(inp, KillExecution):
-        _on_kill(emitter)
+        _on_kill(emitter, inp)
     elif isinstance(inp, ResumeExecution):
         _on_resume(emitter, inp)
     elif isinstance(inp, WakeUp):
@@ -168,8 +191,9 @@ def decide(
     elif isinstance(inp, SubflowEnded):
         _on_subflow_ended(emitter, inp)
     running = emitter.state is not None and not emitter.state.state.is_terminal
-    # Nothing to do for an input that changed nothing, except right after creation.
-    if running and flow is not None and (emitter.events or isinstance(inp, CreateExecution)):
+    # Walking again after any input is deterministic and cheap; it is also how a retry
+    # whose time has come (WakeUp) is started.
+    if running and flow is not None:
         _Walker(emitter, flow, catalog).advance()
     return emitter.events
 
@@ -189,8 +213,11 @@ def _create(em: _Emitter, flow: ValidatedFlow | None, cmd: CreateExecution) -> N
         problem = f"flow {ref.namespace}.{ref.flow_id} is disabled"
     else:
         values, errors = coerce_inputs(flow.flow.inputs, cmd.inputs)
+        unknown = sorted({r.task_id for r in cmd.seed if r.task_id not in flow.tasks})
         if errors:
             problem = "invalid inputs: " + "; ".join(errors)
+        elif unknown:
+            problem = f"replay: revision {ref.revision} has no task {', '.join(unknown)}"
         else:
             inputs = values
     em.emit(
@@ -205,6 +232,8 @@ def _create(em: _Emitter, flow: ValidatedFlow | None, cmd: CreateExecution) -> N
         variables={},
         parent=cmd.parent,
         trigger=cmd.trigger,
+        seed=tuple(cmd.seed) if problem is None else (),
+        original_id=cmd.original_id,
     )
     if problem is not None:
         em.emit(EXECUTION_END_STATES[State.FAILED], error=problem)
@@ -242,14 +271,122 @@ def _on_report(em: _Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None
         # whole execution as an executor error; it is a failure of the task run instead.
         allowed = final in TASK_RUN_END_STATES and task_run_may_move(run.state, final)
         task_state = final if allowed else State.FAILED
-        em.end_task_run(run.id, task_state, outputs=report.outputs, error=report.error)
+        _end_or_retry(em, flow, run, task_state, outputs=report.outputs, error=report.error)
+    elif report.kind == "abandoned":
+        # A worker shutting down handed the attempt back: run it again, not as a retry.
+        _run_again(em, run, f"worker {report.worker_id} handed the task back")
 
 
-def _on_kill(em: _Emitter) -> None:
-    em.emit(ExecutionKilling)
+def _on_worker_lost(em: _Emitter, cmd: WorkerLost) -> None:
+    run = em.current.task_runs.get(cmd.task_run_id)
+    if run is None or run.state != State.RUNNING or cmd.attempt != run.attempt_number:
+        return
+    if run.attempts[-1].worker_id != cmd.worker_id:
+        return
+    _run_again(em, run, f"worker {cmd.worker_id} stopped sending heartbeats")
+
+
+def _run_again(em: _Emitter, run: TaskRun, reason: str) -> None:
+    """A new attempt at once, outside the retry policy (the task did not fail)."""
+    em.emit(
+        TaskRunRetrying,
+        task_run_id=run.id,
+        attempt=run.attempt_number,
+        retry_at=em.time,
+        error=reason,
+    )
+
+
+def _end_or_retry(
+    em: _Emitter,
+    flow: ValidatedFlow,
+    run: TaskRun,
+    state: State,
+    *,
+    outputs: dict[str, Any] | None = None,
+    error: str | None = None,
+    logs: tuple[LogLine, ...] = (),
+) -> None:
+    """End the attempt; a failure becomes a retry while the task's policy allows one."""
+    run = em.current.task_runs[run.id]
+    task = flow.tasks[run.task_id]
+    policy = retry_policy(task, flow.flow)
+    if state == State.FAILED and policy is not None and em.current.state != State.KILLING:
+        first_start = run.attempts[0].start if run.attempts and run.attempts[0].start else em.time
+        retry_at = next_retry(policy, run.id, run.attempt_number, first_start, em.time)
+        if retry_at is not None:
+            em.emit(
+                TaskRunRetrying,
+                task_run_id=run.id,
+                attempt=run.attempt_number,
+                retry_at=retry_at,
+                error=error,
+            )
+            return
+    retried = policy is not None and policy.warningOnRetry and run.attempt_number > 1
+    if state == State.SUCCESS and retried:
+        state = State.WARNING
+    em.end_task_run(run.id, state, outputs=outputs or {}, error=error, logs=logs)
+
+
+def _on_kill(em: _Emitter, cmd: KillExecution) -> None:
+    em.emit(ExecutionKilling, kill_children=cmd.kill_children)
     for run in list(em.current.task_runs.values()):
         if not run.state.is_terminal:
             em.end_task_run(run.id, State.KILLED, error="killed")
+
+
+def _failed_with_ancestors(state: Execution, roots: list[TaskRun]) -> list[str]:
+    """The given runs and their ancestors that are in a failed state, parents first."""
+    chosen: dict[str, None] = {}
+    for root in roots:
+        chain: list[str] = []
+        current: TaskRun | None = root
+        while current is not None:
+            if current.state in (State.FAILED, State.KILLED):
+                chain.append(current.id)
+            current = state.task_runs.get(current.parent_id) if current.parent_id else None
+        for run_id in reversed(chain):
+            chosen[run_id] = None
+    return list(chosen)
+
+
+def _on_restart(em: _Emitter) -> None:
+    state = em.current
+    if state.state not in (State.FAILED, State.KILLED):
+        return
+    failed = [r for r in state.task_runs.values() if r.state in (State.FAILED, State.KILLED)]
+    em.emit(ExecutionRestarted, task_run_ids=tuple(_failed_with_ancestors(state, failed)))
+    em.emit(ExecutionStarted)
+
+
+def _on_change_state(em: _Emitter, cmd: ChangeTaskRunState, flow: ValidatedFlow) -> None:
+    run = em.current.task_runs.get(cmd.task_run_id)
+    target = cmd.state
+    if run is None or not run.state.is_terminal or not target.is_terminal or target == run.state:
+        return
+    if target not in (State.SUCCESS, State.WARNING, State.FAILED, State.SKIPPED):
+        return
+    em.emit(TaskRunStateChanged, task_run_id=run.id, previous=run.state, state=target)
+    if em.current.state.is_terminal:
+        # The execution carries on from the changed run: its failed ancestors run again.
+        run = em.current.task_runs[run.id]
+        ancestors = [em.current.task_runs[run.parent_id]] if run.parent_id else []
+        em.emit(
+            ExecutionRestarted, task_run_ids=tuple(_failed_with_ancestors(em.current, ancestors))
+        )
+        em.emit(ExecutionStarted)
+
+
+def _on_replay(em: _Emitter, cmd: ReplayExecution) -> None:
+    if cmd.task_run_id is not None and cmd.task_run_id not in em.current.task_runs:
+        return
+    em.emit(
+        ExecutionReplayed,
+        new_execution_id=cmd.new_execution_id,
+        task_run_id=cmd.task_run_id,
+        revision=cmd.revision or em.current.flow_revision,
+    )
 
 
 def _on_resume(em: _Emitter, cmd: ResumeExecution) -> None:
@@ -499,6 +636,15 @@ class _Walker:
         task = self.flow.tasks[run.task_id]
         if run.state == State.CREATED:
             self._start(run, task)
+        elif run.state == State.RESTARTED or (
+            run.state == State.RETRYING
+            and run.retry_at is not None
+            and run.retry_at <= self.em.time
+        ):
+            if self.killing:
+                self.em.end_task_run(run.id, State.KILLED, error="killed")
+            else:
+                self._start(run, task, again=True)
         elif run.state == State.RUNNING and isinstance(task, FlowableTask):
             self._step_flowable(self.state.task_runs[run.id], task)
         return self.state.task_runs[run.id]
@@ -544,10 +690,12 @@ class _Walker:
         except ValidationError as exc:
             raise ValueError(f"rendered properties are invalid: {_short_validation(exc)}") from None
 
-    def _start(self, run: TaskRun, task: Task) -> None:
+    def _start(self, run: TaskRun, task: Task, *, again: bool = False) -> None:
         try:
-            if task.runIf is not None and not render_bool(
-                task.runIf, self._context(run, task), now=self.em.time
+            if (
+                not again
+                and task.runIf is not None
+                and not render_bool(task.runIf, self._context(run, task), now=self.em.time)
             ):
                 self.em.end_task_run(run.id, State.SKIPPED)
                 return
@@ -563,7 +711,7 @@ class _Walker:
             self._dispatch(run, rendered)
 
     def _run_inline(self, run: TaskRun, task: InlineTask) -> None:
-        self.em.emit(TaskRunStarted, task_run_id=run.id, attempt=1)
+        self.em.emit(TaskRunStarted, task_run_id=run.id, attempt=run.attempt_number + 1)
         run = self.state.task_runs[run.id]
         if isinstance(task, Fail) and task.condition is not None:
             try:
@@ -583,8 +731,14 @@ class _Walker:
         lines = tuple(
             self._log_line(run, task, log.level, log.message, i) for i, log in enumerate(logs)
         )
-        self.em.end_task_run(
-            run.id, outcome.state, outputs=dict(outcome.outputs), error=outcome.error, logs=lines
+        _end_or_retry(
+            self.em,
+            self.flow,
+            run,
+            outcome.state,
+            outputs=dict(outcome.outputs),
+            error=outcome.error,
+            logs=lines,
         )
 
     def _dispatch(self, run: TaskRun, task: Task) -> None:
@@ -627,7 +781,7 @@ class _Walker:
         self.em.emit(
             TaskRunStarted,
             task_run_id=run.id,
-            attempt=1,
+            attempt=run.attempt_number + 1,
             decision=decision,
             child_execution_id=child_id,
         )
@@ -681,7 +835,10 @@ class _Walker:
             return {"error": f"subflow {task.namespace}.{task.flowId}: " + "; ".join(errors)}
         labels = {**(s.labels if task.inheritLabels else {}), **task.labels}
         return {
-            "executionId": derive_id(s.id, run.id, "subflow"),
+            # A restarted Subflow task starts a new child, not the one that failed.
+            "executionId": derive_id(s.id, run.id, "subflow")
+            if not run.attempts
+            else derive_id(s.id, run.id, "subflow", len(run.attempts) + 1),
             "namespace": task.namespace,
             "flowId": task.flowId,
             "revision": target.flow.revision,

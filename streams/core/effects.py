@@ -6,18 +6,22 @@ re-emit exactly the same jobs, commands and log lines.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
-from schemas.commands import Command, CreateExecution, SubflowEnded, WakeUp
+from schemas.commands import Command, CreateExecution, KillExecution, SubflowEnded, WakeUp
 from schemas.events import (
     ExecutionEvent,
     ExecutionFailed,
     ExecutionKilled,
+    ExecutionKilling,
+    ExecutionReplayed,
     ExecutionSucceeded,
     ExecutionWarned,
     TaskRunFailed,
     TaskRunKilled,
     TaskRunPaused,
+    TaskRunRetrying,
     TaskRunSkipped,
     TaskRunStarted,
     TaskRunSucceeded,
@@ -27,6 +31,7 @@ from schemas.execution import Execution, ParentRef
 from schemas.flow import FlowRef
 from schemas.states import State
 from schemas.worker import LogLine, WorkerJob
+from streams.core.replay_seed import replay_seed
 
 _END_STATE = {
     ExecutionSucceeded: State.SUCCESS,
@@ -36,16 +41,38 @@ _END_STATE = {
 }
 
 
+@dataclass(frozen=True)
+class StopJob:
+    """Tell the worker running (task run, attempt) to stop it: the run was killed."""
+
+    execution_id: str
+    task_run_id: str
+    attempt: int
+
+
 @dataclass
 class Effects:
     jobs: list[WorkerJob] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     logs: list[LogLine] = field(default_factory=list)
     timers: list[WakeUp] = field(default_factory=list)
+    stops: list[StopJob] = field(default_factory=list)
+
+
+def _wake(execution_id: str, task_run_id: str, due: dt.datetime) -> WakeUp:
+    return WakeUp(
+        command_id=f"wake:{task_run_id}:{due.isoformat()}",
+        execution_id=execution_id,
+        time=due,
+        actor="system",
+        task_run_id=task_run_id,
+        due=due,
+    )
 
 
 def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
     out = Effects()
+    kill_children = not any(isinstance(e, ExecutionKilling) and not e.kill_children for e in events)
     for event in events:
         if isinstance(event, TaskRunStarted):
             if event.job is not None:
@@ -56,17 +83,14 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
             event, TaskRunSucceeded | TaskRunWarned | TaskRunFailed | TaskRunKilled | TaskRunSkipped
         ):
             out.logs.extend(event.logs)
+            if isinstance(event, TaskRunKilled):
+                _stop_what_was_running(state, event, out, kill_children)
+        elif isinstance(event, TaskRunRetrying) and event.retry_at > event.time:
+            out.timers.append(_wake(event.execution_id, event.task_run_id, event.retry_at))
+        elif isinstance(event, ExecutionReplayed):
+            out.commands.append(_create_replay(state, event))
         elif isinstance(event, TaskRunPaused) and event.resume_at is not None:
-            out.timers.append(
-                WakeUp(
-                    command_id=f"wake:{event.task_run_id}:{event.resume_at.isoformat()}",
-                    execution_id=event.execution_id,
-                    time=event.resume_at,
-                    actor="system",
-                    task_run_id=event.task_run_id,
-                    due=event.resume_at,
-                )
-            )
+            out.timers.append(_wake(event.execution_id, event.task_run_id, event.resume_at))
         elif type(event) in _END_STATE and state.parent is not None:
             assert isinstance(
                 event, ExecutionSucceeded | ExecutionWarned | ExecutionFailed | ExecutionKilled
@@ -85,6 +109,46 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
                 )
             )
     return out
+
+
+def _stop_what_was_running(
+    state: Execution, event: TaskRunKilled, out: Effects, kill_children: bool
+) -> None:
+    run = state.task_runs[event.task_run_id]
+    if run.child_execution_id is not None:
+        if not kill_children:
+            return
+        out.commands.append(
+            KillExecution(
+                command_id=f"kill:{run.child_execution_id}:{event.execution_id}:{event.seq}",
+                execution_id=run.child_execution_id,
+                time=event.time,
+                actor=event.actor,
+                correlation_id=state.correlation_id,
+            )
+        )
+    elif run.attempts and run.attempts[-1].worker_id is not None:
+        out.stops.append(StopJob(event.execution_id, run.id, run.attempts[-1].number))
+
+
+def _create_replay(state: Execution, event: ExecutionReplayed) -> CreateExecution:
+    return CreateExecution(
+        command_id=f"replay:{event.new_execution_id}",
+        execution_id=event.new_execution_id,
+        time=event.time,
+        actor=event.actor,
+        flow=FlowRef(
+            tenant=state.tenant,
+            namespace=state.namespace,
+            flow_id=state.flow_id,
+            revision=event.revision,
+        ),
+        inputs=state.inputs,
+        labels=state.labels,
+        trigger={"type": "replay", "originalId": state.id, "taskRunId": event.task_run_id},
+        seed=replay_seed(state, event.task_run_id),
+        original_id=state.id,
+    )
 
 
 def _create_child(state: Execution, event: TaskRunStarted) -> CreateExecution:

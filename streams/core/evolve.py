@@ -15,6 +15,8 @@ from schemas.events import (
     ExecutionKilled,
     ExecutionKilling,
     ExecutionPaused,
+    ExecutionReplayed,
+    ExecutionRestarted,
     ExecutionResumed,
     ExecutionStarted,
     ExecutionSucceeded,
@@ -24,9 +26,11 @@ from schemas.events import (
     TaskRunKilled,
     TaskRunPaused,
     TaskRunResumed,
+    TaskRunRetrying,
     TaskRunRunning,
     TaskRunSkipped,
     TaskRunStarted,
+    TaskRunStateChanged,
     TaskRunSucceeded,
     TaskRunWarned,
 )
@@ -79,6 +83,8 @@ def evolve(state: Execution | None, event: ExecutionEvent) -> Execution:
             variables=event.variables,
             parent=event.parent,
             trigger=event.trigger,
+            task_runs={run.id: run for run in event.seed},
+            original_id=event.original_id,
             correlation_id=event.correlation_id,
             created=event.time,
             history=(StateEntry(state=State.CREATED, date=event.time),),
@@ -90,6 +96,10 @@ def evolve(state: Execution | None, event: ExecutionEvent) -> Execution:
         raise HistoryError(
             event.execution_id, event.seq, f"expected seq {state.seq + 1} after {state.seq}"
         )
+    if isinstance(event, ExecutionRestarted):
+        return _restart(state, event)
+    if isinstance(event, ExecutionReplayed):
+        return state.model_copy(update={"seq": event.seq})
     target = _EXECUTION_STATE.get(type(event))
     if target is not None:
         return _move_execution(state, event, target)
@@ -112,6 +122,17 @@ def _move_execution(state: Execution, event: ExecutionEvent, target: State) -> E
         update["outputs"] = event.outputs
         update["error"] = event.error
     return state.model_copy(update=update)
+
+
+def _restart(state: Execution, event: ExecutionRestarted) -> Execution:
+    moved = _move_execution(state, event, State.RESTARTED)
+    runs = dict(moved.task_runs)
+    for run_id in event.task_run_ids:
+        run = runs.get(run_id)
+        if run is None:
+            raise HistoryError(state.id, event.seq, f"restart of unknown task run {run_id}")
+        runs[run_id] = _moved(state, run, event, State.RESTARTED)
+    return moved.model_copy(update={"task_runs": runs, "ended": None, "error": None, "outputs": {}})
 
 
 def _replace_run(state: Execution, run: TaskRun) -> Execution:
@@ -163,6 +184,8 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
                 "attempts": (*run.attempts, attempt),
                 "decision": event.decision,
                 "child_execution_id": event.child_execution_id,
+                "retry_at": None,
+                "error": None,
             }
         )
         return _replace_run(state, moved)
@@ -171,6 +194,38 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
         if attempts:
             attempts[-1] = attempts[-1].model_copy(update={"worker_id": event.worker_id})
         return _replace_run(state, run.model_copy(update={"attempts": tuple(attempts)}))
+    if isinstance(event, TaskRunRetrying):
+        moved = _moved(state, run, event, State.RETRYING)
+        attempts = list(moved.attempts)
+        if attempts:
+            attempts[-1] = attempts[-1].model_copy(
+                update={"state": State.FAILED, "end": event.time, "error": event.error}
+            )
+        return _replace_run(
+            state,
+            moved.model_copy(
+                update={
+                    "attempts": tuple(attempts),
+                    "retry_at": event.retry_at,
+                    "error": event.error,
+                }
+            ),
+        )
+    if isinstance(event, TaskRunStateChanged):
+        # An operator's decision, not a transition the engine makes: the table does not
+        # apply, but only a terminal state can be set by hand.
+        if not event.state.is_terminal or run.state != event.previous:
+            raise HistoryError(
+                state.id, event.seq, f"task run {run.id} cannot be set to {event.state} by hand"
+            )
+        changed = run.model_copy(
+            update={
+                "state": event.state,
+                "history": (*run.history, StateEntry(state=event.state, date=event.time)),
+                "error": None if not event.state.is_failure else run.error,
+            }
+        )
+        return _replace_run(state, changed)
     if isinstance(event, TaskRunPaused):
         moved = _moved(state, run, event, State.PAUSED)
         return _replace_run(state, moved.model_copy(update={"resume_at": event.resume_at}))
