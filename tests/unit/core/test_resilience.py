@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from schemas.commands import (
     ChangeTaskRunState,
@@ -67,7 +68,7 @@ def test_a_failing_task_is_retried_until_it_succeeds() -> None:
     starts = [a.start for a in flaky.attempts]
     assert all(
         b is not None and a is not None and b - a >= dt.timedelta(seconds=10)
-        for a, b in zip(starts, starts[1:], strict=False)
+        for a, b in itertools.pairwise(starts)
     )
     assert_legal_histories(sim.state())
 
