@@ -37,6 +37,11 @@ class Topics:
     def trigger_events(self) -> str:
         return f"{self.prefix}trigger-events"
 
+    @property
+    def worker_control(self) -> str:
+        """Stop requests for running jobs; every worker reads all of it (no group)."""
+        return f"{self.prefix}worker-control"
+
     def all(self) -> list[str]:
         return [
             self.flow_events,
@@ -46,4 +51,5 @@ class Topics:
             self.worker_results,
             self.logs,
             self.trigger_events,
+            self.worker_control,
         ]
