@@ -1,0 +1,64 @@
+"""What the log recorded about one execution: its executor inputs and its events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from schemas.commands import ExecutorInput
+from schemas.events import ExecutionEvent
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a record sits in the log: enough to find it again with any Kafka tool."""
+
+    topic: str
+    partition: int
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True)
+class RecordedInput:
+    inp: ExecutorInput
+    position: Position
+    timestamp_ms: int
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    event: ExecutionEvent
+    position: Position
+
+
+@dataclass
+class Recorded:
+    """One execution's records, each list in its topic's partition (= offset) order."""
+
+    execution_id: str
+    commands: list[RecordedInput] = field(default_factory=list)
+    results: list[RecordedInput] = field(default_factory=list)
+    events: list[RecordedEvent] = field(default_factory=list)
+
+
+DivergenceKind = Literal["event", "history", "input"]
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where the replay and the record part ways.
+
+    `expected` is what was recorded (the truth the code must reproduce), `actual` what
+    the current code emits for the same input on the same state.
+    """
+
+    execution_id: str
+    kind: DivergenceKind
+    seq: int | None
+    message: str
+    position: Position | None = None
+    expected: ExecutionEvent | None = None
+    actual: ExecutionEvent | None = None

@@ -1,0 +1,168 @@
+"""Re-run the executor's step over recorded inputs and compare with recorded events.
+
+For each input, in the order the executor consumed them, `handle` (hence `decide`) runs
+with the current code on the record the replay has built so far, exactly as the
+executor's table held it: a redelivered input is recognised by its input id and
+replays nothing, an input that caused nothing still enters the bookkeeping. The events
+it returns must equal the recorded events of that input, field by field. After a
+divergence the replay carries on from the recorded state, so one changed decision is
+reported once and later inputs are still checked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from schemas.commands import CreateExecution, ExecutorInput
+from schemas.events import ExecutionEvent
+from schemas.execution import Execution
+from streams.core.decide import FlowCatalog
+from streams.core.evolve import HistoryError, fold
+from streams.core.handle import RECENT_EVENTS, ExecutorRecord, handle
+from streams.core.validation import ValidatedFlow
+from streams.replay.history import distinct_history
+from streams.replay.order import order_inputs
+from streams.replay.recorded import Divergence, Position, Recorded, RecordedInput
+
+# (input, state it meets) -> the flow revision the executor would use.
+FlowFor = Callable[[ExecutorInput, Execution | None], ValidatedFlow | None]
+
+
+@dataclass
+class ExecutionVerdict:
+    execution_id: str
+    inputs: int = 0
+    events: int = 0
+    divergences: list[Divergence] = field(default_factory=list)
+
+
+def flow_resolver(catalog: FlowCatalog,
+                  from_source: Callable[[str, int], ValidatedFlow | None]) -> FlowFor:
+    """The executor's choice of flow revision (streams/app/executor.py, `_flow_for`):
+    a creation uses the source it carries, or the revision it names; every later input
+    uses the revision the execution was created with."""
+
+    def flow_for(inp: ExecutorInput, state: Execution | None) -> ValidatedFlow | None:
+        if isinstance(inp, CreateExecution) and state is None:
+            ref = inp.flow
+            if inp.flow_source is not None:
+                return from_source(inp.flow_source, ref.revision)
+            return catalog.get(ref.tenant, ref.namespace, ref.flow_id, ref.revision)
+        if state is not None:
+            return catalog.get(state.tenant, state.namespace, state.flow_id, state.flow_revision)
+        return None
+
+    return flow_for
+
+
+def verify_execution(recorded: Recorded, catalog: FlowCatalog,
+                     flow_for: FlowFor) -> ExecutionVerdict:
+    eid = recorded.execution_id
+    verdict = ExecutionVerdict(eid)
+    history, broken = distinct_history(eid, recorded.events)
+    if broken is not None:
+        # Never fold past a gap: the history is reported, and not replayed.
+        verdict.divergences.append(broken)
+        return verdict
+    inputs, missing = order_inputs(eid, recorded.commands, recorded.results, history)
+    positions = _positions(recorded)
+    record: ExecutorRecord | None = None
+    truth: Execution | None = None  # the recorded history folded up to `done`
+    done = 0
+    for item in inputs:
+        verdict.inputs += 1
+        handled = handle(record, flow_for(item.inp, truth), item.inp, catalog)
+        if handled.replayed:
+            record = handled.record
+            continue
+        mine = _caused_by(history, done, item.inp.input_id)
+        verdict.events += max(len(mine), len(handled.events))
+        if mine == handled.events:
+            record, truth = handled.record, handled.record.execution
+            done += len(mine)
+            continue
+        verdict.divergences.append(_first_difference(eid, item, done, mine, handled.events,
+                                                     positions))
+        try:
+            truth = fold(mine, truth)
+        except HistoryError as exc:
+            verdict.divergences.append(Divergence(eid, "history", exc.seq, str(exc)))
+            return verdict
+        span = (mine[0].seq, mine[-1].seq) if mine else (0, -1)
+        previous = record or ExecutorRecord()
+        record = ExecutorRecord(
+            execution=truth,
+            applied={**handled.record.applied, item.inp.input_id: span},
+            recent=(*previous.recent, *mine)[-max(RECENT_EVENTS, len(mine)):],
+        )
+        done += len(mine)
+    if missing is not None:
+        verdict.divergences.append(missing)
+    elif done < len(history):
+        event = history[done]
+        verdict.events += 1
+        verdict.divergences.append(Divergence(
+            eid, "event", event.seq,
+            f"recorded event {event.type} (caused by {event.causation_id}) is not reproduced "
+            "by any recorded input", positions.get(event.seq), expected=event))
+    return verdict
+
+
+def _caused_by(history: list[ExecutionEvent], start: int, input_id: str) -> list[ExecutionEvent]:
+    end = start
+    while end < len(history) and history[end].causation_id == input_id:
+        end += 1
+    return history[start:end]
+
+
+def _first_difference(eid: str, item: RecordedInput, done: int, recorded: list[ExecutionEvent],
+                      replayed: list[ExecutionEvent], positions: dict[int, Position]
+                      ) -> Divergence:
+    index = next((i for i, (a, b) in enumerate(zip(recorded, replayed, strict=False))
+                  if a != b), min(len(recorded), len(replayed)))
+    expected = recorded[index] if index < len(recorded) else None
+    actual = replayed[index] if index < len(replayed) else None
+    seq = done + index + 1
+    if expected is not None and actual is not None:
+        message = f"{item.inp.type} {item.inp.input_id}: {expected.type} differs"
+    elif expected is not None:
+        message = f"{item.inp.type} {item.inp.input_id}: recorded {expected.type} not emitted"
+    else:
+        assert actual is not None
+        message = f"{item.inp.type} {item.inp.input_id}: emits {actual.type}, not recorded"
+    return Divergence(eid, "event", seq, message, positions.get(seq, item.position),
+                      expected=expected, actual=actual)
+
+
+def _positions(recorded: Recorded) -> dict[int, Position]:
+    found: dict[int, Position] = {}
+    for item in recorded.events:
+        found.setdefault(item.event.seq, item.position)
+    return found
+
+
+@dataclass
+class VerifyReport:
+    executions: int = 0
+    inputs: int = 0
+    events: int = 0
+    divergences: list[Divergence] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.divergences
+
+
+def verify_many(recorded: dict[str, Recorded], catalog: FlowCatalog, flow_for: FlowFor,
+                on_verified: Callable[[ExecutionVerdict], None] | None = None) -> VerifyReport:
+    report = VerifyReport()
+    for eid in sorted(recorded):
+        verdict = verify_execution(recorded[eid], catalog, flow_for)
+        report.executions += 1
+        report.inputs += verdict.inputs
+        report.events += verdict.events
+        report.divergences.extend(verdict.divergences)
+        if on_verified:
+            on_verified(verdict)
+    return report
