@@ -136,8 +136,9 @@ class LannerClient:
                                             json=dict(inputs or {}), params=params)
         return result
 
-    def get_execution(self, execution_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._json("GET", f"/executions/{execution_id}")
+    def get_execution(self, execution_id: str, *, as_of: str | None = None) -> dict[str, Any]:
+        params = {"asOf": as_of} if as_of is not None else {}
+        result: dict[str, Any] = self._json("GET", f"/executions/{execution_id}", params=params)
         return result
 
     def search_executions(self, *, namespace: str | None = None, flow_id: str | None = None,
@@ -153,8 +154,19 @@ class LannerClient:
         result: dict[str, Any] = self._json("GET", "/executions/search", params=params)
         return result
 
-    def execution_events(self, execution_id: str) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._json("GET", f"/executions/{execution_id}/events")
+    def execution_events(self, execution_id: str,
+                         types: list[str] | None = None) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", f"/executions/{execution_id}/events",
+                                                  params={"type": types or []})
+        return result
+
+    def flow_revisions(self, namespace: str, flow_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", f"/flows/{namespace}/{flow_id}/revisions")
+        return result
+
+    def audit(self, **params: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "GET", "/audit", params={k: v for k, v in params.items() if v is not None})
         return result
 
     def logs(self, execution_id: str, *, task_id: str | None = None,

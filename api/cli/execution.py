@@ -73,9 +73,11 @@ def list_command(
 def get_command(
     execution_id: Annotated[str, typer.Argument(show_default=False)],
     output: Annotated[OutputFormat, typer.Option("--output", "-o")] = OutputFormat.TABLE,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of", help="As it stood after this event (sequence number or ISO time).")] = None,
 ) -> None:
-    """One execution with its task runs."""
-    found = _call(lambda c: c.get_execution(execution_id))
+    """One execution with its task runs (now, or as of an event of its history)."""
+    found = _call(lambda c: c.get_execution(execution_id, as_of=as_of))
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(found, indent=2))
         return
@@ -83,6 +85,10 @@ def get_command(
                                 _state(found["state"]["current"])))
     console.print(f"flow {found['namespace']}.{found['flowId']} rev {found['flowRevision']}, "
                   f"started {found['state'].get('startDate')}")
+    if found.get("asOf"):
+        point = found["asOf"]
+        console.print(Text(f"as of event {point['seq']} of {point['lastSeq']} ({point['time']})",
+                           style="yellow"))
     if found.get("error"):
         console.print(Text(f"error: {found['error']}", style="red"))
     table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
@@ -150,15 +156,20 @@ def follow_command(
 def events_command(
     execution_id: Annotated[str, typer.Argument(show_default=False)],
     output: Annotated[OutputFormat, typer.Option("--output", "-o")] = OutputFormat.TABLE,
+    event_type: Annotated[list[str] | None, typer.Option(
+        "--type", help="Only events of this type; repeat for several.")] = None,
 ) -> None:
-    """The event history of an execution, in order."""
-    events = _call(lambda c: c.execution_events(execution_id))
+    """The event history of an execution, in order: who did what, and what caused it."""
+    events = _call(lambda c: c.execution_events(execution_id, event_type))
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(events, indent=2))
         return
     table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
-    for column in ("SEQ", "TIME", "TYPE", "TASK RUN"):
+    for column in ("SEQ", "TIME", "TYPE", "TASK RUN", "ACTOR", "CAUSED BY"):
         table.add_column(column)
     for e in events:
-        table.add_row(str(e["seq"]), e["time"], e["type"], e.get("task_run_id") or "")
+        table.add_row(str(e["seq"]), e["time"], e["type"], e.get("task_run_id") or "",
+                      e.get("actor") or "", e.get("causation_id") or "")
     console.print(table)
+    if events:
+        console.print(f"correlation {events[0].get('correlation_id')}", style="dim")

@@ -102,3 +102,35 @@ def deploy_command(
     from api.cli.deploy import deploy_files
 
     raise typer.Exit(code=deploy_files(paths, Console()))
+
+
+@app.command("history")
+def history_command(
+    namespace: Annotated[str, typer.Argument(show_default=False)],
+    flow_id: Annotated[str, typer.Argument(show_default=False)],
+    output: Annotated[
+        OutputFormat, typer.Option("--output", "-o", help="How to print the history.")
+    ] = OutputFormat.TABLE,
+) -> None:
+    """Every revision of a flow: when, by whom, and the diff from the one before."""
+    from rich.syntax import Syntax
+    from rich.text import Text
+
+    from api.cli.client import ClientError, LannerClient
+
+    with LannerClient() as client:
+        try:
+            revisions = client.flow_revisions(namespace, flow_id)
+        except ClientError as exc:
+            Console(stderr=True).print(Text(f"error: {exc}", style="red"))
+            raise typer.Exit(exc.exit_code) from None
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps(revisions, indent=2))
+        return
+    console = Console()
+    for rev in revisions:
+        console.print(Text.assemble(("revision ", "bold"), str(rev.get("revision")), "  ",
+                                    (str(rev.get("updated")), "dim"), "  by ",
+                                    (str(rev.get("actor")), "cyan")))
+        if rev.get("diff"):
+            console.print(Syntax(rev["diff"], "diff", background_color="default"))

@@ -14,12 +14,21 @@ from starlette.datastructures import UploadFile
 
 from api.web.errors import ApiError, not_found
 from api.web.follow import follow_execution
-from api.web.queries import EXECUTION_SORTS, ExecutionFilter, label_pair, parse_sort
+from api.web.queries import (
+    EXECUTION_SORTS,
+    BadParameter,
+    ExecutionFilter,
+    label_pair,
+    parse_sort,
+)
 from api.web.services import ACTOR, Services, services
 from projections import mappings
-from projections.documents import api_view
+from projections.documents import api_view, execution_doc
+from schemas.decode import decode_execution_event
 from schemas.states import State
+from streams.core.evolve import HistoryError
 from streams.gateway.executions import InvalidInputs, UnknownFlow
+from streams.replay.as_of import AsOf, OutsideHistory, state_as_of
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 Svc = Annotated[Services, Depends(services)]
@@ -95,8 +104,28 @@ def search_executions(
 
 
 @router.get("/{execution_id}")
-def get_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
-    return api_view(execution_or_404(svc, execution_id))
+def get_execution(
+    execution_id: str, svc: Svc,
+    as_of: Annotated[str | None, Query(alias="asOf", description=(
+        "A sequence number, or an ISO-8601 time: the execution as it stood after that "
+        "event, folded from its history"))] = None,
+) -> dict[str, Any]:
+    if as_of is None:
+        return api_view(execution_or_404(svc, execution_id))
+    try:
+        point = AsOf.parse(as_of)
+    except ValueError as exc:
+        raise BadParameter("asOf", str(exc)) from None
+    history = [decode_execution_event(e) for e in events_of(svc, execution_id)]
+    try:
+        state = state_as_of(history, point, now=dt.datetime.now(dt.UTC))
+    except OutsideHistory as exc:
+        raise ApiError(422, str(exc), lastSeq=exc.last_seq) from None
+    except HistoryError as exc:
+        raise ApiError(409, f"the recorded history does not fold: {exc}", seq=exc.seq) from None
+    return {**api_view(execution_doc(state)),
+            "asOf": {"seq": state.seq, "time": history[state.seq - 1].time.isoformat(),
+                     "lastSeq": history[-1].seq}}
 
 
 def events_of(svc: Services, execution_id: str) -> list[dict[str, Any]]:
@@ -119,8 +148,15 @@ def events_of(svc: Services, execution_id: str) -> list[dict[str, Any]]:
 
 
 @router.get("/{execution_id}/events")
-def execution_events(execution_id: str, svc: Svc) -> list[dict[str, Any]]:
-    return events_of(svc, execution_id)
+def execution_events(
+    execution_id: str, svc: Svc,
+    event_type: Annotated[list[str] | None, Query(alias="type", description=(
+        "Only events of this type; repeat for several"))] = None,
+) -> list[dict[str, Any]]:
+    """The ordered history, each event with its id, actor, causation and correlation."""
+    wanted = set(event_type or ())
+    return [{"event_id": f"{e['execution_id']}:{e['seq']}", **e}
+            for e in events_of(svc, execution_id) if not wanted or e.get("type") in wanted]
 
 
 @router.delete("/{execution_id}", status_code=204)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -147,7 +148,24 @@ def flow_revisions(namespace: str, flow_id: str, svc: Svc) -> list[dict[str, Any
         docs = read()
     if not docs:
         raise not_found(f"flow {namespace}.{flow_id}")
-    return [flow_view(d) for d in docs]
+    return with_diffs([flow_view(d) for d in docs], namespace, flow_id)
+
+
+def with_diffs(revisions: list[dict[str, Any]], namespace: str,
+               flow_id: str) -> list[dict[str, Any]]:
+    """Each revision (in order) with the unified diff of its source from the previous one."""
+    previous = ""
+    out: list[dict[str, Any]] = []
+    for doc in revisions:
+        source = str(doc.get("source") or "")
+        name = f"{namespace}/{flow_id}.yml"
+        diff = difflib.unified_diff(
+            previous.splitlines(keepends=True), source.splitlines(keepends=True),
+            fromfile=f"{name}@{doc.get('revision', 1) - 1}" if previous else "/dev/null",
+            tofile=f"{name}@{doc.get('revision')}")
+        out.append({**doc, "diff": "".join(diff)})
+        previous = source
+    return out
 
 
 def _delete(svc: Services, namespace: str, flow_id: str) -> None:
