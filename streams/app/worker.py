@@ -25,6 +25,7 @@ from streams.app.faust_app import raw_topic
 from streams.log.topics import Topics
 from streams.plugins.base import LogLevel, Outcome, WorkerContext, WorkerTask
 from streams.plugins.registry import PluginRegistry
+from streams.secrets import DeferredError, WorkerEdges
 
 log = logging.getLogger("lanner.worker")
 
@@ -44,6 +45,14 @@ class Worker:
         self.jobs = raw_topic(app, topics.worker_jobs)
         self.results = raw_topic(app, topics.worker_results)
         self.logs = raw_topic(app, topics.logs)
+        # issue 6: secrets, masking, storage, KV and deferred lookups (streams/secrets.py).
+        self.edges = WorkerEdges(
+            os.environ,
+            settings.data_dir,
+            settings.kafka_bootstrap,
+            topics.kv_events,
+            raw_topic(app, topics.kv_events),
+        )
         self.done: OrderedDict[str, None] = OrderedDict()
         app.agent(self.jobs, name="worker", concurrency=settings.worker_threads)(self._agent)
 
@@ -71,6 +80,8 @@ class Worker:
                 self.done.popitem(last=False)
 
     async def _report(self, job: WorkerJob, kind: Any, outcome: Outcome | None = None) -> None:
+        if outcome is not None:  # issue 6: masked, defanged, big outputs spilled
+            outcome = await self.edges.publishable(job, outcome)
         report = TaskRunReport(
             kind=kind,
             execution_id=job.execution_id,
@@ -101,7 +112,7 @@ class Worker:
                 task_id=job.task_id,
                 attempt=job.attempt,
                 level=level,
-                message=message,
+                message=self.edges.mask(message),  # issue 6: secrets never reach a log
                 time=_now(),
                 index=index,
             )
@@ -124,7 +135,10 @@ class Worker:
                 error=f"{name}: no plugin for type {job.task.get('type')!r} on this worker",
             )
         try:
-            task = plugin.model_validate(job.task)
+            # issue 6: secret()/kv()/read() were deferred by the executor; resolved here.
+            task = plugin.model_validate(await self.edges.resolve(job, _now))
+        except DeferredError as exc:
+            return Outcome(State.FAILED, error=f"{name}: {exc}")
         except ValidationError as exc:
             return Outcome(State.FAILED, error=f"{name}: invalid properties: {exc}")
         if not isinstance(task, WorkerTask):
@@ -137,6 +151,7 @@ class Worker:
             flow_id=job.flow_id,
             log=write_log,
             now=_now,
+            **self.edges.context_fields(job, _now),  # issue 6: storage, KV, workdir, env
         )
         timeout = (job.deadline - _now()).total_seconds() if job.deadline else None
         try:

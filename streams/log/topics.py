@@ -42,6 +42,11 @@ class Topics:
         """Stop requests for running jobs; every worker reads all of it (no group)."""
         return f"{self.prefix}worker-control"
 
+    @property
+    def kv_events(self) -> str:
+        # issue 6: KvSet/KvDeleted keyed by tenant/namespace/key (streams/plugins/kv).
+        return f"{self.prefix}kv-events"
+
     def all(self) -> list[str]:
         return [
             self.flow_events,

@@ -14,12 +14,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import ConfigDict, Field
 
 from schemas.flow import TaskSpec
 from schemas.states import State
+from streams.storage.base import Storage
+from streams.storage.uris import task_prefix
 
 TaskKind = Literal["flowable", "inline", "worker"]
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -69,6 +72,18 @@ class InlineTask(Task):
         raise NotImplementedError
 
 
+class KvPort(Protocol):
+    """The namespace key-value store as a task sees it (issue 6; see streams/plugins/kv)."""
+
+    async def set(
+        self, namespace: str, key: str, value: Any, expires: dt.datetime | None
+    ) -> None: ...
+
+    async def get(self, namespace: str, key: str) -> tuple[bool, Any]: ...
+
+    async def delete(self, namespace: str, key: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class WorkerContext:
     """What a worker gives a running task (I/O edges are callables, so tasks stay testable)."""
@@ -80,6 +95,27 @@ class WorkerContext:
     flow_id: str
     log: Callable[[LogLevel, str], Awaitable[None]]
     now: Callable[[], dt.datetime]
+    # issue 6: edges for tasks that do real work; defaults keep older callers working.
+    tenant: str = "main"
+    task_id: str = ""
+    storage: Storage | None = None
+    # Where fresh working directories (and cached venvs) are made.
+    work_root: Path | None = None
+    kv: KvPort | None = None
+    # What child processes inherit: the worker's environment minus its secrets.
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def files_prefix(self) -> str:
+        """The `kestra://` folder of this attempt's files."""
+        return task_prefix(
+            self.tenant,
+            self.namespace,
+            self.flow_id,
+            self.execution_id,
+            self.task_id,
+            self.task_run_id,
+            self.attempt,
+        )
 
 
 class WorkerTask(Task):

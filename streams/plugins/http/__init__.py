@@ -1,0 +1,6 @@
+"""HTTP tasks, registered under the `lanner.plugins` entry point `http`."""
+
+from streams.plugins.base import Task
+from streams.plugins.http.request import Request
+
+PLUGINS: list[type[Task]] = [Request]

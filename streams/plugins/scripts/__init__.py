@@ -1,0 +1,7 @@
+"""Script tasks (shell, Python), registered under the `lanner.plugins` entry point `scripts`."""
+
+from streams.plugins.base import Task
+from streams.plugins.scripts.python import PythonCommands, PythonScript
+from streams.plugins.scripts.shell import ShellCommands, ShellScript
+
+PLUGINS: list[type[Task]] = [ShellCommands, ShellScript, PythonScript, PythonCommands]

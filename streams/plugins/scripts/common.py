@@ -1,0 +1,79 @@
+"""What every script task shares: env, files, beforeCommands, the run and its outcome."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from schemas.states import State
+from streams.plugins.base import Outcome, WorkerContext, WorkerTask
+from streams.plugins.scripts.files import (
+    FilesError,
+    collect_output_files,
+    make_workdir,
+    parse_input_files,
+    remove_workdir,
+    write_input_files,
+)
+from streams.plugins.scripts.process import InterpreterNotFound, run_process
+
+KESTRA_SCRIPTS = "io.kestra.plugin.scripts"
+
+
+class ScriptTask(WorkerTask):
+    """Kestra's script task properties that mean something without containers.
+
+    `taskRunner`, `containerImage` and `docker` are accepted so Kestra flows validate, but
+    commands always run as local processes (Kestra's `Process` runner).
+    """
+
+    beforeCommands: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    inputFiles: dict[str, str] | str | None = None
+    outputFiles: list[str] = Field(default_factory=list)
+    interpreter: list[str] = Field(default_factory=lambda: ["/bin/sh", "-c"])
+    failFast: bool = True
+    warningOnStdErr: bool = False
+    taskRunner: dict[str, Any] | None = None
+    containerImage: str | None = None
+    docker: dict[str, Any] | None = None
+
+    async def prepare(self, ctx: WorkerContext, workdir: Path, env: dict[str, str]) -> list[str]:
+        """The command lines to run (after beforeCommands); may write files, build venvs."""
+        raise NotImplementedError
+
+    def base_env(self, ctx: WorkerContext, workdir: Path) -> dict[str, str]:
+        env = {k: v for k, v in ctx.env.items() if not k.startswith("LANNER_")}
+        env.setdefault("PATH", os.defpath)
+        env.update({"WORKING_DIR": str(workdir), "PYTHONUNBUFFERED": "1"})
+        env.update(self.env)
+        return env
+
+    async def run(self, ctx: WorkerContext) -> Outcome:
+        workdir = make_workdir(ctx)
+        try:
+            return await self._run_in(ctx, workdir)
+        except (FilesError, InterpreterNotFound) as exc:
+            return Outcome(State.FAILED, error=f"task {self.id}: {exc}")
+        finally:
+            remove_workdir(workdir)
+
+    async def _run_in(self, ctx: WorkerContext, workdir: Path) -> Outcome:
+        await write_input_files(ctx, workdir, parse_input_files(self.inputFiles))
+        env = self.base_env(ctx, workdir)
+        commands = await self.prepare(ctx, workdir, env)
+        lines = [*(["set -e"] if self.failFast else []), *self.beforeCommands, *commands]
+        result = await run_process([*self.interpreter, "\n".join(lines)], workdir, env, ctx)
+        outputs: dict[str, Any] = {"exitCode": result.exit_code, "vars": result.outputs}
+        if result.exit_code != 0:
+            return Outcome(
+                State.FAILED,
+                outputs,
+                error=f"task {self.id}: command exited with code {result.exit_code}",
+            )
+        outputs["outputFiles"] = await collect_output_files(ctx, workdir, self.outputFiles)
+        warn = self.warningOnStdErr and result.stderr_lines > 0
+        return Outcome(State.WARNING if warn else State.SUCCESS, outputs)

@@ -1,0 +1,25 @@
+"""Internal storage: files travel in events as `kestra://` URIs, never as payloads.
+
+Storage            the port (put/get/exists/size); LocalStorage is the default back end
+storage_from_env   the back end this process is configured with
+task_file_uri      where a task run's output file lives
+spill_outputs      replace outputs too big for an event by URIs of stored JSON
+"""
+
+from streams.storage.base import Storage, StorageError
+from streams.storage.config import storage_from_env
+from streams.storage.local import LocalStorage
+from streams.storage.spill import spill_outputs
+from streams.storage.uris import SCHEME, is_storage_uri, task_file_uri, task_prefix
+
+__all__ = [
+    "SCHEME",
+    "LocalStorage",
+    "Storage",
+    "StorageError",
+    "is_storage_uri",
+    "spill_outputs",
+    "storage_from_env",
+    "task_file_uri",
+    "task_prefix",
+]

@@ -1,0 +1,75 @@
+"""Storage in a local directory: `kestra://a/b/c` is `<root>/a/b/c`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from streams.storage.base import StorageError
+from streams.storage.uris import SCHEME
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def path_of(self, uri: str) -> Path:
+        if not uri.startswith(SCHEME):
+            raise StorageError(f"not a storage URI: {uri!r}")
+        relative = uri[len(SCHEME) :]
+        parts = [p for p in relative.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise StorageError(f"malformed storage URI: {uri!r}")
+        path = self.root.joinpath(*parts)
+        # Belt and braces against traversal through symlinks or odd parts.
+        if not path.resolve().is_relative_to(self.root):
+            raise StorageError(f"storage URI escapes the storage root: {uri!r}")
+        return path
+
+    def _atomic_target(self, uri: str) -> tuple[Path, Path]:
+        path = self.path_of(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+        os.close(fd)
+        return path, Path(tmp)
+
+    def put_bytes(self, uri: str, data: bytes) -> str:
+        path, tmp = self._atomic_target(uri)
+        tmp.write_bytes(data)
+        # Rename is atomic: a reader never sees half a file, a retried attempt overwrites.
+        tmp.replace(path)
+        return uri
+
+    def put_file(self, uri: str, source: Path) -> str:
+        path, tmp = self._atomic_target(uri)
+        shutil.copyfile(source, tmp)
+        tmp.replace(path)
+        return uri
+
+    def get_bytes(self, uri: str, max_bytes: int | None = None) -> bytes:
+        path = self.path_of(uri)
+        try:
+            size = path.stat().st_size
+            if max_bytes is not None and size > max_bytes:
+                raise StorageError(f"file {uri} is {size} bytes, more than {max_bytes}")
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise StorageError(f"file {uri} does not exist in storage") from None
+
+    def get_file(self, uri: str, target: Path) -> None:
+        path = self.path_of(uri)
+        try:
+            shutil.copyfile(path, target)
+        except FileNotFoundError:
+            raise StorageError(f"file {uri} does not exist in storage") from None
+
+    def exists(self, uri: str) -> bool:
+        return self.path_of(uri).is_file()
+
+    def size(self, uri: str) -> int:
+        try:
+            return self.path_of(uri).stat().st_size
+        except FileNotFoundError:
+            raise StorageError(f"file {uri} does not exist in storage") from None
