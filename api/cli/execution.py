@@ -166,7 +166,8 @@ def events_command(
         return
     table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
     for column in ("SEQ", "TIME", "TYPE", "TASK RUN", "ACTOR", "CAUSED BY"):
-        table.add_column(column)
+        # Ids are copied into the next command: fold long cells, never cut them.
+        table.add_column(column, overflow="fold")
     for e in events:
         table.add_row(str(e["seq"]), e["time"], e["type"], e.get("task_run_id") or "",
                       e.get("actor") or "", e.get("causation_id") or "")
