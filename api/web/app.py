@@ -9,7 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 
-from api.web import errors, routes_executions, routes_flows, routes_logs, routes_ops
+from api.web import (
+    errors,
+    routes_audit,
+    routes_control,
+    routes_executions,
+    routes_flows,
+    routes_logs,
+    routes_ops,
+)
 from api.web.services import Services
 from schemas.settings import LannerSettings
 
@@ -32,7 +40,9 @@ def create_app(settings: LannerSettings) -> FastAPI:
     app = FastAPI(title="Lanner", version="0.1.0", lifespan=lifespan)
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
-    for module in (routes_flows, routes_executions, routes_logs):
+    # routes_control before routes_executions: POST /{namespace}/{flow_id} would match
+    # /{id}/restart too.
+    for module in (routes_flows, routes_control, routes_executions, routes_logs, routes_audit):
         api.include_router(module.router)
     api.include_router(routes_ops.router)
     app.include_router(api)

@@ -66,7 +66,7 @@ def execution_to_api(execution: Execution) -> dict[str, Any]:
         "labels": [{"key": k, "value": v} for k, v in execution.labels.items()],
         "taskRunList": [task_run_to_api(execution, r) for r in execution.task_runs.values()],
         "parentId": execution.parent.execution_id if execution.parent else None,
-        "originalId": execution.id,
+        "originalId": execution.original_id or execution.id,
         "trigger": execution.trigger,
         "correlationId": execution.correlation_id,
         "error": execution.error,

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from typing import Any
 
 import faust
 
-from schemas.commands import EXECUTOR_INPUT_ADAPTER, CreateExecution, ExecutorInput, WakeUp
+from schemas.commands import EXECUTOR_INPUT_ADAPTER, CreateExecution, ExecutorInput
 from schemas.settings import LannerSettings
+from schemas.worker import TaskRunReport
 from streams.app.codecs import RECORD_CODEC
 from streams.app.faust_app import raw_topic
+from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.effects import effects_of
 from streams.core.handle import ExecutorRecord, handle
 from streams.core.validation import ValidatedFlow, validate_flow
@@ -30,6 +33,8 @@ log = logging.getLogger("lanner.executor")
 # How long the executor waits for its flow catalog to catch up with a revision that a
 # command names before it gives up on that input (logged, then skipped).
 CATALOG_WAIT_S = 10.0
+# Workers beat every 2 s (streams/app/worker.py); three missed beats and a margin.
+WORKER_LOST_AFTER = dt.timedelta(seconds=8)
 MAX_STATE_BYTES = 8 * 1024 * 1024
 
 
@@ -63,13 +68,14 @@ class Executor:
         # Faust derives serializers from types only; the record codec keeps values as
         # objects in memory and JSON on the changelog. Set before the store is created.
         self.table.value_serializer = RECORD_CODEC  # type: ignore[attr-defined]
-        # execution id -> due WakeUp commands (Pause delays): timers are facts in the
-        # state; this is only an index of them, rebuilt from the table after a restart.
-        self.timers: dict[str, list[WakeUp]] = {}
+        self.control_topic = raw_topic(app, topics.worker_control)
+        self.timers = TimerIndex()
+        self.health = WorkerHealth(lost_after=WORKER_LOST_AFTER)
         self._sources: dict[int, ValidatedFlow | None] = {}
         app.agent(self.inputs, name="executor")(self._agent)
         app.timer(interval=0.25)(self._fire_timers)
-        app.timer(interval=30.0, on_leader=False)(self._rescan_timers)
+        app.timer(interval=1.0)(self._check_workers)
+        app.timer(interval=15.0)(self._rescan)
 
     async def _agent(self, stream: Any) -> None:
         async for event in stream.events():
@@ -103,6 +109,10 @@ class Executor:
                 )
 
     async def _process(self, inp: ExecutorInput) -> None:
+        if isinstance(inp, TaskRunReport) and inp.kind == "heartbeat":
+            # Heartbeats feed the health loop only: no decision, no table write.
+            self.health.heartbeat(inp.task_run_id, inp.attempt, inp.worker_id, _now())
+            return
         key = inp.execution_id.encode()
         record = self._record(key)
         flow = await self._flow_for(inp, record)
@@ -131,10 +141,17 @@ class Executor:
             )
         for line in effects.logs:
             await self.logs_topic.send(key=key, value=line.model_dump_json().encode())
-        if effects.timers:
-            self.timers.setdefault(inp.execution_id, []).extend(effects.timers)
+        for stop in effects.stops:
+            await self.control_topic.send(
+                key=stop.task_run_id.encode(),
+                value=json.dumps(
+                    {"task_run_id": stop.task_run_id, "attempt": stop.attempt}
+                ).encode(),
+            )
+        self.timers.add(effects.timers)
+        self.health.observe(result.events, state, _now())
         if state.state.is_terminal:
-            self.timers.pop(inp.execution_id, None)
+            self.timers.forget(inp.execution_id)
 
     def _record(self, key: bytes) -> ExecutorRecord | None:
         """The table's record: an object when this process wrote it, JSON bytes when it
@@ -196,36 +213,38 @@ class Executor:
         return self._sources[cache_key]
 
     async def _fire_timers(self) -> None:
-        now = dt.datetime.now(dt.UTC)
-        for execution_id in list(self.timers):
-            due = [w for w in self.timers.get(execution_id, []) if w.due <= now]
-            if not due:
-                continue
-            rest = [w for w in self.timers[execution_id] if w.due > now]
-            self.timers[execution_id] = rest
-            if not rest:
-                self.timers.pop(execution_id, None)
-            for wake in due:
-                await self.commands_topic.send(
-                    key=execution_id.encode(), value=wake.model_dump_json().encode()
-                )
+        for wake in self.timers.due(_now()):
+            await self.commands_topic.send(
+                key=wake.execution_id.encode(), value=wake.model_dump_json().encode()
+            )
 
-    async def _rescan_timers(self) -> None:
-        """After a restart the index is empty: rebuild it from the paused task runs."""
+    async def _check_workers(self) -> None:
+        """The worker health loop: a running attempt unheard of for too long runs again."""
+        for lost in self.health.lost(_now()):
+            log.warning(
+                "worker lost; the task runs again",
+                extra={
+                    "execution_id": lost.execution_id,
+                    "task_run_id": lost.task_run_id,
+                    "attempt": lost.attempt,
+                    "worker_id": lost.worker_id,
+                },
+            )
+            await self.commands_topic.send(
+                key=lost.execution_id.encode(), value=lost.model_dump_json().encode()
+            )
+
+    async def _rescan(self) -> None:
+        """After a restart the indexes are empty: rebuild them from the table."""
+        now = _now()
         for key in list(self.table.keys()):
             record = self._record(key)
             state = record.execution if record else None
             if state is None or state.state.is_terminal:
                 continue
-            for run in state.task_runs.values():
-                if run.resume_at is not None and str(run.state) == "PAUSED":
-                    wake = WakeUp(
-                        command_id=f"wake:{run.id}:{run.resume_at.isoformat()}",
-                        execution_id=state.id,
-                        time=run.resume_at,
-                        task_run_id=run.id,
-                        due=run.resume_at,
-                    )
-                    pending = self.timers.setdefault(state.id, [])
-                    if all(w.command_id != wake.command_id for w in pending):
-                        pending.append(wake)
+            self.timers.rebuild_from(state)
+            self.health.rebuild_from(state, now)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -22,6 +22,7 @@ from schemas.settings import LannerSettings
 from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
 from streams.app.faust_app import raw_topic
+from streams.app.worker_control import listen_for_stops
 from streams.log.topics import Topics
 from streams.plugins.base import LogLevel, Outcome, WorkerContext, WorkerTask
 from streams.plugins.registry import PluginRegistry
@@ -30,6 +31,8 @@ from streams.secrets import DeferredError, WorkerEdges
 log = logging.getLogger("lanner.worker")
 
 _DONE_MEMORY = 10_000
+# The executor's health loop declares a worker lost after a few missed beats.
+HEARTBEAT_S = 2.0
 
 
 def _now() -> dt.datetime:
@@ -54,7 +57,31 @@ class Worker:
             raw_topic(app, topics.kv_events),
         )
         self.done: OrderedDict[str, None] = OrderedDict()
+        # task run id -> (job, the coroutine running it): for heartbeats and stops.
+        self.running: dict[str, tuple[WorkerJob, asyncio.Task[Outcome]]] = {}
+        self.stopped: set[str] = set()
+        self._control_topic = topics.worker_control
+        self._bootstrap = settings.kafka_bootstrap
+        self._closing = asyncio.Event()
         app.agent(self.jobs, name="worker", concurrency=settings.worker_threads)(self._agent)
+        app.timer(interval=HEARTBEAT_S)(self._beat)
+        app.task(self._listen)
+
+    async def _listen(self) -> None:
+        await listen_for_stops(self._bootstrap, self._control_topic, self._stop, self._closing)
+
+    def _stop(self, task_run_id: str, attempt: int) -> None:
+        running = self.running.get(task_run_id)
+        if running is not None and running[0].attempt == attempt:
+            log.info(
+                "stopping a killed task", extra={"task_run_id": task_run_id, "attempt": attempt}
+            )
+            self.stopped.add(task_run_id)
+            running[1].cancel()
+
+    async def _beat(self) -> None:
+        for job, _task in list(self.running.values()):
+            await self._report(job, "heartbeat")
 
     async def _agent(self, stream: Any) -> None:
         async for event in stream.events():
@@ -121,7 +148,21 @@ class Worker:
                 key=job.execution_id.encode(), value=line.model_dump_json().encode()
             )
 
-        outcome = await self._run(job, write_log)
+        running = asyncio.ensure_future(self._run(job, write_log))
+        self.running[job.task_run_id] = (job, running)
+        try:
+            outcome = await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if job.task_run_id not in self.stopped:
+                # This worker is shutting down: hand the attempt back so it runs elsewhere
+                # now, rather than after the group notices this worker is gone.
+                running.cancel()
+                await asyncio.shield(self._report(job, "abandoned"))
+                raise
+            outcome = Outcome(State.KILLED, error=f"task {job.task_id}: killed")
+        finally:
+            self.running.pop(job.task_run_id, None)
+            self.stopped.discard(job.task_run_id)
         if outcome.error:
             await write_log("ERROR", outcome.error)
         await self._report(job, "finished", outcome)

@@ -312,8 +312,11 @@ def _end_or_retry(
     task = flow.tasks[run.task_id]
     policy = retry_policy(task, flow.flow)
     if state == State.FAILED and policy is not None and em.current.state != State.KILLING:
-        first_start = run.attempts[0].start if run.attempts and run.attempts[0].start else em.time
-        retry_at = next_retry(policy, run.id, run.attempt_number, first_start, em.time)
+        # A restart gives the task a fresh retry budget: count from the last one.
+        restarts = [h.date for h in run.history if h.state == State.RESTARTED]
+        since = [a for a in run.attempts if not restarts or (a.start and a.start >= restarts[-1])]
+        first_start = since[0].start if since and since[0].start else em.time
+        retry_at = next_retry(policy, run.id, len(since), first_start, em.time)
         if retry_at is not None:
             em.emit(
                 TaskRunRetrying,

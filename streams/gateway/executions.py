@@ -8,9 +8,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.commands import Command, CreateExecution, KillExecution, ResumeExecution
+from schemas.commands import (
+    ChangeTaskRunState,
+    Command,
+    CreateExecution,
+    KillExecution,
+    ReplayExecution,
+    RestartExecution,
+    ResumeExecution,
+)
 from schemas.flow import FlowRef
 from schemas.inputs import coerce_inputs
+from schemas.states import State
 from streams.core.ids import base62
 from streams.flow_catalog import FlowSources
 from streams.log.producer import LogProducer
@@ -106,6 +115,46 @@ class ExecutionGateway:
                 time=dt.datetime.now(dt.UTC),
                 actor=actor,
                 inputs=dict(inputs or {}),
+            )
+        )
+
+    def restart(self, execution_id: str, actor: str) -> str:
+        return self.send(
+            RestartExecution(
+                command_id=new_id(),
+                execution_id=execution_id,
+                time=dt.datetime.now(dt.UTC),
+                actor=actor,
+            )
+        )
+
+    def replay(
+        self, execution_id: str, actor: str, task_run_id: str | None, revision: int | None
+    ) -> tuple[str, str]:
+        """Returns (new execution id, command id); the original creates the new one."""
+        new_execution_id = new_id()
+        command_id = self.send(
+            ReplayExecution(
+                command_id=new_id(),
+                execution_id=execution_id,
+                time=dt.datetime.now(dt.UTC),
+                actor=actor,
+                new_execution_id=new_execution_id,
+                task_run_id=task_run_id,
+                revision=revision,
+            )
+        )
+        return new_execution_id, command_id
+
+    def change_state(self, execution_id: str, actor: str, task_run_id: str, state: State) -> str:
+        return self.send(
+            ChangeTaskRunState(
+                command_id=new_id(),
+                execution_id=execution_id,
+                time=dt.datetime.now(dt.UTC),
+                actor=actor,
+                task_run_id=task_run_id,
+                state=state,
             )
         )
 

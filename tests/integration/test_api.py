@@ -8,33 +8,15 @@ so tests never see each other's flows or executions.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 
-from projections.indexer import Indexer
 from projections.store.client import SearchStore
-from schemas.settings import LannerSettings
-from streams.app.run import ensure_lanner_topics
 from streams.log.producer import LogProducer
-from streams.log.topics import Topics
-from tests.harness.common import free_ports, stop_process
-from tests.harness.elasticsearch_node import ElasticsearchNode
-from tests.harness.kafka_broker import KafkaBroker
-
-REPO = Path(__file__).resolve().parents[2]
-T = TypeVar("T")
+from tests.integration.stack import InProcessIndexer, Stack, wait_for
 
 LOG_FLOW = """\
 id: {id}
@@ -68,123 +50,6 @@ tasks:
     type: io.kestra.plugin.core.log.Log
     message: resumed
 """
-
-
-def wait_for(probe: Callable[[], T | None], timeout_s: float = 30.0, what: str = "") -> T:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-class InProcessIndexer:
-    def __init__(self, settings: LannerSettings) -> None:
-        self.settings = settings
-        self.stop_event = threading.Event()
-        self.indexer = Indexer(settings)
-        self.thread = threading.Thread(target=self.indexer.run, args=(self.stop_event,),
-                                       daemon=True)
-
-    def start(self) -> InProcessIndexer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(timeout=20)
-        assert not self.thread.is_alive()
-
-
-@dataclass
-class Stack:
-    settings: LannerSettings
-    http: httpx.Client
-    indexer: InProcessIndexer
-
-    @property
-    def topics(self) -> Topics:
-        return Topics(self.settings.full_topic_prefix)
-
-    def deploy(self, source: str) -> dict[str, Any]:
-        response = self.http.post("/flows", content=source,
-                                  headers={"content-type": "application/x-yaml"})
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def run(self, ns: str, flow_id: str, inputs: dict[str, Any] | None = None,
-            labels: list[str] | None = None) -> dict[str, Any]:
-        response = self.http.post(f"/executions/{ns}/{flow_id}", json=inputs or {},
-                                  params={"labels": labels or []})
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    def until_ended(self, execution_id: str, timeout_s: float = 30.0) -> dict[str, Any]:
-        def probe() -> dict[str, Any] | None:
-            body: dict[str, Any] = self.http.get(f"/executions/{execution_id}").json()
-            ended = body.get("state", {}).get("current") in (
-                "SUCCESS", "WARNING", "FAILED", "KILLED")
-            return body if ended else None
-        return wait_for(probe, timeout_s, f"execution {execution_id} to end")
-
-    def search(self, **params: Any) -> dict[str, Any]:
-        response = self.http.get("/executions/search", params=params)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-
-def _spawn(role: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen[bytes]:
-    out = (log_dir / f"{role}.log").open("wb")
-    return subprocess.Popen([sys.executable, "-m", "api.cli.main", "server", role], env=env,
-                            cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL)
-
-
-@pytest.fixture(scope="module")
-def stack(kafka_broker: KafkaBroker, es_node: ElasticsearchNode,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prefix = f"t{secrets.token_hex(4)}"
-    (api_port,) = free_ports(1)
-    work = tmp_path_factory.mktemp("stack")
-    settings = LannerSettings(
-        kafka_bootstrap=kafka_broker.bootstrap, elasticsearch_url=es_node.url,
-        topic_prefix=f"{prefix}.", index_prefix=prefix, partitions=2, worker_threads=2,
-        scheduler_enabled=False, api_port=api_port, data_dir=str(work / "data"),
-        read_your_writes_timeout_s=3.0)
-    ensure_lanner_topics(settings)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LANNER_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
-           "LANNER_ELASTICSEARCH_URL": es_node.url, "LANNER_TOPIC_PREFIX": f"{prefix}.",
-           "LANNER_INDEX_PREFIX": prefix, "LANNER_PARTITIONS": "2",
-           "LANNER_WORKER_THREADS": "2", "LANNER_DATA_DIR": str(work / "data"),
-           "LANNER_SCHEDULER_ENABLED": "false", "LANNER_LOG_LEVEL": "WARNING"}
-    procs = [_spawn(role, env, work) for role in ("executor", "worker")]
-    indexer = InProcessIndexer(settings).start()
-    from api.web.app import create_app
-
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=api_port,
-                                           log_config=None, access_log=False))
-    api_thread = threading.Thread(target=server.run, daemon=True)
-    api_thread.start()
-    wait_for(lambda: server.started, 60, "the API to start")
-    http = httpx.Client(base_url=f"http://127.0.0.1:{api_port}/api/v1", timeout=30)
-    the_stack = Stack(settings, http, indexer)
-    try:
-        yield the_stack
-    finally:
-        http.close()
-        server.should_exit = True
-        api_thread.join(timeout=20)
-        # A test may have replaced the indexer (restart): stop the current one.
-        if the_stack.indexer.thread.is_alive():
-            the_stack.indexer.stop()
-        for proc, role in zip(procs, ("executor", "worker"), strict=True):
-            stop_process(proc, what=role)
 
 
 @pytest.fixture

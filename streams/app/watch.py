@@ -1,0 +1,115 @@
+"""What the executor watches over time, outside the pure state: due timers and worker
+heartbeats. Both are indexes of facts that are in the state (rebuilt from the table
+after a restart); losing them only delays, never changes, a decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from schemas.commands import WakeUp, WorkerLost
+from schemas.events import ExecutionEvent, TaskRunRunning
+from schemas.execution import Execution
+from schemas.states import State
+
+
+def _wake(execution_id: str, run_id: str, due: dt.datetime) -> WakeUp:
+    return WakeUp(
+        command_id=f"wake:{run_id}:{due.isoformat()}",
+        execution_id=execution_id,
+        time=due,
+        task_run_id=run_id,
+        due=due,
+    )
+
+
+class TimerIndex:
+    """Due WakeUp commands (Pause delays, retries) by execution."""
+
+    def __init__(self) -> None:
+        self.pending: dict[str, dict[str, WakeUp]] = {}
+
+    def add(self, timers: Iterable[WakeUp]) -> None:
+        for wake in timers:
+            self.pending.setdefault(wake.execution_id, {})[wake.command_id] = wake
+
+    def forget(self, execution_id: str) -> None:
+        self.pending.pop(execution_id, None)
+
+    def due(self, now: dt.datetime) -> list[WakeUp]:
+        fired: list[WakeUp] = []
+        for execution_id in list(self.pending):
+            timers = self.pending[execution_id]
+            for command_id in [c for c, w in timers.items() if w.due <= now]:
+                fired.append(timers.pop(command_id))
+            if not timers:
+                del self.pending[execution_id]
+        return fired
+
+    def rebuild_from(self, state: Execution) -> None:
+        for run in state.task_runs.values():
+            if run.state == State.PAUSED and run.resume_at is not None:
+                self.add([_wake(state.id, run.id, run.resume_at)])
+            elif run.state == State.RETRYING and run.retry_at is not None:
+                self.add([_wake(state.id, run.id, run.retry_at)])
+
+
+@dataclass
+class _Beat:
+    execution_id: str
+    attempt: int
+    worker_id: str
+    last_seen: dt.datetime
+
+
+class WorkerHealth:
+    """Attempts running on workers and when each was last heard of (the health loop)."""
+
+    def __init__(self, lost_after: dt.timedelta) -> None:
+        self.lost_after = lost_after
+        self.running: dict[str, _Beat] = {}  # task run id -> beat
+
+    def observe(self, events: list[ExecutionEvent], state: Execution, now: dt.datetime) -> None:
+        for event in events:
+            if isinstance(event, TaskRunRunning):
+                self.running[event.task_run_id] = _Beat(
+                    event.execution_id, event.attempt, event.worker_id, now
+                )
+        for run_id in [r for r, b in self.running.items() if b.execution_id == state.id]:
+            run = state.task_runs.get(run_id)
+            if (
+                run is None
+                or run.state != State.RUNNING
+                or run.attempt_number != self.running[run_id].attempt
+            ):
+                del self.running[run_id]
+
+    def heartbeat(self, task_run_id: str, attempt: int, worker_id: str, now: dt.datetime) -> None:
+        beat = self.running.get(task_run_id)
+        if beat is not None and beat.attempt == attempt and beat.worker_id == worker_id:
+            beat.last_seen = now
+
+    def rebuild_from(self, state: Execution, now: dt.datetime) -> None:
+        """After a restart every running attempt gets a full grace period."""
+        for run in state.task_runs.values():
+            worker = run.attempts[-1].worker_id if run.attempts else None
+            if run.state == State.RUNNING and worker and run.id not in self.running:
+                self.running[run.id] = _Beat(state.id, run.attempt_number, worker, now)
+
+    def lost(self, now: dt.datetime) -> list[WorkerLost]:
+        lost: list[WorkerLost] = []
+        for run_id, beat in list(self.running.items()):
+            if now - beat.last_seen > self.lost_after:
+                del self.running[run_id]
+                lost.append(
+                    WorkerLost(
+                        command_id=f"lost:{run_id}:{beat.attempt}",
+                        execution_id=beat.execution_id,
+                        time=now,
+                        task_run_id=run_id,
+                        attempt=beat.attempt,
+                        worker_id=beat.worker_id,
+                    )
+                )
+        return lost
