@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from projections import mappings
+from projections.audit import AUDIT, execution_event_doc, flow_event_doc
 from projections.documents import event_doc, execution_doc, flow_docs, flow_key, log_doc
 from projections.execution_fold import ExecutionFolder
 from schemas.events import (
@@ -81,8 +82,14 @@ class BatchProjector:
                             extra={"topic": record.topic, "partition": record.partition,
                                    "offset": record.offset, "error": str(exc)[:500]})
         if events:
-            for state in self._folder.fold(events).values():
+            changed = self._folder.fold(events)
+            for state in changed.values():
                 writes.add(mappings.EXECUTIONS, (state.id, state.seq, execution_doc(state)))
+            for event in events:
+                folded = changed.get(event.execution_id)
+                writes.add(AUDIT, execution_event_doc(
+                    event, folded.namespace if folded else None,
+                    folded.flow_id if folded else None))
         return writes
 
     def _one(self, record: RawRecord, writes: Writes, events: list[ExecutionEvent]) -> None:
@@ -107,6 +114,7 @@ class BatchProjector:
             writes.add(mappings.TRIGGERS, (key, record.offset + 1, doc))
 
     def _flow(self, event: FlowEvent, record: RawRecord, writes: Writes) -> None:
+        writes.add(AUDIT, flow_event_doc(event))
         key = flow_key(event.tenant, event.namespace, event.flow_id)
         previous = self._sources.get(key)
         if isinstance(event, FlowDeleted):

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from projections.audit import AUDIT, AUDIT_MAPPING
+
 FLOWS = "flows"
 FLOW_REVISIONS = "flow-revisions"
 EXECUTIONS = "executions"
@@ -110,5 +112,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
                        "triggerId": _KEYWORD, "updated": _DATE},
     },
 }
+
+MAPPINGS[AUDIT] = AUDIT_MAPPING
 
 LEVEL_RANK: dict[str, int] = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4}

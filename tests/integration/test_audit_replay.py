@@ -381,3 +381,41 @@ def test_export_then_import_under_another_prefix(ran: Ran, kafka_broker: KafkaBr
         assert report.executions == 3 and report.divergences == []
     finally:
         target.stop()
+
+
+# --- audit search ------------------------------------------------------------------------------
+
+
+def test_audit_search_by_actor_type_namespace_time_with_paging(ran: Ran) -> None:
+    api = ran.api
+
+    def search(**params: Any) -> dict[str, Any]:
+        found: dict[str, Any] = api.json("GET", "/audit", params={"namespace": ran.ns,
+                                                                   **params})
+        return found
+
+    # The kill is among the last events; wait until the view has it.
+    wait_for(lambda: search(type="ExecutionKilled")["total"] == 1 or None, 30, "audit view")
+    by_api = search(actor="api", size=1000)["results"]
+    kinds = {(d["kind"], d["type"]) for d in by_api}
+    assert {("flow", "FlowCreated"), ("flow", "FlowUpdated"),
+            ("execution", "ExecutionCreated"), ("execution", "ExecutionKilling")} <= kinds
+    assert all(d["actor"] == "api" and d["namespace"] == ran.ns for d in by_api)
+    subflow = search(actor=f"subflow:{ran.ns}.parent")["results"]
+    assert subflow and {d["executionId"] for d in subflow} == {ran.child_id}
+    everything = search(size=1000)
+    assert everything["total"] == len(everything["results"]) > 20
+    times = [d["time"] for d in everything["results"]]
+    assert times == sorted(times)
+    page2 = search(size=5, page=2)
+    assert [d["id"] for d in page2["results"]] == [
+        d["id"] for d in everything["results"][5:10]]
+    killed_at = next(d["time"] for d in everything["results"] if d["type"] == "ExecutionKilled")
+    after = search(**{"from": killed_at})["results"]
+    assert after and all(d["time"] >= killed_at for d in after)
+    before = search(to=everything["results"][0]["time"])["results"]
+    assert [d["id"] for d in before] == [everything["results"][0]["id"]] or all(
+        d["time"] == everything["results"][0]["time"] for d in before)
+    bad = api.http.get("/audit", params={"from": "2026-02-01T00:00:00Z",
+                                         "to": "2026-01-01T00:00:00Z"})
+    assert bad.status_code == 422

@@ -1,0 +1,51 @@
+"""/api/v1/audit: who did what, when, over every flow and execution event (the `audit`
+view, fed by the indexer)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from api.web.queries import BadParameter, namespace_filter
+from api.web.services import Services, services
+from projections.audit import AUDIT
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+Svc = Annotated[Services, Depends(services)]
+
+
+def audit_query(actor: str | None, types: list[str], namespace: str | None,
+                start: dt.datetime | None, end: dt.datetime | None) -> dict[str, Any]:
+    filters: list[dict[str, Any]] = []
+    if actor:
+        filters.append({"term": {"actor": actor}})
+    if types:
+        filters.append({"terms": {"type": types}})
+    if namespace:
+        filters.append(namespace_filter(namespace))
+    if start and end and start > end:
+        raise BadParameter("from", "must not be after `to`")
+    bounds = {op: when.isoformat() for op, when in (("gte", start), ("lte", end)) if when}
+    if bounds:
+        filters.append({"range": {"time": bounds}})
+    return {"bool": {"filter": filters}}
+
+
+@router.get("")
+def search_audit(
+    svc: Svc,
+    actor: str | None = None,
+    event_type: Annotated[list[str] | None, Query(alias="type")] = None,
+    namespace: str | None = None,
+    start: Annotated[dt.datetime | None, Query(alias="from")] = None,
+    end: Annotated[dt.datetime | None, Query(alias="to")] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=1000)] = 50,
+) -> dict[str, Any]:
+    """Events by actor, type, namespace (prefix) and time, oldest first, paged."""
+    query = audit_query(actor, event_type or [], namespace, start, end)
+    total, docs = svc.store.search(AUDIT, query, size=size, from_=(page - 1) * size,
+                                   sort=[{"time": "asc"}, {"id": "asc"}])
+    return {"results": docs, "total": total, "page": page, "size": size}
