@@ -34,6 +34,7 @@ from schemas.settings import LannerSettings
 from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.core.validation import ValidatedFlow
+from streams.log.admin import wait_group_consuming
 from streams.log.reader import read_all
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
@@ -42,7 +43,7 @@ from tests.harness.common import free_ports, stop_process
 from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import distinct_history
-from tests.integration.test_api import InProcessIndexer, wait_for
+from tests.integration.stack import InProcessIndexer, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -182,6 +183,9 @@ def ran(kafka_broker: KafkaBroker, es_node: ElasticsearchNode,
                                       env=api.env, cwd=REPO, stdout=out,
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
     try:
+        prefix = api.settings.full_topic_prefix
+        wait_group_consuming(kafka_broker.bootstrap, f"{prefix}executor", api.topics.commands, 90)
+        wait_group_consuming(kafka_broker.bootstrap, f"{prefix}worker", api.topics.worker_jobs, 90)
         ns = f"audit.t{secrets.token_hex(3)}"
         api.deploy(CHILD.format(ns=ns))
         api.deploy(PARENT.format(ns=ns))
