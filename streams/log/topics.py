@@ -57,4 +57,5 @@ class Topics:
             self.logs,
             self.trigger_events,
             self.worker_control,
+            self.kv_events,
         ]
