@@ -98,6 +98,12 @@ class Cluster:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
 
+    def stop(self, name: str, timeout_s: float = 30.0) -> None:
+        """A graceful stop (SIGTERM), as an orchestrator scaling down would do."""
+        proc = self.processes.pop(name)
+        proc.terminate()
+        proc.wait(timeout=timeout_s)
+
     def log_of(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
