@@ -91,6 +91,20 @@ class WorkerLost(CommandBase):
     worker_id: str
 
 
+class AdmitExecution(CommandBase):
+    """The concurrency gate gives a queued execution its slot."""
+
+    type: Literal["AdmitExecution"] = "AdmitExecution"
+
+
+class RefuseExecution(CommandBase):
+    """The concurrency gate refuses a queued execution (behavior CANCEL or FAIL)."""
+
+    type: Literal["RefuseExecution"] = "RefuseExecution"
+    state: Literal[State.CANCELLED, State.FAILED]
+    reason: str
+
+
 class WakeUp(CommandBase):
     """A timer the executor set (a Pause delay, a retry) is due."""
 
@@ -117,6 +131,8 @@ Command = Annotated[
     | ReplayExecution
     | ChangeTaskRunState
     | WorkerLost
+    | AdmitExecution
+    | RefuseExecution
     | WakeUp
     | SubflowEnded,
     Field(discriminator="type"),
@@ -129,6 +145,8 @@ ExecutorInput = Annotated[
     | ReplayExecution
     | ChangeTaskRunState
     | WorkerLost
+    | AdmitExecution
+    | RefuseExecution
     | WakeUp
     | SubflowEnded
     | TaskRunReport,

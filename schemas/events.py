@@ -54,6 +54,14 @@ class ExecutionCreated(EventBase):
     original_id: str | None = None
 
 
+class ExecutionQueued(EventBase):
+    """The flow's concurrency limit applies: the execution waits for the gate."""
+
+    type: Literal["ExecutionQueued"] = "ExecutionQueued"
+    limit: int
+    behavior: Literal["QUEUE", "CANCEL", "FAIL"]
+
+
 class ExecutionStarted(EventBase):
     type: Literal["ExecutionStarted"] = "ExecutionStarted"
 
@@ -107,6 +115,10 @@ class ExecutionFailed(_ExecutionEnded):
 
 class ExecutionKilled(_ExecutionEnded):
     type: Literal["ExecutionKilled"] = "ExecutionKilled"
+
+
+class ExecutionCancelled(_ExecutionEnded):
+    type: Literal["ExecutionCancelled"] = "ExecutionCancelled"
 
 
 class TaskRunCreated(EventBase):
@@ -200,7 +212,9 @@ class TaskRunSkipped(_TaskRunEnded):
     type: Literal["TaskRunSkipped"] = "TaskRunSkipped"
 
 
-ExecutionEnded = ExecutionSucceeded | ExecutionWarned | ExecutionFailed | ExecutionKilled
+ExecutionEnded = (
+    ExecutionSucceeded | ExecutionWarned | ExecutionFailed | ExecutionKilled | ExecutionCancelled
+)
 TaskRunEnded = TaskRunSucceeded | TaskRunWarned | TaskRunFailed | TaskRunKilled | TaskRunSkipped
 
 EXECUTION_END_STATES: dict[State, type[_ExecutionEnded]] = {
@@ -208,6 +222,7 @@ EXECUTION_END_STATES: dict[State, type[_ExecutionEnded]] = {
     State.WARNING: ExecutionWarned,
     State.FAILED: ExecutionFailed,
     State.KILLED: ExecutionKilled,
+    State.CANCELLED: ExecutionCancelled,
 }
 TASK_RUN_END_STATES: dict[State, type[_TaskRunEnded]] = {
     State.SUCCESS: TaskRunSucceeded,
@@ -219,6 +234,7 @@ TASK_RUN_END_STATES: dict[State, type[_TaskRunEnded]] = {
 
 ExecutionEvent = Annotated[
     ExecutionCreated
+    | ExecutionQueued
     | ExecutionStarted
     | ExecutionPaused
     | ExecutionResumed
@@ -229,6 +245,7 @@ ExecutionEvent = Annotated[
     | ExecutionWarned
     | ExecutionFailed
     | ExecutionKilled
+    | ExecutionCancelled
     | TaskRunCreated
     | TaskRunStarted
     | TaskRunRunning

@@ -69,6 +69,7 @@ class Executor:
         # objects in memory and JSON on the changelog. Set before the store is created.
         self.table.value_serializer = RECORD_CODEC  # type: ignore[attr-defined]
         self.control_topic = raw_topic(app, topics.worker_control)
+        self.gate_topic = raw_topic(app, topics.concurrency)
         self.timers = TimerIndex()
         self.health = WorkerHealth(lost_after=WORKER_LOST_AFTER)
         self._sources: dict[int, ValidatedFlow | None] = {}
@@ -141,6 +142,10 @@ class Executor:
             )
         for line in effects.logs:
             await self.logs_topic.send(key=key, value=line.model_dump_json().encode())
+        for request in effects.gate:
+            await self.gate_topic.send(
+                key=request.flow_uid.encode(), value=request.model_dump_json().encode()
+            )
         for stop in effects.stops:
             await self.control_topic.send(
                 key=stop.task_run_id.encode(),

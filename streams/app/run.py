@@ -9,6 +9,7 @@ import faust
 from schemas.settings import LannerSettings
 from streams.app.executor import Executor
 from streams.app.faust_app import make_app
+from streams.app.gate import Gate
 from streams.app.worker import Worker
 from streams.flow_catalog import LiveFlowCatalog
 from streams.log.admin import ensure_topics
@@ -36,6 +37,7 @@ def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = 
         )
         catalog.start()
         Executor(app, settings, catalog, registry)
+        Gate(app, settings)
     if "worker" in roles:
         Worker(app, settings, registry)
     return app

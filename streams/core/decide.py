@@ -19,10 +19,12 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from schemas.commands import (
+    AdmitExecution,
     ChangeTaskRunState,
     CreateExecution,
     ExecutorInput,
     KillExecution,
+    RefuseExecution,
     ReplayExecution,
     RestartExecution,
     ResumeExecution,
@@ -38,6 +40,7 @@ from schemas.events import (
     ExecutionEvent,
     ExecutionKilling,
     ExecutionPaused,
+    ExecutionQueued,
     ExecutionReplayed,
     ExecutionRestarted,
     ExecutionResumed,
@@ -180,6 +183,12 @@ def decide(
         _on_change_state(emitter, inp, flow)
     elif isinstance(inp, WorkerLost):
         _on_worker_lost(emitter, inp)
+    elif isinstance(inp, AdmitExecution):
+        if state.state == State.QUEUED:
+            emitter.emit(ExecutionStarted)
+    elif isinstance(inp, RefuseExecution):
+        if state.state == State.QUEUED:
+            emitter.emit(EXECUTION_END_STATES[inp.state], error=inp.reason)
     elif isinstance(inp, TaskRunReport):
         _on_report(emitter, inp, flow)
     elif isinstance(inp, KillExecution):
@@ -237,6 +246,12 @@ def _create(em: _Emitter, flow: ValidatedFlow | None, cmd: CreateExecution) -> N
     )
     if problem is not None:
         em.emit(EXECUTION_END_STATES[State.FAILED], error=problem)
+        return
+    assert flow is not None
+    limit = flow.flow.concurrency
+    if limit is not None:
+        # Other executions of the flow live on other partitions: the gate decides.
+        em.emit(ExecutionQueued, limit=limit.limit, behavior=limit.behavior)
         return
     em.emit(ExecutionStarted)
 
@@ -333,6 +348,9 @@ def _end_or_retry(
 
 
 def _on_kill(em: _Emitter, cmd: KillExecution) -> None:
+    if em.current.state == State.QUEUED:
+        em.emit(EXECUTION_END_STATES[State.KILLED], error="killed while queued")
+        return
     em.emit(ExecutionKilling, kill_children=cmd.kill_children)
     for run in list(em.current.task_runs.values()):
         if not run.state.is_terminal:
@@ -468,7 +486,7 @@ class _Walker:
         return self.state.state == State.KILLING
 
     def advance(self) -> None:
-        if self.state.state == State.PAUSED:
+        if self.state.state in (State.PAUSED, State.QUEUED):
             return
         flow = self.flow.flow
         result = self._block(flow.tasks, flow.errors, flow.finally_, None, None, self._sequence)

@@ -10,11 +10,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from schemas.commands import Command, CreateExecution, KillExecution, SubflowEnded, WakeUp
+from schemas.concurrency import GateRequest
 from schemas.events import (
+    ExecutionCancelled,
     ExecutionEvent,
     ExecutionFailed,
     ExecutionKilled,
     ExecutionKilling,
+    ExecutionQueued,
     ExecutionReplayed,
     ExecutionSucceeded,
     ExecutionWarned,
@@ -33,7 +36,8 @@ from schemas.states import State
 from schemas.worker import LogLine, WorkerJob
 from streams.core.replay_seed import replay_seed
 
-_END_STATE = {
+_END_STATE: dict[type[ExecutionEvent], State] = {
+    ExecutionCancelled: State.CANCELLED,
     ExecutionSucceeded: State.SUCCESS,
     ExecutionWarned: State.WARNING,
     ExecutionFailed: State.FAILED,
@@ -52,6 +56,7 @@ class StopJob:
 
 @dataclass
 class Effects:
+    gate: list[GateRequest] = field(default_factory=list)
     jobs: list[WorkerJob] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     logs: list[LogLine] = field(default_factory=list)
@@ -74,6 +79,7 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
     out = Effects()
     kill_children = not any(isinstance(e, ExecutionKilling) and not e.kill_children for e in events)
     for event in events:
+        _gate_requests(state, event, out)
         if isinstance(event, TaskRunStarted):
             if event.job is not None:
                 out.jobs.append(event.job)
@@ -109,6 +115,26 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
                 )
             )
     return out
+
+
+def _gate_requests(state: Execution, event: ExecutionEvent, out: Effects) -> None:
+    uid = state.flow_uid
+    if isinstance(event, ExecutionQueued):
+        out.gate.append(
+            GateRequest(
+                kind="acquire",
+                flow_uid=uid,
+                execution_id=state.id,
+                time=event.time,
+                limit=event.limit,
+                behavior=event.behavior,
+            )
+        )
+    elif type(event) in _END_STATE and any(h.state == State.QUEUED for h in state.history):
+        # It held (or waited for) a slot: free it for the next one in the queue.
+        out.gate.append(
+            GateRequest(kind="release", flow_uid=uid, execution_id=state.id, time=event.time)
+        )
 
 
 def _stop_what_was_running(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from schemas.events import (
     EventBase,
+    ExecutionCancelled,
     ExecutionCreated,
     ExecutionEvent,
     ExecutionFailed,
     ExecutionKilled,
     ExecutionKilling,
     ExecutionPaused,
+    ExecutionQueued,
     ExecutionReplayed,
     ExecutionRestarted,
     ExecutionResumed,
@@ -48,6 +50,8 @@ class HistoryError(ValueError):
 
 
 _EXECUTION_STATE: dict[type[EventBase], State] = {
+    ExecutionQueued: State.QUEUED,
+    ExecutionCancelled: State.CANCELLED,
     ExecutionStarted: State.RUNNING,
     ExecutionPaused: State.PAUSED,
     ExecutionResumed: State.RUNNING,
@@ -116,7 +120,12 @@ def _move_execution(state: Execution, event: ExecutionEvent, target: State) -> E
     }
     if target.is_terminal:
         assert isinstance(
-            event, ExecutionSucceeded | ExecutionWarned | ExecutionFailed | ExecutionKilled
+            event,
+            ExecutionSucceeded
+            | ExecutionWarned
+            | ExecutionFailed
+            | ExecutionKilled
+            | ExecutionCancelled,
         )
         update["ended"] = event.time
         update["outputs"] = event.outputs

@@ -38,6 +38,11 @@ class Topics:
         return f"{self.prefix}trigger-events"
 
     @property
+    def concurrency(self) -> str:
+        """Requests to the concurrency gate, keyed by flow uid."""
+        return f"{self.prefix}concurrency"
+
+    @property
     def worker_control(self) -> str:
         """Stop requests for running jobs; every worker reads all of it (no group)."""
         return f"{self.prefix}worker-control"
@@ -57,5 +62,6 @@ class Topics:
             self.logs,
             self.trigger_events,
             self.worker_control,
+            self.concurrency,
             self.kv_events,
         ]

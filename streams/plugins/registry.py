@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -10,6 +11,19 @@ from importlib.metadata import entry_points
 from streams.plugins.base import Task
 
 log = logging.getLogger(__name__)
+
+# Keep in step with [project.entry-points."lanner.plugins"] in pyproject.toml.
+BUILT_IN = (
+    "streams.plugins.core",
+    "streams.plugins.scripts",
+    "streams.plugins.http",
+    "streams.plugins.kv",
+)
+
+
+def _load(module: str) -> list[type[Task]]:
+    plugins: list[type[Task]] = importlib.import_module(module).PLUGINS
+    return plugins
 
 
 @dataclass(frozen=True)
@@ -27,10 +41,9 @@ class PluginRegistry:
                 continue
             classes.extend(loaded if isinstance(loaded, list) else [loaded])
         if not classes:
-            # Running from a source tree that was not installed: the core plugins still work.
-            from streams.plugins.core import PLUGINS
-
-            classes = list(PLUGINS)
+            # Running from a source tree that was not installed (no entry points): the
+            # plugins that ship with Lanner still work, third-party ones need installing.
+            classes = [plugin for module in BUILT_IN for plugin in _load(module)]
         return cls.of(classes)
 
     @classmethod

@@ -1,0 +1,57 @@
+"""The concurrency gate's agent: one table row per limited flow (key = flow uid)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from schemas.concurrency import GateRequest, GateState
+from schemas.settings import LannerSettings
+from streams.app.faust_app import raw_topic
+from streams.gate.decide import gate
+from streams.log.topics import Topics
+
+log = logging.getLogger("lanner.gate")
+
+
+class Gate:
+    def __init__(self, app: faust.App, settings: LannerSettings) -> None:
+        topics = Topics(settings.full_topic_prefix)
+        self.requests = raw_topic(app, topics.concurrency)
+        self.commands = raw_topic(app, topics.commands)
+        self.table = app.Table(
+            "concurrency-gates",
+            default=None,
+            partitions=settings.partitions,
+            key_type=bytes,
+            value_type=bytes,
+        )
+        app.agent(self.requests, name="gate")(self._agent)
+
+    async def _agent(self, stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                request = GateRequest.model_validate_json(event.value)
+            except ValidationError as exc:
+                log.error(
+                    "skipping a malformed gate request",
+                    extra={
+                        "partition": event.message.partition,
+                        "offset": event.message.offset,
+                        "error": str(exc)[:300],
+                    },
+                )
+                continue
+            key = request.flow_uid.encode()
+            stored = self.table.get(key)
+            state = GateState.model_validate_json(stored) if stored else None
+            new_state, replies = gate(state, request)
+            if new_state != state:
+                self.table[key] = new_state.model_dump_json().encode()
+            for reply in replies:
+                await self.commands.send(
+                    key=reply.execution_id.encode(), value=reply.model_dump_json().encode()
+                )

@@ -1,0 +1,1 @@
+"""The concurrency gate: which executions of a flow may run now (pure decisions)."""
