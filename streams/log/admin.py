@@ -43,9 +43,17 @@ def ensure_topics(
     if missing:
         topic_config = {"max.message.bytes": str(MAX_RECORD_BYTES), **(config or {})}
         futures = admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=replication,
-                      config=topic_config) for name in missing],
-            operation_timeout=timeout_s, request_timeout=timeout_s,
+            [
+                NewTopic(
+                    name,
+                    num_partitions=partitions,
+                    replication_factor=replication,
+                    config=topic_config,
+                )
+                for name in missing
+            ],
+            operation_timeout=timeout_s,
+            request_timeout=timeout_s,
         )
         for name, future in futures.items():
             try:
@@ -57,8 +65,10 @@ def ensure_topics(
                 ):
                     continue
                 raise TopicError(f"creating topic {name!r} on {bootstrap} failed: {exc}") from exc
-        log.info("topics created", extra={"bootstrap": bootstrap, "topics": missing,
-                                          "partitions": partitions})
+        log.info(
+            "topics created",
+            extra={"bootstrap": bootstrap, "topics": missing, "partitions": partitions},
+        )
     _wait_visible(admin, bootstrap, names, timeout_s)
 
 
@@ -77,15 +87,19 @@ def _wait_visible(admin: AdminClient, bootstrap: str, names: list[str], timeout_
         metadata = admin.list_topics(timeout=max(0.1, deadline - time.monotonic()))
         for name in list(pending):
             topic = metadata.topics.get(name)
-            if topic is not None and topic.error is None and topic.partitions and all(
-                part.leader >= 0 for part in topic.partitions.values()
+            if (
+                topic is not None
+                and topic.error is None
+                and topic.partitions
+                and all(part.leader >= 0 for part in topic.partitions.values())
             ):
                 pending.discard(name)
         if not pending:
             return
         if time.monotonic() >= deadline:
-            raise LogTimeoutError(f"topics {sorted(pending)} not ready on {bootstrap} "
-                                  f"after {timeout_s:.0f} s")
+            raise LogTimeoutError(
+                f"topics {sorted(pending)} not ready on {bootstrap} after {timeout_s:.0f} s"
+            )
         time.sleep(0.05)
 
 

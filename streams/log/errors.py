@@ -15,8 +15,10 @@ class UnknownTopicError(LogError):
     """The topic does not exist; Lanner never lets the broker create topics implicitly."""
 
     def __init__(self, topic: str, bootstrap: str) -> None:
-        super().__init__(f"topic {topic!r} does not exist on {bootstrap} (create it first "
-                         "with streams.log.admin.ensure_topics)")
+        super().__init__(
+            f"topic {topic!r} does not exist on {bootstrap} (create it first "
+            "with streams.log.admin.ensure_topics)"
+        )
         self.topic = topic
 
 

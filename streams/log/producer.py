@@ -49,22 +49,31 @@ class LogProducer:
     `flush` or `close`, as a DeliveryError naming the topic and key of the lost record.
     """
 
-    def __init__(self, bootstrap: str, *, client_id: str = "lanner",
-                 config: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, bootstrap: str, *, client_id: str = "lanner", config: Mapping[str, Any] | None = None
+    ) -> None:
         self._bootstrap = bootstrap
-        self._producer = Producer({**_low_latency_config(bootstrap, client_id),
-                                   **dict(config or {}), "logger": log})
+        self._producer = Producer(
+            {**_low_latency_config(bootstrap, client_id), **dict(config or {}), "logger": log}
+        )
         self._failures: list[DeliveryError] = []
         self._known_topics: set[str] = set()
 
-    def send(self, topic: str, key: str, value: bytes,
-             headers: dict[str, str] | None = None) -> None:
+    def send(
+        self, topic: str, key: str, value: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self._raise_failures()
         self._produce(topic, key, value, headers, self._on_delivery)
 
-    def send_and_wait(self, topic: str, key: str, value: bytes,
-                      headers: dict[str, str] | None = None, *,
-                      timeout_s: float = 30.0) -> tuple[int, int]:
+    def send_and_wait(
+        self,
+        topic: str,
+        key: str,
+        value: bytes,
+        headers: dict[str, str] | None = None,
+        *,
+        timeout_s: float = 30.0,
+    ) -> tuple[int, int]:
         """Write one record and return its (partition, offset) once the broker has it."""
         outcome: list[tuple[KafkaError | None, Message]] = []
         self._produce(topic, key, value, headers, lambda err, msg: outcome.append((err, msg)))
@@ -73,8 +82,9 @@ class LogProducer:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 # The record may still be delivered later; the caller must treat it as unknown.
-                raise LogTimeoutError(f"no delivery report for topic {topic!r} key {key!r} "
-                                      f"after {timeout_s:.0f} s")
+                raise LogTimeoutError(
+                    f"no delivery report for topic {topic!r} key {key!r} after {timeout_s:.0f} s"
+                )
             # poll returns as soon as a report is served: no added latency.
             self._producer.poll(min(remaining, 1.0))
         error, message = outcome[0]
@@ -89,14 +99,17 @@ class LogProducer:
         remaining = self._producer.flush(timeout_s)
         self._raise_failures()
         if remaining:
-            raise LogTimeoutError(f"{remaining} records still undelivered to "
-                                  f"{self._bootstrap} after {timeout_s:.0f} s")
+            raise LogTimeoutError(
+                f"{remaining} records still undelivered to "
+                f"{self._bootstrap} after {timeout_s:.0f} s"
+            )
 
     def close(self, timeout_s: float = 30.0) -> None:
         self.flush(timeout_s)
 
-    def _produce(self, topic: str, key: str, value: bytes, headers: dict[str, str] | None,
-                 callback: Any) -> None:
+    def _produce(
+        self, topic: str, key: str, value: bytes, headers: dict[str, str] | None, callback: Any
+    ) -> None:
         if topic not in self._known_topics:
             self._check_topic(topic)
         encoded: _Headers | None = (
@@ -104,8 +117,9 @@ class LogProducer:
         )
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key.encode(), headers=encoded,
-                                       on_delivery=callback)
+                self._producer.produce(
+                    topic, value=value, key=key.encode(), headers=encoded, on_delivery=callback
+                )
             except BufferError:
                 # Local queue full: serve delivery reports to make room, then retry.
                 self._producer.poll(0.1)
@@ -130,10 +144,15 @@ class LogProducer:
         if error is None:
             return
         key = message.key()
-        failure = DeliveryError(message.topic() or "?", key.decode(errors="replace")
-                                if isinstance(key, bytes) else None, _describe(error))
-        log.error("delivery failed", extra={"topic": failure.topic, "key": failure.key,
-                                            "reason": failure.reason})
+        failure = DeliveryError(
+            message.topic() or "?",
+            key.decode(errors="replace") if isinstance(key, bytes) else None,
+            _describe(error),
+        )
+        log.error(
+            "delivery failed",
+            extra={"topic": failure.topic, "key": failure.key, "reason": failure.reason},
+        )
         self._failures.append(failure)
 
     def _raise_failures(self) -> None:
@@ -147,8 +166,12 @@ class LogProducer:
     def __enter__(self) -> LogProducer:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 

@@ -42,37 +42,42 @@ class Record:
 
 
 def _consumer(bootstrap: str) -> Consumer:
-    return Consumer({
-        "bootstrap.servers": bootstrap,
-        # Required by the client even though nothing joins a group or commits.
-        "group.id": f"lanner-reader-{uuid.uuid4().hex}",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "enable.partition.eof": True,
-        # Bounded prefetch keeps memory flat however long the topic is.
-        "queued.max.messages.kbytes": 16 * 1024,
-        "fetch.wait.max.ms": 50,
-        "logger": log,
-    })
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            # Required by the client even though nothing joins a group or commits.
+            "group.id": f"lanner-reader-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            # Bounded prefetch keeps memory flat however long the topic is.
+            "queued.max.messages.kbytes": 16 * 1024,
+            "fetch.wait.max.ms": 50,
+            "logger": log,
+        }
+    )
 
 
 def _partitions(consumer: Consumer, bootstrap: str, topic: str, timeout_s: float) -> list[int]:
     metadata = consumer.list_topics(topic, timeout=timeout_s)
     found = metadata.topics.get(topic)
-    if found is None or (found.error is not None
-                         and found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART):
+    if found is None or (
+        found.error is not None and found.error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+    ):
         raise UnknownTopicError(topic, bootstrap)
     if found.error is not None:
         raise LogError(f"metadata of topic {topic!r} on {bootstrap}: {found.error.str()}")
     return sorted(found.partitions)
 
 
-def _end_offsets(consumer: Consumer, bootstrap: str, topic: str,
-                 timeout_s: float) -> dict[int, int]:
+def _end_offsets(
+    consumer: Consumer, bootstrap: str, topic: str, timeout_s: float
+) -> dict[int, int]:
     ends: dict[int, int] = {}
     for partition in _partitions(consumer, bootstrap, topic, timeout_s):
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                    timeout=timeout_s, cached=False)
+        _low, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout_s, cached=False
+        )
         ends[partition] = int(high)
     return ends
 
@@ -106,7 +111,9 @@ def _to_record(message: Message) -> Record:
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     assert topic is not None and partition is not None and offset is not None
     return Record(
-        topic=topic, partition=partition, offset=offset,
+        topic=topic,
+        partition=partition,
+        offset=offset,
         key=key.decode(errors="replace") if isinstance(key, bytes) else key,
         value=value if isinstance(value, bytes) else b"",
         timestamp_ms=int(timestamp),
@@ -117,12 +124,20 @@ def _to_record(message: Message) -> Record:
 def _headers(message: Message) -> dict[str, str]:
     raw = message.headers() or []
     pairs = raw.items() if isinstance(raw, dict) else raw
-    return {name: value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
-            for name, value in pairs}
+    return {
+        name: value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
+        for name, value in pairs
+    }
 
 
-def read_all(bootstrap: str, topic: str, *, from_beginning: bool = True, until_end: bool = True,
-             timeout_s: float = 30.0) -> Iterator[Record]:
+def read_all(
+    bootstrap: str,
+    topic: str,
+    *,
+    from_beginning: bool = True,
+    until_end: bool = True,
+    timeout_s: float = 30.0,
+) -> Iterator[Record]:
     """Yield the records of `topic`, partition by partition in offset order.
 
     With `until_end`, the end is the high watermark captured when reading starts: records
@@ -146,9 +161,11 @@ def read_all(bootstrap: str, topic: str, *, from_beginning: bool = True, until_e
             if messages:
                 last_progress = time.monotonic()
             elif time.monotonic() - last_progress > timeout_s:
-                raise LogTimeoutError(f"reading {topic!r} on {bootstrap}: no record for "
-                                      f"{timeout_s:.0f} s, partitions {sorted(pending)} short "
-                                      f"of their end {ends}")
+                raise LogTimeoutError(
+                    f"reading {topic!r} on {bootstrap}: no record for "
+                    f"{timeout_s:.0f} s, partitions {sorted(pending)} short "
+                    f"of their end {ends}"
+                )
             for message in messages:
                 partition, offset = message.partition(), message.offset()
                 assert partition is not None and offset is not None
@@ -161,8 +178,7 @@ def read_all(bootstrap: str, topic: str, *, from_beginning: bool = True, until_e
                         if offset >= ends[partition]:
                             pending.discard(partition)
                         continue
-                    raise LogError(f"reading {topic!r}[{partition}] on {bootstrap}: "
-                                   f"{error.str()}")
+                    raise LogError(f"reading {topic!r}[{partition}] on {bootstrap}: {error.str()}")
                 if offset >= ends[partition]:
                     pending.discard(partition)
                     continue
@@ -173,9 +189,15 @@ def read_all(bootstrap: str, topic: str, *, from_beginning: bool = True, until_e
         consumer.close()
 
 
-def tail(bootstrap: str, topics: list[str], *, from_beginning: bool,
-         stop: threading.Event | None = None, timeout_s: float = 10.0,
-         poll_s: float = 0.1) -> Iterator[Record]:
+def tail(
+    bootstrap: str,
+    topics: list[str],
+    *,
+    from_beginning: bool,
+    stop: threading.Event | None = None,
+    timeout_s: float = 10.0,
+    poll_s: float = 0.1,
+) -> Iterator[Record]:
     """Follow `topics` until `stop` is set (or the caller stops iterating).
 
     Partitions are those that exist when tailing starts; a topic's later partitions are
@@ -184,8 +206,11 @@ def tail(bootstrap: str, topics: list[str], *, from_beginning: bool,
     consumer = _consumer(bootstrap)
     try:
         start = OFFSET_BEGINNING if from_beginning else OFFSET_END
-        assignment = [TopicPartition(topic, p, start) for topic in dict.fromkeys(topics)
-                      for p in _partitions(consumer, bootstrap, topic, timeout_s)]
+        assignment = [
+            TopicPartition(topic, p, start)
+            for topic in dict.fromkeys(topics)
+            for p in _partitions(consumer, bootstrap, topic, timeout_s)
+        ]
         consumer.assign(assignment)
         while stop is None or not stop.is_set():
             for message in _next_batch(consumer, poll_s):
@@ -193,8 +218,10 @@ def tail(bootstrap: str, topics: list[str], *, from_beginning: bool,
                 if error is None:
                     yield _to_record(message)
                 elif error.code() != KafkaError._PARTITION_EOF:
-                    raise LogError(f"tailing {message.topic()!r}[{message.partition()}] on "
-                                   f"{bootstrap}: {error.str()}")
+                    raise LogError(
+                        f"tailing {message.topic()!r}[{message.partition()}] on "
+                        f"{bootstrap}: {error.str()}"
+                    )
     finally:
         consumer.close()
 
