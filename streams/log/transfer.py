@@ -43,8 +43,10 @@ class Sink(Protocol):
 
 class MalformedLine(ValueError):
     def __init__(self, number: int, reason: str, stats: ImportStats) -> None:
-        super().__init__(f"line {number}: {reason} (import stopped there; {stats.written} "
-                         f"records written before it, {stats.skipped} already present)")
+        super().__init__(
+            f"line {number}: {reason} (import stopped there; {stats.written} "
+            f"records written before it, {stats.skipped} already present)"
+        )
         self.number = number
         self.stats = stats
 
@@ -72,8 +74,9 @@ def in_namespace(namespace: str, candidate: str) -> bool:
     return candidate == namespace or candidate.startswith(f"{namespace}.")
 
 
-def _selected_executions(bootstrap: str, topics: Topics, namespace: str,
-                         since: dt.datetime | None) -> set[str]:
+def _selected_executions(
+    bootstrap: str, topics: Topics, namespace: str, since: dt.datetime | None
+) -> set[str]:
     chosen: set[str] = set()
     for record in read_all(bootstrap, topics.execution_events):
         if b'"ExecutionCreated"' not in record.value:
@@ -82,15 +85,24 @@ def _selected_executions(bootstrap: str, topics: Topics, namespace: str,
             event = decode_execution_event(record.value)
         except (ValidationError, ValueError):
             continue
-        if (isinstance(event, ExecutionCreated) and in_namespace(namespace, event.namespace)
-                and (since is None or event.time >= since)):
+        if (
+            isinstance(event, ExecutionCreated)
+            and in_namespace(namespace, event.namespace)
+            and (since is None or event.time >= since)
+        ):
             chosen.add(event.execution_id)
     return chosen
 
 
-def export_namespace(bootstrap: str, topics: Topics, namespace: str, out: TextIO, *,
-                     since: dt.datetime | None = None, tick: Tick | None = None
-                     ) -> ExportStats:
+def export_namespace(
+    bootstrap: str,
+    topics: Topics,
+    namespace: str,
+    out: TextIO,
+    *,
+    since: dt.datetime | None = None,
+    tick: Tick | None = None,
+) -> ExportStats:
     stats = ExportStats()
     chosen = _selected_executions(bootstrap, topics, namespace, since)
     stats.executions = len(chosen)
@@ -110,10 +122,21 @@ def export_namespace(bootstrap: str, topics: Topics, namespace: str, out: TextIO
             except ValueError:
                 stats.unreadable += 1  # garbage on a topic is not part of any history
                 continue
-            out.write(json.dumps({"topic": logical, "key": key, "partition": record.partition,
-                                  "offset": record.offset, "timestamp": record.timestamp_ms,
-                                  "value": value}, separators=(",", ":"),
-                                 ensure_ascii=False) + "\n")
+            out.write(
+                json.dumps(
+                    {
+                        "topic": logical,
+                        "key": key,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                        "timestamp": record.timestamp_ms,
+                        "value": value,
+                    },
+                    separators=(",", ":"),
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
             stats.lines[logical] += 1
             if tick:
                 tick(logical)
@@ -165,8 +188,12 @@ def _lines(source: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
             item = json.loads(line)
         except ValueError as exc:
             raise _Bad(number, f"not JSON ({exc})") from None
-        if not isinstance(item, dict) or item.get("topic") not in TOPICS or not isinstance(
-                item.get("key"), str) or "value" not in item:
+        if (
+            not isinstance(item, dict)
+            or item.get("topic") not in TOPICS
+            or not isinstance(item.get("key"), str)
+            or "value" not in item
+        ):
             raise _Bad(number, "expected an object with topic, key and value")
         yield number, item
 
@@ -177,8 +204,13 @@ class _Bad(Exception):
         self.reason = reason
 
 
-def import_lines(producer: Sink, topics: Topics, source: Iterable[str],
-                 present: set[bytes], tick: Tick | None = None) -> ImportStats:
+def import_lines(
+    producer: Sink,
+    topics: Topics,
+    source: Iterable[str],
+    present: set[bytes],
+    tick: Tick | None = None,
+) -> ImportStats:
     stats = ImportStats()
     try:
         for number, item in _lines(source):

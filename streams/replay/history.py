@@ -20,22 +20,35 @@ def distinct_history(
         event = item.event
         if event.execution_id != execution_id:
             return history, Divergence(
-                execution_id, "history", event.seq,
+                execution_id,
+                "history",
+                event.seq,
                 f"event of execution {event.execution_id} keyed as {execution_id}",
-                item.position, actual=event)
+                item.position,
+                actual=event,
+            )
         if 1 <= event.seq <= len(history):
             if history[event.seq - 1] != event:
                 return history, Divergence(
-                    execution_id, "history", event.seq,
-                    f"two different events with seq {event.seq}", item.position,
-                    expected=history[event.seq - 1], actual=event)
+                    execution_id,
+                    "history",
+                    event.seq,
+                    f"two different events with seq {event.seq}",
+                    item.position,
+                    expected=history[event.seq - 1],
+                    actual=event,
+                )
             continue  # a re-emitted copy
         expected = len(history) + 1
         if event.seq != expected:
             what = "gap" if event.seq > expected else "seq out of order"
             return history, Divergence(
-                execution_id, "history", event.seq,
-                f"{what}: expected seq {expected}, found {event.seq}", item.position,
-                actual=event)
+                execution_id,
+                "history",
+                event.seq,
+                f"{what}: expected seq {expected}, found {event.seq}",
+                item.position,
+                actual=event,
+            )
         history.append(event)
     return history, None

@@ -49,16 +49,22 @@ def order_inputs(
                 break
         if found is None:
             return ordered, Divergence(
-                execution_id, "input", first_seq[cause],
+                execution_id,
+                "input",
+                first_seq[cause],
                 f"events from seq {first_seq[cause]} were caused by {cause}, which is in "
-                "neither the commands nor the worker-results topic")
+                "neither the commands nor the worker-results topic",
+            )
         side, index = found
         own, other = queues[side], queues[1 - side]
         target = own[index]
         pending.discard(cause)
         # Inputs of the other topic that caused nothing and were written before it.
-        while (other and other[0].inp.input_id not in pending
-               and other[0].timestamp_ms <= target.timestamp_ms):
+        while (
+            other
+            and other[0].inp.input_id not in pending
+            and other[0].timestamp_ms <= target.timestamp_ms
+        ):
             ordered.append(other.popleft())
         for _ in range(index + 1):
             ordered.append(own.popleft())
@@ -66,8 +72,11 @@ def order_inputs(
     # order kept.
     commands_left, results_left = queues
     while commands_left and results_left:
-        earlier = (commands_left if commands_left[0].timestamp_ms <= results_left[0].timestamp_ms
-                   else results_left)
+        earlier = (
+            commands_left
+            if commands_left[0].timestamp_ms <= results_left[0].timestamp_ms
+            else results_left
+        )
         ordered.append(earlier.popleft())
     ordered.extend([*commands_left, *results_left])
     return ordered, None

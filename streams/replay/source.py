@@ -41,8 +41,10 @@ class Selection:
     def wants(self, created: ExecutionCreated) -> bool:
         if self.execution_ids and created.execution_id not in self.execution_ids:
             return False
-        if self.namespace and not (created.namespace == self.namespace
-                                   or created.namespace.startswith(f"{self.namespace}.")):
+        if self.namespace and not (
+            created.namespace == self.namespace
+            or created.namespace.startswith(f"{self.namespace}.")
+        ):
             return False
         return self.since is None or created.time >= self.since
 
@@ -70,8 +72,13 @@ def source_validator(registry: PluginRegistry) -> Callable[[str, int], Validated
     def validated(source: str, revision: int) -> ValidatedFlow | None:
         if (source, revision) not in cache:
             result = validate_flow(source, registry)
-            cache[(source, revision)] = None if isinstance(result, list) else ValidatedFlow(
-                flow=result.flow.model_copy(update={"revision": revision}), tasks=result.tasks)
+            cache[(source, revision)] = (
+                None
+                if isinstance(result, list)
+                else ValidatedFlow(
+                    flow=result.flow.model_copy(update={"revision": revision}), tasks=result.tasks
+                )
+            )
         return cache[(source, revision)]
 
     return validated
@@ -81,8 +88,9 @@ def _position(record: Record) -> Position:
     return Position(record.topic, record.partition, record.offset)
 
 
-def read_recorded(bootstrap: str, topics: Topics, selection: Selection,
-                  tick: Tick | None = None) -> tuple[dict[str, Recorded], ReadStats]:
+def read_recorded(
+    bootstrap: str, topics: Topics, selection: Selection, tick: Tick | None = None
+) -> tuple[dict[str, Recorded], ReadStats]:
     """The recorded histories of the selected executions.
 
     Events are read first: their ExecutionCreated says which executions are selected;
@@ -103,8 +111,10 @@ def read_recorded(bootstrap: str, topics: Topics, selection: Selection,
         eid = event.execution_id
         # An execution asked for by id is taken even when its creation is missing, so
         # the gap at its start gets reported rather than hidden.
-        if eid not in found and (eid in selection.execution_ids or (
-                isinstance(event, ExecutionCreated) and selection.wants(event))):
+        if eid not in found and (
+            eid in selection.execution_ids
+            or (isinstance(event, ExecutionCreated) and selection.wants(event))
+        ):
             found[eid] = Recorded(eid)
         if eid in found:
             found[eid].events.append(RecordedEvent(event, _position(record)))
@@ -126,10 +136,16 @@ def read_recorded(bootstrap: str, topics: Topics, selection: Selection,
     return found, stats
 
 
-def verify_log(bootstrap: str, topics: Topics, selection: Selection,
-               registry: PluginRegistry, *, tick: Tick | None = None,
-               on_verified: Callable[[ExecutionVerdict], None] | None = None,
-               on_read: Callable[[int], None] | None = None) -> tuple[VerifyReport, ReadStats]:
+def verify_log(
+    bootstrap: str,
+    topics: Topics,
+    selection: Selection,
+    registry: PluginRegistry,
+    *,
+    tick: Tick | None = None,
+    on_verified: Callable[[ExecutionVerdict], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
+) -> tuple[VerifyReport, ReadStats]:
     """Read what the log recorded, then replay it with the current code."""
     flows = read_flows(bootstrap, topics, registry)
     recorded, stats = read_recorded(bootstrap, topics, selection, tick)

@@ -37,8 +37,9 @@ class ExecutionVerdict:
     divergences: list[Divergence] = field(default_factory=list)
 
 
-def flow_resolver(catalog: FlowCatalog,
-                  from_source: Callable[[str, int], ValidatedFlow | None]) -> FlowFor:
+def flow_resolver(
+    catalog: FlowCatalog, from_source: Callable[[str, int], ValidatedFlow | None]
+) -> FlowFor:
     """The executor's choice of flow revision (streams/app/executor.py, `_flow_for`):
     a creation uses the source it carries, or the revision it names; every later input
     uses the revision the execution was created with."""
@@ -56,8 +57,9 @@ def flow_resolver(catalog: FlowCatalog,
     return flow_for
 
 
-def verify_execution(recorded: Recorded, catalog: FlowCatalog,
-                     flow_for: FlowFor) -> ExecutionVerdict:
+def verify_execution(
+    recorded: Recorded, catalog: FlowCatalog, flow_for: FlowFor
+) -> ExecutionVerdict:
     eid = recorded.execution_id
     verdict = ExecutionVerdict(eid)
     history, broken = distinct_history(eid, recorded.events)
@@ -82,8 +84,9 @@ def verify_execution(recorded: Recorded, catalog: FlowCatalog,
             record, truth = handled.record, handled.record.execution
             done += len(mine)
             continue
-        verdict.divergences.append(_first_difference(eid, item, done, mine, handled.events,
-                                                     positions))
+        verdict.divergences.append(
+            _first_difference(eid, item, done, mine, handled.events, positions)
+        )
         try:
             truth = fold(mine, truth)
         except HistoryError as exc:
@@ -94,7 +97,7 @@ def verify_execution(recorded: Recorded, catalog: FlowCatalog,
         record = ExecutorRecord(
             execution=truth,
             applied={**handled.record.applied, item.inp.input_id: span},
-            recent=(*previous.recent, *mine)[-max(RECENT_EVENTS, len(mine)):],
+            recent=(*previous.recent, *mine)[-max(RECENT_EVENTS, len(mine)) :],
         )
         done += len(mine)
     if missing is not None:
@@ -102,10 +105,17 @@ def verify_execution(recorded: Recorded, catalog: FlowCatalog,
     elif done < len(history):
         event = history[done]
         verdict.events += 1
-        verdict.divergences.append(Divergence(
-            eid, "event", event.seq,
-            f"recorded event {event.type} (caused by {event.causation_id}) is not reproduced "
-            "by any recorded input", positions.get(event.seq), expected=event))
+        verdict.divergences.append(
+            Divergence(
+                eid,
+                "event",
+                event.seq,
+                f"recorded event {event.type} (caused by {event.causation_id}) is not reproduced "
+                "by any recorded input",
+                positions.get(event.seq),
+                expected=event,
+            )
+        )
     return verdict
 
 
@@ -116,11 +126,18 @@ def _caused_by(history: list[ExecutionEvent], start: int, input_id: str) -> list
     return history[start:end]
 
 
-def _first_difference(eid: str, item: RecordedInput, done: int, recorded: list[ExecutionEvent],
-                      replayed: list[ExecutionEvent], positions: dict[int, Position]
-                      ) -> Divergence:
-    index = next((i for i, (a, b) in enumerate(zip(recorded, replayed, strict=False))
-                  if a != b), min(len(recorded), len(replayed)))
+def _first_difference(
+    eid: str,
+    item: RecordedInput,
+    done: int,
+    recorded: list[ExecutionEvent],
+    replayed: list[ExecutionEvent],
+    positions: dict[int, Position],
+) -> Divergence:
+    index = next(
+        (i for i, (a, b) in enumerate(zip(recorded, replayed, strict=False)) if a != b),
+        min(len(recorded), len(replayed)),
+    )
     expected = recorded[index] if index < len(recorded) else None
     actual = replayed[index] if index < len(replayed) else None
     seq = done + index + 1
@@ -131,8 +148,15 @@ def _first_difference(eid: str, item: RecordedInput, done: int, recorded: list[E
     else:
         assert actual is not None
         message = f"{item.inp.type} {item.inp.input_id}: emits {actual.type}, not recorded"
-    return Divergence(eid, "event", seq, message, positions.get(seq, item.position),
-                      expected=expected, actual=actual)
+    return Divergence(
+        eid,
+        "event",
+        seq,
+        message,
+        positions.get(seq, item.position),
+        expected=expected,
+        actual=actual,
+    )
 
 
 def _positions(recorded: Recorded) -> dict[int, Position]:
@@ -154,8 +178,12 @@ class VerifyReport:
         return not self.divergences
 
 
-def verify_many(recorded: dict[str, Recorded], catalog: FlowCatalog, flow_for: FlowFor,
-                on_verified: Callable[[ExecutionVerdict], None] | None = None) -> VerifyReport:
+def verify_many(
+    recorded: dict[str, Recorded],
+    catalog: FlowCatalog,
+    flow_for: FlowFor,
+    on_verified: Callable[[ExecutionVerdict], None] | None = None,
+) -> VerifyReport:
     report = VerifyReport()
     for eid in sorted(recorded):
         verdict = verify_execution(recorded[eid], catalog, flow_for)
