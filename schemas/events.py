@@ -99,6 +99,9 @@ class ExecutionReplayed(EventBase):
 class _ExecutionEnded(EventBase):
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    # The flow's retry (behavior CREATE_NEW_EXECUTION) asks for a new execution then.
+    next_attempt_id: str | None = None
+    next_attempt_at: dt.datetime | None = None
 
 
 class ExecutionSucceeded(_ExecutionEnded):

@@ -92,6 +92,8 @@ class Execution(BaseModel):
     ended: dt.datetime | None = None
     error: str | None = None
     original_id: str | None = None
+    next_attempt_id: str | None = None
+    next_attempt_at: dt.datetime | None = None
     # Sequence number of the last event folded into this state.
     seq: int = 0
 

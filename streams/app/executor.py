@@ -72,6 +72,7 @@ class Executor:
         self.gate_topic = raw_topic(app, topics.concurrency)
         self.timers = TimerIndex()
         self.health = WorkerHealth(lost_after=WORKER_LOST_AFTER)
+        self._rescanned = False
         self._sources: dict[int, ValidatedFlow | None] = {}
         app.agent(self.inputs, name="executor")(self._agent)
         app.timer(interval=0.25)(self._fire_timers)
@@ -154,6 +155,8 @@ class Executor:
                 ).encode(),
             )
         self.timers.add(effects.timers)
+        for command in effects.delayed:
+            self.timers.add_command(state.id, command, command.time)
         self.health.observe(result.events, state, _now())
         if state.state.is_terminal:
             self.timers.forget(inp.execution_id)
@@ -218,9 +221,9 @@ class Executor:
         return self._sources[cache_key]
 
     async def _fire_timers(self) -> None:
-        for wake in self.timers.due(_now()):
+        for command in self.timers.due(_now()):
             await self.commands_topic.send(
-                key=wake.execution_id.encode(), value=wake.model_dump_json().encode()
+                key=command.execution_id.encode(), value=command.model_dump_json().encode()
             )
 
     async def _check_workers(self) -> None:
@@ -245,10 +248,13 @@ class Executor:
         for key in list(self.table.keys()):
             record = self._record(key)
             state = record.execution if record else None
-            if state is None or state.state.is_terminal:
+            if state is None:
                 continue
-            self.timers.rebuild_from(state)
+            # Delayed commands only on the first pass after a start: sent again on every
+            # pass they would make the new execution re-emit its first events each time.
+            self.timers.rebuild_from(state, delayed=not self._rescanned)
             self.health.rebuild_from(state, now)
+        self._rescanned = True
 
 
 def _now() -> dt.datetime:

@@ -8,10 +8,11 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from schemas.commands import WakeUp, WorkerLost
+from schemas.commands import Command, WakeUp, WorkerLost
 from schemas.events import ExecutionEvent, TaskRunRunning
 from schemas.execution import Execution
 from schemas.states import State
+from streams.core.effects import next_attempt
 
 
 def _wake(execution_id: str, run_id: str, due: dt.datetime) -> WakeUp:
@@ -25,29 +26,43 @@ def _wake(execution_id: str, run_id: str, due: dt.datetime) -> WakeUp:
 
 
 class TimerIndex:
-    """Due WakeUp commands (Pause delays, retries) by execution."""
+    """Commands to send when they are due (Pause delays, retries, a flow retry's new
+    execution), by the execution that asked for them."""
 
     def __init__(self) -> None:
-        self.pending: dict[str, dict[str, WakeUp]] = {}
+        self.pending: dict[str, dict[str, tuple[dt.datetime, Command]]] = {}
 
     def add(self, timers: Iterable[WakeUp]) -> None:
         for wake in timers:
-            self.pending.setdefault(wake.execution_id, {})[wake.command_id] = wake
+            self.add_command(wake.execution_id, wake, wake.due)
+
+    def add_command(self, owner: str, command: Command, due: dt.datetime) -> None:
+        self.pending.setdefault(owner, {})[command.command_id] = (due, command)
 
     def forget(self, execution_id: str) -> None:
-        self.pending.pop(execution_id, None)
+        """The execution ended: its wake-ups are moot (but not its delayed commands)."""
+        timers = self.pending.get(execution_id, {})
+        for command_id in [c for c, (_, cmd) in timers.items() if isinstance(cmd, WakeUp)]:
+            del timers[command_id]
+        if not timers:
+            self.pending.pop(execution_id, None)
 
-    def due(self, now: dt.datetime) -> list[WakeUp]:
-        fired: list[WakeUp] = []
-        for execution_id in list(self.pending):
-            timers = self.pending[execution_id]
-            for command_id in [c for c, w in timers.items() if w.due <= now]:
-                fired.append(timers.pop(command_id))
+    def due(self, now: dt.datetime) -> list[Command]:
+        fired: list[Command] = []
+        for owner in list(self.pending):
+            timers = self.pending[owner]
+            for command_id in [c for c, (due, _) in timers.items() if due <= now]:
+                fired.append(timers.pop(command_id)[1])
             if not timers:
-                del self.pending[execution_id]
+                del self.pending[owner]
         return fired
 
-    def rebuild_from(self, state: Execution) -> None:
+    def rebuild_from(self, state: Execution, *, delayed: bool) -> None:
+        retry = state.next_attempt_id and state.next_attempt_at
+        if delayed and state.state == State.FAILED and retry and state.next_attempt_at:
+            # Sending it again after a restart is harmless: its id is derived, so the
+            # executor creates that execution once.
+            self.add_command(state.id, next_attempt(state), state.next_attempt_at)
         for run in state.task_runs.values():
             if run.state == State.PAUSED and run.resume_at is not None:
                 self.add([_wake(state.id, run.id, run.resume_at)])

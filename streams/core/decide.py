@@ -12,6 +12,7 @@ on the spot, worker tasks are dispatched, and finished children end their parent
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -513,7 +514,33 @@ class _Walker:
                 result, error = State.FAILED, f"flow outputs: {exc}"
         if result.is_failure and error is None:
             error = self._blame()
-        self.em.emit(EXECUTION_END_STATES[result], outputs=outputs, error=error)
+        next_id, next_at = self._next_attempt(result)
+        self.em.emit(
+            EXECUTION_END_STATES[result],
+            outputs=outputs,
+            error=error,
+            next_attempt_id=next_id,
+            next_attempt_at=next_at,
+        )
+
+    def _next_attempt(self, result: State) -> tuple[str | None, dt.datetime | None]:
+        """Flow-level retry with CREATE_NEW_EXECUTION: when, and under which id, to try again."""
+        policy = self.flow.flow.retry
+        if result != State.FAILED or policy is None or policy.behavior != "CREATE_NEW_EXECUTION":
+            return None, None
+        trigger = self.state.trigger or {}
+        retrying = trigger.get("type") == "retry"
+        attempt = int(trigger.get("attempt", 1)) if retrying else 1
+        first = str(trigger.get("originalId")) if retrying else self.state.id
+        first_start = (
+            dt.datetime.fromisoformat(str(trigger["firstStart"]))
+            if retrying and "firstStart" in trigger
+            else self.state.created
+        )
+        due = next_retry(policy, first, attempt, first_start, self.em.time)
+        if due is None:
+            return None, None
+        return derive_id(first, "retry", attempt + 1), due
 
     def _blame(self) -> str | None:
         """The error of the failure that failed the execution: not one that was allowed."""

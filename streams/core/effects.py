@@ -62,6 +62,8 @@ class Effects:
     logs: list[LogLine] = field(default_factory=list)
     timers: list[WakeUp] = field(default_factory=list)
     stops: list[StopJob] = field(default_factory=list)
+    # Commands to send at their `time`, not now (a flow retry's new execution).
+    delayed: list[CreateExecution] = field(default_factory=list)
 
 
 def _wake(execution_id: str, task_run_id: str, due: dt.datetime) -> WakeUp:
@@ -80,6 +82,8 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
     kill_children = not any(isinstance(e, ExecutionKilling) and not e.kill_children for e in events)
     for event in events:
         _gate_requests(state, event, out)
+        if isinstance(event, ExecutionFailed) and event.next_attempt_id is not None:
+            out.delayed.append(next_attempt(state))
         if isinstance(event, TaskRunStarted):
             if event.job is not None:
                 out.jobs.append(event.job)
@@ -155,6 +159,37 @@ def _stop_what_was_running(
         )
     elif run.attempts and run.attempts[-1].worker_id is not None:
         out.stops.append(StopJob(event.execution_id, run.id, run.attempts[-1].number))
+
+
+def next_attempt(state: Execution) -> CreateExecution:
+    """The new execution a flow retry (CREATE_NEW_EXECUTION) asks for, at its due time."""
+    assert state.next_attempt_id is not None and state.next_attempt_at is not None
+    trigger = state.trigger or {}
+    retrying = trigger.get("type") == "retry"
+    return CreateExecution(
+        command_id=f"retry:{state.next_attempt_id}",
+        execution_id=state.next_attempt_id,
+        time=state.next_attempt_at,
+        actor="system",
+        correlation_id=state.correlation_id,
+        flow=FlowRef(
+            tenant=state.tenant,
+            namespace=state.namespace,
+            flow_id=state.flow_id,
+            revision=state.flow_revision,
+        ),
+        inputs=state.inputs,
+        labels=state.labels,
+        trigger={
+            "type": "retry",
+            "originalId": trigger.get("originalId", state.id) if retrying else state.id,
+            "attempt": int(trigger.get("attempt", 1)) + 1 if retrying else 2,
+            "firstStart": trigger.get("firstStart", state.created.isoformat())
+            if retrying
+            else state.created.isoformat(),
+            "previousId": state.id,
+        },
+    )
 
 
 def _create_replay(state: Execution, event: ExecutionReplayed) -> CreateExecution:

@@ -130,6 +130,8 @@ def _move_execution(state: Execution, event: ExecutionEvent, target: State) -> E
         update["ended"] = event.time
         update["outputs"] = event.outputs
         update["error"] = event.error
+        update["next_attempt_id"] = event.next_attempt_id
+        update["next_attempt_at"] = event.next_attempt_at
     return state.model_copy(update=update)
 
 

@@ -295,3 +295,33 @@ def test_kill_stops_worker_jobs_and_subflows() -> None:
     effects = effects_of(sim.state(), events)
     assert [(s.task_run_id, s.attempt) for s in effects.stops] == [(job.task_run_id, 1)]
     assert sim.state().state == State.KILLED
+
+
+def test_flow_retry_creates_new_executions_until_max_attempts() -> None:
+    sim = run(
+        f"""
+        retry:
+          type: constant
+          interval: PT1M
+          maxAttempt: 3
+          behavior: CREATE_NEW_EXECUTION
+        tasks:
+          - id: boom
+            type: {FAIL}
+        """
+    )
+    chain = ["e1"]
+    while True:
+        state = sim.state(chain[-1])
+        assert state.state == State.FAILED
+        delayed = effects_of(state, sim.events[chain[-1]][-1:]).delayed
+        if not delayed:
+            break
+        [create] = delayed
+        assert create.time == state.ended + dt.timedelta(minutes=1)  # type: ignore[operator]
+        assert create.trigger is not None and create.trigger["originalId"] == "e1"
+        sim.send(create)
+        chain.append(create.execution_id)
+    assert len(chain) == 3
+    assert [sim.state(e).trigger["attempt"] for e in chain[1:]] == [2, 3]  # type: ignore[index]
+    assert sim.state(chain[-1]).next_attempt_id is None
