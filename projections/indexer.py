@@ -11,17 +11,15 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from types import FrameType
 
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
-from projections import mappings
-from projections.batch import BatchProjector, RawRecord, Writes
-from projections.execution_fold import ExecutionFolder, state_from_doc
+from projections.apply import IndexerStats, TransientWriteError, ViewWriter
+from projections.batch import RawRecord
+from projections.generations import ensure_views
 from projections.lag import indexed_topics, indexer_group
 from projections.store.client import SearchStore
-from schemas.execution import Execution
 from schemas.settings import LannerSettings
 from streams.log.topics import Topics
 
@@ -29,28 +27,11 @@ log = logging.getLogger(__name__)
 
 BATCH_RECORDS = 500
 BATCH_WAIT_S = 0.05
-_RETRY_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 
 
 def ensure_indices(store: SearchStore) -> None:
-    for name, mapping in mappings.MAPPINGS.items():
-        store.ensure_index(name, mapping)
-
-
-@dataclass
-class IndexerStats:
-    records: int = 0
-    written: int = 0
-    skipped: int = 0
-    malformed: int = 0
-    batches: int = 0
-    # Seconds spent projecting and writing (the rest of the loop is Kafka).
-    project_s: float = 0.0
-    write_s: float = 0.0
-
-
-class TransientWriteError(RuntimeError):
-    """ES refused part of a batch for a reason that may pass (overload, node down)."""
+    """Every view as an alias over its current generation (created on the first start)."""
+    ensure_views(store)
 
 
 class Indexer:
@@ -58,25 +39,15 @@ class Indexer:
         self.settings = settings
         self.store = store or SearchStore(settings.elasticsearch_url, settings.full_index_prefix)
         self.topics = Topics(settings.full_topic_prefix)
-        self.folder = ExecutionFolder(self._load_states)
-        self.projector = BatchProjector(self.topics, self.folder, self._stored_source)
-        self.stats = IndexerStats()
+        # Writes go through the aliases, so a rebuild's swap redirects them mid-run.
+        self.writer = ViewWriter(self.store, self.topics)
+        self.folder = self.writer.folder
+        self.projector = self.writer.projector
         self._consumer: Consumer | None = None
 
-    # --- lookups in the view, used on a cache miss -----------------------------------
-
-    def _load_states(self, ids: list[str]) -> dict[str, Execution]:
-        found: dict[str, Execution] = {}
-        for doc_id, doc in self.store.get_many(mappings.EXECUTIONS, ids).items():
-            state = state_from_doc(doc)
-            if state is not None:
-                found[doc_id] = state
-        return found
-
-    def _stored_source(self, key: str) -> str | None:
-        doc = self.store.get(mappings.FLOWS, key)
-        source = doc.get("source") if doc else None
-        return source if isinstance(source, str) else None
+    @property
+    def stats(self) -> IndexerStats:
+        return self.writer.stats
 
     # --- the loop ----------------------------------------------------------------------
 
@@ -101,7 +72,7 @@ class Indexer:
                 messages = self._next_batch(consumer)
                 records = self._records(messages)
                 if records:
-                    self._project_until_written(records, stop)
+                    self.writer.apply(records, stop)
                     self._commit(consumer, records)
         finally:
             consumer.close()
@@ -134,49 +105,6 @@ class Indexer:
                 key.decode(errors="replace") if isinstance(key, bytes) else None,
                 value if isinstance(value, bytes) else b""))
         return records
-
-    def _project_until_written(self, records: list[RawRecord], stop: threading.Event) -> None:
-        attempt = 0
-        while True:
-            try:
-                begun = time.perf_counter()
-                writes = self.projector.project(records)
-                projected = time.perf_counter()
-                self._write(writes)
-                self.stats.project_s += projected - begun
-                self.stats.write_s += time.perf_counter() - projected
-            except Exception as exc:
-                # Memory may now be ahead of the view: forget it, the view is the truth.
-                self.folder.clear()
-                delay = _RETRY_BACKOFF_S[min(attempt, len(_RETRY_BACKOFF_S) - 1)]
-                log.warning("batch not written; retrying", extra={
-                    "records": len(records), "attempt": attempt + 1, "error": str(exc)[:500],
-                    "retry_in_s": delay})
-                attempt += 1
-                if stop.wait(delay):
-                    raise
-                continue
-            self.stats.records += len(records)
-            self.stats.malformed += writes.malformed
-            self.stats.batches += 1
-            return
-
-    def _write(self, writes: Writes) -> None:
-        for index, docs in writes.docs.items():
-            if not docs:
-                continue
-            result = self.store.bulk_put(index, docs)
-            self.stats.written += result.written
-            self.stats.skipped += result.skipped
-            transient = [f for f in result.failures if f.status == 429 or f.status >= 500]
-            if transient:
-                raise TransientWriteError(f"{len(transient)} documents refused by {index}: "
-                                          f"{transient[0].reason}")
-            for failure in result.failures:
-                # A document ES will never take (4xx) must not stop the view for good.
-                log.error("document refused; skipped", extra={
-                    "index": index, "doc_id": failure.doc_id, "status": failure.status,
-                    "reason": failure.reason})
 
     def _commit(self, consumer: Consumer, records: list[RawRecord]) -> None:
         positions: dict[tuple[str, int], int] = {}
@@ -225,4 +153,4 @@ def run_indexer(settings: LannerSettings) -> None:
         log.info("indexer exited", extra={"seconds": round(time.monotonic() - started, 1)})
 
 
-__all__ = ["Indexer", "ensure_indices", "run_indexer"]
+__all__ = ["Indexer", "IndexerStats", "TransientWriteError", "ensure_indices", "run_indexer"]

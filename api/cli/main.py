@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.cli import execution, flow, log, replay, schema, server
+from api.cli import execution, flow, log, projections, replay, schema, server
 
 app = typer.Typer(
     no_args_is_help=True, help="Lanner: event-driven orchestration on a streaming log."
@@ -15,6 +15,7 @@ app.add_typer(schema.app, name="schema", help="JSON Schemas of the flow language
 app.add_typer(server.app, name="server", help="Run Lanner's server processes.")
 app.add_typer(replay.app, name="replay", help="Replay recorded histories with the current code.")
 app.add_typer(log.app, name="log", help="Export and import the log of a namespace.")
+app.add_typer(projections.app, name="projections", help="Rebuild the search views.")
 
 if __name__ == "__main__":
     app()

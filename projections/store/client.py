@@ -191,20 +191,45 @@ class SearchStore:
     def refresh(self, index: str) -> None:
         self._es.indices.refresh(index=self.full_name(index))
 
+    def exists(self, name: str) -> bool:
+        """Whether `name` is an index or an alias."""
+        return bool(self._es.indices.exists(index=self.full_name(name)))
+
+    def is_alias(self, name: str) -> bool:
+        return bool(self._alias_targets(self.full_name(name)))
+
     def delete_index(self, name: str) -> None:
-        """Delete the index if it exists (idempotent)."""
-        self._es.indices.delete(index=self.full_name(name), ignore_unavailable=True)
+        """Delete the index if it exists (idempotent); for an alias, the indices it names.
+
+        ES refuses to delete through an alias, and a view's name is an alias.
+        """
+        targets = self._alias_targets(self.full_name(name))
+        for index in targets or [self.full_name(name)]:
+            self._es.indices.delete(index=index, ignore_unavailable=True)
 
     def point_alias(self, alias: str, index: str) -> None:
         """Make `alias` name `index` only, in one atomic step (how a rebuilt view goes live)."""
-        full_alias, full_index = self.full_name(alias), self.full_name(index)
-        actions: list[dict[str, Any]] = [
-            {"remove": {"index": current, "alias": full_alias}}
-            for current in self._alias_targets(full_alias) if current != full_index
-        ]
-        actions.append({"add": {"index": full_index, "alias": full_alias}})
+        self.point_aliases({alias: index})
+
+    def point_aliases(self, pairs: dict[str, str]) -> None:
+        """Point every alias to its index in ONE atomic request: readers see all the old
+        views or all the new ones, never a mix.
+
+        An alias whose name is still taken by a concrete index (a view created before
+        views had aliases) replaces that index in the same request (`remove_index`).
+        """
+        actions: list[dict[str, Any]] = []
+        for alias, index in pairs.items():
+            full_alias, full_index = self.full_name(alias), self.full_name(index)
+            targets = self._alias_targets(full_alias)
+            if not targets and self._es.indices.exists(index=full_alias):
+                actions.append({"remove_index": {"index": full_alias}})
+            actions.extend({"remove": {"index": current, "alias": full_alias}}
+                           for current in targets if current != full_index)
+            actions.append({"add": {"index": full_index, "alias": full_alias}})
         self._es.indices.update_aliases(actions=actions)
-        log.info("alias pointed", extra={"alias": full_alias, "index": full_index})
+        log.info("aliases pointed", extra={
+            "aliases": {self.full_name(a): self.full_name(i) for a, i in pairs.items()}})
 
     def index_for_alias(self, alias: str) -> str | None:
         """The short name of the index `alias` points to, or None when it points nowhere."""
