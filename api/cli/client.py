@@ -179,6 +179,15 @@ class LannerClient:
         result: dict[str, Any] = self._json("POST", f"/executions/{execution_id}/kill")
         return result
 
+    def control(self, execution_id: str, action: str, **body: Any) -> dict[str, Any]:
+        """resume (inputs as body), restart, replay (taskRunId, revision), state."""
+        params = {k: v for k, v in body.items() if v is not None} if action == "replay" else None
+        payload = body if action in ("resume", "state") else None
+        result: dict[str, Any] = self._json(
+            "POST", f"/executions/{execution_id}/{action}", params=params, json=payload
+        )
+        return result
+
     def follow(self, execution_id: str, *, logs: bool = False) -> Iterator[SseEvent]:
         """Server-sent events of an execution (or of its logs) until it ends."""
         path = f"/logs/{execution_id}/follow" if logs else f"/executions/{execution_id}/follow"

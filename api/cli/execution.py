@@ -174,3 +174,52 @@ def events_command(
     console.print(table)
     if events:
         console.print(f"correlation {events[0].get('correlation_id')}", style="dim")
+
+
+def _control(execution_id: str, action: str, **body: Any) -> None:
+    answer = _call(lambda client: client.control(execution_id, action, **body))
+    new_id = answer.get("id") if answer.get("id") != execution_id else None
+    console.print(f"{action} of execution {execution_id} accepted"
+                  + (f": new execution {new_id}" if new_id else ""))
+
+
+@app.command("kill")
+def kill_command(execution_id: Annotated[str, typer.Argument(show_default=False)]) -> None:
+    """Kill a running execution (and the subflows it started)."""
+    _control(execution_id, "kill")
+
+
+@app.command("resume")
+def resume_command(
+    execution_id: Annotated[str, typer.Argument(show_default=False)],
+    inputs: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME=VALUE")] = None,
+) -> None:
+    """Resume a paused execution, optionally with inputs."""
+    values = dict(pair.split("=", 1) for pair in inputs or [] if "=" in pair)
+    _control(execution_id, "resume", **values)
+
+
+@app.command("restart")
+def restart_command(execution_id: Annotated[str, typer.Argument(show_default=False)]) -> None:
+    """Run a failed or killed execution again from its failed task runs."""
+    _control(execution_id, "restart")
+
+
+@app.command("replay")
+def replay_command(
+    execution_id: Annotated[str, typer.Argument(show_default=False)],
+    task_run_id: Annotated[str | None, typer.Option("--from", help="Task run id.")] = None,
+    revision: Annotated[int | None, typer.Option(help="Flow revision to replay on.")] = None,
+) -> None:
+    """Start a new execution repeating this one (from a task run)."""
+    _control(execution_id, "replay", taskRunId=task_run_id, revision=revision)
+
+
+@app.command("set-state")
+def set_state_command(
+    execution_id: Annotated[str, typer.Argument(show_default=False)],
+    task_run_id: Annotated[str, typer.Argument(show_default=False)],
+    state: Annotated[str, typer.Argument(help="SUCCESS, WARNING, FAILED or SKIPPED")],
+) -> None:
+    """Set a finished task run's state by hand; the execution carries on from there."""
+    _control(execution_id, "state", taskRunId=task_run_id, state=state.upper())

@@ -190,3 +190,38 @@ def test_refusals_leave_the_execution_untouched(stack: Stack, ns: str) -> None:
         assert message in response.json()["message"]
     time.sleep(1.0)
     assert stack.http.get(f"/executions/{execution_id}/events").json() == before
+
+
+def test_control_from_the_command_line(stack: Stack, ns: str) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli.main import app
+
+    stack.deploy(FLAKY.format(ns=ns))
+    failed = stack.until_ended(stack.run(ns, "flaky")["id"])
+    url = str(stack.http.base_url).removesuffix("/api/v1/").removesuffix("/api/v1")
+    runner = CliRunner()
+    env = {"LANNER_URL": url}
+    restarted = runner.invoke(app, ["execution", "restart", failed["id"]], env=env)
+    assert restarted.exit_code == 0, restarted.output
+    assert "restart of execution" in restarted.output
+    refused = runner.invoke(app, ["execution", "resume", failed["id"]], env=env)
+    assert refused.exit_code == 1 and "PAUSED" in refused.output
+    [check] = _runs(failed, "check")
+    wait_for(
+        lambda: (
+            stack.http.get(f"/executions/{failed['id']}").json()["state"]["current"] == "FAILED"
+            and len(
+                _runs(stack.http.get(f"/executions/{failed['id']}").json(), "check")[0]["attempts"]
+            )
+            == 6
+        ),
+        30,
+        "the restart to end",
+    )
+    changed = runner.invoke(
+        app, ["execution", "set-state", failed["id"], check["id"], "success"], env=env
+    )
+    assert changed.exit_code == 0, changed.output
+    replayed = runner.invoke(app, ["execution", "replay", failed["id"]], env=env)
+    assert replayed.exit_code == 0 and "new execution" in replayed.output
