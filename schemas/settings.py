@@ -10,9 +10,22 @@ import os
 import re
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 _SAFE_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# The first segment after /api/v1 is a tenant unless it names a route group; a tenant
+# called like one would be unreachable through Kestra's /api/v1/{tenant}/... paths.
+RESERVED_TENANTS = frozenset({
+    "flows", "executions", "logs", "audit", "stats", "health", "metrics", "namespaces",
+    "plugins", "tokens", "secrets",
+})
+# LANNER_AUTH when it is not set: `server local` is the convenience mode on loopback;
+# every other entry point (standalone, cluster roles, tests that build settings) is on.
+AUTH_DEFAULTS = {"local": False}
+
+
+def auth_default(mode: str) -> bool:
+    return AUTH_DEFAULTS.get(mode, True)
 
 
 def default_worker_threads() -> int:
@@ -36,6 +49,10 @@ class LannerSettings(BaseModel):
     data_dir: str = ".lanner"
     # How long the API waits for its own write to be projected before answering.
     read_your_writes_timeout_s: float = 5.0
+    # Every API route but /health needs a token (LANNER_AUTH=on|off).
+    auth: bool = True
+    # Stored secrets are encrypted with a key derived from this (LANNER_SECRET_KEY).
+    secret_key: SecretStr | None = None
 
     @field_validator("tenant_id")
     @classmethod
@@ -44,6 +61,11 @@ class LannerSettings(BaseModel):
             raise ValueError(
                 f"tenant id {value!r} is not safe for topic and index names: use 1-63 "
                 "characters of a-z, 0-9, '_' or '-', starting with a letter or digit"
+            )
+        if value in RESERVED_TENANTS:
+            raise ValueError(
+                f"tenant id {value!r} is reserved (it names an API route group): choose "
+                f"another than {', '.join(sorted(RESERVED_TENANTS))}"
             )
         return value
 
@@ -65,6 +87,8 @@ class LannerSettings(BaseModel):
             "LANNER_API_HOST": "api_host",
             "LANNER_API_PORT": "api_port",
             "LANNER_DATA_DIR": "data_dir",
+            "LANNER_AUTH": "auth",
+            "LANNER_SECRET_KEY": "secret_key",
         }
         for name, field in mapping.items():
             if name in env and env[name] != "":
@@ -80,3 +104,15 @@ class LannerSettings(BaseModel):
     @property
     def full_index_prefix(self) -> str:
         return f"{self.index_prefix}-{self.tenant_id}"
+
+    @property
+    def system_topic_prefix(self) -> str:
+        """Topics shared by every tenant (API tokens). '_' cannot start a tenant id, so
+        this prefix never collides with a tenant's."""
+        return f"{self.topic_prefix}_system."
+
+    def for_tenant(self, tenant_id: str) -> LannerSettings:
+        """The same installation seen as another tenant (validated: ValueError if unsafe)."""
+        if tenant_id == self.tenant_id:
+            return self
+        return LannerSettings.model_validate({**dict(self), "tenant_id": tenant_id})

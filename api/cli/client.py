@@ -43,9 +43,16 @@ def base_url(environ: Mapping[str, str] | None = None) -> str:
 
 
 class LannerClient:
-    def __init__(self, url: str | None = None, *, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str | None = None, *, timeout_s: float = 30.0,
+                 tenant: str | None = None, token: str | None = None) -> None:
         self.url = (url or base_url()).rstrip("/")
-        self._http = httpx.Client(base_url=f"{self.url}{API}", timeout=timeout_s)
+        # Kestra's path shape, always with the tenant (LANNER_TENANT_ID / --tenant), and
+        # the bearer token of LANNER_TOKEN when there is one.
+        self.tenant = tenant or os.environ.get("LANNER_TENANT_ID") or "main"
+        secret = token if token is not None else os.environ.get("LANNER_TOKEN", "")
+        headers = {"authorization": f"Bearer {secret}"} if secret else {}
+        self._http = httpx.Client(base_url=f"{self.url}{API}/{self.tenant}", timeout=timeout_s,
+                                  headers=headers)
 
     def close(self) -> None:
         self._http.close()
@@ -223,5 +230,7 @@ def _error(response: httpx.Response) -> ClientError:
     except ValueError:
         body = response.text
     message = body.get("message") if isinstance(body, dict) else None
+    if response.status_code == 401:
+        message = f"{message or 'unauthorized'} (set LANNER_TOKEN; `lanner token create`)"
     return ClientError(f"{response.status_code}: {message or response.reason_phrase}",
                        status=response.status_code, body=body)

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-from api.cli import execution, flow, log, projections, replay, schema, server
+from api.cli import execution, flow, log, projections, replay, schema, server, tenants, token
 
 app = typer.Typer(
     no_args_is_help=True, help="Lanner: event-driven orchestration on a streaming log."
 )
+
+
+@app.callback()
+def _root(
+    tenant: Annotated[str | None, typer.Option(
+        "--tenant", help="Tenant id for this command (default: LANNER_TENANT_ID, or main).",
+        show_default=False)] = None,
+) -> None:
+    """Every command, server role and API call runs as one tenant."""
+    tenants.select(tenant)
+
 app.add_typer(flow.app, name="flow", help="Validate, deploy and test flows.")
 app.add_typer(execution.app, name="execution", help="Read executions.")
 app.add_typer(schema.app, name="schema", help="JSON Schemas of the flow language.")
 app.add_typer(server.app, name="server", help="Run Lanner's server processes.")
 app.add_typer(replay.app, name="replay", help="Replay recorded histories with the current code.")
+app.add_typer(token.app, name="token", help="API tokens (on Kafka, admin rights).")
 app.add_typer(log.app, name="log", help="Export and import the log of a namespace.")
 app.add_typer(projections.app, name="projections", help="Rebuild the search views.")
 

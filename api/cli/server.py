@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from schemas.settings import LannerSettings
+from schemas.settings import LannerSettings, auth_default
 
 app = typer.Typer(no_args_is_help=True)
 console = Console(stderr=True)
@@ -147,8 +147,17 @@ def local(
             "LANNER_PARTITIONS": env.get("LANNER_PARTITIONS", "1"),
         }
     )
-    settings = LannerSettings.from_env(env)
-    console.print("authentication is off in local mode (LANNER_AUTH=off): do not expose this port")
+    # settings.auth_default: off in local mode unless LANNER_AUTH says otherwise.
+    env.setdefault("LANNER_AUTH", "on" if auth_default("local") else "off")
+    try:
+        settings = LannerSettings.from_env(env)
+    except ValueError as exc:
+        server.stop()
+        console.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+    if not settings.auth:
+        console.print("authentication is off in local mode (LANNER_AUTH=off): do not expose "
+                      "this port")
     try:
         code = _run_tree(settings, env, flows)
     finally:

@@ -8,7 +8,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 
+from api.access.admin import ensure_tokens_topic
+from api.access.tokens import LiveTokenView
 from api.web import (
     errors,
     routes_audit,
@@ -19,6 +22,7 @@ from api.web import (
     routes_ops,
 )
 from api.web.services import Services
+from api.web.tenants import TenantPaths, TenantRegistry
 from schemas.settings import LannerSettings
 
 log = logging.getLogger(__name__)
@@ -28,24 +32,41 @@ API_PREFIX = "/api/v1"
 def create_app(settings: LannerSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        svc = await run_in_threadpool(Services.start, settings)
-        app.state.services = svc
-        log.info("api started", extra={"tenant": settings.tenant_id,
+        tenants: TenantRegistry[Services] = TenantRegistry(settings, Services.start)
+        app.state.tenants = tenants
+        app.state.default_tenant = settings.tenant_id
+        app.state.tokens = None
+        if settings.auth:
+            topic = await run_in_threadpool(ensure_tokens_topic, settings)
+            app.state.tokens = LiveTokenView(settings.kafka_bootstrap, topic).start()
+            # Tokens created before start are valid from the first request on.
+            await run_in_threadpool(app.state.tokens.catch_up)
+        # The default tenant at once (its health is the API's); the others on first use.
+        await run_in_threadpool(tenants.get, settings.tenant_id)
+        log.info("api started", extra={"tenant": settings.tenant_id, "auth": settings.auth,
                                        "index_prefix": settings.full_index_prefix})
         try:
             yield
         finally:
-            await run_in_threadpool(svc.stop)
+            if app.state.tokens is not None:
+                app.state.tokens.stop()
+            for svc in tenants.all():
+                await run_in_threadpool(svc.stop)
 
     app = FastAPI(title="Lanner", version="0.1.0", lifespan=lifespan)
     errors.install(app)
     api = APIRouter(prefix=API_PREFIX)
     # routes_control before routes_executions: POST /{namespace}/{flow_id} would match
     # /{id}/restart too.
-    for module in (routes_flows, routes_control, routes_executions, routes_logs, routes_audit):
+    modules = (routes_flows, routes_control, routes_executions, routes_logs, routes_audit,
+               routes_ops)
+    for module in modules:
         api.include_router(module.router)
-    api.include_router(routes_ops.router)
     app.include_router(api)
     # Probes and scrapers expect /health and /metrics at the root, without the API prefix.
     app.include_router(routes_ops.router, include_in_schema=False)
+    # /api/v1/{tenant}/...: the first segment is a tenant unless it is a route group.
+    groups = {route.path.split("/")[1] for module in modules for route in module.router.routes
+              if isinstance(route, APIRoute)}
+    app.add_middleware(TenantPaths, prefix=API_PREFIX, groups=groups)
     return app

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.web.errors import ApiError, not_found
-from api.web.services import ACTOR, Services, services
+from api.web.services import Services, services
 from projections import mappings
 from schemas.execution import Execution
 from schemas.states import State
@@ -41,7 +41,7 @@ def restart(execution_id: str, svc: Svc) -> dict[str, Any]:
             f"execution {execution_id} is {execution.state.value}; only a "
             "FAILED or KILLED execution can be restarted",
         )
-    command_id = svc.executions.restart(execution_id, ACTOR)
+    command_id = svc.executions.restart(execution_id, svc.actor)
     return {"id": execution_id, "commandId": command_id}
 
 
@@ -74,7 +74,7 @@ def replay(
     missing = sorted({r.task_id for r in replay_seed(execution, task_run_id)} - set(target.tasks))
     if missing:
         raise ApiError(422, f"revision {target.flow.revision} has no task {', '.join(missing)}")
-    new_id, command_id = svc.executions.replay(execution_id, ACTOR, task_run_id, revision)
+    new_id, command_id = svc.executions.replay(execution_id, svc.actor, task_run_id, revision)
     return {"id": new_id, "originalId": execution_id, "commandId": command_id}
 
 
@@ -105,6 +105,6 @@ async def change_task_run_state(
             "finished or paused execution can be changed",
         )
     command_id = await run_in_threadpool(
-        svc.executions.change_state, execution_id, ACTOR, task_run_id, state
+        svc.executions.change_state, execution_id, svc.actor, task_run_id, state
     )
     return {"id": execution_id, "commandId": command_id}

@@ -21,7 +21,7 @@ from api.web.queries import (
     label_pair,
     parse_sort,
 )
-from api.web.services import ACTOR, Services, services
+from api.web.services import Services, services
 from projections import mappings
 from projections.documents import api_view, execution_doc
 from schemas.decode import decode_execution_event
@@ -66,7 +66,7 @@ async def _inputs(request: Request) -> dict[str, Any]:
 def _create(svc: Services, namespace: str, flow_id: str, inputs: dict[str, Any],
             labels: dict[str, str], revision: int | None) -> Response:
     try:
-        requested = svc.executions.create(namespace, flow_id, inputs, actor=ACTOR,
+        requested = svc.executions.create(namespace, flow_id, inputs, actor=svc.actor,
                                           labels=labels, revision=revision)
     except UnknownFlow:
         raise not_found(f"flow {namespace}.{flow_id}") from None
@@ -179,7 +179,7 @@ def kill_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
     current = State(doc["state"]["current"])
     if current.is_terminal:
         raise ApiError(409, f"execution {execution_id} already ended ({current.value})")
-    command_id = svc.executions.kill(execution_id, ACTOR)
+    command_id = svc.executions.kill(execution_id, svc.actor)
     return {"id": execution_id, "commandId": command_id, "state": current.value}
 
 
@@ -190,7 +190,7 @@ async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dic
     if current is not State.PAUSED:
         raise ApiError(409, f"execution {execution_id} is {current.value}, not PAUSED")
     inputs = await _inputs(request)
-    command_id = await run_in_threadpool(svc.executions.resume, execution_id, ACTOR, inputs)
+    command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor, inputs)
     return {"id": execution_id, "commandId": command_id, "state": current.value}
 
 

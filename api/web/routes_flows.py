@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from api.web.errors import ApiError, not_found
 from api.web.queries import FLOW_SORTS, flow_query, parse_sort
-from api.web.services import ACTOR, Services, services
+from api.web.services import Services, services
 from projections import mappings
 from projections.documents import flow_key
 from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
@@ -65,7 +65,7 @@ def _deploy(svc: Services, source: str, expect_existing: bool | None,
                        f"PUT /api/v1/flows/{flow.namespace}/{flow.id}")
     if expect_existing is True and not exists:
         raise not_found(f"flow {flow.namespace}.{flow.id}")
-    deployed = svc.flows.deploy(source, ACTOR, wait_s=svc.settings.read_your_writes_timeout_s)
+    deployed = svc.flows.deploy(source, svc.actor, wait_s=svc.settings.read_your_writes_timeout_s)
     if not isinstance(deployed, Deployed):
         raise problems_response(deployed)
     doc = svc.wait_visible(
@@ -170,7 +170,7 @@ def with_diffs(revisions: list[dict[str, Any]], namespace: str,
 
 def _delete(svc: Services, namespace: str, flow_id: str) -> None:
     try:
-        svc.flows.delete(namespace, flow_id, ACTOR)
+        svc.flows.delete(namespace, flow_id, svc.actor)
     except FlowNotFound:
         raise not_found(f"flow {namespace}.{flow_id}") from None
     svc.wait_visible(mappings.FLOWS, flow_key(svc.settings.tenant_id, namespace, flow_id),

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.web.queries import namespace_filter
-from api.web.services import Services, services
+from api.web.services import Services, public_services, services
 from projections import mappings
 from projections.lag import indexer_lag
 from schemas.states import TERMINAL_STATES
@@ -19,6 +19,7 @@ from schemas.states import TERMINAL_STATES
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
 Svc = Annotated[Services, Depends(services)]
+PublicSvc = Annotated[Services, Depends(public_services)]
 
 
 def kafka_ok(bootstrap: str) -> tuple[bool, str]:
@@ -30,7 +31,7 @@ def kafka_ok(bootstrap: str) -> tuple[bool, str]:
 
 
 @router.get("/health")
-def health(svc: Svc) -> JSONResponse:
+def health(svc: PublicSvc) -> JSONResponse:
     kafka_up, kafka_detail = kafka_ok(svc.settings.kafka_bootstrap)
     es_up, es_detail = svc.store.healthy()
     up = kafka_up and es_up

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import Request
 
+from api.web.access import ANONYMOUS, authenticate, authorize
+from api.web.errors import ApiError
+from api.web.tenants import SCOPE_KEY, TenantRegistry
 from projections.indexer import ensure_indices
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
@@ -19,8 +22,8 @@ from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 
-# No authentication yet: every write is attributed to the API itself.
-ACTOR = "api"
+# The actor of writes when no token is involved; per request it is the token's name.
+ACTOR = ANONYMOUS
 _POLL_S = 0.02
 
 
@@ -34,6 +37,9 @@ class Services:
     executions: ExecutionGateway
     store: SearchStore
     topics: Topics
+    # Who this request is: the token's name, recorded as the actor of what it writes.
+    # One Services per tenant is shared; each request gets a shallow copy with its actor.
+    actor: str = ACTOR
 
     @classmethod
     def start(cls, settings: LannerSettings) -> Services:
@@ -80,5 +86,22 @@ class Services:
 
 
 def services(request: Request) -> Services:
-    found: Services = request.app.state.services
-    return found
+    """The FastAPI dependency of every route but /health: authenticate (401), keep the
+    caller in its tenant (404) and read-only tokens to reads (403), then the services of
+    the request's tenant, carrying the caller as actor."""
+    state = request.app.state
+    caller = authenticate(request, state.tokens)
+    tenant = request.scope.get(SCOPE_KEY) or state.default_tenant
+    authorize(request, caller, tenant)
+    tenants: TenantRegistry[Services] = state.tenants
+    try:
+        found = tenants.get(tenant)
+    except ValueError:
+        raise ApiError(404, f"tenant {tenant} not found") from None
+    return replace(found, actor=caller.name)
+
+
+def public_services(request: Request) -> Services:
+    """The default tenant's services, without a token: for /health only."""
+    tenants: TenantRegistry[Services] = request.app.state.tenants
+    return tenants.get(request.app.state.default_tenant)

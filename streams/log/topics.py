@@ -52,6 +52,11 @@ class Topics:
         # issue 6: KvSet/KvDeleted keyed by tenant/namespace/key (streams/plugins/kv).
         return f"{self.prefix}kv-events"
 
+    @property
+    def secrets(self) -> str:
+        """Encrypted namespace secrets (SecretSet/SecretDeleted), keyed by namespace/name."""
+        return f"{self.prefix}secrets"
+
     def all(self) -> list[str]:
         return [
             self.flow_events,
@@ -64,4 +69,10 @@ class Topics:
             self.worker_control,
             self.concurrency,
             self.kv_events,
+            self.secrets,
         ]
+
+
+def tokens_topic(system_prefix: str) -> str:
+    """API tokens of every tenant: one topic per installation, not per tenant."""
+    return f"{system_prefix}tokens"

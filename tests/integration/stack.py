@@ -134,6 +134,7 @@ def stack(
     (api_port,) = free_ports(1)
     work = tmp_path_factory.mktemp("stack")
     settings = LannerSettings(
+        auth=False,  # these tests are about the API itself; tokens: test_tenants.py
         kafka_bootstrap=kafka_broker.bootstrap,
         elasticsearch_url=es_node.url,
         topic_prefix=f"{prefix}.",

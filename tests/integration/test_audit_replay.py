@@ -138,6 +138,7 @@ def start_api(kafka: KafkaBroker, es: ElasticsearchNode, work: Path) -> Api:
     prefix = f"t{secrets.token_hex(4)}"
     (port,) = free_ports(1)
     settings = LannerSettings(
+        auth=False,  # these tests are about the API itself; tokens: test_tenants.py
         kafka_bootstrap=kafka.bootstrap, elasticsearch_url=es.url, topic_prefix=f"{prefix}.",
         index_prefix=prefix, partitions=2, worker_threads=2, scheduler_enabled=False,
         api_port=port, data_dir=str(work / prefix), read_your_writes_timeout_s=5.0)
