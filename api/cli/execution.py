@@ -164,13 +164,19 @@ def events_command(
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(events, indent=2))
         return
+    rows = [(str(e["seq"]), e["time"], e["type"], e.get("task_run_id") or "",
+             e.get("actor") or "", e.get("causation_id") or "") for e in events]
+    if not console.is_terminal:
+        # Piped or captured: one tab-separated line an event, whole, for grep and cut.
+        for row in rows:
+            typer.echo("\t".join(row))
+        return
     table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
     for column in ("SEQ", "TIME", "TYPE", "TASK RUN", "ACTOR", "CAUSED BY"):
         # Ids are copied into the next command: fold long cells, never cut them.
         table.add_column(column, overflow="fold")
-    for e in events:
-        table.add_row(str(e["seq"]), e["time"], e["type"], e.get("task_run_id") or "",
-                      e.get("actor") or "", e.get("causation_id") or "")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
     if events:
         console.print(f"correlation {events[0].get('correlation_id')}", style="dim")
