@@ -211,12 +211,12 @@ def rebuild(settings: LannerSettings, names: list[str] | None,
         log.info("rebuild started", extra={"views": views, "targets": targets, "live": live})
         if progress is not None:
             progress(RebuildProgress("prepare", 0, 0))
-        _create_indices(store, targets)
         writer = ViewWriter(store, Topics(settings.full_topic_prefix), targets)
         replayer = _Replayer(settings, writer,
                              source_topics(Topics(settings.full_topic_prefix), views),
                              progress, stop)
         try:
+            _create_indices(store, targets)
             positions = _fill(replayer, catch_up_lag)
             replayer.report("swap")
             # Searches see only refreshed documents: without this, the first second
@@ -225,9 +225,7 @@ def rebuild(settings: LannerSettings, names: list[str] | None,
                 store.refresh(index)
             store.point_aliases(targets)
         except BaseException:
-            # Nothing points to the new generations yet: drop them, the views are as before.
-            for index in targets.values():
-                store.delete_index(index)
+            _drop_unswapped(store, targets)
             raise
         # Not stoppable: these passes are what makes the swap safe, and they are short.
         replayer.stop = threading.Event()
@@ -242,6 +240,19 @@ def rebuild(settings: LannerSettings, names: list[str] | None,
     finally:
         if own_store:
             store.close()
+
+
+def _drop_unswapped(store: SearchStore, targets: dict[str, str]) -> None:
+    """Delete the new generations after a failure before the swap: the views are as
+    before. Checked per view, because a swap request that timed out may still have
+    been applied, and a generation an alias names is live."""
+    for view, index in targets.items():
+        try:
+            if store.index_for_alias(view) != index:
+                store.delete_index(index)
+        except Exception as exc:  # cleaning up must not hide the failure itself
+            log.warning("could not drop an unfinished generation",
+                        extra={"index": store.full_name(index), "error": str(exc)})
 
 
 def _create_indices(store: SearchStore, targets: dict[str, str]) -> None:
