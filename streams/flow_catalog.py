@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from schemas.events import FLOW_EVENT_ADAPTER, FlowDeleted, FlowEvent
 from streams.core.validation import ValidatedFlow, validate_flow
-from streams.log.reader import tail
+from streams.log.follower import TopicFollower
+from streams.log.reader import Record
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 
@@ -104,44 +105,33 @@ class FlowSources:
 
 
 class LiveFlowCatalog(FlowSources):
-    """FlowSources kept up to date by a thread that tails `flow-events` from the start."""
+    """FlowSources kept up to date by a thread that folds `flow-events` from the start."""
 
     def __init__(self, bootstrap: str, topics: Topics, registry: PluginRegistry) -> None:
         super().__init__(registry)
-        self._bootstrap = bootstrap
-        self._topic = topics.flow_events
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="flow-catalog", daemon=True)
+        self._follower = TopicFollower(
+            bootstrap, topics.flow_events, self._apply_record, name="flow-catalog",
+            reset=self._forget,
+        )
 
     def start(self) -> LiveFlowCatalog:
-        self._thread.start()
+        self._follower.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._follower.stop()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for record in tail(
-                    self._bootstrap, [self._topic], from_beginning=True, stop=self._stop
-                ):
-                    try:
-                        self.apply(FLOW_EVENT_ADAPTER.validate_json(record.value))
-                    except ValueError:
-                        log.warning(
-                            "skipping a malformed flow event",
-                            extra={
-                                "topic": record.topic,
-                                "partition": record.partition,
-                                "offset": record.offset,
-                            },
-                        )
-                return
-            except Exception:
-                log.exception("flow catalog lost its consumer; reconnecting")
-                # Start over from the beginning: apply() is idempotent per revision.
-                with self._lock:
-                    self._flows.clear()
-                time.sleep(1.0)
+    def catch_up(self, timeout_s: float = 10.0) -> bool:
+        return self._follower.catch_up(timeout_s)
+
+    def _apply_record(self, record: Record) -> None:
+        try:
+            self.apply(FLOW_EVENT_ADAPTER.validate_json(record.value))
+        except ValueError:
+            log.warning("skipping a malformed flow event", extra={
+                "topic": record.topic, "partition": record.partition, "offset": record.offset})
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._flows.clear()
+            self._validated.clear()

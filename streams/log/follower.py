@@ -1,0 +1,83 @@
+"""Fold a topic from its beginning in a background thread, and know when it caught up.
+
+The shape of every in-memory view of the log in Lanner (flows, KV, tokens, secrets): a
+reader applies each record in order, remembers how far it got per partition, and can
+block until it has applied everything written before a given moment (read your writes).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from streams.log.reader import Record, end_offsets, tail
+
+log = logging.getLogger(__name__)
+
+
+class TopicFollower:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        apply: Callable[[Record], None],
+        *,
+        name: str,
+        reset: Callable[[], None] | None = None,
+    ) -> None:
+        """`apply` folds one record (and logs and skips one it cannot decode); `reset`
+        forgets the fold, because after a lost consumer the topic is read again."""
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._apply = apply
+        self._reset = reset
+        self._name = name
+        self._positions: dict[int, int] = {}
+        self._moved = threading.Condition()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def wait_until(self, ends: dict[int, int], timeout_s: float) -> bool:
+        """Until every partition has been applied up to `ends` (exclusive), bounded."""
+        deadline = time.monotonic() + timeout_s
+        with self._moved:
+            while any(self._positions.get(p, 0) < end for p, end in ends.items() if end > 0):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._moved.wait(remaining)
+            return True
+
+    def catch_up(self, timeout_s: float = 10.0) -> bool:
+        """Until everything written to the topic so far is applied (bounded)."""
+        return self.wait_until(end_offsets(self._bootstrap, self._topic), timeout_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for record in tail(self._bootstrap, [self._topic], from_beginning=True,
+                                   stop=self._stop):
+                    self._apply(record)
+                    with self._moved:
+                        self._positions[record.partition] = max(
+                            self._positions.get(record.partition, 0), record.offset + 1
+                        )
+                        self._moved.notify_all()
+                return
+            except Exception:
+                log.exception("lost the consumer; reading the topic again",
+                              extra={"follower": self._name, "topic": self._topic})
+                with self._moved:
+                    self._positions.clear()
+                if self._reset is not None:
+                    self._reset()
+                time.sleep(1.0)
