@@ -28,6 +28,7 @@ from streams.core.context import DEFERRED_PATTERN, defang
 from streams.plugins.base import Outcome
 from streams.plugins.kv.store import LiveKvStore
 from streams.plugins.kv.view import LiveKvView
+from streams.secret_store import LiveSecretView, SecretCipher
 from streams.storage import spill_outputs, storage_from_env, task_prefix
 from streams.storage.uris import namespace_prefix
 
@@ -146,7 +147,10 @@ def make_resolver(
         name = str(argument)
         if kind == "secret":
             if name not in secrets:
-                raise DeferredError(f"secret {name!r} is not defined on this worker")
+                raise DeferredError(
+                    f"secret {name!r} is not defined (not in this namespace or its parents, "
+                    f"nor as {SECRET_PREFIX}{name} on this worker)"
+                )
             return secrets[name]
         if kind == "read":
             if read_file is None:
@@ -198,14 +202,56 @@ class WorkerEdges:
         bootstrap: str,
         kv_topic_name: str,
         kv_topic: Any,
+        *,
+        tenant: str = "main",
+        secrets_topic: str | None = None,
+        secret_key: str | None = None,
     ) -> None:
         self.secrets = load_secrets(environ)
-        self.masker = Masker(list(self.secrets.values()))
+        self._env_masker = Masker(list(self.secrets.values()))
         self.child_env = without_secrets(environ)
         self.storage = storage_from_env(environ, data_dir)
-        self.work_root = Path(data_dir).resolve() / "work"
+        # Per tenant: two tenants' workers on one machine must not share working
+        # directories or cached venvs (a task may write into its venv).
+        self.work_root = Path(data_dir).resolve() / "work" / tenant
+        # Stored namespace secrets (streams/secret_store.py), when this tenant has a key.
+        self._cipher = SecretCipher(secret_key, tenant) if secret_key else None
+        self.stored = (
+            LiveSecretView(bootstrap, secrets_topic).start()
+            if secrets_topic and self._cipher
+            else None
+        )
+        self._masker_of: tuple[int, Masker] = (-1, self._env_masker)
         self._kv_topic = kv_topic
         self.kv_view = LiveKvView(bootstrap, kv_topic_name).start()
+
+    @property
+    def masker(self) -> Masker:
+        """Masks the environment's secrets and every stored secret of the tenant (all
+        namespaces: masking too much is harmless), rebuilt when the stored ones change."""
+        if self.stored is None or self._cipher is None:
+            return self._env_masker
+        version, masker = self._masker_of
+        if version != self.stored.version:
+            version = self.stored.version
+            stored = [self._cipher.decrypt(e) for e in self.stored.everything()]
+            masker = Masker([*self.secrets.values(), *(v for v in stored if v is not None)])
+            self._masker_of = (version, masker)
+        return masker
+
+    def job_secrets(self, namespace: str) -> dict[str, str]:
+        """What secret('NAME') means for a job of `namespace`: the namespace's stored
+        secret, else its nearest parent's, else SECRET_<NAME> of the environment."""
+        found = dict(self.secrets)
+        if self.stored is not None and self._cipher is not None:
+            for name, event in self.stored.visible(namespace).items():
+                value = self._cipher.decrypt(event)
+                if value is None:
+                    log.error("stored secret does not decrypt with this LANNER_SECRET_KEY",
+                              extra={"namespace": event.namespace, "secret": name})
+                    continue
+                found[name] = value
+        return found
 
     def mask(self, message: str) -> str:
         return self.masker.text(message)
@@ -238,6 +284,9 @@ class WorkerEdges:
             return properties
         if has_deferred(properties, "kv"):
             await self._kv_store(job, now).catch_up()
+        if self.stored is not None and has_deferred(properties, "secret"):
+            # A secret set just before the run is on the topic, maybe not folded yet.
+            await asyncio.to_thread(self.stored.catch_up, 5.0)
 
         def read(uri: str) -> bytes:
             return self.storage.get_bytes(uri, MAX_READ_BYTES)
@@ -247,7 +296,10 @@ class WorkerEdges:
             return (False, None) if found is None else (True, found.value)
 
         resolver = make_resolver(
-            self.secrets, read, kv_value, namespace_prefix(job.tenant, job.namespace)
+            self.job_secrets(job.namespace),
+            read,
+            kv_value,
+            namespace_prefix(job.tenant, job.namespace),
         )
         resolved = resolve_deferred(properties, resolver)
         assert isinstance(resolved, dict)

@@ -133,6 +133,36 @@ class LannerClient:
         result: dict[str, Any] = self._json("GET", f"/flows/{namespace}/{flow_id}")
         return result
 
+    def search_flows(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Every (non-deleted) flow of a namespace and its children, all pages."""
+        found: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            params: dict[str, Any] = {"size": 1000, "page": page}
+            if namespace:
+                params["namespace"] = namespace
+            body: dict[str, Any] = self._json("GET", "/flows/search", params=params)
+            found += body["results"]
+            if not body["results"] or len(found) >= int(body["total"]):
+                return found
+            page += 1
+
+    def delete_flow(self, namespace: str, flow_id: str) -> None:
+        self._request("DELETE", f"/flows/{namespace}/{flow_id}")
+
+    # --- secrets ----------------------------------------------------------------------
+
+    def set_secret(self, namespace: str, name: str, value: str) -> None:
+        self._request("PUT", f"/namespaces/{namespace}/secrets/{name}",
+                      json={"value": value})
+
+    def list_secrets(self, namespace: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", f"/namespaces/{namespace}/secrets")
+        return result
+
+    def delete_secret(self, namespace: str, name: str) -> None:
+        self._request("DELETE", f"/namespaces/{namespace}/secrets/{name}")
+
     # --- executions -------------------------------------------------------------------
 
     def create_execution(self, namespace: str, flow_id: str,

@@ -134,3 +134,57 @@ def history_command(
                                     (str(rev.get("actor")), "cyan")))
         if rev.get("diff"):
             console.print(Syntax(rev["diff"], "diff", background_color="default"))
+
+
+# --- flows of a running server, through the API (LANNER_URL, LANNER_TOKEN) ---------------
+
+
+@app.command("export")
+def export_command(
+    namespace: Annotated[str, typer.Argument(show_default=False)],
+    directory: Annotated[Path, typer.Argument(show_default=False)],
+) -> None:
+    """Write the latest revision of every flow of NAMESPACE to DIRECTORY/<id>.yml."""
+    from api.cli.flow_sync import api_call, export_flows
+
+    flows = api_call(lambda c: c.search_flows(namespace))
+    written = export_flows(flows, namespace, directory)
+    Console(stderr=True).print(f"{len(written)} flow(s) of {namespace} written to {directory}")
+
+
+@app.command("delete")
+def delete_command(
+    namespace: Annotated[str, typer.Argument(show_default=False)],
+    flow_id: Annotated[str, typer.Argument(show_default=False)],
+) -> None:
+    """Delete a flow (its history stays in the log)."""
+    from api.cli.flow_sync import api_call
+
+    api_call(lambda c: c.delete_flow(namespace, flow_id))
+    Console(stderr=True).print(f"flow {namespace}.{flow_id} deleted")
+
+
+@app.command("sync")
+def sync_command(
+    namespace: Annotated[str, typer.Argument(show_default=False)],
+    directory: Annotated[Path, typer.Argument(show_default=False)],
+    delete: Annotated[bool, typer.Option(
+        "--delete", help="Delete the flows of NAMESPACE that have no file.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
+) -> None:
+    """Make NAMESPACE hold exactly the flows of DIRECTORY: plan first, then apply."""
+    from api.cli.flow_sync import api_call, apply_plan, local_flows, plan_sync, print_plan
+
+    console = Console()
+    local, problems = local_flows(directory, namespace)
+    if problems:
+        for problem in problems:
+            Console(stderr=True).print(f"[red]error:[/red] {problem}", soft_wrap=True)
+        raise typer.Exit(2)
+    remote = api_call(lambda c: c.search_flows(namespace))
+    plan = plan_sync(local, remote, namespace, delete=delete)
+    print_plan(plan, console)
+    if dry_run:
+        return
+    failed = api_call(lambda c: apply_plan(c, namespace, plan, console))
+    raise typer.Exit(1 if failed else 0)

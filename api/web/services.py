@@ -21,6 +21,7 @@ from streams.gateway.flows import FlowWriter
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
+from streams.secret_store import LiveSecretView
 
 # The actor of writes when no token is involved; per request it is the token's name.
 ACTOR = ANONYMOUS
@@ -37,6 +38,7 @@ class Services:
     executions: ExecutionGateway
     store: SearchStore
     topics: Topics
+    secrets: LiveSecretView
     # Who this request is: the token's name, recorded as the actor of what it writes.
     # One Services per tenant is shared; each request gets a shallow copy with its actor.
     actor: str = ACTOR
@@ -54,15 +56,17 @@ class Services:
         store = SearchStore(settings.elasticsearch_url, settings.full_index_prefix)
         store.wait_ready()
         ensure_indices(store)
+        secrets = LiveSecretView(settings.kafka_bootstrap, topics.secrets).start()
         return cls(
             settings=settings, registry=registry, catalog=catalog, producer=producer,
             flows=FlowWriter(producer, catalog, registry, topics, settings.tenant_id),
             executions=ExecutionGateway(producer, catalog, topics, settings.tenant_id),
-            store=store, topics=topics,
+            store=store, topics=topics, secrets=secrets,
         )
 
     def stop(self) -> None:
         self.catalog.stop()
+        self.secrets.stop()
         self.producer.close(timeout_s=5)
         self.store.close()
 

@@ -24,7 +24,14 @@ from schemas.worker import LogLine, TaskRunReport, WorkerJob
 from streams.app.faust_app import raw_topic
 from streams.app.worker_control import listen_for_stops
 from streams.log.topics import Topics
-from streams.plugins.base import LogLevel, Outcome, WorkerContext, WorkerTask
+from streams.plugins.base import (
+    InlineLog,
+    InlineTask,
+    LogLevel,
+    Outcome,
+    WorkerContext,
+    WorkerTask,
+)
 from streams.plugins.registry import PluginRegistry
 from streams.secrets import DeferredError, WorkerEdges
 
@@ -55,6 +62,9 @@ class Worker:
             settings.kafka_bootstrap,
             topics.kv_events,
             raw_topic(app, topics.kv_events),
+            tenant=settings.tenant_id,
+            secrets_topic=topics.secrets,
+            secret_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
         )
         self.done: OrderedDict[str, None] = OrderedDict()
         # task run id -> (job, the coroutine running it): for heartbeats and stops.
@@ -182,6 +192,14 @@ class Worker:
             return Outcome(State.FAILED, error=f"{name}: {exc}")
         except ValidationError as exc:
             return Outcome(State.FAILED, error=f"{name}: invalid properties: {exc}")
+        if isinstance(task, InlineTask):
+            # An inline task (Log, Return...) comes here when it uses secret()/kv()/read():
+            # only a worker can resolve those, and its logs and outputs are masked.
+            lines: list[InlineLog] = []
+            outcome = task.run_inline(lines)
+            for line in lines:
+                await write_log(line.level, line.message)
+            return outcome
         if not isinstance(task, WorkerTask):
             return Outcome(State.FAILED, error=f"{name}: {plugin.TYPE} does not run on workers")
         ctx = WorkerContext(

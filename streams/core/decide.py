@@ -59,7 +59,7 @@ from schemas.flow import TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
 from schemas.states import State, task_run_may_move, worst
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
-from streams.core.context import render_context
+from streams.core.context import DEFERRED_OPEN, render_context
 from streams.core.evolve import evolve
 from streams.core.expressions import ExpressionError, render, render_bool
 from streams.core.ids import derive_id
@@ -266,7 +266,10 @@ def _on_report(em: _Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None
     # Fix (unit tests): only a dispatched (worker) task has a job to report on; a stray
     # report naming a Pause or a waiting Subflow run (attempt 1 too) used to end it,
     # leaving e.g. the execution PAUSED with no paused run.
-    if isinstance(flow.tasks.get(run.task_id), FlowableTask | InlineTask):
+    spec = flow.tasks.get(run.task_id)
+    if isinstance(spec, FlowableTask) or (
+        isinstance(spec, InlineTask) and not _may_need_worker(spec)
+    ):
         return
     if em.current.state == State.KILLING:
         return
@@ -751,7 +754,7 @@ class _Walker:
         except (ExpressionError, ValueError) as exc:
             self._fail(run, task, f"task {task.id}: {exc}")
             return
-        if isinstance(rendered, InlineTask):
+        if isinstance(rendered, InlineTask) and not _needs_worker(rendered):
             self._run_inline(run, rendered)
         elif isinstance(rendered, FlowableTask):
             self._start_flowable(run, rendered)
@@ -1053,6 +1056,30 @@ class _Walker:
         if len(states) < len([n for n in task.tasks if not n.task.disabled]):
             return None
         return worst(list(states.values()))
+
+
+def _needs_worker(task: Task) -> bool:
+    """An inline task whose rendered properties hold a deferred secret()/kv()/read():
+    the executor cannot resolve it (it holds no secrets), so a worker runs it and masks
+    its logs and outputs."""
+    return _holds_marker(task.model_dump())
+
+
+def _may_need_worker(task: InlineTask) -> bool:
+    """Whether this inline task's spec can render to a deferred lookup (see _needs_worker),
+    so that a worker's reports about its runs are genuine."""
+    text = task.model_dump_json()
+    return any(call in text for call in ("secret(", "kv(", "read("))
+
+
+def _holds_marker(value: Any) -> bool:
+    if isinstance(value, str):
+        return DEFERRED_OPEN in value
+    if isinstance(value, dict):
+        return any(_holds_marker(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_marker(v) for v in value)
+    return False
 
 
 def _has_expression(value: Any) -> bool:

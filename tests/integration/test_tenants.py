@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -146,7 +147,8 @@ def test_two_tenants_run_the_same_flow_and_see_only_their_own(tenancy: Tenancy) 
         mine, theirs = runs[tenant]["id"], runs[other]["id"]
         assert runs[tenant]["state"]["current"] == "SUCCESS"
         assert http.get(f"/flows/{NS}/hello").json()["description"] == f"the flow of {tenant}"
-        flows = http.get("/flows/search", params={"namespace": NS}).json()["results"]
+        flows = wait_for(lambda h=http: h.get("/flows/search", params={
+            "namespace": NS}).json()["results"] or None, 10, "searchable flows")
         assert [f["description"] for f in flows] == [f"the flow of {tenant}"]
         found = wait_for(lambda h=http: h.get("/executions/search", params={
             "namespace": NS}).json()["results"] or None, 10, "searchable executions")
@@ -206,3 +208,189 @@ def test_tokens_are_required_scoped_and_revocable(tenancy: Tenancy) -> None:
         while http.get("/flows/search").status_code != 401:
             assert time.monotonic() - revoked_at < 1.0, "a revoked token still accepted"
             time.sleep(0.02)
+
+
+# --- secrets ---------------------------------------------------------------------------
+
+SECRET_VALUE = {"alpha": "alpha-pw-7f3a9c1e55", "beta": "beta-pw-0b2d4f6a88"}
+SECRET_FLOW = """\
+id: uses_secret
+namespace: {ns}
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "the password is {{{{ secret('DB_PASSWORD') }}}}"
+  - id: give
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ secret('DB_PASSWORD') }}}}"
+"""
+MISSING_FLOW = """\
+id: missing_secret
+namespace: {ns}
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ secret('NOT_THERE') }}}}"
+"""
+
+
+def test_secrets_are_per_tenant_masked_everywhere_and_never_in_clear(
+        tenancy: Tenancy) -> None:
+    from projections import mappings
+    from projections.store.client import SearchStore
+    from streams.log.reader import read_all
+    from streams.log.topics import tokens_topic
+
+    ns = "secretive.team"
+    clients = {t: tenancy.client(tenancy.tokens[f"{t}-writer"], t) for t in TENANTS}
+    runs: dict[str, dict[str, Any]] = {}
+    for tenant, http in clients.items():
+        # Set on the parent namespace: the flow's namespace falls back to it.
+        assert http.put("/namespaces/secretive/secrets/DB_PASSWORD",
+                        json={"value": SECRET_VALUE[tenant]}).status_code == 204
+        assert [s["name"] for s in http.get("/namespaces/secretive/secrets").json()] == [
+            "DB_PASSWORD"]
+        assert SECRET_VALUE[tenant] not in http.get("/namespaces/secretive/secrets").text
+        deployed = http.post("/flows", content=SECRET_FLOW.format(ns=ns),
+                             headers={"content-type": "application/x-yaml"})
+        assert deployed.status_code == 200, deployed.text
+        runs[tenant] = _until_ended(http, http.post(f"/executions/{ns}/uses_secret").json()["id"])
+    with tenancy.client(tenancy.tokens["alpha-writer"], "beta") as cross:
+        assert cross.get("/namespaces/secretive/secrets").status_code == 404
+    with tenancy.client(tenancy.tokens["alpha-reader"], "alpha") as reader:
+        assert reader.put("/namespaces/secretive/secrets/X", json={"value": "v"}
+                          ).status_code == 403
+    for tenant, http in clients.items():
+        run = runs[tenant]
+        assert run["state"]["current"] == "SUCCESS", run
+        assert run["taskRunList"][1]["outputs"] == {"value": "******"}
+        lines = wait_for(lambda h=http, r=run: h.get(f"/logs/{r['id']}").json() or None, 10,
+                         "logs")
+        assert [line["message"] for line in lines] == ["the password is ******"]
+        events = http.get(f"/executions/{run['id']}/events").text
+        assert "******" in events
+        store = SearchStore(tenancy.base.elasticsearch_url,
+                            tenancy.settings(tenant).full_index_prefix)
+        store.refresh(mappings.LOGS)
+        _total, docs = store.search(mappings.LOGS, {"term": {"executionId": run["id"]}})
+        assert [d["message"] for d in docs] == ["the password is ******"]
+        store.close()
+    # A secret that does not exist fails that task run, naming it; the executor carries on.
+    http = clients["alpha"]
+    http.post("/flows", content=MISSING_FLOW.format(ns=ns),
+              headers={"content-type": "application/x-yaml"})
+    failed = _until_ended(http, http.post(f"/executions/{ns}/missing_secret").json()["id"])
+    assert failed["state"]["current"] == "FAILED"
+    assert "NOT_THERE" in str(failed["taskRunList"][0].get("error") or failed)
+    again = _until_ended(http, http.post(f"/executions/{ns}/uses_secret").json()["id"])
+    assert again["state"]["current"] == "SUCCESS"
+    # Delete: gone from the list.
+    assert http.delete("/namespaces/secretive/secrets/DB_PASSWORD").status_code == 204
+    assert http.get("/namespaces/secretive/secrets").json() == []
+    assert http.delete("/namespaces/secretive/secrets/DB_PASSWORD").status_code == 404
+    # No topic of either tenant, nor the tokens topic, holds a value or a token in clear.
+    import base64
+
+    forbidden = [v.encode() for v in SECRET_VALUE.values()]
+    forbidden += [base64.b64encode(v.encode()) for v in SECRET_VALUE.values()]
+    forbidden += [t.encode() for t in tenancy.tokens.values()]
+    topics = [tokens_topic(tenancy.base.system_topic_prefix)]
+    for tenant in TENANTS:
+        topics += Topics(tenancy.settings(tenant).full_topic_prefix).all()
+    scanned = 0
+    for topic in topics:
+        for record in read_all(tenancy.base.kafka_bootstrap, topic):
+            scanned += 1
+            for raw in forbidden:
+                assert raw not in record.value, topic
+    assert scanned > 20
+    for http in clients.values():
+        http.close()
+
+
+# --- the command line ------------------------------------------------------------------
+
+
+def test_cli_flow_sync_export_plugins_namespaces_and_secrets(
+        tenancy: Tenancy, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli.main import app
+
+    runner = CliRunner()
+    ns = "synced.flows"
+
+    def lanner(*args: str, tenant: str = "beta", token: str = "beta-writer",
+               stdin: str | None = None) -> Any:
+        env = {"LANNER_URL": tenancy.env["LANNER_URL"], "LANNER_TOKEN": tenancy.tokens[token],
+               "LANNER_TENANT_ID": tenant}
+        return runner.invoke(app, list(args), env=env, input=stdin)
+
+    source = tmp_path / "source"
+    source.mkdir()
+    for flow_id in ("one", "two"):
+        (source / f"{flow_id}.yml").write_text(
+            f"id: {flow_id}\nnamespace: {ns}\ntasks:\n  - id: t\n"
+            f"    type: io.kestra.plugin.core.log.Log\n    message: {flow_id}\n")
+    planned = lanner("flow", "sync", ns, str(source), "--dry-run")
+    assert planned.exit_code == 0, planned.output
+    assert planned.output.count("create") >= 2
+    assert lanner("flow", "export", ns, str(tmp_path / "none")
+                  ).exit_code == 0  # nothing deployed by a dry run
+    assert list((tmp_path / "none").iterdir()) == []
+    applied = lanner("flow", "sync", ns, str(source))
+    assert applied.exit_code == 0, applied.output
+    exported = tmp_path / "exported"
+    # The flows search refreshes once a second (the deploys are read-your-writes by id).
+    wait_for(lambda: (lanner("flow", "export", ns, str(exported)).exit_code == 0
+             and len(list(exported.iterdir())) == 2) or None, 10, "exported flows")
+    assert sorted(p.name for p in exported.iterdir()) == ["one.yml", "two.yml"]
+    for path in exported.iterdir():
+        assert path.read_text() == (source / path.name).read_text()
+    # Round trip: the export syncs back as unchanged; --delete removes what has no file.
+    (exported / "two.yml").unlink()
+    again = lanner("flow", "sync", ns, str(exported), "--delete")
+    assert again.exit_code == 0, again.output
+    assert "1 unchanged" in again.output and "1 delete" in again.output, again.output
+    attempts = iter(range(1000))
+
+    def export_once() -> Path | None:
+        # A fresh folder each time: export writes files, it does not remove old ones.
+        target = tmp_path / f"final{next(attempts)}"
+        done = lanner("flow", "export", ns, str(target)).exit_code == 0
+        return target if done and len(list(target.iterdir())) == 1 else None
+
+    final = wait_for(export_once, 10, "export after sync --delete")
+    assert sorted(p.name for p in final.iterdir()) == ["one.yml"]
+    # The other tenant has none of it.
+    other = tmp_path / "other"
+    assert lanner("flow", "export", ns, str(other), tenant="alpha", token="alpha-writer"
+                  ).exit_code == 0
+    assert list(other.iterdir()) == []
+    assert lanner("--tenant", "alpha", "flow", "delete", ns, "one", token="alpha-writer"
+                  ).exit_code == 1
+    assert lanner("flow", "delete", ns, "one").exit_code == 0
+    namespaces = lanner("namespace", "list")
+    assert namespaces.exit_code == 0, namespaces.output
+    assert {"company", "company.team", "synced", "synced.flows"} <= set(namespaces.output.split())
+    # Secrets through the CLI, value on stdin; list shows names only.
+    assert lanner("secret", "set", "cli.ns", "API_KEY", stdin="s3cr3t-cli-value\n"
+                  ).exit_code == 0
+    listed = lanner("secret", "list", "cli.ns")
+    assert listed.output.split() == ["API_KEY"]
+    assert lanner("secret", "list", "cli.ns", tenant="alpha", token="alpha-writer"
+                  ).output.split() == []
+    assert lanner("secret", "delete", "cli.ns", "API_KEY").exit_code == 0
+    # Refusals and unreachable servers have their exit codes.
+    assert lanner("secret", "set", "cli.ns", "X", token="beta-reader", stdin="v").exit_code == 1
+    unreachable = runner.invoke(app, ["namespace", "list"], env={
+        "LANNER_URL": "http://127.0.0.1:9", "LANNER_TENANT_ID": "beta"})
+    assert unreachable.exit_code == 3
+    bad = runner.invoke(app, ["--tenant", "No/Way", "namespace", "list"])
+    assert bad.exit_code == 2 and "not safe" in bad.output
+    # Plugins come from the registry and the task models.
+    listed_plugins = lanner("plugins", "list", "--json")
+    assert "log.Log" in listed_plugins.output
+    doc = lanner("plugins", "doc", "io.kestra.plugin.core.log.Log", "--json")
+    props = {p["name"]: p for p in __import__("json").loads(doc.output)["properties"]}
+    assert props["level"]["default"] == "INFO" and props["message"]["required"]

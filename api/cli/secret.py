@@ -1,0 +1,44 @@
+"""`lanner secret set|list|delete`: a namespace's secrets, through the API."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(no_args_is_help=True)
+Ns = Annotated[str, typer.Argument(metavar="NAMESPACE", show_default=False)]
+Name = Annotated[str, typer.Argument(metavar="NAME", show_default=False)]
+
+
+@app.command("set")
+def set_command(namespace: Ns, name: Name) -> None:
+    """Set a secret; the value is read from stdin (never from the command line, which
+    would leave it in shell histories and process lists). One trailing newline is cut."""
+    from api.cli.flow_sync import api_call
+
+    value = sys.stdin.read()
+    value = value[:-1] if value.endswith("\n") else value
+    if not value:
+        typer.echo("error: no value on stdin", err=True)
+        raise typer.Exit(2)
+    api_call(lambda c: c.set_secret(namespace, name, value))
+    typer.echo(f"secret {name} set in {namespace}", err=True)
+
+
+@app.command("list")
+def list_command(namespace: Ns) -> None:
+    """The names of a namespace's secrets (never their values)."""
+    from api.cli.flow_sync import api_call
+
+    for item in api_call(lambda c: c.list_secrets(namespace)):
+        typer.echo(item["name"])
+
+
+@app.command("delete")
+def delete_command(namespace: Ns, name: Name) -> None:
+    from api.cli.flow_sync import api_call
+
+    api_call(lambda c: c.delete_secret(namespace, name))
+    typer.echo(f"secret {name} deleted from {namespace}", err=True)
