@@ -25,7 +25,9 @@ class TokenAdminError(Exception):
 def ensure_tokens_topic(settings: LannerSettings) -> str:
     topic = tokens_topic(settings.system_topic_prefix)
     # One partition: a total order of every token fact, which is all a tiny topic needs.
-    ensure_topics(settings.kafka_bootstrap, [topic], 1, settings.replication_factor)
+    # Kept forever: a token (or its revocation) must never expire with Kafka's retention.
+    ensure_topics(settings.kafka_bootstrap, [topic], 1, settings.replication_factor,
+                  config={"retention.ms": "-1", "retention.bytes": "-1"})
     return topic
 
 
