@@ -16,7 +16,6 @@ import json
 import logging
 import re
 import threading
-import time
 from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -24,7 +23,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from streams.log.reader import end_offsets, tail
+from streams.log.follower import TopicFollower
+from streams.log.reader import Record
 
 log = logging.getLogger("lanner.secret_store")
 
@@ -94,24 +94,22 @@ def lineage(namespace: str) -> list[str]:
 class SecretFold:
     def __init__(self) -> None:
         self._found: dict[str, SecretSet] = {}
-        self._positions: dict[int, int] = {}
         self._lock = threading.Lock()
-        self._moved = threading.Condition(self._lock)
         # Bumped on every change, so readers can cache what they derive (a masker).
         self.version = 0
 
-    def apply(self, event: SecretSet | SecretDeleted | None, partition: int = 0,
-              offset: int = -1) -> None:
-        with self._moved:
+    def apply(self, event: SecretSet | SecretDeleted) -> None:
+        with self._lock:
             if isinstance(event, SecretSet):
                 self._found[event.record_key] = event
-            elif isinstance(event, SecretDeleted):
+            else:
                 self._found.pop(event.record_key, None)
-            if event is not None:
-                self.version += 1
-            if offset >= 0:
-                self._positions[partition] = max(self._positions.get(partition, 0), offset + 1)
-            self._moved.notify_all()
+            self.version += 1
+
+    def forget(self) -> None:
+        with self._lock:
+            self._found.clear()
+            self.version += 1
 
     def get(self, namespace: str, name: str) -> SecretSet | None:
         with self._lock:
@@ -134,53 +132,29 @@ class SecretFold:
         with self._lock:
             return list(self._found.values())
 
-    def wait_until(self, ends: dict[int, int], timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        with self._moved:
-            while any(self._positions.get(p, 0) < end for p, end in ends.items() if end > 0):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._moved.wait(remaining)
-            return True
-
 
 class LiveSecretView(SecretFold):
-    """SecretFold kept current by a thread tailing the tenant's secrets topic."""
+    """SecretFold kept current by a thread folding the tenant's secrets topic."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__()
-        self._bootstrap = bootstrap
-        self._topic = topic
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="secret-view", daemon=True)
+        self._follower = TopicFollower(
+            bootstrap, topic, self._apply_record, name="secret-view", reset=self.forget
+        )
 
     def start(self) -> LiveSecretView:
-        self._thread.start()
+        self._follower.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._follower.stop()
 
     def catch_up(self, timeout_s: float = 10.0) -> bool:
-        return self.wait_until(end_offsets(self._bootstrap, self._topic), timeout_s)
+        return self._follower.catch_up(timeout_s)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for record in tail(self._bootstrap, [self._topic], from_beginning=True,
-                                   stop=self._stop):
-                    try:
-                        event: SecretSet | SecretDeleted | None = (
-                            SECRET_EVENT_ADAPTER.validate_json(record.value))
-                    except ValueError:
-                        log.warning("skipping a malformed secret event",
-                                    extra={"partition": record.partition,
-                                           "offset": record.offset})
-                        event = None
-                    self.apply(event, record.partition, record.offset)
-                return
-            except Exception:
-                log.exception("secret view lost its consumer; reconnecting")
-                time.sleep(1.0)
+    def _apply_record(self, record: Record) -> None:
+        try:
+            self.apply(SECRET_EVENT_ADAPTER.validate_json(record.value))
+        except ValueError:
+            log.warning("skipping a malformed secret event",
+                        extra={"partition": record.partition, "offset": record.offset})

@@ -15,12 +15,12 @@ import hmac
 import logging
 import secrets
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
 from schemas.tokens import TOKEN_EVENT_ADAPTER, TokenCreated, TokenRevoked
-from streams.log.reader import end_offsets, tail
+from streams.log.follower import TopicFollower
+from streams.log.reader import Record
 
 log = logging.getLogger("lanner.tokens")
 
@@ -71,25 +71,21 @@ class TokenFold:
 
     def __init__(self) -> None:
         self._by_id: dict[str, TokenCreated] = {}
-        self._positions: dict[int, int] = {}
         self._lock = threading.Lock()
-        self._moved = threading.Condition(self._lock)
         # sha256(clear token) -> token id, for tokens already verified with scrypt.
         self._verified: OrderedDict[bytes, str] = OrderedDict()
 
-    def apply(self, event: TokenCreated | TokenRevoked, partition: int = 0,
-              offset: int = -1) -> None:
-        with self._moved:
+    def apply(self, event: TokenCreated | TokenRevoked) -> None:
+        with self._lock:
             if isinstance(event, TokenCreated):
                 self._by_id[event.token_id] = event
             else:
                 self._by_id.pop(event.token_id, None)
-            self._advance(partition, offset)
 
-    def _advance(self, partition: int, offset: int) -> None:
-        if offset >= 0:
-            self._positions[partition] = max(self._positions.get(partition, 0), offset + 1)
-        self._moved.notify_all()
+    def forget(self) -> None:
+        with self._lock:
+            self._by_id.clear()
+            self._verified.clear()
 
     def active(self) -> list[TokenCreated]:
         with self._lock:
@@ -121,54 +117,29 @@ class TokenFold:
                 self._verified.popitem(last=False)
         return record
 
-    def wait_until(self, ends: dict[int, int], timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        with self._moved:
-            while any(self._positions.get(p, 0) < end for p, end in ends.items() if end > 0):
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                self._moved.wait(remaining)
-            return True
-
 
 class LiveTokenView(TokenFold):
-    """TokenFold kept current by a thread tailing the tokens topic (about 0.1 s behind)."""
+    """TokenFold kept current by a thread folding the tokens topic (about 0.1 s behind)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__()
-        self._bootstrap = bootstrap
-        self._topic = topic
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="token-view", daemon=True)
+        self._follower = TopicFollower(
+            bootstrap, topic, self._apply_record, name="token-view", reset=self.forget
+        )
 
     def start(self) -> LiveTokenView:
-        self._thread.start()
+        self._follower.start()
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._follower.stop()
 
     def catch_up(self, timeout_s: float = 10.0) -> bool:
-        return self.wait_until(end_offsets(self._bootstrap, self._topic), timeout_s)
+        return self._follower.catch_up(timeout_s)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for record in tail(self._bootstrap, [self._topic], from_beginning=True,
-                                   stop=self._stop):
-                    try:
-                        event = TOKEN_EVENT_ADAPTER.validate_json(record.value)
-                    except ValueError:
-                        log.warning("skipping a malformed token event",
-                                    extra={"partition": record.partition,
-                                           "offset": record.offset})
-                        with self._moved:
-                            self._advance(record.partition, record.offset)
-                        continue
-                    self.apply(event, record.partition, record.offset)
-                return
-            except Exception:
-                log.exception("token view lost its consumer; reconnecting")
-                time.sleep(1.0)
+    def _apply_record(self, record: Record) -> None:
+        try:
+            self.apply(TOKEN_EVENT_ADAPTER.validate_json(record.value))
+        except ValueError:
+            log.warning("skipping a malformed token event",
+                        extra={"partition": record.partition, "offset": record.offset})

@@ -282,6 +282,15 @@ def _on_report(em: _Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None
                 worker_id=report.worker_id,
             )
     elif report.kind == "finished":
+        if run.attempts and run.attempts[-1].worker_id is None:
+            # A short task's worker sends no "started" report: record who ran it.
+            em.emit(
+                TaskRunRunning,
+                task_run_id=run.id,
+                attempt=report.attempt,
+                worker_id=report.worker_id,
+            )
+            run = em.current.task_runs[run.id]
         final = (
             report.state if report.state is not None and report.state.is_terminal else State.FAILED
         )
