@@ -42,7 +42,7 @@ def execution_event_doc(event: ExecutionEvent, namespace: str | None,
                         flow_id: str | None) -> Doc:
     """`namespace` and `flow_id` come from the folded execution: only the creation
     event carries them itself."""
-    if isinstance(event, ExecutionCreated):
+    if isinstance(event, ExecutionCreated) or event.namespace is not None:
         namespace, flow_id = event.namespace, event.flow_id
     doc = {
         "id": event.event_id, "kind": "execution", "type": event.type, "actor": event.actor,

@@ -32,6 +32,10 @@ class EventBase(BaseModel):
     causation_id: str
     correlation_id: str
     version: int = EVENT_VERSION
+    # Every event names its flow, so an audit or an export can select events by namespace
+    # without folding the history first (ExecutionCreated requires them).
+    namespace: str | None = None
+    flow_id: str | None = None
 
     @property
     def event_id(self) -> str:

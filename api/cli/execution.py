@@ -168,7 +168,7 @@ def events_command(
              e.get("actor") or "", e.get("causation_id") or "") for e in events]
     if not console.is_terminal:
         # Piped or captured: one tab-separated line an event, whole, for grep and cut.
-        for row in rows:
+        for row in [("SEQ", "TIME", "TYPE", "TASK RUN", "ACTOR", "CAUSED BY"), *rows]:
             typer.echo("\t".join(row))
         return
     table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))

@@ -75,6 +75,8 @@ def _deploy(svc: Services, source: str, expect_existing: bool | None,
         return JSONResponse({"namespace": deployed.namespace, "id": deployed.flow_id,
                              "revision": deployed.revision, "outcome": deployed.outcome,
                              "message": "accepted; not yet searchable"}, status_code=202)
+    # Read your writes in searches too: flows change rarely, a refresh costs little.
+    svc.store.refresh(mappings.FLOWS)
     return JSONResponse({**flow_view(doc), "outcome": deployed.outcome})
 
 

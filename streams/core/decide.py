@@ -143,6 +143,9 @@ class _Emitter:
 
     def emit(self, cls: type[EventBase], **fields: Any) -> None:
         seq = 1 if self.state is None else self.state.seq + 1
+        if self.state is not None:
+            fields.setdefault("namespace", self.state.namespace)
+            fields.setdefault("flow_id", self.state.flow_id)
         event: Any = cls(
             execution_id=fields.pop("execution_id", None) or self.current.id,
             seq=seq,
