@@ -17,7 +17,8 @@ from schemas.commands import ExecutorInput
 from schemas.events import EXECUTION_END_STATES, ExecutionEvent
 from schemas.execution import Execution
 from schemas.states import State
-from streams.core.decide import FlowCatalog, _Emitter, decide
+from streams.core.decide import FlowCatalog, decide
+from streams.core.emitter import Emitter
 from streams.core.evolve import fold
 from streams.core.validation import ValidatedFlow
 
@@ -82,7 +83,7 @@ def _fail_execution(
 ) -> list[ExecutionEvent]:
     if state is None or state.state.is_terminal:
         return []
-    emitter = _Emitter(state, inp)
+    emitter = Emitter(state, inp)
     if state.state == State.PAUSED:
         emitter.emit(EXECUTION_END_STATES[State.KILLED], error=error)
     else:

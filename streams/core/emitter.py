@@ -1,0 +1,69 @@
+"""The emitter: stamps events with seq, time and causality, and folds each as it goes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.commands import (
+    CreateExecution,
+    ExecutorInput,
+)
+from schemas.events import (
+    TASK_RUN_END_STATES,
+    EventBase,
+    ExecutionEvent,
+)
+from schemas.execution import Execution
+from schemas.states import State
+from schemas.worker import TaskRunReport
+from streams.core.evolve import evolve
+
+# Properties every task has; they steer the executor and are never rendered as inputs.
+
+
+def actor_of(inp: ExecutorInput) -> str:
+    if isinstance(inp, TaskRunReport):
+        return f"worker:{inp.worker_id}"
+    return inp.actor
+
+
+class Emitter:
+    """Stamps events with seq, time and causality, and folds each one as it is emitted."""
+
+    def __init__(self, state: Execution | None, inp: ExecutorInput) -> None:
+        self.state = state
+        self.events: list[ExecutionEvent] = []
+        self.time = inp.time
+        self.causation = inp.input_id
+        self.actor = actor_of(inp)
+        if state is not None:
+            self.correlation = state.correlation_id
+        elif isinstance(inp, CreateExecution):
+            self.correlation = inp.correlation_id or inp.command_id
+        else:
+            self.correlation = inp.input_id
+
+    @property
+    def current(self) -> Execution:
+        assert self.state is not None
+        return self.state
+
+    def emit(self, cls: type[EventBase], **fields: Any) -> None:
+        seq = 1 if self.state is None else self.state.seq + 1
+        if self.state is not None:
+            fields.setdefault("namespace", self.state.namespace)
+            fields.setdefault("flow_id", self.state.flow_id)
+        event: Any = cls(
+            execution_id=fields.pop("execution_id", None) or self.current.id,
+            seq=seq,
+            time=self.time,
+            actor=self.actor,
+            causation_id=self.causation,
+            correlation_id=self.correlation,
+            **fields,
+        )
+        self.state = evolve(self.state, event)
+        self.events.append(event)
+
+    def end_task_run(self, run_id: str, state: State, **fields: Any) -> None:
+        self.emit(TASK_RUN_END_STATES[state], task_run_id=run_id, **fields)

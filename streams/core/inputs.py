@@ -1,0 +1,311 @@
+"""What each kind of input does to an execution, before the walk (pure).
+
+Commands from operators (kill, resume, restart, replay, state by hand), the gate, timers
+and worker reports: each either changes nothing or emits the events that record it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.commands import (
+    ChangeTaskRunState,
+    CreateExecution,
+    KillExecution,
+    ReplayExecution,
+    ResumeExecution,
+    SubflowEnded,
+    WakeUp,
+    WorkerLost,
+)
+from schemas.events import (
+    EXECUTION_END_STATES,
+    TASK_RUN_END_STATES,
+    ExecutionCreated,
+    ExecutionKilling,
+    ExecutionQueued,
+    ExecutionReplayed,
+    ExecutionRestarted,
+    ExecutionResumed,
+    ExecutionStarted,
+    TaskRunResumed,
+    TaskRunRetrying,
+    TaskRunRunning,
+    TaskRunStateChanged,
+)
+from schemas.execution import Execution, TaskRun
+from schemas.inputs import coerce_inputs
+from schemas.states import State, task_run_may_move
+from schemas.worker import LogLine, TaskRunReport
+
+# Properties every task has; they steer the executor and are never rendered as inputs.
+from streams.core.deferred import may_need_worker
+from streams.core.emitter import Emitter
+from streams.core.retry import next_retry, retry_policy
+from streams.core.validation import ValidatedFlow
+from streams.plugins.base import FlowableTask, InlineTask
+
+
+def create_execution(em: Emitter, flow: ValidatedFlow | None, cmd: CreateExecution) -> None:
+    if em.state is not None:
+        return  # the execution exists: a second CreateExecution for it changes nothing
+    ref = cmd.flow
+    problem: str | None = None
+    inputs = cmd.inputs
+    if flow is None:
+        problem = f"flow {ref.namespace}.{ref.flow_id} revision {ref.revision} does not exist"
+    elif flow.flow.disabled:
+        problem = f"flow {ref.namespace}.{ref.flow_id} is disabled"
+    else:
+        values, errors = coerce_inputs(flow.flow.inputs, cmd.inputs)
+        unknown = sorted({r.task_id for r in cmd.seed if r.task_id not in flow.tasks})
+        if errors:
+            problem = "invalid inputs: " + "; ".join(errors)
+        elif unknown:
+            problem = f"replay: revision {ref.revision} has no task {', '.join(unknown)}"
+        else:
+            inputs = values
+    em.emit(
+        ExecutionCreated,
+        execution_id=cmd.execution_id,
+        tenant=ref.tenant,
+        namespace=ref.namespace,
+        flow_id=ref.flow_id,
+        flow_revision=ref.revision,
+        inputs=inputs,
+        labels={**(flow.flow.label_map() if flow else {}), **cmd.labels},
+        variables={},
+        parent=cmd.parent,
+        trigger=cmd.trigger,
+        seed=tuple(cmd.seed) if problem is None else (),
+        original_id=cmd.original_id,
+    )
+    if problem is not None:
+        em.emit(EXECUTION_END_STATES[State.FAILED], error=problem)
+        return
+    assert flow is not None
+    limit = flow.flow.concurrency
+    if limit is not None:
+        # Other executions of the flow live on other partitions: the gate decides.
+        em.emit(ExecutionQueued, limit=limit.limit, behavior=limit.behavior)
+        return
+    em.emit(ExecutionStarted)
+
+
+def on_report(em: Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:
+    run = em.current.task_runs.get(report.task_run_id)
+    # A report for an attempt that is no longer current (a retried or re-dispatched run,
+    # a duplicate) is ignored: only the current attempt may move the run.
+    if run is None or run.state.is_terminal or report.attempt != run.attempt_number:
+        return
+    # Fix (unit tests): only a dispatched (worker) task has a job to report on; a stray
+    # report naming a Pause or a waiting Subflow run (attempt 1 too) used to end it,
+    # leaving e.g. the execution PAUSED with no paused run.
+    spec = flow.tasks.get(run.task_id)
+    if isinstance(spec, FlowableTask) or (
+        isinstance(spec, InlineTask) and not may_need_worker(spec)
+    ):
+        return
+    if em.current.state == State.KILLING:
+        return
+    if report.kind == "started":
+        if run.attempts and run.attempts[-1].worker_id is None:
+            em.emit(
+                TaskRunRunning,
+                task_run_id=run.id,
+                attempt=report.attempt,
+                worker_id=report.worker_id,
+            )
+    elif report.kind == "finished":
+        if run.attempts and run.attempts[-1].worker_id is None:
+            # A short task's worker sends no "started" report: record who ran it.
+            em.emit(
+                TaskRunRunning,
+                task_run_id=run.id,
+                attempt=report.attempt,
+                worker_id=report.worker_id,
+            )
+            run = em.current.task_runs[run.id]
+        final = (
+            report.state if report.state is not None and report.state.is_terminal else State.FAILED
+        )
+        # Fix (unit tests): a state the transition table forbids from the run's state (a
+        # worker saying SKIPPED for a RUNNING run) raised HistoryError, which failed the
+        # whole execution as an executor error; it is a failure of the task run instead.
+        allowed = final in TASK_RUN_END_STATES and task_run_may_move(run.state, final)
+        task_state = final if allowed else State.FAILED
+        end_or_retry(em, flow, run, task_state, outputs=report.outputs, error=report.error)
+    elif report.kind == "abandoned":
+        # A worker shutting down handed the attempt back: run it again, not as a retry.
+        _run_again(em, run, f"worker {report.worker_id} handed the task back")
+
+
+def on_worker_lost(em: Emitter, cmd: WorkerLost) -> None:
+    run = em.current.task_runs.get(cmd.task_run_id)
+    if run is None or run.state != State.RUNNING or cmd.attempt != run.attempt_number:
+        return
+    if run.attempts[-1].worker_id != cmd.worker_id:
+        return
+    _run_again(em, run, f"worker {cmd.worker_id} stopped sending heartbeats")
+
+
+def _run_again(em: Emitter, run: TaskRun, reason: str) -> None:
+    """A new attempt at once, outside the retry policy (the task did not fail)."""
+    em.emit(
+        TaskRunRetrying,
+        task_run_id=run.id,
+        attempt=run.attempt_number,
+        retry_at=em.time,
+        error=reason,
+    )
+
+
+def end_or_retry(
+    em: Emitter,
+    flow: ValidatedFlow,
+    run: TaskRun,
+    state: State,
+    *,
+    outputs: dict[str, Any] | None = None,
+    error: str | None = None,
+    logs: tuple[LogLine, ...] = (),
+) -> None:
+    """End the attempt; a failure becomes a retry while the task's policy allows one."""
+    run = em.current.task_runs[run.id]
+    task = flow.tasks[run.task_id]
+    policy = retry_policy(task, flow.flow)
+    if state == State.FAILED and policy is not None and em.current.state != State.KILLING:
+        # A restart gives the task a fresh retry budget: count from the last one.
+        restarts = [h.date for h in run.history if h.state == State.RESTARTED]
+        since = [a for a in run.attempts if not restarts or (a.start and a.start >= restarts[-1])]
+        first_start = since[0].start if since and since[0].start else em.time
+        retry_at = next_retry(policy, run.id, len(since), first_start, em.time)
+        if retry_at is not None:
+            em.emit(
+                TaskRunRetrying,
+                task_run_id=run.id,
+                attempt=run.attempt_number,
+                retry_at=retry_at,
+                error=error,
+            )
+            return
+    retried = policy is not None and policy.warningOnRetry and run.attempt_number > 1
+    if state == State.SUCCESS and retried:
+        state = State.WARNING
+    em.end_task_run(run.id, state, outputs=outputs or {}, error=error, logs=logs)
+
+
+def on_kill(em: Emitter, cmd: KillExecution) -> None:
+    if em.current.state == State.QUEUED:
+        em.emit(EXECUTION_END_STATES[State.KILLED], error="killed while queued")
+        return
+    em.emit(ExecutionKilling, kill_children=cmd.kill_children)
+    for run in list(em.current.task_runs.values()):
+        if not run.state.is_terminal:
+            em.end_task_run(run.id, State.KILLED, error="killed")
+
+
+def _failed_with_ancestors(state: Execution, roots: list[TaskRun]) -> list[str]:
+    """The given runs and their ancestors that are in a failed state, parents first."""
+    chosen: dict[str, None] = {}
+    for root in roots:
+        chain: list[str] = []
+        current: TaskRun | None = root
+        while current is not None:
+            if current.state in (State.FAILED, State.KILLED):
+                chain.append(current.id)
+            current = state.task_runs.get(current.parent_id) if current.parent_id else None
+        for run_id in reversed(chain):
+            chosen[run_id] = None
+    return list(chosen)
+
+
+def on_restart(em: Emitter) -> None:
+    state = em.current
+    if state.state not in (State.FAILED, State.KILLED):
+        return
+    failed = [r for r in state.task_runs.values() if r.state in (State.FAILED, State.KILLED)]
+    em.emit(ExecutionRestarted, task_run_ids=tuple(_failed_with_ancestors(state, failed)))
+    em.emit(ExecutionStarted)
+
+
+def on_change_state(em: Emitter, cmd: ChangeTaskRunState, flow: ValidatedFlow) -> None:
+    run = em.current.task_runs.get(cmd.task_run_id)
+    target = cmd.state
+    if run is None or not run.state.is_terminal or not target.is_terminal or target == run.state:
+        return
+    if target not in (State.SUCCESS, State.WARNING, State.FAILED, State.SKIPPED):
+        return
+    em.emit(TaskRunStateChanged, task_run_id=run.id, previous=run.state, state=target)
+    if em.current.state.is_terminal:
+        # The execution carries on from the changed run: its failed ancestors run again.
+        run = em.current.task_runs[run.id]
+        ancestors = [em.current.task_runs[run.parent_id]] if run.parent_id else []
+        em.emit(
+            ExecutionRestarted, task_run_ids=tuple(_failed_with_ancestors(em.current, ancestors))
+        )
+        em.emit(ExecutionStarted)
+
+
+def on_replay(em: Emitter, cmd: ReplayExecution) -> None:
+    if cmd.task_run_id is not None and cmd.task_run_id not in em.current.task_runs:
+        return
+    em.emit(
+        ExecutionReplayed,
+        new_execution_id=cmd.new_execution_id,
+        task_run_id=cmd.task_run_id,
+        revision=cmd.revision or em.current.flow_revision,
+    )
+
+
+def on_resume(em: Emitter, cmd: ResumeExecution) -> None:
+    if em.current.state != State.PAUSED:
+        return
+    for run in list(em.current.task_runs.values()):
+        if run.state == State.PAUSED:
+            _resume_run(em, run, cmd.inputs)
+    em.emit(ExecutionResumed)
+
+
+def on_wake_up(em: Emitter, cmd: WakeUp) -> None:
+    run = em.current.task_runs.get(cmd.task_run_id)
+    if (
+        run is None
+        or run.state != State.PAUSED
+        or run.resume_at is None
+        or cmd.time < run.resume_at
+    ):
+        return
+    _resume_run(em, run, {})
+    if em.current.state == State.PAUSED and not any(
+        r.state == State.PAUSED for r in em.current.task_runs.values()
+    ):
+        em.emit(ExecutionResumed)
+
+
+def _resume_run(em: Emitter, run: TaskRun, inputs: dict[str, Any]) -> None:
+    em.emit(TaskRunResumed, task_run_id=run.id, inputs=inputs)
+    em.end_task_run(run.id, State.SUCCESS, outputs={"onResume": inputs} if inputs else {})
+
+
+def on_subflow_ended(em: Emitter, cmd: SubflowEnded) -> None:
+    run = em.current.task_runs.get(cmd.task_run_id)
+    if run is None or run.state.is_terminal or run.child_execution_id != cmd.child_execution_id:
+        return
+    decision = run.decision or {}
+    transmit = bool(decision.get("transmitFailed", True))
+    child_state = cmd.state if cmd.state in TASK_RUN_END_STATES else State.FAILED
+    # As in Kestra: without transmitFailed, the child's failure is only reported in the
+    # outputs (`state`), and the Subflow task itself succeeds.
+    state = child_state if transmit or not child_state.is_failure else State.SUCCESS
+    outputs = {
+        "executionId": cmd.child_execution_id,
+        "state": cmd.state.value,
+        "outputs": cmd.outputs,
+    }
+    error = (
+        None
+        if not state.is_failure
+        else f"subflow execution {cmd.child_execution_id} ended {cmd.state}"
+    )
+    em.end_task_run(run.id, state, outputs=outputs, error=error)
