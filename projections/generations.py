@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import re
 
+from elasticsearch import BadRequestError
+
 from projections import mappings
 from projections.store.client import SearchStore
 
@@ -51,7 +53,16 @@ def ensure_views(store: SearchStore, views: list[str] | None = None) -> dict[str
         else:
             first = physical_name(view, 1)
             store.ensure_index(first, mappings.MAPPINGS[view])
-            store.point_alias(view, first)
+            try:
+                store.point_alias(view, first)
+            except BadRequestError:
+                # Another process (the API and an indexer start together) pointed it
+                # between our look and our write: theirs stands.
+                pointed = store.index_for_alias(view)
+                if pointed is None:
+                    raise
+                current[view] = pointed
+                continue
             log.info("view created", extra={"view": store.full_name(view),
                                             "index": store.full_name(first)})
             current[view] = first

@@ -222,7 +222,14 @@ class SearchStore:
         for alias, index in pairs.items():
             full_alias, full_index = self.full_name(alias), self.full_name(index)
             targets = self._alias_targets(full_alias)
-            if not targets and self._es.indices.exists(index=full_alias):
+            # `exists` is also true for an alias (another process may have just made it):
+            # only a concrete index of that name is replaced.
+            concrete = (
+                not targets
+                and self._es.indices.exists(index=full_alias)
+                and not self._es.indices.exists_alias(name=full_alias)
+            )
+            if concrete:
                 actions.append({"remove_index": {"index": full_alias}})
             actions.extend({"remove": {"index": current, "alias": full_alias}}
                            for current in targets if current != full_index)
