@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -27,8 +28,10 @@ from projections.documents import api_view, execution_doc
 from schemas.decode import decode_execution_event
 from schemas.states import State
 from streams.core.evolve import HistoryError
-from streams.gateway.executions import InvalidInputs, UnknownFlow
+from streams.gateway.executions import InvalidInputs, UnknownFlow, new_id
 from streams.replay.as_of import AsOf, OutsideHistory, state_as_of
+from streams.storage.base import Storage, StorageError
+from streams.storage.uris import execution_prefix, input_file_uri, is_storage_uri
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 Svc = Annotated[Services, Depends(services)]
@@ -41,15 +44,24 @@ def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
     return doc
 
 
-async def _inputs(request: Request) -> dict[str, Any]:
+async def _inputs(request: Request, files_at: Callable[[str, str], str] | None = None,
+                  storage: Storage | None = None) -> dict[str, Any]:
+    """Inputs from a JSON body or a form; uploaded files (FILE inputs) go to storage and
+    the input's value is their `kestra://` URI (`files_at(input, file name)`)."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await request.form()
         values: dict[str, Any] = {}
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
-                raise ApiError(422, f"input {name!r}: file inputs are not supported yet")
-            values[name] = value
+                if files_at is None or storage is None:
+                    raise ApiError(422, f"input {name!r}: a file is not expected here")
+                uri = files_at(name, value.filename or "file")
+                data = await value.read()
+                await run_in_threadpool(storage.put_bytes, uri, data)
+                values[name] = uri
+            else:
+                values[name] = value
         return values
     raw = await request.body()
     if not raw.strip():
@@ -64,10 +76,12 @@ async def _inputs(request: Request) -> dict[str, Any]:
 
 
 def _create(svc: Services, namespace: str, flow_id: str, inputs: dict[str, Any],
-            labels: dict[str, str], revision: int | None) -> Response:
+            labels: dict[str, str], revision: int | None,
+            execution_id: str | None = None) -> Response:
     try:
         requested = svc.executions.create(namespace, flow_id, inputs, actor=svc.actor,
-                                          labels=labels, revision=revision)
+                                          labels=labels, revision=revision,
+                                          execution_id=execution_id)
     except UnknownFlow:
         raise not_found(f"flow {namespace}.{flow_id}") from None
     except InvalidInputs as exc:
@@ -200,6 +214,26 @@ async def follow(execution_id: str, svc: Svc) -> EventSourceResponse:
     return EventSourceResponse(follow_execution(svc, execution_id))
 
 
+@router.get("/{execution_id}/file")
+def download_file(
+    execution_id: str, svc: Svc, path: Annotated[str, Query(description="a kestra:// URI")]
+) -> Response:
+    """A file of this execution (a task's output file, a FILE input) from storage."""
+    doc = execution_or_404(svc, execution_id)
+    prefix = execution_prefix(svc.settings.tenant_id, doc["namespace"], doc["flowId"],
+                              execution_id)
+    if not is_storage_uri(path) or not path.startswith(prefix) or "/../" in path:
+        raise ApiError(422, f"parameter 'path': {path!r} is not a file of execution "
+                            f"{execution_id} (expected {prefix}...)")
+    try:
+        data = svc.storage.get_bytes(path)
+    except StorageError:
+        raise not_found(f"file {path}") from None
+    name = path.rsplit("/", 1)[-1]
+    return Response(data, media_type="application/octet-stream",
+                    headers={"content-disposition": f'attachment; filename="{name}"'})
+
+
 # Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill` and `/{id}/resume`.
 @router.post("/{namespace}/{flow_id}")
 async def create_execution(
@@ -208,6 +242,13 @@ async def create_execution(
     revision: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     pairs = [label_pair(x).split(":", 1) for x in labels or []]
-    inputs = await _inputs(request)
+    # The id is chosen here so that uploaded FILE inputs are stored under it.
+    execution_id = new_id()
+    tenant = svc.settings.tenant_id
+
+    def files_at(input_id: str, filename: str) -> str:
+        return input_file_uri(tenant, namespace, flow_id, execution_id, input_id, filename)
+
+    inputs = await _inputs(request, files_at, svc.storage)
     return await run_in_threadpool(_create, svc, namespace, flow_id, inputs,
-                                   {k: v for k, v in pairs}, revision)
+                                   {k: v for k, v in pairs}, revision, execution_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -22,6 +23,8 @@ from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 from streams.secret_store import LiveSecretView
+from streams.storage.base import Storage
+from streams.storage.config import storage_from_env
 
 # The actor of writes when no token is involved; per request it is the token's name.
 ACTOR = ANONYMOUS
@@ -39,6 +42,7 @@ class Services:
     store: SearchStore
     topics: Topics
     secrets: LiveSecretView
+    storage: Storage
     # Who this request is: the token's name, recorded as the actor of what it writes.
     # One Services per tenant is shared; each request gets a shallow copy with its actor.
     actor: str = ACTOR
@@ -62,6 +66,8 @@ class Services:
             flows=FlowWriter(producer, catalog, registry, topics, settings.tenant_id),
             executions=ExecutionGateway(producer, catalog, topics, settings.tenant_id),
             store=store, topics=topics, secrets=secrets,
+            # The same root as the workers' (LANNER_STORAGE_DIR or <data dir>/storage).
+            storage=storage_from_env(os.environ, settings.data_dir),
         )
 
     def stop(self) -> None:

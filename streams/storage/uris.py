@@ -43,3 +43,17 @@ def namespace_prefix(tenant: str, namespace: str) -> str:
 def task_file_uri(prefix: str, name: str) -> str:
     """A file of a task run; `name` may contain folders (relative, already checked)."""
     return prefix + "/" + "/".join(_part(p) for p in name.split("/") if p)
+
+
+def execution_prefix(tenant: str, namespace: str, flow_id: str, execution_id: str) -> str:
+    """Every file of an execution lives under this (inputs and task outputs alike)."""
+    ns = "/".join(_part(p) for p in namespace.split("."))
+    return f"{SCHEME}{_part(tenant)}/{ns}/{_part(flow_id)}/executions/{_part(execution_id)}/"
+
+
+def input_file_uri(
+    tenant: str, namespace: str, flow_id: str, execution_id: str, input_id: str, filename: str
+) -> str:
+    """Where a FILE input is stored, as Kestra lays it out (inputs/<id>/<file name>)."""
+    base = execution_prefix(tenant, namespace, flow_id, execution_id)
+    return f"{base}inputs/{_part(input_id)}/{_part(filename or 'file')}"
