@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from schemas.events import FLOW_EVENT_ADAPTER, FlowDeleted, FlowEvent
 from streams.core.validation import ValidatedFlow, validate_flow
 from streams.log.follower import TopicFollower
-from streams.log.reader import Record
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 
@@ -110,7 +109,11 @@ class LiveFlowCatalog(FlowSources):
     def __init__(self, bootstrap: str, topics: Topics, registry: PluginRegistry) -> None:
         super().__init__(registry)
         self._follower = TopicFollower(
-            bootstrap, topics.flow_events, self._apply_record, name="flow-catalog",
+            bootstrap,
+            topics.flow_events,
+            FLOW_EVENT_ADAPTER.validate_json,
+            self.apply,
+            name="flow-catalog",
             reset=self._forget,
         )
 
@@ -123,13 +126,6 @@ class LiveFlowCatalog(FlowSources):
 
     def catch_up(self, timeout_s: float = 10.0) -> bool:
         return self._follower.catch_up(timeout_s)
-
-    def _apply_record(self, record: Record) -> None:
-        try:
-            self.apply(FLOW_EVENT_ADAPTER.validate_json(record.value))
-        except ValueError:
-            log.warning("skipping a malformed flow event", extra={
-                "topic": record.topic, "partition": record.partition, "offset": record.offset})
 
     def _forget(self) -> None:
         with self._lock:

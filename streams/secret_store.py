@@ -24,7 +24,6 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from streams.log.follower import TopicFollower
-from streams.log.reader import Record
 
 log = logging.getLogger("lanner.secret_store")
 
@@ -67,8 +66,12 @@ class SecretCipher:
     def __init__(self, secret_key: str, tenant: str) -> None:
         if not secret_key:
             raise SecretKeyMissing("LANNER_SECRET_KEY is not set: stored secrets need it")
-        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"lanner-secrets-v1",
-                       info=f"tenant:{tenant}".encode()).derive(secret_key.encode())
+        derived = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=b"lanner-secrets-v1",
+            info=f"tenant:{tenant}".encode(),
+        ).derive(secret_key.encode())
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
 
     def encrypt(self, namespace: str, name: str, value: str) -> str:
@@ -117,8 +120,9 @@ class SecretFold:
 
     def names(self, namespace: str) -> list[SecretSet]:
         with self._lock:
-            return sorted((e for e in self._found.values() if e.namespace == namespace),
-                          key=lambda e: e.name)
+            return sorted(
+                (e for e in self._found.values() if e.namespace == namespace), key=lambda e: e.name
+            )
 
     def visible(self, namespace: str) -> dict[str, SecretSet]:
         """Every secret a flow of `namespace` can use: its own, then its parents'."""
@@ -139,7 +143,12 @@ class LiveSecretView(SecretFold):
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__()
         self._follower = TopicFollower(
-            bootstrap, topic, self._apply_record, name="secret-view", reset=self.forget
+            bootstrap,
+            topic,
+            SECRET_EVENT_ADAPTER.validate_json,
+            self.apply,
+            name="secret-view",
+            reset=self.forget,
         )
 
     def start(self) -> LiveSecretView:
@@ -151,10 +160,3 @@ class LiveSecretView(SecretFold):
 
     def catch_up(self, timeout_s: float = 10.0) -> bool:
         return self._follower.catch_up(timeout_s)
-
-    def _apply_record(self, record: Record) -> None:
-        try:
-            self.apply(SECRET_EVENT_ADAPTER.validate_json(record.value))
-        except ValueError:
-            log.warning("skipping a malformed secret event",
-                        extra={"partition": record.partition, "offset": record.offset})

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from schemas.tokens import TOKEN_EVENT_ADAPTER, TokenCreated, TokenRevoked
 from streams.log.follower import TopicFollower
-from streams.log.reader import Record
 
 log = logging.getLogger("lanner.tokens")
 
@@ -39,8 +38,9 @@ class Minted:
 
 
 def _scrypt(secret: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(secret.encode(), salt=salt, n=n, r=r, p=p, maxmem=64 * 1024 * 1024,
-                          dklen=32)
+    return hashlib.scrypt(
+        secret.encode(), salt=salt, n=n, r=r, p=p, maxmem=64 * 1024 * 1024, dklen=32
+    )
 
 
 def mint() -> Minted:
@@ -48,8 +48,12 @@ def mint() -> Minted:
     secret = secrets.token_urlsafe(32)
     salt = secrets.token_bytes(16)
     digest = _scrypt(secret, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
-    return Minted(f"{PREFIX}_{token_id}_{secret}", token_id,
-                  base64.b64encode(salt).decode(), base64.b64encode(digest).decode())
+    return Minted(
+        f"{PREFIX}_{token_id}_{secret}",
+        token_id,
+        base64.b64encode(salt).decode(),
+        base64.b64encode(digest).decode(),
+    )
 
 
 def split_token(clear: str) -> tuple[str, str] | None:
@@ -124,7 +128,12 @@ class LiveTokenView(TokenFold):
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__()
         self._follower = TopicFollower(
-            bootstrap, topic, self._apply_record, name="token-view", reset=self.forget
+            bootstrap,
+            topic,
+            TOKEN_EVENT_ADAPTER.validate_json,
+            self.apply,
+            name="token-view",
+            reset=self.forget,
         )
 
     def start(self) -> LiveTokenView:
@@ -136,10 +145,3 @@ class LiveTokenView(TokenFold):
 
     def catch_up(self, timeout_s: float = 10.0) -> bool:
         return self._follower.catch_up(timeout_s)
-
-    def _apply_record(self, record: Record) -> None:
-        try:
-            self.apply(TOKEN_EVENT_ADAPTER.validate_json(record.value))
-        except ValueError:
-            log.warning("skipping a malformed token event",
-                        extra={"partition": record.partition, "offset": record.offset})

@@ -11,26 +11,32 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 from streams.log.reader import Record, end_offsets, tail
 
 log = logging.getLogger(__name__)
 
+E = TypeVar("E")
 
-class TopicFollower:
+
+class TopicFollower(Generic[E]):
     def __init__(
         self,
         bootstrap: str,
         topic: str,
-        apply: Callable[[Record], None],
+        decode: Callable[[bytes], E],
+        apply: Callable[[E], None],
         *,
         name: str,
         reset: Callable[[], None] | None = None,
     ) -> None:
-        """`apply` folds one record (and logs and skips one it cannot decode); `reset`
-        forgets the fold, because after a lost consumer the topic is read again."""
+        """`decode` turns a record's value into an event (a ValueError skips the record,
+        logged with its position), `apply` folds it; `reset` forgets the fold, because
+        after a lost consumer the topic is read again from its beginning."""
         self._bootstrap = bootstrap
         self._topic = topic
+        self._decode = decode
         self._apply = apply
         self._reset = reset
         self._name = name
@@ -61,12 +67,30 @@ class TopicFollower:
         """Until everything written to the topic so far is applied (bounded)."""
         return self.wait_until(end_offsets(self._bootstrap, self._topic), timeout_s)
 
+    def _fold(self, record: Record) -> None:
+        try:
+            event = self._decode(record.value)
+        except ValueError as exc:
+            log.warning(
+                "skipping a malformed record",
+                extra={
+                    "follower": self._name,
+                    "topic": record.topic,
+                    "partition": record.partition,
+                    "offset": record.offset,
+                    "error": str(exc)[:300],
+                },
+            )
+            return
+        self._apply(event)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                for record in tail(self._bootstrap, [self._topic], from_beginning=True,
-                                   stop=self._stop):
-                    self._apply(record)
+                for record in tail(
+                    self._bootstrap, [self._topic], from_beginning=True, stop=self._stop
+                ):
+                    self._fold(record)
                     with self._moved:
                         self._positions[record.partition] = max(
                             self._positions.get(record.partition, 0), record.offset + 1
@@ -74,8 +98,10 @@ class TopicFollower:
                         self._moved.notify_all()
                 return
             except Exception:
-                log.exception("lost the consumer; reading the topic again",
-                              extra={"follower": self._name, "topic": self._topic})
+                log.exception(
+                    "lost the consumer; reading the topic again",
+                    extra={"follower": self._name, "topic": self._topic},
+                )
                 with self._moved:
                     self._positions.clear()
                 if self._reset is not None:

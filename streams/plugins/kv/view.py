@@ -13,7 +13,6 @@ import logging
 import threading
 
 from streams.log.follower import TopicFollower
-from streams.log.reader import Record
 from streams.plugins.kv.events import KV_EVENT_ADAPTER, KvDeleted, KvSet
 
 log = logging.getLogger("lanner.kv")
@@ -48,7 +47,12 @@ class LiveKvView(KvFold):
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__()
         self._follower = TopicFollower(
-            bootstrap, topic, self._apply_record, name="kv-view", reset=self.forget
+            bootstrap,
+            topic,
+            KV_EVENT_ADAPTER.validate_json,
+            self.apply,
+            name="kv-view",
+            reset=self.forget,
         )
 
     def start(self) -> LiveKvView:
@@ -61,10 +65,3 @@ class LiveKvView(KvFold):
     def catch_up(self, timeout_s: float = 10.0) -> bool:
         """Block until everything written to the topic so far is folded (bounded)."""
         return self._follower.catch_up(timeout_s)
-
-    def _apply_record(self, record: Record) -> None:
-        try:
-            self.apply(KV_EVENT_ADAPTER.validate_json(record.value))
-        except ValueError:
-            log.warning("skipping a malformed KV event",
-                        extra={"partition": record.partition, "offset": record.offset})
