@@ -19,12 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from elasticsearch import NotFoundError
 
+from projections import mappings
+from projections.store.client import SearchStore
 from schemas.execution import Execution, TaskRun
 from schemas.states import State
 from streams.storage import LocalStorage
+from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import REPO, Cluster
+from tests.integration.stack import InProcessIndexer
 
 NS = "it.tasks"
 TOKEN = "tok-9f8e7d6c5b4a-secret"
@@ -294,7 +299,7 @@ tasks:
 
 
 def test_100k_log_lines_keep_the_executor_responsive_and_land_in_order(
-    cluster: Cluster,
+    cluster: Cluster, es_node: ElasticsearchNode
 ) -> None:
     cluster.deploy(CHATTY)
     cluster.deploy(QUICK)
@@ -316,6 +321,54 @@ def test_100k_log_lines_keep_the_executor_responsive_and_land_in_order(
     lines = [line for line in cluster.logs_of(chatty) if line["task_id"] == "print"]
     assert [line["message"] for line in lines] == [f"line {i}" for i in range(100_000)]
     assert [line["index"] for line in lines] == list(range(100_000))
+    _every_line_lands_in_the_logs_projection_in_order(cluster, es_node, chatty)
+
+
+def _every_line_lands_in_the_logs_projection_in_order(
+    cluster: Cluster, es_node: ElasticsearchNode, execution_id: str
+) -> None:
+    settings = cluster.settings.model_copy(
+        update={
+            "elasticsearch_url": es_node.url,
+            "index_prefix": cluster.settings.topic_prefix[:-1],
+        }
+    )
+    indexer = InProcessIndexer(settings).start()
+    query = {
+        "bool": {"filter": [{"term": {"executionId": execution_id}}, {"term": {"taskId": "print"}}]}
+    }
+    try:
+        with SearchStore(es_node.url, settings.full_index_prefix) as store:
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                try:
+                    store.refresh(mappings.LOGS)
+                    if store.count(mappings.LOGS, query) >= 100_000:
+                        break
+                except NotFoundError:
+                    pass  # the indexer has not created its views yet
+                time.sleep(1.0)
+            assert store.count(mappings.LOGS, query) == 100_000  # each line once
+            # In order: sorted by position, pages across the whole run read line i at i.
+            for start in (0, 33_333, 90_000):
+                _, page = store.search(
+                    mappings.LOGS,
+                    {
+                        "bool": {
+                            "filter": [
+                                *query["bool"]["filter"],
+                                {"range": {"index": {"gte": start}}},
+                            ]
+                        }
+                    },
+                    size=1000,
+                    sort=[{"index": "asc"}],
+                )
+                assert [d["message"] for d in page] == [
+                    f"line {i}" for i in range(start, start + 1000)
+                ]
+    finally:
+        indexer.stop()
 
 
 SECRETIVE = f"""
