@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.commands import ExecutorInput
+from schemas.commands import CreateExecution, ExecutorInput
 from schemas.events import EXECUTION_END_STATES, ExecutionEvent
 from schemas.execution import Execution
 from schemas.states import State
@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # they produced), which is far fewer events than this; the latest input's events are
 # always kept whole, however many there are.
 RECENT_EVENTS = 1024
+# Inputs kept for an execution that does not exist (yet): bounded, so commands naming an
+# execution that will never exist cannot grow a record without end.
+MAX_EARLY_INPUTS = 256
 
 
 class ExecutorRecord(BaseModel):
@@ -40,6 +43,8 @@ class ExecutorRecord(BaseModel):
     # input id -> (first seq, last seq) of the events it produced; (0, -1) for none.
     applied: dict[str, tuple[int, int]] = Field(default_factory=dict)
     recent: tuple[ExecutionEvent, ...] = ()
+    # Inputs that arrived before their execution was created, applied right after it.
+    early: tuple[ExecutorInput, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,36 @@ def handle(
         first, last = seen
         again = [e for e in record.recent if first <= e.seq <= last]
         return Handled(record, again, replayed=True)
+    if record.execution is None and not isinstance(inp, CreateExecution):
+        # Commands and worker results travel on different topics: after a restart the
+        # executor may read a worker's report before the command that created its
+        # execution. Dropping it would leave the execution waiting forever for a job the
+        # worker will not run again; it waits here, durably, until the creation.
+        if inp in record.early or len(record.early) >= MAX_EARLY_INPUTS:
+            return Handled(record, [], replayed=True)
+        return Handled(record.model_copy(update={"early": (*record.early, inp)}), [], False)
+    handled = _apply(record, flow, inp, catalog)
+    if not isinstance(inp, CreateExecution) or not record.early:
+        return handled
+    events = list(handled.events)
+    current = handled.record.model_copy(update={"early": ()})
+    for waiting in record.early:
+        later = _apply(current, flow, waiting, catalog)
+        current, events = later.record, events + later.events
+    if events:
+        # A redelivered creation must re-emit all that its first delivery emitted: the
+        # waiting inputs' offsets were committed when they were parked.
+        applied = {**current.applied, inp.input_id: (events[0].seq, events[-1].seq)}
+        current = current.model_copy(update={"applied": applied})
+    return Handled(current, events, replayed=False)
+
+
+def _apply(
+    record: ExecutorRecord,
+    flow: ValidatedFlow | None,
+    inp: ExecutorInput,
+    catalog: FlowCatalog,
+) -> Handled:
     state = record.execution
     try:
         events = decide(flow, state, inp, catalog)
@@ -74,7 +109,9 @@ def handle(
     recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
     applied = {**record.applied, inp.input_id: span}
     return Handled(
-        ExecutorRecord(execution=new_state, applied=applied, recent=recent), events, replayed=False
+        record.model_copy(update={"execution": new_state, "applied": applied, "recent": recent}),
+        events,
+        replayed=False,
     )
 
 

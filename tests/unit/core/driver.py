@@ -344,25 +344,41 @@ class Sim:
 
 def replay(sim: Sim) -> list[str]:
     """Temporal-style replayer: re-runs `decide` for every recorded input on the state
-    folded from the recorded history up to that input, and lists every divergence."""
+    folded from the recorded history up to that input, and lists every divergence.
+
+    A delivery's events are grouped by the input that caused them: a creation also
+    applies the inputs that arrived before it (handle's `early`), each under its own id.
+    """
     from streams.core.decide import decide
 
+    inputs = {d.inp.input_id: d.inp for d in sim.log}
     problems: list[str] = []
     for number, delivery in enumerate(d for d in sim.log if not d.replayed):
-        history = sim.events[delivery.execution_id]
+        history = sim.events.get(delivery.execution_id, [])
         if delivery.events:
             assert delivery.events[0].seq == delivery.seq_before + 1
-        state = fold(history[: delivery.seq_before])
-        flow = sim.flow_of(delivery.execution_id)
-        inp = delivery.inp
-        if isinstance(inp, CreateExecution):
-            ref = inp.flow
-            flow = sim.catalog.get(ref.tenant, ref.namespace, ref.flow_id, ref.revision)
-        again = decide(flow, state, inp, sim.catalog)
-        if again != delivery.events:
-            problems.append(
-                f"input {number} ({inp.type} {getattr(inp, 'input_id', '')}) of"
-                f" {delivery.execution_id}: recorded {[e.type for e in delivery.events]},"
-                f" replayed {[e.type for e in again]}"
-            )
+        groups: list[tuple[str, list[ExecutionEvent]]] = []
+        for event in delivery.events:
+            if not groups or groups[-1][0] != event.causation_id:
+                groups.append((event.causation_id, []))
+            groups[-1][1].append(event)
+        if not groups:
+            groups = [(delivery.inp.input_id, [])]
+        for input_id, recorded in groups:
+            inp = inputs[input_id]
+            before = recorded[0].seq - 1 if recorded else delivery.seq_before
+            state = fold(history[:before])
+            flow = sim.flow_of(delivery.execution_id)
+            if isinstance(inp, CreateExecution):
+                ref = inp.flow
+                flow = sim.catalog.get(ref.tenant, ref.namespace, ref.flow_id, ref.revision)
+            elif state is None and not recorded:
+                continue  # an input that waited for its execution: nothing to compare yet
+            again = decide(flow, state, inp, sim.catalog)
+            if again != recorded:
+                problems.append(
+                    f"input {number} ({inp.type} {inp.input_id}) of"
+                    f" {delivery.execution_id}: recorded {[e.type for e in recorded]},"
+                    f" replayed {[e.type for e in again]}"
+                )
     return problems

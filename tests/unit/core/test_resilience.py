@@ -325,3 +325,19 @@ def test_flow_retry_creates_new_executions_until_max_attempts() -> None:
     assert len(chain) == 3
     assert [sim.state(e).trigger["attempt"] for e in chain[1:]] == [2, 3]  # type: ignore[index]
     assert sim.state(chain[-1]).next_attempt_id is None
+
+
+def test_a_report_read_before_its_creation_waits_for_it() -> None:
+    """After a restart the executor may read worker-results before commands: the report
+    must not be lost (the worker will not run the job again)."""
+    first = run(CHAIN, hold=["work"])
+    [job] = first.held
+    report = first.report(job, state=State.SUCCESS)
+    sim = Sim(flow(CHAIN))
+    assert sim.send(report) == []  # the execution does not exist yet: it waits
+    assert sim.records["e1"].early == (report,)
+    events = sim.send(sim.create("f"))
+    assert sim.state().state == State.SUCCESS  # the waiting report finished `work`
+    assert {e.causation_id for e in events} == {"command:create:e1", report.input_id}
+    again = sim.send(sim.create("f"))  # a redelivered creation re-emits all of it
+    assert again == events
