@@ -131,7 +131,9 @@ def test_execution_runs_and_is_found_by_every_filter(stack: Stack, ns: str) -> N
 
     def ids(**params: Any) -> set[str]:
         return {e["id"] for e in stack.search(**params)["results"]}
-    wait_for(lambda: len(ids(namespace=ns)) == 2 or None, 10, "searchable executions")
+    # Search sees a document after the index's 1 s refresh: wait for the final states.
+    wait_for(lambda: len(ids(namespace=ns, state=["SUCCESS"])) == 2 or None, 10,
+             "searchable executions in their final state")
     assert ids(namespace=ns) == {first["id"], second["id"]}
     assert ids(namespace=f"{ns}.sub") == {second["id"]}
     assert ids(namespace=ns, flowId="hello") == {first["id"]}
