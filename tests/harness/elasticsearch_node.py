@@ -14,10 +14,10 @@ import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
-from types import TracebackType
 
 from tests.harness.common import (
     HarnessError,
+    ManagedService,
     cache_dir,
     file_lock,
     free_ports,
@@ -117,7 +117,7 @@ def _link_tree(source: Path, target: Path) -> None:
     shutil.copytree(source, target, copy_function=link_or_copy, symlinks=True)
 
 
-class ElasticsearchNode:
+class ElasticsearchNode(ManagedService):
     """One single-node cluster on 127.0.0.1 with security off; `url` is its HTTP address."""
 
     def __init__(self, *, cache: Path | None = None, startup_timeout_s: float = 240.0,
@@ -236,21 +236,3 @@ class ElasticsearchNode:
         if self._pid is not None:
             terminate_pid(self._pid, what="elasticsearch", timeout_s=30)
             self._pid = None
-
-    def close(self) -> None:
-        self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
-    def __enter__(self) -> ElasticsearchNode:
-        try:
-            self.start()
-        except BaseException:
-            self.close()  # __exit__ will not run: remove the work folder here
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

@@ -10,12 +10,12 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
 
 from tests.harness.common import (
     HarnessError,
+    ManagedService,
     cache_dir,
     file_lock,
     free_ports,
@@ -91,7 +91,7 @@ def _cluster_id() -> str:
             return text
 
 
-class KafkaBroker:
+class KafkaBroker(ManagedService):
     """One KRaft broker+controller on 127.0.0.1; `bootstrap` is its client address.
 
     Ports and folders are chosen once, so `restart()` brings back the same broker with
@@ -189,26 +189,3 @@ class KafkaBroker:
         if self._proc is not None:
             stop_process(self._proc, what="kafka broker", timeout_s=30)
             self._proc = None
-
-    def restart(self) -> None:
-        """Stop and start again on the same ports with the same data."""
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
-    def __enter__(self) -> KafkaBroker:
-        try:
-            self.start()
-        except BaseException:
-            self.close()  # __exit__ will not run: remove the work folder here
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()

@@ -12,11 +12,17 @@ import urllib.error
 import urllib.request
 from importlib.resources import files
 from pathlib import Path
-from types import TracebackType
 
 from confluent_kafka.admin import AdminClient
 
-from tests.harness.common import HarnessError, free_ports, port_open, stop_process, wait_until
+from tests.harness.common import (
+    HarnessError,
+    ManagedService,
+    free_ports,
+    port_open,
+    stop_process,
+    wait_until,
+)
 
 log = logging.getLogger("tests.harness.noida")
 
@@ -37,7 +43,7 @@ def noida_binary() -> Path:
     return Path(found)
 
 
-class NoidaServer:
+class NoidaServer(ManagedService):
     """noida-db with only Kafka and Elasticsearch, on free ports, data in a temp folder."""
 
     def __init__(self, *, startup_timeout_s: float = 60.0) -> None:
@@ -97,25 +103,3 @@ class NoidaServer:
         if self._proc is not None:
             stop_process(self._proc, what="noida-db", timeout_s=20)
             self._proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
-        if self._workdir is not None:
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            self._workdir = None
-
-    def __enter__(self) -> NoidaServer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()  # __exit__ will not run: remove the work folder here
-            raise
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
