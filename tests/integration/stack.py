@@ -31,6 +31,30 @@ from tests.harness.kafka_broker import KafkaBroker
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
+# A flow most API tests run: a log line, a worker hop, an output.
+LOG_FLOW = """\
+id: {id}
+namespace: {ns}
+description: Says hello, sleeps on a worker, returns
+labels:
+  team: data
+inputs:
+  - id: name
+    type: STRING
+    defaults: world
+tasks:
+  - id: say
+    type: io.kestra.plugin.core.log.Log
+    message: "Hello {{{{ inputs.name }}}}"
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT{sleep}S
+  - id: ret
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ inputs.name }}}}"
+"""
+
+
 
 def wait_for(probe: Callable[[], T | None], timeout_s: float = 30.0, what: str = "") -> T:
     deadline = time.monotonic() + timeout_s

@@ -16,29 +16,7 @@ import pytest
 
 from projections.store.client import SearchStore
 from streams.log.producer import LogProducer
-from tests.integration.stack import InProcessIndexer, Stack, wait_for
-
-LOG_FLOW = """\
-id: {id}
-namespace: {ns}
-description: Says hello, sleeps on a worker, returns
-labels:
-  team: data
-inputs:
-  - id: name
-    type: STRING
-    defaults: world
-tasks:
-  - id: say
-    type: io.kestra.plugin.core.log.Log
-    message: "Hello {{{{ inputs.name }}}}"
-  - id: nap
-    type: io.kestra.plugin.core.flow.Sleep
-    duration: PT{sleep}S
-  - id: ret
-    type: io.kestra.plugin.core.debug.Return
-    format: "{{{{ inputs.name }}}}"
-"""
+from tests.integration.stack import LOG_FLOW, InProcessIndexer, Stack, wait_for
 
 PAUSE_FLOW = """\
 id: {id}

@@ -24,30 +24,8 @@ from projections.generations import generation_of, physical_name
 from projections.lag import indexer_lag
 from projections.rebuild import RebuildAborted, RebuildProgress, rebuild
 from projections.store.client import SearchStore
-from tests.integration.stack import Stack, wait_for
+from tests.integration.stack import LOG_FLOW, Stack, wait_for
 
-# Copied from test_api.py (importing a test module would collect its tests twice).
-LOG_FLOW = """\
-id: {id}
-namespace: {ns}
-description: Says hello, sleeps on a worker, returns
-labels:
-  team: data
-inputs:
-  - id: name
-    type: STRING
-    defaults: world
-tasks:
-  - id: say
-    type: io.kestra.plugin.core.log.Log
-    message: "Hello {{{{ inputs.name }}}}"
-  - id: nap
-    type: io.kestra.plugin.core.flow.Sleep
-    duration: PT{sleep}S
-  - id: ret
-    type: io.kestra.plugin.core.debug.Return
-    format: "{{{{ inputs.name }}}}"
-"""
 VIEWS = [mappings.FLOWS, mappings.FLOW_REVISIONS, mappings.EXECUTIONS, mappings.EVENTS,
          mappings.LOGS, AUDIT]
 Docs = dict[str, dict[str, dict[str, Any]]]
