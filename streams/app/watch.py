@@ -91,7 +91,9 @@ class WorkerHealth:
                 self.running[event.task_run_id] = _Beat(
                     event.execution_id, event.attempt, event.worker_id, now
                 )
-        for run_id in [r for r, b in self.running.items() if b.execution_id == state.id]:
+        # Only this execution's runs: scanning every tracked attempt on each input would
+        # put O(running task runs) on the executor's hot path.
+        for run_id in [r for r in state.task_runs if r in self.running]:
             run = state.task_runs.get(run_id)
             if (
                 run is None
