@@ -17,7 +17,7 @@ class EmbeddedError(RuntimeError):
     pass
 
 
-def _binary() -> Path:
+def noida_binary() -> Path:
     # The packaged binary itself: the `noida-db` wrapper script would run it as a
     # grandchild, and stopping the wrapper would leave the server running.
     packaged = Path(str(files("noida_db").joinpath("noida-db")))
@@ -69,7 +69,7 @@ class EmbeddedServer:
         with log_path.open("ab") as out:
             self.proc = subprocess.Popen(
                 [
-                    str(_binary()),
+                    str(noida_binary()),
                     "start",
                     "--data-dir",
                     str(self.data_dir / "data"),

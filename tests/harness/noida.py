@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from importlib.resources import files
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from api.cli.embedded import EmbeddedError
+from api.cli.embedded import noida_binary as embedded_binary
 from tests.harness.common import (
     HarnessError,
     ManagedService,
@@ -28,19 +28,11 @@ log = logging.getLogger("tests.harness.noida")
 
 
 def noida_binary() -> Path:
-    """The server binary itself, not the Python wrapper script.
-
-    The wrapper runs the binary as a child, so a SIGTERM sent to the wrapper's pid would
-    leave the server running.
-    """
-    packaged = Path(str(files("noida_db").joinpath("noida-db")))
-    if packaged.is_file():
-        packaged.chmod(0o755)  # wheels do not always keep the exec bit
-        return packaged
-    found = shutil.which("noida-db")
-    if found is None:
-        raise HarnessError("noida-db is not installed (pip install noida-db)")
-    return Path(found)
+    """The same binary `lanner server local` runs (api/cli/embedded.py finds it)."""
+    try:
+        return embedded_binary()
+    except EmbeddedError as exc:
+        raise HarnessError(str(exc)) from None
 
 
 class NoidaServer(ManagedService):
