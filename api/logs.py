@@ -24,12 +24,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str)
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", libraries_level: str = "WARNING") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Faust and aiokafka are chatty at INFO; their warnings still show.
+    # Faust and aiokafka are chatty at INFO; their warnings still show. Their INFO lines
+    # (rebalances, recovery, commits) are what to read when a stream stalls.
     for noisy in ("faust", "mode", "aiokafka", "kafka", "elastic_transport", "uvicorn.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(libraries_level.upper())

@@ -29,7 +29,10 @@ def _settings() -> LannerSettings:
 def _setup_logging() -> None:
     from api.logs import configure_logging
 
-    configure_logging(os.environ.get("LANNER_LOG_LEVEL", "INFO"))
+    configure_logging(
+        os.environ.get("LANNER_LOG_LEVEL", "INFO"),
+        os.environ.get("LANNER_LIBRARIES_LOG_LEVEL", "WARNING"),
+    )
 
 
 @app.command()
