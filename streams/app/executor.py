@@ -20,6 +20,7 @@ from schemas.settings import LannerSettings
 from schemas.worker import TaskRunReport
 from streams.app.codecs import RECORD_CODEC
 from streams.app.faust_app import raw_topic
+from streams.app.input_positions import InputPositions
 from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.effects import effects_of
 from streams.core.handle import ExecutorRecord, handle
@@ -45,8 +46,10 @@ class Executor:
         settings: LannerSettings,
         catalog: FlowSources,
         registry: PluginRegistry,
+        positions: InputPositions,
     ) -> None:
         self.app = app
+        self.positions = positions
         self.settings = settings
         self.catalog = catalog
         self.registry = registry
@@ -81,34 +84,40 @@ class Executor:
 
     async def _agent(self, stream: Any) -> None:
         async for event in stream.events():
-            message = event.message
-            try:
-                inp = EXECUTOR_INPUT_ADAPTER.validate_json(event.value)
-            except ValueError as exc:
-                log.error(
-                    "skipping a malformed executor input",
-                    extra={
-                        "topic": message.topic,
-                        "partition": message.partition,
-                        "offset": message.offset,
-                        "error": str(exc)[:500],
-                    },
-                )
+            if not await self.positions.admit(event):
                 continue
-            try:
-                await self._process(inp)
-            except Exception:
-                # Skipping is safer than stopping the agent: a stopped agent halts every
-                # execution on its partitions. Decisions themselves never raise (handle).
-                log.exception(
-                    "input could not be processed",
-                    extra={
-                        "execution_id": inp.execution_id,
-                        "input": inp.input_id,
-                        "partition": message.partition,
-                        "offset": message.offset,
-                    },
-                )
+            await self._apply(event)
+            self.positions.applied(event)
+
+    async def _apply(self, event: Any) -> None:
+        message = event.message
+        try:
+            inp = EXECUTOR_INPUT_ADAPTER.validate_json(event.value)
+        except ValueError as exc:
+            log.error(
+                "skipping a malformed executor input",
+                extra={
+                    "topic": message.topic,
+                    "partition": message.partition,
+                    "offset": message.offset,
+                    "error": str(exc)[:500],
+                },
+            )
+            return
+        try:
+            await self._process(inp)
+        except Exception:
+            # Skipping is safer than stopping the agent: a stopped agent halts every
+            # execution on its partitions. Decisions themselves never raise (handle).
+            log.exception(
+                "input could not be processed",
+                extra={
+                    "execution_id": inp.execution_id,
+                    "input": inp.input_id,
+                    "partition": message.partition,
+                    "offset": message.offset,
+                },
+            )
 
     async def _process(self, inp: ExecutorInput) -> None:
         if isinstance(inp, TaskRunReport) and inp.kind == "heartbeat":

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from schemas.concurrency import GateRequest, GateState
 from schemas.settings import LannerSettings
 from streams.app.faust_app import raw_topic
+from streams.app.input_positions import InputPositions
 from streams.gate.decide import gate
 from streams.log.topics import Topics
 
@@ -18,7 +19,10 @@ log = logging.getLogger("lanner.gate")
 
 
 class Gate:
-    def __init__(self, app: faust.App, settings: LannerSettings) -> None:
+    def __init__(
+        self, app: faust.App, settings: LannerSettings, positions: InputPositions
+    ) -> None:
+        self.positions = positions
         topics = Topics(settings.full_topic_prefix)
         self.requests = raw_topic(app, topics.concurrency)
         self.commands = raw_topic(app, topics.commands)
@@ -33,25 +37,31 @@ class Gate:
 
     async def _agent(self, stream: Any) -> None:
         async for event in stream.events():
-            try:
-                request = GateRequest.model_validate_json(event.value)
-            except ValidationError as exc:
-                log.error(
-                    "skipping a malformed gate request",
-                    extra={
-                        "partition": event.message.partition,
-                        "offset": event.message.offset,
-                        "error": str(exc)[:300],
-                    },
-                )
+            if not await self.positions.admit(event):
                 continue
-            key = request.flow_uid.encode()
-            stored = self.table.get(key)
-            state = GateState.model_validate_json(stored) if stored else None
-            new_state, replies = gate(state, request)
-            if new_state != state:
-                self.table[key] = new_state.model_dump_json().encode()
-            for reply in replies:
-                await self.commands.send(
-                    key=reply.execution_id.encode(), value=reply.model_dump_json().encode()
-                )
+            await self._apply(event)
+            self.positions.applied(event)
+
+    async def _apply(self, event: Any) -> None:
+        try:
+            request = GateRequest.model_validate_json(event.value)
+        except ValidationError as exc:
+            log.error(
+                "skipping a malformed gate request",
+                extra={
+                    "partition": event.message.partition,
+                    "offset": event.message.offset,
+                    "error": str(exc)[:300],
+                },
+            )
+            return
+        key = request.flow_uid.encode()
+        stored = self.table.get(key)
+        state = GateState.model_validate_json(stored) if stored else None
+        new_state, replies = gate(state, request)
+        if new_state != state:
+            self.table[key] = new_state.model_dump_json().encode()
+        for reply in replies:
+            await self.commands.send(
+                key=reply.execution_id.encode(), value=reply.model_dump_json().encode()
+            )

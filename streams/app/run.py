@@ -10,6 +10,7 @@ from schemas.settings import LannerSettings
 from streams.app.executor import Executor
 from streams.app.faust_app import make_app
 from streams.app.gate import Gate
+from streams.app.input_positions import InputPositions
 from streams.app.worker import Worker
 from streams.flow_catalog import LiveFlowCatalog
 from streams.log.admin import ensure_topics
@@ -49,10 +50,12 @@ def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = 
             settings.kafka_bootstrap, Topics(settings.full_topic_prefix), registry
         )
         catalog.start()
-        Executor(app, settings, catalog, registry)
-        Gate(app, settings)
+        # One tracking table for both agents of the executor app (streams/log/gaps.py).
+        positions = InputPositions(app, settings.partitions)
+        Executor(app, settings, catalog, registry, positions)
+        Gate(app, settings, positions)
     if "worker" in roles:
-        Worker(app, settings, registry)
+        Worker(app, settings, registry, InputPositions(app, settings.partitions, durable=False))
     return app
 
 

@@ -22,6 +22,7 @@ from schemas.settings import LannerSettings
 from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
 from streams.app.faust_app import raw_topic
+from streams.app.input_positions import InputPositions
 from streams.app.worker_control import listen_for_stops
 from streams.log.topics import Topics
 from streams.plugins.base import (
@@ -47,8 +48,15 @@ def _now() -> dt.datetime:
 
 
 class Worker:
-    def __init__(self, app: faust.App, settings: LannerSettings, registry: PluginRegistry) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: LannerSettings,
+        registry: PluginRegistry,
+        positions: InputPositions,
+    ) -> None:
         self.app = app
+        self.positions = positions
         self.registry = registry
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
         topics = Topics(settings.full_topic_prefix)
@@ -95,6 +103,11 @@ class Worker:
 
     async def _agent(self, stream: Any) -> None:
         async for event in stream.events():
+            # Checked and marked when taken, before the job runs: the agent's actors run
+            # jobs concurrently, so they finish out of order.
+            if not await self.positions.admit(event):
+                continue
+            self.positions.applied(event)
             try:
                 job = WorkerJob.model_validate_json(event.value)
             except ValidationError as exc:

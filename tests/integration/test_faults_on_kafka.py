@@ -74,12 +74,6 @@ def _assert_each_event_once(cluster: Cluster, execution_ids: set[str]) -> int:
     return total
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, open: in about 1 run in 4, some executions stay RUNNING after the "
-    "executor is SIGKILLed mid-burst and restarted (a worker report or a job is lost around "
-    "the restart); see the session note. Passes otherwise, with 0 events doubled.",
-)
 def test_executor_killed_during_a_burst_loses_and_doubles_nothing(cluster: Cluster) -> None:
     ids = {cluster.create("company.faults", "chain").execution_id for _ in range(100)}
     time.sleep(0.3)

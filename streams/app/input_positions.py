@@ -1,0 +1,99 @@
+"""Tracking records for the executor app's inputs (see streams/log/gaps.py for why).
+
+A changelog-backed table holds, per input partition, the offset after the last record
+applied; it is written right after the record's own state, to the same changelog
+partition, so it is never ahead of what was applied. After a restart it is restored with
+the rest of the state, and every partition is read from it, whatever offsets Faust
+committed: a record that Faust skipped, or committed past, is read again.
+
+A role without tables (the worker) keeps the positions in memory only: it still reads
+again what its stream skips while it runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import faust
+
+from streams.log.gaps import GapGuard, Verdict
+
+log = logging.getLogger("lanner.inputs")
+
+
+class InputPositions:
+    def __init__(self, app: faust.App, partitions: int, *, durable: bool = True) -> None:
+        self.app = app
+        self.table = (
+            app.Table(
+                "input-positions",
+                default=None,
+                partitions=partitions,
+                key_type=bytes,
+                value_type=bytes,
+            )
+            if durable
+            else None
+        )
+        self.guard = GapGuard()
+        self._partitions: dict[str, Any] = {}  # guard key -> Faust TP, for seeking
+        app.timer(interval=1.0)(self._reseek_overdue)
+        # mode types its handlers with mypy_extensions arguments no method can match.
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+
+    async def _on_revoked(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        # Another process may apply these partitions before they come back here.
+        self.guard.forget()
+        self._partitions.clear()
+
+    async def _reseek_overdue(self) -> None:
+        for key, offset in self.guard.overdue(time.monotonic()).items():
+            log.warning(
+                "skipped records still missing; seeking to them again",
+                extra={"partition": key, "expected": offset},
+            )
+            await self._seek(key, offset)
+
+    async def _seek(self, key: str, offset: int) -> None:
+        # seek_wait runs in the consumer's own thread and resets Faust's read offset;
+        # a plain seek from this thread was measured not to bring the records back.
+        await self.app.consumer.seek_wait({self._partitions[key]: offset})
+
+    async def admit(self, event: Any) -> bool:
+        """True when the agent should process this event; seeks back over holes."""
+        message = event.message
+        key = f"{message.topic}:{message.partition}"
+        if key not in self.guard.expected and self.table is not None:
+            stored = self.table.get(key.encode())
+            if stored is not None:
+                self.guard.expected[key] = int(stored)
+        verdict = self.guard.check(key, message.offset, time.monotonic())
+        if verdict is Verdict.PROCESS:
+            return True
+        expected = self.guard.expected[key]
+        if verdict is Verdict.ACCEPT_LOSS:
+            log.error(
+                "records missing from the log itself; continuing after them",
+                extra={"partition": key, "expected": expected, "offset": message.offset},
+            )
+            return True
+        if verdict is Verdict.SEEK:
+            log.warning(
+                "the stream skipped records; reading them again",
+                extra={"partition": key, "expected": expected, "offset": message.offset},
+            )
+            self._partitions[key] = message.tp
+            await self._seek(key, expected)
+        return False
+
+    def applied(self, event: Any) -> None:
+        """Record that the event was applied (call after the state it changed)."""
+        message = event.message
+        key = f"{message.topic}:{message.partition}"
+        before = self.guard.expected.get(key)
+        self.guard.applied(key, message.offset)
+        after = self.guard.expected[key]
+        if after != before and self.table is not None:
+            self.table[key.encode()] = str(after).encode()

@@ -1,0 +1,94 @@
+"""Noticing that a stream skipped records of a partition, and what to do about it.
+
+Faust (0.15.3, measured here) can hand an agent a partition's records with a hole in them
+after a restart: its fetcher starts on the stream partitions while table recovery is
+still resuming them, drops what it fetched while the flow was suspended, and moves on.
+Depending on the timing it then either never commits past the hole or records the hole as
+a "gap" and commits past it: the skipped commands and worker reports are lost. The agent
+therefore checks every record against the next offset it expects (its tracking record)
+and, on a hole, seeks back to it.
+
+This module is the pure part: no clock (time comes in), no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+# Seek again when the expected record has not come back this long after a seek.
+RESEEK_AFTER_S = 2.0
+# After this many seeks that did not bring the record back, it is gone from the log
+# (retention, a truncated topic): the hole is accepted and reported.
+MAX_SEEKS = 5
+
+
+class Verdict(Enum):
+    PROCESS = "process"
+    # A record beyond a hole: skipped now, it comes again after the seek.
+    SKIP = "skip"
+    # A record beyond a hole: skipped now, and the stream must seek back to `expected`.
+    SEEK = "seek"
+    # The hole could not be filled after MAX_SEEKS seeks: process, the hole is lost.
+    ACCEPT_LOSS = "accept_loss"
+
+
+@dataclass
+class _Hole:
+    expected: int
+    sought_at: float
+    seeks: int = 1
+
+
+@dataclass
+class GapGuard:
+    """Next expected offset per partition; `check` says what to do with a record.
+
+    `expected` maps a partition to the offset after the last record applied; it is
+    seeded from the durable tracking record and advanced with `applied`.
+    """
+
+    expected: dict[str, int] = field(default_factory=dict)
+    holes: dict[str, _Hole] = field(default_factory=dict)
+
+    def check(self, partition: str, offset: int, now: float) -> Verdict:
+        expected = self.expected.get(partition)
+        if expected is None or offset <= expected:
+            # At the expected record, or a redelivery of one already applied (the
+            # executor's steps are idempotent): both are processed.
+            if expected is not None and offset == expected:
+                self.holes.pop(partition, None)
+            return Verdict.PROCESS
+        hole = self.holes.get(partition)
+        if hole is None or hole.expected != expected:
+            self.holes[partition] = _Hole(expected, now)
+            return Verdict.SEEK
+        if now - hole.sought_at < RESEEK_AFTER_S:
+            return Verdict.SKIP
+        if hole.seeks >= MAX_SEEKS:
+            del self.holes[partition]
+            return Verdict.ACCEPT_LOSS
+        hole.seeks += 1
+        hole.sought_at = now
+        return Verdict.SEEK
+
+    def overdue(self, now: float) -> dict[str, int]:
+        """Holes whose seek brought nothing back in time, with the offset to seek to
+        again: a stream that delivers nothing more would otherwise never be asked."""
+        due: dict[str, int] = {}
+        for partition, hole in self.holes.items():
+            if now - hole.sought_at >= RESEEK_AFTER_S and hole.seeks < MAX_SEEKS:
+                hole.seeks += 1
+                hole.sought_at = now
+                due[partition] = hole.expected
+        return due
+
+    def applied(self, partition: str, offset: int) -> None:
+        """The record at `offset` was applied: the next one is expected."""
+        if offset + 1 > self.expected.get(partition, -1):
+            self.expected[partition] = offset + 1
+
+    def forget(self) -> None:
+        """Partitions were reassigned: the tracking records are read afresh."""
+        self.expected.clear()
+        self.holes.clear()

@@ -1,0 +1,76 @@
+"""The stream-hole guard (streams/log/gaps.py): what Faust skipped is read again."""
+
+from __future__ import annotations
+
+from streams.log.gaps import MAX_SEEKS, RESEEK_AFTER_S, GapGuard, Verdict
+
+P = "commands:0"
+
+
+def test_records_in_order_are_processed() -> None:
+    guard = GapGuard()
+    for offset in range(5):
+        assert guard.check(P, offset, now=0.0) is Verdict.PROCESS
+        guard.applied(P, offset)
+    assert guard.expected == {P: 5}
+
+
+def test_a_partition_without_a_tracking_record_starts_where_the_stream_starts() -> None:
+    guard = GapGuard()
+    assert guard.check(P, 40, now=0.0) is Verdict.PROCESS
+
+
+def test_a_hole_seeks_back_once_then_skips_until_the_expected_record_comes() -> None:
+    guard = GapGuard(expected={P: 4})
+    # The observed failure: offsets 4..8 never reached the agent, 9 came next.
+    assert guard.check(P, 9, now=0.0) is Verdict.SEEK
+    assert guard.check(P, 10, now=0.1) is Verdict.SKIP
+    assert guard.check(P, 11, now=0.2) is Verdict.SKIP
+    assert guard.check(P, 4, now=0.3) is Verdict.PROCESS
+    guard.applied(P, 4)
+    assert guard.holes == {}
+    assert guard.check(P, 5, now=0.4) is Verdict.PROCESS
+
+
+def test_a_restart_reads_from_the_tracking_record_not_from_what_faust_committed() -> None:
+    # Faust recorded the hole as a "gap" and committed past it: the stream restarts at 57.
+    guard = GapGuard(expected={P: 49})
+    assert guard.check(P, 57, now=0.0) is Verdict.SEEK
+
+
+def test_redelivered_records_are_processed_again_and_do_not_move_the_position_back() -> None:
+    guard = GapGuard(expected={P: 10})
+    assert guard.check(P, 7, now=0.0) is Verdict.PROCESS
+    guard.applied(P, 7)
+    assert guard.expected[P] == 10
+
+
+def test_a_seek_that_brings_nothing_back_is_repeated_then_the_loss_is_accepted() -> None:
+    guard = GapGuard(expected={P: 3})
+    now = 0.0
+    verdicts = [guard.check(P, 20, now)]
+    for _ in range(MAX_SEEKS * 3):
+        now += RESEEK_AFTER_S
+        verdicts.append(guard.check(P, 20, now))
+        if verdicts[-1] is Verdict.ACCEPT_LOSS:
+            break
+    assert verdicts.count(Verdict.SEEK) == MAX_SEEKS
+    assert verdicts[-1] is Verdict.ACCEPT_LOSS
+    guard.applied(P, 20)
+    assert guard.check(P, 21, now) is Verdict.PROCESS
+
+
+def test_partitions_are_guarded_independently_and_forgotten_on_reassignment() -> None:
+    guard = GapGuard(expected={P: 3, "worker-results:1": 8})
+    assert guard.check("worker-results:1", 8, now=0.0) is Verdict.PROCESS
+    assert guard.check(P, 5, now=0.0) is Verdict.SEEK
+    guard.forget()
+    assert guard.check(P, 5, now=0.0) is Verdict.PROCESS
+
+
+def test_a_hole_that_no_record_revisits_is_sought_again_by_the_timer() -> None:
+    guard = GapGuard(expected={P: 3})
+    assert guard.check(P, 9, now=0.0) is Verdict.SEEK
+    assert guard.overdue(now=RESEEK_AFTER_S / 2) == {}
+    assert guard.overdue(now=RESEEK_AFTER_S) == {P: 3}
+    assert guard.overdue(now=RESEEK_AFTER_S + 0.1) == {}
