@@ -75,6 +75,7 @@ class Worker:
             secret_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
         )
         self.done: OrderedDict[str, None] = OrderedDict()
+        self.taken: set[str] = set()  # job ids this worker's actors are running now
         # task run id -> (job, the coroutine running it): for heartbeats and stops.
         self.running: dict[str, tuple[WorkerJob, asyncio.Task[Outcome]]] = {}
         self.stopped: set[str] = set()
@@ -122,9 +123,15 @@ class Worker:
                     },
                 )
                 continue
-            if job.job_id in self.done:
+            if job.job_id in self.done or job.job_id in self.taken:
+                # A redelivered copy (a seek back over a hole, a rebalance): the attempt
+                # ran or runs here already; its reports are on their way.
                 continue
-            await self.run_job(job)
+            self.taken.add(job.job_id)
+            try:
+                await self.run_job(job)
+            finally:
+                self.taken.discard(job.job_id)
             self.done[job.job_id] = None
             if len(self.done) > _DONE_MEMORY:
                 self.done.popitem(last=False)

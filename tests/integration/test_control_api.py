@@ -49,6 +49,20 @@ tasks:
     timeout: PT1S
 """
 
+RETRIED = """\
+id: retried
+namespace: {ns}
+retry:
+  type: constant
+  interval: PT0.5S
+  maxAttempt: 3
+  behavior: CREATE_NEW_EXECUTION
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: failing on purpose
+"""
+
 TIMEOUT = """\
 id: timeout
 namespace: {ns}
@@ -77,6 +91,29 @@ def test_retries_show_each_attempt(stack: Stack, ns: str) -> None:
     assert [a["state"]["current"] for a in check["attempts"]] == ["FAILED"] * 3
     starts = [a["state"]["startDate"] for a in check["attempts"]]
     assert starts == sorted(starts) and len(set(starts)) == 3
+
+
+def test_a_flow_retry_creates_new_executions_linked_to_the_first(stack: Stack, ns: str) -> None:
+    """CREATE_NEW_EXECUTION: the retry is a timer in the executor, then a new execution."""
+    stack.deploy(RETRIED.format(ns=ns))
+    first = stack.until_ended(stack.run(ns, "retried")["id"])
+    assert first["state"]["current"] == "FAILED"
+
+    def three_failed() -> list[dict[str, Any]] | None:
+        found: list[dict[str, Any]] = stack.search(namespace=ns, flowId="retried")["results"]
+        failed = [e for e in found if e["state"]["current"] == "FAILED"]
+        return found if len(failed) == 3 else None
+
+    executions = wait_for(three_failed, 30, "the flow's two retries to fail")
+    retries = sorted(
+        (e for e in executions if e["id"] != first["id"]), key=lambda e: e["trigger"]["attempt"]
+    )
+    assert [r["trigger"]["attempt"] for r in retries] == [2, 3]
+    assert {r["trigger"]["originalId"] for r in retries} == {first["id"]}
+    assert [r["trigger"]["previousId"] for r in retries] == [first["id"], retries[0]["id"]]
+    # maxAttempt 3 counts the first execution: no fourth one comes.
+    time.sleep(1.5)
+    assert len(stack.search(namespace=ns, flowId="retried")["results"]) == 3
 
 
 def test_timeout_fails_the_task_with_a_clear_message(stack: Stack, ns: str) -> None:
