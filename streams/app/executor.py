@@ -83,6 +83,7 @@ class Executor:
         app.timer(interval=15.0)(self._rescan)
 
     async def _agent(self, stream: Any) -> None:
+        self.positions.watch(stream)
         async for event in stream.events():
             if not await self.positions.admit(event):
                 continue

@@ -36,6 +36,7 @@ class Gate:
         app.agent(self.requests, name="gate")(self._agent)
 
     async def _agent(self, stream: Any) -> None:
+        self.positions.watch(stream)
         async for event in stream.events():
             if not await self.positions.admit(event):
                 continue

@@ -24,8 +24,11 @@ log = logging.getLogger("lanner.inputs")
 
 
 class InputPositions:
-    def __init__(self, app: faust.App, partitions: int, *, durable: bool = True) -> None:
+    def __init__(
+        self, app: faust.App, partitions: int, topics: set[str], *, durable: bool = True
+    ) -> None:
         self.app = app
+        self.topics = topics  # the input topics guarded
         self.table = (
             app.Table(
                 "input-positions",
@@ -39,7 +42,8 @@ class InputPositions:
         )
         self.guard = GapGuard()
         self._partitions: dict[str, Any] = {}  # guard key -> Faust TP, for seeking
-        app.timer(interval=1.0)(self._reseek_overdue)
+        self._channels: dict[int, Any] = {}  # the agents' channels (their buffers)
+        app.timer(interval=1.0)(self._watch)
         # mode types its handlers with mypy_extensions arguments no method can match.
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
 
@@ -48,27 +52,62 @@ class InputPositions:
         self.guard.forget()
         self._partitions.clear()
 
-    async def _reseek_overdue(self) -> None:
-        for key, offset in self.guard.overdue(time.monotonic()).items():
+    def watch(self, stream: Any) -> None:
+        """Register an agent's stream: its buffer must be empty for a stall to count."""
+        self._channels[id(stream.channel)] = stream.channel
+
+    def _buffers_empty(self) -> bool:
+        return all(channel.queue.empty() for channel in self._channels.values())
+
+    async def _watch(self) -> None:
+        now = time.monotonic()
+        for key, offset in self.guard.overdue(now).items():
             log.warning(
                 "skipped records still missing; seeking to them again",
                 extra={"partition": key, "expected": offset},
             )
             await self._seek(key, offset)
+        # A hole at a partition's tail shows no later record: compare with the broker's
+        # high watermark instead.
+        if not self._buffers_empty():
+            # Records are waiting for the agents: a quiet partition may just be queued
+            # behind them (a seek now would only read them twice).
+            return
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic not in self.topics:
+                continue
+            key = f"{tp.topic}:{tp.partition}"
+            self._partitions[key] = tp
+            self._seed(key)
+            restart_at = self.guard.stalled(key, consumer.highwater(tp), now)
+            if restart_at is not None:
+                log.warning(
+                    "the stream stopped short of the partition's end; reading again",
+                    extra={"partition": key, "expected": restart_at},
+                )
+                await self._seek(key, restart_at)
 
     async def _seek(self, key: str, offset: int) -> None:
         # seek_wait runs in the consumer's own thread and resets Faust's read offset;
         # a plain seek from this thread was measured not to bring the records back.
-        await self.app.consumer.seek_wait({self._partitions[key]: offset})
+        try:
+            await self.app.consumer.seek_wait({self._partitions[key]: offset})
+        except Exception:  # e.g. the partition was revoked meanwhile: sought again later
+            log.exception("seek failed", extra={"partition": key, "offset": offset})
+
+    def _seed(self, key: str) -> None:
+        """The expected offset of a partition not seen yet, from its tracking record."""
+        if key not in self.guard.expected and self.table is not None:
+            stored = self.table.get(key.encode())
+            if stored is not None:
+                self.guard.expected[key] = int(stored)
 
     async def admit(self, event: Any) -> bool:
         """True when the agent should process this event; seeks back over holes."""
         message = event.message
         key = f"{message.topic}:{message.partition}"
-        if key not in self.guard.expected and self.table is not None:
-            stored = self.table.get(key.encode())
-            if stored is not None:
-                self.guard.expected[key] = int(stored)
+        self._seed(key)
         verdict = self.guard.check(key, message.offset, time.monotonic())
         if verdict is Verdict.PROCESS:
             return True

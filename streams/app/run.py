@@ -51,11 +51,18 @@ def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = 
         )
         catalog.start()
         # One tracking table for both agents of the executor app (streams/log/gaps.py).
-        positions = InputPositions(app, settings.partitions)
+        topics = Topics(settings.full_topic_prefix)
+        positions = InputPositions(
+            app,
+            settings.partitions,
+            {topics.commands, topics.worker_results, topics.concurrency},
+        )
         Executor(app, settings, catalog, registry, positions)
         Gate(app, settings, positions)
     if "worker" in roles:
-        Worker(app, settings, registry, InputPositions(app, settings.partitions, durable=False))
+        jobs = {Topics(settings.full_topic_prefix).worker_jobs}
+        positions = InputPositions(app, settings.partitions, jobs, durable=False)
+        Worker(app, settings, registry, positions)
     return app
 
 

@@ -103,6 +103,7 @@ class Worker:
             await self._report(job, "heartbeat")
 
     async def _agent(self, stream: Any) -> None:
+        self.positions.watch(stream)
         async for event in stream.events():
             # Checked and marked when taken, before the job runs: the agent's actors run
             # jobs concurrently, so they finish out of order.

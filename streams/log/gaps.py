@@ -8,6 +8,10 @@ a "gap" and commits past it: the skipped commands and worker reports are lost. T
 therefore checks every record against the next offset it expects (its tracking record)
 and, on a hole, seeks back to it.
 
+Measured: the first seek back often brings nothing (Faust's flow-control queue is
+cleared on resume while recovery finishes), so an unfilled hole is sought again; a hole
+at a partition's tail shows no later record and is found from the high watermark.
+
 This module is the pure part: no clock (time comes in), no I/O.
 """
 
@@ -17,7 +21,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 # Seek again when the expected record has not come back this long after a seek.
-RESEEK_AFTER_S = 2.0
+RESEEK_AFTER_S = 1.0
+# A partition with records past the expected offset that delivered nothing for this long
+# has a hole at its tail (no later record will come to reveal it).
+IDLE_S = 3.0
 # After this many seeks that did not bring the record back, it is gone from the log
 # (retention, a truncated topic): the hole is accepted and reported.
 MAX_SEEKS = 5
@@ -50,8 +57,10 @@ class GapGuard:
 
     expected: dict[str, int] = field(default_factory=dict)
     holes: dict[str, _Hole] = field(default_factory=dict)
+    last_seen: dict[str, float] = field(default_factory=dict)
 
     def check(self, partition: str, offset: int, now: float) -> Verdict:
+        self.last_seen[partition] = now
         expected = self.expected.get(partition)
         if expected is None or offset <= expected:
             # At the expected record, or a redelivery of one already applied (the
@@ -71,6 +80,20 @@ class GapGuard:
         hole.seeks += 1
         hole.sought_at = now
         return Verdict.SEEK
+
+    def stalled(self, partition: str, highwater: int | None, now: float) -> int | None:
+        """The offset to seek to when the partition has records past the expected one
+        but delivered none for IDLE_S: a hole at the tail. None otherwise."""
+        expected = self.expected.get(partition)
+        if expected is None or highwater is None or highwater <= expected:
+            return None
+        if partition in self.holes:
+            return None  # already being sought (see `overdue`)
+        seen = self.last_seen.setdefault(partition, now)
+        if now - seen < IDLE_S:
+            return None
+        self.holes[partition] = _Hole(expected, now)
+        return expected
 
     def overdue(self, now: float) -> dict[str, int]:
         """Holes whose seek brought nothing back in time, with the offset to seek to
@@ -92,3 +115,4 @@ class GapGuard:
         """Partitions were reassigned: the tracking records are read afresh."""
         self.expected.clear()
         self.holes.clear()
+        self.last_seen.clear()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.log.gaps import MAX_SEEKS, RESEEK_AFTER_S, GapGuard, Verdict
+from streams.log.gaps import IDLE_S, MAX_SEEKS, RESEEK_AFTER_S, GapGuard, Verdict
 
 P = "commands:0"
 
@@ -74,3 +74,21 @@ def test_a_hole_that_no_record_revisits_is_sought_again_by_the_timer() -> None:
     assert guard.overdue(now=RESEEK_AFTER_S / 2) == {}
     assert guard.overdue(now=RESEEK_AFTER_S) == {P: 3}
     assert guard.overdue(now=RESEEK_AFTER_S + 0.1) == {}
+
+
+def test_a_hole_at_the_tail_is_found_from_the_high_watermark_once_the_partition_idles() -> None:
+    # Observed: commands-1 delivered up to 49, then nothing, with records up to 100 there.
+    guard = GapGuard(expected={P: 50})
+    assert guard.check(P, 49, now=0.0) is Verdict.PROCESS
+    assert guard.stalled(P, highwater=50, now=10.0) is None  # nothing past what it applied
+    assert guard.stalled(P, highwater=101, now=IDLE_S / 2) is None  # records may be on the way
+    assert guard.stalled(P, highwater=101, now=IDLE_S) == 50
+    assert guard.stalled(P, highwater=101, now=IDLE_S + 1) is None  # sought: `overdue` retries
+    assert guard.check(P, 50, now=IDLE_S + 1.5) is Verdict.PROCESS
+    assert guard.holes == {}
+
+
+def test_a_partition_never_seen_gets_a_grace_period_before_it_counts_as_stalled() -> None:
+    guard = GapGuard(expected={P: 7})
+    assert guard.stalled(P, highwater=30, now=100.0) is None
+    assert guard.stalled(P, highwater=30, now=100.0 + IDLE_S) == 7
