@@ -19,6 +19,7 @@ from schemas.commands import EXECUTOR_INPUT_ADAPTER, CreateExecution, ExecutorIn
 from schemas.settings import LannerSettings
 from schemas.worker import TaskRunReport
 from streams.app.codecs import RECORD_CODEC
+from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.app.watch import TimerIndex, WorkerHealth
@@ -92,18 +93,8 @@ class Executor:
 
     async def _apply(self, event: Any) -> None:
         message = event.message
-        try:
-            inp = EXECUTOR_INPUT_ADAPTER.validate_json(event.value)
-        except ValueError as exc:
-            log.error(
-                "skipping a malformed executor input",
-                extra={
-                    "topic": message.topic,
-                    "partition": message.partition,
-                    "offset": message.offset,
-                    "error": str(exc)[:500],
-                },
-            )
+        inp = decode_or_log(event, EXECUTOR_INPUT_ADAPTER.validate_json, "executor input", log)
+        if inp is None:
             return
         try:
             await self._process(inp)

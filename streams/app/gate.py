@@ -6,10 +6,10 @@ import logging
 from typing import Any
 
 import faust
-from pydantic import ValidationError
 
 from schemas.concurrency import GateRequest, GateState
 from schemas.settings import LannerSettings
+from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.gate.decide import gate
@@ -44,17 +44,8 @@ class Gate:
             self.positions.applied(event)
 
     async def _apply(self, event: Any) -> None:
-        try:
-            request = GateRequest.model_validate_json(event.value)
-        except ValidationError as exc:
-            log.error(
-                "skipping a malformed gate request",
-                extra={
-                    "partition": event.message.partition,
-                    "offset": event.message.offset,
-                    "error": str(exc)[:300],
-                },
-            )
+        request = decode_or_log(event, GateRequest.model_validate_json, "gate request", log)
+        if request is None:
             return
         key = request.flow_uid.encode()
         stored = self.table.get(key)

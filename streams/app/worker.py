@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from schemas.settings import LannerSettings
 from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
+from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.app.worker_control import listen_for_stops
@@ -110,19 +111,8 @@ class Worker:
             if not await self.positions.admit(event):
                 continue
             self.positions.applied(event)
-            try:
-                job = WorkerJob.model_validate_json(event.value)
-            except ValidationError as exc:
-                message = event.message
-                log.error(
-                    "skipping a malformed worker job",
-                    extra={
-                        "topic": message.topic,
-                        "partition": message.partition,
-                        "offset": message.offset,
-                        "error": str(exc)[:500],
-                    },
-                )
+            job = decode_or_log(event, WorkerJob.model_validate_json, "worker job", log)
+            if job is None:
                 continue
             if job.job_id in self.done or job.job_id in self.taken:
                 # A redelivered copy (a seek back over a hole, a rebalance): the attempt
