@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from streams.log.follower import TopicFollower
+from streams.log.follower import FollowedView
 
 log = logging.getLogger("lanner.secret_store")
 
@@ -137,26 +137,10 @@ class SecretFold:
             return list(self._found.values())
 
 
-class LiveSecretView(SecretFold):
+class LiveSecretView(SecretFold, FollowedView):
     """SecretFold kept current by a thread folding the tenant's secrets topic."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__()
-        self._follower = TopicFollower(
-            bootstrap,
-            topic,
-            SECRET_EVENT_ADAPTER.validate_json,
-            self.apply,
-            name="secret-view",
-            reset=self.forget,
-        )
-
-    def start(self) -> LiveSecretView:
-        self._follower.start()
-        return self
-
-    def stop(self) -> None:
-        self._follower.stop()
-
-    def catch_up(self, timeout_s: float = 10.0) -> bool:
-        return self._follower.catch_up(timeout_s)
+        decode = SECRET_EVENT_ADAPTER.validate_json
+        self.follow(bootstrap, topic, decode, self.apply, self.forget, name="secret-view")

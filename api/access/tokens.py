@@ -19,7 +19,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from schemas.tokens import TOKEN_EVENT_ADAPTER, TokenCreated, TokenRevoked
-from streams.log.follower import TopicFollower
+from streams.log.follower import FollowedView
 
 log = logging.getLogger("lanner.tokens")
 
@@ -122,26 +122,10 @@ class TokenFold:
         return record
 
 
-class LiveTokenView(TokenFold):
+class LiveTokenView(TokenFold, FollowedView):
     """TokenFold kept current by a thread folding the tokens topic (about 0.1 s behind)."""
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__()
-        self._follower = TopicFollower(
-            bootstrap,
-            topic,
-            TOKEN_EVENT_ADAPTER.validate_json,
-            self.apply,
-            name="token-view",
-            reset=self.forget,
-        )
-
-    def start(self) -> LiveTokenView:
-        self._follower.start()
-        return self
-
-    def stop(self) -> None:
-        self._follower.stop()
-
-    def catch_up(self, timeout_s: float = 10.0) -> bool:
-        return self._follower.catch_up(timeout_s)
+        decode = TOKEN_EVENT_ADAPTER.validate_json
+        self.follow(bootstrap, topic, decode, self.apply, self.forget, name="token-view")

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 from streams.log.reader import Record, end_offsets, tail
 
@@ -107,3 +107,36 @@ class TopicFollower(Generic[E]):
                 if self._reset is not None:
                     self._reset()
                 time.sleep(1.0)
+
+
+class FollowedView:
+    """Base of a live view: a fold kept current by a TopicFollower thread.
+
+    The view calls `follow` once in its constructor with its own `apply` and `forget`;
+    `start`, `stop` and `catch_up` then drive the follower.
+    """
+
+    _follower: TopicFollower[Any]
+
+    def follow(
+        self,
+        bootstrap: str,
+        topic: str,
+        decode: Callable[[bytes], E],
+        apply: Callable[[E], None],
+        forget: Callable[[], None],
+        *,
+        name: str,
+    ) -> None:
+        self._follower = TopicFollower(bootstrap, topic, decode, apply, name=name, reset=forget)
+
+    def start(self) -> Self:
+        self._follower.start()
+        return self
+
+    def stop(self) -> None:
+        self._follower.stop()
+
+    def catch_up(self, timeout_s: float = 10.0) -> bool:
+        """Until everything written to the topic so far is folded (bounded)."""
+        return self._follower.catch_up(timeout_s)

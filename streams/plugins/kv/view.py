@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 import threading
 
-from streams.log.follower import TopicFollower
+from streams.log.follower import FollowedView
 from streams.plugins.kv.events import KV_EVENT_ADAPTER, KvDeleted, KvSet
 
 log = logging.getLogger("lanner.kv")
@@ -43,25 +43,8 @@ class KvFold:
             self._values.clear()
 
 
-class LiveKvView(KvFold):
+class LiveKvView(KvFold, FollowedView):
     def __init__(self, bootstrap: str, topic: str) -> None:
         super().__init__()
-        self._follower = TopicFollower(
-            bootstrap,
-            topic,
-            KV_EVENT_ADAPTER.validate_json,
-            self.apply,
-            name="kv-view",
-            reset=self.forget,
-        )
-
-    def start(self) -> LiveKvView:
-        self._follower.start()
-        return self
-
-    def stop(self) -> None:
-        self._follower.stop()
-
-    def catch_up(self, timeout_s: float = 10.0) -> bool:
-        """Block until everything written to the topic so far is folded (bounded)."""
-        return self._follower.catch_up(timeout_s)
+        decode = KV_EVENT_ADAPTER.validate_json
+        self.follow(bootstrap, topic, decode, self.apply, self.forget, name="kv-view")
