@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from schemas.events import FLOW_EVENT_ADAPTER, FlowDeleted, FlowEvent
 from streams.core.validation import ValidatedFlow, validate_flow
-from streams.log.follower import TopicFollower
+from streams.log.follower import FollowedView
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 
@@ -103,29 +103,14 @@ class FlowSources:
                 self._changed.wait(remaining)
 
 
-class LiveFlowCatalog(FlowSources):
+class LiveFlowCatalog(FlowSources, FollowedView):
     """FlowSources kept up to date by a thread that folds `flow-events` from the start."""
 
     def __init__(self, bootstrap: str, topics: Topics, registry: PluginRegistry) -> None:
         super().__init__(registry)
-        self._follower = TopicFollower(
-            bootstrap,
-            topics.flow_events,
-            FLOW_EVENT_ADAPTER.validate_json,
-            self.apply,
-            name="flow-catalog",
-            reset=self._forget,
-        )
-
-    def start(self) -> LiveFlowCatalog:
-        self._follower.start()
-        return self
-
-    def stop(self) -> None:
-        self._follower.stop()
-
-    def catch_up(self, timeout_s: float = 10.0) -> bool:
-        return self._follower.catch_up(timeout_s)
+        decode = FLOW_EVENT_ADAPTER.validate_json
+        topic = topics.flow_events
+        self.follow(bootstrap, topic, decode, self.apply, self._forget, name="flow-catalog")
 
     def _forget(self) -> None:
         with self._lock:

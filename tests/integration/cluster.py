@@ -93,6 +93,13 @@ class Cluster:
         topic = {"executor": self.topics.commands, "worker": self.topics.worker_jobs}[role]
         wait_group_consuming(self.settings.kafka_bootstrap, group, topic, timeout_s)
 
+    def start_executor_and_worker(self) -> None:
+        """The two roles every execution needs, both consuming when this returns."""
+        self.start("executor")
+        self.start("worker")
+        self.wait_ready("executor")
+        self.wait_ready("worker")
+
     def kill(self, name: str) -> None:
         proc = self.processes.pop(name)
         proc.send_signal(signal.SIGKILL)

@@ -40,11 +40,8 @@ tasks:
 @pytest.fixture(scope="module")
 def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
     cluster = Cluster(kafka_broker.bootstrap, f"gate{os.getpid()}", partitions=4)
-    cluster.start("executor")
-    cluster.start("worker")
     try:
-        cluster.wait_ready("executor")
-        cluster.wait_ready("worker")
+        cluster.start_executor_and_worker()
         cluster.deploy(LIMITED)
         cluster.deploy(CANCELLING)
         yield cluster

@@ -74,11 +74,8 @@ tasks:
 def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
     prefix = f"core{os.getpid()}"
     cluster = Cluster(kafka_broker.bootstrap, prefix)
-    cluster.start("executor")
-    cluster.start("worker")
     try:
-        cluster.wait_ready("executor")
-        cluster.wait_ready("worker")
+        cluster.start_executor_and_worker()
         for name in (
             "hello_world.yml",
             "fan_out.yml",

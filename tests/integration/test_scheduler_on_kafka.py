@@ -43,11 +43,8 @@ STEP = dt.timedelta(seconds=2)
 @pytest.fixture
 def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
     cluster = Cluster(kafka_broker.bootstrap, f"sched{os.getpid()}{time.monotonic_ns() % 10**6}")
-    cluster.start("executor")
-    cluster.start("worker")
     try:
-        cluster.wait_ready("executor")
-        cluster.wait_ready("worker")
+        cluster.start_executor_and_worker()
         yield cluster
     finally:
         cluster.close()

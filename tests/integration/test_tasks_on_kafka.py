@@ -98,11 +98,8 @@ def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
             "SECRET_API_TOKEN": base64.b64encode(TOKEN.encode()).decode(),
         },
     )
-    cluster.start("executor")
-    cluster.start("worker")
     try:
-        cluster.wait_ready("executor")
-        cluster.wait_ready("worker")
+        cluster.start_executor_and_worker()
         yield cluster
     finally:
         cluster.close()
