@@ -84,12 +84,8 @@ class Executor:
         app.timer(interval=15.0)(self._rescan)
 
     async def _agent(self, stream: Any) -> None:
-        self.positions.watch(stream)
-        async for event in stream.events():
-            if not await self.positions.admit(event):
-                continue
+        async for event in self.positions.events(stream):
             await self._apply(event)
-            self.positions.applied(event)
 
     async def _apply(self, event: Any) -> None:
         message = event.message

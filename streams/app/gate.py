@@ -36,12 +36,8 @@ class Gate:
         app.agent(self.requests, name="gate")(self._agent)
 
     async def _agent(self, stream: Any) -> None:
-        self.positions.watch(stream)
-        async for event in stream.events():
-            if not await self.positions.admit(event):
-                continue
+        async for event in self.positions.events(stream):
             await self._apply(event)
-            self.positions.applied(event)
 
     async def _apply(self, event: Any) -> None:
         request = decode_or_log(event, GateRequest.model_validate_json, "gate request", log)

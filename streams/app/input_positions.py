@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
@@ -52,9 +53,21 @@ class InputPositions:
         self.guard.forget()
         self._partitions.clear()
 
-    def watch(self, stream: Any) -> None:
-        """Register an agent's stream: its buffer must be empty for a stall to count."""
+    async def events(self, stream: Any, *, applied_when_taken: bool = False) -> AsyncIterator[Any]:
+        """The agent's events, holes refilled. Each counts as applied when the agent asks
+        for the next one, or as soon as it is taken with `applied_when_taken` (the
+        worker's actors run jobs concurrently, so they finish out of order)."""
+        # The stream's buffer must be empty for a quiet partition to count as stalled.
         self._channels[id(stream.channel)] = stream.channel
+        async for event in stream.events():
+            if not await self._admit(event):
+                continue
+            if applied_when_taken:
+                self._applied(event)
+                yield event
+            else:
+                yield event
+                self._applied(event)
 
     def _buffers_empty(self) -> bool:
         return all(channel.queue.empty() for channel in self._channels.values())
@@ -103,7 +116,7 @@ class InputPositions:
             if stored is not None:
                 self.guard.expected[key] = int(stored)
 
-    async def admit(self, event: Any) -> bool:
+    async def _admit(self, event: Any) -> bool:
         """True when the agent should process this event; seeks back over holes."""
         message = event.message
         key = f"{message.topic}:{message.partition}"
@@ -127,7 +140,7 @@ class InputPositions:
             await self._seek(key, expected)
         return False
 
-    def applied(self, event: Any) -> None:
+    def _applied(self, event: Any) -> None:
         """Record that the event was applied (call after the state it changed)."""
         message = event.message
         key = f"{message.topic}:{message.partition}"

@@ -104,13 +104,7 @@ class Worker:
             await self._report(job, "heartbeat")
 
     async def _agent(self, stream: Any) -> None:
-        self.positions.watch(stream)
-        async for event in stream.events():
-            # Checked and marked when taken, before the job runs: the agent's actors run
-            # jobs concurrently, so they finish out of order.
-            if not await self.positions.admit(event):
-                continue
-            self.positions.applied(event)
+        async for event in self.positions.events(stream, applied_when_taken=True):
             job = decode_or_log(event, WorkerJob.model_validate_json, "worker job", log)
             if job is None:
                 continue
