@@ -108,24 +108,15 @@ def on_report(em: Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:
         return
     if em.current.state == State.KILLING:
         return
-    if report.kind == "started":
-        if run.attempts and run.attempts[-1].worker_id is None:
-            em.emit(
-                TaskRunRunning,
-                task_run_id=run.id,
-                attempt=report.attempt,
-                worker_id=report.worker_id,
-            )
-    elif report.kind == "finished":
-        if run.attempts and run.attempts[-1].worker_id is None:
-            # A short task's worker sends no "started" report: record who ran it.
-            em.emit(
-                TaskRunRunning,
-                task_run_id=run.id,
-                attempt=report.attempt,
-                worker_id=report.worker_id,
-            )
-            run = em.current.task_runs[run.id]
+    named = run.attempts and run.attempts[-1].worker_id is not None
+    if report.kind in ("started", "finished") and not named:
+        # The attempt's first report names its worker: normally "started", but a
+        # "finished" report without one still records who ran the attempt.
+        em.emit(
+            TaskRunRunning, task_run_id=run.id, attempt=report.attempt, worker_id=report.worker_id
+        )
+        run = em.current.task_runs[run.id]
+    if report.kind == "finished":
         final = (
             report.state if report.state is not None and report.state.is_terminal else State.FAILED
         )
