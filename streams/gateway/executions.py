@@ -98,63 +98,43 @@ class ExecutionGateway:
         return Requested(execution_id, command.command_id, command.flow)
 
     def kill(self, execution_id: str, actor: str) -> str:
-        return self.send(
-            KillExecution(
-                command_id=new_id(),
-                execution_id=execution_id,
-                time=dt.datetime.now(dt.UTC),
-                actor=actor,
-            )
-        )
+        return self._control(KillExecution, execution_id, actor)
 
     def resume(self, execution_id: str, actor: str, inputs: Mapping[str, Any] | None = None) -> str:
-        return self.send(
-            ResumeExecution(
-                command_id=new_id(),
-                execution_id=execution_id,
-                time=dt.datetime.now(dt.UTC),
-                actor=actor,
-                inputs=dict(inputs or {}),
-            )
-        )
+        return self._control(ResumeExecution, execution_id, actor, inputs=dict(inputs or {}))
 
     def restart(self, execution_id: str, actor: str) -> str:
-        return self.send(
-            RestartExecution(
-                command_id=new_id(),
-                execution_id=execution_id,
-                time=dt.datetime.now(dt.UTC),
-                actor=actor,
-            )
-        )
+        return self._control(RestartExecution, execution_id, actor)
 
     def replay(
         self, execution_id: str, actor: str, task_run_id: str | None, revision: int | None
     ) -> tuple[str, str]:
         """Returns (new execution id, command id); the original creates the new one."""
         new_execution_id = new_id()
-        command_id = self.send(
-            ReplayExecution(
-                command_id=new_id(),
-                execution_id=execution_id,
-                time=dt.datetime.now(dt.UTC),
-                actor=actor,
-                new_execution_id=new_execution_id,
-                task_run_id=task_run_id,
-                revision=revision,
-            )
+        command_id = self._control(
+            ReplayExecution,
+            execution_id,
+            actor,
+            new_execution_id=new_execution_id,
+            task_run_id=task_run_id,
+            revision=revision,
         )
         return new_execution_id, command_id
 
     def change_state(self, execution_id: str, actor: str, task_run_id: str, state: State) -> str:
+        return self._control(
+            ChangeTaskRunState, execution_id, actor, task_run_id=task_run_id, state=state
+        )
+
+    def _control(self, kind: type[Command], execution_id: str, actor: str, **fields: Any) -> str:
+        """Send a command to an existing execution, stamped with a new id and the time."""
         return self.send(
-            ChangeTaskRunState(
+            kind(
                 command_id=new_id(),
                 execution_id=execution_id,
                 time=dt.datetime.now(dt.UTC),
                 actor=actor,
-                task_run_id=task_run_id,
-                state=state,
+                **fields,
             )
         )
 
