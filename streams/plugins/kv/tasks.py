@@ -48,37 +48,42 @@ class KvSetTask(WorkerTask):
         return Outcome(State.SUCCESS)
 
 
-class KvGetTask(WorkerTask):
+class _KeyTask(WorkerTask):
+    """A task on one existing key: Get and Delete."""
+
+    key: str
+    namespace: str | None = None
+    errorOnMissing: bool = False
+
+    def _missing(self) -> Outcome:
+        return Outcome(State.FAILED, error=f"task {self.id}: KV key {self.key!r} is not set")
+
+
+class KvGetTask(_KeyTask):
     """Gets a key's value as the output `value`."""
 
     TYPE: ClassVar[str] = "kv.Get"
     KESTRA_TYPES: ClassVar[tuple[str, ...]] = (f"{_KESTRA}.Get",)
-    key: str
-    namespace: str | None = None
-    errorOnMissing: bool = False
 
     async def run(self, ctx: WorkerContext) -> Outcome:
         if ctx.kv is None:
             return _no_store(self.id)
         found, value = await ctx.kv.get(self.namespace or ctx.namespace, self.key)
         if not found and self.errorOnMissing:
-            return Outcome(State.FAILED, error=f"task {self.id}: KV key {self.key!r} is not set")
+            return self._missing()
         return Outcome(State.SUCCESS, {"value": value})
 
 
-class KvDeleteTask(WorkerTask):
+class KvDeleteTask(_KeyTask):
     """Deletes a key; output `deleted` says whether it existed."""
 
     TYPE: ClassVar[str] = "kv.Delete"
     KESTRA_TYPES: ClassVar[tuple[str, ...]] = (f"{_KESTRA}.Delete",)
-    key: str
-    namespace: str | None = None
-    errorOnMissing: bool = False
 
     async def run(self, ctx: WorkerContext) -> Outcome:
         if ctx.kv is None:
             return _no_store(self.id)
         deleted = await ctx.kv.delete(self.namespace or ctx.namespace, self.key)
         if not deleted and self.errorOnMissing:
-            return Outcome(State.FAILED, error=f"task {self.id}: KV key {self.key!r} is not set")
+            return self._missing()
         return Outcome(State.SUCCESS, {"deleted": deleted})
