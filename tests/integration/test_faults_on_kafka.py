@@ -39,6 +39,18 @@ tasks:
     format: done
 """
 
+TIMED_PAUSE = """
+id: timed_pause
+namespace: company.faults
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    delay: PT4S
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: resumed
+"""
+
 
 @pytest.fixture
 def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
@@ -118,3 +130,26 @@ def test_a_worker_stopped_gracefully_hands_its_task_back(cluster: Cluster) -> No
     long_sleep = next(r for r in execution.task_runs.values() if r.task_id == "long_sleep")
     assert "handed the task back" in (long_sleep.attempts[0].error or "")
     _assert_each_event_once(cluster, {requested.execution_id})
+
+
+def test_a_timed_pause_resumes_after_the_executor_was_killed_while_it_waited(
+    cluster: Cluster,
+) -> None:
+    """The wake-up is a timer the executor keeps in memory only: a restarted executor must
+    rebuild it from its restored table."""
+    cluster.deploy(TIMED_PAUSE)
+    requested = cluster.create("company.faults", "timed_pause")
+    deadline = time.monotonic() + 30
+    while not any(e.type == "ExecutionPaused" for e in cluster.events_of(requested.execution_id)):
+        assert time.monotonic() < deadline, "the execution never paused"
+        time.sleep(0.1)
+    cluster.kill("executor")
+    cluster.start("executor")
+    execution = cluster.wait_for_end(requested.execution_id, timeout_s=60)
+    assert execution.state == State.SUCCESS
+    after = next(r for r in execution.task_runs.values() if r.task_id == "after")
+    assert after.outputs == {"value": "resumed"}
+    history = list(distinct_history(cluster.events_of(requested.execution_id)))
+    assert [e.seq for e in history] == list(range(1, len(history) + 1))
+    types = [e.type for e in history]
+    assert types.count("ExecutionPaused") == 1 and types.count("ExecutionSucceeded") == 1
