@@ -76,12 +76,12 @@ class Executor:
         self.gate_topic = raw_topic(app, topics.concurrency)
         self.timers = TimerIndex()
         self.health = WorkerHealth(lost_after=WORKER_LOST_AFTER)
-        self._rescanned = False
         self._sources: dict[int, ValidatedFlow | None] = {}
         app.agent(self.inputs, name="executor")(self._agent)
         app.timer(interval=0.25)(self._fire_timers)
         app.timer(interval=1.0)(self._check_workers)
-        app.timer(interval=15.0)(self._rescan)
+        # mode types its handlers with mypy_extensions arguments no method can match.
+        app.on_rebalance_complete.connect(self._rescan)  # type: ignore[arg-type]
 
     async def _agent(self, stream: Any) -> None:
         async for event in self.positions.events(stream):
@@ -239,19 +239,29 @@ class Executor:
                 key=lost.execution_id.encode(), value=lost.model_dump_json().encode()
             )
 
-    async def _rescan(self) -> None:
-        """After a restart the indexes are empty: rebuild them from the table."""
+    async def _rescan(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
+        """The indexes are memory only: rebuild them from the table once its partitions
+        are restored (at start, and after a rebalance brings other partitions here).
+
+        Once per rebalance, not periodically: records restored from the changelog are
+        JSON, and parsing every one again and again would stall the agent."""
         now = _now()
+        rebuilt = 0
         for key in list(self.table.keys()):
             record = self._record(key)
             state = record.execution if record else None
             if state is None:
                 continue
-            # Delayed commands only on the first pass after a start: sent again on every
-            # pass they would make the new execution re-emit its first events each time.
-            self.timers.rebuild_from(state, delayed=not self._rescanned)
+            rebuilt += 1
+            # A flow retry's delayed command only while its new execution does not exist
+            # here: sent again, it would only make that execution re-emit its first
+            # events (its id is derived, so it is created once either way).
+            retry_pending = state.next_attempt_id is not None and (
+                self.table.get(state.next_attempt_id.encode()) is None
+            )
+            self.timers.rebuild_from(state, delayed=retry_pending)
             self.health.rebuild_from(state, now)
-        self._rescanned = True
+        log.info("timers and worker health rebuilt from the table", extra={"executions": rebuilt})
 
 
 def _now() -> dt.datetime:
