@@ -17,7 +17,7 @@ _SAFE_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # called like one would be unreachable through Kestra's /api/v1/{tenant}/... paths.
 RESERVED_TENANTS = frozenset({
     "flows", "executions", "logs", "audit", "stats", "health", "metrics", "namespaces",
-    "plugins", "tokens", "secrets",
+    "plugins", "tokens", "secrets", "triggers",
 })
 # LANNER_AUTH when it is not set: `server local` is the convenience mode on loopback;
 # every other entry point (standalone, cluster roles, tests that build settings) is on.
@@ -30,6 +30,43 @@ def auth_default(mode: str) -> bool:
 
 def default_worker_threads() -> int:
     return max(3, os.cpu_count() or 1)
+
+
+class Limits(BaseModel):
+    """What a flow author or an API caller may ask for (LANNER_LIMITS_<FIELD>, upper case).
+
+    Everything a hostile flow or request controls has a bound here, with a default a
+    demanding user will not meet by accident; the README's limits table lists them.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    # HTTP request bodies (413 past it), webhooks included.
+    request_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # A flow's YAML source, and what its YAML may expand to.
+    flow_source_bytes: int = Field(default=1024 * 1024, ge=1024)
+    yaml_aliases: int = Field(default=100, ge=0)
+    yaml_nodes: int = Field(default=100_000, ge=100)
+    # Flowables inside flowables (checked at validation, with the line).
+    nesting_depth: int = Field(default=20, ge=2)
+    # Values one ForEach/Parallel may fan out to, and task runs in one execution.
+    fan_out: int = Field(default=10_000, ge=1)
+    task_runs_per_execution: int = Field(default=50_000, ge=10)
+    # One expression render: wall time and size of what it produces.
+    render_seconds: float = Field(default=2.0, gt=0)
+    render_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # Execution inputs and task outputs kept on the log (larger outputs spill to storage).
+    input_bytes: int = Field(default=1024 * 1024, ge=1024)
+    output_bytes: int = Field(default=1024 * 1024, ge=1024)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Limits:
+        values = {
+            name: env[f"LANNER_LIMITS_{name.upper()}"]
+            for name in cls.model_fields
+            if env.get(f"LANNER_LIMITS_{name.upper()}", "") != ""
+        }
+        return cls.model_validate(values)
 
 
 class LannerSettings(BaseModel):
@@ -53,6 +90,7 @@ class LannerSettings(BaseModel):
     auth: bool = True
     # Stored secrets are encrypted with a key derived from this (LANNER_SECRET_KEY).
     secret_key: SecretStr | None = None
+    limits: Limits = Field(default_factory=Limits)
 
     @field_validator("tenant_id")
     @classmethod
@@ -93,6 +131,7 @@ class LannerSettings(BaseModel):
         for name, field in mapping.items():
             if name in env and env[name] != "":
                 values[field] = env[name]
+        values["limits"] = Limits.from_env(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
 

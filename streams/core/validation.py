@@ -13,15 +13,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import UnionType
 from typing import Any, Union, get_args, get_origin
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from croniter import croniter
 from pydantic import BaseModel, ValidationError
 
 from schemas.flow import Flow, TaskSpec
-from schemas.triggers import SCHEDULE_TYPES, ScheduleTrigger
+from schemas.triggers import TRIGGER_MODELS
 from streams.core.expressions import syntax_errors
+from streams.core.trigger_checks import trigger_problems
 from streams.core.yaml_loader import FlowLoader
 from streams.plugins.base import Task
 from streams.plugins.core.flowables import Dag
@@ -403,28 +402,38 @@ class _Checker:
                 first_use[input_id] = index
 
     def check_triggers(self) -> None:
-        """Schedule triggers are checked now (they run); other trigger types are kept as-is."""
+        """Every trigger must be of a type that runs here (schemas.triggers.TRIGGER_MODELS);
+        a type Lanner does not implement is an error, never a trigger that silently
+        never fires. Each type's own checks (cron, time zone, ...) follow its model's."""
         triggers = self.data.get("triggers")
         if not isinstance(triggers, list):
             return
+        seen: set[str] = set()
         for index, raw in enumerate(triggers):
-            if not isinstance(raw, dict) or raw.get("type") not in SCHEDULE_TYPES:
+            if not isinstance(raw, dict):
                 continue
             path = f"triggers[{index}]"
-            try:
-                trigger = ScheduleTrigger.model_validate(raw)
-            except ValidationError as exc:
-                self.report_pydantic(exc, raw, path, ScheduleTrigger)
+            type_name = raw.get("type")
+            model = TRIGGER_MODELS.get(type_name) if isinstance(type_name, str) else None
+            if model is None:
+                message = f"unknown trigger type {type_name!r}"
+                hint = _closest_trigger_types(type_name) if isinstance(type_name, str) else []
+                if hint:
+                    message += f"; did you mean {_either(hint)}?"
+                self.report(f"{path}.type", message)
                 continue
-            fields = 6 if trigger.withSeconds else 5
-            if len(trigger.cron.split()) != fields or not croniter.is_valid(
-                trigger.cron, second_at_beginning=trigger.withSeconds
-            ):
-                self.report(f"{path}.cron", f"'{trigger.cron}' is not a valid {fields}-field cron")
+            trigger_id = raw.get("id")
+            if isinstance(trigger_id, str):
+                if trigger_id in seen:
+                    self.report(f"{path}.id", f"duplicate trigger id '{trigger_id}'")
+                seen.add(trigger_id)
             try:
-                ZoneInfo(trigger.timezone)
-            except (ZoneInfoNotFoundError, ValueError):
-                self.report(f"{path}.timezone", f"unknown time zone '{trigger.timezone}'")
+                trigger = model.model_validate(raw)
+            except ValidationError as exc:
+                self.report_pydantic(exc, raw, path, model)
+                continue
+            for field, problem in trigger_problems(trigger):
+                self.report(f"{path}.{field}" if field else path, problem)
 
     def check_expressions(self) -> None:
         # The raw top-level tasks hold their nested tasks, so walking them covers all.
@@ -457,6 +466,17 @@ def _expression_message(message: str) -> str:
     if message.startswith("syntax error"):
         return f"expression {message}"
     return f"expression syntax error: {message}"
+
+
+def _closest_trigger_types(type_name: str) -> list[str]:
+    """Known trigger types near the given one, by its last segment first (Kestra names
+    are long and share their prefix, which would make every name look close)."""
+    names = sorted(TRIGGER_MODELS)
+    last = type_name.rsplit(".", 1)[-1].lower()
+    by_last = [n for n in names if n.rsplit(".", 1)[-1].lower() == last]
+    if by_last:
+        return by_last[:2]
+    return difflib.get_close_matches(type_name, names, n=2, cutoff=0.75)
 
 
 def _either(names: list[str]) -> str:

@@ -365,10 +365,11 @@ def test_a_subflow_may_start_its_own_flow() -> None:
     )
 
 
-def test_trigger_types_are_accepted_as_they_are() -> None:
-    valid(
-        HEAD
-        + """\
+def test_a_trigger_type_that_does_not_run_here_is_refused_with_its_line() -> None:
+    problem = at(
+        problems_of(
+            HEAD
+            + """\
         tasks:
           - id: a
             type: log.Log
@@ -378,7 +379,50 @@ def test_trigger_types_are_accepted_as_they_are() -> None:
             type: io.example.SomeTriggerNotYetKnown
             anything: goes
         """
+        ),
+        "triggers[0].type",
     )
+    assert "unknown trigger type 'io.example.SomeTriggerNotYetKnown'" in problem.message
+    assert problem.line == 9
+
+
+def test_an_unknown_trigger_type_is_offered_the_known_one_with_its_name() -> None:
+    problem = at(
+        problems_of(
+            HEAD
+            + """\
+        tasks:
+          - id: a
+            type: log.Log
+            message: hi
+        triggers:
+          - id: later
+            type: io.kestra.core.models.triggers.Schedule
+            cron: "* * * * *"
+        """
+        ),
+        "triggers[0].type",
+    )
+    assert "did you mean" in problem.message and "trigger.Schedule" in problem.message
+
+
+def test_an_invalid_cron_or_time_zone_is_refused_at_deploy() -> None:
+    problems = problems_of(
+        HEAD
+        + """\
+        tasks:
+          - id: a
+            type: log.Log
+            message: hi
+        triggers:
+          - id: later
+            type: io.kestra.plugin.core.trigger.Schedule
+            cron: "61 * * * *"
+            timezone: Mars/Olympus
+        """
+    )
+    assert "not a valid 5-field cron" in at(problems, "triggers[0].cron").message
+    assert "unknown time zone" in at(problems, "triggers[0].timezone").message
 
 
 def test_duplicate_yaml_keys_are_reported() -> None:

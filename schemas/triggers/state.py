@@ -1,0 +1,112 @@
+"""A trigger's current state: a pure fold of its events (the triggers view, the scheduler)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.triggers.events import (
+    BackfillStarted,
+    BackfillStopped,
+    BatchClosed,
+    ListenerErrored,
+    ListenerProgress,
+    ListenerRecovered,
+    TriggerDisabled,
+    TriggerEnabled,
+    TriggerEventBase,
+    TriggerFailed,
+    TriggerFired,
+    TriggerUnlocked,
+)
+
+
+class TriggerState(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    tenant: str
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    updated: dt.datetime
+    disabled: bool = False
+    disabled_reason: str | None = None
+    # The execution that holds the trigger until it ends (None: free to fire).
+    locked_by: str | None = None
+    last_fire: dt.datetime | None = None
+    last_scheduled: dt.datetime | None = None
+    last_execution_id: str | None = None
+    next_fire: dt.datetime | None = None
+    last_error: str | None = None
+    error_since: dt.datetime | None = None
+    backfill: BackfillStarted | None = None
+    positions: dict[str, int] = Field(default_factory=dict)
+    accepted: int = 0
+    dead_lettered: int = 0
+    last_batch: BatchClosed | None = None
+    fired: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"{self.tenant}/{self.namespace}/{self.flow_id}/{self.trigger_id}"
+
+
+def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> TriggerState:
+    """The state after `event`; the first event of a trigger starts it."""
+    if state is None:
+        state = TriggerState(
+            tenant=event.tenant,
+            namespace=event.namespace,
+            flow_id=event.flow_id,
+            trigger_id=event.trigger_id,
+            updated=event.time,
+        )
+    changes: dict[str, object] = {"updated": max(state.updated, event.time)}
+    if isinstance(event, TriggerFired):
+        changes.update(
+            last_fire=event.time,
+            last_execution_id=event.execution_id,
+            next_fire=event.next_fire,
+            fired=state.fired + 1,
+            last_error=None,
+            error_since=None,
+        )
+        if event.scheduled is not None and (
+            state.last_scheduled is None or event.scheduled > state.last_scheduled
+        ):
+            changes["last_scheduled"] = event.scheduled
+    elif isinstance(event, TriggerFailed):
+        changes.update(last_error=event.error, error_since=state.error_since or event.time)
+        if event.scheduled is not None and (
+            state.last_scheduled is None or event.scheduled > state.last_scheduled
+        ):
+            changes["last_scheduled"] = event.scheduled
+    elif isinstance(event, TriggerDisabled):
+        changes.update(disabled=True, disabled_reason=event.reason)
+    elif isinstance(event, TriggerEnabled):
+        changes.update(disabled=False, disabled_reason=None)
+    elif isinstance(event, TriggerUnlocked):
+        changes["locked_by"] = None
+    elif isinstance(event, BackfillStarted):
+        changes["backfill"] = event
+    elif isinstance(event, BackfillStopped):
+        changes["backfill"] = None
+    elif isinstance(event, ListenerProgress):
+        changes.update(
+            positions={**state.positions, **event.positions},
+            accepted=state.accepted + event.accepted,
+            dead_lettered=state.dead_lettered + event.dead_lettered,
+        )
+    elif isinstance(event, ListenerErrored):
+        changes.update(last_error=event.error, error_since=state.error_since or event.time)
+    elif isinstance(event, ListenerRecovered):
+        changes.update(last_error=None, error_since=None)
+    elif isinstance(event, BatchClosed):
+        ends = {tp: end for tp, (_, end) in event.ranges.items()}
+        changes.update(
+            last_batch=event,
+            positions={**state.positions, **ends},
+            last_execution_id=event.execution_id,
+        )
+    return state.model_copy(update=changes)

@@ -1,0 +1,51 @@
+"""What a trigger's model cannot say alone: a cron that parses, a time zone that exists,
+a deserializer or topic pattern that works. Pure; used at validation (with the line)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from pydantic import BaseModel
+
+from schemas.triggers import ScheduleTrigger
+
+# (field, problem); field "" means the trigger itself.
+Problem = tuple[str, str]
+_CHECKS: dict[type[BaseModel], Callable[[BaseModel], Iterator[Problem]]] = {}
+
+
+def checks(model: type[BaseModel]) -> Callable[
+    [Callable[[BaseModel], Iterator[Problem]]], Callable[[BaseModel], Iterator[Problem]]
+]:
+    def register(
+        function: Callable[[BaseModel], Iterator[Problem]],
+    ) -> Callable[[BaseModel], Iterator[Problem]]:
+        _CHECKS[model] = function
+        return function
+
+    return register
+
+
+def trigger_problems(trigger: BaseModel) -> list[Problem]:
+    check = _CHECKS.get(type(trigger))
+    return list(check(trigger)) if check is not None else []
+
+
+def time_zone_problem(field: str, name: str) -> Iterator[Problem]:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        yield field, f"unknown time zone '{name}'"
+
+
+@checks(ScheduleTrigger)
+def _schedule(trigger: BaseModel) -> Iterator[Problem]:
+    assert isinstance(trigger, ScheduleTrigger)
+    fields = 6 if trigger.withSeconds else 5
+    if len(trigger.cron.split()) != fields or not croniter.is_valid(
+        trigger.cron, second_at_beginning=trigger.withSeconds
+    ):
+        yield "cron", f"'{trigger.cron}' is not a valid {fields}-field cron"
+    yield from time_zone_problem("timezone", trigger.timezone)
