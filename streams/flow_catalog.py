@@ -73,7 +73,7 @@ class FlowSources:
             return None
         if cached is not None:
             return cached
-        result = validate_flow(source, self._registry)
+        result = validate_flow(source, self._registry, check_triggers=False)
         if isinstance(result, list):
             log.error(
                 "stored flow revision does not validate any more",

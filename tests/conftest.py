@@ -28,6 +28,14 @@ def kafka_broker() -> Iterator[KafkaBroker]:
 
 
 @pytest.fixture(scope="session")
+def external_kafka() -> Iterator[KafkaBroker]:
+    """A second, separate Kafka cluster: the external producers' own, which Kafka
+    triggers read from (never Lanner's log)."""
+    with KafkaBroker() as broker:
+        yield broker
+
+
+@pytest.fixture(scope="session")
 def es_node() -> Iterator[ElasticsearchNode]:
     with ElasticsearchNode() as node:
         yield node

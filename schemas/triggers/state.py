@@ -45,6 +45,9 @@ class TriggerState(BaseModel):
     accepted: int = 0
     dead_lettered: int = 0
     last_batch: BatchClosed | None = None
+    # The last batch that read each partition (`topic/partition`): a listener that takes
+    # the partition over makes sure that batch's execution was requested.
+    last_batches: dict[str, BatchClosed] = Field(default_factory=dict)
     fired: int = 0
 
     @property
@@ -106,6 +109,7 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
         ends = {tp: end for tp, (_, end) in event.ranges.items()}
         changes.update(
             last_batch=event,
+            last_batches={**state.last_batches, **dict.fromkeys(event.ranges, event)},
             positions={**state.positions, **ends},
             last_execution_id=event.execution_id,
         )

@@ -68,6 +68,34 @@ class ExecutionGateway:
         trigger: dict[str, Any] | None = None,
         execution_id: str | None = None,
     ) -> Requested:
+        command = self.prepare_create(
+            namespace,
+            flow_id,
+            inputs,
+            actor=actor,
+            labels=labels,
+            revision=revision,
+            trigger=trigger,
+            execution_id=execution_id,
+        )
+        self.send(command)
+        return Requested(command.execution_id, command.command_id, command.flow)
+
+    def prepare_create(
+        self,
+        namespace: str,
+        flow_id: str,
+        inputs: Mapping[str, Any],
+        *,
+        actor: str,
+        labels: Mapping[str, str] | None = None,
+        revision: int | None = None,
+        trigger: dict[str, Any] | None = None,
+        execution_id: str | None = None,
+        time: dt.datetime | None = None,
+    ) -> CreateExecution:
+        """The checked CreateExecution, not yet sent: a caller that creates many at once
+        (a trigger listener) sends them together and waits once."""
         flow = self.catalog.get(self.tenant, namespace, flow_id, revision)
         if flow is None:
             raise UnknownFlow(f"flow {namespace}.{flow_id} does not exist")
@@ -78,11 +106,10 @@ class ExecutionGateway:
             # Refused before anything is written: nothing to clean up, nothing half-created.
             raise InvalidInputs(f"{namespace}.{flow_id}", errors)
         assert flow.flow.revision is not None
-        execution_id = execution_id or new_id()
-        command = CreateExecution(
+        return CreateExecution(
             command_id=new_id(),
-            execution_id=execution_id,
-            time=dt.datetime.now(dt.UTC),
+            execution_id=execution_id or new_id(),
+            time=time or dt.datetime.now(dt.UTC),
             actor=actor,
             flow=FlowRef(
                 tenant=self.tenant,
@@ -94,8 +121,6 @@ class ExecutionGateway:
             labels=dict(labels or {}),
             trigger=trigger,
         )
-        self.send(command)
-        return Requested(execution_id, command.command_id, command.flow)
 
     def kill(self, execution_id: str, actor: str) -> str:
         return self._control(KillExecution, execution_id, actor)

@@ -94,6 +94,35 @@ class LogProducer:
         assert partition is not None and offset is not None
         return partition, offset
 
+    def send_all_and_wait(
+        self,
+        records: list[tuple[str, str, bytes]],
+        *,
+        timeout_s: float = 30.0,
+    ) -> None:
+        """Write (topic, key, value) records and return once the broker has every one;
+        unlike `flush`, waits only for these (other threads may share the producer)."""
+        outcomes: list[tuple[KafkaError | None, Message]] = []
+        for topic, key, value in records:
+            self._produce(topic, key, value, None, lambda e, m: outcomes.append((e, m)))
+        deadline = time.monotonic() + timeout_s
+        while len(outcomes) < len(records):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LogTimeoutError(
+                    f"{len(records) - len(outcomes)} of {len(records)} records undelivered "
+                    f"after {timeout_s:.0f} s"
+                )
+            self._producer.poll(min(remaining, 0.05))
+        for error, message in outcomes:
+            if error is not None:
+                raw_key = message.key()
+                raise DeliveryError(
+                    message.topic() or "?",
+                    raw_key.decode(errors="replace") if isinstance(raw_key, bytes) else None,
+                    _describe(error),
+                )
+
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait until every buffered record is delivered; raise the first failure."""
         remaining = self._producer.flush(timeout_s)

@@ -57,6 +57,12 @@ class Topics:
         """Encrypted namespace secrets (SecretSet/SecretDeleted), keyed by namespace/name."""
         return f"{self.prefix}secrets"
 
+    @property
+    def trigger_dead_letters(self) -> str:
+        """External records no flow could read (undeserializable, too large), with the
+        reason, keyed by trigger: nothing a producer sent is dropped without a trace."""
+        return f"{self.prefix}trigger-dead-letters"
+
     def all(self) -> list[str]:
         return [
             self.flow_events,
@@ -70,6 +76,7 @@ class Topics:
             self.concurrency,
             self.kv_events,
             self.secrets,
+            self.trigger_dead_letters,
         ]
 
 

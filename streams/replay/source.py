@@ -71,7 +71,7 @@ def source_validator(registry: PluginRegistry) -> Callable[[str, int], Validated
 
     def validated(source: str, revision: int) -> ValidatedFlow | None:
         if (source, revision) not in cache:
-            result = validate_flow(source, registry)
+            result = validate_flow(source, registry, check_triggers=False)
             cache[(source, revision)] = (
                 None
                 if isinstance(result, list)

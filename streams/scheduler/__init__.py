@@ -5,10 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from schemas.settings import LannerSettings
+
+if TYPE_CHECKING:
+    from streams.flow_catalog import FlowSources
+    from streams.gateway.executions import ExecutionGateway
+    from streams.log.producer import LogProducer
+    from streams.log.topics import Topics
+    from streams.triggers.kafka_manager import KafkaTriggerManager
 
 log = logging.getLogger("lanner.scheduler")
 
@@ -52,6 +61,36 @@ def run_scheduler(settings: LannerSettings) -> None:
 
     app.timer(interval=1.0, on_leader=True)(fire_due)
 
-    faust.Worker(
-        app, loglevel="WARNING", quiet=True, override_logging=False
-    ).execute_from_commandline()
+    # Kafka trigger listeners run in every scheduler process, not only the leader: their
+    # consumer groups spread each trigger's partitions over the processes.
+    kafka_triggers = start_kafka_triggers(settings, catalog, producer, gateway, topics)
+    try:
+        faust.Worker(
+            app, loglevel="WARNING", quiet=True, override_logging=False
+        ).execute_from_commandline()
+    finally:
+        kafka_triggers.stop()
+
+
+def start_kafka_triggers(
+    settings: LannerSettings,
+    catalog: FlowSources,
+    producer: LogProducer,
+    gateway: ExecutionGateway,
+    topics: Topics,
+) -> KafkaTriggerManager:
+    from streams.storage import storage_from_env
+    from streams.triggers.kafka_listener import ListenerPorts
+    from streams.triggers.kafka_manager import KafkaTriggerManager
+    from streams.triggers.view import LiveTriggerStates
+
+    states = LiveTriggerStates(settings.kafka_bootstrap, topics).start()
+    ports = ListenerPorts(
+        producer=producer,
+        gateway=gateway,
+        topics=topics,
+        trigger_state=states.get,
+        catch_up_states=states.catch_up,
+        storage=storage_from_env(os.environ, settings.data_dir),
+    )
+    return KafkaTriggerManager(settings.tenant_id, catalog, states, ports).start()

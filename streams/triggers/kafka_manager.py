@@ -1,0 +1,106 @@
+"""Start, stop and restart Kafka trigger listeners as flows and trigger states change.
+
+Every scheduler process runs one manager. It reconciles twice a second against the live
+flow catalog and the trigger states: a deployed flow's Kafka triggers get a listener, an
+updated trigger gets a new one, a deleted or disabled flow or trigger (in YAML, or by an
+operator's TriggerDisabled) loses its listener. Listeners of one trigger in several
+processes share the trigger's consumer group, so Kafka gives each partition one owner.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from pydantic import ValidationError
+
+from schemas.triggers.kafka import BATCH_TYPES, MODELS, KafkaTriggerBase
+from streams.flow_catalog import FlowSources
+from streams.triggers.kafka_batch import BatchListener
+from streams.triggers.kafka_listener import KafkaListener, ListenerPorts, ListenerTarget
+from streams.triggers.kafka_realtime import RealtimeListener
+from streams.triggers.view import TriggerStates
+
+log = logging.getLogger("lanner.triggers.kafka")
+
+RECONCILE_S = 0.5
+
+
+class KafkaTriggerManager:
+    def __init__(
+        self, tenant: str, catalog: FlowSources, states: TriggerStates, ports: ListenerPorts
+    ) -> None:
+        self.tenant = tenant
+        self.catalog = catalog
+        self.states = states
+        self.ports = ports
+        self.listeners: dict[str, KafkaListener] = {}
+        self._invalid: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kafka-triggers", daemon=True)
+
+    def start(self) -> KafkaTriggerManager:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        for listener in self.listeners.values():
+            listener.stop()
+        self.listeners.clear()
+
+    def _run(self) -> None:
+        while not self._stop.wait(RECONCILE_S):
+            try:
+                self.reconcile()
+            except Exception:
+                log.exception("reconciling kafka triggers failed; trying again")
+
+    def desired(self) -> dict[str, ListenerTarget]:
+        wanted: dict[str, ListenerTarget] = {}
+        for flow_key in self.catalog.flow_keys():
+            tenant, namespace, flow_id = flow_key.split("/", 2)
+            if tenant != self.tenant:
+                continue
+            flow = self.catalog.get(tenant, namespace, flow_id)
+            if flow is None or flow.flow.disabled:
+                continue
+            for spec in flow.flow.triggers:
+                model = MODELS.get(spec.type)
+                if model is None or spec.disabled:
+                    continue
+                key = f"{flow_key}/{spec.id}"
+                state = self.states.get(key)
+                if state is not None and state.disabled:
+                    continue
+                try:
+                    trigger = model.model_validate(spec.model_dump(exclude_unset=True))
+                except ValidationError as exc:
+                    if key not in self._invalid:
+                        self._invalid.add(key)
+                        log.error("invalid kafka trigger", extra={"trigger": key,
+                                                                  "error": str(exc)})
+                    continue
+                assert isinstance(trigger, KafkaTriggerBase)
+                wanted[key] = ListenerTarget(
+                    tenant, namespace, flow_id, trigger, trigger.model_dump_json()
+                )
+        return wanted
+
+    def reconcile(self) -> None:
+        wanted = self.desired()
+        for key in list(self.listeners):
+            listener = self.listeners[key]
+            target = wanted.get(key)
+            if target is None or target.fingerprint != listener.target.fingerprint:
+                log.info("stopping kafka listener", extra={"trigger": key,
+                                                           "changed": target is not None})
+                listener.stop()
+                del self.listeners[key]
+        for key, target in wanted.items():
+            if key not in self.listeners:
+                kind = BatchListener if target.trigger.type in BATCH_TYPES else RealtimeListener
+                listener = kind(target, self.ports)
+                listener.start()
+                self.listeners[key] = listener
