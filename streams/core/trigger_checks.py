@@ -13,7 +13,12 @@ from pydantic import BaseModel
 
 from schemas.inputs import parse_duration
 from schemas.triggers import ScheduleTrigger
-from schemas.triggers.kafka import KafkaBatchTrigger, KafkaRealtimeTrigger, KafkaTriggerBase
+from schemas.triggers.kafka import (
+    NEEDS_REGISTRY,
+    KafkaBatchTrigger,
+    KafkaRealtimeTrigger,
+    KafkaTriggerBase,
+)
 
 # (field, problem); field "" means the trigger itself.
 Problem = tuple[str, str]
@@ -70,6 +75,13 @@ def _duration_problem(field: str, text: str | None) -> Iterator[Problem]:
 @checks(KafkaBatchTrigger)
 def _kafka(trigger: BaseModel) -> Iterator[Problem]:
     assert isinstance(trigger, KafkaTriggerBase)
+    for field in ("keyDeserializer", "valueDeserializer"):
+        kind = getattr(trigger, field)
+        if kind in NEEDS_REGISTRY:
+            yield field, (
+                f"{kind} needs a schema registry, which Lanner does not read yet; "
+                "use JSON, STRING, BYTES or a number type"
+            )
     if not trigger.properties.get("bootstrap.servers"):
         yield "properties", "'bootstrap.servers' is required in `properties`"
     if trigger.topicPattern is not None:

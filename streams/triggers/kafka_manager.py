@@ -15,6 +15,7 @@ import threading
 from pydantic import ValidationError
 
 from schemas.triggers.kafka import BATCH_TYPES, MODELS, KafkaTriggerBase
+from streams.core.trigger_checks import trigger_problems
 from streams.flow_catalog import FlowSources
 from streams.triggers.kafka_batch import BatchListener
 from streams.triggers.kafka_listener import KafkaListener, ListenerPorts, ListenerTarget
@@ -74,13 +75,18 @@ class KafkaTriggerManager:
                 state = self.states.get(key)
                 if state is not None and state.disabled:
                     continue
+                # A stored revision is not re-checked on read (validate_flow's
+                # check_triggers=False): check it here, so a bad one never runs.
                 try:
                     trigger = model.model_validate(spec.model_dump(exclude_unset=True))
+                    problems = trigger_problems(trigger)
                 except ValidationError as exc:
+                    problems = [("", str(exc))]
+                if problems:
                     if key not in self._invalid:
                         self._invalid.add(key)
                         log.error("invalid kafka trigger", extra={"trigger": key,
-                                                                  "error": str(exc)})
+                                                                  "problems": problems})
                     continue
                 assert isinstance(trigger, KafkaTriggerBase)
                 wanted[key] = ListenerTarget(
