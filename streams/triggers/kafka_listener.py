@@ -54,6 +54,7 @@ from streams.storage.base import Storage
 from streams.triggers.kafka_records import (
     RawRecord,
     Undeserializable,
+    client_config,
     dead_letter,
     matches_headers,
     message,
@@ -194,7 +195,7 @@ class KafkaListener:
             "session.timeout.ms": 6000,
             "heartbeat.interval.ms": 2000,
             "fetch.wait.max.ms": 10,
-            **self.trigger.properties,
+            **client_config(self.trigger.properties),
             "group.id": self.target.group_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -386,7 +387,9 @@ class KafkaListener:
 
     def _external_dead_letter(self, topic: str, record: RawRecord) -> None:
         if self._external_dlq is None:
-            self._external_dlq = Producer({**self.trigger.properties, "logger": log})
+            self._external_dlq = Producer(
+                {**client_config(self.trigger.properties), "logger": log}
+            )
         self._external_dlq.produce(
             topic, key=record.key, value=record.value, headers=list(record.headers)
         )

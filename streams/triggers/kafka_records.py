@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import struct
 import uuid
 from dataclasses import dataclass
@@ -129,3 +130,19 @@ def dead_letter(trigger_key: str, record: RawRecord, reason: str) -> dict[str, A
             for name, value in record.headers
         ],
     }
+
+
+# Java client settings that Kestra flows carry and librdkafka does not know: a JAAS login
+# becomes librdkafka's username and password; Java class names have no meaning here.
+_JAAS_FIELD = re.compile(r'(username|password)\s*=\s*"((?:[^"\\]|\\.)*)"')
+_JAVA_ONLY = ("key.deserializer", "value.deserializer", "key.serializer", "value.serializer")
+
+
+def client_config(properties: dict[str, str]) -> dict[str, str]:
+    """A trigger's `properties` as librdkafka settings (SASL/SSL pass through as they are)."""
+    config = {k: v for k, v in properties.items() if k not in _JAVA_ONLY}
+    jaas = config.pop("sasl.jaas.config", None)
+    if jaas is not None:
+        for field, value in _JAAS_FIELD.findall(jaas):
+            config.setdefault(f"sasl.{field}", value.replace('\\"', '"'))
+    return config

@@ -118,14 +118,20 @@ def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
 def test_records_become_executions_once_while_the_listener_is_killed(
     cluster: Cluster, external_kafka: KafkaBroker
 ) -> None:
+    """Two scheduler processes share the trigger's partitions; one is SIGKILLed halfway
+    and started again, so partitions move twice while records keep coming."""
     topic = f"orders{time.monotonic_ns() % 10**8}"
     _create_topic(external_kafka.bootstrap, topic, partitions=3)
+    cluster.start("scheduler", name="scheduler-2")
     cluster.deploy(REALTIME.format(topic=topic, servers=external_kafka.bootstrap))
     _produce(external_kafka.bootstrap, topic, _orders(0, 1000))
     wait_until(lambda: len(_executions(cluster, "on_order")[1]) >= 300, 120, "first executions")
+    for name in ("scheduler", "scheduler-2"):  # the group spread the partitions over both
+        assert "kafka listener assigned partitions" in cluster.log_of(name), name
 
     cluster.kill("scheduler")  # mid-stream: some records requested, none committed yet
     _produce(external_kafka.bootstrap, topic, _orders(1000, 2000))
+    time.sleep(1)
     cluster.start("scheduler")
 
     good = {n for n, value in _orders(0, 2000) if not value.startswith(b"not")}

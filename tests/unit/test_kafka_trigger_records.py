@@ -13,6 +13,7 @@ from streams.plugins.registry import PluginRegistry
 from streams.triggers.kafka_records import (
     RawRecord,
     Undeserializable,
+    client_config,
     dead_letter,
     deserialize,
     matches_headers,
@@ -154,3 +155,21 @@ def test_a_batch_trigger_needs_durations_and_one_subscription() -> None:
     assert "positive duration" in problems["triggers[0].maxDuration"].message
     props = "    topic: orders\n    maxRecords: 0\n    properties:\n      bootstrap.servers: b:1\n"
     assert "triggers[0].maxRecords" in _problems("Trigger", props)
+
+
+def test_java_client_settings_become_librdkafka_settings() -> None:
+    config = client_config({
+        "bootstrap.servers": "b:9093",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule required '
+                            'username="ada" password="s3\\"cret";',
+        "value.deserializer": "org.apache.kafka.common.serialization.StringDeserializer",
+    })
+    assert config == {
+        "bootstrap.servers": "b:9093",
+        "security.protocol": "SASL_SSL",
+        "sasl.mechanism": "SCRAM-SHA-512",
+        "sasl.username": "ada",
+        "sasl.password": 's3"cret',
+    }
