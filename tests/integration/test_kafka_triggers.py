@@ -184,7 +184,7 @@ def test_the_batch_trigger_cuts_records_by_max_records(
     assert sorted(seen) == list(range(25))
 
 
-def test_a_disabled_trigger_stops_reading_and_resumes_when_enabled(
+def test_a_listener_follows_disable_enable_update_and_delete(
     cluster: Cluster, external_kafka: KafkaBroker
 ) -> None:
     topic = f"toggle{time.monotonic_ns() % 10**8}"
@@ -209,6 +209,25 @@ def test_a_disabled_trigger_stops_reading_and_resumes_when_enabled(
         cluster.topics.trigger_events, enabled.key, enabled.model_dump_json().encode()
     )
     wait_until(lambda: len(_executions(cluster, "on_order")[0]) == 6, 60, "the held records")
+
+    # A new revision on another topic moves the listener; a deleted flow has none.
+    moved = f"{topic}moved"
+    _create_topic(external_kafka.bootstrap, moved, partitions=1)
+    cluster.deploy(REALTIME.format(topic=moved, servers=external_kafka.bootstrap))
+    time.sleep(1.5)
+    _produce(external_kafka.bootstrap, topic, _orders(7, 8))
+    _produce(external_kafka.bootstrap, moved, _orders(8, 9))
+    wait_until(lambda: len(_executions(cluster, "on_order")[0]) == 7, 60, "the new topic's record")
+    time.sleep(2)
+    runs = _executions(cluster, "on_order")[0].values()
+    assert sorted((r.trigger or {})["topic"] for r in runs).count(moved) == 1
+    assert len(runs) == 7
+
+    cluster.flows.delete("company.orders", "on_order", actor="tests")
+    time.sleep(1.5)
+    _produce(external_kafka.bootstrap, moved, _orders(9, 10))
+    time.sleep(4)
+    assert len(_executions(cluster, "on_order")[0]) == 7
 
 
 def test_an_unreachable_cluster_is_the_triggers_error_until_it_returns(
