@@ -97,7 +97,7 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
         changes["backfill"] = None
     elif isinstance(event, ListenerProgress):
         changes.update(
-            positions={**state.positions, **event.positions},
+            positions=_furthest(state.positions, event.positions),
             accepted=state.accepted + event.accepted,
             dead_lettered=state.dead_lettered + event.dead_lettered,
         )
@@ -110,7 +110,16 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
         changes.update(
             last_batch=event,
             last_batches={**state.last_batches, **dict.fromkeys(event.ranges, event)},
-            positions={**state.positions, **ends},
+            positions=_furthest(state.positions, ends),
             last_execution_id=event.execution_id,
         )
     return state.model_copy(update=changes)
+
+
+def _furthest(known: dict[str, int], reported: dict[str, int]) -> dict[str, int]:
+    """Positions only move forward: a listener that lost a partition may report it late,
+    behind the new owner's report."""
+    merged = dict(known)
+    for position, offset in reported.items():
+        merged[position] = max(offset, merged.get(position, offset))
+    return merged

@@ -400,6 +400,8 @@ class KafkaListener:
         batch, self.pending = [*self.pending, *records], []
         if batch:
             self.ports.producer.send_all_and_wait(batch)
+        if self._external_dlq is not None:
+            self._external_dlq.flush(30)
         creations = sum(1 for topic, _, _ in records if topic == self.ports.topics.commands)
         if creations:
             self._accepted += creations
