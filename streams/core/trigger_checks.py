@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import croniter
 from pydantic import BaseModel
 
-from schemas.triggers import ScheduleTrigger
+from schemas.triggers import ScheduleOnDatesTrigger, ScheduleTrigger
 
 # (field, problem); field "" means the trigger itself.
 Problem = tuple[str, str]
@@ -48,4 +48,10 @@ def _schedule(trigger: BaseModel) -> Iterator[Problem]:
         trigger.cron, second_at_beginning=trigger.withSeconds
     ):
         yield "cron", f"'{trigger.cron}' is not a valid {fields}-field cron"
+    yield from time_zone_problem("timezone", trigger.timezone)
+
+
+@checks(ScheduleOnDatesTrigger)
+def _schedule_on_dates(trigger: BaseModel) -> Iterator[Problem]:
+    assert isinstance(trigger, ScheduleOnDatesTrigger)
     yield from time_zone_problem("timezone", trigger.timezone)
