@@ -147,10 +147,12 @@ class Scheduler:
         if mine is not None and mine[0] == backfill_id and (done is None or mine[1] > done):
             done = mine[1]
         end = backfill.end or backfill.time
-        slots = backfill_slots(trigger, backfill.start, end, done, self.backfill_batch)
+        # Never ahead of the clock: a slot after now waits for its time.
+        slots = backfill_slots(trigger, backfill.start, min(end, now), done,
+                               self.backfill_batch)
         for slot in slots:
             self._fire(namespace, flow_id, trigger, slot, now, backfill)
-        if len(slots) < self.backfill_batch:
+        if len(slots) < self.backfill_batch and end <= now:
             self._completed.add((state.key, backfill_id))
             stopped = BackfillStopped(
                 tenant=self.tenant, namespace=namespace, flow_id=flow_id,
