@@ -41,6 +41,8 @@ router = APIRouter(prefix="/triggers", tags=["triggers"])
 Svc = Annotated[Services, Depends(services)]
 # A backfill's end may be this far ahead of the server's clock (clients' clocks drift).
 _CLOCK_SKEW = dt.timedelta(seconds=5)
+# Dates before it are typing mistakes, and year 1 would overflow the slot arithmetic.
+_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 class LabelBody(BaseModel):
@@ -194,6 +196,9 @@ class _Change:
                            "first")
         start = _aware(body.start)
         end = _aware(body.end) if body.end is not None else self.now
+        if start < _EARLIEST:
+            raise ApiError(422, f"backfill start {start.isoformat()} is before "
+                           f"{_EARLIEST.date().isoformat()}")
         if end > self.now + _CLOCK_SKEW:
             raise ApiError(422, f"backfill end {end.isoformat()} is in the future; a "
                            "backfill replays past schedules only")

@@ -105,7 +105,12 @@ class Scheduler:
                 trigger = self._parse(f"{key}/{spec.id}", model, spec)
                 if trigger is None:
                     continue
-                fired += self._tick_trigger(namespace, flow_id, trigger, since, now)
+                try:
+                    fired += self._tick_trigger(namespace, flow_id, trigger, since, now)
+                except (ValueError, OverflowError, KeyError) as exc:
+                    # One trigger that cannot be evaluated must not hold up the others.
+                    log.error("schedule trigger could not be evaluated", extra={
+                        "trigger": f"{key}/{spec.id}", "error": str(exc)[:500]})
         return fired
 
     def _parse(
@@ -126,7 +131,7 @@ class Scheduler:
                       since: dt.datetime, now: dt.datetime) -> int:
         key = f"{self.tenant}/{namespace}/{flow_id}/{trigger.id}"
         state = self.states.get(key)
-        if state is not None and state.disabled:
+        if trigger.disabled or (state is not None and state.disabled):
             return 0  # neither the schedule nor its backfill fire until enabled again
         fired = 0
         for scheduled in due(trigger, self._last_fired(key, state), since, now,
