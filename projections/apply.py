@@ -19,6 +19,7 @@ from projections import mappings
 from projections.batch import BatchProjector, RawRecord, Writes
 from projections.execution_fold import ExecutionFolder, state_from_doc
 from projections.store.client import SearchStore
+from projections.trigger_fold import FoldedTrigger, TriggerFolder, folded_from_doc
 from schemas.execution import Execution
 from streams.log.topics import Topics
 
@@ -61,7 +62,9 @@ class ViewWriter:
         self.targets: dict[str, str] = (dict(targets) if targets is not None
                                         else {name: name for name in mappings.MAPPINGS})
         self.folder = ExecutionFolder(self._load_states)
-        self.projector = BatchProjector(topics, self.folder, self._stored_source)
+        self.trigger_folder = TriggerFolder(self._load_triggers)
+        self.projector = BatchProjector(topics, self.folder, self._stored_source,
+                                        self.trigger_folder)
         self.stats = IndexerStats()
 
     def _read_index(self, view: str) -> str:
@@ -77,6 +80,19 @@ class ViewWriter:
             if state is not None:
                 found[doc_id] = state
         return found
+
+    def _load_triggers(self, keys: list[str]) -> dict[str, FoldedTrigger]:
+        found: dict[str, FoldedTrigger] = {}
+        for key, doc in self.store.get_many(self._read_index(mappings.TRIGGERS), keys).items():
+            folded = folded_from_doc(doc)
+            if folded is not None:
+                found[key] = folded
+        return found
+
+    def forget(self) -> None:
+        """Forget the folds in memory: the views are the truth to restart from."""
+        self.folder.clear()
+        self.trigger_folder.clear()
 
     def _stored_source(self, key: str) -> str | None:
         doc = self.store.get(self._read_index(mappings.FLOWS), key)
@@ -98,7 +114,7 @@ class ViewWriter:
                 self.stats.write_s += time.perf_counter() - projected
             except Exception as exc:
                 # Memory may now be ahead of the view: forget it, the view is the truth.
-                self.folder.clear()
+                self.forget()
                 delay = _RETRY_BACKOFF_S[min(attempt, len(_RETRY_BACKOFF_S) - 1)]
                 log.warning("batch not written; retrying", extra={
                     "records": len(records), "attempt": attempt + 1, "error": str(exc)[:500],

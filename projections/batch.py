@@ -6,7 +6,6 @@ so the translation is tested without Kafka; the indexer only moves records and o
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from projections import mappings
 from projections.audit import AUDIT, execution_event_doc, flow_event_doc
 from projections.documents import event_doc, execution_doc, flow_docs, flow_key, log_doc
 from projections.execution_fold import ExecutionFolder
+from projections.trigger_fold import TriggerFolder, trigger_doc
 from schemas.events import (
     EXECUTION_EVENT_ADAPTER,
     FLOW_EVENT_ADAPTER,
@@ -25,6 +25,7 @@ from schemas.events import (
     FlowDeleted,
     FlowEvent,
 )
+from schemas.triggers import TRIGGER_EVENT_ADAPTER, TriggerEvent
 from schemas.worker import LogLine
 from streams.log.topics import Topics
 
@@ -59,9 +60,12 @@ class Writes:
 
 
 class BatchProjector:
-    def __init__(self, topics: Topics, folder: ExecutionFolder, flow_source: SourceLookup) -> None:
+    def __init__(self, topics: Topics, folder: ExecutionFolder, flow_source: SourceLookup,
+                 triggers: TriggerFolder | None = None) -> None:
         self._topics = topics
         self._folder = folder
+        # Without a view to read states back from: every trigger folds from memory.
+        self._triggers = triggers or TriggerFolder(lambda keys: {})
         self._flow_source = flow_source
         # The last source per flow, so a deletion document keeps what was deleted.
         self._sources: dict[str, str] = {}
@@ -73,9 +77,10 @@ class BatchProjector:
                       mappings.FLOW_REVISIONS, mappings.FLOWS, mappings.TRIGGERS):
             writes.docs[index] = []
         events: list[ExecutionEvent] = []
+        trigger_events: list[tuple[int, TriggerEvent]] = []
         for record in records:
             try:
-                self._one(record, writes, events)
+                self._one(record, writes, events, trigger_events)
             except (ValidationError, ValueError, UnicodeDecodeError) as exc:
                 writes.malformed += 1
                 log.warning("skipping a malformed record",
@@ -90,9 +95,13 @@ class BatchProjector:
                 writes.add(AUDIT, execution_event_doc(
                     event, folded.namespace if folded else None,
                     folded.flow_id if folded else None))
+        if trigger_events:
+            for key, trigger in self._triggers.fold(trigger_events).items():
+                writes.add(mappings.TRIGGERS, (key, trigger.offset, trigger_doc(trigger)))
         return writes
 
-    def _one(self, record: RawRecord, writes: Writes, events: list[ExecutionEvent]) -> None:
+    def _one(self, record: RawRecord, writes: Writes, events: list[ExecutionEvent],
+             trigger_events: list[tuple[int, TriggerEvent]]) -> None:
         if record.topic == self._topics.execution_events:
             event = EXECUTION_EVENT_ADAPTER.validate_json(record.value)
             events.append(event)
@@ -103,15 +112,8 @@ class BatchProjector:
         elif record.topic == self._topics.flow_events:
             self._flow(FLOW_EVENT_ADAPTER.validate_json(record.value), record, writes)
         elif record.topic == self._topics.trigger_events:
-            value = json.loads(record.value)
-            if not isinstance(value, dict):
-                raise ValueError("a trigger event must be a JSON object")
-            key = record.key or f"{record.partition}:{record.offset}"
-            doc = {"key": key, "namespace": value.get("namespace"),
-                   "flowId": value.get("flow_id", value.get("flowId")),
-                   "triggerId": value.get("trigger_id", value.get("triggerId")),
-                   "updated": value.get("time"), "state": value}
-            writes.add(mappings.TRIGGERS, (key, record.offset + 1, doc))
+            trigger_events.append((record.offset,
+                                   TRIGGER_EVENT_ADAPTER.validate_json(record.value)))
 
     def _flow(self, event: FlowEvent, record: RawRecord, writes: Writes) -> None:
         writes.add(AUDIT, flow_event_doc(event))

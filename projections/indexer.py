@@ -119,11 +119,11 @@ class Indexer:
             log.warning("offset commit failed", extra={"error": str(exc)})
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.folder.clear()
+        self.writer.forget()
         log.info("partitions assigned", extra={"partitions": _names(partitions)})
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self.folder.clear()
+        self.writer.forget()
         log.info("partitions revoked", extra={"partitions": _names(partitions)})
 
 

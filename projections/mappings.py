@@ -106,10 +106,28 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "index": _INT,
         },
     },
+    # One document per trigger: its folded TriggerState (projections/trigger_fold.py).
     TRIGGERS: {
         "dynamic": False,
-        "properties": {"key": _KEYWORD, "namespace": _KEYWORD, "flowId": _KEYWORD,
-                       "triggerId": _KEYWORD, "updated": _DATE},
+        "properties": {
+            "key": _KEYWORD,
+            "tenantId": _KEYWORD,
+            "namespace": _KEYWORD,
+            "flowId": _KEYWORD,
+            "triggerId": _KEYWORD,
+            "date": _DATE,
+            "nextExecutionDate": _DATE,
+            "lastFireDate": _DATE,
+            "updatedDate": _DATE,
+            "disabled": _BOOL,
+            "locked": _BOOL,
+            "lastError": _TEXT,
+            "offset": _LONG,
+            "backfill": _UNINDEXED,
+            "positions": _UNINDEXED,
+            "lastBatch": _UNINDEXED,
+            "model": _UNINDEXED,
+        },
     },
 }
 

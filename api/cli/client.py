@@ -225,6 +225,34 @@ class LannerClient:
         )
         return result
 
+    def search_triggers(self, *, namespace: str | None = None, flow_id: str | None = None,
+                        q: str | None = None, size: int = 25, page: int = 1) -> dict[str, Any]:
+        params = {k: v for k, v in (("namespace", namespace), ("flowId", flow_id), ("q", q))
+                  if v}
+        result: dict[str, Any] = self._json("GET", "/triggers/search",
+                                            params={**params, "size": size, "page": page})
+        return result
+
+    def update_trigger(self, namespace: str, flow_id: str, trigger_id: str,
+                       **changes: Any) -> dict[str, Any]:
+        """Kestra's PUT /triggers: `disabled=True|False`, or `backfill={start, end, ...}`."""
+        body = {"namespace": namespace, "flowId": flow_id, "triggerId": trigger_id, **changes}
+        result: dict[str, Any] = self._json("PUT", "/triggers", json=body)
+        return result
+
+    def trigger_backfill(self, namespace: str, flow_id: str, trigger_id: str,
+                         action: str) -> dict[str, Any]:
+        """pause, unpause or delete the trigger's running backfill."""
+        body = {"namespace": namespace, "flowId": flow_id, "triggerId": trigger_id}
+        method = "POST" if action == "delete" else "PUT"
+        result: dict[str, Any] = self._json(method, f"/triggers/backfill/{action}", json=body)
+        return result
+
+    def unlock_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST", f"/triggers/{namespace}/{flow_id}/{trigger_id}/unlock")
+        return result
+
     def follow(self, execution_id: str, *, logs: bool = False) -> Iterator[SseEvent]:
         """Server-sent events of an execution (or of its logs) until it ends."""
         path = f"/logs/{execution_id}/follow" if logs else f"/executions/{execution_id}/follow"

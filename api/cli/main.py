@@ -19,6 +19,7 @@ from api.cli import (
     server,
     tenants,
     token,
+    trigger,
 )
 
 app = typer.Typer(
@@ -46,6 +47,8 @@ app.add_typer(secret.app, name="secret", help="Namespace secrets (through the AP
 app.add_typer(token.app, name="token", help="API tokens (on Kafka, admin rights).")
 app.add_typer(log.app, name="log", help="Export and import the log of a namespace.")
 app.add_typer(projections.app, name="projections", help="Rebuild the search views.")
+app.add_typer(trigger.app, name="trigger", help="Triggers: list, enable, disable, unlock, "
+              "backfill (through the API).")
 
 if __name__ == "__main__":
     app()

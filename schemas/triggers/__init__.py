@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from schemas.triggers import kafka, schedule
 from schemas.triggers.events import (
     TRIGGER_EVENT_ADAPTER,
+    BackfillPaused,
     BackfillStarted,
     BackfillStopped,
     BatchClosed,
@@ -27,7 +28,14 @@ from schemas.triggers.events import (
     TriggerUnlocked,
     trigger_key,
 )
-from schemas.triggers.schedule import SCHEDULE_TYPES, Backfill, ScheduleTrigger
+from schemas.triggers.schedule import (
+    ON_DATES_TYPES,
+    SCHEDULE_TYPES,
+    AnySchedule,
+    Backfill,
+    ScheduleOnDatesTrigger,
+    ScheduleTrigger,
+)
 from schemas.triggers.state import TriggerState, fold_trigger
 
 TRIGGER_MODELS: dict[str, type[BaseModel]] = {
@@ -36,16 +44,20 @@ TRIGGER_MODELS: dict[str, type[BaseModel]] = {
 }
 
 __all__ = [
+    "ON_DATES_TYPES",
     "SCHEDULE_TYPES",
     "TRIGGER_EVENT_ADAPTER",
     "TRIGGER_MODELS",
+    "AnySchedule",
     "Backfill",
+    "BackfillPaused",
     "BackfillStarted",
     "BackfillStopped",
     "BatchClosed",
     "ListenerErrored",
     "ListenerProgress",
     "ListenerRecovered",
+    "ScheduleOnDatesTrigger",
     "ScheduleTrigger",
     "TriggerDisabled",
     "TriggerEnabled",

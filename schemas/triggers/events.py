@@ -42,6 +42,9 @@ class TriggerFired(TriggerEventBase):
     execution_id: str
     next_fire: dt.datetime | None = None
     source: dict[str, Any] = Field(default_factory=dict)
+    # Set when the fire is a slot of a backfill (BackfillStarted.backfill_id), which
+    # moves the backfill on and leaves the schedule's own last fire alone.
+    backfill_id: str | None = None
 
 
 class TriggerFailed(TriggerEventBase):
@@ -50,6 +53,7 @@ class TriggerFailed(TriggerEventBase):
     type: Literal["TriggerFailed"] = "TriggerFailed"
     scheduled: dt.datetime | None = None
     error: str
+    backfill_id: str | None = None
 
 
 class TriggerDisabled(TriggerEventBase):
@@ -70,17 +74,38 @@ class TriggerUnlocked(TriggerEventBase):
 
 
 class BackfillStarted(TriggerEventBase):
-    """Fire every slot from `start` to `end` (now when absent), in order, once each."""
+    """Fire every slot from `start` to `end` (now when absent), in order, once each.
+    `backfill_id` names this backfill in its executions' ids: a slot fired twice by the
+    same backfill is one execution, a new backfill over the same dates runs them again."""
 
     type: Literal["BackfillStarted"] = "BackfillStarted"
+    backfill_id: str = ""
     start: dt.datetime
     end: dt.datetime | None = None
     inputs: dict[str, Any] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
 
+    @property
+    def identity(self) -> str:
+        return self.backfill_id or self.time.isoformat()
+
 
 class BackfillStopped(TriggerEventBase):
+    """The backfill is over: deleted by an operator, or `completed` by the scheduler."""
+
     type: Literal["BackfillStopped"] = "BackfillStopped"
+    reason: str | None = None
+    # Which backfill it stops (None: whichever runs); a late stop of an earlier
+    # backfill leaves a newer one running.
+    backfill_id: str | None = None
+
+
+class BackfillPaused(TriggerEventBase):
+    """An operator paused (`paused`) or unpaused the running backfill."""
+
+    type: Literal["BackfillPaused"] = "BackfillPaused"
+    paused: bool = True
+    backfill_id: str | None = None
 
 
 class ListenerProgress(TriggerEventBase):
@@ -125,6 +150,7 @@ TriggerEvent = Annotated[
     | TriggerUnlocked
     | BackfillStarted
     | BackfillStopped
+    | BackfillPaused
     | ListenerProgress
     | ListenerErrored
     | ListenerRecovered

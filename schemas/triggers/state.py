@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.triggers.events import (
+    BackfillPaused,
     BackfillStarted,
     BackfillStopped,
     BatchClosed,
@@ -41,6 +42,10 @@ class TriggerState(BaseModel):
     last_error: str | None = None
     error_since: dt.datetime | None = None
     backfill: BackfillStarted | None = None
+    backfill_paused: bool = False
+    # The last slot the running backfill fired (None: none yet), and how many it fired.
+    backfill_current: dt.datetime | None = None
+    backfill_fired: int = 0
     positions: dict[str, int] = Field(default_factory=dict)
     accepted: int = 0
     dead_lettered: int = 0
@@ -66,7 +71,14 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
             updated=event.time,
         )
     changes: dict[str, object] = {"updated": max(state.updated, event.time)}
-    if isinstance(event, TriggerFired):
+    if isinstance(event, TriggerFired | TriggerFailed) and event.backfill_id is not None:
+        changes.update(_backfill_slot(state, event.backfill_id, event.scheduled))
+        if isinstance(event, TriggerFired):
+            changes.update(last_fire=event.time, last_execution_id=event.execution_id,
+                           fired=state.fired + 1, last_error=None, error_since=None)
+        else:
+            changes.update(last_error=event.error, error_since=state.error_since or event.time)
+    elif isinstance(event, TriggerFired):
         changes.update(
             last_fire=event.time,
             last_execution_id=event.execution_id,
@@ -92,9 +104,14 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
     elif isinstance(event, TriggerUnlocked):
         changes["locked_by"] = None
     elif isinstance(event, BackfillStarted):
-        changes["backfill"] = event
+        changes.update(backfill=event, backfill_paused=False, backfill_current=None,
+                       backfill_fired=0)
     elif isinstance(event, BackfillStopped):
-        changes["backfill"] = None
+        if _is_running(state, event.backfill_id):
+            changes.update(backfill=None, backfill_paused=False, backfill_current=None)
+    elif isinstance(event, BackfillPaused):
+        if _is_running(state, event.backfill_id):
+            changes["backfill_paused"] = event.paused
     elif isinstance(event, ListenerProgress):
         changes.update(
             positions=_furthest(state.positions, event.positions),
@@ -123,3 +140,24 @@ def _furthest(known: dict[str, int], reported: dict[str, int]) -> dict[str, int]
     for position, offset in reported.items():
         merged[position] = max(offset, merged.get(position, offset))
     return merged
+
+
+def _is_running(state: TriggerState, backfill_id: str | None) -> bool:
+    """A backfill runs, and it is the one named (None names whichever runs)."""
+    running = state.backfill
+    return running is not None and backfill_id in (None, running.identity)
+
+
+def _backfill_slot(
+    state: TriggerState, backfill_id: str, scheduled: dt.datetime | None
+) -> dict[str, object]:
+    """A slot of the running backfill moves it on; one of an older backfill does not."""
+    current = state.backfill_current
+    if (
+        scheduled is None
+        or state.backfill is None
+        or state.backfill.identity != backfill_id
+        or (current is not None and scheduled <= current)
+    ):
+        return {}
+    return {"backfill_current": scheduled, "backfill_fired": state.backfill_fired + 1}

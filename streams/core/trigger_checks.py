@@ -12,7 +12,7 @@ from croniter import croniter
 from pydantic import BaseModel
 
 from schemas.inputs import parse_duration
-from schemas.triggers import ScheduleTrigger
+from schemas.triggers import ScheduleOnDatesTrigger, ScheduleTrigger
 from schemas.triggers.kafka import (
     NEEDS_REGISTRY,
     KafkaBatchTrigger,
@@ -109,3 +109,9 @@ def _kafka(trigger: BaseModel) -> Iterator[Problem]:
     if isinstance(trigger, KafkaBatchTrigger):
         for field in ("interval", "pollDuration", "maxDuration"):
             yield from _duration_problem(field, getattr(trigger, field))
+
+
+@checks(ScheduleOnDatesTrigger)
+def _schedule_on_dates(trigger: BaseModel) -> Iterator[Problem]:
+    assert isinstance(trigger, ScheduleOnDatesTrigger)
+    yield from time_zone_problem("timezone", trigger.timezone)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from streams.log.producer import LogProducer
     from streams.log.topics import Topics
     from streams.triggers.kafka_manager import KafkaTriggerManager
+    from streams.triggers.view import LiveTriggerStates
 
 log = logging.getLogger("lanner.scheduler")
 
@@ -41,29 +42,36 @@ def run_scheduler(settings: LannerSettings) -> None:
     from streams.log.topics import Topics
     from streams.plugins.registry import PluginRegistry
     from streams.scheduler.service import Scheduler
+    from streams.triggers.view import LiveTriggerStates
 
     ensure_lanner_topics(settings)
     topics = Topics(settings.full_topic_prefix)
     catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, PluginRegistry.discover()).start()
     producer = LogProducer(settings.kafka_bootstrap, client_id="lanner-scheduler")
     gateway = ExecutionGateway(producer, catalog, topics, settings.tenant_id)
-    scheduler = Scheduler(settings.tenant_id, catalog, gateway, producer, topics)
+    # Every trigger's state (last fires, disabled, backfills), followed live: an
+    # operator's TriggerDisabled reaches the next tick.
+    states = LiveTriggerStates(settings.kafka_bootstrap, topics).start()
+    scheduler = Scheduler(settings.tenant_id, catalog, gateway, producer, topics, states)
     app = make_app(settings, "scheduler")
-    loaded = False
+    caught_up = False
 
     async def fire_due() -> None:
-        nonlocal loaded
-        if not loaded:
-            # Loaded on becoming leader, not at start: the previous leader may have fired since.
-            await asyncio.to_thread(scheduler.load_state, settings.kafka_bootstrap)
-            loaded = True
+        nonlocal caught_up
+        if not caught_up:
+            # On becoming leader, not at start: the previous leader may have fired since,
+            # so nothing fires before everything written so far is folded.
+            caught_up = await asyncio.to_thread(states.catch_up, 30.0)
+            if not caught_up:
+                log.warning("trigger states not caught up yet; not firing this tick")
+                return
         await asyncio.to_thread(scheduler.tick)
 
     app.timer(interval=1.0, on_leader=True)(fire_due)
 
     # Kafka trigger listeners run in every scheduler process, not only the leader: their
     # consumer groups spread each trigger's partitions over the processes.
-    kafka_triggers = start_kafka_triggers(settings, catalog, producer, gateway, topics)
+    kafka_triggers = start_kafka_triggers(settings, catalog, states, producer, gateway, topics)
     try:
         faust.Worker(
             app, loglevel="WARNING", quiet=True, override_logging=False
@@ -75,6 +83,7 @@ def run_scheduler(settings: LannerSettings) -> None:
 def start_kafka_triggers(
     settings: LannerSettings,
     catalog: FlowSources,
+    states: LiveTriggerStates,
     producer: LogProducer,
     gateway: ExecutionGateway,
     topics: Topics,
@@ -82,9 +91,7 @@ def start_kafka_triggers(
     from streams.storage import storage_from_env
     from streams.triggers.kafka_listener import ListenerPorts
     from streams.triggers.kafka_manager import KafkaTriggerManager
-    from streams.triggers.view import LiveTriggerStates
 
-    states = LiveTriggerStates(settings.kafka_bootstrap, topics).start()
     ports = ListenerPorts(
         producer=producer,
         gateway=gateway,

@@ -1,0 +1,166 @@
+"""`lanner trigger ...`: see and steer triggers through the API (LANNER_URL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from api.cli.client import LannerClient
+from api.cli.execution import OutputFormat, _call, console
+
+app = typer.Typer(no_args_is_help=True)
+backfill_app = typer.Typer(no_args_is_help=True)
+app.add_typer(backfill_app, name="backfill",
+              help="Replay a schedule's past slots: start, pause, unpause, delete.")
+
+Namespace = Annotated[str, typer.Argument(show_default=False)]
+FlowId = Annotated[str, typer.Argument(show_default=False)]
+TriggerId = Annotated[str, typer.Argument(show_default=False)]
+Output = Annotated[OutputFormat, typer.Option("--output", "-o")]
+
+
+def _pairs(option: str, values: list[str] | None) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in values or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint=option)
+        found[name] = value
+    return found
+
+
+def _backfill_text(backfill: dict[str, Any] | None) -> Text:
+    if not backfill:
+        return Text("-")
+    state = "paused" if backfill.get("paused") else "running"
+    return Text(f"{state} {backfill.get('currentDate')} -> {backfill.get('end')}",
+                style="yellow" if backfill.get("paused") else "cyan")
+
+
+def _print_context(context: dict[str, Any], output: OutputFormat) -> None:
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps(context, indent=2))
+        return
+    name = f"{context['namespace']}.{context['flowId']} {context['triggerId']}"
+    status = Text("disabled", style="red") if context.get("disabled") else Text(
+        "enabled", style="green")
+    console.print(Text.assemble((name, "bold"), "  ", status))
+    console.print(f"last fire {context.get('lastFireDate') or '-'}, next "
+                  f"{context.get('nextExecutionDate') or '-'}")
+    if context.get("backfill"):
+        console.print(Text.assemble("backfill ", _backfill_text(context["backfill"])))
+
+
+@app.command("list")
+def list_command(
+    namespace: Annotated[str | None, typer.Option(help="Namespace (prefix).")] = None,
+    flow: Annotated[str | None, typer.Option(help="Flow id.")] = None,
+    query: Annotated[str | None, typer.Option("--query", "-q", help="Words to find.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """Every trigger of every deployed flow with its state: last and next fire, disabled,
+    locked, backfill, last error."""
+    found = _call(lambda c: c.search_triggers(namespace=namespace, flow_id=flow, q=query,
+                                              size=limit))
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
+    for column in ("NAMESPACE", "FLOW", "TRIGGER", "TYPE", "STATUS", "LAST FIRE", "NEXT FIRE",
+                   "BACKFILL", "LAST ERROR"):
+        table.add_column(column, no_wrap=column in ("FLOW", "TRIGGER"))
+    for row in found["results"]:
+        spec, context = row["abstractTrigger"], row["triggerContext"]
+        status = Text("disabled", style="red") if context.get("disabled") else Text(
+            "enabled", style="green")
+        if context.get("locked"):
+            status.append(" locked", style="yellow")
+        error = context.get("lastError")
+        table.add_row(context["namespace"], context["flowId"], context["triggerId"],
+                      str(spec.get("type", "")).rsplit(".", 1)[-1], status,
+                      context.get("lastFireDate") or "-",
+                      context.get("nextExecutionDate") or "-",
+                      _backfill_text(context.get("backfill")),
+                      Text(str(error)[:60], style="red") if error else "-")
+    console.print(table)
+    console.print(f"{len(found['results'])} of {found['total']}", style="dim")
+
+
+@app.command("enable")
+def enable_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
+                   output: Output = OutputFormat.TABLE) -> None:
+    """Fire again (missed slots are recovered as its recoverMissedSchedules says)."""
+    _print_context(_call(lambda c: c.update_trigger(namespace, flow, trigger, disabled=False)),
+                   output)
+
+
+@app.command("disable")
+def disable_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
+                    output: Output = OutputFormat.TABLE) -> None:
+    """Stop firing (within a second) until enabled again."""
+    _print_context(_call(lambda c: c.update_trigger(namespace, flow, trigger, disabled=True)),
+                   output)
+
+
+@app.command("unlock")
+def unlock_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
+                   output: Output = OutputFormat.TABLE) -> None:
+    """Release a trigger held by an execution that will not end."""
+    _print_context(_call(lambda c: c.unlock_trigger(namespace, flow, trigger)), output)
+
+
+@backfill_app.command("start")
+def backfill_start_command(
+    namespace: Namespace,
+    flow: FlowId,
+    trigger: TriggerId,
+    start: Annotated[str, typer.Option(help="First date (ISO 8601), included.",
+                                       show_default=False)],
+    end: Annotated[str | None, typer.Option(help="Last date (ISO 8601), included; "
+                                            "default now.")] = None,
+    inputs: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME=VALUE")] = None,
+    labels: Annotated[list[str] | None, typer.Option("--label", "-l", help="KEY=VALUE")] = None,
+    output: Output = OutputFormat.TABLE,
+) -> None:
+    """Run every slot of a schedule from START to END, in order, each once."""
+    body: dict[str, Any] = {"start": start, "end": end,
+                            "inputs": _pairs("--input", inputs),
+                            "labels": [{"key": k, "value": v}
+                                       for k, v in _pairs("--label", labels).items()]}
+
+    def start_backfill(client: LannerClient) -> dict[str, Any]:
+        return client.update_trigger(namespace, flow, trigger, backfill=body)
+
+    _print_context(_call(start_backfill), output)
+
+
+def _backfill(action: str, namespace: str, flow: str, trigger: str,
+              output: OutputFormat) -> None:
+    _print_context(_call(lambda c: c.trigger_backfill(namespace, flow, trigger, action)),
+                   output)
+
+
+@backfill_app.command("pause")
+def backfill_pause_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
+                           output: Output = OutputFormat.TABLE) -> None:
+    """Pause the running backfill (it keeps its place)."""
+    _backfill("pause", namespace, flow, trigger, output)
+
+
+@backfill_app.command("unpause")
+def backfill_unpause_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
+                             output: Output = OutputFormat.TABLE) -> None:
+    """Go on with a paused backfill from where it stopped."""
+    _backfill("unpause", namespace, flow, trigger, output)
+
+
+@backfill_app.command("delete")
+def backfill_delete_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
+                            output: Output = OutputFormat.TABLE) -> None:
+    """Stop the backfill for good (the slots it fired stay fired)."""
+    _backfill("delete", namespace, flow, trigger, output)
