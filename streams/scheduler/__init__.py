@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from schemas.settings import LannerSettings
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from streams.triggers.view import LiveTriggerStates
 
 log = logging.getLogger("lanner.scheduler")
+
+# After the second's boundary: the slot is then no longer in the future on this clock.
+TICK_OFFSET_S = 0.002
 
 
 def run_scheduler(settings: LannerSettings) -> None:
@@ -67,7 +71,16 @@ def run_scheduler(settings: LannerSettings) -> None:
                 return
         await asyncio.to_thread(scheduler.tick)
 
-    app.timer(interval=1.0, on_leader=True)(fire_due)
+    async def fire_on_each_second() -> None:
+        # Slots fall on whole seconds (cron, withSeconds, dates): ticking just after each
+        # boundary fires a slot within milliseconds, where a free-running 1 s timer
+        # drifted up to a second behind it.
+        while not app.should_stop:
+            await app.sleep(1.0 - time.time() % 1.0 + TICK_OFFSET_S)
+            if app.is_leader():
+                await fire_due()
+
+    app.task(fire_on_each_second)
 
     # Kafka trigger listeners run in every scheduler process, not only the leader: their
     # consumer groups spread each trigger's partitions over the processes.
