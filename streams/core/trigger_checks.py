@@ -49,3 +49,7 @@ def _schedule(trigger: BaseModel) -> Iterator[Problem]:
     ):
         yield "cron", f"'{trigger.cron}' is not a valid {fields}-field cron"
     yield from time_zone_problem("timezone", trigger.timezone)
+
+
+# Each trigger family's checks register themselves on import (kept in their own modules).
+from streams.core import flow_trigger_checks  # noqa: E402, F401

@@ -57,6 +57,11 @@ class Topics:
         """Encrypted namespace secrets (SecretSet/SecretDeleted), keyed by namespace/name."""
         return f"{self.prefix}secrets"
 
+    @property
+    def flow_trigger_conditions(self) -> str:
+        """Upstream executions that met a Flow trigger's preconditions, keyed by trigger."""
+        return f"{self.prefix}flow-trigger-conditions"
+
     def all(self) -> list[str]:
         return [
             self.flow_events,
@@ -70,6 +75,7 @@ class Topics:
             self.concurrency,
             self.kv_events,
             self.secrets,
+            self.flow_trigger_conditions,
         ]
 
 

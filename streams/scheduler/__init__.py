@@ -32,6 +32,8 @@ def run_scheduler(settings: LannerSettings) -> None:
     from streams.log.topics import Topics
     from streams.plugins.registry import PluginRegistry
     from streams.scheduler.service import Scheduler
+    from streams.triggers.flow_agent import install_flow_triggers
+    from streams.triggers.view import LiveTriggerStates
 
     ensure_lanner_topics(settings)
     topics = Topics(settings.full_topic_prefix)
@@ -40,6 +42,8 @@ def run_scheduler(settings: LannerSettings) -> None:
     gateway = ExecutionGateway(producer, catalog, topics, settings.tenant_id)
     scheduler = Scheduler(settings.tenant_id, catalog, gateway, producer, topics)
     app = make_app(settings, "scheduler")
+    trigger_states = LiveTriggerStates(settings.kafka_bootstrap, topics).start()
+    install_flow_triggers(app, settings, catalog, gateway, trigger_states)
     loaded = False
 
     async def fire_due() -> None:
