@@ -42,7 +42,7 @@ from schemas.events import (
     ExecutionStarted,
 )
 from schemas.settings import LannerSettings
-from schemas.states import State
+from schemas.states import EXECUTION_TRANSITIONS, State
 from schemas.triggers import TriggerDisabled, TriggerEventBase, TriggerFailed, TriggerFired
 from schemas.triggers.upstream import ConditionsMet, ExecutionFacts, JoinState, UpstreamExecution
 from streams.app.decoding import decode_or_log
@@ -61,7 +61,7 @@ from streams.triggers.flow_match import (
     render_inputs,
     trigger_variables,
 )
-from streams.triggers.view import TriggerStates
+from streams.triggers.view import LiveTriggerStates
 
 log = logging.getLogger("lanner.flow_triggers")
 
@@ -88,7 +88,7 @@ class FlowTriggers:
         settings: LannerSettings,
         catalog: LiveFlowCatalog,
         gateway: ExecutionGateway,
-        states: TriggerStates,
+        states: LiveTriggerStates,
         positions: InputPositions,
     ) -> None:
         self.tenant = settings.tenant_id
@@ -157,8 +157,9 @@ class FlowTriggers:
             return
         stored = self.facts.get(key)
         if stored is None:
-            log.warning(
-                "no facts for an execution (created before the flow triggers' history?)",
+            # A final event read again after its facts were dropped (already handled).
+            log.debug(
+                "no facts for an execution event; skipped",
                 extra={"execution_id": event.execution_id, "seq": event.seq},
             )
             return
@@ -177,10 +178,16 @@ class FlowTriggers:
         )
         if state.is_terminal and facts.trigger and isinstance(facts.trigger.get("id"), str):
             await self._stop_after(facts, str(facts.trigger["id"]), upstream)
-        if facts.tenant != self.tenant:
-            return
+        if facts.tenant == self.tenant:
+            await self._match(upstream)
+        if state.is_terminal and not EXECUTION_TRANSITIONS.get(state):
+            # A final state (no restart can follow): its facts are needed no more, so the
+            # table follows the executions that can still change, not all that ever ran.
+            del self.facts[key]
+
+    async def _match(self, upstream: UpstreamExecution) -> None:
         await self._catch_up(upstream.time)
-        for target in self.index.targets_at(facts.tenant, upstream.time):
+        for target in self.index.targets_at(upstream.tenant, upstream.time):
             flow_key = (target.namespace, target.flow_id)
             if not concerns(target.trigger, flow_key, upstream) or self._operator_disabled(target):
                 continue
@@ -213,6 +220,8 @@ class FlowTriggers:
         ):
             return
         await asyncio.to_thread(self.catalog.catch_up, 10.0)
+        # An operator's TriggerDisabled written before the event is honoured too.
+        await asyncio.to_thread(self.states.catch_up, 10.0)
         self._caught_up_at = now
 
     def _operator_disabled(self, target: Target) -> bool:
@@ -262,7 +271,18 @@ class FlowTriggers:
         target = self.index.target(
             met.tenant, met.namespace, met.flow_id, met.flow_revision, met.trigger_id
         )
+        if target is None and await asyncio.to_thread(
+            # After a restart the catalog may still be reading flow-events.
+            self.catalog.wait_for, met.tenant, met.namespace, met.flow_id, met.flow_revision, 10.0
+        ):
+            target = self.index.target(
+                met.tenant, met.namespace, met.flow_id, met.flow_revision, met.trigger_id
+            )
         if target is None or target.trigger.preconditions is None:
+            log.warning(
+                "a flow trigger's conditions name a trigger that does not exist",
+                extra={"trigger": met.key, "revision": met.flow_revision},
+            )
             return
         key = met.key.encode()
         stored = self.joins.get(key)
@@ -340,7 +360,7 @@ def install_flow_triggers(
     settings: LannerSettings,
     catalog: LiveFlowCatalog,
     gateway: ExecutionGateway,
-    states: TriggerStates,
+    states: LiveTriggerStates,
 ) -> FlowTriggers:
     """Add the Flow trigger agents (and their tracking records) to the scheduler's app."""
     topics = Topics(settings.full_topic_prefix)

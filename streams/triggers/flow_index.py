@@ -80,8 +80,10 @@ class FlowTriggerIndex:
         if cached is not None:
             return cached
         flow = self.catalog.get(tenant, namespace, flow_id, revision)
+        if flow is None:
+            return ()  # not in the catalog yet (not cached: it may be soon)
         targets: list[Target] = []
-        if flow is not None and not flow.flow.disabled:
+        if not flow.flow.disabled:
             for spec in flow.flow.triggers:
                 if spec.type not in FLOW_TYPES or spec.disabled:
                     continue

@@ -279,3 +279,42 @@ def test_stop_after_disables_the_trigger_when_its_execution_fails(cluster: Clust
     assert event.reason == "stopAfter: FAILED"
     failed = [r for r in _ended(cluster, "failing_schedule") if r.state is State.FAILED]
     assert failed, "the trigger was disabled without a failed execution"
+
+
+FRAGILE = f"""
+id: fragile
+namespace: {NS}
+tasks:
+  - id: boom
+    type: io.kestra.plugin.core.execution.Fail
+triggers:
+  - id: after_source
+    type: io.kestra.plugin.core.trigger.Flow
+    stopAfter: [FAILED]
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: {NS}
+        flowId: source
+"""
+
+
+def test_a_flow_trigger_stopped_after_a_failure_fires_no_more(cluster: Cluster) -> None:
+    cluster.deploy(_upstream("source"))
+    cluster.deploy(FRAGILE)
+    cluster.run(NS, "source")
+    wait_until(lambda: len(_ended(cluster, "fragile")) == 1, 60, "the fragile execution")
+    assert _ended(cluster, "fragile")[0].state is State.FAILED
+
+    def disabled() -> list[TriggerDisabled]:
+        return [
+            e
+            for e in _trigger_events(cluster)
+            if isinstance(e, TriggerDisabled) and e.flow_id == "fragile"
+        ]
+
+    wait_until(lambda: bool(disabled()), 60, "TriggerDisabled from stopAfter")
+    assert (disabled()[0].trigger_id, disabled()[0].reason) == ("after_source", "stopAfter: FAILED")
+    time.sleep(1)  # the scheduler's trigger states follow the log
+    cluster.run(NS, "source")
+    time.sleep(4)
+    assert len(_runs_of(cluster, "fragile")) == 1
