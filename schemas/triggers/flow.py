@@ -255,12 +255,18 @@ class FlowTrigger(BaseModel):
     description: str | None = None
     disabled: bool = False
     inputs: dict[str, Any] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
+    # The new execution's labels: a map or Kestra's list of {key, value}.
+    labels: dict[str, str] | list[LabelPair] = Field(default_factory=dict)
     states: list[State] = Field(default_factory=lambda: list(DEFAULT_STATES))
     conditions: list[ConditionSpec] = Field(default_factory=list)
     preconditions: Preconditions | None = None
     # Disable this trigger when an execution it started ends in one of these states.
     stopAfter: list[State] | None = None
+
+    def label_map(self) -> dict[str, str]:
+        if isinstance(self.labels, dict):
+            return dict(self.labels)
+        return {pair.key: pair.value for pair in self.labels}
 
     def parsed_conditions(self) -> list[Condition]:
         return [spec.parsed() for spec in self.conditions]

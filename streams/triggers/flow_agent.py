@@ -320,7 +320,7 @@ class FlowTriggers:
                 target.flow_id,
                 inputs,
                 actor=f"trigger:{trigger.id}",
-                labels=trigger.labels,
+                labels=trigger.label_map(),
                 revision=target.revision,
                 trigger=trigger_variables(trigger, upstream),
                 execution_id=execution_id,

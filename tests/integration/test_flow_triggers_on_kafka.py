@@ -164,7 +164,7 @@ def test_a_flow_trigger_with_conditions_fires_once_per_matching_execution(
         State.SUCCESS,
     )
 
-    wait_until(lambda: len(_ended(cluster, "transform")) >= 2, 60, "two transform executions")
+    wait_until(lambda: len(_ended(cluster, "transform")) >= 2, 120, "two transform executions")
     time.sleep(3)  # a third (for the failed upstream, or a double fire) would show by now
     runs = _ended(cluster, "transform")
     assert len(runs) == 2, [r.trigger for r in runs]
@@ -198,7 +198,7 @@ def test_preconditions_join_two_flows_in_a_window_and_ignore_a_failure(cluster: 
     assert _runs_of(cluster, "joined") == {}
 
     last = cluster.run(NS, "up_b")
-    wait_until(lambda: len(_ended(cluster, "joined")) >= 1, 60, "the joined execution")
+    wait_until(lambda: len(_ended(cluster, "joined")) >= 1, 120, "the joined execution")
     time.sleep(3)
     runs = _ended(cluster, "joined")
     assert len(runs) == 1
@@ -210,7 +210,7 @@ def test_preconditions_join_two_flows_in_a_window_and_ignore_a_failure(cluster: 
     time.sleep(3)
     assert len(_runs_of(cluster, "joined")) == 1
     cluster.run(NS, "up_b")
-    wait_until(lambda: len(_ended(cluster, "joined")) >= 2, 60, "the second joined execution")
+    wait_until(lambda: len(_ended(cluster, "joined")) >= 2, 120, "the second joined execution")
 
 
 def _join_recorded(cluster: Cluster) -> bool:
@@ -227,7 +227,7 @@ def test_the_join_state_survives_a_scheduler_kill_between_the_two_ends(cluster: 
     cluster.deploy(JOINED)
 
     assert cluster.run(NS, "up_a").state is State.SUCCESS
-    wait_until(lambda: _join_recorded(cluster), 60, "the join state on the changelog")
+    wait_until(lambda: _join_recorded(cluster), 120, "the join state on the changelog")
     cluster.kill("scheduler")
 
     last = cluster.run(NS, "up_b")  # ends while no scheduler runs
@@ -273,7 +273,7 @@ def test_stop_after_disables_the_trigger_when_its_execution_fails(cluster: Clust
             if isinstance(e, TriggerDisabled) and e.flow_id == "failing_schedule"
         ]
 
-    wait_until(lambda: bool(disabled()), 60, "TriggerDisabled from stopAfter")
+    wait_until(lambda: bool(disabled()), 120, "TriggerDisabled from stopAfter")
     event = disabled()[0]
     assert event.trigger_id == "every_two_seconds"
     assert event.reason == "stopAfter: FAILED"
@@ -302,7 +302,7 @@ def test_a_flow_trigger_stopped_after_a_failure_fires_no_more(cluster: Cluster) 
     cluster.deploy(_upstream("source"))
     cluster.deploy(FRAGILE)
     cluster.run(NS, "source")
-    wait_until(lambda: len(_ended(cluster, "fragile")) == 1, 60, "the fragile execution")
+    wait_until(lambda: len(_ended(cluster, "fragile")) == 1, 120, "the fragile execution")
     assert _ended(cluster, "fragile")[0].state is State.FAILED
 
     def disabled() -> list[TriggerDisabled]:
@@ -312,7 +312,7 @@ def test_a_flow_trigger_stopped_after_a_failure_fires_no_more(cluster: Cluster) 
             if isinstance(e, TriggerDisabled) and e.flow_id == "fragile"
         ]
 
-    wait_until(lambda: bool(disabled()), 60, "TriggerDisabled from stopAfter")
+    wait_until(lambda: bool(disabled()), 120, "TriggerDisabled from stopAfter")
     assert (disabled()[0].trigger_id, disabled()[0].reason) == ("after_source", "stopAfter: FAILED")
     time.sleep(1)  # the scheduler's trigger states follow the log
     cluster.run(NS, "source")

@@ -168,6 +168,11 @@ def test_outputs_condition_without_outputs_and_broken_expressions_do_not_match()
     assert not concerns(broken, ME, upstream())
 
 
+def test_labels_as_a_map_or_a_list() -> None:
+    listed = flow_trigger(labels=[{"key": "team", "value": "data"}])
+    assert listed.label_map() == flow_trigger(labels={"team": "data"}).label_map()
+
+
 def test_inputs_render_over_the_upstream_outputs_and_trigger_variables() -> None:
     trigger = flow_trigger(
         inputs={
