@@ -150,9 +150,39 @@ def _trigger_events(cluster: Cluster) -> list[TriggerEvent]:
     ]
 
 
+BAD_TRIGGER = f"""
+id: bad_trigger
+namespace: {NS}
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+triggers:
+  - id: listen
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionStatu
+        in: [SUCCESS]
+    preconditions:
+      id: p
+      flows:
+        - namespace: {NS}
+      timeWindow:
+        type: SLIDING_WINDOW
+        window: 2 days
+"""
+
+
 def test_a_flow_trigger_with_conditions_fires_once_per_matching_execution(
     cluster: Cluster,
 ) -> None:
+    refused = cluster.flows.deploy(BAD_TRIGGER, actor="tests")
+    assert isinstance(refused, list)
+    assert {(p.line, p.path) for p in refused} == {
+        (12, "triggers[0].conditions[0].type"),
+        (20, "triggers[0].preconditions.timeWindow.window"),
+    }
+    assert "did you mean io.kestra.plugin.core.condition.ExecutionStatus?" in str(refused)
     cluster.deploy(EXTRACT)
     cluster.deploy(TRANSFORM)
     first = cluster.run(NS, "extract", {"day": 1})
