@@ -43,6 +43,10 @@ class FlowTriggerIndex:
         self.catalog = catalog
         # (flow key, revision) -> the revision's enabled Flow triggers (none if disabled).
         self._parsed: dict[tuple[str, int], tuple[Target, ...]] = {}
+        # The flows whose source names a Flow trigger in some revision, per tenant, as of
+        # a catalog version: most flows have none, and are never validated nor walked here.
+        self._candidates: dict[str, list[tuple[str, str]]] = {}
+        self._candidates_version = -1
         self._lock = threading.Lock()
 
     def revision_at(
@@ -62,14 +66,28 @@ class FlowTriggerIndex:
     def targets_at(self, tenant: str, time: dt.datetime) -> list[Target]:
         """Every enabled Flow trigger of the tenant's enabled flows, as of `time`."""
         found: list[Target] = []
-        for key in self.catalog.flow_keys():
-            owner, namespace, flow_id = key.split("/", 2)
-            if owner != tenant:
-                continue
+        for namespace, flow_id in self._flows_with_flow_triggers(tenant):
             revision = self.revision_at(tenant, namespace, flow_id, time)
             if revision is not None:
                 found.extend(self.targets_of(tenant, namespace, flow_id, revision))
         return found
+
+    def _flows_with_flow_triggers(self, tenant: str) -> list[tuple[str, str]]:
+        version = self.catalog.version
+        with self._lock:
+            if version == self._candidates_version:
+                return self._candidates.get(tenant, [])
+        candidates: dict[str, list[tuple[str, str]]] = {}
+        for key in self.catalog.flow_keys():
+            owner, namespace, flow_id = key.split("/", 2)
+            history = self.catalog.history(owner, namespace, flow_id)
+            sources = list(history.revisions.values()) if history is not None else []
+            # A cheap test on the text; the revision's model decides (targets_of).
+            if any(name in source for source in sources for name in FLOW_TYPES):
+                candidates.setdefault(owner, []).append((namespace, flow_id))
+        with self._lock:
+            self._candidates, self._candidates_version = candidates, version
+        return candidates.get(tenant, [])
 
     def targets_of(
         self, tenant: str, namespace: str, flow_id: str, revision: int
