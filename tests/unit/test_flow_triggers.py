@@ -548,6 +548,11 @@ def test_the_index_uses_the_revision_deployed_at_the_upstream_time() -> None:
         "WARNING",
     ]
     assert index.stop_after("main", "company.team", "downstream", "on_a") == []
+    # A flow deployed after the index looked is found (the catalog's version moved).
+    later = {**common, "flow_id": "later"}
+    source = LISTENER.format(disabled="false").replace("id: downstream", "id: later")
+    sources.apply(FlowCreated(event_id="4", revision=1, time=at(12), source=source, **later))
+    assert [t.flow_id for t in index.targets_at("main", at(12, 30))] == ["later"]
     sources.apply(FlowDeleted(event_id="3", revision=2, time=at(13), **common))
     assert index.revision_at("main", "company.team", "downstream", at(14)) is None
 
