@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import time
 from typing import Any
 
 import faust
@@ -77,8 +76,8 @@ _STATE_OF: dict[type, State] = {
 # Every execution-level event has a type starting so; task run events (most of the
 # topic) are recognised without decoding them.
 _EXECUTION_MARK = b'"type":"Execution'
-# The flow catalog is brought up to date at most this often (one broker round trip).
-CATALOG_CATCH_UP_S = 0.5
+# How long the first match waits for the flow catalog and the trigger states to load.
+CATCH_UP_S = 30.0
 
 
 class FlowTriggers:
@@ -115,7 +114,7 @@ class FlowTriggers:
             key_type=bytes,
             value_type=bytes,
         )
-        self._caught_up_at = 0.0
+        self._caught_up = False
         app.agent(self.events, name="flow-trigger-matcher")(self._match_agent)
         app.agent(self.conditions, name="flow-trigger-join")(self._join_agent)
 
@@ -186,7 +185,7 @@ class FlowTriggers:
             del self.facts[key]
 
     async def _match(self, upstream: UpstreamExecution) -> None:
-        await self._catch_up(upstream.time)
+        await self._catch_up()
         for target in self.index.targets_at(upstream.tenant, upstream.time):
             flow_key = (target.namespace, target.flow_id)
             if not concerns(target.trigger, flow_key, upstream) or self._operator_disabled(target):
@@ -211,18 +210,18 @@ class FlowTriggers:
                     key=record.key.encode(), value=record.model_dump_json().encode()
                 )
 
-    async def _catch_up(self, event_time: dt.datetime) -> None:
-        """A flow deployed before the event must be in the catalog: catch up when the
-        event is newer than the last catch-up (at most every CATALOG_CATCH_UP_S)."""
-        now = time.time()
-        if event_time.timestamp() < self._caught_up_at or now - self._caught_up_at < (
-            CATALOG_CATCH_UP_S
-        ):
+    async def _catch_up(self) -> None:
+        """Before the first match, the flow catalog and the trigger states must hold what
+        was written before (a restarted scheduler reads them from the start). Then their
+        followers fold new flow and trigger events within milliseconds, and waiting for
+        them on every event (a broker round trip each) was measured to add ~100 ms."""
+        if self._caught_up:
             return
-        await asyncio.to_thread(self.catalog.catch_up, 10.0)
-        # An operator's TriggerDisabled written before the event is honoured too.
-        await asyncio.to_thread(self.states.catch_up, 10.0)
-        self._caught_up_at = now
+        flows = await asyncio.to_thread(self.catalog.catch_up, CATCH_UP_S)
+        states = await asyncio.to_thread(self.states.catch_up, CATCH_UP_S)
+        self._caught_up = flows and states
+        if not self._caught_up:
+            log.warning("the flow catalog or the trigger states are still catching up")
 
     def _operator_disabled(self, target: Target) -> bool:
         state = self.states.get(target.key)
@@ -268,6 +267,7 @@ class FlowTriggers:
                 )
 
     async def _on_conditions_met(self, met: ConditionsMet) -> None:
+        await self._catch_up()
         target = self.index.target(
             met.tenant, met.namespace, met.flow_id, met.flow_revision, met.trigger_id
         )
