@@ -37,6 +37,8 @@ class FlowSources:
         self._validated: dict[tuple[str, int], ValidatedFlow] = {}
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
+        # Counts the changes folded, so a reader can cache what it derives from the flows.
+        self.version = 0
 
     def apply(self, event: FlowEvent) -> None:
         with self._changed:
@@ -48,6 +50,7 @@ class FlowSources:
                 history.revisions[event.revision] = event.source
                 history.latest = max(history.latest, event.revision)
                 history.deleted = False
+            self.version += 1
             self._changed.notify_all()
 
     def history(self, tenant: str, namespace: str, flow_id: str) -> FlowHistory | None:
@@ -116,3 +119,4 @@ class LiveFlowCatalog(FlowSources, FollowedView):
         with self._lock:
             self._flows.clear()
             self._validated.clear()
+            self.version += 1

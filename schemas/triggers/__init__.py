@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from schemas.triggers import kafka, schedule
+from schemas.triggers import flow, kafka, schedule
 from schemas.triggers.events import (
     TRIGGER_EVENT_ADAPTER,
     BackfillPaused,
@@ -41,6 +41,7 @@ from schemas.triggers.state import TriggerState, fold_trigger
 TRIGGER_MODELS: dict[str, type[BaseModel]] = {
     **schedule.MODELS,
     **kafka.MODELS,
+    **flow.MODELS,
 }
 
 __all__ = [

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.states import State
+
 SCHEDULE_TYPES = (
     "trigger.Schedule",
     "io.kestra.plugin.core.trigger.Schedule",
@@ -36,6 +38,8 @@ class ScheduleTrigger(BaseModel):
     backfill: Backfill | None = None
     recoverMissedSchedules: Literal["ALL", "LAST", "NONE"] = "ALL"
     disabled: bool = False
+    # Disable the trigger when an execution it started ends in one of these states.
+    stopAfter: list[State] | None = None
 
 
 ON_DATES_TYPES = (

@@ -115,3 +115,7 @@ def _kafka(trigger: BaseModel) -> Iterator[Problem]:
 def _schedule_on_dates(trigger: BaseModel) -> Iterator[Problem]:
     assert isinstance(trigger, ScheduleOnDatesTrigger)
     yield from time_zone_problem("timezone", trigger.timezone)
+
+
+# Each trigger family's checks register themselves on import (kept in their own modules).
+from streams.core import flow_trigger_checks  # noqa: E402, F401

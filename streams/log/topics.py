@@ -63,6 +63,11 @@ class Topics:
         reason, keyed by trigger: nothing a producer sent is dropped without a trace."""
         return f"{self.prefix}trigger-dead-letters"
 
+    @property
+    def flow_trigger_conditions(self) -> str:
+        """Upstream executions that met a Flow trigger's preconditions, keyed by trigger."""
+        return f"{self.prefix}flow-trigger-conditions"
+
     def all(self) -> list[str]:
         return [
             self.flow_events,
@@ -77,6 +82,7 @@ class Topics:
             self.kv_events,
             self.secrets,
             self.trigger_dead_letters,
+            self.flow_trigger_conditions,
         ]
 
 

@@ -46,6 +46,7 @@ def run_scheduler(settings: LannerSettings) -> None:
     from streams.log.topics import Topics
     from streams.plugins.registry import PluginRegistry
     from streams.scheduler.service import Scheduler
+    from streams.triggers.flow_agent import install_flow_triggers
     from streams.triggers.view import LiveTriggerStates
 
     ensure_lanner_topics(settings)
@@ -58,6 +59,7 @@ def run_scheduler(settings: LannerSettings) -> None:
     states = LiveTriggerStates(settings.kafka_bootstrap, topics).start()
     scheduler = Scheduler(settings.tenant_id, catalog, gateway, producer, topics, states)
     app = make_app(settings, "scheduler")
+    install_flow_triggers(app, settings, catalog, gateway, states)
     caught_up = False
 
     async def fire_due() -> None:
