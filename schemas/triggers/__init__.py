@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from schemas.triggers import schedule
+from schemas.triggers import schedule, webhook
 from schemas.triggers.events import (
     TRIGGER_EVENT_ADAPTER,
     BackfillStarted,
@@ -32,6 +32,7 @@ from schemas.triggers.state import TriggerState, fold_trigger
 
 TRIGGER_MODELS: dict[str, type[BaseModel]] = {
     **schedule.MODELS,
+    **webhook.MODELS,
 }
 
 __all__ = [
