@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,6 +24,7 @@ from confluent_kafka.admin import AdminClient
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.background import BackgroundTask
 
 from api.web import webhook_requests as hooks
 from api.web.errors import ApiError
@@ -44,6 +46,8 @@ router = APIRouter(prefix="/executions", tags=["webhooks"])
 log = logging.getLogger("lanner.api.webhooks")
 # One answer for an unknown tenant, flow or key: the caller learns nothing from it.
 NOT_FOUND = "webhook not found"
+ABSENT_TENANT_TTL_S = 30.0
+ABSENT_TENANTS_KEPT = 10_000
 
 
 class WebhookViews:
@@ -57,10 +61,15 @@ class WebhookViews:
         self._lock = threading.Lock()
         self._states: dict[str, LiveTriggerStates] = {}
         self._tenants: set[str] = {settings.tenant_id}
+        self._absent: dict[str, float] = {}
 
     def tenant_exists(self, tenant: str) -> bool:
         if tenant in self._tenants:
             return True
+        now = time.monotonic()
+        with self._lock:
+            if self._absent.get(tenant, 0.0) > now:
+                return False
         try:
             settings = self.settings.for_tenant(tenant)
         except ValueError:
@@ -72,9 +81,13 @@ class WebhookViews:
         except KafkaException:
             raise ApiError(503, "the log cannot be reached to find the webhook's tenant") from None
         found = listed.topics.get(wanted)
-        if found is None or found.error is not None:
-            return False
         with self._lock:
+            if found is None or found.error is not None:
+                # Remembered a while, so made-up tenants cost one look-up each, not one a call.
+                if len(self._absent) >= ABSENT_TENANTS_KEPT:
+                    self._absent.clear()
+                self._absent[tenant] = now + ABSENT_TENANT_TTL_S
+                return False
             self._tenants.add(tenant)
         return True
 
@@ -82,12 +95,12 @@ class WebhookViews:
         tenant = svc.settings.tenant_id
         with self._lock:
             found = self._states.get(tenant)
-            if found is not None:
-                return found
-            found = LiveTriggerStates(svc.settings.kafka_bootstrap, svc.topics).start()
-            self._states[tenant] = found
-        # The first webhook of a tenant sees the disables recorded before it (bounded).
-        found.catch_up(svc.settings.read_your_writes_timeout_s)
+            if found is None:
+                found = LiveTriggerStates(svc.settings.kafka_bootstrap, svc.topics).start()
+                # The first webhook of a tenant sees the disables recorded before it
+                # (bounded; under the lock, so a second first call does not skip it).
+                found.catch_up(svc.settings.read_your_writes_timeout_s)
+                self._states[tenant] = found
         return found
 
     def secrets(self, svc: Services, namespace: str) -> dict[str, str]:
@@ -204,8 +217,21 @@ def _record(target: _Target, event: TriggerFired | TriggerFailed) -> None:
                                event.model_dump_json().encode())
 
 
-def _start(target: _Target, variables: dict[str, Any], source: dict[str, Any]) -> str:
-    """Request the execution (422 when its inputs do not fit), record the fire; its id."""
+def _record_fire(target: _Target, event: TriggerFired) -> None:
+    """After the answer: the execution is already requested (its command acknowledged on
+    the log), so the caller does not wait for the triggers view's record of it."""
+    try:
+        _record(target, event)
+    except Exception as exc:  # the answer is sent: all that is left is to say so
+        log.error("webhook fire could not be recorded on trigger-events",
+                  extra={"flow": f"{target.flow.namespace}.{target.flow.id}",
+                         "trigger": target.trigger.id, "execution_id": event.execution_id,
+                         "error": str(exc)})
+
+
+def _start(target: _Target, variables: dict[str, Any], source: dict[str, Any]
+           ) -> TriggerFired:
+    """Request the execution (422 when its inputs do not fit); the fire to record."""
     svc, flow, trigger = target.svc, target.flow, target.trigger
     tenant = svc.settings.tenant_id
     execution_id = new_id()
@@ -226,10 +252,9 @@ def _start(target: _Target, variables: dict[str, Any], source: dict[str, Any]) -
         errors = exc.errors if isinstance(exc, InvalidInputs) else [str(exc)]
         raise ApiError(422, f"webhook {target.where}: the execution's inputs could not be "
                        f"made: {exc}", errors=errors) from None
-    _record(target, TriggerFired(execution_id=execution_id, source=source, **common))
     log.info("webhook fired", extra={"flow": f"{flow.namespace}.{flow.id}",
                                      "trigger": trigger.id, "execution_id": execution_id})
-    return execution_id
+    return TriggerFired(execution_id=execution_id, source=source, **common)
 
 
 def _variables_or_413(target: _Target, raw: bytes, request: Request) -> dict[str, Any]:
@@ -286,13 +311,15 @@ async def webhook(namespace: str, flow_id: str, key: str, request: Request) -> R
         return Response(status_code=204)
     client = request.client.host if request.client else None
     source = {"webhook": request.method, "client": client}
-    execution_id = await run_in_threadpool(_start, target, variables, source)
+    fired = await run_in_threadpool(_start, target, variables, source)
     if target.trigger.wait:
-        return await _answer_when_ended(target, execution_id)
+        await run_in_threadpool(_record_fire, target, fired)
+        return await _answer_when_ended(target, fired.execution_id)
     labels = {**target.flow.label_map(), **target.trigger.labels}
-    return JSONResponse(hooks.requested_answer(tenant=tenant, execution_id=execution_id,
+    return JSONResponse(hooks.requested_answer(tenant=tenant, execution_id=fired.execution_id,
                                                flow=target.flow, variables=variables,
-                                               labels=labels, now=now))
+                                               labels=labels, now=now),
+                        background=BackgroundTask(_record_fire, target, fired))
 
 
 router.add_api_route("/webhook/{namespace}/{flow_id}/{key}", webhook,

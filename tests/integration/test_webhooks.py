@@ -243,12 +243,14 @@ def test_conditions_answer_204_and_start_nothing(stack: Stack, ns: str) -> None:
 
 @pytest.fixture(scope="module")
 def small_api(stack: Stack) -> Iterator[httpx.Client]:
-    """A second API on the same log and views, with small limits (bodies, waits)."""
+    """A second API on the same log and views, with small limits (bodies, waits) and
+    tokens required: a webhook needs none (its key is its secret)."""
     from api.web.app import create_app
 
     (port,) = free_ports(1)
     settings = stack.settings.model_copy(update={
         "api_port": port,
+        "auth": True,
         "limits": Limits(request_body_bytes=4096, webhook_wait_seconds=1.0)})
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_config=None, access_log=False))
@@ -256,6 +258,7 @@ def small_api(stack: Stack) -> Iterator[httpx.Client]:
     thread.start()
     wait_for(lambda: server.started, 60, "the second API to start")
     with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30) as client:
+        assert client.get("/flows/search").status_code == 401
         yield client
     server.should_exit = True
     thread.join(timeout=20)
