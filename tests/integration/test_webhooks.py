@@ -17,7 +17,13 @@ import pytest
 import uvicorn
 
 from schemas.settings import Limits
-from schemas.triggers import TRIGGER_EVENT_ADAPTER, TriggerDisabled, TriggerEnabled, TriggerFired
+from schemas.triggers import (
+    TRIGGER_EVENT_ADAPTER,
+    TriggerDisabled,
+    TriggerEnabled,
+    TriggerFailed,
+    TriggerFired,
+)
 from streams.log.producer import LogProducer
 from streams.log.reader import read_all
 from tests.harness.common import free_ports
@@ -241,6 +247,46 @@ def test_conditions_answer_204_and_start_nothing(stack: Stack, ns: str) -> None:
     assert count_executions(stack, ns, "cond") == 1
 
 
+INPUTS_FLOW = """\
+id: {id}
+namespace: {ns}
+inputs:
+  - id: count
+    type: INT
+tasks:
+  - id: out
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ inputs.count + 1 }}}} from {{{{ trigger.headers['x-from'][0] }}}}"
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: {key}
+    inputs:
+      count: "{{{{ trigger.body.count }}}}"
+"""
+
+
+def test_trigger_inputs_are_rendered_from_the_request(stack: Stack, ns: str) -> None:
+    stack.deploy(INPUTS_FLOW.format(id="counted", ns=ns, key=KEY))
+    answer = stack.http.post(hook_url(ns, "counted"), json={"count": 41},
+                             headers={"x-from": "ci"})
+    assert answer.status_code == 200, answer.text
+    ended = stack.until_ended(answer.json()["id"])
+    assert ended["inputs"] == {"count": 41}
+    (run,) = ended["taskRunList"]
+    assert run["outputs"]["value"] == "42 from ci"
+    # Inputs that do not fit the flow: 422, nothing started, the failure on trigger-events.
+    refused = stack.http.post(hook_url(ns, "counted"), json={"count": "many"},
+                              headers={"x-from": "ci"})
+    assert refused.status_code == 422, refused.text
+    assert "count" in refused.json()["message"]
+    failures = [e for record in read_all(stack.settings.kafka_bootstrap,
+                                         stack.topics.trigger_events)
+                if isinstance(e := TRIGGER_EVENT_ADAPTER.validate_json(record.value),
+                              TriggerFailed) and e.namespace == ns]
+    assert len(failures) == 1 and failures[0].trigger_id == "hook"
+
+
 @pytest.fixture(scope="module")
 def small_api(stack: Stack) -> Iterator[httpx.Client]:
     """A second API on the same log and views, with small limits (bodies, waits) and
@@ -329,15 +375,21 @@ def test_webhook_to_execution_created_latency(stack: Stack, ns: str) -> None:
                 created[record.key] = record.timestamp_ms / 1000 - started_at[record.key]
         return len(created) == len(started_at)
 
-    wait_for(all_created, 30, "every ExecutionCreated")
+    wait_for(all_created, 90, "every ExecutionCreated")
     plain: list[float] = []
     for _ in range(10):  # the API's own create (it waits for the view) for comparison
         started = time.perf_counter()
         stack.http.post(f"/executions/{ns}/fast")
         plain.append(time.perf_counter() - started)
+    refused: list[float] = []
+    for _ in range(20):  # the same route without the log: a wrong key
+        started = time.perf_counter()
+        stack.http.post(hook_url(ns, "fast", "wrong"), json={"i": 0})
+        refused.append(time.perf_counter() - started)
     ms = sorted(v * 1000 for v in created.values())
     print(f"\nwebhook over {len(answered)} calls: answered p50 "
           f"{statistics.median(answered) * 1000:.1f} ms; ExecutionCreated on the log p50 "
           f"{statistics.median(ms):.1f} ms, p95 {ms[int(len(ms) * 0.95) - 1]:.1f} ms; "
-          f"POST /executions (waits for the view) p50 {statistics.median(plain) * 1000:.1f} ms")
+          f"POST /executions (waits for the view) p50 {statistics.median(plain) * 1000:.1f} ms; "
+          f"a wrong key's 404 p50 {statistics.median(refused) * 1000:.1f} ms")
     assert len(answered) >= 10
