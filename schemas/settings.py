@@ -58,6 +58,8 @@ class Limits(BaseModel):
     # Execution inputs and task outputs kept on the log (larger outputs spill to storage).
     input_bytes: int = Field(default=1024 * 1024, ge=1024)
     output_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How long a webhook with `wait: true` holds its caller before answering 504.
+    webhook_wait_seconds: float = Field(default=300.0, gt=0)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Limits:

@@ -22,6 +22,7 @@ from api.web import (
     routes_ops,
     routes_secrets,
     routes_triggers,
+    routes_webhooks,
 )
 from api.web.services import Services
 from api.web.tenants import TenantPaths, TenantRegistry
@@ -38,6 +39,7 @@ def create_app(settings: LannerSettings) -> FastAPI:
         app.state.tenants = tenants
         app.state.default_tenant = settings.tenant_id
         app.state.tokens = None
+        webhooks = routes_webhooks.install(app.state, settings)
         if settings.auth:
             topic = await run_in_threadpool(ensure_tokens_topic, settings)
             app.state.tokens = LiveTokenView(settings.kafka_bootstrap, topic).start()
@@ -52,6 +54,7 @@ def create_app(settings: LannerSettings) -> FastAPI:
         finally:
             if app.state.tokens is not None:
                 app.state.tokens.stop()
+            webhooks.stop()
             for svc in tenants.all():
                 await run_in_threadpool(svc.stop)
 
@@ -60,8 +63,8 @@ def create_app(settings: LannerSettings) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     # routes_control before routes_executions: POST /{namespace}/{flow_id} would match
     # /{id}/restart too.
-    modules = (routes_flows, routes_control, routes_executions, routes_logs, routes_audit,
-               routes_secrets, routes_triggers, routes_ops)
+    modules = (routes_flows, routes_control, routes_webhooks, routes_executions, routes_logs,
+               routes_audit, routes_secrets, routes_triggers, routes_ops)
     for module in modules:
         api.include_router(module.router)
     app.include_router(api)

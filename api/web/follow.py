@@ -28,19 +28,39 @@ def _terminal(doc: dict[str, Any]) -> bool:
     return State(doc["state"]["current"]).is_terminal
 
 
-async def follow_execution(svc: Services, execution_id: str) -> AsyncIterator[dict[str, str]]:
+async def execution_changes(svc: Services, execution_id: str) -> AsyncIterator[dict[str, Any]]:
+    """Each new version of the execution's document, up to and including its terminal one."""
     seen_seq = -1
     while True:
         doc = await asyncio.to_thread(svc.store.get, mappings.EXECUTIONS, execution_id)
         if doc is not None and int(doc.get("seq", 0)) != seen_seq:
             seen_seq = int(doc.get("seq", 0))
-            yield {"event": "execution", "id": str(seen_seq),
-                   "data": json.dumps(api_view(doc), default=str)}
+            yield doc
             if _terminal(doc):
-                yield {"event": "end", "data": json.dumps({"id": execution_id,
-                                                           "state": doc["state"]["current"]})}
                 return
         await asyncio.sleep(STATE_POLL_S)
+
+
+async def follow_execution(svc: Services, execution_id: str) -> AsyncIterator[dict[str, str]]:
+    async for doc in execution_changes(svc, execution_id):
+        yield {"event": "execution", "id": str(doc.get("seq", 0)),
+               "data": json.dumps(api_view(doc), default=str)}
+        if _terminal(doc):
+            yield {"event": "end", "data": json.dumps({"id": execution_id,
+                                                       "state": doc["state"]["current"]})}
+
+
+async def until_ended(svc: Services, execution_id: str, timeout_s: float
+                      ) -> tuple[bool, dict[str, Any] | None]:
+    """(ended, the last document seen) once the execution ends or `timeout_s` passed."""
+    last: dict[str, Any] | None = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for doc in execution_changes(svc, execution_id):
+                last = doc
+    except TimeoutError:
+        return False, last
+    return last is not None and _terminal(last), last
 
 
 async def follow_logs(svc: Services, execution_id: str, task_id: str | None,

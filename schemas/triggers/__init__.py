@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from schemas.triggers import flow, kafka, schedule
+from schemas.triggers import flow, kafka, schedule, webhook
 from schemas.triggers.events import (
     TRIGGER_EVENT_ADAPTER,
     BackfillPaused,
@@ -42,6 +42,7 @@ TRIGGER_MODELS: dict[str, type[BaseModel]] = {
     **schedule.MODELS,
     **kafka.MODELS,
     **flow.MODELS,
+    **webhook.MODELS,
 }
 
 __all__ = [

@@ -59,4 +59,8 @@ def _schedule_on_dates(trigger: BaseModel) -> Iterator[Problem]:
 
 
 # Each trigger family's checks register themselves on import (kept in their own modules).
-from streams.core import flow_trigger_checks, kafka_trigger_checks  # noqa: E402, F401
+from streams.core import (  # noqa: E402, F401
+    flow_trigger_checks,
+    kafka_trigger_checks,
+    webhook_trigger_checks,
+)
