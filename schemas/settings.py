@@ -47,6 +47,8 @@ class Limits(BaseModel):
     flow_source_bytes: int = Field(default=1024 * 1024, ge=1024)
     yaml_aliases: int = Field(default=100, ge=0)
     yaml_nodes: int = Field(default=100_000, ge=100)
+    # YAML nesting, bounded below what the composer's recursion can take.
+    yaml_depth: int = Field(default=100, ge=10, le=250)
     # Flowables inside flowables (checked at validation, with the line).
     nesting_depth: int = Field(default=20, ge=2)
     # Values one ForEach/Parallel may fan out to, and task runs in one execution.

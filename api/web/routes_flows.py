@@ -50,7 +50,7 @@ def flow_view(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _deploy(svc: Services, source: str, expect_existing: bool | None,
             path: tuple[str, str] | None = None) -> Response:
-    checked = validate_flow(source, svc.registry)
+    checked = validate_flow(source, svc.registry, svc.settings.limits)
     if not isinstance(checked, ValidatedFlow):
         raise problems_response(checked)
     flow = checked.flow
@@ -88,7 +88,8 @@ async def create_flow(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> R
 
 @router.post("/validate")
 async def validate(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> dict[str, Any]:
-    checked = validate_flow(source, svc.registry)
+    # Off the event loop: validating a large flow takes a while, and /health must not wait.
+    checked = await run_in_threadpool(validate_flow, source, svc.registry, svc.settings.limits)
     if isinstance(checked, ValidatedFlow):
         return {"valid": True, "namespace": checked.flow.namespace, "id": checked.flow.id,
                 "problems": []}
