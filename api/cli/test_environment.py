@@ -91,7 +91,8 @@ class TestEnvironment:
         self.producer = LogProducer(bootstrap, client_id="lanner-flow-test")
         self.flows = FlowWriter(self.producer, self.catalog, registry, topics, self.tenant,
                                 limits)
-        self.executions = ExecutionGateway(self.producer, self.catalog, topics, self.tenant)
+        self.executions = ExecutionGateway(self.producer, self.catalog, topics, self.tenant,
+                                           limits)
         self.topics = topics
         return self
 

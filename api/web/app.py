@@ -22,6 +22,7 @@ from api.web import (
     routes_ops,
     routes_secrets,
 )
+from api.web.body_limit import BodyLimit
 from api.web.services import Services
 from api.web.tenants import TenantPaths, TenantRegistry
 from schemas.settings import LannerSettings
@@ -69,5 +70,7 @@ def create_app(settings: LannerSettings) -> FastAPI:
     # /api/v1/{tenant}/...: the first segment is a tenant unless it is a route group.
     groups = {route.path.split("/")[1] for module in modules for route in module.router.routes
               if isinstance(route, APIRoute)}
+    # Added first, so it runs inside TenantPaths and sees tenant-less paths.
+    app.add_middleware(BodyLimit, limits=settings.limits)
     app.add_middleware(TenantPaths, prefix=API_PREFIX, groups=groups)
     return app

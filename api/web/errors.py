@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.web.body_limit import BodyTooLarge
 from api.web.queries import BadParameter
 
 
@@ -34,10 +35,14 @@ def install(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"message": exc.message, **exc.details}, status_code=exc.status)
 
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(exc.payload(), status_code=413, headers={"connection": "close"})
+
     @app.exception_handler(BadParameter)
     async def _bad_parameter(request: Request, exc: BadParameter) -> JSONResponse:
         return JSONResponse({"message": str(exc), "errors": [
-            {"parameter": exc.name, "message": exc.message}]}, status_code=422)
+            {"parameter": exc.name, "message": exc.message}]}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

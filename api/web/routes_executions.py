@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -20,15 +23,23 @@ from api.web.queries import (
     BadParameter,
     ExecutionFilter,
     label_pair,
+    page_offset,
     parse_sort,
 )
 from api.web.services import Services, services
 from projections import mappings
 from projections.documents import api_view, execution_doc
 from schemas.decode import decode_execution_event
+from schemas.settings import Limits
 from schemas.states import State
 from streams.core.evolve import HistoryError
-from streams.gateway.executions import InvalidInputs, UnknownFlow, new_id
+from streams.gateway.executions import (
+    InputsTooLarge,
+    InvalidInputs,
+    UnknownFlow,
+    check_input_size,
+    new_id,
+)
 from streams.replay.as_of import AsOf, OutsideHistory, state_as_of
 from streams.storage.base import Storage, StorageError
 from streams.storage.uris import execution_prefix, input_file_uri, is_storage_uri
@@ -44,32 +55,56 @@ def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
     return doc
 
 
-async def _inputs(request: Request, files_at: Callable[[str, str], str] | None = None,
+def too_large(exc: InputsTooLarge) -> ApiError:
+    return ApiError(413, str(exc), limit=exc.limit, maxBytes=exc.max_bytes, size=exc.size)
+
+
+def _store_upload(storage: Storage, uri: str, upload: UploadFile) -> None:
+    """Copy an upload (spooled to disk by Starlette past 1 MB) to storage in chunks."""
+    upload.file.seek(0)
+    with tempfile.NamedTemporaryFile(prefix="lanner-upload-") as spool:
+        shutil.copyfileobj(upload.file, spool, 1024 * 1024)
+        spool.flush()
+        storage.put_file(uri, Path(spool.name))
+
+
+async def _inputs(request: Request, limits: Limits,
+                  files_at: Callable[[str, str], str] | None = None,
                   storage: Storage | None = None) -> dict[str, Any]:
     """Inputs from a JSON body or a form; uploaded files (FILE inputs) go to storage and
-    the input's value is their `kestra://` URI (`files_at(input, file name)`)."""
+    the input's value is their `kestra://` URI (`files_at(input, file name)`). The values
+    other than files are held to limits.input_bytes before any file is stored."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await request.form()
         values: dict[str, Any] = {}
+        uploads: list[tuple[str, UploadFile]] = []
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if files_at is None or storage is None:
                     raise ApiError(422, f"input {name!r}: a file is not expected here")
-                uri = files_at(name, value.filename or "file")
-                data = await value.read()
-                await run_in_threadpool(storage.put_bytes, uri, data)
-                values[name] = uri
+                uploads.append((name, value))
             else:
                 values[name] = value
+        try:
+            check_input_size("the request", values, limits)
+        except InputsTooLarge as exc:
+            raise too_large(exc) from None
+        for name, upload in uploads:
+            assert files_at is not None and storage is not None
+            uri = files_at(name, upload.filename or "file")
+            await run_in_threadpool(_store_upload, storage, uri, upload)
+            values[name] = uri
         return values
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(422, f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(422, "the body's JSON nests too deeply to be read") from None
     if not isinstance(body, dict):
         raise ApiError(422, "inputs must be a JSON object of input id -> value")
     return body
@@ -86,6 +121,8 @@ def _create(svc: Services, namespace: str, flow_id: str, inputs: dict[str, Any],
         raise not_found(f"flow {namespace}.{flow_id}") from None
     except InvalidInputs as exc:
         raise ApiError(422, str(exc), errors=exc.errors) from None
+    except InputsTooLarge as exc:
+        raise too_large(exc) from None
     doc = svc.wait_visible(mappings.EXECUTIONS, requested.execution_id)
     if doc is None:
         return JSONResponse({"id": requested.execution_id, "namespace": namespace,
@@ -112,8 +149,9 @@ def search_executions(
                            labels=[label_pair(x) for x in labels or []],
                            start_date=start_date, end_date=end_date, q=q)
     order = parse_sort(sort, EXECUTION_SORTS, [{"state.startDate": "desc"}])
+    offset = page_offset(page, size)
     total, docs = svc.store.search(mappings.EXECUTIONS, filt.query(), size=size,
-                                   from_=(page - 1) * size, sort=order)
+                                   from_=offset, sort=order)
     return {"results": [api_view(d) for d in docs], "total": total}
 
 
@@ -203,8 +241,12 @@ async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dic
     current = State(doc["state"]["current"])
     if current is not State.PAUSED:
         raise ApiError(409, f"execution {execution_id} is {current.value}, not PAUSED")
-    inputs = await _inputs(request)
-    command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor, inputs)
+    inputs = await _inputs(request, svc.settings.limits)
+    try:
+        command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor,
+                                             inputs)
+    except InputsTooLarge as exc:
+        raise too_large(exc) from None
     return {"id": execution_id, "commandId": command_id, "state": current.value}
 
 
@@ -222,12 +264,13 @@ def download_file(
     doc = execution_or_404(svc, execution_id)
     prefix = execution_prefix(svc.settings.tenant_id, doc["namespace"], doc["flowId"],
                               execution_id)
-    if not is_storage_uri(path) or not path.startswith(prefix) or "/../" in path:
+    if (not is_storage_uri(path) or not path.startswith(prefix) or "/../" in path
+            or "\x00" in path):
         raise ApiError(422, f"parameter 'path': {path!r} is not a file of execution "
                             f"{execution_id} (expected {prefix}...)")
     try:
         data = svc.storage.get_bytes(path)
-    except StorageError:
+    except StorageError:  # missing, or a folder
         raise not_found(f"file {path}") from None
     name = path.rsplit("/", 1)[-1]
     return Response(data, media_type="application/octet-stream",
@@ -249,6 +292,6 @@ async def create_execution(
     def files_at(input_id: str, filename: str) -> str:
         return input_file_uri(tenant, namespace, flow_id, execution_id, input_id, filename)
 
-    inputs = await _inputs(request, files_at, svc.storage)
+    inputs = await _inputs(request, svc.settings.limits, files_at, svc.storage)
     return await run_in_threadpool(_create, svc, namespace, flow_id, inputs,
                                    {k: v for k, v in pairs}, revision, execution_id)

@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.web.errors import ApiError, not_found
-from api.web.queries import FLOW_SORTS, flow_query, parse_sort
+from api.web.queries import FLOW_SORTS, flow_query, page_offset, parse_sort
 from api.web.services import Services, services
 from projections import mappings
 from projections.documents import flow_key
@@ -107,8 +107,9 @@ def search_flows(
     sort: str | None = None,
 ) -> dict[str, Any]:
     order = parse_sort(sort, FLOW_SORTS, [{"namespace": "asc"}, {"id": "asc"}])
+    offset = page_offset(page, size)
     total, docs = svc.store.search(mappings.FLOWS, flow_query(q, namespace), size=size,
-                                   from_=(page - 1) * size, sort=order)
+                                   from_=offset, sort=order)
     return {"results": [flow_view(d) for d in docs], "total": total}
 
 

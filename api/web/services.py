@@ -66,7 +66,8 @@ class Services:
             settings=settings, registry=registry, catalog=catalog, producer=producer,
             flows=FlowWriter(producer, catalog, registry, topics, settings.tenant_id,
                              settings.limits),
-            executions=ExecutionGateway(producer, catalog, topics, settings.tenant_id),
+            executions=ExecutionGateway(producer, catalog, topics, settings.tenant_id,
+                                        settings.limits),
             store=store, topics=topics, secrets=secrets,
             # The same root as the workers' (LANNER_STORAGE_DIR or <data dir>/storage).
             storage=storage_from_env(os.environ, settings.data_dir),
