@@ -46,6 +46,12 @@ from streams.storage.uris import execution_prefix, input_file_uri, is_storage_ur
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 Svc = Annotated[Services, Depends(services)]
+# Read by _inputs, not declared as parameters: described for the OpenAPI document.
+INPUTS_BODY: dict[str, Any] = {"requestBody": {"required": False, "content": {
+    "application/json": {"schema": {"type": "object", "additionalProperties": True,
+                                     "description": "input id -> value"}},
+    "multipart/form-data": {"schema": {"type": "object", "additionalProperties": {
+        "type": "string", "format": "binary"}, "description": "FILE inputs as files"}}}}}
 
 
 def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
@@ -235,7 +241,7 @@ def kill_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
     return {"id": execution_id, "commandId": command_id, "state": current.value}
 
 
-@router.post("/{execution_id}/resume", status_code=202)
+@router.post("/{execution_id}/resume", status_code=202, openapi_extra=INPUTS_BODY)
 async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dict[str, Any]:
     doc = await run_in_threadpool(execution_or_404, svc, execution_id)
     current = State(doc["state"]["current"])
@@ -247,6 +253,8 @@ async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dic
                                              inputs)
     except InputsTooLarge as exc:
         raise too_large(exc) from None
+    except InvalidInputs as exc:
+        raise ApiError(422, str(exc), errors=exc.errors) from None
     return {"id": execution_id, "commandId": command_id, "state": current.value}
 
 
@@ -278,7 +286,7 @@ def download_file(
 
 
 # Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill` and `/{id}/resume`.
-@router.post("/{namespace}/{flow_id}")
+@router.post("/{namespace}/{flow_id}", openapi_extra=INPUTS_BODY)
 async def create_execution(
     namespace: str, flow_id: str, request: Request, svc: Svc,
     labels: Annotated[list[str] | None, Query()] = None,

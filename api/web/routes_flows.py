@@ -24,6 +24,10 @@ YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yam
 _HIDDEN = ("fulltext", "labelPairs", "event")
 
 Svc = Annotated[Services, Depends(services)]
+# The body is read by yaml_body, not declared as a parameter: say what it is for the
+# OpenAPI document (clients, and the fuzzing test that drives the API from it).
+YAML_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    "application/x-yaml": {"schema": {"type": "string", "description": "a flow's YAML"}}}}}
 
 
 async def yaml_body(request: Request) -> str:
@@ -80,13 +84,13 @@ def _deploy(svc: Services, source: str, expect_existing: bool | None,
     return JSONResponse({**flow_view(doc), "outcome": deployed.outcome})
 
 
-@router.post("")
+@router.post("", openapi_extra=YAML_BODY)
 async def create_flow(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> Response:
     """Create a flow from its YAML source (409 when it exists: use PUT to update)."""
     return await run_in_threadpool(_deploy, svc, source, False)
 
 
-@router.post("/validate")
+@router.post("/validate", openapi_extra=YAML_BODY)
 async def validate(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> dict[str, Any]:
     # Off the event loop: validating a large flow takes a while, and /health must not wait.
     checked = await run_in_threadpool(validate_flow, source, svc.registry, svc.settings.limits)
@@ -113,7 +117,7 @@ def search_flows(
     return {"results": [flow_view(d) for d in docs], "total": total}
 
 
-@router.put("/{namespace}/{flow_id}")
+@router.put("/{namespace}/{flow_id}", openapi_extra=YAML_BODY)
 async def update_flow(namespace: str, flow_id: str, svc: Svc,
                       source: Annotated[str, Depends(yaml_body)]) -> Response:
     return await run_in_threadpool(_deploy, svc, source, True, (namespace, flow_id))

@@ -52,15 +52,20 @@ class InputsTooLarge(ValueError):
         self.max_bytes = max_bytes
 
 
+class InputsTooDeep(InvalidInputs):
+    def __init__(self, what: str, problem: str) -> None:
+        ValueError.__init__(self, f"{what}: {problem}")
+        self.errors = [problem]
+
+
 def check_input_size(what: str, inputs: Mapping[str, Any], limits: Limits,
                      labels: Mapping[str, str] | None = None) -> None:
     """InputsTooLarge when the inputs and labels, as JSON, are over limits.input_bytes;
     InvalidInputs when a value nests deeper than limits.input_depth."""
     for name, value in inputs.items():
         if _depth(value, limits.input_depth) > limits.input_depth:
-            raise InvalidInputs(what, [
-                f"input {name!r} nests more than {limits.input_depth} levels deep "
-                "(limits.input_depth, LANNER_LIMITS_INPUT_DEPTH)"])
+            raise InputsTooDeep(what, f"input {name!r} nests more than {limits.input_depth} "
+                                "levels deep (limits.input_depth, LANNER_LIMITS_INPUT_DEPTH)")
     size = len(json.dumps([inputs, labels or {}], default=str).encode())
     if size > limits.input_bytes:
         raise InputsTooLarge(what, size, limits.input_bytes)
