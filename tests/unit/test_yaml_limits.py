@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from api.cli import flow
 from schemas.settings import Limits
 from streams.core.validation import ValidatedFlow, validate_flow
 from streams.core.yaml_loader import YamlLimitExceeded, load_yaml
@@ -122,3 +127,26 @@ def test_limits_are_settable_from_the_environment() -> None:
     assert limits.yaml_aliases == 7 and limits.yaml_depth == 30
     with pytest.raises(ValueError):
         Limits.from_env({"LANNER_LIMITS_YAML_DEPTH": "1000"})
+
+
+def test_the_cli_refuses_the_bomb_with_the_limits_of_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = typer.Typer()
+    root.add_typer(flow.app, name="flow")
+    bomb = tmp_path / "bomb.yml"
+    bomb.write_text(alias_bomb(), encoding="utf-8")
+    started = time.monotonic()
+    result = CliRunner().invoke(root, ["flow", "validate", "-o", "json", str(bomb)])
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 1, result.output
+    [problem] = json.loads(result.output)[0]["problems"]
+    assert problem["line"] == 13 and "yaml_nodes" in problem["message"]
+    # `flow test` validates first, with the same limits, and exits 2 before starting anything.
+    result = CliRunner().invoke(root, ["flow", "test", str(bomb)])
+    assert result.exit_code == 2 and "yaml_nodes" in result.output
+    monkeypatch.setenv("LANNER_LIMITS_YAML_ALIASES", "3")
+    small = tmp_path / "small.yml"
+    small.write_text(alias_bomb(levels=2), encoding="utf-8")
+    result = CliRunner().invoke(root, ["flow", "validate", "-o", "json", str(small)])
+    assert result.exit_code == 1 and "yaml_aliases" in result.output
