@@ -161,3 +161,19 @@ def test_local_storage_refuses_folders_and_nul_bytes(tmp_path: Path) -> None:
             storage.size(uri)
         with pytest.raises(StorageError):
             storage.get_file(uri, tmp_path / "copy")
+
+
+def test_the_app_refuses_big_bodies_before_any_route_and_speaks_one_error_shape() -> None:
+    from fastapi.testclient import TestClient
+
+    from api.web.app import create_app
+    from schemas.settings import LannerSettings
+
+    # No lifespan (no `with`): nothing behind the routes is needed for these answers.
+    client = TestClient(create_app(LannerSettings(limits=LIMITS)))
+    for path in ("/api/v1/flows", "/api/v1/acme/flows/validate", "/api/v1/executions/a/b"):
+        response = client.post(path, content=b"x" * 4096)
+        assert response.status_code == 413, (path, response.text)
+        assert response.json()["limit"] == "request_body_bytes"
+    missing = client.get("/api/v1/no/such/route")
+    assert missing.status_code == 404 and missing.json() == {"message": "Not Found"}
