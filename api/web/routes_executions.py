@@ -45,6 +45,7 @@ from streams.storage.base import Storage, StorageError
 from streams.storage.uris import execution_prefix, input_file_uri, is_storage_uri
 
 router = APIRouter(prefix="/executions", tags=["executions"])
+_PARSE_INLINE_BYTES = 64 * 1024
 Svc = Annotated[Services, Depends(services)]
 # Read by _inputs, not declared as parameters: described for the OpenAPI document.
 INPUTS_BODY: dict[str, Any] = {"requestBody": {"required": False, "content": {
@@ -106,7 +107,9 @@ async def _inputs(request: Request, limits: Limits,
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
+        # A large body is parsed off the event loop, so /health and the others need not wait.
+        body = json.loads(raw) if len(raw) < _PARSE_INLINE_BYTES else await run_in_threadpool(
+            json.loads, raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(422, f"the body is not JSON: {exc}") from None
     except RecursionError:
