@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sse_starlette.sse import EventSourceResponse
+from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
 from api.web.errors import ApiError, not_found
@@ -46,6 +50,7 @@ from streams.storage.uris import execution_prefix, input_file_uri, is_storage_ur
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 _PARSE_INLINE_BYTES = 64 * 1024
+_DOWNLOAD_INLINE_BYTES = 1024 * 1024
 Svc = Annotated[Services, Depends(services)]
 # Read by _inputs, not declared as parameters: described for the OpenAPI document.
 INPUTS_BODY: dict[str, Any] = {"requestBody": {"required": False, "content": {
@@ -279,13 +284,31 @@ def download_file(
             or "\x00" in path):
         raise ApiError(422, f"parameter 'path': {path!r} is not a file of execution "
                             f"{execution_id} (expected {prefix}...)")
+    headers = {"content-disposition": attachment(path.rsplit("/", 1)[-1])}
     try:
-        data = svc.storage.get_bytes(path)
+        if svc.storage.size(path) <= _DOWNLOAD_INLINE_BYTES:
+            return Response(svc.storage.get_bytes(path), media_type="application/octet-stream",
+                            headers=headers)
+        # A large file goes through a temporary copy, streamed: never whole in memory.
+        fd, copy = tempfile.mkstemp(prefix="lanner-download-")
+        os.close(fd)
+        try:
+            svc.storage.get_file(path, Path(copy))
+        except BaseException:
+            os.unlink(copy)
+            raise
     except StorageError:  # missing, or a folder
         raise not_found(f"file {path}") from None
-    name = path.rsplit("/", 1)[-1]
-    return Response(data, media_type="application/octet-stream",
-                    headers={"content-disposition": f'attachment; filename="{name}"'})
+    return FileResponse(copy, media_type="application/octet-stream", headers=headers,
+                        background=BackgroundTask(os.unlink, copy))
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for any file name: quotes, line breaks and non-ASCII letters
+    would break (or forge) the header, so the plain form gets a safe spelling and the
+    exact name travels percent-encoded (RFC 6266)."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "file"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 # Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill` and `/{id}/resume`.

@@ -177,3 +177,12 @@ def test_the_app_refuses_big_bodies_before_any_route_and_speaks_one_error_shape(
         assert response.json()["limit"] == "request_body_bytes"
     missing = client.get("/api/v1/no/such/route")
     assert missing.status_code == 404 and missing.json() == {"message": "Not Found"}
+
+
+def test_download_names_cannot_break_the_header() -> None:
+    from api.web.routes_executions import attachment
+
+    assert attachment("out.txt") == "attachment; filename=\"out.txt\"; filename*=UTF-8''out.txt"
+    odd = attachment('a"b\r\nSet-Cookie: x=1;é.txt')
+    assert "\r" not in odd and "\n" not in odd and odd.count('"') == 2
+    assert "filename*=UTF-8''a%22b%0D%0ASet-Cookie%3A%20x%3D1%3B%C3%A9.txt" in odd
