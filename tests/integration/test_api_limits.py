@@ -57,15 +57,16 @@ def test_the_alias_bomb_is_refused_naming_the_limit_and_the_api_keeps_answering(
     prober.start()
     try:
         posted, slowest = 0, 0.0
-        # Bombs for two seconds at least, with /health probed all along.
-        deadline = time.monotonic() + 2.0
-        while posted < 4 or time.monotonic() < deadline or len(times) < 3:
+        # Bombs for two seconds at least, with /health probed all along (two probes at
+        # least; a probe builds a Kafka admin client, a few hundred ms on a busy machine).
+        first = time.monotonic()
+        while time.monotonic() < first + 2.0 or len(times) < 2:
+            assert time.monotonic() < first + 60, "bounded loop"
             started = time.monotonic()
             created = stack.http.post("/flows", content=source, headers=YAML)
             validated = stack.http.post("/flows/validate", content=source, headers=YAML)
             slowest = max(slowest, (time.monotonic() - started) / 2)
             posted += 2
-            assert posted < 400, "bounded loop"
     finally:
         stop.set()
         prober.join()
