@@ -43,10 +43,15 @@ class Limits(BaseModel):
 
     # HTTP request bodies (413 past it), webhooks included.
     request_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Multipart uploads of FILE inputs (creating or resuming an execution): spooled to
+    # disk and copied to storage in chunks, never held in memory whole.
+    upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     # A flow's YAML source, and what its YAML may expand to.
     flow_source_bytes: int = Field(default=1024 * 1024, ge=1024)
     yaml_aliases: int = Field(default=100, ge=0)
     yaml_nodes: int = Field(default=100_000, ge=100)
+    # YAML nesting, bounded below what the composer's recursion can take.
+    yaml_depth: int = Field(default=100, ge=10, le=250)
     # Flowables inside flowables (checked at validation, with the line).
     nesting_depth: int = Field(default=20, ge=2)
     # Values one ForEach/Parallel may fan out to, and task runs in one execution.
@@ -57,6 +62,9 @@ class Limits(BaseModel):
     render_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     # Execution inputs and task outputs kept on the log (larger outputs spill to storage).
     input_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Nesting of an input's JSON value: the log's JSON decoder stops at 200 levels, and a
+    # command it cannot decode would never run.
+    input_depth: int = Field(default=32, ge=1, le=150)
     output_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How long a webhook with `wait: true` holds its caller before answering 504.
     webhook_wait_seconds: float = Field(default=300.0, gt=0)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from schemas.events import FLOW_EVENT_ADAPTER, FlowDeleted, FlowEvent
+from schemas.settings import Limits
 from streams.core.validation import ValidatedFlow, validate_flow
 from streams.log.follower import FollowedView
 from streams.log.topics import Topics
@@ -31,8 +32,11 @@ class FlowHistory:
 class FlowSources:
     """The fold itself: pure bookkeeping, no thread, so it is easy to test and reuse."""
 
-    def __init__(self, registry: PluginRegistry) -> None:
+    def __init__(self, registry: PluginRegistry, limits: Limits | None = None) -> None:
         self._registry = registry
+        # The same limits the writer checked: a stored source is never re-read under
+        # laxer ones (a YAML bomb on the log must not stall its readers).
+        self._limits = limits
         self._flows: dict[str, FlowHistory] = {}
         self._validated: dict[tuple[str, int], ValidatedFlow] = {}
         self._lock = threading.Lock()
@@ -76,7 +80,7 @@ class FlowSources:
             return None
         if cached is not None:
             return cached
-        result = validate_flow(source, self._registry, check_triggers=False)
+        result = validate_flow(source, self._registry, self._limits, check_triggers=False)
         if isinstance(result, list):
             log.error(
                 "stored flow revision does not validate any more",
@@ -109,8 +113,11 @@ class FlowSources:
 class LiveFlowCatalog(FlowSources, FollowedView):
     """FlowSources kept up to date by a thread that folds `flow-events` from the start."""
 
-    def __init__(self, bootstrap: str, topics: Topics, registry: PluginRegistry) -> None:
-        super().__init__(registry)
+    def __init__(
+        self, bootstrap: str, topics: Topics, registry: PluginRegistry,
+        limits: Limits | None = None,
+    ) -> None:
+        super().__init__(registry, limits)
         decode = FLOW_EVENT_ADAPTER.validate_json
         topic = topics.flow_events
         self.follow(bootstrap, topic, decode, self.apply, self._forget, name="flow-catalog")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +12,7 @@ import typer
 from rich.console import Console
 
 from api.cli.validation_output import print_results, results_as_json, validate_files
+from schemas.settings import Limits
 from streams.plugins.registry import PluginRegistry
 
 app = typer.Typer(no_args_is_help=True)
@@ -35,13 +37,21 @@ def validate_command(
     ] = OutputFormat.TABLE,
 ) -> None:
     """Validate flow files; every problem of each, with its line. Exit code 1 if any."""
-    results = validate_files(paths, PluginRegistry.discover())
+    results = validate_files(paths, PluginRegistry.discover(), _limits())
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(results_as_json(results), indent=2))
     else:
         print_results(results, Console())
     if not all(item.valid for item in results):
         raise typer.Exit(code=1)
+
+
+def _limits() -> Limits:
+    """The LANNER_LIMITS_* the server would apply, so a file valid here deploys there."""
+    try:
+        return Limits.from_env(os.environ)
+    except ValueError as exc:
+        raise typer.BadParameter(f"invalid LANNER_LIMITS_* setting: {exc}") from None
 
 
 def _parse_inputs(pairs: list[str]) -> dict[str, str]:
@@ -72,14 +82,12 @@ def test_command(
 
     Exit 0 for SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or inputs.
     """
-    import os
-
     from api.cli.flow_test import run_flow_test
 
     registry = PluginRegistry.discover()
     console = Console(stderr=True)
     companions = [file] if flows is None else [flows, file]
-    results = validate_files(companions, registry)
+    results = validate_files(companions, registry, _limits())
     if not all(item.valid for item in results):
         print_results([r for r in results if not r.valid], console)
         raise typer.Exit(code=2)

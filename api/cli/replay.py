@@ -101,7 +101,7 @@ def verify_command(
         report, stats = verify_log(
             settings.kafka_bootstrap, Topics(settings.full_topic_prefix), selection,
             PluginRegistry.discover(), tick=lambda _topic: progress.advance(reading),
-            on_read=read, on_verified=verified)
+            on_read=read, on_verified=verified, limits=settings.limits)
     print_report(report, stats.malformed, console)
     if not report.ok:
         raise typer.Exit(1)

@@ -23,7 +23,7 @@ from confluent_kafka.admin import AdminClient
 from api.cli.embedded import EmbeddedServer, free_port
 from schemas.events import EXECUTION_EVENT_ADAPTER
 from schemas.execution import Execution
-from schemas.settings import LannerSettings
+from schemas.settings import LannerSettings, Limits
 from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.flow_catalog import LiveFlowCatalog
@@ -64,6 +64,7 @@ class TestEnvironment:
             tenant_id=self.tenant,
             partitions=1,
             data_dir=str(self._tmp / "data"),
+            limits=Limits.from_env(os.environ),
         )
         ensure_lanner_topics(self.settings)
         env = {
@@ -85,10 +86,13 @@ class TestEnvironment:
         )
         registry = PluginRegistry.discover()
         topics = Topics(self.settings.full_topic_prefix)
-        self.catalog = LiveFlowCatalog(bootstrap, topics, registry).start()
+        limits = self.settings.limits
+        self.catalog = LiveFlowCatalog(bootstrap, topics, registry, limits).start()
         self.producer = LogProducer(bootstrap, client_id="lanner-flow-test")
-        self.flows = FlowWriter(self.producer, self.catalog, registry, topics, self.tenant)
-        self.executions = ExecutionGateway(self.producer, self.catalog, topics, self.tenant)
+        self.flows = FlowWriter(self.producer, self.catalog, registry, topics, self.tenant,
+                                limits)
+        self.executions = ExecutionGateway(self.producer, self.catalog, topics, self.tenant,
+                                           limits)
         self.topics = topics
         return self
 

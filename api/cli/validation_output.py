@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from schemas.settings import Limits
 from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
 from streams.plugins.registry import PluginRegistry
 
@@ -55,7 +56,9 @@ def flow_files(paths: Iterable[Path]) -> list[Path | FileResult]:
     return found
 
 
-def validate_files(paths: Iterable[Path], registry: PluginRegistry) -> list[FileResult]:
+def validate_files(
+    paths: Iterable[Path], registry: PluginRegistry, limits: Limits
+) -> list[FileResult]:
     results: list[FileResult] = []
     for item in flow_files(paths):
         if isinstance(item, FileResult):
@@ -66,7 +69,7 @@ def validate_files(paths: Iterable[Path], registry: PluginRegistry) -> list[File
         except (OSError, UnicodeDecodeError) as exc:
             results.append(_failed(item, f"cannot read the file: {exc}"))
             continue
-        results.append(FileResult(item, validate_flow(source, registry)))
+        results.append(FileResult(item, validate_flow(source, registry, limits)))
     return results
 
 

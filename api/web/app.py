@@ -24,6 +24,7 @@ from api.web import (
     routes_triggers,
     routes_webhooks,
 )
+from api.web.body_limit import BodyLimit
 from api.web.services import Services
 from api.web.tenants import TenantPaths, TenantRegistry
 from schemas.settings import LannerSettings
@@ -73,5 +74,7 @@ def create_app(settings: LannerSettings) -> FastAPI:
     # /api/v1/{tenant}/...: the first segment is a tenant unless it is a route group.
     groups = {route.path.split("/")[1] for module in modules for route in module.router.routes
               if isinstance(route, APIRoute)}
+    # Added first, so it runs inside TenantPaths and sees tenant-less paths.
+    app.add_middleware(BodyLimit, limits=settings.limits)
     app.add_middleware(TenantPaths, prefix=API_PREFIX, groups=groups)
     return app

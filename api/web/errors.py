@@ -7,7 +7,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
+from api.web.body_limit import BodyTooLarge
 from api.web.queries import BadParameter
 
 
@@ -34,10 +36,21 @@ def install(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse({"message": exc.message, **exc.details}, status_code=exc.status)
 
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        # Starlette's and FastAPI's own refusals (unknown route, bad multipart, ...) in
+        # the same shape as ours, instead of {"detail": ...}.
+        return JSONResponse({"message": str(exc.detail)}, status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(exc.payload(), status_code=413, headers={"connection": "close"})
+
     @app.exception_handler(BadParameter)
     async def _bad_parameter(request: Request, exc: BadParameter) -> JSONResponse:
         return JSONResponse({"message": str(exc), "errors": [
-            {"parameter": exc.name, "message": exc.message}]}, status_code=422)
+            {"parameter": exc.name, "message": exc.message}]}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -14,13 +14,53 @@ EXECUTION_SORTS = {"state.startDate", "state.endDate", "state.duration", "namesp
 FLOW_SORTS = {"namespace", "id", "revision", "updated"}
 
 
+# Elasticsearch's index.max_result_window (our indices keep the default): from + size
+# of a search may not pass it.
+MAX_RESULT_WINDOW = 10_000
+
+
 class BadParameter(ValueError):
     """A query parameter that cannot be used; named so the 422 can say which one."""
+
+    status = 422
 
     def __init__(self, name: str, message: str) -> None:
         super().__init__(f"invalid parameter {name!r}: {message}")
         self.name = name
         self.message = message
+
+
+class PageTooDeep(BadParameter):
+    """A page the search index cannot serve: a 400 that names the limit."""
+
+    status = 400
+
+
+def page_offset(page: int, size: int) -> int:
+    """The `from` of a page (pages count from 1), or PageTooDeep past the result window."""
+    if page * size > MAX_RESULT_WINDOW:
+        raise PageTooDeep("page", f"page {page} of size {size} ends past result "
+                          f"{MAX_RESULT_WINDOW}, the most a search can page through "
+                          "(Elasticsearch's index.max_result_window); narrow the search "
+                          "with filters or dates, or reverse the sort")
+    return (page - 1) * size
+
+
+def as_utc(when: dt.datetime, name: str) -> dt.datetime:
+    """A time in UTC; one without an offset is taken as UTC. Any offset Python reads
+    (up to +/-23:59) works; BadParameter when the UTC time falls outside years 1-9999."""
+    if when.tzinfo is None:
+        return when.replace(tzinfo=dt.UTC)
+    try:
+        return when.astimezone(dt.UTC)
+    except OverflowError:
+        raise BadParameter(name, f"{when.isoformat()} is out of range once in UTC") from None
+
+
+def utc_iso(when: dt.datetime, name: str) -> str:
+    """A time as UTC ISO-8601 for the search store, which takes offsets only up to
+    +/-18:00 (Java's ZoneOffset)."""
+    return as_utc(when, name).isoformat()
 
 
 def namespace_filter(namespace: str) -> dict[str, Any]:
@@ -77,9 +117,9 @@ class ExecutionFilter:
         if self.start_date or self.end_date:
             bounds: dict[str, str] = {}
             if self.start_date:
-                bounds["gte"] = self.start_date.isoformat()
+                bounds["gte"] = utc_iso(self.start_date, "startDate")
             if self.end_date:
-                bounds["lte"] = self.end_date.isoformat()
+                bounds["lte"] = utc_iso(self.end_date, "endDate")
             filters.append({"range": {"state.startDate": bounds}})
         must: list[dict[str, Any]] = []
         if self.q:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.web.queries import BadParameter, namespace_filter
+from api.web.queries import BadParameter, as_utc, namespace_filter, page_offset, utc_iso
 from api.web.services import Services, services
 from projections.audit import AUDIT
 
@@ -25,9 +25,10 @@ def audit_query(actor: str | None, types: list[str], namespace: str | None,
         filters.append({"terms": {"type": types}})
     if namespace:
         filters.append(namespace_filter(namespace))
-    if start and end and start > end:
+    if start and end and as_utc(start, "from") > as_utc(end, "to"):
         raise BadParameter("from", "must not be after `to`")
-    bounds = {op: when.isoformat() for op, when in (("gte", start), ("lte", end)) if when}
+    bounds = {op: utc_iso(when, name)
+              for op, when, name in (("gte", start, "from"), ("lte", end, "to")) if when}
     if bounds:
         filters.append({"range": {"time": bounds}})
     return {"bool": {"filter": filters}}
@@ -46,6 +47,6 @@ def search_audit(
 ) -> dict[str, Any]:
     """Events by actor, type, namespace (prefix) and time, oldest first, paged."""
     query = audit_query(actor, event_type or [], namespace, start, end)
-    total, docs = svc.store.search(AUDIT, query, size=size, from_=(page - 1) * size,
+    total, docs = svc.store.search(AUDIT, query, size=size, from_=page_offset(page, size),
                                    sort=[{"time": "asc"}, {"id": "asc"}])
     return {"results": docs, "total": total, "page": page, "size": size}

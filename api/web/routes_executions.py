@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from sse_starlette.sse import EventSourceResponse
+from starlette.background import BackgroundTask
 from starlette.datastructures import UploadFile
 
 from api.web.errors import ApiError, not_found
@@ -20,21 +27,37 @@ from api.web.queries import (
     BadParameter,
     ExecutionFilter,
     label_pair,
+    page_offset,
     parse_sort,
 )
 from api.web.services import Services, services
 from projections import mappings
 from projections.documents import api_view, execution_doc
 from schemas.decode import decode_execution_event
+from schemas.settings import Limits
 from schemas.states import State
 from streams.core.evolve import HistoryError
-from streams.gateway.executions import InvalidInputs, UnknownFlow, new_id
+from streams.gateway.executions import (
+    InputsTooLarge,
+    InvalidInputs,
+    UnknownFlow,
+    check_input_size,
+    new_id,
+)
 from streams.replay.as_of import AsOf, OutsideHistory, state_as_of
 from streams.storage.base import Storage, StorageError
 from streams.storage.uris import execution_prefix, input_file_uri, is_storage_uri
 
 router = APIRouter(prefix="/executions", tags=["executions"])
+_PARSE_INLINE_BYTES = 64 * 1024
+_DOWNLOAD_INLINE_BYTES = 1024 * 1024
 Svc = Annotated[Services, Depends(services)]
+# Read by _inputs, not declared as parameters: described for the OpenAPI document.
+INPUTS_BODY: dict[str, Any] = {"requestBody": {"required": False, "content": {
+    "application/json": {"schema": {"type": "object", "additionalProperties": True,
+                                     "description": "input id -> value"}},
+    "multipart/form-data": {"schema": {"type": "object", "additionalProperties": {
+        "type": "string", "format": "binary"}, "description": "FILE inputs as files"}}}}}
 
 
 def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
@@ -44,32 +67,58 @@ def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
     return doc
 
 
-async def _inputs(request: Request, files_at: Callable[[str, str], str] | None = None,
+def too_large(exc: InputsTooLarge) -> ApiError:
+    return ApiError(413, str(exc), limit=exc.limit, maxBytes=exc.max_bytes, size=exc.size)
+
+
+def _store_upload(storage: Storage, uri: str, upload: UploadFile) -> None:
+    """Copy an upload (spooled to disk by Starlette past 1 MB) to storage in chunks."""
+    upload.file.seek(0)
+    with tempfile.NamedTemporaryFile(prefix="lanner-upload-") as spool:
+        shutil.copyfileobj(upload.file, spool, 1024 * 1024)
+        spool.flush()
+        storage.put_file(uri, Path(spool.name))
+
+
+async def _inputs(request: Request, limits: Limits,
+                  files_at: Callable[[str, str], str] | None = None,
                   storage: Storage | None = None) -> dict[str, Any]:
     """Inputs from a JSON body or a form; uploaded files (FILE inputs) go to storage and
-    the input's value is their `kestra://` URI (`files_at(input, file name)`)."""
+    the input's value is their `kestra://` URI (`files_at(input, file name)`). The values
+    other than files are held to limits.input_bytes before any file is stored."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await request.form()
         values: dict[str, Any] = {}
+        uploads: list[tuple[str, UploadFile]] = []
         for name, value in form.multi_items():
             if isinstance(value, UploadFile):
                 if files_at is None or storage is None:
                     raise ApiError(422, f"input {name!r}: a file is not expected here")
-                uri = files_at(name, value.filename or "file")
-                data = await value.read()
-                await run_in_threadpool(storage.put_bytes, uri, data)
-                values[name] = uri
+                uploads.append((name, value))
             else:
                 values[name] = value
+        try:
+            check_input_size("the request", values, limits)
+        except InputsTooLarge as exc:
+            raise too_large(exc) from None
+        for name, upload in uploads:
+            assert files_at is not None and storage is not None
+            uri = files_at(name, upload.filename or "file")
+            await run_in_threadpool(_store_upload, storage, uri, upload)
+            values[name] = uri
         return values
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
-        body = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        # A large body is parsed off the event loop, so /health and the others need not wait.
+        body = json.loads(raw) if len(raw) < _PARSE_INLINE_BYTES else await run_in_threadpool(
+            json.loads, raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(422, f"the body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(422, "the body's JSON nests too deeply to be read") from None
     if not isinstance(body, dict):
         raise ApiError(422, "inputs must be a JSON object of input id -> value")
     return body
@@ -86,6 +135,8 @@ def _create(svc: Services, namespace: str, flow_id: str, inputs: dict[str, Any],
         raise not_found(f"flow {namespace}.{flow_id}") from None
     except InvalidInputs as exc:
         raise ApiError(422, str(exc), errors=exc.errors) from None
+    except InputsTooLarge as exc:
+        raise too_large(exc) from None
     doc = svc.wait_visible(mappings.EXECUTIONS, requested.execution_id)
     if doc is None:
         return JSONResponse({"id": requested.execution_id, "namespace": namespace,
@@ -112,8 +163,9 @@ def search_executions(
                            labels=[label_pair(x) for x in labels or []],
                            start_date=start_date, end_date=end_date, q=q)
     order = parse_sort(sort, EXECUTION_SORTS, [{"state.startDate": "desc"}])
+    offset = page_offset(page, size)
     total, docs = svc.store.search(mappings.EXECUTIONS, filt.query(), size=size,
-                                   from_=(page - 1) * size, sort=order)
+                                   from_=offset, sort=order)
     return {"results": [api_view(d) for d in docs], "total": total}
 
 
@@ -197,14 +249,20 @@ def kill_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
     return {"id": execution_id, "commandId": command_id, "state": current.value}
 
 
-@router.post("/{execution_id}/resume", status_code=202)
+@router.post("/{execution_id}/resume", status_code=202, openapi_extra=INPUTS_BODY)
 async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dict[str, Any]:
     doc = await run_in_threadpool(execution_or_404, svc, execution_id)
     current = State(doc["state"]["current"])
     if current is not State.PAUSED:
         raise ApiError(409, f"execution {execution_id} is {current.value}, not PAUSED")
-    inputs = await _inputs(request)
-    command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor, inputs)
+    inputs = await _inputs(request, svc.settings.limits)
+    try:
+        command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor,
+                                             inputs)
+    except InputsTooLarge as exc:
+        raise too_large(exc) from None
+    except InvalidInputs as exc:
+        raise ApiError(422, str(exc), errors=exc.errors) from None
     return {"id": execution_id, "commandId": command_id, "state": current.value}
 
 
@@ -222,20 +280,39 @@ def download_file(
     doc = execution_or_404(svc, execution_id)
     prefix = execution_prefix(svc.settings.tenant_id, doc["namespace"], doc["flowId"],
                               execution_id)
-    if not is_storage_uri(path) or not path.startswith(prefix) or "/../" in path:
+    if (not is_storage_uri(path) or not path.startswith(prefix) or "/../" in path
+            or "\x00" in path):
         raise ApiError(422, f"parameter 'path': {path!r} is not a file of execution "
                             f"{execution_id} (expected {prefix}...)")
+    headers = {"content-disposition": attachment(path.rsplit("/", 1)[-1])}
     try:
-        data = svc.storage.get_bytes(path)
-    except StorageError:
+        if svc.storage.size(path) <= _DOWNLOAD_INLINE_BYTES:
+            return Response(svc.storage.get_bytes(path), media_type="application/octet-stream",
+                            headers=headers)
+        # A large file goes through a temporary copy, streamed: never whole in memory.
+        fd, copy = tempfile.mkstemp(prefix="lanner-download-")
+        os.close(fd)
+        try:
+            svc.storage.get_file(path, Path(copy))
+        except BaseException:
+            os.unlink(copy)
+            raise
+    except StorageError:  # missing, or a folder
         raise not_found(f"file {path}") from None
-    name = path.rsplit("/", 1)[-1]
-    return Response(data, media_type="application/octet-stream",
-                    headers={"content-disposition": f'attachment; filename="{name}"'})
+    return FileResponse(copy, media_type="application/octet-stream", headers=headers,
+                        background=BackgroundTask(os.unlink, copy))
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for any file name: quotes, line breaks and non-ASCII letters
+    would break (or forge) the header, so the plain form gets a safe spelling and the
+    exact name travels percent-encoded (RFC 6266)."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", name) or "file"
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 # Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill` and `/{id}/resume`.
-@router.post("/{namespace}/{flow_id}")
+@router.post("/{namespace}/{flow_id}", openapi_extra=INPUTS_BODY)
 async def create_execution(
     namespace: str, flow_id: str, request: Request, svc: Svc,
     labels: Annotated[list[str] | None, Query()] = None,
@@ -249,6 +326,6 @@ async def create_execution(
     def files_at(input_id: str, filename: str) -> str:
         return input_file_uri(tenant, namespace, flow_id, execution_id, input_id, filename)
 
-    inputs = await _inputs(request, files_at, svc.storage)
+    inputs = await _inputs(request, svc.settings.limits, files_at, svc.storage)
     return await run_in_threadpool(_create, svc, namespace, flow_id, inputs,
                                    {k: v for k, v in pairs}, revision, execution_id)

@@ -10,7 +10,7 @@ from confluent_kafka.admin import AdminClient
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
-from api.web.queries import namespace_filter
+from api.web.queries import BadParameter, namespace_filter, utc_iso
 from api.web.services import Services, public_services, services
 from projections import mappings
 from projections.lag import indexer_lag
@@ -85,9 +85,13 @@ def daily(
     flow_id: Annotated[str | None, Query(alias="flowId")] = None,
 ) -> list[dict[str, Any]]:
     end = end_date or dt.datetime.now(dt.UTC)
-    start = start_date or end - dt.timedelta(days=30)
+    try:
+        start = start_date or end - dt.timedelta(days=30)
+    except OverflowError:
+        raise BadParameter("endDate", f"{end.isoformat()} leaves no room for 30 days before "
+                           "it; give startDate too") from None
     filters: list[dict[str, Any]] = [{"range": {"state.startDate": {
-        "gte": start.isoformat(), "lte": end.isoformat()}}}]
+        "gte": utc_iso(start, "startDate"), "lte": utc_iso(end, "endDate")}}}]
     if namespace:
         filters.append(namespace_filter(namespace))
     if flow_id:

@@ -54,7 +54,8 @@ class Services:
         ensure_lanner_topics(settings)
         topics = Topics(settings.full_topic_prefix)
         registry = PluginRegistry.discover()
-        catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, registry).start()
+        catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, registry,
+                                  settings.limits).start()
         producer = LogProducer(settings.kafka_bootstrap,
                                client_id=f"lanner-{settings.tenant_id}-api")
         store = SearchStore(settings.elasticsearch_url, settings.full_index_prefix)
@@ -63,8 +64,10 @@ class Services:
         secrets = LiveSecretView(settings.kafka_bootstrap, topics.secrets).start()
         return cls(
             settings=settings, registry=registry, catalog=catalog, producer=producer,
-            flows=FlowWriter(producer, catalog, registry, topics, settings.tenant_id),
-            executions=ExecutionGateway(producer, catalog, topics, settings.tenant_id),
+            flows=FlowWriter(producer, catalog, registry, topics, settings.tenant_id,
+                             settings.limits),
+            executions=ExecutionGateway(producer, catalog, topics, settings.tenant_id,
+                                        settings.limits),
             store=store, topics=topics, secrets=secrets,
             # The same root as the workers' (LANNER_STORAGE_DIR or <data dir>/storage).
             storage=storage_from_env(os.environ, settings.data_dir),

@@ -205,7 +205,9 @@ class Executor:
     def _from_source(self, source: str, revision: int) -> ValidatedFlow | None:
         cache_key = hash((source, revision))
         if cache_key not in self._sources:
-            result = validate_flow(source, self.registry, check_triggers=False)
+            result = validate_flow(
+                source, self.registry, self.settings.limits, check_triggers=False
+            )
             self._sources[cache_key] = (
                 None
                 if isinstance(result, list)

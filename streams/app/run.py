@@ -47,7 +47,8 @@ def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = 
     app = make_app(settings, app_name or "-".join(sorted(roles)))
     if "executor" in roles:
         catalog = LiveFlowCatalog(
-            settings.kafka_bootstrap, Topics(settings.full_topic_prefix), registry
+            settings.kafka_bootstrap, Topics(settings.full_topic_prefix), registry,
+            settings.limits,
         )
         catalog.start()
         # One tracking table for both agents of the executor app (streams/log/gaps.py).

@@ -18,10 +18,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas.flow import Flow, TaskSpec
+from schemas.settings import Limits
 from schemas.triggers import TRIGGER_MODELS
 from streams.core.expressions import syntax_errors
 from streams.core.trigger_checks import trigger_problems
-from streams.core.yaml_loader import FlowLoader
+from streams.core.yaml_loader import FlowLoader, YamlLimitExceeded, source_too_large
 from streams.plugins.base import Task
 from streams.plugins.core.flowables import Dag
 from streams.plugins.registry import PluginRegistry
@@ -49,14 +50,28 @@ class ValidatedFlow:
 
 
 def validate_flow(
-    source: str, registry: PluginRegistry, *, check_triggers: bool = True
+    source: str,
+    registry: PluginRegistry,
+    limits: Limits | None = None,
+    *,
+    check_triggers: bool = True,
 ) -> ValidatedFlow | list[FlowProblem]:
     """The flow parsed into its models, or every problem found in it.
 
-    `check_triggers=False` re-reads a stored revision: one deployed before a trigger rule
-    existed still runs its tasks; each trigger runtime checks its own trigger again."""
+    `limits` bound what the YAML may cost (source size, aliases, depth, expanded nodes);
+    past one, that is the only problem reported. Callers pass their settings' limits;
+    None stands for the defaults. `check_triggers=False` re-reads a stored revision: one
+    deployed before a trigger rule existed still runs its tasks; each trigger runtime
+    checks its own trigger again.
+    """
+    limits = limits or Limits()
     try:
-        data, lines, duplicate_keys = _load(source)
+        too_large = source_too_large(source, limits)
+        if too_large is not None:
+            raise too_large
+        data, lines, duplicate_keys = _load(source, limits)
+    except YamlLimitExceeded as exc:
+        return [FlowProblem("", exc.line, str(exc))]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -86,8 +101,8 @@ def validate_flow(
 # --- YAML: data, plus a map of paths to lines --------------------------------------------
 
 
-def _load(source: str) -> tuple[Any, dict[str, int], list[tuple[str, str]]]:
-    loader = FlowLoader(source)
+def _load(source: str, limits: Limits) -> tuple[Any, dict[str, int], list[tuple[str, str]]]:
+    loader = FlowLoader(source, limits)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

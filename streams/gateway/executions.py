@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from schemas.commands import (
 )
 from schemas.flow import FlowRef
 from schemas.inputs import coerce_inputs
+from schemas.settings import Limits
 from schemas.states import State
 from streams.core.ids import base62
 from streams.flow_catalog import FlowSources
@@ -36,6 +38,39 @@ class UnknownFlow(LookupError):
     pass
 
 
+class InputsTooLarge(ValueError):
+    """Inputs (and labels) whose JSON is over `limits.input_bytes`: refused before anything
+    is written, rather than failing on the broker's message size (MSG_SIZE_TOO_LARGE)."""
+
+    limit = "input_bytes"
+
+    def __init__(self, what: str, size: int, max_bytes: int) -> None:
+        super().__init__(
+            f"{what}: the inputs are {size} bytes as JSON; the limit is {max_bytes} bytes "
+            "(limits.input_bytes, LANNER_LIMITS_INPUT_BYTES); pass large data as a FILE input")
+        self.size = size
+        self.max_bytes = max_bytes
+
+
+class InputsTooDeep(InvalidInputs):
+    def __init__(self, what: str, problem: str) -> None:
+        ValueError.__init__(self, f"{what}: {problem}")
+        self.errors = [problem]
+
+
+def check_input_size(what: str, inputs: Mapping[str, Any], limits: Limits,
+                     labels: Mapping[str, str] | None = None) -> None:
+    """InputsTooLarge when the inputs and labels, as JSON, are over limits.input_bytes;
+    InvalidInputs when a value nests deeper than limits.input_depth."""
+    for name, value in inputs.items():
+        if _depth(value, limits.input_depth) > limits.input_depth:
+            raise InputsTooDeep(what, f"input {name!r} nests more than {limits.input_depth} "
+                                "levels deep (limits.input_depth, LANNER_LIMITS_INPUT_DEPTH)")
+    size = len(json.dumps([inputs, labels or {}], default=str).encode())
+    if size > limits.input_bytes:
+        raise InputsTooLarge(what, size, limits.input_bytes)
+
+
 @dataclass(frozen=True)
 class Requested:
     execution_id: str
@@ -47,10 +82,27 @@ def new_id() -> str:
     return base62(uuid.uuid4().bytes).rjust(22, "0")
 
 
+def _depth(value: Any, stop: int) -> int:
+    """How deep lists and dicts nest in `value` (iterative; stops looking past `stop`)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        deepest = max(deepest, level)
+        if level > stop:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(
+            item, list) else ()
+        pending.extend((child, level + 1) for child in children)
+    return deepest
+
+
 class ExecutionGateway:
     def __init__(
-        self, producer: LogProducer, catalog: FlowSources, topics: Topics, tenant: str
+        self, producer: LogProducer, catalog: FlowSources, topics: Topics, tenant: str,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits or Limits()
         self.producer = producer
         self.catalog = catalog
         self.topics = topics
@@ -101,10 +153,12 @@ class ExecutionGateway:
             raise UnknownFlow(f"flow {namespace}.{flow_id} does not exist")
         if flow.flow.disabled:
             raise InvalidInputs(f"{namespace}.{flow_id}", ["the flow is disabled"])
+        check_input_size(f"flow {namespace}.{flow_id}", inputs, self.limits, labels)
         values, errors = coerce_inputs(flow.flow.inputs, inputs)
         if errors:
             # Refused before anything is written: nothing to clean up, nothing half-created.
             raise InvalidInputs(f"{namespace}.{flow_id}", errors)
+        check_input_size(f"flow {namespace}.{flow_id}", values, self.limits, labels)
         assert flow.flow.revision is not None
         return CreateExecution(
             command_id=new_id(),
@@ -126,6 +180,7 @@ class ExecutionGateway:
         return self._control(KillExecution, execution_id, actor)
 
     def resume(self, execution_id: str, actor: str, inputs: Mapping[str, Any] | None = None) -> str:
+        check_input_size(f"execution {execution_id}", inputs or {}, self.limits)
         return self._control(ResumeExecution, execution_id, actor, inputs=dict(inputs or {}))
 
     def restart(self, execution_id: str, actor: str) -> str:

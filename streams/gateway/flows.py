@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from schemas.events import FlowCreated, FlowDeleted, FlowUpdated
+from schemas.settings import Limits
 from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
 from streams.flow_catalog import FlowSources
 from streams.log.producer import LogProducer
@@ -40,7 +41,9 @@ class FlowWriter:
         registry: PluginRegistry,
         topics: Topics,
         tenant: str,
+        limits: Limits | None = None,
     ) -> None:
+        self.limits = limits
         self.producer = producer
         self.catalog = catalog
         self.registry = registry
@@ -50,7 +53,7 @@ class FlowWriter:
     def deploy(
         self, source: str, actor: str, *, wait_s: float = 5.0
     ) -> Deployed | list[FlowProblem]:
-        result = validate_flow(source, self.registry)
+        result = validate_flow(source, self.registry, self.limits)
         if isinstance(result, list):
             return result
         flow = result.flow

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from schemas.commands import EXECUTOR_INPUT_ADAPTER
 from schemas.decode import decode_execution_event, decode_flow_event
 from schemas.events import ExecutionCreated
+from schemas.settings import Limits
 from streams.core.validation import ValidatedFlow, validate_flow
 from streams.flow_catalog import FlowSources
 from streams.log.reader import Record, read_all
@@ -55,8 +56,9 @@ class ReadStats:
     malformed: int = 0
 
 
-def read_flows(bootstrap: str, topics: Topics, registry: PluginRegistry) -> FlowSources:
-    sources = FlowSources(registry)
+def read_flows(bootstrap: str, topics: Topics, registry: PluginRegistry,
+               limits: Limits | None = None) -> FlowSources:
+    sources = FlowSources(registry, limits)
     for record in read_all(bootstrap, topics.flow_events):
         try:
             sources.apply(decode_flow_event(record.value))
@@ -65,13 +67,15 @@ def read_flows(bootstrap: str, topics: Topics, registry: PluginRegistry) -> Flow
     return sources
 
 
-def source_validator(registry: PluginRegistry) -> Callable[[str, int], ValidatedFlow | None]:
+def source_validator(
+    registry: PluginRegistry, limits: Limits | None = None
+) -> Callable[[str, int], ValidatedFlow | None]:
     """A flow from the source a CreateExecution carries, as the executor validates it."""
     cache: dict[tuple[str, int], ValidatedFlow | None] = {}
 
     def validated(source: str, revision: int) -> ValidatedFlow | None:
         if (source, revision) not in cache:
-            result = validate_flow(source, registry, check_triggers=False)
+            result = validate_flow(source, registry, limits, check_triggers=False)
             cache[(source, revision)] = (
                 None
                 if isinstance(result, list)
@@ -145,11 +149,13 @@ def verify_log(
     tick: Tick | None = None,
     on_verified: Callable[[ExecutionVerdict], None] | None = None,
     on_read: Callable[[int], None] | None = None,
+    limits: Limits | None = None,
 ) -> tuple[VerifyReport, ReadStats]:
-    """Read what the log recorded, then replay it with the current code."""
-    flows = read_flows(bootstrap, topics, registry)
+    """Read what the log recorded, then replay it with the current code (and the limits
+    the executor ran with)."""
+    flows = read_flows(bootstrap, topics, registry, limits)
     recorded, stats = read_recorded(bootstrap, topics, selection, tick)
     if on_read:
         on_read(len(recorded))
-    flow_for = flow_resolver(flows, source_validator(registry))
+    flow_for = flow_resolver(flows, source_validator(registry, limits))
     return verify_many(recorded, flows, flow_for, on_verified), stats

@@ -51,7 +51,8 @@ def run_scheduler(settings: LannerSettings) -> None:
 
     ensure_lanner_topics(settings)
     topics = Topics(settings.full_topic_prefix)
-    catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, PluginRegistry.discover()).start()
+    catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, PluginRegistry.discover(),
+                              settings.limits).start()
     producer = LogProducer(settings.kafka_bootstrap, client_id="lanner-scheduler")
     gateway = ExecutionGateway(producer, catalog, topics, settings.tenant_id)
     # Every trigger's state (last fires, disabled, backfills), followed live: an

@@ -19,6 +19,8 @@ class LocalStorage:
         if not uri.startswith(SCHEME):
             raise StorageError(f"not a storage URI: {uri!r}")
         relative = uri[len(SCHEME) :]
+        if "\x00" in relative:
+            raise StorageError(f"malformed storage URI (a NUL byte): {uri!r}")
         parts = [p for p in relative.split("/") if p]
         if not parts or any(p in (".", "..") for p in parts):
             raise StorageError(f"malformed storage URI: {uri!r}")
@@ -55,14 +57,14 @@ class LocalStorage:
             if max_bytes is not None and size > max_bytes:
                 raise StorageError(f"file {uri} is {size} bytes, more than {max_bytes}")
             return path.read_bytes()
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise StorageError(f"file {uri} does not exist in storage") from None
 
     def get_file(self, uri: str, target: Path) -> None:
         path = self.path_of(uri)
         try:
             shutil.copyfile(path, target)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise StorageError(f"file {uri} does not exist in storage") from None
 
     def exists(self, uri: str) -> bool:
@@ -70,6 +72,9 @@ class LocalStorage:
 
     def size(self, uri: str) -> int:
         try:
-            return self.path_of(uri).stat().st_size
-        except FileNotFoundError:
+            path = self.path_of(uri)
+            if not path.is_file():
+                raise FileNotFoundError(uri)
+            return path.stat().st_size
+        except (FileNotFoundError, NotADirectoryError):
             raise StorageError(f"file {uri} does not exist in storage") from None
