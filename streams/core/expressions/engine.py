@@ -17,20 +17,20 @@ from typing import Any, NoReturn
 from jinja2 import Template, TemplateError, Undefined, UndefinedError, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
-from jinja2.runtime import Context, StrictUndefined
+from jinja2.parser import Parser
+from jinja2.runtime import Context, Macro, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
-from streams.core.expressions import pebble
+from streams.core.expressions import budget, guarded, pebble
+from streams.core.expressions.budget import BudgetExceeded, RenderLimits
 from streams.core.expressions.errors import ExpressionError
 from streams.core.expressions.filters import FILTERS, TESTS
 from streams.core.expressions.functions import FUNCTIONS, NOW_KEY
 from streams.core.expressions.values import to_text
 
 CACHE_SIZE = 4096
-# Bounds that keep one expression from eating the executor's memory or CPU.
-_MAX_POWER = 1_000
-_MAX_REPEAT = 1_000_000
+DEFAULT_LIMITS = RenderLimits()
 # Kestra's falsy texts (TruthUtils), compared case-insensitively after trimming.
 _FALSE_TEXT = frozenset({"", "false", "0", "-0"})
 _SHOWN_KEYS = 10
@@ -102,10 +102,20 @@ def _describe(exc: _Missing, context: Mapping[str, Any]) -> str:
     return f"undefined variable '{path}.{exc.name}' (keys of {path}: {known})"
 
 
+# str methods that pad: their first argument is the width of the result.
+_PADDING = frozenset({"center", "ljust", "rjust", "zfill"})
+# A macro call runs a whole template body: measured at ~20 plain steps.
+_MACRO_STEPS = 20
+
+
 class _Environment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+    """The sandbox, with every call, lookup and amplifying operator charged to the render
+    budget (streams/core/expressions/budget.py; filters and loops: guarded.py)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
+        budget.step()
         # Like Pebble, `map.key` means the key first: outputs named `items` or `values`
         # must not resolve to dict methods.
         if isinstance(obj, Mapping):
@@ -115,15 +125,43 @@ class _Environment(ImmutableSandboxedEnvironment):
                 pass
         return super().getattr(obj, attribute)
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        budget.step()
+        return super().getitem(obj, argument)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            budget.check_format(getattr(value, "__self__", None), None)
+        return wrapped
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_POWER:
-            raise SecurityError(f"exponent {right} is larger than {_MAX_POWER}")
-        if operator == "*":
-            size, times = (left, right) if isinstance(right, int) else (right, left)
-            sized = isinstance(size, str | list | tuple) and isinstance(times, int)
-            if sized and len(size) * times > _MAX_REPEAT:
-                raise SecurityError(f"repetition longer than {_MAX_REPEAT} items")
-        return super().call_binop(context, operator, left, right)
+        budget.step()
+        if operator == "**":
+            budget.check_power(left, right)
+        elif operator == "*":
+            budget.check_repeat(left, right)
+        elif operator == "+":
+            budget.check_add(left, right)
+        elif operator == "%" and isinstance(left, str):
+            budget.check_format(left, right)
+        return budget.check_result(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        budget.step(_MACRO_STEPS if isinstance(__obj, Macro) else 1)
+        owner = getattr(__obj, "__self__", None)
+        name = getattr(__obj, "__name__", "")
+        if isinstance(owner, str):
+            if name in _PADDING and args:
+                budget.check_width(args[0], owner)
+            elif name == "expandtabs":
+                budget.check_width(args[0] if args else 8, owner, owner.count("\t") + 1)
+            elif name == "replace" and len(args) >= 2:
+                budget.check_replace(owner, args[0], args[1], args[2] if len(args) > 2 else -1)
+            elif name == "join" and args:
+                budget.check_join(list(args[0]) if isinstance(args[0], tuple) else args[0], owner)
+        result = super().call(__context, __obj, *args, **kwargs)
+        return budget.check_result(result)
 
 
 def _environment() -> _Environment:
@@ -138,6 +176,8 @@ def _environment() -> _Environment:
     env.filters.pop("random", None)
     env.globals.pop("lipsum", None)
     env.filters.update(FILTERS)
+    env.filters = {name: guarded.guard_filter(name, fn) for name, fn in env.filters.items()}
+    env.filters.update(guarded.INTERNAL_FILTERS)
     env.tests.update(TESTS)
     env.globals.update(FUNCTIONS)
     return env
@@ -163,6 +203,18 @@ def _check_names(ast: nodes.Template) -> None:
             raise ExpressionError("", f"names starting with '_' are reserved: {name.name!r}")
 
 
+def _compile_expression(source: str) -> TemplateExpression:
+    """Jinja's compile_expression, with the budget's instrumentation in the tree."""
+    parser = Parser(_ENV, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
+    body = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
+    guarded.instrument(body)
+    body.set_environment(_ENV)
+    return TemplateExpression(_ENV.from_string(body), False)
+
+
 @lru_cache(maxsize=CACHE_SIZE)
 def _compile(source: str) -> _Compiled:
     try:
@@ -172,8 +224,9 @@ def _compile(source: str) -> _Compiled:
         native = pebble.whole_expression(source)
         if native is not None:
             literal = next(ast.find_all((nodes.List, nodes.Dict, nodes.Tuple)), None)
-            expression = _ENV.compile_expression(native, undefined_to_none=False)
+            expression = _compile_expression(native)
             return _Compiled(expression, None, literal is not None, None)
+        guarded.instrument(ast)
         return _Compiled(None, _ENV.from_string(ast), False, None)
     except TemplateSyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno and "\n" in source else ""
@@ -203,6 +256,17 @@ def _native(result: Any, check_inside: bool) -> Any:
     return result
 
 
+def _text(template: Template, variables: dict[str, Any]) -> str:
+    """The template's text, streamed, so that its size is counted as it grows."""
+    account = budget.current()
+    pieces: list[str] = []
+    for piece in template.generate(variables):
+        if account is not None:
+            account.output(len(piece))
+        pieces.append(piece)
+    return "".join(pieces)
+
+
 def _evaluate(source: str, context: Mapping[str, Any], now: datetime, as_text: bool) -> Any:
     compiled = _compile(source)
     if compiled.error is not None:
@@ -212,9 +276,16 @@ def _evaluate(source: str, context: Mapping[str, Any], now: datetime, as_text: b
     try:
         if compiled.expression is not None:
             result = _native(compiled.expression(variables), compiled.check_inside)
+            account = budget.current()
+            if account is not None:
+                account.output(account.deep_size(result))
             return to_text(result) if as_text else result
         assert compiled.template is not None
-        return compiled.template.render(variables)
+        return _text(compiled.template, variables)
+    except BudgetExceeded as exc:
+        raise BudgetExceeded(source, exc.message) from None
+    except RecursionError:
+        raise ExpressionError(source, "too deeply nested (recursion)") from None
     except ExpressionError as exc:
         raise ExpressionError(source, exc.message) from exc
     except _Missing as exc:
@@ -256,15 +327,27 @@ def _aware(now: datetime) -> datetime:
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
-def render(value: Any, context: Mapping[str, Any], *, now: datetime) -> Any:
+def render(
+    value: Any,
+    context: Mapping[str, Any],
+    *,
+    now: datetime,
+    limits: RenderLimits = DEFAULT_LIMITS,
+) -> Any:
     """Render every string inside `value` (dicts, lists and tuples are walked).
 
     A string without `{{`/`{%` is returned as is. A string that is exactly one
     `{{ expr }}` gives the expression's native value (list, int, dict...); any other
     template renders to text. Raises ExpressionError on syntax errors, undefined
-    variables (outside `default`/`??`) and failing filters.
+    variables (outside `default`/`??`) and failing filters, and BudgetExceeded (an
+    ExpressionError naming the limit) when the render passes `limits`; all of `value`
+    shares one budget.
     """
-    return _render(value, context, _aware(now))
+    token = budget.start(limits)
+    try:
+        return _render(value, context, _aware(now))
+    finally:
+        budget.finish(token)
 
 
 def truthy(value: Any) -> bool:
@@ -282,9 +365,15 @@ def truthy(value: Any) -> bool:
     return True
 
 
-def render_bool(value: Any, context: Mapping[str, Any], *, now: datetime) -> bool:
+def render_bool(
+    value: Any,
+    context: Mapping[str, Any],
+    *,
+    now: datetime,
+    limits: RenderLimits = DEFAULT_LIMITS,
+) -> bool:
     """Render a condition (`runIf`, `If.condition`, `Fail.condition`) to a boolean."""
-    return truthy(render(value, context, now=now))
+    return truthy(render(value, context, now=now, limits=limits))
 
 
 def syntax_errors(text: str) -> list[str]:
