@@ -34,7 +34,9 @@ CLOCK_EVERY = 1024
 BYTES_PER_STEP = 128
 ITEMS_PER_STEP = 16
 # Widths and precisions inside a format string: `%0999999d`, `{:>999999}`.
-_FORMAT_WIDTH = re.compile(r"%[-#0 +*]*(\d+)|%[-#0 +]*\d*\.(\d+)|\{[^{}]*?[:.](?:.?[<>=^])?\D*(\d+)")
+_FORMAT_WIDTH = re.compile(
+    r"%[-#0 +*]*(\d+)|%[-#0 +]*\d*\.(\d+)|\{[^{}]*?[:.](?:.?[<>=^])?\D*(\d+)"
+)
 
 
 @dataclass(frozen=True)
@@ -74,9 +76,9 @@ class Budget:
         if self.steps_left < 0:
             raise exceeded("LANNER_LIMITS_RENDER_STEPS", self.limits.steps, "too many steps")
         clock = self.limits.clock
-        if clock is not None and before // CLOCK_EVERY != self.steps_left // CLOCK_EVERY:
-            if clock() - self._started > self.limits.seconds:
-                raise exceeded("LANNER_LIMITS_RENDER_SECONDS", self.limits.seconds, "too slow")
+        crossed = before // CLOCK_EVERY != self.steps_left // CLOCK_EVERY
+        if clock is not None and crossed and clock() - self._started > self.limits.seconds:
+            raise exceeded("LANNER_LIMITS_RENDER_SECONDS", self.limits.seconds, "too slow")
 
     def size(self, length: int, what: str) -> None:
         if length > self.limits.bytes:

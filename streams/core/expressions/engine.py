@@ -147,7 +147,7 @@ class _Environment(ImmutableSandboxedEnvironment):
             budget.check_format(left, right)
         return budget.check_result(super().call_binop(context, operator, left, right))
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         budget.step(_MACRO_STEPS if isinstance(__obj, Macro) else 1)
         owner = getattr(__obj, "__self__", None)
         name = getattr(__obj, "__name__", "")

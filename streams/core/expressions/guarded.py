@@ -88,7 +88,7 @@ INTERNAL_FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _wrap(node: nodes.Expr, name: str) -> nodes.Filter:
+def _wrap(node: nodes.Node, name: str) -> nodes.Filter:
     return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
 
 
