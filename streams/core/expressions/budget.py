@@ -98,16 +98,18 @@ class Budget:
             )
 
     def deep_size(self, value: Any) -> int:
-        """About how many bytes `value` takes as text, counted until past the limit (each
-        visited item costs a step, so shared references cannot make this slow)."""
+        """About how many bytes `value` takes as text, counted until past the limit (visited
+        items cost steps, so shared references cannot make this slow)."""
         total = 0
         pending: list[Any] = [value]
         limit = self.limits.bytes
+        visits = 0
         while pending:
             item = pending.pop()
-            self.steps_left -= 1
-            if self.steps_left < 0:
-                self.step()  # raises, naming the limit
+            visits += 1
+            if visits == ITEMS_PER_STEP:
+                visits = 0
+                self.step()
             kind = type(item)
             if kind is str:
                 total += len(item) + 2

@@ -172,6 +172,9 @@ def _environment() -> _Environment:
         keep_trailing_newline=True,  # YAML block scalars end with a newline that must stay
         auto_reload=False,
         cache_size=0,
+        # Jinja's optimizer folds constant expressions at compile time, outside any
+        # budget: `'a'|center(400000000)` would be computed while validating the flow.
+        optimized=False,
     )
     env.filters.pop("random", None)
     env.globals.pop("lipsum", None)
