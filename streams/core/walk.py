@@ -27,7 +27,7 @@ from schemas.states import State, worst
 from schemas.worker import LogLine, WorkerJob
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.context import render_context
-from streams.core.deferred import needs_worker
+from streams.core.deferred import defer_lookups, needs_worker
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.emitter import Emitter
@@ -350,7 +350,8 @@ class Walker:
             return task
         context = self._context(run, task)
         for key in names:
-            raw[key] = self._render(raw[key], context)
+            # Templates using secret()/kv()/read() render on the worker (issue 16).
+            raw[key] = self._render(defer_lookups(raw[key], context, self.em.time), context)
         try:
             return type(task).model_validate(raw)
         except ValidationError as exc:

@@ -5,6 +5,7 @@
     syntax_errors(text)                   -> parse-only check, [] when fine
     ExpressionError                       -> .expression and .message
     RenderLimits, BudgetExceeded          -> the render budget (budget.py) and its error
+    analyse(text)                         -> the lookups a template calls, the names it reads
 
 Callers provide `inputs`, `outputs`, `vars`, `execution`, `flow`, `task`, `taskrun`,
 `parent`, `parents`, `labels`, `trigger`, plus private `_secrets`, `_kv`, `_files` and
@@ -13,13 +14,22 @@ Callers provide `inputs`, `outputs`, `vars`, `execution`, `flow`, `task`, `taskr
 """
 
 from streams.core.expressions.budget import BudgetExceeded, RenderLimits
-from streams.core.expressions.engine import render, render_bool, syntax_errors, truthy
+from streams.core.expressions.engine import (
+    Analysis,
+    analyse,
+    render,
+    render_bool,
+    syntax_errors,
+    truthy,
+)
 from streams.core.expressions.errors import ExpressionError
 
 __all__ = [
+    "Analysis",
     "BudgetExceeded",
     "ExpressionError",
     "RenderLimits",
+    "analyse",
     "render",
     "render_bool",
     "syntax_errors",

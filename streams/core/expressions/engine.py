@@ -303,6 +303,37 @@ def _evaluate(source: str, context: Mapping[str, Any], now: datetime, as_text: b
         raise ExpressionError(source, f"{type(exc).__name__}: {exc}") from exc
 
 
+# Functions whose data only a worker holds (secrets, KV values, files): see
+# streams/core/deferred.py.
+_LOOKUPS = frozenset({"secret", "kv", "read"})
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    lookups: frozenset[str]  # which of secret()/kv()/read() the template calls
+    names: frozenset[str]  # the variables it reads from the context
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def analyse(text: str) -> Analysis:
+    """What a template calls and reads, without rendering it (empty when it does not parse)."""
+    if not _has_template(text):
+        return Analysis(frozenset(), frozenset())
+    try:
+        ast = _ENV.parse(pebble.translate(text))
+    except (TemplateSyntaxError, ExpressionError):
+        return Analysis(frozenset(), frozenset())
+    lookups = frozenset(
+        call.node.name
+        for call in ast.find_all(nodes.Call)
+        if isinstance(call.node, nodes.Name) and call.node.name in _LOOKUPS
+    )
+    names = frozenset(
+        n.name for n in ast.find_all(nodes.Name) if n.ctx == "load" and n.name not in _ENV.globals
+    )
+    return Analysis(lookups, names)
+
+
 def _has_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
