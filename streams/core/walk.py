@@ -31,7 +31,7 @@ from streams.core.deferred import defer_lookups, needs_worker
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.emitter import Emitter
-from streams.core.expressions import ExpressionError, render, render_bool
+from streams.core.expressions import Budget, ExpressionError, render, render_bool
 from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
@@ -82,7 +82,10 @@ class Walker:
         self.flow = flow
         self.catalog = catalog
         self.bounds = bounds
+        # One render budget for the whole step (issue 16): steps and the edge's clock are
+        # shared by every render of this decision, so many renders cannot add up.
         self._render_limits = bounds.render()
+        self._account = Budget(self._render_limits)
         self._created = 0  # task runs this step has created
         # (parent, task, value) -> run id: the walk looks runs up far more often than it
         # creates them, and a ForEach can have thousands.
@@ -99,10 +102,14 @@ class Walker:
         return self.state.state == State.KILLING
 
     def _render(self, value: Any, context: dict[str, Any]) -> Any:
-        return render(value, context, now=self.em.time, limits=self._render_limits)
+        return render(
+            value, context, now=self.em.time, limits=self._render_limits, account=self._account
+        )
 
     def _render_bool(self, value: Any, context: dict[str, Any]) -> bool:
-        return render_bool(value, context, now=self.em.time, limits=self._render_limits)
+        return render_bool(
+            value, context, now=self.em.time, limits=self._render_limits, account=self._account
+        )
 
     def advance(self) -> None:
         if self.state.state in (State.PAUSED, State.QUEUED):

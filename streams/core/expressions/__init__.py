@@ -13,7 +13,7 @@ Callers provide `inputs`, `outputs`, `vars`, `execution`, `flow`, `task`, `taskr
 `now` argument, never the clock.
 """
 
-from streams.core.expressions.budget import BudgetExceeded, RenderLimits
+from streams.core.expressions.budget import Budget, BudgetExceeded, RenderLimits
 from streams.core.expressions.engine import (
     Analysis,
     analyse,
@@ -26,6 +26,7 @@ from streams.core.expressions.errors import ExpressionError
 
 __all__ = [
     "Analysis",
+    "Budget",
     "BudgetExceeded",
     "ExpressionError",
     "RenderLimits",

@@ -62,7 +62,10 @@ def exceeded(setting: str, value: object, what: str) -> BudgetExceeded:
 
 
 class Budget:
-    """The running account of one render."""
+    """The running account of one render, or of all the renders of one executor step: the
+    walk shares one account between the renders of a decision, so that a ForEach of many
+    near-budget templates cannot add up to minutes (steps and clock are shared; the size
+    of what each render produces is counted per render)."""
 
     def __init__(self, limits: RenderLimits) -> None:
         self.limits = limits
@@ -150,9 +153,13 @@ def current() -> Budget | None:
     return _CURRENT.get()
 
 
-def start(limits: RenderLimits) -> Any:
-    """Make a fresh budget the current one; returns the token for `finish`."""
-    return _CURRENT.set(Budget(limits))
+def start(limits: RenderLimits, account: Budget | None = None) -> Any:
+    """Make `account` (or a fresh budget) the current one; returns the token for `finish`."""
+    if account is None:
+        account = Budget(limits)
+    else:
+        account.output_left = account.limits.bytes
+    return _CURRENT.set(account)
 
 
 def finish(token: Any) -> None:

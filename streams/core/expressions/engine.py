@@ -23,7 +23,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
 from streams.core.expressions import budget, guarded, pebble
-from streams.core.expressions.budget import BudgetExceeded, RenderLimits
+from streams.core.expressions.budget import Budget, BudgetExceeded, RenderLimits
 from streams.core.expressions.errors import ExpressionError
 from streams.core.expressions.filters import FILTERS, TESTS
 from streams.core.expressions.functions import FUNCTIONS, NOW_KEY
@@ -367,6 +367,7 @@ def render(
     *,
     now: datetime,
     limits: RenderLimits = DEFAULT_LIMITS,
+    account: Budget | None = None,
 ) -> Any:
     """Render every string inside `value` (dicts, lists and tuples are walked).
 
@@ -375,9 +376,9 @@ def render(
     template renders to text. Raises ExpressionError on syntax errors, undefined
     variables (outside `default`/`??`) and failing filters, and BudgetExceeded (an
     ExpressionError naming the limit) when the render passes `limits`; all of `value`
-    shares one budget.
+    shares one budget, and `account` (a budget.Budget) shares one between renders.
     """
-    token = budget.start(limits)
+    token = budget.start(limits, account)
     try:
         return _render(value, context, _aware(now))
     finally:
@@ -405,9 +406,10 @@ def render_bool(
     *,
     now: datetime,
     limits: RenderLimits = DEFAULT_LIMITS,
+    account: Budget | None = None,
 ) -> bool:
     """Render a condition (`runIf`, `If.condition`, `Fail.condition`) to a boolean."""
-    return truthy(render(value, context, now=now, limits=limits))
+    return truthy(render(value, context, now=now, limits=limits, account=account))
 
 
 def syntax_errors(text: str) -> list[str]:

@@ -236,3 +236,41 @@ def test_a_decision_that_raises_before_the_first_event_still_creates_a_failed_ex
     assert state.state == State.FAILED
     assert state.error is not None and "RecursionError" in state.error
     assert "e1" in state.error
+
+
+def test_many_renders_of_one_step_share_its_budget() -> None:
+    # Each render is well under the budget, but a step that makes 500 of them is not:
+    # on the old code this decision would have rendered for as long as the author liked.
+    started = time.monotonic()
+    sim = run(
+        """
+        tasks:
+          - id: each
+            type: io.kestra.plugin.core.flow.ForEach
+            values: "{{ range(1, 500) }}"
+            concurrencyLimit: 0
+            tasks:
+              - id: leaf
+                type: io.kestra.plugin.core.log.Log
+                message: "{% for i in range(400) %}{% endfor %}{{ taskrun.value }}"
+        """
+    )
+    assert time.monotonic() - started < PROMPT_S * 4
+    state = sim.state()
+    assert state.state == State.FAILED
+    failed = [r for r in sim.runs("leaf") if r.state == State.FAILED]
+    assert failed and "LANNER_LIMITS_RENDER_STEPS=100000" in (failed[0].error or "")
+    # A step of many small renders is fine.
+    small = run(
+        """
+        tasks:
+          - id: each
+            type: io.kestra.plugin.core.flow.ForEach
+            values: "{{ range(1, 500) }}"
+            tasks:
+              - id: leaf
+                type: io.kestra.plugin.core.log.Log
+                message: "{{ taskrun.value }} of {{ parent.taskrun.value ?? 'none' }}"
+        """
+    )
+    assert small.state().state == State.SUCCESS
