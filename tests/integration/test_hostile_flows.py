@@ -202,3 +202,17 @@ def test_filters_on_a_secret_act_on_the_secret_and_stay_masked(cluster: Cluster)
     # What a template made of a secret is masked whole, like the secret itself.
     messages = [line["message"] for line in cluster.logs_of(execution.id)]
     assert messages == ["******"], messages
+
+
+def test_an_executor_busy_rendering_honours_sigterm_within_seconds(cluster: Cluster) -> None:
+    """Issue 16, finding 10 (the executor's part). Last in this module: it stops the
+    executor. Renders are bounded by the budget, so the executor returns to its event
+    loop (where Faust handles SIGTERM) within one step's render budget."""
+    bombs = [cluster.create(NS, "loop_bomb").execution_id for _ in range(6)]
+    cluster.wait_for_end(bombs[0], timeout_s=60)  # the executor is on the next ones now
+    proc = cluster.processes["executor"]
+    started = time.monotonic()
+    cluster.stop("executor", timeout_s=60)
+    took = time.monotonic() - started
+    print(f"\nexecutor busy rendering stopped {took:.1f} s after SIGTERM (exit {proc.returncode})")
+    assert took < 15.0
