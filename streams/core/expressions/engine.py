@@ -18,8 +18,7 @@ from jinja2 import Template, TemplateError, Undefined, UndefinedError, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
-from jinja2.runtime import Context, Macro, StrictUndefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import StrictUndefined
 from jinja2.utils import missing
 
 from streams.core.expressions import budget, guarded, pebble
@@ -102,66 +101,17 @@ def _describe(exc: _Missing, context: Mapping[str, Any]) -> str:
     return f"undefined variable '{path}.{exc.name}' (keys of {path}: {known})"
 
 
-# str methods that pad: their first argument is the width of the result.
-_PADDING = frozenset({"center", "ljust", "rjust", "zfill"})
-# A macro call runs a whole template body: measured at ~20 plain steps.
-_MACRO_STEPS = 20
-
-
-class _Environment(ImmutableSandboxedEnvironment):
-    """The sandbox, with every call, lookup and amplifying operator charged to the render
-    budget (streams/core/expressions/budget.py; filters and loops: guarded.py)."""
-
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
-
+class _Environment(guarded.BudgetedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
-        budget.step()
         # Like Pebble, `map.key` means the key first: outputs named `items` or `values`
         # must not resolve to dict methods.
         if isinstance(obj, Mapping):
+            budget.step()
             try:
                 return obj[attribute]
             except (KeyError, TypeError):
                 pass
         return super().getattr(obj, attribute)
-
-    def getitem(self, obj: Any, argument: Any) -> Any:
-        budget.step()
-        return super().getitem(obj, argument)
-
-    def wrap_str_format(self, value: Any) -> Any:
-        wrapped = super().wrap_str_format(value)
-        if wrapped is not None:
-            budget.check_format(getattr(value, "__self__", None), None)
-        return wrapped
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        budget.step()
-        if operator == "**":
-            budget.check_power(left, right)
-        elif operator == "*":
-            budget.check_repeat(left, right)
-        elif operator == "+":
-            budget.check_add(left, right)
-        elif operator == "%" and isinstance(left, str):
-            budget.check_format(left, right)
-        return budget.check_result(super().call_binop(context, operator, left, right))
-
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        budget.step(_MACRO_STEPS if isinstance(__obj, Macro) else 1)
-        owner = getattr(__obj, "__self__", None)
-        name = getattr(__obj, "__name__", "")
-        if isinstance(owner, str):
-            if name in _PADDING and args:
-                budget.check_width(args[0], owner)
-            elif name == "expandtabs":
-                budget.check_width(args[0] if args else 8, owner, owner.count("\t") + 1)
-            elif name == "replace" and len(args) >= 2:
-                budget.check_replace(owner, args[0], args[1], args[2] if len(args) > 2 else -1)
-            elif name == "join" and args:
-                budget.check_join(list(args[0]) if isinstance(args[0], tuple) else args[0], owner)
-        result = super().call(__context, __obj, *args, **kwargs)
-        return budget.check_result(result)
 
 
 def _environment() -> _Environment:

@@ -1,7 +1,7 @@
-"""Where the render budget is charged: every filter, loop and `~` of a compiled template.
+"""Where the render budget is charged: every call, lookup, operator, filter, loop and `~`.
 
-Jinja's sandbox already routes calls, attribute lookups and chosen operators through the
-environment (engine._Environment charges those). Filters, `for` loops and `~` are not, so
+Jinja's sandbox routes calls, attribute lookups and chosen operators through the
+environment: BudgetedEnvironment charges those. Filters, `for` loops and `~` are not, so
 filters are wrapped here and the template's syntax tree is rewritten before compilation:
 each loop's iterable goes through `_lanner_loop` (a step per item) and each `~` through
 `_lanner_sized` (its operands checked before they are turned into text, its result after).
@@ -14,8 +14,15 @@ from collections.abc import Callable
 from typing import Any
 
 from jinja2 import nodes
+from jinja2.runtime import Context, Macro
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from streams.core.expressions import budget
+
+# str methods that pad: their first argument is the width of the result.
+_PADDING = frozenset({"center", "ljust", "rjust", "zfill"})
+# A macro call runs a whole template body: measured at ~20 plain steps.
+_MACRO_STEPS = 20
 
 LOOP_FILTER = "_lanner_loop"
 SIZED_FILTER = "_lanner_sized"
@@ -117,3 +124,52 @@ def _wrap_concats(node: nodes.Node) -> None:
                     _wrap_concats(item)
                 elif isinstance(item, nodes.Node):
                     _wrap_concats(item)
+
+
+class BudgetedEnvironment(ImmutableSandboxedEnvironment):
+    """The sandbox, with every call, lookup and amplifying operator charged to the render
+    budget (streams/core/expressions/budget.py)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        budget.step()
+        return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        budget.step()
+        return super().getitem(obj, argument)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:
+            budget.check_format(getattr(value, "__self__", None), None)
+        return wrapped
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        budget.step()
+        if operator == "**":
+            budget.check_power(left, right)
+        elif operator == "*":
+            budget.check_repeat(left, right)
+        elif operator == "+":
+            budget.check_add(left, right)
+        elif operator == "%" and isinstance(left, str):
+            budget.check_format(left, right)
+        return budget.check_result(super().call_binop(context, operator, left, right))
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        budget.step(_MACRO_STEPS if isinstance(__obj, Macro) else 1)
+        owner = getattr(__obj, "__self__", None)
+        name = getattr(__obj, "__name__", "")
+        if isinstance(owner, str):
+            if name in _PADDING and args:
+                budget.check_width(args[0], owner)
+            elif name == "expandtabs":
+                budget.check_width(args[0] if args else 8, owner, owner.count("\t") + 1)
+            elif name == "replace" and len(args) >= 2:
+                budget.check_replace(owner, args[0], args[1], args[2] if len(args) > 2 else -1)
+            elif name == "join" and args:
+                budget.check_join(list(args[0]) if isinstance(args[0], tuple) else args[0], owner)
+        result = super().call(__context, __obj, *args, **kwargs)
+        return budget.check_result(result)
