@@ -33,6 +33,8 @@ CLOCK_EVERY = 1024
 # Producing text or collections costs steps too: one per this many characters or items.
 BYTES_PER_STEP = 128
 ITEMS_PER_STEP = 16
+# Measuring a value before it is turned into text: a step per this many items visited.
+VISITS_PER_STEP = 4
 # Widths and precisions inside a format string: `%0999999d`, `{:>999999}`.
 _FORMAT_WIDTH = re.compile(
     r"%[-#0 +*]*(\d+)|%[-#0 +]*\d*\.(\d+)|\{[^{}]*?[:.](?:.?[<>=^])?\D*(\d+)"
@@ -110,7 +112,7 @@ class Budget:
         while pending:
             item = pending.pop()
             visits += 1
-            if visits == ITEMS_PER_STEP:
+            if visits == VISITS_PER_STEP:
                 visits = 0
                 self.step()
             kind = type(item)
