@@ -4,11 +4,12 @@ Pure: looks at task properties and templates only.
 
 - `needs_worker`: an inline task whose rendered properties hold a deferred marker runs on
   a worker (which resolves and masks), not in the executor.
-- `defer_lookups` (issue 16): a template that calls secret(), kv() or read() is not
-  rendered here at all. Rendering it with placeholders would let filters act on the
-  placeholder (`{{ secret('X') | upper }}` gave the marker in capitals), so the whole
-  template travels to the worker as a `render` marker with the variables it reads, and
-  the worker renders it with the real values (streams/secrets.py) and masks the result.
+- `defer_lookups` (issue 16): a template that acts on what secret(), kv() or read()
+  return is not rendered here at all. Rendering it with placeholders would let filters act
+  on the placeholder (`{{ secret('X') | upper }}` gave the marker in capitals), so the
+  whole template travels to the worker as a `render` marker with the variables it reads,
+  and the worker renders it with the real values (streams/secrets.py) and masks the whole
+  result. A lookup only printed as is (`Bearer {{ secret('X') }}`) keeps the placeholder.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ def defer_lookups(value: Any, context: Mapping[str, Any], now: dt.datetime) -> A
     that carries the template, the variables it reads and the render time."""
     if isinstance(value, str):
         analysis = analyse(value)
-        if not analysis.lookups:
+        if not analysis.acted_on:
+            # Printed as is (or no lookup at all): the placeholder is replaced by the value
+            # on the worker, and only the secret itself needs masking.
             return value
         variables = {k: context[k] for k in analysis.names if k in context}
         if "errorLogs" in value and _ERROR_LOGS in context:

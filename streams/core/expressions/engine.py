@@ -262,6 +262,9 @@ _LOOKUPS = frozenset({"secret", "kv", "read"})
 class Analysis:
     lookups: frozenset[str]  # which of secret()/kv()/read() the template calls
     names: frozenset[str]  # the variables it reads from the context
+    # Whether some lookup's value is acted on (a filter, operator, method, test...) rather
+    # than only printed as is (`Bearer {{ secret('X') }}`).
+    acted_on: bool = False
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -273,15 +276,17 @@ def analyse(text: str) -> Analysis:
         ast = _ENV.parse(pebble.translate(text))
     except (TemplateSyntaxError, ExpressionError):
         return Analysis(frozenset(), frozenset())
-    lookups = frozenset(
-        call.node.name
+    calls = [
+        call
         for call in ast.find_all(nodes.Call)
         if isinstance(call.node, nodes.Name) and call.node.name in _LOOKUPS
-    )
+    ]
+    printed = {id(node) for output in ast.find_all(nodes.Output) for node in output.nodes}
     names = frozenset(
         n.name for n in ast.find_all(nodes.Name) if n.ctx == "load" and n.name not in _ENV.globals
     )
-    return Analysis(lookups, names)
+    lookups = frozenset(call.node.name for call in calls if isinstance(call.node, nodes.Name))
+    return Analysis(lookups, names, any(id(call) not in printed for call in calls))
 
 
 def _has_template(text: str) -> bool:

@@ -88,3 +88,17 @@ def test_templates_without_lookups_still_render_in_the_executor() -> None:
     sim.start("f")
     assert sim.jobs == []  # an inline task that needs no secret runs in the executor
     assert sim.state().state.value == "SUCCESS"
+
+
+def test_a_secret_printed_as_is_keeps_the_text_around_it_unmasked() -> None:
+    job = _job_of(
+        """
+        tasks:
+          - id: t
+            type: io.kestra.plugin.core.log.Log
+            message: "Bearer {{ secret('X') }}"
+        """
+    )
+    resolved, derived = _worker_resolves(job)
+    assert resolved["message"] == f"Bearer {SECRET}"
+    assert derived == []  # only the secret itself is masked: "Bearer ******"
