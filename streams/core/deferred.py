@@ -67,6 +67,17 @@ def defer_lookups(value: Any, context: Mapping[str, Any], now: dt.datetime) -> A
     return value
 
 
+def lookups_in(value: Any) -> frozenset[str]:
+    """Which of secret()/kv()/read() the templates inside `value` call."""
+    if isinstance(value, str):
+        return analyse(value).lookups
+    if isinstance(value, Mapping):
+        return frozenset().union(*(lookups_in(v) for v in value.values()))
+    if isinstance(value, list):
+        return frozenset().union(*(lookups_in(v) for v in value))
+    return frozenset()
+
+
 def unpack_render(argument: Any) -> tuple[str, dict[str, Any], dt.datetime]:
     """(template, variables, now) of a `render` marker's argument (ValueError if bad)."""
     payload = json.loads(base64.b64decode(str(argument), validate=True))

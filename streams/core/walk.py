@@ -27,7 +27,7 @@ from schemas.states import State, worst
 from schemas.worker import LogLine, WorkerJob
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.context import render_context
-from streams.core.deferred import defer_lookups, needs_worker
+from streams.core.deferred import defer_lookups, lookups_in, needs_worker
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.emitter import Emitter
@@ -105,6 +105,19 @@ class Walker:
         return render(
             value, context, now=self.em.time, limits=self._render_limits, account=self._account
         )
+
+    def _decided_here(self, value: Any, what: str) -> Any:
+        """`value`, which the executor itself must evaluate (a condition, a ForEach's values):
+        secret()/kv()/read() cannot be resolved here, and a placeholder would decide wrong
+        (it is always truthy), so their use fails clearly instead (issue 16)."""
+        used = lookups_in(value)
+        if used:
+            calls = ", ".join(f"{name}()" for name in sorted(used))
+            raise ExpressionError(
+                "", f"{what} calls {calls}, whose data only a worker holds; the executor "
+                f"decides {what} without it"
+            )
+        return value
 
     def _render_bool(self, value: Any, context: dict[str, Any]) -> bool:
         return render_bool(
@@ -369,7 +382,9 @@ class Walker:
             if (
                 not again
                 and task.runIf is not None
-                and not self._render_bool(task.runIf, self._context(run, task))
+                and not self._render_bool(
+                    self._decided_here(task.runIf, "runIf"), self._context(run, task)
+                )
             ):
                 self.em.end_task_run(run.id, State.SKIPPED)
                 return
@@ -389,7 +404,8 @@ class Walker:
         run = self.state.task_runs[run.id]
         if isinstance(task, Fail) and task.condition is not None:
             try:
-                if not self._render_bool(task.condition, self._context(run, task)):
+                condition = self._decided_here(task.condition, "condition")
+                if not self._render_bool(condition, self._context(run, task)):
                     self.em.end_task_run(run.id, State.SUCCESS)
                     return
             except ExpressionError as exc:
@@ -475,13 +491,14 @@ class Walker:
 
     def _decide_flowable(self, run: TaskRun, task: FlowableTask) -> dict[str, Any]:
         if isinstance(task, If):
-            return {"condition": self._render_bool(task.condition, self._context(run, task))}
+            condition = self._decided_here(task.condition, "condition")
+            return {"condition": self._render_bool(condition, self._context(run, task))}
         if isinstance(task, Switch):
-            value = self._render(task.value, self._context(run, task))
+            value = self._render(self._decided_here(task.value, "value"), self._context(run, task))
             return {"value": "" if value is None else str(value)}
         if isinstance(task, ForEach | EachSequential | EachParallel):
             raw = task.values if isinstance(task, ForEach) else task.value
-            values = self._render(raw, self._context(run, task))
+            values = self._render(self._decided_here(raw, "values"), self._context(run, task))
             if isinstance(values, str):
                 try:
                     values = json.loads(values)

@@ -102,3 +102,22 @@ def test_a_secret_printed_as_is_keeps_the_text_around_it_unmasked() -> None:
     resolved, derived = _worker_resolves(job)
     assert resolved["message"] == f"Bearer {SECRET}"
     assert derived == []  # only the secret itself is masked: "Bearer ******"
+
+
+def test_a_condition_the_executor_decides_cannot_use_a_secret_and_says_so() -> None:
+    # It used to compare the placeholder (always truthy, never equal): silently wrong.
+    sim = Sim(
+        flow(
+            """
+            tasks:
+              - id: t
+                type: io.kestra.plugin.core.log.Log
+                message: hi
+                runIf: "{{ secret('X') == 'open' }}"
+            """
+        )
+    )
+    sim.start("f")
+    run = sim.run_of("t")
+    assert run.state.value == "FAILED"
+    assert run.error is not None and "runIf calls secret()" in run.error
