@@ -54,12 +54,19 @@ class Limits(BaseModel):
     yaml_depth: int = Field(default=100, ge=10, le=250)
     # Flowables inside flowables (checked at validation, with the line).
     nesting_depth: int = Field(default=20, ge=2)
-    # Values one ForEach/Parallel may fan out to, and task runs in one execution.
-    fan_out: int = Field(default=10_000, ge=1)
+    # Values one ForEach/Parallel may fan out to, and task runs in one execution. Until
+    # the executor's steps are O(1) (issue 19), one input that creates N task runs costs
+    # about N^2: 1,000 took 0.6 s, 10,000 took 160 s on 2 busy cores; hence the defaults,
+    # and a bound on what one step (one input's decision) may create.
+    fan_out: int = Field(default=1_000, ge=1)
     task_runs_per_execution: int = Field(default=50_000, ge=10)
+    task_runs_per_step: int = Field(default=2_000, ge=10)
     # One expression render: wall time and size of what it produces.
     render_seconds: float = Field(default=2.0, gt=0)
     render_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    # ... and its deterministic budget: loop iterations, calls, filters, lookups (a step
+    # each; producing text costs a step per 128 bytes). About 1 s of Jinja on 2 cores.
+    render_steps: int = Field(default=100_000, ge=1000)
     # Execution inputs and task outputs kept on the log (larger outputs spill to storage).
     input_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Nesting of an input's JSON value: the log's JSON decoder stops at 200 levels, and a

@@ -25,6 +25,8 @@ from typing import Any
 from schemas.states import State
 from schemas.worker import WorkerJob
 from streams.core.context import DEFERRED_PATTERN, defang
+from streams.core.deferred import RENDER_KIND, unpack_render
+from streams.core.expressions import ExpressionError, render
 from streams.plugins.base import Outcome
 from streams.plugins.kv.store import LiveKvStore
 from streams.plugins.kv.view import LiveKvView
@@ -134,17 +136,77 @@ def _as_text(value: Any) -> str:
 MAX_READ_BYTES = 10 * 1024 * 1024
 
 
+class _Lookups(Mapping[str, Any]):
+    """secret()/kv()/read() data for a deferred render, looked up on demand: a key is
+    present when the resolver finds it (so `kv('k', errorOnMissing=false)` still works)."""
+
+    def __init__(self, kind: str, resolve: Resolver) -> None:
+        self._kind = kind
+        self._resolve = resolve
+        self._found: dict[str, Any] = {}
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if key not in self._found:
+            try:
+                self._found[key] = self._resolve(self._kind, key)
+            except DeferredError:
+                if self._kind == "secret":
+                    raise  # an unknown secret's message names where it was looked for
+                return False
+        return True
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self:
+            raise KeyError(key)
+        return self._found[key]
+
+    def __iter__(self) -> Any:
+        return iter(self._found)
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+
+def render_deferred(argument: Any, resolve: Resolver) -> Any:
+    """A template the executor deferred (streams/core/deferred.py), rendered with the real
+    secrets, KV values and files; DeferredError if it fails."""
+    try:
+        template, variables, now = unpack_render(argument)
+    except (ValueError, TypeError) as exc:
+        raise DeferredError(f"malformed deferred render: {exc}") from None
+    context = {
+        **variables,
+        "_secrets": _Lookups("secret", resolve),
+        "_kv": _Lookups("kv", resolve),
+        "_files": _Lookups("read", resolve),
+    }
+    try:
+        return render(template, context, now=now)
+    except ExpressionError as exc:
+        raise DeferredError(str(exc)) from None
+
+
 def make_resolver(
     secrets: Mapping[str, str],
     read_file: Callable[[str], bytes] | None,
     kv_value: Callable[[str], tuple[bool, Any]] | None,
     files_scope: str,
+    derived: list[str] | None = None,
 ) -> Resolver:
     """The lookups a worker can do for one job. `files_scope` is the `kestra://` prefix a
-    task may read (its tenant and namespace), so a flow cannot read another one's files."""
+    task may read (its tenant and namespace), so a flow cannot read another one's files.
+    A deferred render that used a secret adds its text to `derived`, to be masked too."""
 
     def resolve(kind: str, argument: Any) -> Any:
         name = str(argument)
+        if kind == RENDER_KIND:
+            value = render_deferred(argument, resolve)
+            template, _, _ = unpack_render(argument)
+            if derived is not None and "secret(" in template:
+                derived.append(_as_text(value))
+            return value
         if kind == "secret":
             if name not in secrets:
                 raise DeferredError(
@@ -174,9 +236,14 @@ def make_resolver(
 
 
 def has_deferred(value: Any, kind: str | None = None) -> bool:
+    """Whether `value` holds a marker of `kind` (any kind when None); a deferred render
+    may call any lookup, so it counts as every kind."""
     if isinstance(value, str):
         return (
-            any(kind is None or m.group(1) == kind for m in DEFERRED_PATTERN.finditer(value))
+            any(
+                kind is None or m.group(1) in (kind, RENDER_KIND)
+                for m in DEFERRED_PATTERN.finditer(value)
+            )
             if "\x00" in value
             else False
         )
@@ -222,6 +289,9 @@ class WorkerEdges:
             else None
         )
         self._masker_of: tuple[int, Masker] = (-1, self._env_masker)
+        # Per job: what its deferred renders made of secrets (`secret('X') | upper` is not
+        # the secret's text, yet must be masked as well); dropped by `forget`.
+        self._derived: dict[str, Masker] = {}
         self._kv_topic = kv_topic
         self.kv_view = LiveKvView(bootstrap, kv_topic_name).start()
 
@@ -253,8 +323,21 @@ class WorkerEdges:
                 found[name] = value
         return found
 
-    def mask(self, message: str) -> str:
+    def mask(self, message: str, job: WorkerJob | None = None) -> str:
+        derived = self._derived.get(job.job_id) if job is not None else None
+        if derived is not None:
+            message = derived.text(message)
         return self.masker.text(message)
+
+    def _mask_value(self, job: WorkerJob, value: Any) -> Any:
+        derived = self._derived.get(job.job_id)
+        if derived is not None:
+            value = derived.value(value)
+        return self.masker.value(value)
+
+    def forget(self, job: WorkerJob) -> None:
+        """The job's attempt is over: its derived secrets need no masking any more."""
+        self._derived.pop(job.job_id, None)
 
     async def _send_kv(self, key: str, value: bytes) -> None:
         # Awaiting delivery: a KV Set is done only once its event is in the log.
@@ -295,13 +378,19 @@ class WorkerEdges:
             found = self.kv_view.get(job.tenant, job.namespace, key, now())
             return (False, None) if found is None else (True, found.value)
 
+        derived: list[str] = []
         resolver = make_resolver(
             self.job_secrets(job.namespace),
             read,
             kv_value,
             namespace_prefix(job.tenant, job.namespace),
+            derived,
         )
-        resolved = resolve_deferred(properties, resolver)
+        try:
+            resolved = resolve_deferred(properties, resolver)
+        finally:
+            if derived:
+                self._derived[job.job_id] = Masker(derived)
         assert isinstance(resolved, dict)
         return resolved
 
@@ -312,10 +401,11 @@ class WorkerEdges:
             return await asyncio.to_thread(self._publishable, job, outcome)
         except Exception as exc:  # storage failing must still end the task run
             log.exception("could not publish outputs", extra={"task_run_id": job.task_run_id})
-            return Outcome(State.FAILED, error=self.mask(f"outputs could not be stored: {exc}"))
+            error = self.mask(f"outputs could not be stored: {exc}", job)
+            return Outcome(State.FAILED, error=error)
 
     def _publishable(self, job: WorkerJob, outcome: Outcome) -> Outcome:
-        outputs = defang(self.masker.value(dict(outcome.outputs)))
+        outputs = defang(self._mask_value(job, dict(outcome.outputs)))
         prefix = task_prefix(
             job.tenant,
             job.namespace,
@@ -331,5 +421,5 @@ class WorkerEdges:
                 "outputs spilled to storage",
                 extra={"task_run_id": job.task_run_id, "outputs": spilled},
             )
-        error = self.mask(outcome.error)[:_MAX_ERROR_CHARS] if outcome.error else None
+        error = self.mask(outcome.error, job)[:_MAX_ERROR_CHARS] if outcome.error else None
         return Outcome(outcome.state, outputs, error)

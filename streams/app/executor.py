@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import time
 from typing import Any
 
 import faust
@@ -23,6 +24,7 @@ from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.app.watch import TimerIndex, WorkerHealth
+from streams.core.bounds import Bounds
 from streams.core.effects import effects_of
 from streams.core.handle import ExecutorRecord, handle
 from streams.core.validation import ValidatedFlow, validate_flow
@@ -54,6 +56,9 @@ class Executor:
         self.settings = settings
         self.catalog = catalog
         self.registry = registry
+        # The flow author's limits; the monotonic clock is the render's wall-clock
+        # backstop (LANNER_LIMITS_RENDER_SECONDS), read only every thousand render steps.
+        self.bounds = Bounds(settings.limits, clock=time.monotonic)
         topics = Topics(settings.full_topic_prefix)
         self.inputs = raw_topic(app, topics.commands, topics.worker_results)
         self.events_topic = raw_topic(app, topics.execution_events)
@@ -115,7 +120,20 @@ class Executor:
         key = inp.execution_id.encode()
         record = self._record(key)
         flow = await self._flow_for(inp, record)
-        result = handle(record, flow, inp, self.catalog)
+        started = time.monotonic()
+        result = handle(record, flow, inp, self.catalog, self.bounds)
+        spent = time.monotonic() - started
+        if spent > self.settings.limits.render_seconds:
+            # Everything else on this partition waited that long (issue 19 makes steps O(1)).
+            log.warning(
+                "slow decision",
+                extra={
+                    "execution_id": inp.execution_id,
+                    "input": inp.input_id,
+                    "seconds": round(spent, 3),
+                    "events": len(result.events),
+                },
+            )
         if not result.replayed:
             self.table[key] = result.record
         elif result.events:
@@ -205,9 +223,13 @@ class Executor:
     def _from_source(self, source: str, revision: int) -> ValidatedFlow | None:
         cache_key = hash((source, revision))
         if cache_key not in self._sources:
-            result = validate_flow(
-                source, self.registry, self.settings.limits, check_triggers=False
-            )
+            try:
+                result = validate_flow(
+                    source, self.registry, self.settings.limits, check_triggers=False
+                )
+            except Exception:  # a flow that cannot even be validated cannot run
+                log.exception("flow source could not be validated", extra={"revision": revision})
+                result = []
             self._sources[cache_key] = (
                 None
                 if isinstance(result, list)

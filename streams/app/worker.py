@@ -157,7 +157,7 @@ class Worker:
                 task_id=job.task_id,
                 attempt=job.attempt,
                 level=level,
-                message=self.edges.mask(message),  # issue 6: secrets never reach a log
+                message=self.edges.mask(message, job),  # issue 6: secrets never reach a log
                 time=_now(),
                 index=index,
             )
@@ -184,6 +184,7 @@ class Worker:
         if outcome.error:
             await write_log("ERROR", outcome.error)
         await self._report(job, "finished", outcome)
+        self.edges.forget(job)
 
     async def _run(self, job: WorkerJob, write_log: Any) -> Outcome:
         plugin = self.registry.get(str(job.task.get("type")))

@@ -20,7 +20,7 @@ from schemas.flow import Flow
 # defanged by the worker before they are reported.
 DEFERRED_OPEN = "\x00lanner-deferred:"
 DEFANGED_OPEN = "\x00lanner-defanged:"
-DEFERRED_PATTERN = re.compile("\x00lanner-deferred:(secret|kv|read):([^\x00]*)\x00")
+DEFERRED_PATTERN = re.compile("\x00lanner-deferred:(secret|kv|read|render):([^\x00]*)\x00")
 
 
 def deferred_marker(kind: str, argument: Any) -> str:

@@ -36,6 +36,7 @@ from schemas.states import State
 from schemas.worker import TaskRunReport
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
+from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.emitter import Emitter
 from streams.core.flow_catalog_port import EmptyCatalog, FlowCatalog
 from streams.core.inputs import (
@@ -61,6 +62,7 @@ def decide(
     state: Execution | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> list[ExecutionEvent]:
     emitter = Emitter(state, inp)
     if isinstance(inp, CreateExecution):
@@ -101,5 +103,5 @@ def decide(
     # Walking again after any input is deterministic and cheap; it is also how a retry
     # whose time has come (WakeUp) is started.
     if running and flow is not None:
-        Walker(emitter, flow, catalog).advance()
+        Walker(emitter, flow, catalog, bounds).advance()
     return emitter.events

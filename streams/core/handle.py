@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.commands import CreateExecution, ExecutorInput
-from schemas.events import EXECUTION_END_STATES, ExecutionEvent
+from schemas.events import EXECUTION_END_STATES, ExecutionCreated, ExecutionEvent
 from schemas.execution import Execution
-from schemas.states import State
+from schemas.states import State, execution_may_move
+from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.decide import FlowCatalog, decide
 from streams.core.emitter import Emitter
 from streams.core.evolve import fold
@@ -32,6 +33,8 @@ RECENT_EVENTS = 1024
 # Inputs kept for an execution that does not exist (yet): bounded, so commands naming an
 # execution that will never exist cannot grow a record without end.
 MAX_EARLY_INPUTS = 256
+# A failure's reason goes into an event; a runaway message must not make it too big.
+_MAX_ERROR_CHARS = 10_000
 
 
 class ExecutorRecord(BaseModel):
@@ -59,6 +62,7 @@ def handle(
     flow: ValidatedFlow | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> Handled:
     record = record or ExecutorRecord()
     seen = record.applied.get(inp.input_id)
@@ -74,13 +78,13 @@ def handle(
         if inp in record.early or len(record.early) >= MAX_EARLY_INPUTS:
             return Handled(record, [], replayed=True)
         return Handled(record.model_copy(update={"early": (*record.early, inp)}), [], False)
-    handled = _apply(record, flow, inp, catalog)
+    handled = _apply(record, flow, inp, catalog, bounds)
     if not isinstance(inp, CreateExecution) or not record.early:
         return handled
     events = list(handled.events)
     current = handled.record.model_copy(update={"early": ()})
     for waiting in record.early:
-        later = _apply(current, flow, waiting, catalog)
+        later = _apply(current, flow, waiting, catalog, bounds)
         current, events = later.record, events + later.events
     if events:
         # A redelivered creation must re-emit all that its first delivery emitted: the
@@ -95,16 +99,23 @@ def _apply(
     flow: ValidatedFlow | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
+    bounds: Bounds,
 ) -> Handled:
     state = record.execution
     try:
-        events = decide(flow, state, inp, catalog)
-    except Exception as exc:
+        events = decide(flow, state, inp, catalog, bounds)
+        new_state = fold(events, state) if events else state
+    except LimitExceeded as exc:
+        events = _fail_execution(state, inp, f"execution {inp.execution_id}: {exc}")
+        new_state = fold(events, state) if events else state
+    except Exception as exc:  # RecursionError included
         # A bug in a decision must not stop the executor nor loop on the same input
-        # forever: the execution fails with the reason, deterministically.
+        # forever: the execution fails with the reason, deterministically; the events
+        # this input would have produced are dropped, the failure follows the old state.
         log.exception("decision failed", extra={"execution_id": inp.execution_id})
-        events = _fail_execution(state, inp, f"executor error: {type(exc).__name__}: {exc}")
-    new_state = fold(events, state) if events else state
+        reason = f"executor error in execution {inp.execution_id}: {type(exc).__name__}: {exc}"
+        events = _fail_execution(state, inp, reason)
+        new_state = fold(events, state) if events else state
     span = (events[0].seq, events[-1].seq) if events else (0, -1)
     recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
     applied = {**record.applied, inp.input_id: span}
@@ -118,11 +129,39 @@ def _apply(
 def _fail_execution(
     state: Execution | None, inp: ExecutorInput, error: str
 ) -> list[ExecutionEvent]:
-    if state is None or state.state.is_terminal:
+    """The events that end an execution whose decision failed: FAILED where that move is
+    legal (KILLED from PAUSED or KILLING). An execution whose creation itself failed is
+    created first, so that it exists, with its reason, instead of vanishing."""
+    error = error[:_MAX_ERROR_CHARS]
+    if state is None:
+        if not isinstance(inp, CreateExecution):
+            return []
+        return _created_and_failed(inp, error)
+    if state.state.is_terminal:
         return []
     emitter = Emitter(state, inp)
-    if state.state == State.PAUSED:
-        emitter.emit(EXECUTION_END_STATES[State.KILLED], error=error)
-    else:
-        emitter.emit(EXECUTION_END_STATES[State.FAILED], error=error)
+    end = State.FAILED if execution_may_move(state.state, State.FAILED) else State.KILLED
+    emitter.emit(EXECUTION_END_STATES[end], error=error)
+    return emitter.events
+
+
+def _created_and_failed(cmd: CreateExecution, error: str) -> list[ExecutionEvent]:
+    ref = cmd.flow
+    emitter = Emitter(None, cmd)
+    emitter.emit(
+        ExecutionCreated,
+        execution_id=cmd.execution_id,
+        tenant=ref.tenant,
+        namespace=ref.namespace,
+        flow_id=ref.flow_id,
+        flow_revision=ref.revision,
+        inputs=cmd.inputs,
+        labels=cmd.labels,
+        variables={},
+        parent=cmd.parent,
+        trigger=cmd.trigger,
+        seed=(),
+        original_id=cmd.original_id,
+    )
+    emitter.emit(EXECUTION_END_STATES[State.FAILED], error=error)
     return emitter.events

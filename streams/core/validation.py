@@ -72,6 +72,9 @@ def validate_flow(
         data, lines, duplicate_keys = _load(source, limits)
     except YamlLimitExceeded as exc:
         return [FlowProblem("", exc.line, str(exc))]
+    except RecursionError:
+        message = f"the YAML is nested too deeply (tasks may nest {limits.nesting_depth} deep)"
+        return [FlowProblem("", None, message)]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -84,7 +87,7 @@ def validate_flow(
         message = f"a flow must be a YAML mapping; this document is {kind}"
         return [FlowProblem("", lines.get("", 1), message)]
 
-    checker = _Checker(data, lines, registry)
+    checker = _Checker(data, lines, registry, limits)
     for path, message in duplicate_keys:
         checker.report(path, message)
     flow = checker.check_flow()
@@ -296,11 +299,12 @@ def _tasks_in(annotation: Any, value: Any, path: str) -> Iterator[tuple[str, Any
 
 class _Checker:
     def __init__(
-        self, data: dict[str, Any], lines: dict[str, int], registry: PluginRegistry
+        self, data: dict[str, Any], lines: dict[str, int], registry: PluginRegistry, limits: Limits
     ) -> None:
         self.data = data
         self.lines = lines
         self.registry = registry
+        self.limits = limits
         self.problems: dict[tuple[str, str], FlowProblem] = {}
 
     def report(self, path: str, message: str) -> None:
@@ -341,9 +345,18 @@ class _Checker:
     def check_tasks(self) -> dict[str, Task]:
         tasks: dict[str, Task] = {}
         first_use: dict[str, str] = {}
-        pending = list(_task_slots(Flow, self.data, ""))
+        # (path, raw task, depth): a top-level task is at depth 1.
+        pending = [(path, raw, 1) for path, raw in _task_slots(Flow, self.data, "")]
         while pending:
-            path, raw = pending.pop(0)
+            path, raw, depth = pending.pop(0)
+            if depth > self.limits.nesting_depth:
+                # Deeper tasks are not checked: the executor's walk recurses per level.
+                self.report(
+                    path,
+                    f"tasks nested {depth} levels deep: more than "
+                    f"LANNER_LIMITS_NESTING_DEPTH={self.limits.nesting_depth}",
+                )
+                continue
             task_id = raw.get("id")
             if isinstance(task_id, str):
                 if task_id in first_use:
@@ -357,7 +370,7 @@ class _Checker:
             plugin = self.plugin_of(raw, path)
             if plugin is None:
                 continue
-            children = list(_task_slots(plugin, raw, path))
+            children = [(p, r, depth + 1) for p, r in _task_slots(plugin, raw, path)]
             # Children next, in document order, so "first used at" reads top to bottom.
             pending[0:0] = children
             try:

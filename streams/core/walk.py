@@ -25,12 +25,13 @@ from schemas.flow import TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
 from schemas.states import State, worst
 from schemas.worker import LogLine, WorkerJob
+from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.context import render_context
-from streams.core.deferred import needs_worker
+from streams.core.deferred import defer_lookups, lookups_in, needs_worker
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.emitter import Emitter
-from streams.core.expressions import ExpressionError, render, render_bool
+from streams.core.expressions import Budget, ExpressionError, render, render_bool
 from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
@@ -70,10 +71,22 @@ _COMMON = frozenset(
 
 
 class Walker:
-    def __init__(self, em: Emitter, flow: ValidatedFlow, catalog: FlowCatalog) -> None:
+    def __init__(
+        self,
+        em: Emitter,
+        flow: ValidatedFlow,
+        catalog: FlowCatalog,
+        bounds: Bounds = DEFAULT_BOUNDS,
+    ) -> None:
         self.em = em
         self.flow = flow
         self.catalog = catalog
+        self.bounds = bounds
+        # One render budget for the whole step (issue 16): steps and the edge's clock are
+        # shared by every render of this decision, so many renders cannot add up.
+        self._render_limits = bounds.render()
+        self._account = Budget(self._render_limits)
+        self._created = 0  # task runs this step has created
         # (parent, task, value) -> run id: the walk looks runs up far more often than it
         # creates them, and a ForEach can have thousands.
         self._runs_by_scope = {
@@ -87,6 +100,29 @@ class Walker:
     @property
     def killing(self) -> bool:
         return self.state.state == State.KILLING
+
+    def _render(self, value: Any, context: dict[str, Any]) -> Any:
+        return render(
+            value, context, now=self.em.time, limits=self._render_limits, account=self._account
+        )
+
+    def _decided_here(self, value: Any, what: str) -> Any:
+        """`value`, which the executor itself must evaluate (a condition, a ForEach's values):
+        secret()/kv()/read() cannot be resolved here, and a placeholder would decide wrong
+        (it is always truthy), so their use fails clearly instead (issue 16)."""
+        used = lookups_in(value)
+        if used:
+            calls = ", ".join(f"{name}()" for name in sorted(used))
+            raise ExpressionError(
+                "", f"{what} calls {calls}, whose data only a worker holds; the executor "
+                f"decides {what} without it"
+            )
+        return value
+
+    def _render_bool(self, value: Any, context: dict[str, Any]) -> bool:
+        return render_bool(
+            value, context, now=self.em.time, limits=self._render_limits, account=self._account
+        )
 
     def advance(self) -> None:
         if self.state.state in (State.PAUSED, State.QUEUED):
@@ -109,9 +145,7 @@ class Walker:
         if result in (State.SUCCESS, State.WARNING) and self.flow.flow.outputs:
             try:
                 context = render_context(self.flow.flow, self.state, None, None)
-                outputs = {
-                    o.id: render(o.value, context, now=self.em.time) for o in self.flow.flow.outputs
-                }
+                outputs = {o.id: self._render(o.value, context) for o in self.flow.flow.outputs}
             except ExpressionError as exc:
                 result, error = State.FAILED, f"flow outputs: {exc}"
         if result.is_failure and error is None:
@@ -169,6 +203,8 @@ class Walker:
     def create_execution(
         self, spec: TaskSpec, parent_id: str | None, value: str | None, iteration: int | None
     ) -> TaskRun:
+        self.bounds.check_task_runs(len(self.state.task_runs), self._created)
+        self._created += 1
         run_id = derive_id(self.state.id, parent_id, spec.id, value)
         self.em.emit(
             TaskRunCreated,
@@ -334,7 +370,8 @@ class Walker:
             return task
         context = self._context(run, task)
         for key in names:
-            raw[key] = render(raw[key], context, now=self.em.time)
+            # Templates using secret()/kv()/read() render on the worker (issue 16).
+            raw[key] = self._render(defer_lookups(raw[key], context, self.em.time), context)
         try:
             return type(task).model_validate(raw)
         except ValidationError as exc:
@@ -345,7 +382,9 @@ class Walker:
             if (
                 not again
                 and task.runIf is not None
-                and not render_bool(task.runIf, self._context(run, task), now=self.em.time)
+                and not self._render_bool(
+                    self._decided_here(task.runIf, "runIf"), self._context(run, task)
+                )
             ):
                 self.em.end_task_run(run.id, State.SKIPPED)
                 return
@@ -365,7 +404,8 @@ class Walker:
         run = self.state.task_runs[run.id]
         if isinstance(task, Fail) and task.condition is not None:
             try:
-                if not render_bool(task.condition, self._context(run, task), now=self.em.time):
+                condition = self._decided_here(task.condition, "condition")
+                if not self._render_bool(condition, self._context(run, task)):
                     self.em.end_task_run(run.id, State.SUCCESS)
                     return
             except ExpressionError as exc:
@@ -421,7 +461,7 @@ class Walker:
     def _start_flowable(self, run: TaskRun, task: FlowableTask) -> None:
         try:
             decision = self._decide_flowable(run, task)
-        except (ExpressionError, ValueError) as exc:
+        except (ExpressionError, ValueError, LimitExceeded) as exc:
             self._fail(run, task, f"task {task.id}: {exc}")
             return
         if "error" in decision:
@@ -451,15 +491,14 @@ class Walker:
 
     def _decide_flowable(self, run: TaskRun, task: FlowableTask) -> dict[str, Any]:
         if isinstance(task, If):
-            return {
-                "condition": render_bool(task.condition, self._context(run, task), now=self.em.time)
-            }
+            condition = self._decided_here(task.condition, "condition")
+            return {"condition": self._render_bool(condition, self._context(run, task))}
         if isinstance(task, Switch):
-            value = render(task.value, self._context(run, task), now=self.em.time)
+            value = self._render(self._decided_here(task.value, "value"), self._context(run, task))
             return {"value": "" if value is None else str(value)}
         if isinstance(task, ForEach | EachSequential | EachParallel):
             raw = task.values if isinstance(task, ForEach) else task.value
-            values = render(raw, self._context(run, task), now=self.em.time)
+            values = self._render(self._decided_here(raw, "values"), self._context(run, task))
             if isinstance(values, str):
                 try:
                     values = json.loads(values)
@@ -469,9 +508,12 @@ class Walker:
                     ) from None
             if not isinstance(values, list):
                 raise ValueError(f"values must be a list, got {type(values).__name__}")
+            self.bounds.check_fan_out(len(values), "values")
             return {"values": [v if isinstance(v, str) else json.dumps(v) for v in values]}
         if isinstance(task, Subflow):
             return self._decide_subflow(run, task)
+        if isinstance(task, Parallel | Dag):
+            self.bounds.check_fan_out(len(task.tasks), "parallel tasks")
         return {}
 
     def _decide_subflow(self, run: TaskRun, task: Subflow) -> dict[str, Any]:

@@ -4,6 +4,8 @@
     render_bool(value, context, now=...)  -> Kestra truthiness of the rendered value
     syntax_errors(text)                   -> parse-only check, [] when fine
     ExpressionError                       -> .expression and .message
+    RenderLimits, BudgetExceeded          -> the render budget (budget.py) and its error
+    analyse(text)                         -> the lookups a template calls, the names it reads
 
 Callers provide `inputs`, `outputs`, `vars`, `execution`, `flow`, `task`, `taskrun`,
 `parent`, `parents`, `labels`, `trigger`, plus private `_secrets`, `_kv`, `_files` and
@@ -11,7 +13,26 @@ Callers provide `inputs`, `outputs`, `vars`, `execution`, `flow`, `task`, `taskr
 `now` argument, never the clock.
 """
 
-from streams.core.expressions.engine import render, render_bool, syntax_errors, truthy
+from streams.core.expressions.budget import Budget, BudgetExceeded, RenderLimits
+from streams.core.expressions.engine import (
+    Analysis,
+    analyse,
+    render,
+    render_bool,
+    syntax_errors,
+    truthy,
+)
 from streams.core.expressions.errors import ExpressionError
 
-__all__ = ["ExpressionError", "render", "render_bool", "syntax_errors", "truthy"]
+__all__ = [
+    "Analysis",
+    "Budget",
+    "BudgetExceeded",
+    "ExpressionError",
+    "RenderLimits",
+    "analyse",
+    "render",
+    "render_bool",
+    "syntax_errors",
+    "truthy",
+]

@@ -17,20 +17,19 @@ from typing import Any, NoReturn
 from jinja2 import Template, TemplateError, Undefined, UndefinedError, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
-from jinja2.runtime import Context, StrictUndefined
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.parser import Parser
+from jinja2.runtime import StrictUndefined
 from jinja2.utils import missing
 
-from streams.core.expressions import pebble
+from streams.core.expressions import budget, guarded, pebble
+from streams.core.expressions.budget import Budget, BudgetExceeded, RenderLimits
 from streams.core.expressions.errors import ExpressionError
 from streams.core.expressions.filters import FILTERS, TESTS
 from streams.core.expressions.functions import FUNCTIONS, NOW_KEY
 from streams.core.expressions.values import to_text
 
 CACHE_SIZE = 4096
-# Bounds that keep one expression from eating the executor's memory or CPU.
-_MAX_POWER = 1_000
-_MAX_REPEAT = 1_000_000
+DEFAULT_LIMITS = RenderLimits()
 # Kestra's falsy texts (TruthUtils), compared case-insensitively after trimming.
 _FALSE_TEXT = frozenset({"", "false", "0", "-0"})
 _SHOWN_KEYS = 10
@@ -102,28 +101,17 @@ def _describe(exc: _Missing, context: Mapping[str, Any]) -> str:
     return f"undefined variable '{path}.{exc.name}' (keys of {path}: {known})"
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
-
+class _Environment(guarded.BudgetedEnvironment):
     def getattr(self, obj: Any, attribute: str) -> Any:
         # Like Pebble, `map.key` means the key first: outputs named `items` or `values`
         # must not resolve to dict methods.
         if isinstance(obj, Mapping):
+            budget.step()
             try:
                 return obj[attribute]
             except (KeyError, TypeError):
                 pass
         return super().getattr(obj, attribute)
-
-    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_POWER:
-            raise SecurityError(f"exponent {right} is larger than {_MAX_POWER}")
-        if operator == "*":
-            size, times = (left, right) if isinstance(right, int) else (right, left)
-            sized = isinstance(size, str | list | tuple) and isinstance(times, int)
-            if sized and len(size) * times > _MAX_REPEAT:
-                raise SecurityError(f"repetition longer than {_MAX_REPEAT} items")
-        return super().call_binop(context, operator, left, right)
 
 
 def _environment() -> _Environment:
@@ -134,10 +122,15 @@ def _environment() -> _Environment:
         keep_trailing_newline=True,  # YAML block scalars end with a newline that must stay
         auto_reload=False,
         cache_size=0,
+        # Jinja's optimizer folds constant expressions at compile time, outside any
+        # budget: `'a'|center(400000000)` would be computed while validating the flow.
+        optimized=False,
     )
     env.filters.pop("random", None)
     env.globals.pop("lipsum", None)
     env.filters.update(FILTERS)
+    env.filters = {name: guarded.guard_filter(name, fn) for name, fn in env.filters.items()}
+    env.filters.update(guarded.INTERNAL_FILTERS)
     env.tests.update(TESTS)
     env.globals.update(FUNCTIONS)
     return env
@@ -163,6 +156,18 @@ def _check_names(ast: nodes.Template) -> None:
             raise ExpressionError("", f"names starting with '_' are reserved: {name.name!r}")
 
 
+def _compile_expression(source: str) -> TemplateExpression:
+    """Jinja's compile_expression, with the budget's instrumentation in the tree."""
+    parser = Parser(_ENV, source, state="variable")
+    expr = parser.parse_expression()
+    if not parser.stream.eos:
+        raise TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
+    body = nodes.Template([nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)], lineno=1)
+    guarded.instrument(body)
+    body.set_environment(_ENV)
+    return TemplateExpression(_ENV.from_string(body), False)
+
+
 @lru_cache(maxsize=CACHE_SIZE)
 def _compile(source: str) -> _Compiled:
     try:
@@ -172,8 +177,9 @@ def _compile(source: str) -> _Compiled:
         native = pebble.whole_expression(source)
         if native is not None:
             literal = next(ast.find_all((nodes.List, nodes.Dict, nodes.Tuple)), None)
-            expression = _ENV.compile_expression(native, undefined_to_none=False)
+            expression = _compile_expression(native)
             return _Compiled(expression, None, literal is not None, None)
+        guarded.instrument(ast)
         return _Compiled(None, _ENV.from_string(ast), False, None)
     except TemplateSyntaxError as exc:
         where = f" (line {exc.lineno})" if exc.lineno and "\n" in source else ""
@@ -203,6 +209,17 @@ def _native(result: Any, check_inside: bool) -> Any:
     return result
 
 
+def _text(template: Template, variables: dict[str, Any]) -> str:
+    """The template's text, streamed, so that its size is counted as it grows."""
+    account = budget.current()
+    pieces: list[str] = []
+    for piece in template.generate(variables):
+        if account is not None:
+            account.output(len(piece))
+        pieces.append(piece)
+    return "".join(pieces)
+
+
 def _evaluate(source: str, context: Mapping[str, Any], now: datetime, as_text: bool) -> Any:
     compiled = _compile(source)
     if compiled.error is not None:
@@ -212,9 +229,16 @@ def _evaluate(source: str, context: Mapping[str, Any], now: datetime, as_text: b
     try:
         if compiled.expression is not None:
             result = _native(compiled.expression(variables), compiled.check_inside)
+            account = budget.current()
+            if account is not None:
+                account.output(account.deep_size(result))
             return to_text(result) if as_text else result
         assert compiled.template is not None
-        return compiled.template.render(variables)
+        return _text(compiled.template, variables)
+    except BudgetExceeded as exc:
+        raise BudgetExceeded(source, exc.message) from None
+    except RecursionError:
+        raise ExpressionError(source, "too deeply nested (recursion)") from None
     except ExpressionError as exc:
         raise ExpressionError(source, exc.message) from exc
     except _Missing as exc:
@@ -227,6 +251,42 @@ def _evaluate(source: str, context: Mapping[str, Any], now: datetime, as_text: b
         raise ExpressionError(source, str(exc)) from exc
     except Exception as exc:  # a filter or operator failing on the data (TypeError, ...)
         raise ExpressionError(source, f"{type(exc).__name__}: {exc}") from exc
+
+
+# Functions whose data only a worker holds (secrets, KV values, files): see
+# streams/core/deferred.py.
+_LOOKUPS = frozenset({"secret", "kv", "read"})
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    lookups: frozenset[str]  # which of secret()/kv()/read() the template calls
+    names: frozenset[str]  # the variables it reads from the context
+    # Whether some lookup's value is acted on (a filter, operator, method, test...) rather
+    # than only printed as is (`Bearer {{ secret('X') }}`).
+    acted_on: bool = False
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def analyse(text: str) -> Analysis:
+    """What a template calls and reads, without rendering it (empty when it does not parse)."""
+    if not _has_template(text):
+        return Analysis(frozenset(), frozenset())
+    try:
+        ast = _ENV.parse(pebble.translate(text))
+    except (TemplateSyntaxError, ExpressionError):
+        return Analysis(frozenset(), frozenset())
+    calls = [
+        call
+        for call in ast.find_all(nodes.Call)
+        if isinstance(call.node, nodes.Name) and call.node.name in _LOOKUPS
+    ]
+    printed = {id(node) for output in ast.find_all(nodes.Output) for node in output.nodes}
+    names = frozenset(
+        n.name for n in ast.find_all(nodes.Name) if n.ctx == "load" and n.name not in _ENV.globals
+    )
+    lookups = frozenset(call.node.name for call in calls if isinstance(call.node, nodes.Name))
+    return Analysis(lookups, names, any(id(call) not in printed for call in calls))
 
 
 def _has_template(text: str) -> bool:
@@ -256,15 +316,28 @@ def _aware(now: datetime) -> datetime:
     return now if now.tzinfo is not None else now.replace(tzinfo=UTC)
 
 
-def render(value: Any, context: Mapping[str, Any], *, now: datetime) -> Any:
+def render(
+    value: Any,
+    context: Mapping[str, Any],
+    *,
+    now: datetime,
+    limits: RenderLimits = DEFAULT_LIMITS,
+    account: Budget | None = None,
+) -> Any:
     """Render every string inside `value` (dicts, lists and tuples are walked).
 
     A string without `{{`/`{%` is returned as is. A string that is exactly one
     `{{ expr }}` gives the expression's native value (list, int, dict...); any other
     template renders to text. Raises ExpressionError on syntax errors, undefined
-    variables (outside `default`/`??`) and failing filters.
+    variables (outside `default`/`??`) and failing filters, and BudgetExceeded (an
+    ExpressionError naming the limit) when the render passes `limits`; all of `value`
+    shares one budget, and `account` (a budget.Budget) shares one between renders.
     """
-    return _render(value, context, _aware(now))
+    token = budget.start(limits, account)
+    try:
+        return _render(value, context, _aware(now))
+    finally:
+        budget.finish(token)
 
 
 def truthy(value: Any) -> bool:
@@ -282,9 +355,16 @@ def truthy(value: Any) -> bool:
     return True
 
 
-def render_bool(value: Any, context: Mapping[str, Any], *, now: datetime) -> bool:
+def render_bool(
+    value: Any,
+    context: Mapping[str, Any],
+    *,
+    now: datetime,
+    limits: RenderLimits = DEFAULT_LIMITS,
+    account: Budget | None = None,
+) -> bool:
     """Render a condition (`runIf`, `If.condition`, `Fail.condition`) to a boolean."""
-    return truthy(render(value, context, now=now))
+    return truthy(render(value, context, now=now, limits=limits, account=account))
 
 
 def syntax_errors(text: str) -> list[str]:

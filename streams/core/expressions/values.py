@@ -15,6 +15,7 @@ from typing import Any
 
 from jinja2 import Undefined
 
+from streams.core.expressions import budget
 from streams.core.expressions.dates import iso
 
 
@@ -37,6 +38,7 @@ def _json_default(value: Any) -> Any:
 
 
 def to_json(value: Any) -> str:
+    budget.check_serializable(value)
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 

@@ -34,6 +34,7 @@ from schemas.execution import Execution, TaskRun
 from schemas.flow import FlowRef
 from schemas.states import State
 from schemas.worker import TaskRunReport, WorkerJob
+from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.effects import effects_of
 from streams.core.evolve import fold
 from streams.core.handle import ExecutorRecord, handle
@@ -110,7 +111,9 @@ class Sim:
         seed: int | None = None,
         duplicates: bool = False,
         auto_timers: bool = True,
+        bounds: Bounds = DEFAULT_BOUNDS,
     ) -> None:
+        self.bounds = bounds
         self.catalog = Catalog(parse(f) if isinstance(f, str) else f for f in flows)
         self.outcomes = dict(outcomes or {})
         self.hold = set(hold)
@@ -271,7 +274,7 @@ class Sim:
         else:
             flow = self.flow_of(eid)
         before = record.execution.seq if record and record.execution else 0
-        handled = handle(record, flow, inp, self.catalog)
+        handled = handle(record, flow, inp, self.catalog, self.bounds)
         self.records[eid] = handled.record
         delivery = Delivery(inp, eid, before, handled.events, handled.replayed)
         self.log.append(delivery)
