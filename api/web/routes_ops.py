@@ -27,7 +27,8 @@ PublicSvc = Annotated[Services, Depends(public_services)]
 def _admin(bootstrap: str) -> AdminClient:
     # One client per cluster for the process: a new one per probe cost ~0.3 s under load
     # (a connection and a metadata round trip), enough to fail a prober's deadline.
-    return AdminClient({"bootstrap.servers": bootstrap, "logger": log})
+    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": log}
+    return AdminClient(config)
 
 
 def kafka_ok(bootstrap: str) -> tuple[bool, str]:
