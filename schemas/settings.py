@@ -67,12 +67,12 @@ class Limits(BaseModel):
     # ... and its deterministic budget: loop iterations, calls, filters, lookups (a step
     # each; producing text costs a step per 128 bytes). About 1 s of Jinja on 2 cores.
     render_steps: int = Field(default=100_000, ge=1000)
-    # Execution inputs and task outputs kept on the log (larger outputs spill to storage).
+    # Execution inputs kept on the log (task outputs past 256 KiB spill to storage:
+    # streams/storage/spill.py).
     input_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Nesting of an input's JSON value: the log's JSON decoder stops at 200 levels, and a
     # command it cannot decode would never run.
     input_depth: int = Field(default=32, ge=1, le=150)
-    output_bytes: int = Field(default=1024 * 1024, ge=1024)
     # How long a webhook with `wait: true` holds its caller before answering 504.
     webhook_wait_seconds: float = Field(default=300.0, gt=0)
 
