@@ -112,12 +112,18 @@ class Executor:
             # Heartbeats feed the health loop only: no decision, no table write.
             self.health.heartbeat(inp.task_run_id, inp.attempt, inp.worker_id, _now())
             return
+        arrived = _now()
         key = inp.execution_id.encode()
         record = self._record(key)
         flow = await self._flow_for(inp, record)
-        result = handle(record, flow, inp, self.catalog)
+        result = handle(record, flow, inp, self.catalog, decision_time(record, arrived))
         if not result.replayed:
             self.table[key] = result.record
+            # The record remembers the input and the events it caused, times included:
+            # it goes to the producer ahead of those events, so a crash cannot leave the
+            # events on the log while the changelog forgets them (a redelivery would then
+            # decide again, at a later time). Faust buffers changelog writes otherwise.
+            await self.app.producer.buffer.flush()
         elif result.events:
             log.info(
                 "re-emitting the events of an input seen before",
@@ -262,6 +268,15 @@ class Executor:
             self.timers.rebuild_from(state, delayed=retry_pending)
             self.health.rebuild_from(state, now)
         log.info("timers and worker health rebuilt from the table", extra={"executions": rebuilt})
+
+
+def decision_time(record: ExecutorRecord | None, arrived: dt.datetime) -> dt.datetime:
+    """When an input is decided: its arrival, read once; never before the execution's last
+    event (another executor's clock may have run ahead before a rebalance), so every
+    execution's event times are in seq order, which time travel (as_of) relies on."""
+    if record is not None and record.recent and record.recent[-1].time > arrived:
+        return record.recent[-1].time
+    return arrived
 
 
 def _now() -> dt.datetime:

@@ -8,6 +8,7 @@ instead of being applied twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -59,7 +60,12 @@ def handle(
     flow: ValidatedFlow | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
+    now: dt.datetime | None = None,
 ) -> Handled:
+    """`now` is the decision time, read once by the executor's edge when the input arrives
+    (None: the input's own time). A redelivered input that was applied re-emits its events
+    as they were, times included; the inputs parked until their execution's creation are
+    decided with the creation, at its time."""
     record = record or ExecutorRecord()
     seen = record.applied.get(inp.input_id)
     if seen is not None:
@@ -74,13 +80,13 @@ def handle(
         if inp in record.early or len(record.early) >= MAX_EARLY_INPUTS:
             return Handled(record, [], replayed=True)
         return Handled(record.model_copy(update={"early": (*record.early, inp)}), [], False)
-    handled = _apply(record, flow, inp, catalog)
+    handled = _apply(record, flow, inp, catalog, now)
     if not isinstance(inp, CreateExecution) or not record.early:
         return handled
     events = list(handled.events)
     current = handled.record.model_copy(update={"early": ()})
     for waiting in record.early:
-        later = _apply(current, flow, waiting, catalog)
+        later = _apply(current, flow, waiting, catalog, now)
         current, events = later.record, events + later.events
     if events:
         # A redelivered creation must re-emit all that its first delivery emitted: the
@@ -95,15 +101,18 @@ def _apply(
     flow: ValidatedFlow | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
+    now: dt.datetime | None,
 ) -> Handled:
     state = record.execution
     try:
-        events = decide(flow, state, inp, catalog)
+        events = decide(flow, state, inp, catalog, now)
     except Exception as exc:
         # A bug in a decision must not stop the executor nor loop on the same input
         # forever: the execution fails with the reason, deterministically.
         log.exception("decision failed", extra={"execution_id": inp.execution_id})
-        events = _fail_execution(state, inp, f"executor error: {type(exc).__name__}: {exc}")
+        events = _fail_execution(
+            state, inp, f"executor error: {type(exc).__name__}: {exc}", now
+        )
     new_state = fold(events, state) if events else state
     span = (events[0].seq, events[-1].seq) if events else (0, -1)
     recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
@@ -116,11 +125,11 @@ def _apply(
 
 
 def _fail_execution(
-    state: Execution | None, inp: ExecutorInput, error: str
+    state: Execution | None, inp: ExecutorInput, error: str, now: dt.datetime | None
 ) -> list[ExecutionEvent]:
     if state is None or state.state.is_terminal:
         return []
-    emitter = Emitter(state, inp)
+    emitter = Emitter(state, inp, now)
     if state.state == State.PAUSED:
         emitter.emit(EXECUTION_END_STATES[State.KILLED], error=error)
     else:
