@@ -331,10 +331,10 @@ def test_replay_verify_reports_a_changed_decision(ran: Ran, monkeypatch: pytest.
     original = streams.core.handle.decide
 
     def changed(flow: ValidatedFlow | None, state: Execution | None, inp: ExecutorInput,
-                catalog: Any) -> list[ExecutionEvent]:
+                catalog: Any, now: Any = None) -> list[ExecutionEvent]:
         return [e.model_copy(update={"outputs": {"value": "changed"}})
                 if isinstance(e, TaskRunSucceeded) and "value" in e.outputs else e
-                for e in original(flow, state, inp, catalog)]
+                for e in original(flow, state, inp, catalog, now)]
 
     monkeypatch.setattr(streams.core.handle, "decide", changed)
     report, _stats = verify_log(api.settings.kafka_bootstrap, api.topics,
