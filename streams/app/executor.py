@@ -72,6 +72,16 @@ class Executor:
         # Faust derives serializers from types only; the record codec keeps values as
         # objects in memory and JSON on the changelog. Set before the store is created.
         self.table.value_serializer = RECORD_CODEC  # type: ignore[attr-defined]
+        # Faust sends a table write to its changelog in the background and drops the
+        # future of that send; keep the latest so the agent can wait for it.
+        self._last_changelog: asyncio.Future[Any] | None = None
+        send_changelog = self.table.send_changelog
+
+        def keep_future(*args: Any, **kwargs: Any) -> Any:
+            self._last_changelog = send_changelog(*args, **kwargs)
+            return self._last_changelog
+
+        self.table.send_changelog = keep_future  # type: ignore[method-assign]
         self.control_topic = raw_topic(app, topics.worker_control)
         self.gate_topic = raw_topic(app, topics.concurrency)
         self.timers = TimerIndex()
@@ -119,11 +129,13 @@ class Executor:
         result = handle(record, flow, inp, self.catalog, decision_time(record, arrived))
         if not result.replayed:
             self.table[key] = result.record
-            # The record remembers the input and the events it caused, times included:
-            # it goes to the producer ahead of those events, so a crash cannot leave the
-            # events on the log while the changelog forgets them (a redelivery would then
-            # decide again, at a later time). Faust buffers changelog writes otherwise.
-            await self.app.producer.buffer.flush()
+            if result.events:
+                # The record remembers the input and the events it caused, times
+                # included: it is on the log before those events are, so a crash cannot
+                # leave events on the log that the restored table does not know (the
+                # input would be decided again, at a later time, and its events would
+                # differ from the ones already written).
+                await self._changelog_written()
         elif result.events:
             log.info(
                 "re-emitting the events of an input seen before",
@@ -163,6 +175,13 @@ class Executor:
         self.health.observe(result.events, state, _now())
         if state.state.is_terminal:
             self.timers.forget(inp.execution_id)
+
+    async def _changelog_written(self) -> None:
+        """Until the broker has the table's latest write (one round trip, paid only by
+        inputs that produced events)."""
+        written, self._last_changelog = self._last_changelog, None
+        if written is not None:
+            await written
 
     def _record(self, key: bytes) -> ExecutorRecord | None:
         """The table's record: an object when this process wrote it, JSON bytes when it
