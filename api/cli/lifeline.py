@@ -34,6 +34,10 @@ SUPERVISOR_PID_ENV = "LANNER_SUPERVISOR_PID"
 STUCK_EXIT_CODE = 70
 PR_SET_PDEATHSIG = 1
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# How long a role whose supervisor died may take to stop (at most its stop deadline).
+ORPHAN_GRACE_S = 2.5
+# The GIL-free watchdog fires this long after the deadline the process keeps itself.
+BACKSTOP_MARGIN_S = 1.0
 
 Handler = Callable[[int, FrameType | None], Any]
 
@@ -49,6 +53,7 @@ class _Deadline:
         if self._armed.is_set():
             return
         self._armed.set()
+        _backstop(self.seconds + BACKSTOP_MARGIN_S)
         threading.Thread(
             target=self._expire, args=(signum,), name="lanner-stop-deadline", daemon=True
         ).start()
@@ -68,6 +73,22 @@ class _Deadline:
         # Where it was stuck, for whoever reads the log next.
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         os._exit(STUCK_EXIT_CODE)
+
+
+def _backstop(seconds: float) -> None:
+    """A watchdog that needs no GIL: faulthandler's C thread dumps every thread's stack
+    and calls _exit(1) after `seconds`. Python threads cannot help when the interpreter is
+    finalizing (they are frozen) or a C call holds the GIL; this still can. There is one
+    such watchdog per process: the earliest expiry asked for wins."""
+    global _backstop_at
+    expiry = time.monotonic() + seconds
+    if _backstop_at is not None and _backstop_at <= expiry:
+        return
+    _backstop_at = expiry
+    faulthandler.dump_traceback_later(seconds, repeat=False, file=sys.stderr, exit=True)
+
+
+_backstop_at: float | None = None
 
 
 _deadline: _Deadline | None = None
@@ -145,9 +166,13 @@ def die_with_parent(parent_pid: int, signum: int = signal.SIGTERM) -> Callable[[
     return preexec
 
 
-def watch_parent(interval_s: float = 0.5) -> threading.Thread | None:
-    """In a supervised role (SUPERVISOR_PID_ENV set): a thread that asks this process to
-    stop when its supervisor is gone (the fallback to PR_SET_PDEATHSIG)."""
+def watch_parent(grace_s: float, interval_s: float = 0.25) -> threading.Thread | None:
+    """In a supervised role (SUPERVISOR_PID_ENV set): a thread that stops this process when
+    its supervisor is gone (the fallback to PR_SET_PDEATHSIG), within `grace_s`.
+
+    An orphan gets a shorter grace than a stop request: nobody waits for its graceful
+    stop, its back end is likely going down with the tree (`server local`), and a next
+    start on the same data folder waits for it to be gone."""
     raw = os.environ.get(SUPERVISOR_PID_ENV, "")
     if not raw.isdigit():
         return None
@@ -158,8 +183,10 @@ def watch_parent(interval_s: float = 0.5) -> threading.Thread | None:
             time.sleep(interval_s)
         log.warning(
             "the supervisor is gone; stopping",
-            extra={"supervisor_pid": supervisor, "pid": os.getpid()},
+            extra={"supervisor_pid": supervisor, "pid": os.getpid(), "grace_s": grace_s},
         )
+        # Armed before the stop request, which would arm the longer stop deadline.
+        _backstop(grace_s)
         os.kill(os.getpid(), signal.SIGTERM)
 
     thread = threading.Thread(target=watch, name="lanner-parent-watch", daemon=True)

@@ -40,12 +40,12 @@ def _role_settings() -> LannerSettings:
     """Logging, settings, and how the role's process ends (api/cli/lifeline.py): a stop
     request is honoured within LANNER_STOP_DEADLINE_S, and a supervised role stops when
     its supervisor is gone."""
-    from api.cli.lifeline import install_stop_deadline, watch_parent
+    from api.cli.lifeline import ORPHAN_GRACE_S, install_stop_deadline, watch_parent
 
     _setup_logging()
     settings = _settings()
     install_stop_deadline(settings.stop_deadline_s)
-    watch_parent()
+    watch_parent(min(ORPHAN_GRACE_S, settings.stop_deadline_s))
     return settings
 
 

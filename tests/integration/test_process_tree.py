@@ -153,8 +153,10 @@ def test_the_tree_dies_with_its_supervisor_and_starts_again(local: Local) -> Non
 
     third = local.start()
     local.wait_up(third)
+    asked = time.monotonic()
     third.terminate()
     assert third.wait(timeout=60) == 0
+    print(f"a stop request to the whole tree took {time.monotonic() - asked:.1f} s")
 
 
 BUSY_LOOP = """
