@@ -28,7 +28,7 @@ from typing import Any
 
 log = logging.getLogger("lanner.lifeline")
 
-# Set by the supervisor in its children's environment: the pid they must outlive never.
+# Set by the supervisor in its children's environment: the pid they must not outlive.
 SUPERVISOR_PID_ENV = "LANNER_SUPERVISOR_PID"
 # The exit code of a process whose graceful stop overran its deadline.
 STUCK_EXIT_CODE = 70
@@ -38,8 +38,6 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 ORPHAN_GRACE_S = 2.5
 # The GIL-free watchdog fires this long after the deadline the process keeps itself.
 BACKSTOP_MARGIN_S = 1.0
-
-Handler = Callable[[int, FrameType | None], Any]
 
 
 class _Deadline:
@@ -89,8 +87,6 @@ def _backstop(seconds: float) -> None:
 
 
 _backstop_at: float | None = None
-
-
 _deadline: _Deadline | None = None
 _original_signal = signal.signal
 
@@ -153,8 +149,8 @@ _LIBC = _libc() if sys.platform.startswith("linux") else None
 
 def die_with_parent(parent_pid: int, signum: int = signal.SIGTERM) -> Callable[[], None]:
     """A `preexec_fn` for Popen: the child gets `signum` when the process that forked it
-    dies. Runs in the child between fork and exec, so it covers any program; it only
-    calls async-signal-safe functions (prctl, getppid, kill)."""
+    dies. Runs in the child between fork and exec, so it covers any program (noida-db
+    too); it keeps to prctl, getppid and kill."""
 
     def preexec() -> None:
         if _LIBC is not None:
