@@ -7,9 +7,10 @@ Two guarantees for every role process (issue 16, items 9 and 10):
   request in the API, a long render in the executor), the process says so in its log,
   dumps its threads' stacks to stderr, and exits.
 - A child of `lanner server local|standalone` dies with its supervisor: the kernel sends
-  it SIGTERM when the supervisor dies (PR_SET_PDEATHSIG, set between fork and exec, so
-  it covers the noida-db binary too), and a thread in each role watches its parent as a
-  fallback (the signal is tied to the thread that forked, and not every kernel has it).
+  it SIGTERM when the supervisor dies (PR_SET_PDEATHSIG: set by each role at its start,
+  and between fork and exec for the noida-db binary), and a thread in each role watches
+  its parent as a fallback (the signal is tied to the thread that forked, and not every
+  kernel has it), with a short grace before it exits.
 """
 
 from __future__ import annotations
@@ -149,8 +150,9 @@ _LIBC = _libc() if sys.platform.startswith("linux") else None
 
 def die_with_parent(parent_pid: int, signum: int = signal.SIGTERM) -> Callable[[], None]:
     """A `preexec_fn` for Popen: the child gets `signum` when the process that forked it
-    dies. Runs in the child between fork and exec, so it covers any program (noida-db
-    too); it keeps to prctl, getppid and kill."""
+    dies. Runs in the child between fork and exec, so it covers any program (noida-db);
+    it keeps to prctl, getppid and kill. Only for a parent without threads yet (Python
+    code between fork and exec may deadlock otherwise): roles set it themselves."""
 
     def preexec() -> None:
         if _LIBC is not None:
@@ -173,6 +175,11 @@ def watch_parent(grace_s: float, interval_s: float = 0.25) -> threading.Thread |
     if not raw.isdigit():
         return None
     supervisor = int(raw)
+    # Set here rather than in a preexec_fn: the supervisor has threads by the time it
+    # starts the roles (Kafka clients), and code between fork and exec is unsafe then.
+    # If the supervisor died before this line, the watch below sees it at once.
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
     def watch() -> None:
         while os.getppid() == supervisor:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from rich.console import Console
 
 from api.cli.data_lock import DataFolderLock
-from api.cli.lifeline import SUPERVISOR_PID_ENV, die_with_parent
+from api.cli.lifeline import SUPERVISOR_PID_ENV
 
 
 class Supervisor:
@@ -33,16 +33,15 @@ class Supervisor:
         command = [sys.executable, "-m", "api.cli.main", "server", role]
         # Own session: Ctrl-C (or a signal to the group) reaches the supervisor only, which
         # stops the roles in order and the back end last, so none is left talking to a
-        # broker that is already gone. The child dies with the supervisor (SIGTERM from
-        # the kernel, and its own parent watch), and holds the data folder's lock as long
-        # as it lives.
+        # broker that is already gone. The child dies with the supervisor (it asks the
+        # kernel for SIGTERM then, and watches its parent: api/cli/lifeline.py), and
+        # holds the data folder's lock as long as it lives.
         keep = (self.lock.fd,) if self.lock is not None and self.lock.fd is not None else ()
         self.children[role] = subprocess.Popen(
             command,
             env=self.env,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=die_with_parent(os.getpid()),
             pass_fds=keep,
         )
         self.console.log(f"started {role} (pid {self.children[role].pid})")

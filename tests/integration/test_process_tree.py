@@ -200,7 +200,8 @@ def _run_busy(mode: str, deadline_s: float) -> tuple[int, float, str]:
 def test_a_busy_event_loop_still_stops_within_the_deadline() -> None:
     code, took, stderr = _run_busy("busy", 2.0)
     assert code == STUCK_EXIT_CODE
-    assert 2.0 <= took < 4.0, took
+    # The deadline, and a margin for a loaded machine.
+    assert 2.0 <= took < 6.0, took
     assert "graceful stop did not finish in time" in stderr or "Thread" in stderr
     print(f"\nbusy loop stopped {took:.2f} s after SIGTERM (deadline 2 s)")
     # A graceful stop that finishes is left alone: its own exit code, no waiting.
@@ -258,5 +259,5 @@ def test_an_api_busy_with_a_long_request_stops_within_the_deadline() -> None:
         if proc.poll() is None:
             proc.kill()
     assert code == STUCK_EXIT_CODE
-    assert took < 4.0, took
+    assert took < 6.0, took
     print(f"\nAPI with a request in flight stopped {took:.2f} s after SIGTERM (deadline 2 s)")

@@ -107,6 +107,6 @@ def test_a_stop_stuck_in_a_signal_handler_chain_still_ends() -> None:
     asked = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == STUCK_EXIT_CODE
-    assert time.monotonic() - asked < 3.0
+    assert time.monotonic() - asked < 5.0  # 1 s deadline, a margin for a loaded machine
     assert proc.stderr is not None
     assert b"graceful stop did not finish in time" in proc.stderr.read()
