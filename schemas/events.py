@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.execution import ParentRef, TaskRun
 from schemas.states import State
-from schemas.upcasting import upcasting
+from schemas.upcasting import register, upcasting
 from schemas.worker import LogLine, WorkerJob
 
 EVENT_VERSION = 1
@@ -44,6 +44,10 @@ class EventBase(BaseModel):
 
 class ExecutionCreated(EventBase):
     type: Literal["ExecutionCreated"] = "ExecutionCreated"
+    # v2: `time` is when the executor decided (as on every event); `requested` is when the
+    # creation was asked for (the command's time), which can be long before.
+    version: int = 2
+    requested: dt.datetime | None = None
     tenant: str
     namespace: str
     flow_id: str
@@ -56,6 +60,12 @@ class ExecutionCreated(EventBase):
     # A replay starts with the task runs it carries over from its original execution.
     seed: tuple[TaskRun, ...] = ()
     original_id: str | None = None
+
+
+@register("ExecutionCreated", 1)
+def _execution_created_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """v1 was stamped with the request's time: it is both when asked and when decided."""
+    return {**data, "requested": data.get("requested") or data.get("time")}
 
 
 class ExecutionQueued(EventBase):

@@ -101,6 +101,9 @@ class LannerSettings(BaseModel):
     api_host: str = "127.0.0.1"
     api_port: int = 8080
     data_dir: str = ".lanner"
+    # A stop request (SIGTERM) is honoured within this many seconds: a graceful stop still
+    # stuck then (a long request, a long render) is logged and the process exits.
+    stop_deadline_s: float = Field(default=8.0, gt=0)
     # How long the API waits for its own write to be projected before answering.
     read_your_writes_timeout_s: float = 5.0
     # Every API route but /health needs a token (LANNER_AUTH=on|off).
@@ -144,6 +147,7 @@ class LannerSettings(BaseModel):
             "LANNER_DATA_DIR": "data_dir",
             "LANNER_AUTH": "auth",
             "LANNER_SECRET_KEY": "secret_key",
+            "LANNER_STOP_DEADLINE_S": "stop_deadline_s",
         }
         for name, field in mapping.items():
             if name in env and env[name] != "":

@@ -3,6 +3,7 @@ process, data under ./.lanner. Convenience mode, not the truth (DESIGN.md)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -11,6 +12,8 @@ import urllib.error
 import urllib.request
 from importlib.resources import files
 from pathlib import Path
+
+from api.cli.lifeline import die_with_parent
 
 
 class EmbeddedError(RuntimeError):
@@ -43,10 +46,14 @@ def port_in_use(port: int) -> bool:
 
 
 class EmbeddedServer:
-    def __init__(self, data_dir: Path, kafka_port: int, es_port: int) -> None:
+    def __init__(
+        self, data_dir: Path, kafka_port: int, es_port: int, keep_fds: tuple[int, ...] = ()
+    ) -> None:
         self.data_dir = data_dir
         self.kafka_port = kafka_port
         self.es_port = es_port
+        # The data folder's lock: the server holds it too while it lives (api/cli/data_lock.py).
+        self.keep_fds = keep_fds
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -84,6 +91,9 @@ class EmbeddedServer:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # stopped by us, after the roles that use it
+                # ... and by the kernel when we die, so it never outlives its supervisor.
+                preexec_fn=die_with_parent(os.getpid()),
+                pass_fds=self.keep_fds,
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

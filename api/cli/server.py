@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from api.cli.data_lock import DataFolderInUse, DataFolderLock
 from schemas.settings import LannerSettings, auth_default
 
 app = typer.Typer(no_args_is_help=True)
@@ -35,22 +36,35 @@ def _setup_logging() -> None:
     )
 
 
+def _role_settings() -> LannerSettings:
+    """Logging, settings, and how the role's process ends (api/cli/lifeline.py): a stop
+    request is honoured within LANNER_STOP_DEADLINE_S, and a supervised role stops when
+    its supervisor is gone."""
+    from api.cli.lifeline import ORPHAN_GRACE_S, install_stop_deadline, watch_parent
+
+    _setup_logging()
+    settings = _settings()
+    install_stop_deadline(settings.stop_deadline_s)
+    watch_parent(min(ORPHAN_GRACE_S, settings.stop_deadline_s))
+    return settings
+
+
 @app.command()
 def executor() -> None:
     """The executor: decides what runs next, single writer of execution-events."""
-    _setup_logging()
+    settings = _role_settings()
     from streams.app.run import run_roles
 
-    run_roles(_settings(), {"executor"})
+    run_roles(settings, {"executor"})
 
 
 @app.command()
 def worker() -> None:
     """A worker: runs tasks (LANNER_WORKER_THREADS at once)."""
-    _setup_logging()
+    settings = _role_settings()
     from streams.app.run import run_roles
 
-    run_roles(_settings(), {"worker"})
+    run_roles(settings, {"worker"})
 
 
 @app.command(hidden=True)
@@ -58,45 +72,61 @@ def streams(
     roles: Annotated[str, typer.Option(help="Comma-separated roles.")] = "executor,worker",
 ) -> None:
     """Several streams roles in one Faust app (used by `lanner flow test`)."""
-    _setup_logging()
+    settings = _role_settings()
     from streams.app.run import run_roles
 
-    run_roles(_settings(), set(roles.split(",")), app_name="streams")
+    run_roles(settings, set(roles.split(",")), app_name="streams")
 
 
 @app.command()
 def scheduler() -> None:
     """The scheduler: fires schedule triggers (LANNER_SCHEDULER_ENABLED=false turns it off)."""
-    _setup_logging()
+    settings = _role_settings()
     from streams.scheduler import run_scheduler
 
-    run_scheduler(_settings())
+    run_scheduler(settings)
 
 
 @app.command()
 def indexer() -> None:
     """The indexer: folds the log into Elasticsearch views."""
-    _setup_logging()
+    settings = _role_settings()
     from projections.indexer import run_indexer
 
-    run_indexer(_settings())
+    run_indexer(settings)
 
 
 @app.command()
 def webserver() -> None:
     """The REST API and web UI."""
-    _setup_logging()
+    settings = _role_settings()
     from api.web.serve import serve
 
-    serve(_settings())
+    serve(settings)
 
 
-def _run_tree(settings: LannerSettings, env: dict[str, str], flows_dir: Path | None) -> int:
+def _lock_data_folder(folder: Path) -> DataFolderLock:
+    """The data folder is this tree's alone while any of its processes lives; a second
+    start on it is refused in one line naming the folder and the pid that holds it."""
+    try:
+        return DataFolderLock(folder).acquire()
+    except DataFolderInUse as exc:
+        typer.echo(f"lanner: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _run_tree(
+    settings: LannerSettings,
+    env: dict[str, str],
+    flows_dir: Path | None,
+    lock: DataFolderLock,
+    other_pids: tuple[int, ...] = (),
+) -> int:
     from api.cli.supervisor import Supervisor
     from streams.app.run import ensure_lanner_topics
 
     ensure_lanner_topics(settings)
-    supervisor = Supervisor(env, console)
+    supervisor = Supervisor(env, console, lock, other_pids)
     for role in ALL_ROLES:
         supervisor.spawn(role)
     if flows_dir is not None and flows_dir.is_dir():
@@ -116,7 +146,12 @@ def standalone(
 ) -> None:
     """Every role in one process tree, against the configured Kafka and Elasticsearch."""
     settings = _settings()
-    raise typer.Exit(_run_tree(settings, dict(os.environ), flows))
+    lock = _lock_data_folder(Path(settings.data_dir))
+    try:
+        code = _run_tree(settings, dict(os.environ), flows, lock)
+    finally:
+        lock.release()
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -135,11 +170,14 @@ def local(
     env = dict(os.environ)
     kafka_port = int(env.get("LANNER_KAFKA_BOOTSTRAP", "127.0.0.1:9092").rsplit(":", 1)[1])
     es_port = int(env.get("LANNER_ELASTICSEARCH_URL", "http://127.0.0.1:9200").rsplit(":", 1)[1])
-    server = EmbeddedServer(data_dir / "noida", kafka_port, es_port)
+    lock = _lock_data_folder(data_dir)
+    assert lock.fd is not None
+    server = EmbeddedServer(data_dir / "noida", kafka_port, es_port, keep_fds=(lock.fd,))
     console.print(f"starting the embedded back end (noida-db) in {data_dir}/noida ...")
     try:
         server.start()
     except EmbeddedError as exc:
+        lock.release()
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     env.update(
@@ -156,13 +194,16 @@ def local(
         settings = LannerSettings.from_env(env)
     except ValueError as exc:
         server.stop()
+        lock.release()
         console.print(f"[red]invalid settings:[/red] {exc}")
         raise typer.Exit(2) from None
     if not settings.auth:
         console.print("authentication is off in local mode (LANNER_AUTH=off): do not expose "
                       "this port")
     try:
-        code = _run_tree(settings, env, flows)
+        noida = (server.proc.pid,) if server.proc is not None else ()
+        code = _run_tree(settings, env, flows, lock, noida)
     finally:
         server.stop()
+        lock.release()
     raise typer.Exit(code)

@@ -11,22 +11,43 @@ from collections.abc import Mapping
 
 from rich.console import Console
 
+from api.cli.data_lock import DataFolderLock
+from api.cli.lifeline import SUPERVISOR_PID_ENV
+
 
 class Supervisor:
-    def __init__(self, env: Mapping[str, str], console: Console) -> None:
-        self.env = dict(env)
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        console: Console,
+        lock: DataFolderLock | None = None,
+        other_pids: tuple[int, ...] = (),
+    ) -> None:
+        self.env = {**env, SUPERVISOR_PID_ENV: str(os.getpid())}
         self.console = console
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.lock = lock
+        self.other_pids = other_pids  # e.g. the embedded back end, named in the lock
 
     def spawn(self, role: str) -> None:
         command = [sys.executable, "-m", "api.cli.main", "server", role]
         # Own session: Ctrl-C (or a signal to the group) reaches the supervisor only, which
         # stops the roles in order and the back end last, so none is left talking to a
-        # broker that is already gone.
+        # broker that is already gone. The child dies with the supervisor (it asks the
+        # kernel for SIGTERM then, and watches its parent: api/cli/lifeline.py), and
+        # holds the data folder's lock as long as it lives.
+        keep = (self.lock.fd,) if self.lock is not None and self.lock.fd is not None else ()
         self.children[role] = subprocess.Popen(
-            command, env=self.env, stdin=subprocess.DEVNULL, start_new_session=True
+            command,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            pass_fds=keep,
         )
         self.console.log(f"started {role} (pid {self.children[role].pid})")
+        if self.lock is not None:
+            pids = [c.pid for c in self.children.values()]
+            self.lock.record([os.getpid(), *self.other_pids, *pids])
 
     def watch(self, stop_after_s: float | None = None) -> int:
         """Wait until Ctrl-C / SIGTERM, or a child dies; then stop everything."""

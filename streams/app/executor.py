@@ -77,6 +77,16 @@ class Executor:
         # Faust derives serializers from types only; the record codec keeps values as
         # objects in memory and JSON on the changelog. Set before the store is created.
         self.table.value_serializer = RECORD_CODEC  # type: ignore[attr-defined]
+        # Faust sends a table write to its changelog in the background and drops the
+        # future of that send; keep the latest so the agent can wait for it.
+        self._last_changelog: asyncio.Future[Any] | None = None
+        send_changelog = self.table.send_changelog
+
+        def keep_future(*args: Any, **kwargs: Any) -> Any:
+            self._last_changelog = send_changelog(*args, **kwargs)
+            return self._last_changelog
+
+        self.table.send_changelog = keep_future  # type: ignore[method-assign]
         self.control_topic = raw_topic(app, topics.worker_control)
         self.gate_topic = raw_topic(app, topics.concurrency)
         self.timers = TimerIndex()
@@ -117,11 +127,14 @@ class Executor:
             # Heartbeats feed the health loop only: no decision, no table write.
             self.health.heartbeat(inp.task_run_id, inp.attempt, inp.worker_id, _now())
             return
+        arrived = _now()
         key = inp.execution_id.encode()
         record = self._record(key)
         flow = await self._flow_for(inp, record)
         started = time.monotonic()
-        result = handle(record, flow, inp, self.catalog, self.bounds)
+        result = handle(
+            record, flow, inp, self.catalog, bounds=self.bounds, now=decision_time(record, arrived)
+        )
         spent = time.monotonic() - started
         if spent > self.settings.limits.render_seconds:
             # Everything else on this partition waited that long (issue 19 makes steps O(1)).
@@ -136,6 +149,13 @@ class Executor:
             )
         if not result.replayed:
             self.table[key] = result.record
+            if result.events:
+                # The record remembers the input and the events it caused, times
+                # included: it is on the log before those events are, so a crash cannot
+                # leave events on the log that the restored table does not know (the
+                # input would be decided again, at a later time, and its events would
+                # differ from the ones already written).
+                await self._changelog_written()
         elif result.events:
             log.info(
                 "re-emitting the events of an input seen before",
@@ -175,6 +195,13 @@ class Executor:
         self.health.observe(result.events, state, _now())
         if state.state.is_terminal:
             self.timers.forget(inp.execution_id)
+
+    async def _changelog_written(self) -> None:
+        """Until the broker has the table's latest write (one round trip, paid only by
+        inputs that produced events)."""
+        written, self._last_changelog = self._last_changelog, None
+        if written is not None:
+            await written
 
     def _record(self, key: bytes) -> ExecutorRecord | None:
         """The table's record: an object when this process wrote it, JSON bytes when it
@@ -286,6 +313,15 @@ class Executor:
             self.timers.rebuild_from(state, delayed=retry_pending)
             self.health.rebuild_from(state, now)
         log.info("timers and worker health rebuilt from the table", extra={"executions": rebuilt})
+
+
+def decision_time(record: ExecutorRecord | None, arrived: dt.datetime) -> dt.datetime:
+    """When an input is decided: its arrival, read once; never before the execution's last
+    event (another executor's clock may have run ahead before a rebalance), so every
+    execution's event times are in seq order, which time travel (as_of) relies on."""
+    if record is not None and record.recent and record.recent[-1].time > arrived:
+        return record.recent[-1].time
+    return arrived
 
 
 def _now() -> dt.datetime:

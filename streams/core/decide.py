@@ -1,9 +1,10 @@
 """decide(flow, state, input) -> events: what the executor does next, as a pure function.
 
-No clock, no I/O, no randomness: time comes with the input, ids are derived from what
-is already known, and other flows (for subflows) come from the catalog argument. So the
-same (flow, state, input) always gives the same events, which is what makes the executor
-correct under at-least-once delivery and lets the replayer check recorded histories.
+No clock, no I/O, no randomness: the decision time (`now`) comes with the input, ids are
+derived from what is already known, and other flows (for subflows) come from the catalog
+argument. So the same (flow, state, input, now) always gives the same events, which is
+what makes the executor correct under at-least-once delivery and lets the replayer check
+recorded histories.
 
 The walk is Kestra's: after every input, the flow's task tree is stepped from the root;
 each flowable creates the children it may now run, inline tasks (Log, Return, ...) run
@@ -11,6 +12,8 @@ on the spot, worker tasks are dispatched, and finished children end their parent
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 from schemas.commands import (
     AdmitExecution,
@@ -62,9 +65,12 @@ def decide(
     state: Execution | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
+    *,
     bounds: Bounds = DEFAULT_BOUNDS,
+    now: dt.datetime | None = None,
 ) -> list[ExecutionEvent]:
-    emitter = Emitter(state, inp)
+    """`now` is the decision time (see Emitter); every event emitted here carries it."""
+    emitter = Emitter(state, inp, now)
     if isinstance(inp, CreateExecution):
         create_execution(emitter, flow, inp)
     elif state is None or flow is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from schemas.commands import (
@@ -28,12 +29,21 @@ def actor_of(inp: ExecutorInput) -> str:
 
 
 class Emitter:
-    """Stamps events with seq, time and causality, and folds each one as it is emitted."""
+    """Stamps events with seq, time and causality, and folds each one as it is emitted.
 
-    def __init__(self, state: Execution | None, inp: ExecutorInput) -> None:
+    `now` is the decision time: when the executor took the input up (its edge reads the
+    clock once per input, and a replay reads it back from the first recorded event the
+    input caused). Every event of one decision carries it; the input's own `time` (when
+    the request was made, when the worker reported) stays on the input. Without `now`,
+    the input's time is used: histories recorded before decision times, and tests that
+    drive the core with one fake clock."""
+
+    def __init__(
+        self, state: Execution | None, inp: ExecutorInput, now: dt.datetime | None = None
+    ) -> None:
         self.state = state
         self.events: list[ExecutionEvent] = []
-        self.time = inp.time
+        self.time = inp.time if now is None else now
         self.causation = inp.input_id
         self.actor = actor_of(inp)
         if state is not None:

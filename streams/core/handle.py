@@ -8,6 +8,7 @@ instead of being applied twice.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -62,8 +63,14 @@ def handle(
     flow: ValidatedFlow | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
+    *,
     bounds: Bounds = DEFAULT_BOUNDS,
+    now: dt.datetime | None = None,
 ) -> Handled:
+    """`now` is the decision time, read once by the executor's edge when the input arrives
+    (None: the input's own time). A redelivered input that was applied re-emits its events
+    as they were, times included; the inputs parked until their execution's creation are
+    decided with the creation, at its time."""
     record = record or ExecutorRecord()
     seen = record.applied.get(inp.input_id)
     if seen is not None:
@@ -78,13 +85,13 @@ def handle(
         if inp in record.early or len(record.early) >= MAX_EARLY_INPUTS:
             return Handled(record, [], replayed=True)
         return Handled(record.model_copy(update={"early": (*record.early, inp)}), [], False)
-    handled = _apply(record, flow, inp, catalog, bounds)
+    handled = _apply(record, flow, inp, catalog, bounds, now)
     if not isinstance(inp, CreateExecution) or not record.early:
         return handled
     events = list(handled.events)
     current = handled.record.model_copy(update={"early": ()})
     for waiting in record.early:
-        later = _apply(current, flow, waiting, catalog, bounds)
+        later = _apply(current, flow, waiting, catalog, bounds, now)
         current, events = later.record, events + later.events
     if events:
         # A redelivered creation must re-emit all that its first delivery emitted: the
@@ -100,13 +107,14 @@ def _apply(
     inp: ExecutorInput,
     catalog: FlowCatalog,
     bounds: Bounds,
+    now: dt.datetime | None,
 ) -> Handled:
     state = record.execution
     try:
-        events = decide(flow, state, inp, catalog, bounds)
+        events = decide(flow, state, inp, catalog, bounds=bounds, now=now)
         new_state = fold(events, state) if events else state
     except LimitExceeded as exc:
-        events = _fail_execution(state, inp, f"execution {inp.execution_id}: {exc}")
+        events = _fail_execution(state, inp, f"execution {inp.execution_id}: {exc}", now)
         new_state = fold(events, state) if events else state
     except Exception as exc:  # RecursionError included
         # A bug in a decision must not stop the executor nor loop on the same input
@@ -114,7 +122,7 @@ def _apply(
         # this input would have produced are dropped, the failure follows the old state.
         log.exception("decision failed", extra={"execution_id": inp.execution_id})
         reason = f"executor error in execution {inp.execution_id}: {type(exc).__name__}: {exc}"
-        events = _fail_execution(state, inp, reason)
+        events = _fail_execution(state, inp, reason, now)
         new_state = fold(events, state) if events else state
     span = (events[0].seq, events[-1].seq) if events else (0, -1)
     recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
@@ -127,7 +135,7 @@ def _apply(
 
 
 def _fail_execution(
-    state: Execution | None, inp: ExecutorInput, error: str
+    state: Execution | None, inp: ExecutorInput, error: str, now: dt.datetime | None
 ) -> list[ExecutionEvent]:
     """The events that end an execution whose decision failed: FAILED where that move is
     legal (KILLED from PAUSED or KILLING). An execution whose creation itself failed is
@@ -136,18 +144,20 @@ def _fail_execution(
     if state is None:
         if not isinstance(inp, CreateExecution):
             return []
-        return _created_and_failed(inp, error)
+        return _created_and_failed(inp, error, now)
     if state.state.is_terminal:
         return []
-    emitter = Emitter(state, inp)
+    emitter = Emitter(state, inp, now)
     end = State.FAILED if execution_may_move(state.state, State.FAILED) else State.KILLED
     emitter.emit(EXECUTION_END_STATES[end], error=error)
     return emitter.events
 
 
-def _created_and_failed(cmd: CreateExecution, error: str) -> list[ExecutionEvent]:
+def _created_and_failed(
+    cmd: CreateExecution, error: str, now: dt.datetime | None
+) -> list[ExecutionEvent]:
     ref = cmd.flow
-    emitter = Emitter(None, cmd)
+    emitter = Emitter(None, cmd, now)
     emitter.emit(
         ExecutionCreated,
         execution_id=cmd.execution_id,
@@ -162,6 +172,7 @@ def _created_and_failed(cmd: CreateExecution, error: str) -> list[ExecutionEvent
         trigger=cmd.trigger,
         seed=(),
         original_id=cmd.original_id,
+        requested=cmd.time,
     )
     emitter.emit(EXECUTION_END_STATES[State.FAILED], error=error)
     return emitter.events

@@ -68,6 +68,7 @@ def create_execution(em: Emitter, flow: ValidatedFlow | None, cmd: CreateExecuti
     em.emit(
         ExecutionCreated,
         execution_id=cmd.execution_id,
+        requested=cmd.time,
         tenant=ref.tenant,
         namespace=ref.namespace,
         flow_id=ref.flow_id,

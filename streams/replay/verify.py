@@ -1,7 +1,8 @@
 """Re-run the executor's step over recorded inputs and compare with recorded events.
 
 For each input, in the order the executor consumed them, `handle` (hence `decide`) runs
-with the current code on the record the replay has built so far, exactly as the
+with the current code, at the input's recorded decision time, on the record the replay
+has built so far, exactly as the
 executor's table held it: a redelivered input is recognised by its input id and
 replays nothing, an input that caused nothing still enters the bookkeeping. The events
 it returns must equal the recorded events of that input, field by field. After a
@@ -74,11 +75,16 @@ def verify_execution(
     done = 0
     for item in inputs:
         verdict.inputs += 1
-        handled = handle(record, flow_for(item.inp, truth), item.inp, catalog)
+        mine = _caused_by(history, done, item.inp.input_id)
+        # The decision time is not on the input: the executor read its clock when the input
+        # arrived, and the first event the input caused carries it. An input that caused
+        # nothing is decided at its own time, which is no later than its arrival: what was
+        # not yet due when it arrived (or it would have caused events) was not due earlier.
+        now = mine[0].time if mine else None
+        handled = handle(record, flow_for(item.inp, truth), item.inp, catalog, now=now)
         if handled.replayed:
             record = handled.record
             continue
-        mine = _caused_by(history, done, item.inp.input_id)
         verdict.events += max(len(mine), len(handled.events))
         if mine == handled.events:
             record, truth = handled.record, handled.record.execution

@@ -17,6 +17,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +242,12 @@ def test_history_names_every_actor_and_links_causes(ran: Ran) -> None:
         assert [e["seq"] for e in history] == list(range(1, len(history) + 1))
         for e in history:
             assert e["event_id"] == f"{e['execution_id']}:{e['seq']}"
-            assert e["actor"] and e["causation_id"] and e["time"] and e["version"] == 1
+            assert e["actor"] and e["causation_id"] and e["time"]
+            # ExecutionCreated v2 adds `requested`, the request's time (issue 16).
+            assert e["version"] == (2 if e["type"] == "ExecutionCreated" else 1)
+        created = history[0]
+        assert datetime.fromisoformat(created["requested"]) <= datetime.fromisoformat(
+            created["time"])
     # One correlation id for the execution and its subflow.
     assert {e["correlation_id"] for e in parent + child} == {parent[0]["correlation_id"]}
     assert parent[0]["actor"] == "api"
@@ -331,10 +337,10 @@ def test_replay_verify_reports_a_changed_decision(ran: Ran, monkeypatch: pytest.
     original = streams.core.handle.decide
 
     def changed(flow: ValidatedFlow | None, state: Execution | None, inp: ExecutorInput,
-                catalog: Any) -> list[ExecutionEvent]:
+                catalog: Any, **rest: Any) -> list[ExecutionEvent]:
         return [e.model_copy(update={"outputs": {"value": "changed"}})
                 if isinstance(e, TaskRunSucceeded) and "value" in e.outputs else e
-                for e in original(flow, state, inp, catalog)]
+                for e in original(flow, state, inp, catalog, **rest)]
 
     monkeypatch.setattr(streams.core.handle, "decide", changed)
     report, _stats = verify_log(api.settings.kafka_bootstrap, api.topics,

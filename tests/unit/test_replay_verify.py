@@ -73,10 +73,10 @@ def test_a_changed_decision_is_reported_once_with_its_seq() -> None:
         original = streams.core.handle.decide
 
         def changed(flow: ValidatedFlow | None, state: Execution | None, inp: ExecutorInput,
-                    catalog: Any, *rest: Any) -> list[ExecutionEvent]:
+                    catalog: Any, **rest: Any) -> list[ExecutionEvent]:
             return [e.model_copy(update={"outputs": {"value": "changed"}})
                     if isinstance(e, TaskRunSucceeded) and e.outputs else e
-                    for e in original(flow, state, inp, catalog, *rest)]
+                    for e in original(flow, state, inp, catalog, **rest)]
 
         mp.setattr(streams.core.handle, "decide", changed)
         [verdict] = verify_all(sim)

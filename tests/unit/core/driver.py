@@ -112,8 +112,12 @@ class Sim:
         duplicates: bool = False,
         auto_timers: bool = True,
         bounds: Bounds = DEFAULT_BOUNDS,
+        arrival_lag: dt.timedelta | None = None,
     ) -> None:
         self.bounds = bounds
+        # With a lag, the executor takes each input up that long after the fake clock (it
+        # was slow, or down): inputs keep the clock's time, events carry the arrival.
+        self.arrival_lag = arrival_lag
         self.catalog = Catalog(parse(f) if isinstance(f, str) else f for f in flows)
         self.outcomes = dict(outcomes or {})
         self.hold = set(hold)
@@ -131,6 +135,7 @@ class Sim:
         self.jobs: list[WorkerJob] = []
         self._seen_jobs: set[str] = set()
         self._seen_commands: set[str] = set()
+        self._handled: set[str] = set()
         self._counter = 0
 
     # --- looking ---------------------------------------------------------------------
@@ -274,7 +279,11 @@ class Sim:
         else:
             flow = self.flow_of(eid)
         before = record.execution.seq if record and record.execution else 0
-        handled = handle(record, flow, inp, self.catalog, self.bounds)
+        # A redelivery arrives later still: applied inputs must re-emit unchanged events.
+        lag = self.arrival_lag
+        now = None if lag is None else self.now + lag * (2 if inp.input_id in self._handled else 1)
+        self._handled.add(inp.input_id)
+        handled = handle(record, flow, inp, self.catalog, bounds=self.bounds, now=now)
         self.records[eid] = handled.record
         delivery = Delivery(inp, eid, before, handled.events, handled.replayed)
         self.log.append(delivery)
@@ -377,7 +386,9 @@ def replay(sim: Sim) -> list[str]:
                 flow = sim.catalog.get(ref.tenant, ref.namespace, ref.flow_id, ref.revision)
             elif state is None and not recorded:
                 continue  # an input that waited for its execution: nothing to compare yet
-            again = decide(flow, state, inp, sim.catalog)
+            # The decision time is the recorded one (the first event's), as in replay verify.
+            now = recorded[0].time if recorded else None
+            again = decide(flow, state, inp, sim.catalog, now=now)
             if again != recorded:
                 problems.append(
                     f"input {number} ({inp.type} {inp.input_id}) of"
