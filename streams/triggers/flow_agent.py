@@ -73,9 +73,9 @@ _STATE_OF: dict[type, State] = {
     ExecutionRestarted: State.RESTARTED,
     **{cls: state for state, cls in EXECUTION_END_STATES.items()},
 }
-# Every execution-level event has a type starting so; task run events (most of the
-# topic) are recognised without decoding them.
-_EXECUTION_MARK = b'"type":"Execution'
+# Every execution-level event has a type value starting so, whatever the JSON spacing;
+# task run events (most of the topic) are passed over without decoding them.
+_EXECUTION_MARK = b'"Execution'
 # How long the first match waits for the flow catalog and the trigger states to load.
 CATCH_UP_S = 30.0
 
