@@ -51,6 +51,7 @@ from streams.core.expressions import ExpressionError
 from streams.core.ids import derive_id
 from streams.flow_catalog import LiveFlowCatalog
 from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
+from streams.log.admin import ensure_topics
 from streams.log.topics import Topics
 from streams.triggers.flow_index import FlowTriggerIndex, Target
 from streams.triggers.flow_join import join
@@ -76,6 +77,10 @@ _STATE_OF: dict[type, State] = {
 # Every execution-level event has a type value starting so, whatever the JSON spacing;
 # task run events (most of the topic) are passed over without decoding them.
 _EXECUTION_MARK = b'"Execution'
+FACTS_TABLE = "flow-trigger-facts"
+JOINS_TABLE = "flow-trigger-joins"
+# Every table of the scheduler's app (InputPositions names its own "input-positions").
+TABLES = (FACTS_TABLE, JOINS_TABLE, "input-positions")
 # How long the first match waits for the flow catalog and the trigger states to load.
 CATCH_UP_S = 30.0
 
@@ -101,14 +106,14 @@ class FlowTriggers:
         self.conditions = raw_topic(app, topics.flow_trigger_conditions)
         self.trigger_events = raw_topic(app, topics.trigger_events)
         self.facts = app.Table(
-            "flow-trigger-facts",
+            FACTS_TABLE,
             default=None,
             partitions=settings.partitions,
             key_type=bytes,
             value_type=bytes,
         )
         self.joins = app.Table(
-            "flow-trigger-joins",
+            JOINS_TABLE,
             default=None,
             partitions=settings.partitions,
             key_type=bytes,
@@ -206,9 +211,7 @@ class FlowTriggers:
                     conditions=met,
                     upstream=upstream,
                 )
-                await self.conditions.send(
-                    key=record.key.encode(), value=record.model_dump_json().encode()
-                )
+                await _delivered(self.conditions, record.key, record.model_dump_json())
 
     async def _catch_up(self) -> None:
         """Before the first match, the flow catalog and the trigger states must hold what
@@ -350,9 +353,15 @@ class FlowTriggers:
         await self._record(event)
 
     async def _record(self, event: TriggerEventBase) -> None:
-        await self.trigger_events.send(
-            key=event.key.encode(), value=event.model_dump_json().encode()
-        )
+        await _delivered(self.trigger_events, event.key, event.model_dump_json())
+
+
+async def _delivered(topic: Any, key: str, value: str) -> None:
+    """Send and wait for the broker's ack: these records are rare (a match, a fire), and
+    the facts of a final execution are dropped right after, so a crash must not find the
+    drop on the changelog and the record lost with the producer's buffer."""
+    pending = await topic.send(key=key.encode(), value=value.encode())
+    await pending
 
 
 def install_flow_triggers(
@@ -364,6 +373,16 @@ def install_flow_triggers(
 ) -> FlowTriggers:
     """Add the Flow trigger agents (and their tracking records) to the scheduler's app."""
     topics = Topics(settings.full_topic_prefix)
+    # The tables' changelogs are created before the app starts, as every topic is here:
+    # measured on a loaded machine, Faust had not created them yet when the first record
+    # arrived, and the table write failed (PartitionsMismatch: 0 partitions).
+    ensure_topics(
+        settings.kafka_bootstrap,
+        [f"{app.conf.id}-{table}-changelog" for table in TABLES],
+        settings.partitions,
+        settings.replication_factor,
+        config={"cleanup.policy": "compact"},
+    )
     positions = InputPositions(
         app, settings.partitions, {topics.execution_events, topics.flow_trigger_conditions}
     )
