@@ -20,6 +20,7 @@ from schemas.triggers import TRIGGER_EVENT_ADAPTER, TriggerDisabled, TriggerEven
 from streams.core.evolve import evolve
 from streams.log.admin import wait_group_consuming
 from tests.harness.kafka_broker import KafkaBroker
+from tests.harness.noida import NoidaServer
 from tests.integration.cluster import Cluster, wait_until
 
 NS = "company.ft"
@@ -110,9 +111,8 @@ triggers:
 """
 
 
-@pytest.fixture
-def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
-    cluster = Cluster(kafka_broker.bootstrap, f"ft{os.getpid()}{time.monotonic_ns() % 10**6}")
+def _cluster_with_scheduler(bootstrap: str) -> Iterator[Cluster]:
+    cluster = Cluster(bootstrap, f"ft{os.getpid()}{time.monotonic_ns() % 10**6}")
     try:
         cluster.start_executor_and_worker()
         cluster.start("scheduler")
@@ -125,6 +125,16 @@ def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
+    yield from _cluster_with_scheduler(kafka_broker.bootstrap)
+
+
+@pytest.fixture
+def local_cluster(noida: NoidaServer) -> Iterator[Cluster]:
+    yield from _cluster_with_scheduler(noida.bootstrap)
 
 
 def _runs_of(cluster: Cluster, flow_id: str) -> dict[str, Execution]:
@@ -348,3 +358,21 @@ def test_a_flow_trigger_stopped_after_a_failure_fires_no_more(cluster: Cluster) 
     cluster.run(NS, "source")
     time.sleep(4)
     assert len(_runs_of(cluster, "fragile")) == 1
+
+
+def test_flow_triggers_on_the_local_default_embedded_server(local_cluster: Cluster) -> None:
+    """The same path on noida-db, which `lanner server local` runs."""
+    cluster = local_cluster
+    cluster.deploy(EXTRACT)
+    cluster.deploy(TRANSFORM)
+    for flow_id in ("up_a", "up_b"):
+        cluster.deploy(_upstream(flow_id))
+    cluster.deploy(JOINED)
+    upstream = cluster.run(NS, "extract", {"day": 4})
+    cluster.run(NS, "up_a")
+    cluster.run(NS, "up_b")
+    wait_until(lambda: len(_ended(cluster, "transform")) == 1, 120, "the transform execution")
+    wait_until(lambda: len(_ended(cluster, "joined")) == 1, 120, "the joined execution")
+    [transform] = _ended(cluster, "transform")
+    assert transform.inputs == {"date": "2026-01-04"}
+    assert transform.trigger is not None and transform.trigger["executionId"] == upstream.id
