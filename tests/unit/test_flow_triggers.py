@@ -356,6 +356,23 @@ def test_daily_windows_exclude_the_off_hours() -> None:
     assert window_of(daily, at(9)) is None
 
 
+def test_unquoted_yaml_times_of_day_read_as_base_60_numbers_still_work() -> None:
+    daily = window(type="DAILY_TIME_WINDOW", startTime=6 * 3600, endTime="09:00:00")
+    assert window_of(daily, at(7)) == (at(6), at(9))
+    found = problems_of("""  - id: f
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: p
+      flows:
+        - namespace: company.team
+      timeWindow:
+        type: DAILY_TIME_WINDOW
+        startTime: 9:00:00
+        endTime: "08:00:00"
+""")
+    assert [path for _, path, _ in found] == ["triggers[0].preconditions.timeWindow.endTime"]
+
+
 def test_sliding_window_holds_times_within_its_length_of_one_another() -> None:
     sliding = window(type="SLIDING_WINDOW", window="PT1H")
     assert together(sliding, [at(10), at(10, 59)], at(10, 59))
