@@ -47,7 +47,6 @@ from schemas.triggers.upstream import ConditionsMet, ExecutionFacts, JoinState, 
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
-from streams.core.expressions import ExpressionError
 from streams.core.ids import derive_id
 from streams.flow_catalog import LiveFlowCatalog
 from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
@@ -56,6 +55,7 @@ from streams.log.topics import Topics
 from streams.triggers.flow_index import FlowTriggerIndex, Target
 from streams.triggers.flow_join import join
 from streams.triggers.flow_match import (
+    TriggerInputError,
     concerns,
     met_preconditions,
     render_inputs,
@@ -328,7 +328,7 @@ class FlowTriggers:
                 trigger=trigger_variables(trigger, upstream),
                 execution_id=execution_id,
             )
-        except (ExpressionError, InvalidInputs, UnknownFlow) as exc:
+        except (TriggerInputError, InvalidInputs, UnknownFlow) as exc:
             event = TriggerFailed(error=str(exc), **common)
             log.error(
                 "flow trigger could not create an execution",

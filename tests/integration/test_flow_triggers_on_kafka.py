@@ -16,7 +16,13 @@ import pytest
 from schemas.events import EXECUTION_EVENT_ADAPTER
 from schemas.execution import Execution
 from schemas.states import State
-from schemas.triggers import TRIGGER_EVENT_ADAPTER, TriggerDisabled, TriggerEvent, TriggerFired
+from schemas.triggers import (
+    TRIGGER_EVENT_ADAPTER,
+    TriggerDisabled,
+    TriggerEvent,
+    TriggerFailed,
+    TriggerFired,
+)
 from streams.core.evolve import evolve
 from streams.log.admin import wait_group_consuming
 from tests.harness.kafka_broker import KafkaBroker
@@ -68,6 +74,29 @@ triggers:
         flowId: extract
       - type: io.kestra.plugin.core.condition.ExecutionStatus
         in: [SUCCESS]
+"""
+
+
+# Its input wants a number; the upstream date is not one: the trigger fails, visibly.
+STRICT = f"""
+id: strict
+namespace: {NS}
+inputs:
+  - id: count
+    type: INT
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ inputs.count }}}}"
+triggers:
+  - id: wants_a_number
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs:
+      count: "{{{{ trigger.outputs.date }}}}"
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: {NS}
+        flowId: extract
 """
 
 
@@ -195,6 +224,7 @@ def test_a_flow_trigger_with_conditions_fires_once_per_matching_execution(
     assert "did you mean io.kestra.plugin.core.condition.ExecutionStatus?" in str(refused)
     cluster.deploy(EXTRACT)
     cluster.deploy(TRANSFORM)
+    cluster.deploy(STRICT)
     first = cluster.run(NS, "extract", {"day": 1})
     failed = cluster.run(NS, "extract", {"day": 2, "fail": True})
     second = cluster.run(NS, "extract", {"day": 3})
@@ -225,6 +255,14 @@ def test_a_flow_trigger_with_conditions_fires_once_per_matching_execution(
     assert {e.execution_id for e in fired} == {r.id for r in runs}
     assert all(e.trigger_id == "after_extract" and e.flow_id == "transform" for e in fired)
     assert {e.source["executions"][0]["executionId"] for e in fired} == {first.id, second.id}
+    failures = [
+        e
+        for e in _trigger_events(cluster)
+        if isinstance(e, TriggerFailed) and e.flow_id == "strict"
+    ]
+    assert len(failures) >= 3  # one per extract execution (all states are listened to)
+    assert all("count" in e.error and e.trigger_id == "wants_a_number" for e in failures)
+    assert _runs_of(cluster, "strict") == {}
 
 
 def test_preconditions_join_two_flows_in_a_window_and_ignore_a_failure(cluster: Cluster) -> None:

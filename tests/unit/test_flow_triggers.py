@@ -18,7 +18,12 @@ from streams.flow_catalog import FlowSources
 from streams.plugins.registry import PluginRegistry
 from streams.triggers.flow_index import FlowTriggerIndex
 from streams.triggers.flow_join import join, together, window_of
-from streams.triggers.flow_match import concerns, met_preconditions, render_inputs
+from streams.triggers.flow_match import (
+    TriggerInputError,
+    concerns,
+    met_preconditions,
+    render_inputs,
+)
 
 UTC = dt.UTC
 REGISTRY = PluginRegistry.discover()
@@ -183,6 +188,8 @@ def test_inputs_render_over_the_upstream_outputs_and_trigger_variables() -> None
     )
     rendered = render_inputs(trigger, upstream(outputs={"date": "2026-01-01"}))
     assert rendered == {"date": "2026-01-01", "from": "a-1", "literal": 3}
+    with pytest.raises(TriggerInputError, match="input 'date': undefined variable"):
+        render_inputs(trigger, upstream())
 
 
 # --- preconditions: which ones one execution meets --------------------------------------
