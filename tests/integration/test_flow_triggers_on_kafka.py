@@ -414,3 +414,53 @@ def test_flow_triggers_on_the_local_default_embedded_server(local_cluster: Clust
     [transform] = _ended(cluster, "transform")
     assert transform.inputs == {"date": "2026-01-04"}
     assert transform.trigger is not None and transform.trigger["executionId"] == upstream.id
+
+
+WITH_PAUSE = f"""
+id: with_pause
+namespace: {NS}
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: Hello
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+    delay: PT0.5S
+  - id: hello_again
+    type: io.kestra.plugin.core.log.Log
+    message: again
+"""
+
+LISTENS_TO_STATES = f"""
+id: listens_to_states
+namespace: {NS}
+outputs:
+  - id: status
+    type: STRING
+    value: "{{{{ trigger.state }}}}"
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ trigger.executionId }}}} is {{{{ trigger.state }}}}"
+triggers:
+  - id: listen
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [RUNNING, PAUSED, SUCCESS, WARNING, FAILED]
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: {NS}
+        flowId: with_pause
+"""
+
+
+def test_a_flow_trigger_listening_to_running_and_paused_fires_at_each_change(
+    cluster: Cluster,
+) -> None:
+    """Kestra's FlowTriggerCaseTest.triggerWithPause: RUNNING, PAUSED, RUNNING, SUCCESS."""
+    cluster.deploy(WITH_PAUSE)
+    cluster.deploy(LISTENS_TO_STATES)
+    assert cluster.run(NS, "with_pause").state is State.SUCCESS
+    wait_until(lambda: len(_ended(cluster, "listens_to_states")) >= 4, 120, "four listeners")
+    time.sleep(2)
+    runs = sorted(_ended(cluster, "listens_to_states"), key=lambda r: r.created)
+    assert [r.outputs["status"] for r in runs] == ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]
