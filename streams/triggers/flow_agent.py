@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import faust
@@ -81,6 +83,9 @@ FACTS_TABLE = "flow-trigger-facts"
 JOINS_TABLE = "flow-trigger-joins"
 # Every table of the scheduler's app (InputPositions names its own "input-positions").
 TABLES = (FACTS_TABLE, JOINS_TABLE, "input-positions")
+# An agent step that raised is tried this many times in all, waiting longer each time.
+STEP_ATTEMPTS = 3
+RETRY_DELAY_S = 0.5
 # How long the first match waits for the flow catalog and the trigger states to load.
 CATCH_UP_S = 30.0
 
@@ -134,14 +139,11 @@ class FlowTriggers:
             )
             if decoded is None:
                 continue
-            try:
-                await self._on_execution_event(decoded)
-            except Exception:
-                # Skipping is safer than stopping the agent and its partitions.
-                log.exception(
-                    "flow triggers could not process an execution event",
-                    extra={"execution_id": decoded.execution_id, "seq": decoded.seq},
-                )
+            await _retrying(
+                partial(self._on_execution_event, decoded),
+                "flow triggers could not process an execution event",
+                {"execution_id": decoded.execution_id, "seq": decoded.seq},
+            )
 
     async def _on_execution_event(self, event: ExecutionEvent) -> None:
         key = event.execution_id.encode()
@@ -261,13 +263,11 @@ class FlowTriggers:
             met = decode_or_log(event, ConditionsMet.model_validate_json, "condition record", log)
             if met is None:
                 continue
-            try:
-                await self._on_conditions_met(met)
-            except Exception:
-                log.exception(
-                    "flow trigger could not join a condition",
-                    extra={"trigger": met.key, "execution_id": met.upstream.execution_id},
-                )
+            await _retrying(
+                partial(self._on_conditions_met, met),
+                "flow trigger could not join a condition",
+                {"trigger": met.key, "execution_id": met.upstream.execution_id},
+            )
 
     async def _on_conditions_met(self, met: ConditionsMet) -> None:
         await self._catch_up()
@@ -354,6 +354,25 @@ class FlowTriggers:
 
     async def _record(self, event: TriggerEventBase) -> None:
         await _delivered(self.trigger_events, event.key, event.model_dump_json())
+
+
+async def _retrying(
+    step: Callable[[], Awaitable[None]], what: str, extra: dict[str, Any]
+) -> None:
+    """Run an agent's step, again after an unexpected error (a broker that did not answer
+    in time): every step is idempotent (derived ids, redelivered records dropped), so a
+    retry is safe, and a fire is not lost to one transient error. After the last attempt
+    the record is skipped: a stopped agent would halt every trigger on its partitions."""
+    for attempt in range(1, STEP_ATTEMPTS + 1):
+        try:
+            await step()
+            return
+        except Exception:
+            if attempt == STEP_ATTEMPTS:
+                log.exception(f"{what}; skipped", extra={**extra, "attempts": attempt})
+                return
+            log.warning(f"{what}; trying again", extra={**extra, "attempt": attempt}, exc_info=True)
+            await asyncio.sleep(RETRY_DELAY_S * attempt)
 
 
 async def _delivered(topic: Any, key: str, value: str) -> None:

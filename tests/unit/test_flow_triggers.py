@@ -726,3 +726,31 @@ def test_bad_filters_and_states_are_refused() -> None:
 """)
     assert (line, path) == (16, "triggers[0].preconditions.where[0].filters[0].type")
     assert "SOUNDS_LIKE" in message
+
+
+# --- the agents' retry of a failed step -------------------------------------------------
+
+
+def test_a_failed_step_is_tried_again_then_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from streams.triggers import flow_agent
+
+    monkeypatch.setattr(flow_agent, "RETRY_DELAY_S", 0.0)
+    calls: list[int] = []
+
+    async def flaky() -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise TimeoutError("the broker did not answer")
+
+    asyncio.run(flow_agent._retrying(flaky, "step", {}))
+    assert len(calls) == 3
+
+    async def broken() -> None:
+        calls.append(1)
+        raise RuntimeError("always")
+
+    calls.clear()
+    asyncio.run(flow_agent._retrying(broken, "step", {}))  # skipped, not raised
+    assert len(calls) == flow_agent.STEP_ATTEMPTS
