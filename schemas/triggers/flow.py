@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.states import TERMINAL_STATES, State
 
@@ -225,6 +225,13 @@ class TimeWindow(BaseModel):
     deadline: dt.time | None = None
     startTime: dt.time | None = None
     endTime: dt.time | None = None
+
+    @field_validator("deadline", "startTime", "endTime")
+    @classmethod
+    def _utc_wall_time(cls, value: dt.time | None) -> dt.time | None:
+        # YAML reads an unquoted 9:00:00 as 32400 (base 60), which pydantic turns into a
+        # time with a UTC zone: times of day are UTC here, so drop the zone either way.
+        return value.replace(tzinfo=None) if value is not None else None
 
 
 class Preconditions(BaseModel):

@@ -24,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import faust
@@ -47,14 +49,15 @@ from schemas.triggers.upstream import ConditionsMet, ExecutionFacts, JoinState, 
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
-from streams.core.expressions import ExpressionError
 from streams.core.ids import derive_id
 from streams.flow_catalog import LiveFlowCatalog
 from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
+from streams.log.admin import ensure_topics
 from streams.log.topics import Topics
 from streams.triggers.flow_index import FlowTriggerIndex, Target
 from streams.triggers.flow_join import join
 from streams.triggers.flow_match import (
+    TriggerInputError,
     concerns,
     met_preconditions,
     render_inputs,
@@ -73,9 +76,16 @@ _STATE_OF: dict[type, State] = {
     ExecutionRestarted: State.RESTARTED,
     **{cls: state for state, cls in EXECUTION_END_STATES.items()},
 }
-# Every execution-level event has a type starting so; task run events (most of the
-# topic) are recognised without decoding them.
-_EXECUTION_MARK = b'"type":"Execution'
+# Every execution-level event has a type value starting so, whatever the JSON spacing;
+# task run events (most of the topic) are passed over without decoding them.
+_EXECUTION_MARK = b'"Execution'
+FACTS_TABLE = "flow-trigger-facts"
+JOINS_TABLE = "flow-trigger-joins"
+# Every table of the scheduler's app (InputPositions names its own "input-positions").
+TABLES = (FACTS_TABLE, JOINS_TABLE, "input-positions")
+# An agent step that raised is tried this many times in all, waiting longer each time.
+STEP_ATTEMPTS = 3
+RETRY_DELAY_S = 0.5
 # How long the first match waits for the flow catalog and the trigger states to load.
 CATCH_UP_S = 30.0
 
@@ -101,14 +111,14 @@ class FlowTriggers:
         self.conditions = raw_topic(app, topics.flow_trigger_conditions)
         self.trigger_events = raw_topic(app, topics.trigger_events)
         self.facts = app.Table(
-            "flow-trigger-facts",
+            FACTS_TABLE,
             default=None,
             partitions=settings.partitions,
             key_type=bytes,
             value_type=bytes,
         )
         self.joins = app.Table(
-            "flow-trigger-joins",
+            JOINS_TABLE,
             default=None,
             partitions=settings.partitions,
             key_type=bytes,
@@ -129,14 +139,11 @@ class FlowTriggers:
             )
             if decoded is None:
                 continue
-            try:
-                await self._on_execution_event(decoded)
-            except Exception:
-                # Skipping is safer than stopping the agent and its partitions.
-                log.exception(
-                    "flow triggers could not process an execution event",
-                    extra={"execution_id": decoded.execution_id, "seq": decoded.seq},
-                )
+            await _retrying(
+                partial(self._on_execution_event, decoded),
+                "flow triggers could not process an execution event",
+                {"execution_id": decoded.execution_id, "seq": decoded.seq},
+            )
 
     async def _on_execution_event(self, event: ExecutionEvent) -> None:
         key = event.execution_id.encode()
@@ -206,9 +213,7 @@ class FlowTriggers:
                     conditions=met,
                     upstream=upstream,
                 )
-                await self.conditions.send(
-                    key=record.key.encode(), value=record.model_dump_json().encode()
-                )
+                await _delivered(self.conditions, record.key, record.model_dump_json())
 
     async def _catch_up(self) -> None:
         """Before the first match, the flow catalog and the trigger states must hold what
@@ -258,13 +263,11 @@ class FlowTriggers:
             met = decode_or_log(event, ConditionsMet.model_validate_json, "condition record", log)
             if met is None:
                 continue
-            try:
-                await self._on_conditions_met(met)
-            except Exception:
-                log.exception(
-                    "flow trigger could not join a condition",
-                    extra={"trigger": met.key, "execution_id": met.upstream.execution_id},
-                )
+            await _retrying(
+                partial(self._on_conditions_met, met),
+                "flow trigger could not join a condition",
+                {"trigger": met.key, "execution_id": met.upstream.execution_id},
+            )
 
     async def _on_conditions_met(self, met: ConditionsMet) -> None:
         await self._catch_up()
@@ -325,7 +328,7 @@ class FlowTriggers:
                 trigger=trigger_variables(trigger, upstream),
                 execution_id=execution_id,
             )
-        except (ExpressionError, InvalidInputs, UnknownFlow) as exc:
+        except (TriggerInputError, InvalidInputs, UnknownFlow) as exc:
             event = TriggerFailed(error=str(exc), **common)
             log.error(
                 "flow trigger could not create an execution",
@@ -350,9 +353,34 @@ class FlowTriggers:
         await self._record(event)
 
     async def _record(self, event: TriggerEventBase) -> None:
-        await self.trigger_events.send(
-            key=event.key.encode(), value=event.model_dump_json().encode()
-        )
+        await _delivered(self.trigger_events, event.key, event.model_dump_json())
+
+
+async def _retrying(
+    step: Callable[[], Awaitable[None]], what: str, extra: dict[str, Any]
+) -> None:
+    """Run an agent's step, again after an unexpected error (a broker that did not answer
+    in time): every step is idempotent (derived ids, redelivered records dropped), so a
+    retry is safe, and a fire is not lost to one transient error. After the last attempt
+    the record is skipped: a stopped agent would halt every trigger on its partitions."""
+    for attempt in range(1, STEP_ATTEMPTS + 1):
+        try:
+            await step()
+            return
+        except Exception:
+            if attempt == STEP_ATTEMPTS:
+                log.exception(f"{what}; skipped", extra={**extra, "attempts": attempt})
+                return
+            log.warning(f"{what}; trying again", extra={**extra, "attempt": attempt}, exc_info=True)
+            await asyncio.sleep(RETRY_DELAY_S * attempt)
+
+
+async def _delivered(topic: Any, key: str, value: str) -> None:
+    """Send and wait for the broker's ack: these records are rare (a match, a fire), and
+    the facts of a final execution are dropped right after, so a crash must not find the
+    drop on the changelog and the record lost with the producer's buffer."""
+    pending = await topic.send(key=key.encode(), value=value.encode())
+    await pending
 
 
 def install_flow_triggers(
@@ -364,6 +392,16 @@ def install_flow_triggers(
 ) -> FlowTriggers:
     """Add the Flow trigger agents (and their tracking records) to the scheduler's app."""
     topics = Topics(settings.full_topic_prefix)
+    # The tables' changelogs are created before the app starts, as every topic is here:
+    # measured on a loaded machine, Faust had not created them yet when the first record
+    # arrived, and the table write failed (PartitionsMismatch: 0 partitions).
+    ensure_topics(
+        settings.kafka_bootstrap,
+        [f"{app.conf.id}-{table}-changelog" for table in TABLES],
+        settings.partitions,
+        settings.replication_factor,
+        config={"cleanup.policy": "compact"},
+    )
     positions = InputPositions(
         app, settings.partitions, {topics.execution_events, topics.flow_trigger_conditions}
     )

@@ -67,10 +67,19 @@ def expression_context(trigger: FlowTrigger, upstream: UpstreamExecution) -> dic
     }
 
 
+class TriggerInputError(ValueError):
+    """An input of the trigger could not be rendered; the message names it."""
+
+
 def render_inputs(trigger: FlowTrigger, upstream: UpstreamExecution) -> dict[str, Any]:
-    """The trigger's `inputs` rendered over `trigger.*`; raises ExpressionError."""
-    rendered = render(trigger.inputs, expression_context(trigger, upstream), now=upstream.time)
-    assert isinstance(rendered, dict)
+    """The trigger's `inputs` rendered over `trigger.*`; raises TriggerInputError."""
+    context = expression_context(trigger, upstream)
+    rendered: dict[str, Any] = {}
+    for name, value in trigger.inputs.items():
+        try:
+            rendered[name] = render(value, context, now=upstream.time)
+        except ExpressionError as exc:
+            raise TriggerInputError(f"input '{name}': {exc}") from exc
     return rendered
 
 

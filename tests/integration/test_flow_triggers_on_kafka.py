@@ -16,10 +16,17 @@ import pytest
 from schemas.events import EXECUTION_EVENT_ADAPTER
 from schemas.execution import Execution
 from schemas.states import State
-from schemas.triggers import TRIGGER_EVENT_ADAPTER, TriggerDisabled, TriggerEvent, TriggerFired
+from schemas.triggers import (
+    TRIGGER_EVENT_ADAPTER,
+    TriggerDisabled,
+    TriggerEvent,
+    TriggerFailed,
+    TriggerFired,
+)
 from streams.core.evolve import evolve
 from streams.log.admin import wait_group_consuming
 from tests.harness.kafka_broker import KafkaBroker
+from tests.harness.noida import NoidaServer
 from tests.integration.cluster import Cluster, wait_until
 
 NS = "company.ft"
@@ -70,6 +77,29 @@ triggers:
 """
 
 
+# Its input wants a number; the upstream date is not one: the trigger fails, visibly.
+STRICT = f"""
+id: strict
+namespace: {NS}
+inputs:
+  - id: count
+    type: INT
+tasks:
+  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ inputs.count }}}}"
+triggers:
+  - id: wants_a_number
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs:
+      count: "{{{{ trigger.outputs.date }}}}"
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: {NS}
+        flowId: extract
+"""
+
+
 def _upstream(flow_id: str) -> str:
     return f"""
 id: {flow_id}
@@ -110,9 +140,8 @@ triggers:
 """
 
 
-@pytest.fixture
-def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
-    cluster = Cluster(kafka_broker.bootstrap, f"ft{os.getpid()}{time.monotonic_ns() % 10**6}")
+def _cluster_with_scheduler(bootstrap: str) -> Iterator[Cluster]:
+    cluster = Cluster(bootstrap, f"ft{os.getpid()}{time.monotonic_ns() % 10**6}")
     try:
         cluster.start_executor_and_worker()
         cluster.start("scheduler")
@@ -125,6 +154,16 @@ def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.close()
+
+
+@pytest.fixture
+def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
+    yield from _cluster_with_scheduler(kafka_broker.bootstrap)
+
+
+@pytest.fixture
+def local_cluster(noida: NoidaServer) -> Iterator[Cluster]:
+    yield from _cluster_with_scheduler(noida.bootstrap)
 
 
 def _runs_of(cluster: Cluster, flow_id: str) -> dict[str, Execution]:
@@ -185,6 +224,7 @@ def test_a_flow_trigger_with_conditions_fires_once_per_matching_execution(
     assert "did you mean io.kestra.plugin.core.condition.ExecutionStatus?" in str(refused)
     cluster.deploy(EXTRACT)
     cluster.deploy(TRANSFORM)
+    cluster.deploy(STRICT)
     first = cluster.run(NS, "extract", {"day": 1})
     failed = cluster.run(NS, "extract", {"day": 2, "fail": True})
     second = cluster.run(NS, "extract", {"day": 3})
@@ -215,6 +255,14 @@ def test_a_flow_trigger_with_conditions_fires_once_per_matching_execution(
     assert {e.execution_id for e in fired} == {r.id for r in runs}
     assert all(e.trigger_id == "after_extract" and e.flow_id == "transform" for e in fired)
     assert {e.source["executions"][0]["executionId"] for e in fired} == {first.id, second.id}
+    failures = [
+        e
+        for e in _trigger_events(cluster)
+        if isinstance(e, TriggerFailed) and e.flow_id == "strict"
+    ]
+    assert len(failures) >= 3  # one per extract execution (all states are listened to)
+    assert all("count" in e.error and e.trigger_id == "wants_a_number" for e in failures)
+    assert _runs_of(cluster, "strict") == {}
 
 
 def test_preconditions_join_two_flows_in_a_window_and_ignore_a_failure(cluster: Cluster) -> None:
@@ -348,3 +396,71 @@ def test_a_flow_trigger_stopped_after_a_failure_fires_no_more(cluster: Cluster) 
     cluster.run(NS, "source")
     time.sleep(4)
     assert len(_runs_of(cluster, "fragile")) == 1
+
+
+def test_flow_triggers_on_the_local_default_embedded_server(local_cluster: Cluster) -> None:
+    """The same path on noida-db, which `lanner server local` runs."""
+    cluster = local_cluster
+    cluster.deploy(EXTRACT)
+    cluster.deploy(TRANSFORM)
+    for flow_id in ("up_a", "up_b"):
+        cluster.deploy(_upstream(flow_id))
+    cluster.deploy(JOINED)
+    upstream = cluster.run(NS, "extract", {"day": 4})
+    cluster.run(NS, "up_a")
+    cluster.run(NS, "up_b")
+    wait_until(lambda: len(_ended(cluster, "transform")) == 1, 120, "the transform execution")
+    wait_until(lambda: len(_ended(cluster, "joined")) == 1, 120, "the joined execution")
+    [transform] = _ended(cluster, "transform")
+    assert transform.inputs == {"date": "2026-01-04"}
+    assert transform.trigger is not None and transform.trigger["executionId"] == upstream.id
+
+
+WITH_PAUSE = f"""
+id: with_pause
+namespace: {NS}
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: Hello
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+    delay: PT0.5S
+  - id: hello_again
+    type: io.kestra.plugin.core.log.Log
+    message: again
+"""
+
+LISTENS_TO_STATES = f"""
+id: listens_to_states
+namespace: {NS}
+outputs:
+  - id: status
+    type: STRING
+    value: "{{{{ trigger.state }}}}"
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ trigger.executionId }}}} is {{{{ trigger.state }}}}"
+triggers:
+  - id: listen
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [RUNNING, PAUSED, SUCCESS, WARNING, FAILED]
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: {NS}
+        flowId: with_pause
+"""
+
+
+def test_a_flow_trigger_listening_to_running_and_paused_fires_at_each_change(
+    cluster: Cluster,
+) -> None:
+    """Kestra's FlowTriggerCaseTest.triggerWithPause: RUNNING, PAUSED, RUNNING, SUCCESS."""
+    cluster.deploy(WITH_PAUSE)
+    cluster.deploy(LISTENS_TO_STATES)
+    assert cluster.run(NS, "with_pause").state is State.SUCCESS
+    wait_until(lambda: len(_ended(cluster, "listens_to_states")) >= 4, 120, "four listeners")
+    time.sleep(2)
+    runs = sorted(_ended(cluster, "listens_to_states"), key=lambda r: r.created)
+    assert [r.outputs["status"] for r in runs] == ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]

@@ -18,7 +18,12 @@ from streams.flow_catalog import FlowSources
 from streams.plugins.registry import PluginRegistry
 from streams.triggers.flow_index import FlowTriggerIndex
 from streams.triggers.flow_join import join, together, window_of
-from streams.triggers.flow_match import concerns, met_preconditions, render_inputs
+from streams.triggers.flow_match import (
+    TriggerInputError,
+    concerns,
+    met_preconditions,
+    render_inputs,
+)
 
 UTC = dt.UTC
 REGISTRY = PluginRegistry.discover()
@@ -183,6 +188,8 @@ def test_inputs_render_over_the_upstream_outputs_and_trigger_variables() -> None
     )
     rendered = render_inputs(trigger, upstream(outputs={"date": "2026-01-01"}))
     assert rendered == {"date": "2026-01-01", "from": "a-1", "literal": 3}
+    with pytest.raises(TriggerInputError, match="input 'date': undefined variable"):
+        render_inputs(trigger, upstream())
 
 
 # --- preconditions: which ones one execution meets --------------------------------------
@@ -354,6 +361,23 @@ def test_daily_windows_exclude_the_off_hours() -> None:
     assert window_of(daily, at(7)) == (at(6), at(9))
     assert window_of(daily, at(5, 59)) is None
     assert window_of(daily, at(9)) is None
+
+
+def test_unquoted_yaml_times_of_day_read_as_base_60_numbers_still_work() -> None:
+    daily = window(type="DAILY_TIME_WINDOW", startTime=6 * 3600, endTime="09:00:00")
+    assert window_of(daily, at(7)) == (at(6), at(9))
+    found = problems_of("""  - id: f
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: p
+      flows:
+        - namespace: company.team
+      timeWindow:
+        type: DAILY_TIME_WINDOW
+        startTime: 9:00:00
+        endTime: "08:00:00"
+""")
+    assert [path for _, path, _ in found] == ["triggers[0].preconditions.timeWindow.endTime"]
 
 
 def test_sliding_window_holds_times_within_its_length_of_one_another() -> None:
@@ -702,3 +726,31 @@ def test_bad_filters_and_states_are_refused() -> None:
 """)
     assert (line, path) == (16, "triggers[0].preconditions.where[0].filters[0].type")
     assert "SOUNDS_LIKE" in message
+
+
+# --- the agents' retry of a failed step -------------------------------------------------
+
+
+def test_a_failed_step_is_tried_again_then_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from streams.triggers import flow_agent
+
+    monkeypatch.setattr(flow_agent, "RETRY_DELAY_S", 0.0)
+    calls: list[int] = []
+
+    async def flaky() -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise TimeoutError("the broker did not answer")
+
+    asyncio.run(flow_agent._retrying(flaky, "step", {}))
+    assert len(calls) == 3
+
+    async def broken() -> None:
+        calls.append(1)
+        raise RuntimeError("always")
+
+    calls.clear()
+    asyncio.run(flow_agent._retrying(broken, "step", {}))  # skipped, not raised
+    assert len(calls) == flow_agent.STEP_ATTEMPTS
