@@ -30,6 +30,7 @@ from streams.flow_catalog import LiveFlowCatalog
 from streams.gateway.executions import ExecutionGateway
 from streams.gateway.flows import FlowWriter
 from streams.log.admin import wait_group_consuming
+from streams.log.client_logging import admin_config
 from streams.log.producer import LogProducer
 from streams.log.reader import tail
 from streams.log.topics import Topics
@@ -158,7 +159,7 @@ class TestEnvironment:
 
     def _delete_topics(self) -> None:
         assert self.settings is not None
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+        admin = AdminClient(admin_config(self.settings.kafka_bootstrap))
         names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(self.prefix)]
         if names:
             for future in admin.delete_topics(names, operation_timeout=10).values():

@@ -87,6 +87,7 @@ def _create(svc: Services, namespace: str, flow_id: str, inputs: dict[str, Any],
     except InvalidInputs as exc:
         raise ApiError(422, str(exc), errors=exc.errors) from None
     doc = svc.wait_visible(mappings.EXECUTIONS, requested.execution_id)
+    svc.mark_written(mappings.EXECUTIONS)
     if doc is None:
         return JSONResponse({"id": requested.execution_id, "namespace": namespace,
                              "flowId": flow_id, "message": "accepted; not yet searchable"},
@@ -112,6 +113,7 @@ def search_executions(
                            labels=[label_pair(x) for x in labels or []],
                            start_date=start_date, end_date=end_date, q=q)
     order = parse_sort(sort, EXECUTION_SORTS, [{"state.startDate": "desc"}])
+    svc.refresh_if_written(mappings.EXECUTIONS)
     total, docs = svc.store.search(mappings.EXECUTIONS, filt.query(), size=size,
                                    from_=(page - 1) * size, sort=order)
     return {"results": [api_view(d) for d in docs], "total": total}

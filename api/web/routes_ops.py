@@ -15,6 +15,7 @@ from api.web.services import Services, public_services, services
 from projections import mappings
 from projections.lag import indexer_lag
 from schemas.states import TERMINAL_STATES
+from streams.log.client_logging import admin_config
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
@@ -24,7 +25,7 @@ PublicSvc = Annotated[Services, Depends(public_services)]
 
 def kafka_ok(bootstrap: str) -> tuple[bool, str]:
     try:
-        metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=2)
+        metadata = AdminClient(admin_config(bootstrap)).list_topics(timeout=2)
     except Exception as exc:  # a health check reports, it does not fail
         return False, str(exc)
     return True, f"{len(metadata.brokers)} broker(s)"
