@@ -31,12 +31,13 @@ def _settings() -> LannerSettings:
 
 
 def _setup_logging() -> None:
-    from api.logs import configure_logging
+    from api.logs import configure_from_env
 
-    configure_logging(
-        os.environ.get("LANNER_LOG_LEVEL", "INFO"),
-        os.environ.get("LANNER_LIBRARIES_LOG_LEVEL", "WARNING"),
-    )
+    try:
+        configure_from_env(os.environ)
+    except ValueError as exc:
+        console.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command()
