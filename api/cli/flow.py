@@ -106,8 +106,9 @@ def deploy_command(
 
 @app.command("history")
 def history_command(
-    namespace: Annotated[str, typer.Argument(show_default=False)],
-    flow_id: Annotated[str, typer.Argument(show_default=False)],
+    namespace: Annotated[str, typer.Argument(
+        show_default=False, help="The namespace, e.g. company.team.")],
+    flow_id: Annotated[str, typer.Argument(show_default=False, help="The flow's id.")],
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="How to print the history.")
     ] = OutputFormat.TABLE,
@@ -141,8 +142,10 @@ def history_command(
 
 @app.command("export")
 def export_command(
-    namespace: Annotated[str, typer.Argument(show_default=False)],
-    directory: Annotated[Path, typer.Argument(show_default=False)],
+    namespace: Annotated[str, typer.Argument(
+        show_default=False, help="The namespace, e.g. company.team.")],
+    directory: Annotated[Path, typer.Argument(
+        show_default=False, help="A folder of flow files (<id>.yml).")],
 ) -> None:
     """Write the latest revision of every flow of NAMESPACE to DIRECTORY/<id>.yml."""
     from api.cli.flow_sync import api_call, export_flows
@@ -154,8 +157,9 @@ def export_command(
 
 @app.command("delete")
 def delete_command(
-    namespace: Annotated[str, typer.Argument(show_default=False)],
-    flow_id: Annotated[str, typer.Argument(show_default=False)],
+    namespace: Annotated[str, typer.Argument(
+        show_default=False, help="The namespace, e.g. company.team.")],
+    flow_id: Annotated[str, typer.Argument(show_default=False, help="The flow's id.")],
 ) -> None:
     """Delete a flow (its history stays in the log)."""
     from api.cli.flow_sync import api_call
@@ -166,8 +170,10 @@ def delete_command(
 
 @app.command("sync")
 def sync_command(
-    namespace: Annotated[str, typer.Argument(show_default=False)],
-    directory: Annotated[Path, typer.Argument(show_default=False)],
+    namespace: Annotated[str, typer.Argument(
+        show_default=False, help="The namespace, e.g. company.team.")],
+    directory: Annotated[Path, typer.Argument(
+        show_default=False, help="A folder of flow files (<id>.yml).")],
     delete: Annotated[bool, typer.Option(
         "--delete", help="Delete the flows of NAMESPACE that have no file.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
