@@ -89,7 +89,7 @@ class TestEnvironment:
         # here; it creates the topics itself too (idempotent) before it subscribes.
         log_file = (self._tmp / "streams.log").open("wb")
         self._streams = subprocess.Popen(
-            [sys.executable, "-m", "api.cli.main", "server", "streams"],
+            [sys.executable, "-m", "api.cli.streams_process"],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,

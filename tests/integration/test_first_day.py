@@ -250,3 +250,18 @@ def test_the_server_log_has_no_librdkafka_lines_nor_terminal_codes(local: LocalS
     assert "|BGQUEUE|" not in text and "%6|" not in text and "%7|" not in text
     assert "\x1b[" not in text, "colour or cursor codes in a log that is not a terminal"
     assert "Thread keepalive is not responding" not in text
+
+
+def test_flow_test_on_the_embedded_back_end_says_where_its_time_went(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "LANNER_KAFKA_BOOTSTRAP"}
+    env["PYTHONPATH"] = str(ROOT)
+    started = time.monotonic()
+    done = subprocess.run([*LANNER, "flow", "test", "flows/hello_world.yml", "-i", "user=Ada",
+                           "-o", "json"], cwd=ROOT, env=env, text=True, capture_output=True,
+                          timeout=300)
+    took = time.monotonic() - started
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout)["outputs"] == {"greeting": "HELLO ADA"}
+    # The phases, for a user who wonders where the seconds went (a figure, not asserted).
+    assert "executor and worker joined" in done.stderr and "execution ran" in done.stderr
+    print(f"flow test hello_world: {took:.1f} s wall; {done.stderr.strip().splitlines()[-1]}")
