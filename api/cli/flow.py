@@ -10,9 +10,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.cli.validation_output import print_results, results_as_json, validate_files
-from streams.plugins.registry import PluginRegistry
-
 app = typer.Typer(no_args_is_help=True)
 
 
@@ -35,6 +32,9 @@ def validate_command(
     ] = OutputFormat.TABLE,
 ) -> None:
     """Validate flow files; every problem of each, with its line. Exit code 1 if any."""
+    from api.cli.validation_output import print_results, results_as_json, validate_files
+    from streams.plugins.registry import PluginRegistry
+
     results = validate_files(paths, PluginRegistry.discover())
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(results_as_json(results), indent=2))
@@ -75,6 +75,8 @@ def test_command(
     import os
 
     from api.cli.flow_test import run_flow_test
+    from api.cli.validation_output import print_results, validate_files
+    from streams.plugins.registry import PluginRegistry
 
     registry = PluginRegistry.discover()
     console = Console(stderr=True)
