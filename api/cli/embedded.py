@@ -105,8 +105,13 @@ class EmbeddedServer:
         except (urllib.error.URLError, OSError):
             return False
 
-    def stop(self) -> None:
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop the server; `graceful=False` kills it at once (its data is thrown away)."""
         if self.proc is None or self.proc.poll() is not None:
+            return
+        if not graceful:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
             return
         self.proc.terminate()
         try:

@@ -166,7 +166,7 @@ class TestEnvironment:
             self._streams.kill()
             self._streams.wait(timeout=15)
         if self._embedded is not None:
-            self._embedded.stop()
+            self._embedded.stop(graceful=False)  # a temporary folder, deleted next
         elif self.settings is not None:
             self._delete_topics()
         shutil.rmtree(self._tmp, ignore_errors=True)
