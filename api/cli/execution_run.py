@@ -82,9 +82,15 @@ def run_command(
     with LannerClient() as client:
         try:
             created = _create(client, namespace, flow_id, values, uploads, tags)
-            execution_id = str(created["id"])
-            errors.print(f"execution {execution_id} of {namespace}.{flow_id} created",
-                         soft_wrap=True)
+        except ClientError as exc:
+            # Not there, or its inputs refused: as `flow test`, exit 2 (3: no API at all).
+            errors.print(Text(f"error: {exc}", style="red"), soft_wrap=True)
+            refused = exc.status in (404, 422)
+            raise typer.Exit(EXIT_REFUSED if refused else exc.exit_code) from None
+        execution_id = str(created["id"])
+        errors.print(f"execution {execution_id} of {namespace}.{flow_id} created",
+                     soft_wrap=True)
+        try:
             if follow:
                 final = follow_until_end(client, execution_id)
                 raise typer.Exit(0 if final in GOOD_ENDS else 1)
@@ -95,8 +101,7 @@ def run_command(
             ended = _wait_end(client, execution_id)
         except ClientError as exc:
             errors.print(Text(f"error: {exc}", style="red"), soft_wrap=True)
-            refused = exc.status in (404, 422) and "execution_id" not in locals()
-            raise typer.Exit(EXIT_REFUSED if refused else exc.exit_code) from None
+            raise typer.Exit(exc.exit_code) from None
     final = ended["state"]["current"]
     if not emit(ended, output):
         show_execution(ended, wide=False)
