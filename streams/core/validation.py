@@ -434,6 +434,9 @@ class _Checker:
                 if trigger_id in seen:
                     self.report(f"{path}.id", f"duplicate trigger id '{trigger_id}'")
                 seen.add(trigger_id)
+            if "conditions" in raw and "conditions" not in model.model_fields:
+                self.report_unsupported_conditions(raw["conditions"], path, str(type_name))
+                raw = {k: v for k, v in raw.items() if k != "conditions"}
             try:
                 trigger = model.model_validate(raw)
             except ValidationError as exc:
@@ -441,6 +444,16 @@ class _Checker:
                 continue
             for field, problem in trigger_problems(trigger):
                 self.report(f"{path}.{field}" if field else path, problem)
+
+    def report_unsupported_conditions(self, conditions: Any, path: str, type_name: str) -> None:
+        """Kestra's trigger `conditions` on a trigger type that does not evaluate them here:
+        an error naming each condition, never a trigger that fires regardless of them."""
+        items = conditions if isinstance(conditions, list) else [conditions]
+        for index, item in enumerate(items):
+            kind = item.get("type") if isinstance(item, dict) else None
+            self.report(f"{path}.conditions[{index}]",
+                        f"condition {kind or item!r} is not supported on {type_name} triggers "
+                        "here: the trigger would fire without it")
 
     def check_expressions(self) -> None:
         # The raw top-level tasks hold their nested tasks, so walking them covers all.

@@ -117,3 +117,16 @@ def test_the_process_runner_validates_and_a_misspelt_one_is_offered_it() -> None
     )
     [problem] = [p for p in problems if p.path.startswith("tasks[0].taskRunner")]
     assert "did you mean io.kestra.plugin.core.runner.Process?" in problem.message
+
+
+def test_trigger_conditions_that_do_not_run_here_are_errors_naming_each() -> None:
+    problems = _problems(
+        "tasks:\n  - id: a\n    type: log.Log\n    message: hi\n"
+        "triggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n"
+        "    cron: \"0 * * * *\"\n    conditions:\n"
+        "      - type: io.kestra.plugin.core.condition.DayWeek\n        dayOfWeek: MONDAY\n"
+    )
+    [problem] = problems
+    assert problem.path == "triggers[0].conditions[0]" and problem.line == 12
+    assert "io.kestra.plugin.core.condition.DayWeek" in problem.message
+    assert "not supported" in problem.message
