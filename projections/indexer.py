@@ -21,6 +21,7 @@ from projections.generations import ensure_views
 from projections.lag import indexed_topics, indexer_group
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
+from streams.log.client_logging import kafka_logging
 from streams.log.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class Indexer:
             "enable.auto.commit": False,
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 50,
-            "logger": log,
+            **kafka_logging(),
         })
         self._consumer = consumer
         consumer.subscribe(indexed_topics(self.settings), on_assign=self._on_assign,

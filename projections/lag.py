@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, TopicPartition
 
 from schemas.settings import LannerSettings
+from streams.log.client_logging import kafka_logging
 from streams.log.topics import Topics
 
 
@@ -40,7 +41,7 @@ def indexer_lag(settings: LannerSettings, timeout_s: float = 5.0) -> list[Partit
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
                          "group.id": indexer_group(settings),
                          "client.id": f"lanner-lag-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, **kafka_logging()})
     try:
         partitions: list[TopicPartition] = []
         metadata = consumer.list_topics(timeout=timeout_s)

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from projections.batch import RawRecord
+from streams.log.client_logging import kafka_logging
 from streams.log.errors import LogError, LogTimeoutError, UnknownTopicError
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def _consumer(bootstrap: str) -> Consumer:
         "auto.offset.reset": "earliest",
         "queued.max.messages.kbytes": 16 * 1024,
         "fetch.wait.max.ms": 50,
-        "logger": log,
+        **kafka_logging(),
     })
 
 

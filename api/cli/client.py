@@ -11,6 +11,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -163,6 +164,25 @@ class LannerClient:
     def delete_secret(self, namespace: str, name: str) -> None:
         self._request("DELETE", f"/namespaces/{namespace}/secrets/{name}")
 
+    # --- key-value store -------------------------------------------------------------
+
+    def list_kv(self, namespace: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", f"/namespaces/{namespace}/kv")
+        return result
+
+    def get_kv(self, namespace: str, key: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/namespaces/{namespace}/kv/{key}")
+        return result
+
+    def set_kv(self, namespace: str, key: str, value: Any, ttl: str | None = None) -> None:
+        params = {"ttl": ttl} if ttl else {}
+        self._request("PUT", f"/namespaces/{namespace}/kv/{key}", params=params,
+                      content=json.dumps(value).encode(),
+                      headers={"content-type": "application/json"})
+
+    def delete_kv(self, namespace: str, key: str) -> None:
+        self._request("DELETE", f"/namespaces/{namespace}/kv/{key}")
+
     # --- executions -------------------------------------------------------------------
 
     def create_execution(self, namespace: str, flow_id: str,
@@ -171,6 +191,23 @@ class LannerClient:
         params = {"labels": [f"{k}:{v}" for k, v in (labels or {}).items()]}
         result: dict[str, Any] = self._json("POST", f"/executions/{namespace}/{flow_id}",
                                             json=dict(inputs or {}), params=params)
+        return result
+
+    def create_execution_with_files(
+        self, namespace: str, flow_id: str, inputs: Mapping[str, str],
+        files: Mapping[str, Path], labels: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A multipart form: every input as a field, every FILE input as an upload."""
+        params = {"labels": [f"{k}:{v}" for k, v in (labels or {}).items()]}
+        handles = {name: path.open("rb") for name, path in files.items()}
+        try:
+            uploads = {name: (files[name].name, handle) for name, handle in handles.items()}
+            result: dict[str, Any] = self._json(
+                "POST", f"/executions/{namespace}/{flow_id}", data=dict(inputs),
+                files=uploads, params=params)
+        finally:
+            for handle in handles.values():
+                handle.close()
         return result
 
     def get_execution(self, execution_id: str, *, as_of: str | None = None) -> dict[str, Any]:

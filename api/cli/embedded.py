@@ -65,11 +65,14 @@ class EmbeddedServer:
         return f"http://127.0.0.1:{self.es_port}"
 
     def start(self, timeout_s: float = 60.0) -> None:
-        for port, what in ((self.kafka_port, "Kafka"), (self.es_port, "Elasticsearch")):
+        for port, what, setting in (
+            (self.kafka_port, "Kafka", "LANNER_LOCAL_KAFKA_PORT"),
+            (self.es_port, "Elasticsearch", "LANNER_LOCAL_ELASTICSEARCH_PORT"),
+        ):
             if port_in_use(port):
                 raise EmbeddedError(
-                    f"port {port} for the embedded {what} is taken: stop what uses it, or set "
-                    "LANNER_KAFKA_BOOTSTRAP / LANNER_ELASTICSEARCH_URL to other loopback ports"
+                    f"port {port} for the embedded {what} is already taken: stop what uses "
+                    f"it, or set {setting} to a free port"
                 )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.data_dir / "noida.log"
@@ -112,8 +115,13 @@ class EmbeddedServer:
         except (urllib.error.URLError, OSError):
             return False
 
-    def stop(self) -> None:
+    def stop(self, *, graceful: bool = True) -> None:
+        """Stop the server; `graceful=False` kills it at once (its data is thrown away)."""
         if self.proc is None or self.proc.poll() is not None:
+            return
+        if not graceful:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
             return
         self.proc.terminate()
         try:

@@ -11,9 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.cli.validation_output import print_results, results_as_json, validate_files
 from schemas.settings import Limits
-from streams.plugins.registry import PluginRegistry
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -37,6 +35,9 @@ def validate_command(
     ] = OutputFormat.TABLE,
 ) -> None:
     """Validate flow files; every problem of each, with its line. Exit code 1 if any."""
+    from api.cli.validation_output import print_results, results_as_json, validate_files
+    from streams.plugins.registry import PluginRegistry
+
     results = validate_files(paths, PluginRegistry.discover(), _limits())
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(results_as_json(results), indent=2))
@@ -83,6 +84,8 @@ def test_command(
     Exit 0 for SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or inputs.
     """
     from api.cli.flow_test import run_flow_test
+    from api.cli.validation_output import print_results, validate_files
+    from streams.plugins.registry import PluginRegistry
 
     registry = PluginRegistry.discover()
     console = Console(stderr=True)
@@ -114,8 +117,9 @@ def deploy_command(
 
 @app.command("history")
 def history_command(
-    namespace: Annotated[str, typer.Argument(show_default=False)],
-    flow_id: Annotated[str, typer.Argument(show_default=False)],
+    namespace: Annotated[str, typer.Argument(
+        show_default=False, help="The namespace, e.g. company.team.")],
+    flow_id: Annotated[str, typer.Argument(show_default=False, help="The flow's id.")],
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="How to print the history.")
     ] = OutputFormat.TABLE,
@@ -149,8 +153,10 @@ def history_command(
 
 @app.command("export")
 def export_command(
-    namespace: Annotated[str, typer.Argument(show_default=False)],
-    directory: Annotated[Path, typer.Argument(show_default=False)],
+    namespace: Annotated[str, typer.Argument(
+        show_default=False, help="The namespace, e.g. company.team.")],
+    directory: Annotated[Path, typer.Argument(
+        show_default=False, help="A folder of flow files (<id>.yml).")],
 ) -> None:
     """Write the latest revision of every flow of NAMESPACE to DIRECTORY/<id>.yml."""
     from api.cli.flow_sync import api_call, export_flows
@@ -162,8 +168,9 @@ def export_command(
 
 @app.command("delete")
 def delete_command(
-    namespace: Annotated[str, typer.Argument(show_default=False)],
-    flow_id: Annotated[str, typer.Argument(show_default=False)],
+    namespace: Annotated[str, typer.Argument(
+        show_default=False, help="The namespace, e.g. company.team.")],
+    flow_id: Annotated[str, typer.Argument(show_default=False, help="The flow's id.")],
 ) -> None:
     """Delete a flow (its history stays in the log)."""
     from api.cli.flow_sync import api_call
@@ -174,8 +181,10 @@ def delete_command(
 
 @app.command("sync")
 def sync_command(
-    namespace: Annotated[str, typer.Argument(show_default=False)],
-    directory: Annotated[Path, typer.Argument(show_default=False)],
+    namespace: Annotated[str, typer.Argument(
+        show_default=False, help="The namespace, e.g. company.team.")],
+    directory: Annotated[Path, typer.Argument(
+        show_default=False, help="A folder of flow files (<id>.yml).")],
     delete: Annotated[bool, typer.Option(
         "--delete", help="Delete the flows of NAMESPACE that have no file.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,

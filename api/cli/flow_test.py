@@ -56,8 +56,10 @@ def run_flow_test(
         console.log(
             f"execution {requested.execution_id} of {deployed.namespace}.{deployed.flow_id} created"
         )
+        env.phase("flows deployed, execution created")
         try:
             state = env.wait_for_end(requested.execution_id, timeout_s)
+            env.phase("execution ran")
         except TestEnvironmentError as exc:
             console.print(f"[red]{exc}[/red]")
             return 1
@@ -65,6 +67,14 @@ def run_flow_test(
             late = f"execution {requested.execution_id} did not end within {timeout_s:.0f} s"
             console.print(f"[red]{late}[/red]")
             return 1
+        # Printed before the temporary environment is torn down: the result is ready now.
+        return _report(state, env, as_json=as_json, console=console)
+
+
+def _report(state: Execution, env: TestEnvironment, *, as_json: bool, console: Console) -> int:
+    total = sum(seconds for _name, seconds in env.phases)
+    console.print(f"[dim]{total:.1f} s: " + ", ".join(
+        f"{name} {seconds:.1f} s" for name, seconds in env.phases) + "[/dim]", soft_wrap=True)
     if as_json:
         print(json.dumps(execution_to_api(state), indent=2, default=str))
     else:

@@ -16,11 +16,7 @@ from rich.text import Text
 
 from api.cli.replay import parse_since
 from schemas.settings import LannerSettings
-from streams.app.run import ensure_lanner_topics
-from streams.log.admin import group_is_consuming
-from streams.log.producer import LogProducer
 from streams.log.topics import Topics
-from streams.log.transfer import MalformedLine, export_namespace, import_lines, present_ids
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -45,6 +41,8 @@ def export_command(
     One JSON object a line (topic, key, value, original partition and offset), in log
     order.
     """
+    from streams.log.transfer import export_namespace
+
     settings = LannerSettings.from_env()
     with _progress() as progress, file.open("w", encoding="utf-8") as out:
         task = progress.add_task("exporting")
@@ -71,6 +69,13 @@ def import_command(
 
     Stops at the first malformed line (exit 1, with its number); run again to resume.
     """
+    # Imported here: Faust and the Kafka client cost seconds, and `lanner --help` and
+    # every other command must not pay for them.
+    from streams.app.run import ensure_lanner_topics
+    from streams.log.admin import group_is_consuming
+    from streams.log.producer import LogProducer
+    from streams.log.transfer import MalformedLine, import_lines, present_ids
+
     settings = LannerSettings.from_env()
     topics = Topics(settings.full_topic_prefix)
     ensure_lanner_topics(settings)

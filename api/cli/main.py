@@ -9,6 +9,7 @@ import typer
 from api.cli import (
     execution,
     flow,
+    kv,
     log,
     namespace,
     plugins,
@@ -37,13 +38,15 @@ def _root(
     tenants.select(tenant)
 
 app.add_typer(flow.app, name="flow", help="Validate, deploy and test flows.")
-app.add_typer(execution.app, name="execution", help="Read executions.")
+app.add_typer(execution.app, name="execution",
+              help="Run, follow, read and control executions (through the API).")
 app.add_typer(schema.app, name="schema", help="JSON Schemas of the flow language.")
 app.add_typer(server.app, name="server", help="Run Lanner's server processes.")
 app.add_typer(replay.app, name="replay", help="Replay recorded histories with the current code.")
 app.add_typer(plugins.app, name="plugins", help="Task types and their properties.")
 app.add_typer(namespace.app, name="namespace", help="Namespaces (through the API).")
 app.add_typer(secret.app, name="secret", help="Namespace secrets (through the API).")
+app.add_typer(kv.app, name="kv", help="The namespace key-value store (through the API).")
 app.add_typer(token.app, name="token", help="API tokens (on Kafka, admin rights).")
 app.add_typer(log.app, name="log", help="Export and import the log of a namespace.")
 app.add_typer(projections.app, name="projections", help="Rebuild the search views.")

@@ -11,6 +11,7 @@ from pydantic.fields import FieldInfo
 from rich.console import Console
 from rich.table import Table
 
+from api.cli.output import OutputFormat, OutputOption, emit
 from streams.plugins.base import Task
 from streams.plugins.registry import PluginRegistry
 
@@ -42,16 +43,16 @@ def properties(task: type[Task]) -> list[dict[str, Any]]:
 
 @app.command("list")
 def list_command(
-    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output (as -o json).")] = False,
+    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Every task type: its name, Kestra aliases, kind and summary."""
     registry = PluginRegistry.discover()
     tasks = [registry.get(name) for name in registry.primary_names()]
     found = [t for t in tasks if t is not None]
-    if as_json:
-        typer.echo(json.dumps([{"type": t.TYPE, "aliases": list(t.KESTRA_TYPES),
-                                "kind": t.KIND, "description": _summary(t)} for t in found],
-                              indent=2))
+    listed = [{"type": t.TYPE, "aliases": list(t.KESTRA_TYPES), "kind": t.KIND,
+               "description": _summary(t)} for t in found]
+    if emit(listed, OutputFormat.JSON if as_json else output):
         return
     table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
     for column in ("TYPE", "KIND", "KESTRA TYPE", "DESCRIPTION"):
@@ -63,7 +64,8 @@ def list_command(
 
 @app.command("doc")
 def doc_command(
-    type_name: Annotated[str, typer.Argument(metavar="TYPE", show_default=False)],
+    type_name: Annotated[str, typer.Argument(
+        metavar="TYPE", show_default=False, help="A task type, e.g. log.Log.")],
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """A task type's documentation: description and every property."""

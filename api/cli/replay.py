@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,13 +16,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from schemas.events import ExecutionEvent
 from schemas.settings import LannerSettings
 from streams.log.topics import Topics
-from streams.plugins.registry import PluginRegistry
-from streams.replay.recorded import Divergence
-from streams.replay.source import Selection, verify_log
-from streams.replay.verify import ExecutionVerdict, VerifyReport
+
+if TYPE_CHECKING:  # the replay machinery is imported by the command that uses it
+    from schemas.events import ExecutionEvent
+    from streams.replay.recorded import Divergence
+    from streams.replay.verify import ExecutionVerdict, VerifyReport
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -84,6 +84,9 @@ def verify_command(
         help="Only executions created at or after this ISO-8601 time.")] = None,
 ) -> None:
     """Re-run the executor's decisions over recorded inputs; exit 0 only with no divergence."""
+    from streams.plugins.registry import PluginRegistry
+    from streams.replay.source import Selection, verify_log
+
     settings = LannerSettings.from_env()
     selection = Selection(frozenset(execution or ()), namespace, parse_since(since))
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),

@@ -7,9 +7,13 @@ from typing import Annotated
 
 import typer
 
+from api.cli.output import OutputFormat, OutputOption, emit
+
 app = typer.Typer(no_args_is_help=True)
-Ns = Annotated[str, typer.Argument(metavar="NAMESPACE", show_default=False)]
-Name = Annotated[str, typer.Argument(metavar="NAME", show_default=False)]
+Ns = Annotated[str, typer.Argument(
+    metavar="NAMESPACE", show_default=False, help="The namespace, e.g. company.team.")]
+Name = Annotated[str, typer.Argument(
+    metavar="NAME", show_default=False, help="The secret's name, as in secret('NAME').")]
 
 
 @app.command("set")
@@ -28,16 +32,20 @@ def set_command(namespace: Ns, name: Name) -> None:
 
 
 @app.command("list")
-def list_command(namespace: Ns) -> None:
+def list_command(namespace: Ns, output: OutputOption = OutputFormat.TABLE) -> None:
     """The names of a namespace's secrets (never their values)."""
     from api.cli.flow_sync import api_call
 
-    for item in api_call(lambda c: c.list_secrets(namespace)):
+    found = api_call(lambda c: c.list_secrets(namespace))
+    if emit(found, output):
+        return
+    for item in found:
         typer.echo(item["name"])
 
 
 @app.command("delete")
 def delete_command(namespace: Ns, name: Name) -> None:
+    """Delete a secret."""
     from api.cli.flow_sync import api_call
 
     api_call(lambda c: c.delete_secret(namespace, name))

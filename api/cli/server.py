@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -20,20 +21,24 @@ ALL_ROLES = ("executor", "worker", "scheduler", "indexer", "webserver")
 
 
 def _settings() -> LannerSettings:
+    from streams.storage.config import StorageExtraMissing, check_storage_extra
+
     try:
+        check_storage_extra(os.environ)
         return LannerSettings.from_env()
-    except ValueError as exc:
+    except (ValueError, StorageExtraMissing) as exc:
         console.print(f"[red]invalid settings:[/red] {exc}")
         raise typer.Exit(2) from None
 
 
 def _setup_logging() -> None:
-    from api.logs import configure_logging
+    from api.logs import configure_from_env
 
-    configure_logging(
-        os.environ.get("LANNER_LOG_LEVEL", "INFO"),
-        os.environ.get("LANNER_LIBRARIES_LOG_LEVEL", "WARNING"),
-    )
+    try:
+        configure_from_env(os.environ)
+    except ValueError as exc:
+        console.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
 
 
 def _role_settings() -> LannerSettings:
@@ -162,24 +167,39 @@ def local(
     data_dir: Annotated[
         Path, typer.Option(help="Where the embedded server keeps its data.")
     ] = Path(".lanner"),
+    kafka_port: Annotated[int | None, typer.Option(
+        envvar="LANNER_LOCAL_KAFKA_PORT", show_default=False,
+        help="Port of the embedded Kafka (default: 9092, or LANNER_KAFKA_BOOTSTRAP's).")] = None,
+    elasticsearch_port: Annotated[int | None, typer.Option(
+        envvar="LANNER_LOCAL_ELASTICSEARCH_PORT", show_default=False,
+        help="Port of the embedded Elasticsearch (default: 9200, or "
+        "LANNER_ELASTICSEARCH_URL's).")] = None,
 ) -> None:
     """One command, no Docker, no Java: embedded Kafka/Elasticsearch (noida-db) plus every role."""
     from api.cli.embedded import EmbeddedError, EmbeddedServer
+    from api.cli.local_mode import local_ports, prepare_local_env
 
     logging.basicConfig(level=logging.WARNING)
     env = dict(os.environ)
-    kafka_port = int(env.get("LANNER_KAFKA_BOOTSTRAP", "127.0.0.1:9092").rsplit(":", 1)[1])
-    es_port = int(env.get("LANNER_ELASTICSEARCH_URL", "http://127.0.0.1:9200").rsplit(":", 1)[1])
+    try:
+        kafka_port, es_port = local_ports(env, kafka_port, elasticsearch_port)
+        prepare_local_env(env, data_dir)
+    except EmbeddedError as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
     lock = _lock_data_folder(data_dir)
     assert lock.fd is not None
     server = EmbeddedServer(data_dir / "noida", kafka_port, es_port, keep_fds=(lock.fd,))
     console.print(f"starting the embedded back end (noida-db) in {data_dir}/noida ...")
+    started = time.monotonic()
     try:
         server.start()
     except EmbeddedError as exc:
         lock.release()
-        console.print(f"[red]{exc}[/red]")
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
+    console.print(f"embedded back end ready in {time.monotonic() - started:.1f} s: Kafka on "
+                  f"{server.bootstrap}, Elasticsearch on {server.url}")
     env.update(
         {
             "LANNER_KAFKA_BOOTSTRAP": server.bootstrap,

@@ -30,6 +30,7 @@ from streams.flow_catalog import LiveFlowCatalog
 from streams.gateway.executions import ExecutionGateway
 from streams.gateway.flows import FlowWriter
 from streams.log.admin import wait_group_consuming
+from streams.log.client_logging import admin_config
 from streams.log.producer import LogProducer
 from streams.log.reader import tail
 from streams.log.topics import Topics
@@ -51,6 +52,14 @@ class TestEnvironment:
         self.settings: LannerSettings | None = None
         self.catalog: LiveFlowCatalog | None = None
         self.producer: LogProducer | None = None
+        self.phases: list[tuple[str, float]] = []
+        self._last = time.monotonic()
+
+    def phase(self, name: str) -> None:
+        """Record how long the step that just ended took (printed by `flow test`)."""
+        now = time.monotonic()
+        self.phases.append((name, now - self._last))
+        self._last = now
 
     def __enter__(self) -> TestEnvironment:
         bootstrap = self._given_bootstrap
@@ -58,6 +67,7 @@ class TestEnvironment:
             self._embedded = EmbeddedServer(self._tmp / "noida", free_port(), free_port())
             self._embedded.start()
             bootstrap = self._embedded.bootstrap
+            self.phase("embedded back end")
         self.settings = LannerSettings(
             kafka_bootstrap=bootstrap,
             topic_prefix=self.prefix,
@@ -66,7 +76,6 @@ class TestEnvironment:
             data_dir=str(self._tmp / "data"),
             limits=Limits.from_env(os.environ),
         )
-        ensure_lanner_topics(self.settings)
         env = {
             **os.environ,
             "LANNER_KAFKA_BOOTSTRAP": bootstrap,
@@ -76,14 +85,19 @@ class TestEnvironment:
             "LANNER_DATA_DIR": str(self._tmp / "data"),
             "LANNER_LOG_LEVEL": os.environ.get("LANNER_LOG_LEVEL", "WARNING"),
         }
+        # Started first, so that its interpreter start-up and imports (the larger part of
+        # its start on a cold machine) overlap with the topics, catalog and producer made
+        # here; it creates the topics itself too (idempotent) before it subscribes.
         log_file = (self._tmp / "streams.log").open("wb")
         self._streams = subprocess.Popen(
-            [sys.executable, "-m", "api.cli.main", "server", "streams"],
+            [sys.executable, "-m", "api.cli.streams_process"],
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
+        ensure_lanner_topics(self.settings)
+        self.phase("topics")
         registry = PluginRegistry.discover()
         topics = Topics(self.settings.full_topic_prefix)
         limits = self.settings.limits
@@ -94,6 +108,7 @@ class TestEnvironment:
         self.executions = ExecutionGateway(self.producer, self.catalog, topics, self.tenant,
                                            limits)
         self.topics = topics
+        self.phase("flow catalog and producer")
         return self
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
@@ -102,6 +117,7 @@ class TestEnvironment:
         group = f"{self.settings.full_topic_prefix}streams"
         for topic in (self.topics.commands, self.topics.worker_jobs):
             wait_group_consuming(self.settings.kafka_bootstrap, group, topic, timeout_s)
+        self.phase("executor and worker joined")
 
     def streams_log(self) -> str:
         path = self._tmp / "streams.log"
@@ -149,20 +165,19 @@ class TestEnvironment:
         if self.producer is not None:
             self.producer.close()
         if self._streams is not None and self._streams.poll() is None:
-            self._streams.terminate()
-            try:
-                self._streams.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._streams.kill()
+            # Killed, not stopped: everything it holds is thrown away with the temporary
+            # topics, and a graceful Faust shutdown costs seconds the user waits for.
+            self._streams.kill()
+            self._streams.wait(timeout=15)
         if self._embedded is not None:
-            self._embedded.stop()
+            self._embedded.stop(graceful=False)  # a temporary folder, deleted next
         elif self.settings is not None:
             self._delete_topics()
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _delete_topics(self) -> None:
         assert self.settings is not None
-        admin = AdminClient({"bootstrap.servers": self.settings.kafka_bootstrap})
+        admin = AdminClient(admin_config(self.settings.kafka_bootstrap))
         names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(self.prefix)]
         if names:
             for future in admin.delete_topics(names, operation_timeout=10).values():

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from api.cli import tenants
 from api.cli.client import EXIT_API_ERROR, EXIT_UNREACHABLE
+from api.cli.output import OutputFormat, OutputOption, emit
 
 app = typer.Typer(no_args_is_help=True)
 errors = Console(stderr=True)
@@ -69,11 +70,15 @@ def create_command(
 @app.command("list")
 def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines.")] = False,
+    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """The valid tokens (names, tenants, rights; never the tokens themselves)."""
     from api.access.admin import read_tokens
 
     found = _admin(read_tokens).active()
+    if emit([{"name": t.name, "tenant": t.tenant, "readOnly": t.read_only,
+              "created": t.time.isoformat(), "by": t.actor} for t in found], output):
+        return
     if as_json:
         for t in found:
             typer.echo(json.dumps({"name": t.name, "tenant": t.tenant, "readOnly": t.read_only,
@@ -89,7 +94,8 @@ def list_command(
 
 
 @app.command("revoke")
-def revoke_command(name: Annotated[str, typer.Argument(show_default=False)]) -> None:
+def revoke_command(name: Annotated[str, typer.Argument(
+        show_default=False, help="The token's name.")]) -> None:
     """Revoke a token: the API refuses it within a second."""
     from api.access.admin import revoke_token
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -10,17 +9,20 @@ from rich.table import Table
 from rich.text import Text
 
 from api.cli.client import LannerClient
-from api.cli.execution import OutputFormat, _call, console
+from api.cli.output import OutputFormat, console, emit
+from api.cli.output import call as _call
 
 app = typer.Typer(no_args_is_help=True)
 backfill_app = typer.Typer(no_args_is_help=True)
 app.add_typer(backfill_app, name="backfill",
               help="Replay a schedule's past slots: start, pause, unpause, delete.")
 
-Namespace = Annotated[str, typer.Argument(show_default=False)]
-FlowId = Annotated[str, typer.Argument(show_default=False)]
-TriggerId = Annotated[str, typer.Argument(show_default=False)]
-Output = Annotated[OutputFormat, typer.Option("--output", "-o")]
+Namespace = Annotated[str, typer.Argument(show_default=False, help="The flow's namespace.")]
+FlowId = Annotated[str, typer.Argument(show_default=False, help="The flow's id.")]
+TriggerId = Annotated[str, typer.Argument(show_default=False,
+                                          help="The trigger's id in the flow.")]
+Output = Annotated[OutputFormat, typer.Option("--output", "-o",
+                                              help="table (default), json or yaml.")]
 
 
 def _pairs(option: str, values: list[str] | None) -> dict[str, str]:
@@ -42,8 +44,7 @@ def _backfill_text(backfill: dict[str, Any] | None) -> Text:
 
 
 def _print_context(context: dict[str, Any], output: OutputFormat) -> None:
-    if output is OutputFormat.JSON:
-        typer.echo(json.dumps(context, indent=2))
+    if emit(context, output):
         return
     name = f"{context['namespace']}.{context['flowId']} {context['triggerId']}"
     status = Text("disabled", style="red") if context.get("disabled") else Text(
@@ -60,15 +61,15 @@ def list_command(
     namespace: Annotated[str | None, typer.Option(help="Namespace (prefix).")] = None,
     flow: Annotated[str | None, typer.Option(help="Flow id.")] = None,
     query: Annotated[str | None, typer.Option("--query", "-q", help="Words to find.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    limit: Annotated[int, typer.Option(min=1, max=1000,
+                                       help="At most this many triggers.")] = 100,
     output: Output = OutputFormat.TABLE,
 ) -> None:
     """Every trigger of every deployed flow with its state: last and next fire, disabled,
     locked, backfill, last error."""
     found = _call(lambda c: c.search_triggers(namespace=namespace, flow_id=flow, q=query,
                                               size=limit))
-    if output is OutputFormat.JSON:
-        typer.echo(json.dumps(found, indent=2))
+    if emit(found, output):
         return
     table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
     for column in ("NAMESPACE", "FLOW", "TRIGGER", "TYPE", "STATUS", "LAST FIRE", "NEXT FIRE",

@@ -18,6 +18,7 @@ from api.web import (
     routes_control,
     routes_executions,
     routes_flows,
+    routes_kv,
     routes_logs,
     routes_ops,
     routes_secrets,
@@ -65,7 +66,7 @@ def create_app(settings: LannerSettings) -> FastAPI:
     # routes_control before routes_executions: POST /{namespace}/{flow_id} would match
     # /{id}/restart too.
     modules = (routes_flows, routes_control, routes_webhooks, routes_executions, routes_logs,
-               routes_audit, routes_secrets, routes_triggers, routes_ops)
+               routes_audit, routes_secrets, routes_triggers, routes_kv, routes_ops)
     for module in modules:
         api.include_router(module.router)
     app.include_router(api)

@@ -138,6 +138,7 @@ def _create(svc: Services, namespace: str, flow_id: str, inputs: dict[str, Any],
     except InputsTooLarge as exc:
         raise too_large(exc) from None
     doc = svc.wait_visible(mappings.EXECUTIONS, requested.execution_id)
+    svc.mark_written(mappings.EXECUTIONS)
     if doc is None:
         return JSONResponse({"id": requested.execution_id, "namespace": namespace,
                              "flowId": flow_id, "message": "accepted; not yet searchable"},
@@ -164,6 +165,7 @@ def search_executions(
                            start_date=start_date, end_date=end_date, q=q)
     order = parse_sort(sort, EXECUTION_SORTS, [{"state.startDate": "desc"}])
     offset = page_offset(page, size)
+    svc.refresh_if_written(mappings.EXECUTIONS)
     total, docs = svc.store.search(mappings.EXECUTIONS, filt.query(), size=size,
                                    from_=offset, sort=order)
     return {"results": [api_view(d) for d in docs], "total": total}

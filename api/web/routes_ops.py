@@ -16,6 +16,7 @@ from api.web.services import Services, public_services, services
 from projections import mappings
 from projections.lag import indexer_lag
 from schemas.states import TERMINAL_STATES
+from streams.log.client_logging import admin_config
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
@@ -27,8 +28,7 @@ PublicSvc = Annotated[Services, Depends(public_services)]
 def _admin(bootstrap: str) -> AdminClient:
     # One client per cluster for the process: a new one per probe cost ~0.3 s under load
     # (a connection and a metadata round trip), enough to fail a prober's deadline.
-    config: dict[str, Any] = {"bootstrap.servers": bootstrap, "logger": log}
-    return AdminClient(config)
+    return AdminClient(admin_config(bootstrap))
 
 
 def kafka_ok(bootstrap: str) -> tuple[bool, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import Request
@@ -21,6 +21,7 @@ from streams.gateway.executions import ExecutionGateway
 from streams.gateway.flows import FlowWriter
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
+from streams.plugins.kv.view import LiveKvView
 from streams.plugins.registry import PluginRegistry
 from streams.secret_store import LiveSecretView
 from streams.storage.base import Storage
@@ -43,6 +44,12 @@ class Services:
     topics: Topics
     secrets: LiveSecretView
     storage: Storage
+    kv: LiveKvView
+    # Views this API wrote to since their last refresh: a search of one refreshes it first,
+    # so `execution list` right after `execution run` shows the new execution (a realtime
+    # GET sees a document at once, a search only after the next refresh, up to 1 s later).
+    # A set, shared by the per-request copies of Services.
+    unrefreshed: set[str] = field(default_factory=set)
     # Who this request is: the token's name, recorded as the actor of what it writes.
     # One Services per tenant is shared; each request gets a shallow copy with its actor.
     actor: str = ACTOR
@@ -62,6 +69,7 @@ class Services:
         store.wait_ready()
         ensure_indices(store)
         secrets = LiveSecretView(settings.kafka_bootstrap, topics.secrets).start()
+        kv = LiveKvView(settings.kafka_bootstrap, topics.kv_events).start()
         return cls(
             settings=settings, registry=registry, catalog=catalog, producer=producer,
             flows=FlowWriter(producer, catalog, registry, topics, settings.tenant_id,
@@ -70,14 +78,25 @@ class Services:
                                         settings.limits),
             store=store, topics=topics, secrets=secrets,
             # The same root as the workers' (LANNER_STORAGE_DIR or <data dir>/storage).
-            storage=storage_from_env(os.environ, settings.data_dir),
+            storage=storage_from_env(os.environ, settings.data_dir), kv=kv,
         )
 
     def stop(self) -> None:
         self.catalog.stop()
         self.secrets.stop()
+        self.kv.stop()
         self.producer.close(timeout_s=5)
         self.store.close()
+
+    def mark_written(self, index: str) -> None:
+        self.unrefreshed.add(index)
+
+    def refresh_if_written(self, index: str) -> None:
+        """Refresh a view before searching it, when this API wrote to it since the last
+        refresh (read-your-writes for searches; a burst of writes costs one refresh)."""
+        if index in self.unrefreshed:
+            self.unrefreshed.discard(index)
+            self.store.refresh(index)
 
     def wait_visible(self, index: str, doc_id: str,
                      ready: Callable[[dict[str, Any]], bool] = lambda _doc: True,

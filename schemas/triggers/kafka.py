@@ -8,7 +8,7 @@ JSON-lines file and starts one execution for it. The external cluster is describ
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -55,9 +55,6 @@ class KafkaTriggerBase(BaseModel):
     onSerdeError: OnSerdeError | None = None
     headerFilters: dict[str, str] = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict)
-    # Kestra's trigger conditions are not evaluated on Kafka triggers here: refused below.
-    conditions: list[dict[str, Any]] = Field(default_factory=list, max_length=0)
-    stopAfter: list[str] = Field(default_factory=list, max_length=0)
 
     @model_validator(mode="after")
     def _one_subscription(self) -> KafkaTriggerBase:

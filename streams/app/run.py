@@ -77,4 +77,7 @@ def run_roles(
     app = build_app(settings, roles, app_name)
     log.info("starting streams roles", extra={"roles": sorted(roles), "tenant": settings.tenant_id})
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
+    # Faust's start-up spinner writes cursor codes (ESC[?25l / ESC[?25h) even when its
+    # output is a pipe or a file; a role is one process of a tree, never the terminal's.
+    worker.spinner = None
     worker.execute_from_commandline()

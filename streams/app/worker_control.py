@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
+from streams.log.client_logging import kafka_logging
+
 log = logging.getLogger("lanner.worker")
 
 
@@ -26,6 +28,7 @@ async def listen_for_stops(
             "group.id": f"lanner-worker-control-{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "fetch.wait.max.ms": 50,
+            **kafka_logging(),
         }
     )
     try:

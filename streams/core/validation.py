@@ -22,6 +22,7 @@ from schemas.settings import Limits
 from schemas.triggers import TRIGGER_MODELS
 from streams.core.expressions import syntax_errors
 from streams.core.trigger_checks import trigger_problems
+from streams.core.type_names import closest_type_names
 from streams.core.yaml_loader import FlowLoader, YamlLimitExceeded, source_too_large
 from streams.plugins.base import Task
 from streams.plugins.core.flowables import Dag
@@ -391,7 +392,7 @@ class _Checker:
         plugin = self.registry.get(type_name)
         if plugin is None:
             message = f"unknown task type '{type_name}'"
-            nearest = _closest(type_name, self.registry.nearest(type_name))
+            nearest = self.registry.nearest(type_name)
             if nearest:
                 message += f"; did you mean {_either(nearest)}?"
             self.report(_join(path, "type"), message)
@@ -461,6 +462,9 @@ class _Checker:
                 if trigger_id in seen:
                     self.report(f"{path}.id", f"duplicate trigger id '{trigger_id}'")
                 seen.add(trigger_id)
+            if "conditions" in raw and "conditions" not in model.model_fields:
+                self.report_unsupported_conditions(raw["conditions"], path, str(type_name))
+                raw = {k: v for k, v in raw.items() if k != "conditions"}
             try:
                 trigger = model.model_validate(raw)
             except ValidationError as exc:
@@ -468,6 +472,16 @@ class _Checker:
                 continue
             for field, problem in trigger_problems(trigger):
                 self.report(f"{path}.{field}" if field else path, problem)
+
+    def report_unsupported_conditions(self, conditions: Any, path: str, type_name: str) -> None:
+        """Kestra's trigger `conditions` on a trigger type that does not evaluate them here:
+        an error naming each condition, never a trigger that fires regardless of them."""
+        items = conditions if isinstance(conditions, list) else [conditions]
+        for index, item in enumerate(items):
+            kind = item.get("type") if isinstance(item, dict) else None
+            self.report(f"{path}.conditions[{index}]",
+                        f"condition {kind or item!r} is not supported on {type_name} triggers "
+                        "here: the trigger would fire without it")
 
     def check_expressions(self) -> None:
         # The raw top-level tasks hold their nested tasks, so walking them covers all.
@@ -486,15 +500,6 @@ class _Checker:
                     self.report(path, _expression_message(message))
 
 
-def _closest(wanted: str, names: list[str]) -> list[str]:
-    """The registry's suggestions that are about as close as its best one, not just near."""
-    if not names:
-        return []
-    scores = {n: difflib.SequenceMatcher(None, wanted, n).ratio() for n in names}
-    best = max(scores.values())
-    return [n for n in names if scores[n] >= best - 0.05]
-
-
 def _expression_message(message: str) -> str:
     # The engine's messages start with "syntax error" today; don't say it twice.
     if message.startswith("syntax error"):
@@ -503,14 +508,8 @@ def _expression_message(message: str) -> str:
 
 
 def _closest_trigger_types(type_name: str) -> list[str]:
-    """Known trigger types near the given one, by its last segment first (Kestra names
-    are long and share their prefix, which would make every name look close)."""
-    names = sorted(TRIGGER_MODELS)
-    last = type_name.rsplit(".", 1)[-1].lower()
-    by_last = [n for n in names if n.rsplit(".", 1)[-1].lower() == last]
-    if by_last:
-        return by_last[:2]
-    return difflib.get_close_matches(type_name, names, n=2, cutoff=0.75)
+    """Known trigger types near the given one (the same rule as for task types)."""
+    return closest_type_names(type_name, TRIGGER_MODELS)
 
 
 def _either(names: list[str]) -> str:

@@ -13,6 +13,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # its typed home; .admin re-exports it untyped
 
+from streams.log.client_logging import admin_config
 from streams.log.errors import LogTimeoutError, TopicError
 from streams.log.producer import MAX_RECORD_BYTES
 
@@ -37,7 +38,7 @@ def ensure_topics(
     """
     if not names:
         return
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     existing = _existing(admin, timeout_s)
     missing = [name for name in dict.fromkeys(names) if name not in existing]
     if missing:
@@ -111,7 +112,7 @@ def group_is_consuming(bootstrap: str, group: str, topic: str, *, timeout_s: flo
     """
     from confluent_kafka import ConsumerGroupState
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     try:
         futures = admin.describe_consumer_groups([group], request_timeout=timeout_s)
         described = futures[group].result(timeout=timeout_s)

@@ -10,6 +10,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from streams.log.client_logging import kafka_logging
 from streams.log.errors import DeliveryError, LogTimeoutError, UnknownTopicError
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class LogProducer:
     ) -> None:
         self._bootstrap = bootstrap
         self._producer = Producer(
-            {**_low_latency_config(bootstrap, client_id), **dict(config or {}), "logger": log}
+            {**_low_latency_config(bootstrap, client_id), **dict(config or {}), **kafka_logging()}
         )
         self._failures: list[DeliveryError] = []
         self._known_topics: set[str] = set()

@@ -22,6 +22,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from streams.log.client_logging import kafka_logging
 from streams.log.errors import LogError, LogTimeoutError, UnknownTopicError
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def _consumer(bootstrap: str) -> Consumer:
             # Bounded prefetch keeps memory flat however long the topic is.
             "queued.max.messages.kbytes": 16 * 1024,
             "fetch.wait.max.ms": 50,
-            "logger": log,
+            **kafka_logging(),
         }
     )
 

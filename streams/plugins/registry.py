@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import logging
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
+from streams.core.type_names import closest_type_names
 from streams.plugins.base import Task
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,9 @@ class PluginRegistry:
     def get(self, type_name: str) -> type[Task] | None:
         return self.by_name.get(type_name)
 
-    def nearest(self, type_name: str, count: int = 3) -> list[str]:
-        names = list(self.by_name)
-        close = difflib.get_close_matches(type_name, names, n=count, cutoff=0.5)
-        if close:
-            return close
-        tail = type_name.rsplit(".", 1)[-1].lower()
-        return [n for n in names if n.rsplit(".", 1)[-1].lower() == tail][:count]
+    def nearest(self, type_name: str, count: int = 2) -> list[str]:
+        """Known task types close to an unknown one (by class and plugin group), or []."""
+        return closest_type_names(type_name, self.by_name, count)
 
     def primary_names(self) -> list[str]:
         return sorted({plugin.TYPE for plugin in self.by_name.values()})

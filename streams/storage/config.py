@@ -10,24 +10,51 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from streams.storage.base import Storage
+from streams.storage.base import Storage, StorageError
 from streams.storage.local import LocalStorage
 
 STORAGE_DIR_ENV = "LANNER_STORAGE_DIR"
+S3_BUCKET_ENV = "LANNER_STORAGE_S3_BUCKET"
+# The S3 client (boto3) is an optional extra: most installations store files locally.
+S3_EXTRA_HINT = "pip install 'lanner[s3]'"
+
+
+class StorageExtraMissing(StorageError):
+    """S3 storage is configured but its client is not installed."""
+
+
+def check_storage_extra(environ: Mapping[str, str]) -> None:
+    """StorageExtraMissing, naming the install command, when the configured storage needs
+    a package that is not installed; called by every server role before it starts."""
+    if environ.get(S3_BUCKET_ENV, "").strip():
+        _s3_storage_class()
+
+
+def _s3_storage_class() -> type[Storage]:
+    try:
+        from streams.storage.s3 import S3Storage
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in ("boto3", "botocore"):
+            raise
+        raise StorageExtraMissing(
+            f"{S3_BUCKET_ENV} is set, but the S3 client is not installed: {S3_EXTRA_HINT}"
+        ) from None
+    return S3Storage
 
 
 def storage_from_env(environ: Mapping[str, str], data_dir: str) -> Storage:
-    bucket = environ.get("LANNER_STORAGE_S3_BUCKET", "").strip()
+    bucket = environ.get(S3_BUCKET_ENV, "").strip()
     if bucket:
-        from streams.storage.s3 import S3Storage
-
-        return S3Storage(
+        s3_storage: Any = _s3_storage_class()
+        storage: Storage = s3_storage(
             bucket,
             prefix=environ.get("LANNER_STORAGE_S3_PREFIX", ""),
             endpoint_url=environ.get("LANNER_STORAGE_S3_ENDPOINT") or None,
             region=environ.get("AWS_DEFAULT_REGION") or None,
         )
+        return storage
     configured = environ.get(STORAGE_DIR_ENV, "").strip()
     root = Path(configured) if configured else Path(data_dir) / "storage"
     root.mkdir(parents=True, exist_ok=True)

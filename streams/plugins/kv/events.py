@@ -22,6 +22,8 @@ class _KvEvent(BaseModel):
     # Who wrote it: the execution and task run, for the audit trail.
     execution_id: str | None = None
     task_run_id: str | None = None
+    # Who wrote it outside an execution (the API's caller: `lanner kv set`).
+    actor: str | None = None
 
     @property
     def record_key(self) -> str:

@@ -38,6 +38,15 @@ class KvFold:
             return None  # expired values are gone for readers (TTL)
         return found
 
+    def entries(self, tenant: str, namespace: str, now: dt.datetime) -> list[KvSet]:
+        """The live (unexpired) keys of one namespace, sorted by key."""
+        prefix = f"{tenant}/{namespace}/"
+        with self._lock:
+            found = [e for k, e in self._values.items() if k.startswith(prefix)
+                     and e.namespace == namespace]
+        return sorted((e for e in found if e.expires is None or e.expires > now),
+                      key=lambda e: e.key)
+
     def forget(self) -> None:
         with self._lock:
             self._values.clear()

@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from schemas.states import State
+from streams.core.type_names import closest_type_names
 from streams.plugins.base import Outcome, WorkerContext, WorkerTask
 from streams.plugins.scripts.files import (
     FilesError,
@@ -21,13 +22,17 @@ from streams.plugins.scripts.files import (
 from streams.plugins.scripts.process import InterpreterNotFound, run_process
 
 KESTRA_SCRIPTS = "io.kestra.plugin.scripts"
+# The only task runner there is here: Kestra's name for running commands on the host.
+PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "runner.Process")
 
 
 class ScriptTask(WorkerTask):
     """Kestra's script task properties that mean something without containers.
 
-    `taskRunner`, `containerImage` and `docker` are accepted so Kestra flows validate, but
-    commands always run as local processes (Kestra's `Process` runner).
+    Commands always run as local processes (Kestra's `Process` runner): a `taskRunner` of
+    that type is accepted, any other (Docker, Kubernetes, a cloud batch service) is a
+    validation error rather than a flow that would silently run on the host instead.
+    `containerImage` and `docker` are accepted and ignored, as Kestra's Process runner does.
     """
 
     beforeCommands: list[str] = Field(default_factory=list)
@@ -40,6 +45,21 @@ class ScriptTask(WorkerTask):
     taskRunner: dict[str, Any] | None = None
     containerImage: str | None = None
     docker: dict[str, Any] | None = None
+
+    @field_validator("taskRunner")
+    @classmethod
+    def _runner_runs_here(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        runner = value.get("type")
+        if runner in PROCESS_RUNNERS:
+            return value
+        if not isinstance(runner, str):
+            raise ValueError(f"a task runner needs a `type` ({PROCESS_RUNNERS[0]})")
+        message = (f"unsupported task runner type '{runner}': scripts run here as local "
+                   f"processes ({PROCESS_RUNNERS[0]})")
+        near = closest_type_names(runner, dict.fromkeys(PROCESS_RUNNERS, "Process"), 1)
+        raise ValueError(message + (f"; did you mean {near[0]}?" if near else ""))
 
     async def prepare(self, ctx: WorkerContext, workdir: Path, env: dict[str, str]) -> list[str]:
         """The command lines to run (after beforeCommands); may write files, build venvs."""
