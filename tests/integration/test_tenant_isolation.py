@@ -7,8 +7,10 @@ the loop bomb and the 100,000-value ForEach over and over. The victim's p95 late
 (creation command sent -> terminal event on the log) must stay within 2x of its quiet
 value (plus a small absolute margin for a machine shared with other work).
 
-The YAML alias bomb is not part of this test: its fix (h16api, streams/core/yaml_loader.py)
-is not on this branch, and without it the bomb would freeze the test process itself.
+The hostile side also posts the YAML alias bomb to the API (a `lanner server webserver`
+process, the one every tenant shares) over and over, while a prober asks that API's
+/health every 50 ms: it must keep answering fast (figures printed; asserted with a
+generous margin, since this machine has 2 cores and the hostile executor burns one).
 """
 
 from __future__ import annotations
@@ -20,17 +22,23 @@ import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from streams.log.reader import tail
+from tests.harness.common import free_ports
+from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
-from tests.integration.cluster import Cluster
+from tests.integration.cluster import Cluster, wait_until
 from tests.integration.test_hostile_flows import BOMBS, NORMAL
+from tests.unit.test_yaml_limits import alias_bomb
 
 NS = "company.team"
 RUNS = 100
 PACE_S = 0.06  # one creation every 60 ms, open loop
 MARGIN_S = 0.25
+HEALTH_TARGET_S = 0.1  # the issue's figure, printed
+HEALTH_CEILING_S = 1.0  # asserted: a frozen API (the bomb before its fix) blows far past it
 TERMINAL = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionWarned"})
 
 
@@ -63,13 +71,53 @@ class EndWatcher:
         self._thread.join(timeout=10)
 
 
+class HealthProber:
+    """Asks /health every 50 ms and keeps how long each answer took (a failure counts as
+    the time it took to fail)."""
+
+    def __init__(self, url: str) -> None:
+        self.took: list[float] = []
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self._thread.start()
+
+    def _run(self, url: str) -> None:
+        with httpx.Client(timeout=5) as client:
+            while not self._stop.wait(0.05):
+                started = time.monotonic()
+                try:
+                    ok = client.get(url).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                self.took.append(time.monotonic() - started)
+                self.failures += 0 if ok else 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 @pytest.fixture(scope="module")
-def tenants(kafka_broker: KafkaBroker) -> Iterator[tuple[Cluster, Cluster]]:
+def tenants(
+    kafka_broker: KafkaBroker, es_node: ElasticsearchNode
+) -> Iterator[tuple[Cluster, Cluster]]:
     victim = Cluster(kafka_broker.bootstrap, f"victim{os.getpid()}", partitions=2)
-    hostile = Cluster(kafka_broker.bootstrap, f"hostile{os.getpid()}x", partitions=2)
+    (api_port,) = free_ports(1)
+    hostile = Cluster(
+        kafka_broker.bootstrap,
+        f"hostile{os.getpid()}x",
+        partitions=2,
+        env={"LANNER_ELASTICSEARCH_URL": es_node.url, "LANNER_API_PORT": str(api_port),
+             "LANNER_AUTH": "off"},
+    )
+    hostile.api_url = f"http://127.0.0.1:{api_port}"  # type: ignore[attr-defined]
     try:
+        hostile.start("webserver")
         for cluster in (victim, hostile):
             cluster.start_executor_and_worker()
+        wait_until(lambda: _health_up(hostile.api_url), 90,  # type: ignore[attr-defined]
+                   "the API")
         victim.deploy(NORMAL)
         for source, _ in BOMBS.values():
             hostile.deploy(source)
@@ -77,6 +125,13 @@ def tenants(kafka_broker: KafkaBroker) -> Iterator[tuple[Cluster, Cluster]]:
     finally:
         victim.close()
         hostile.close()
+
+
+def _health_up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _latencies(victim: Cluster, watcher: EndWatcher) -> list[float]:
@@ -99,7 +154,10 @@ def _p95(values: list[float]) -> float:
 
 def test_a_hostile_tenant_does_not_slow_another_one(tenants: tuple[Cluster, Cluster]) -> None:
     victim, hostile = tenants
+    api_url: str = hostile.api_url  # type: ignore[attr-defined]
     watcher = EndWatcher(victim)
+    prober = HealthProber(f"{api_url}/health")
+    bombs_posted: list[int] = []
     try:
         _latencies(victim, watcher)  # warm-up: first records, JIT of the broker
         quiet = _latencies(victim, watcher)
@@ -112,18 +170,31 @@ def test_a_hostile_tenant_does_not_slow_another_one(tenants: tuple[Cluster, Clus
                     submitted.append(hostile.create(NS, flow_id).execution_id)
                 time.sleep(0.5)
 
+        def post_alias_bombs() -> None:
+            source = alias_bomb()
+            with httpx.Client(timeout=30) as client:
+                while not stop.is_set() and len(bombs_posted) < 200:
+                    answer = client.post(f"{api_url}/api/v1/flows/validate", content=source,
+                                         headers={"content-type": "application/x-yaml"})
+                    bombs_posted.append(answer.status_code)
+                    time.sleep(0.1)
+
         attacker = threading.Thread(target=attack, daemon=True)
+        bomber = threading.Thread(target=post_alias_bombs, daemon=True)
         attacker.start()
+        bomber.start()
         time.sleep(1.0)  # the hostile executor is busy before the victim starts
         try:
             loaded = _latencies(victim, watcher)
         finally:
             stop.set()
             attacker.join(timeout=30)
+            bomber.join(timeout=30)
         # Quiet again: this machine is shared, so "quiet" is measured on both sides.
         quiet_after = _latencies(victim, watcher)
     finally:
         watcher.stop()
+        prober.stop()
     hostile_ended = hostile.wait_for_all(set(submitted[:8]), timeout_s=120)
     assert all(e.state.value == "FAILED" for e in hostile_ended.values())
     quiet_p95 = max(_p95(quiet), _p95(quiet_after))
@@ -137,4 +208,15 @@ def test_a_hostile_tenant_does_not_slow_another_one(tenants: tuple[Cluster, Clus
         f"tenant sent {len(submitted)} hostile executions {figures(loaded)}; quiet again "
         f"{figures(quiet_after)} (loaded p95 / quiet p95 = {loaded_p95 / quiet_p95:.2f})"
     )
+    health = sorted(prober.took)
+    health_p95 = health[int(0.95 * (len(health) - 1))]
+    print(
+        f"/health during the run: {len(health)} probes, p50 {statistics.median(health) * 1000:.0f}"
+        f" ms, p95 {health_p95 * 1000:.0f} ms, max {health[-1] * 1000:.0f} ms (target "
+        f"{HEALTH_TARGET_S * 1000:.0f} ms); {len(bombs_posted)} alias bombs posted, "
+        f"answers {sorted(set(bombs_posted))}"
+    )
     assert loaded_p95 <= 2 * quiet_p95 + MARGIN_S
+    assert bombs_posted and set(bombs_posted) <= {200, 422}, bombs_posted[:5]
+    assert prober.failures == 0
+    assert health_p95 <= HEALTH_CEILING_S
