@@ -181,14 +181,17 @@ def local(
 
     logging.basicConfig(level=logging.WARNING)
     env = dict(os.environ)
+    # The lock first: a second start on a folder in use is told so, not that its ports
+    # are taken (they are, by the first tree).
+    lock = _lock_data_folder(data_dir)
+    assert lock.fd is not None
     try:
         kafka_port, es_port = local_ports(env, kafka_port, elasticsearch_port)
         prepare_local_env(env, data_dir)
     except EmbeddedError as exc:
+        lock.release()
         console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
-    lock = _lock_data_folder(data_dir)
-    assert lock.fd is not None
     server = EmbeddedServer(data_dir / "noida", kafka_port, es_port, keep_fds=(lock.fd,))
     console.print(f"starting the embedded back end (noida-db) in {data_dir}/noida ...")
     started = time.monotonic()

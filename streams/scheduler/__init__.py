@@ -90,10 +90,10 @@ def run_scheduler(settings: LannerSettings) -> None:
     # Kafka trigger listeners run in every scheduler process, not only the leader: their
     # consumer groups spread each trigger's partitions over the processes.
     kafka_triggers = start_kafka_triggers(settings, catalog, states, producer, gateway, topics)
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False)
+    worker.spinner = None  # no cursor codes in log files (streams/app/run.py says why)
     try:
-        faust.Worker(
-            app, loglevel="WARNING", quiet=True, override_logging=False
-        ).execute_from_commandline()
+        worker.execute_from_commandline()
     finally:
         kafka_triggers.stop()
 

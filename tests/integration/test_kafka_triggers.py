@@ -126,8 +126,9 @@ def test_records_become_executions_once_while_the_listener_is_killed(
     cluster.deploy(REALTIME.format(topic=topic, servers=external_kafka.bootstrap))
     _produce(external_kafka.bootstrap, topic, _orders(0, 1000))
     wait_until(lambda: len(_executions(cluster, "on_order")[1]) >= 300, 120, "first executions")
-    for name in ("scheduler", "scheduler-2"):  # the group spread the partitions over both
-        assert "kafka listener assigned partitions" in cluster.log_of(name), name
+    for name in ("scheduler", "scheduler-2"):  # the group spreads the partitions over both
+        wait_until(lambda name=name: "kafka listener assigned partitions" in  # type: ignore[misc]
+                   cluster.log_of(name), 60, f"partitions for {name}")
 
     cluster.kill("scheduler")  # mid-stream: some records requested, none committed yet
     _produce(external_kafka.bootstrap, topic, _orders(1000, 2000))
