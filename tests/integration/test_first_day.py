@@ -223,7 +223,10 @@ def test_namespaces_as_a_list_and_a_tree(local: LocalServer) -> None:
 
 
 def test_a_taken_port_is_one_line_naming_it(local: LocalServer) -> None:
-    second = local.cli("server", "local", timeout_s=120)
+    # Another data folder: on the same one the data-folder lock answers first (and says
+    # the folder is in use: tests/integration/test_process_tree.py).
+    elsewhere = str(local.workdir / "other-data")
+    second = local.cli("server", "local", "--data-dir", elsewhere, timeout_s=120)
     assert second.returncode == 1
     lines = [line for line in second.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, second.stderr
@@ -237,7 +240,8 @@ def test_a_taken_port_is_one_line_naming_it(local: LocalServer) -> None:
         free_api = free_ports(1)[0]
         env = {**local.env, "LANNER_API_PORT": str(free_api),
                "LANNER_LOCAL_KAFKA_PORT": str(taken)}
-        other = subprocess.run([*LANNER, "server", "local"], cwd=local.workdir, env=env,
+        other = subprocess.run([*LANNER, "server", "local", "--data-dir", elsewhere],
+                               cwd=local.workdir, env=env,
                                text=True, capture_output=True, timeout=120)
     assert other.returncode == 1
     assert f"port {taken} for the embedded Kafka is already taken" in other.stderr
