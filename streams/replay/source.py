@@ -17,6 +17,7 @@ from schemas.commands import EXECUTOR_INPUT_ADAPTER
 from schemas.decode import decode_execution_event, decode_flow_event
 from schemas.events import ExecutionCreated
 from schemas.settings import Limits
+from streams.core.bounds import Bounds
 from streams.core.validation import ValidatedFlow, validate_flow
 from streams.flow_catalog import FlowSources
 from streams.log.reader import Record, read_all
@@ -158,4 +159,5 @@ def verify_log(
     if on_read:
         on_read(len(recorded))
     flow_for = flow_resolver(flows, source_validator(registry, limits))
-    return verify_many(recorded, flows, flow_for, on_verified), stats
+    bounds = Bounds(limits or Limits())
+    return verify_many(recorded, flows, flow_for, on_verified, bounds), stats

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from schemas.commands import CreateExecution, ExecutorInput
 from schemas.events import ExecutionEvent
 from schemas.execution import Execution
+from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.decide import FlowCatalog
 from streams.core.evolve import HistoryError, fold
 from streams.core.handle import RECENT_EVENTS, ExecutorRecord, handle
@@ -59,8 +60,10 @@ def flow_resolver(
 
 
 def verify_execution(
-    recorded: Recorded, catalog: FlowCatalog, flow_for: FlowFor
+    recorded: Recorded, catalog: FlowCatalog, flow_for: FlowFor, bounds: Bounds = DEFAULT_BOUNDS
 ) -> ExecutionVerdict:
+    """`bounds`: the limits the executor decided with (no clock: the render's wall-clock
+    backstop is the executor's alone)."""
     eid = recorded.execution_id
     verdict = ExecutionVerdict(eid)
     history, broken = distinct_history(eid, recorded.events)
@@ -81,7 +84,9 @@ def verify_execution(
         # nothing is decided at its own time, which is no later than its arrival: what was
         # not yet due when it arrived (or it would have caused events) was not due earlier.
         now = mine[0].time if mine else None
-        handled = handle(record, flow_for(item.inp, truth), item.inp, catalog, now=now)
+        handled = handle(
+            record, flow_for(item.inp, truth), item.inp, catalog, bounds=bounds, now=now
+        )
         if handled.replayed:
             record = handled.record
             continue
@@ -189,10 +194,11 @@ def verify_many(
     catalog: FlowCatalog,
     flow_for: FlowFor,
     on_verified: Callable[[ExecutionVerdict], None] | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> VerifyReport:
     report = VerifyReport()
     for eid in sorted(recorded):
-        verdict = verify_execution(recorded[eid], catalog, flow_for)
+        verdict = verify_execution(recorded[eid], catalog, flow_for, bounds)
         report.executions += 1
         report.inputs += verdict.inputs
         report.events += verdict.events
