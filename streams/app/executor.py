@@ -136,6 +136,12 @@ class Executor:
             record, flow, inp, self.catalog, bounds=self.bounds, now=decision_time(record, arrived)
         )
         spent = time.monotonic() - started
+        if result.failure is not None:
+            log.error(
+                "decision failed",
+                exc_info=result.failure,
+                extra={"execution_id": inp.execution_id, "input": inp.input_id},
+            )
         if spent > self.settings.limits.render_seconds:
             # Everything else on this partition waited that long (issue 19 makes steps O(1)).
             log.warning(

@@ -14,9 +14,12 @@ from collections.abc import Callable
 
 import pytest
 
+import streams.core.handle
+from schemas.events import ExecutionEvent
 from schemas.settings import Limits
 from schemas.states import State
 from streams.core.bounds import Bounds
+from streams.core.handle import handle
 from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
 from tests.unit.core.driver import REGISTRY, Sim
 from tests.unit.core.helpers import flow, run
@@ -283,3 +286,22 @@ def test_many_renders_of_one_step_share_its_budget() -> None:
         """
     )
     assert small.state().state == State.SUCCESS
+
+
+def test_a_decision_that_raises_hands_its_exception_to_the_edge_instead_of_logging() -> None:
+    # The core neither logs nor swallows the cause: the executor's edge logs `failure`.
+    sim = Sim(flow(_log_task("hi")))
+    boom = RuntimeError("boom")
+
+    def broken(*args: object, **kwargs: object) -> list[ExecutionEvent]:
+        raise boom
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(streams.core.handle, "decide", broken)
+        handled = handle(None, sim.catalog.get("main", "company.team", "f", 1),
+                         sim.create("f"), sim.catalog)
+    assert handled.failure is boom
+    assert [type(e).__name__ for e in handled.events] == ["ExecutionCreated", "ExecutionFailed"]
+    state = handled.record.execution
+    assert state is not None and "RuntimeError: boom" in (state.error or "")
+    assert not hasattr(streams.core.handle, "logging")
