@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.commands import CreateExecution, ExecutorInput
-from schemas.events import EXECUTION_END_STATES, ExecutionCreated, ExecutionEvent
+from schemas.events import EXECUTION_END_STATES, ExecutionEvent
 from schemas.execution import Execution
 from schemas.states import State, execution_may_move
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.decide import FlowCatalog, decide
 from streams.core.emitter import Emitter
 from streams.core.evolve import fold
-from streams.core.validation import ValidatedFlow
+from streams.core.inputs import create_execution
+from streams.core.validation import UnrunnableFlow, ValidatedFlow
 
 # How many recent events a record keeps for re-emission. A redelivery comes from the
 # inputs after the last committed offset (Faust commits every 0.5 s, after flushing what
@@ -60,7 +61,7 @@ class Handled:
 
 def handle(
     record: ExecutorRecord | None,
-    flow: ValidatedFlow | None,
+    flow: ValidatedFlow | UnrunnableFlow | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
     *,
@@ -105,7 +106,7 @@ def handle(
 
 def _apply(
     record: ExecutorRecord,
-    flow: ValidatedFlow | None,
+    flow: ValidatedFlow | UnrunnableFlow | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
     bounds: Bounds,
@@ -160,23 +161,6 @@ def _fail_execution(
 def _created_and_failed(
     cmd: CreateExecution, error: str, now: dt.datetime | None
 ) -> list[ExecutionEvent]:
-    ref = cmd.flow
     emitter = Emitter(None, cmd, now)
-    emitter.emit(
-        ExecutionCreated,
-        execution_id=cmd.execution_id,
-        tenant=ref.tenant,
-        namespace=ref.namespace,
-        flow_id=ref.flow_id,
-        flow_revision=ref.revision,
-        inputs=cmd.inputs,
-        labels=cmd.labels,
-        variables={},
-        parent=cmd.parent,
-        trigger=cmd.trigger,
-        seed=(),
-        original_id=cmd.original_id,
-        requested=cmd.time,
-    )
-    emitter.emit(EXECUTION_END_STATES[State.FAILED], error=error)
+    create_execution(emitter, None, cmd, failure=error)
     return emitter.events

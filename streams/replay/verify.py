@@ -22,13 +22,13 @@ from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.decide import FlowCatalog
 from streams.core.evolve import HistoryError, fold
 from streams.core.handle import RECENT_EVENTS, ExecutorRecord, handle
-from streams.core.validation import ValidatedFlow
+from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.replay.history import distinct_history
 from streams.replay.order import order_inputs
 from streams.replay.recorded import Divergence, Position, Recorded, RecordedInput
 
 # (input, state it meets) -> the flow revision the executor would use.
-FlowFor = Callable[[ExecutorInput, Execution | None], ValidatedFlow | None]
+FlowFor = Callable[[ExecutorInput, Execution | None], ValidatedFlow | UnrunnableFlow | None]
 
 
 @dataclass
@@ -40,13 +40,16 @@ class ExecutionVerdict:
 
 
 def flow_resolver(
-    catalog: FlowCatalog, from_source: Callable[[str, int], ValidatedFlow | None]
+    catalog: FlowCatalog,
+    from_source: Callable[[str, int], ValidatedFlow | UnrunnableFlow | None],
 ) -> FlowFor:
     """The executor's choice of flow revision (streams/app/executor.py, `_flow_for`):
     a creation uses the source it carries, or the revision it names; every later input
     uses the revision the execution was created with."""
 
-    def flow_for(inp: ExecutorInput, state: Execution | None) -> ValidatedFlow | None:
+    def flow_for(
+        inp: ExecutorInput, state: Execution | None
+    ) -> ValidatedFlow | UnrunnableFlow | None:
         if isinstance(inp, CreateExecution) and state is None:
             ref = inp.flow
             if inp.flow_source is not None:

@@ -20,7 +20,13 @@ from schemas.settings import Limits
 from schemas.states import State
 from streams.core.bounds import Bounds
 from streams.core.handle import handle
-from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
+from streams.core.validation import (
+    FlowProblem,
+    UnrunnableFlow,
+    ValidatedFlow,
+    flow_from_source,
+    validate_flow,
+)
 from tests.unit.core.driver import REGISTRY, Sim
 from tests.unit.core.helpers import flow, run
 
@@ -305,3 +311,22 @@ def test_a_decision_that_raises_hands_its_exception_to_the_edge_instead_of_loggi
     state = handled.record.execution
     assert state is not None and "RuntimeError: boom" in (state.error or "")
     assert not hasattr(streams.core.handle, "logging")
+
+
+def test_a_creation_whose_own_source_does_not_validate_fails_with_the_problem() -> None:
+    # The executor and the replayer read a creation's `flow_source` with flow_from_source:
+    # the problem (here the YAML depth limit) is the execution's error; it used to read
+    # "flow company.team.f revision 1 does not exist".
+    unrunnable = flow_from_source(_nested(200), 1, REGISTRY, Limits())
+    assert isinstance(unrunnable, UnrunnableFlow)
+    sim = Sim()
+    handled = handle(None, unrunnable, sim.create("f"), sim.catalog)
+    assert [type(e).__name__ for e in handled.events] == ["ExecutionCreated", "ExecutionFailed"]
+    state = handled.record.execution
+    assert state is not None and state.state == State.FAILED and state.error is not None
+    assert "flow company.team.f revision 1: its source does not validate" in state.error
+    assert "LANNER_LIMITS_YAML_DEPTH" in state.error
+    assert "does not exist" not in state.error
+    # A source that validates runs at the revision the creation names.
+    runnable = flow_from_source(_nested(2), 7, REGISTRY, Limits())
+    assert isinstance(runnable, ValidatedFlow) and runnable.flow.revision == 7
