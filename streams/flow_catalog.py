@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from schemas.events import FLOW_EVENT_ADAPTER, FlowDeleted, FlowEvent
 from schemas.settings import Limits
-from streams.core.validation import ValidatedFlow, validate_flow
+from streams.core.validation import ValidatedFlow, validate_revision
 from streams.log.follower import FollowedView
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
@@ -80,16 +80,13 @@ class FlowSources:
             return None
         if cached is not None:
             return cached
-        result = validate_flow(source, self._registry, self._limits, check_triggers=False)
-        if isinstance(result, list):
+        validated = validate_revision(source, wanted, self._registry, self._limits)
+        if isinstance(validated, list):
             log.error(
                 "stored flow revision does not validate any more",
-                extra={"flow": key, "revision": wanted, "problems": [str(p) for p in result]},
+                extra={"flow": key, "revision": wanted, "problems": [str(p) for p in validated]},
             )
             return None
-        validated = ValidatedFlow(
-            flow=result.flow.model_copy(update={"revision": wanted}), tasks=result.tasks
-        )
         with self._lock:
             self._validated[(key, wanted)] = validated
         return validated

@@ -26,7 +26,8 @@ from schemas.states import State
 from schemas.worker import WorkerJob
 from streams.core.context import DEFERRED_PATTERN, defang
 from streams.core.deferred import RENDER_KIND, unpack_render
-from streams.core.expressions import ExpressionError, render
+from streams.core.expressions import ExpressionError, RenderLimits, render
+from streams.core.expressions.engine import DEFAULT_LIMITS
 from streams.plugins.base import Outcome
 from streams.plugins.kv.store import LiveKvStore
 from streams.plugins.kv.view import LiveKvView
@@ -169,9 +170,15 @@ class _Lookups(Mapping[str, Any]):
         return len(self._found)
 
 
-def render_deferred(argument: Any, resolve: Resolver) -> Any:
+def render_deferred(
+    argument: Any,
+    resolve: Resolver,
+    limits: RenderLimits = DEFAULT_LIMITS,
+    derived: list[str] | None = None,
+) -> Any:
     """A template the executor deferred (streams/core/deferred.py), rendered with the real
-    secrets, KV values and files; DeferredError if it fails."""
+    secrets, KV values and files, within the same render limits as the executor's;
+    DeferredError if it fails. What a template made of a secret is added to `derived`."""
     try:
         template, variables, now = unpack_render(argument)
     except (ValueError, TypeError) as exc:
@@ -183,9 +190,12 @@ def render_deferred(argument: Any, resolve: Resolver) -> Any:
         "_files": _Lookups("read", resolve),
     }
     try:
-        return render(template, context, now=now)
+        value = render(template, context, now=now, limits=limits)
     except ExpressionError as exc:
         raise DeferredError(str(exc)) from None
+    if derived is not None and "secret(" in template:
+        derived.append(_as_text(value))
+    return value
 
 
 def make_resolver(
@@ -194,6 +204,7 @@ def make_resolver(
     kv_value: Callable[[str], tuple[bool, Any]] | None,
     files_scope: str,
     derived: list[str] | None = None,
+    render_limits: RenderLimits = DEFAULT_LIMITS,
 ) -> Resolver:
     """The lookups a worker can do for one job. `files_scope` is the `kestra://` prefix a
     task may read (its tenant and namespace), so a flow cannot read another one's files.
@@ -202,11 +213,7 @@ def make_resolver(
     def resolve(kind: str, argument: Any) -> Any:
         name = str(argument)
         if kind == RENDER_KIND:
-            value = render_deferred(argument, resolve)
-            template, _, _ = unpack_render(argument)
-            if derived is not None and "secret(" in template:
-                derived.append(_as_text(value))
-            return value
+            return render_deferred(argument, resolve, render_limits, derived)
         if kind == "secret":
             if name not in secrets:
                 raise DeferredError(
@@ -273,7 +280,9 @@ class WorkerEdges:
         tenant: str = "main",
         secrets_topic: str | None = None,
         secret_key: str | None = None,
+        render_limits: RenderLimits = DEFAULT_LIMITS,
     ) -> None:
+        self.render_limits = render_limits  # deferred renders: the executor's limits
         self.secrets = load_secrets(environ)
         self._env_masker = Masker(list(self.secrets.values()))
         self.child_env = without_secrets(environ)
@@ -385,6 +394,7 @@ class WorkerEdges:
             kv_value,
             namespace_prefix(job.tenant, job.namespace),
             derived,
+            self.render_limits,
         )
         try:
             resolved = resolve_deferred(properties, resolver)

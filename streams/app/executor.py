@@ -27,7 +27,7 @@ from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.bounds import Bounds
 from streams.core.effects import effects_of
 from streams.core.handle import ExecutorRecord, handle
-from streams.core.validation import ValidatedFlow, validate_flow
+from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
 from streams.flow_catalog import FlowSources
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
@@ -91,7 +91,7 @@ class Executor:
         self.gate_topic = raw_topic(app, topics.concurrency)
         self.timers = TimerIndex()
         self.health = WorkerHealth(lost_after=WORKER_LOST_AFTER)
-        self._sources: dict[int, ValidatedFlow | None] = {}
+        self._sources: dict[int, ValidatedFlow | UnrunnableFlow] = {}
         app.agent(self.inputs, name="executor")(self._agent)
         app.timer(interval=0.25)(self._fire_timers)
         app.timer(interval=1.0)(self._check_workers)
@@ -136,6 +136,12 @@ class Executor:
             record, flow, inp, self.catalog, bounds=self.bounds, now=decision_time(record, arrived)
         )
         spent = time.monotonic() - started
+        if result.failure is not None:
+            log.error(
+                "decision failed",
+                exc_info=result.failure,
+                extra={"execution_id": inp.execution_id, "input": inp.input_id},
+            )
         if spent > self.settings.limits.render_seconds:
             # Everything else on this partition waited that long (issue 19 makes steps O(1)).
             log.warning(
@@ -214,7 +220,7 @@ class Executor:
 
     async def _flow_for(
         self, inp: ExecutorInput, record: ExecutorRecord | None
-    ) -> ValidatedFlow | None:
+    ) -> ValidatedFlow | UnrunnableFlow | None:
         state = record.execution if record else None
         if isinstance(inp, CreateExecution) and state is None:
             ref = inp.flow
@@ -247,22 +253,11 @@ class Executor:
             )
         return found
 
-    def _from_source(self, source: str, revision: int) -> ValidatedFlow | None:
+    def _from_source(self, source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:
         cache_key = hash((source, revision))
         if cache_key not in self._sources:
-            try:
-                result = validate_flow(
-                    source, self.registry, self.settings.limits, check_triggers=False
-                )
-            except Exception:  # a flow that cannot even be validated cannot run
-                log.exception("flow source could not be validated", extra={"revision": revision})
-                result = []
-            self._sources[cache_key] = (
-                None
-                if isinstance(result, list)
-                else ValidatedFlow(
-                    flow=result.flow.model_copy(update={"revision": revision}), tasks=result.tasks
-                )
+            self._sources[cache_key] = flow_from_source(
+                source, revision, self.registry, self.settings.limits
             )
             if len(self._sources) > 1024:
                 self._sources.pop(next(iter(self._sources)))

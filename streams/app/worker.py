@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -25,6 +26,7 @@ from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.app.worker_control import listen_for_stops
+from streams.core.bounds import Bounds
 from streams.log.topics import Topics
 from streams.plugins.base import (
     InlineLog,
@@ -74,6 +76,8 @@ class Worker:
             tenant=settings.tenant_id,
             secrets_topic=topics.secrets,
             secret_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
+            # A deferred template renders here within the executor's limits and clock.
+            render_limits=Bounds(settings.limits, clock=time.monotonic).render(),
         )
         self.done: OrderedDict[str, None] = OrderedDict()
         self.taken: set[str] = set()  # job ids this worker's actors are running now

@@ -54,14 +54,14 @@ from streams.core.inputs import (
     on_wake_up,
     on_worker_lost,
 )
-from streams.core.validation import ValidatedFlow
+from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.core.walk import Walker
 
 __all__ = ["EmptyCatalog", "FlowCatalog", "decide"]
 
 
 def decide(
-    flow: ValidatedFlow | None,
+    flow: ValidatedFlow | UnrunnableFlow | None,
     state: Execution | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
@@ -69,11 +69,12 @@ def decide(
     bounds: Bounds = DEFAULT_BOUNDS,
     now: dt.datetime | None = None,
 ) -> list[ExecutionEvent]:
-    """`now` is the decision time (see Emitter); every event emitted here carries it."""
+    """`now` is the decision time (see Emitter); every event emitted here carries it.
+    An UnrunnableFlow only comes with a creation, which fails with its reason."""
     emitter = Emitter(state, inp, now)
     if isinstance(inp, CreateExecution):
         create_execution(emitter, flow, inp)
-    elif state is None or flow is None:
+    elif state is None or not isinstance(flow, ValidatedFlow):
         return []
     elif state.state.is_terminal:
         # Only an operator can bring a finished execution back; everything else is late.
@@ -108,6 +109,6 @@ def decide(
     running = emitter.state is not None and not emitter.state.state.is_terminal
     # Walking again after any input is deterministic and cheap; it is also how a retry
     # whose time has come (WakeUp) is started.
-    if running and flow is not None:
+    if running and isinstance(flow, ValidatedFlow):
         Walker(emitter, flow, catalog, bounds).advance()
     return emitter.events

@@ -9,22 +9,20 @@ instead of being applied twice.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.commands import CreateExecution, ExecutorInput
-from schemas.events import EXECUTION_END_STATES, ExecutionCreated, ExecutionEvent
+from schemas.events import EXECUTION_END_STATES, ExecutionEvent
 from schemas.execution import Execution
 from schemas.states import State, execution_may_move
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.decide import FlowCatalog, decide
 from streams.core.emitter import Emitter
 from streams.core.evolve import fold
-from streams.core.validation import ValidatedFlow
-
-log = logging.getLogger(__name__)
+from streams.core.inputs import create_execution
+from streams.core.validation import UnrunnableFlow, ValidatedFlow
 
 # How many recent events a record keeps for re-emission. A redelivery comes from the
 # inputs after the last committed offset (Faust commits every 0.5 s, after flushing what
@@ -56,11 +54,14 @@ class Handled:
     record: ExecutorRecord
     events: list[ExecutionEvent]
     replayed: bool
+    # A decision that raised (a bug, not a limit): the events fail the execution with its
+    # reason; the exception is handed to the caller's edge, which logs it.
+    failure: Exception | None = None
 
 
 def handle(
     record: ExecutorRecord | None,
-    flow: ValidatedFlow | None,
+    flow: ValidatedFlow | UnrunnableFlow | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
     *,
@@ -89,27 +90,30 @@ def handle(
     if not isinstance(inp, CreateExecution) or not record.early:
         return handled
     events = list(handled.events)
+    failure = handled.failure
     current = handled.record.model_copy(update={"early": ()})
     for waiting in record.early:
         later = _apply(current, flow, waiting, catalog, bounds, now)
         current, events = later.record, events + later.events
+        failure = failure or later.failure
     if events:
         # A redelivered creation must re-emit all that its first delivery emitted: the
         # waiting inputs' offsets were committed when they were parked.
         applied = {**current.applied, inp.input_id: (events[0].seq, events[-1].seq)}
         current = current.model_copy(update={"applied": applied})
-    return Handled(current, events, replayed=False)
+    return Handled(current, events, replayed=False, failure=failure)
 
 
 def _apply(
     record: ExecutorRecord,
-    flow: ValidatedFlow | None,
+    flow: ValidatedFlow | UnrunnableFlow | None,
     inp: ExecutorInput,
     catalog: FlowCatalog,
     bounds: Bounds,
     now: dt.datetime | None,
 ) -> Handled:
     state = record.execution
+    failure: Exception | None = None
     try:
         events = decide(flow, state, inp, catalog, bounds=bounds, now=now)
         new_state = fold(events, state) if events else state
@@ -120,7 +124,7 @@ def _apply(
         # A bug in a decision must not stop the executor nor loop on the same input
         # forever: the execution fails with the reason, deterministically; the events
         # this input would have produced are dropped, the failure follows the old state.
-        log.exception("decision failed", extra={"execution_id": inp.execution_id})
+        failure = exc
         reason = f"executor error in execution {inp.execution_id}: {type(exc).__name__}: {exc}"
         events = _fail_execution(state, inp, reason, now)
         new_state = fold(events, state) if events else state
@@ -131,6 +135,7 @@ def _apply(
         record.model_copy(update={"execution": new_state, "applied": applied, "recent": recent}),
         events,
         replayed=False,
+        failure=failure,
     )
 
 
@@ -156,23 +161,6 @@ def _fail_execution(
 def _created_and_failed(
     cmd: CreateExecution, error: str, now: dt.datetime | None
 ) -> list[ExecutionEvent]:
-    ref = cmd.flow
     emitter = Emitter(None, cmd, now)
-    emitter.emit(
-        ExecutionCreated,
-        execution_id=cmd.execution_id,
-        tenant=ref.tenant,
-        namespace=ref.namespace,
-        flow_id=ref.flow_id,
-        flow_revision=ref.revision,
-        inputs=cmd.inputs,
-        labels=cmd.labels,
-        variables={},
-        parent=cmd.parent,
-        trigger=cmd.trigger,
-        seed=(),
-        original_id=cmd.original_id,
-        requested=cmd.time,
-    )
-    emitter.emit(EXECUTION_END_STATES[State.FAILED], error=error)
+    create_execution(emitter, None, cmd, failure=error)
     return emitter.events

@@ -34,6 +34,7 @@ from schemas.events import (
     TaskRunStateChanged,
 )
 from schemas.execution import Execution, TaskRun
+from schemas.flow import FlowRef
 from schemas.inputs import coerce_inputs
 from schemas.states import State, task_run_may_move
 from schemas.worker import LogLine, TaskRunReport
@@ -42,23 +43,28 @@ from schemas.worker import LogLine, TaskRunReport
 from streams.core.deferred import may_need_worker
 from streams.core.emitter import Emitter
 from streams.core.retry import next_retry, retry_policy
-from streams.core.validation import ValidatedFlow
+from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineTask
 
 
-def create_execution(em: Emitter, flow: ValidatedFlow | None, cmd: CreateExecution) -> None:
+def create_execution(
+    em: Emitter,
+    flow: ValidatedFlow | UnrunnableFlow | None,
+    cmd: CreateExecution,
+    failure: str | None = None,
+) -> None:
+    """ExecutionCreated, then started, queued, or failed with the reason. `failure`: the
+    creation's decision failed (handle.py); the execution is created and fails with it."""
     if em.state is not None:
         return  # the execution exists: a second CreateExecution for it changes nothing
     ref = cmd.flow
-    problem: str | None = None
+    runnable = flow if isinstance(flow, ValidatedFlow) else None
+    problem = failure if failure is not None else _cannot_run(flow, ref)
     inputs = cmd.inputs
-    if flow is None:
-        problem = f"flow {ref.namespace}.{ref.flow_id} revision {ref.revision} does not exist"
-    elif flow.flow.disabled:
-        problem = f"flow {ref.namespace}.{ref.flow_id} is disabled"
-    else:
-        values, errors = coerce_inputs(flow.flow.inputs, cmd.inputs)
-        unknown = sorted({r.task_id for r in cmd.seed if r.task_id not in flow.tasks})
+    if problem is None:
+        assert runnable is not None
+        values, errors = coerce_inputs(runnable.flow.inputs, cmd.inputs)
+        unknown = sorted({r.task_id for r in cmd.seed if r.task_id not in runnable.tasks})
         if errors:
             problem = "invalid inputs: " + "; ".join(errors)
         elif unknown:
@@ -74,7 +80,7 @@ def create_execution(em: Emitter, flow: ValidatedFlow | None, cmd: CreateExecuti
         flow_id=ref.flow_id,
         flow_revision=ref.revision,
         inputs=inputs,
-        labels={**(flow.flow.label_map() if flow else {}), **cmd.labels},
+        labels={**(runnable.flow.label_map() if runnable else {}), **cmd.labels},
         variables={},
         parent=cmd.parent,
         trigger=cmd.trigger,
@@ -84,13 +90,24 @@ def create_execution(em: Emitter, flow: ValidatedFlow | None, cmd: CreateExecuti
     if problem is not None:
         em.emit(EXECUTION_END_STATES[State.FAILED], error=problem)
         return
-    assert flow is not None
-    limit = flow.flow.concurrency
+    assert runnable is not None
+    limit = runnable.flow.concurrency
     if limit is not None:
         # Other executions of the flow live on other partitions: the gate decides.
         em.emit(ExecutionQueued, limit=limit.limit, behavior=limit.behavior)
         return
     em.emit(ExecutionStarted)
+
+
+def _cannot_run(flow: ValidatedFlow | UnrunnableFlow | None, ref: FlowRef) -> str | None:
+    name = f"flow {ref.namespace}.{ref.flow_id}"
+    if isinstance(flow, UnrunnableFlow):
+        return f"{name} revision {ref.revision}: {flow.reason}"
+    if flow is None:
+        return f"{name} revision {ref.revision} does not exist"
+    if flow.flow.disabled:
+        return f"{name} is disabled"
+    return None
 
 
 def on_report(em: Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:

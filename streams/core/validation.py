@@ -102,6 +102,50 @@ def validate_flow(
     return ValidatedFlow(flow=flow, tasks=tasks)
 
 
+@dataclass(frozen=True)
+class UnrunnableFlow:
+    """A flow the executor was handed but cannot run (a creation's own source that does
+    not validate): the execution it would create fails with this reason."""
+
+    reason: str
+
+
+# Problems named in an UnrunnableFlow's reason; the rest are counted.
+_REASON_PROBLEMS = 5
+
+
+def validate_revision(
+    source: str, revision: int, registry: PluginRegistry, limits: Limits | None
+) -> ValidatedFlow | list[FlowProblem]:
+    """A stored flow source as the executor runs it: at its revision, its triggers not
+    checked again (one deployed before a trigger rule existed still runs its tasks; each
+    trigger runtime checks its own trigger)."""
+    result = validate_flow(source, registry, limits, check_triggers=False)
+    if isinstance(result, list):
+        return result
+    return ValidatedFlow(
+        flow=result.flow.model_copy(update={"revision": revision}), tasks=result.tasks
+    )
+
+
+def flow_from_source(
+    source: str, revision: int, registry: PluginRegistry, limits: Limits | None
+) -> ValidatedFlow | UnrunnableFlow:
+    """The flow a CreateExecution carries (`flow_source`), or why it cannot run: the
+    executor and the replayer decide the same creation from it."""
+    try:
+        result = validate_revision(source, revision, registry, limits)
+    except Exception as exc:  # a flow that cannot even be validated cannot run
+        return UnrunnableFlow(f"its source could not be validated: {type(exc).__name__}: {exc}")
+    if not isinstance(result, list):
+        return result
+    named = "; ".join(str(p) for p in result[:_REASON_PROBLEMS])
+    more = len(result) - _REASON_PROBLEMS
+    return UnrunnableFlow(
+        f"its source does not validate: {named}" + (f" (and {more} more)" if more > 0 else "")
+    )
+
+
 # --- YAML: data, plus a map of paths to lines --------------------------------------------
 
 

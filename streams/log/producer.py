@@ -76,24 +76,8 @@ class LogProducer:
         timeout_s: float = 30.0,
     ) -> tuple[int, int]:
         """Write one record and return its (partition, offset) once the broker has it."""
-        outcome: list[tuple[KafkaError | None, Message]] = []
-        self._produce(topic, key, value, headers, lambda err, msg: outcome.append((err, msg)))
-        deadline = time.monotonic() + timeout_s
-        while not outcome:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                # The record may still be delivered later; the caller must treat it as unknown.
-                raise LogTimeoutError(
-                    f"no delivery report for topic {topic!r} key {key!r} after {timeout_s:.0f} s"
-                )
-            # poll returns as soon as a report is served: no added latency.
-            self._producer.poll(min(remaining, 1.0))
-        error, message = outcome[0]
-        if error is not None:
-            raise DeliveryError(topic, key, _describe(error))
-        partition, offset = message.partition(), message.offset()
-        assert partition is not None and offset is not None
-        return partition, offset
+        [position] = self._deliver([(topic, key, value, headers)], timeout_s)
+        return position
 
     def send_all_and_wait(
         self,
@@ -103,26 +87,47 @@ class LogProducer:
     ) -> None:
         """Write (topic, key, value) records and return once the broker has every one;
         unlike `flush`, waits only for these (other threads may share the producer)."""
-        outcomes: list[tuple[KafkaError | None, Message]] = []
-        for topic, key, value in records:
-            self._produce(topic, key, value, None, lambda e, m: outcomes.append((e, m)))
+        self._deliver([(topic, key, value, None) for topic, key, value in records], timeout_s)
+
+    def _deliver(
+        self,
+        records: list[tuple[str, str, bytes, dict[str, str] | None]],
+        timeout_s: float,
+    ) -> list[tuple[int, int]]:
+        """Write the records, wait for the broker's report on each; their positions."""
+        reports: dict[int, tuple[KafkaError | None, Message]] = {}
+
+        def keep(index: int) -> Any:
+            return lambda err, msg: reports.__setitem__(index, (err, msg))
+
+        for index, (topic, key, value, headers) in enumerate(records):
+            self._produce(topic, key, value, headers, keep(index))
         deadline = time.monotonic() + timeout_s
-        while len(outcomes) < len(records):
+        while len(reports) < len(records):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                # A record may still be delivered later; the caller must treat it as unknown.
+                if len(records) == 1:
+                    topic, key = records[0][:2]
+                    raise LogTimeoutError(
+                        f"no delivery report for topic {topic!r} key {key!r} "
+                        f"after {timeout_s:.0f} s"
+                    )
                 raise LogTimeoutError(
-                    f"{len(records) - len(outcomes)} of {len(records)} records undelivered "
+                    f"{len(records) - len(reports)} of {len(records)} records undelivered "
                     f"after {timeout_s:.0f} s"
                 )
-            self._producer.poll(min(remaining, 0.05))
-        for error, message in outcomes:
+            # poll returns as soon as a report is served: no added latency.
+            self._producer.poll(min(remaining, 1.0))
+        positions: list[tuple[int, int]] = []
+        for index, (topic, key, _value, _headers) in enumerate(records):
+            error, message = reports[index]
             if error is not None:
-                raw_key = message.key()
-                raise DeliveryError(
-                    message.topic() or "?",
-                    raw_key.decode(errors="replace") if isinstance(raw_key, bytes) else None,
-                    _describe(error),
-                )
+                raise DeliveryError(topic, key, _describe(error))
+            partition, offset = message.partition(), message.offset()
+            assert partition is not None and offset is not None
+            positions.append((partition, offset))
+        return positions
 
     def flush(self, timeout_s: float = 30.0) -> None:
         """Wait until every buffered record is delivered; raise the first failure."""

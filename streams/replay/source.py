@@ -17,7 +17,8 @@ from schemas.commands import EXECUTOR_INPUT_ADAPTER
 from schemas.decode import decode_execution_event, decode_flow_event
 from schemas.events import ExecutionCreated
 from schemas.settings import Limits
-from streams.core.validation import ValidatedFlow, validate_flow
+from streams.core.bounds import Bounds
+from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
 from streams.flow_catalog import FlowSources
 from streams.log.reader import Record, read_all
 from streams.log.topics import Topics
@@ -69,20 +70,13 @@ def read_flows(bootstrap: str, topics: Topics, registry: PluginRegistry,
 
 def source_validator(
     registry: PluginRegistry, limits: Limits | None = None
-) -> Callable[[str, int], ValidatedFlow | None]:
+) -> Callable[[str, int], ValidatedFlow | UnrunnableFlow]:
     """A flow from the source a CreateExecution carries, as the executor validates it."""
-    cache: dict[tuple[str, int], ValidatedFlow | None] = {}
+    cache: dict[tuple[str, int], ValidatedFlow | UnrunnableFlow] = {}
 
-    def validated(source: str, revision: int) -> ValidatedFlow | None:
+    def validated(source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:
         if (source, revision) not in cache:
-            result = validate_flow(source, registry, limits, check_triggers=False)
-            cache[(source, revision)] = (
-                None
-                if isinstance(result, list)
-                else ValidatedFlow(
-                    flow=result.flow.model_copy(update={"revision": revision}), tasks=result.tasks
-                )
-            )
+            cache[(source, revision)] = flow_from_source(source, revision, registry, limits)
         return cache[(source, revision)]
 
     return validated
@@ -158,4 +152,5 @@ def verify_log(
     if on_read:
         on_read(len(recorded))
     flow_for = flow_resolver(flows, source_validator(registry, limits))
-    return verify_many(recorded, flows, flow_for, on_verified), stats
+    bounds = Bounds(limits or Limits())
+    return verify_many(recorded, flows, flow_for, on_verified, bounds), stats

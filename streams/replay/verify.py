@@ -18,16 +18,17 @@ from dataclasses import dataclass, field
 from schemas.commands import CreateExecution, ExecutorInput
 from schemas.events import ExecutionEvent
 from schemas.execution import Execution
+from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.decide import FlowCatalog
 from streams.core.evolve import HistoryError, fold
 from streams.core.handle import RECENT_EVENTS, ExecutorRecord, handle
-from streams.core.validation import ValidatedFlow
+from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.replay.history import distinct_history
 from streams.replay.order import order_inputs
 from streams.replay.recorded import Divergence, Position, Recorded, RecordedInput
 
 # (input, state it meets) -> the flow revision the executor would use.
-FlowFor = Callable[[ExecutorInput, Execution | None], ValidatedFlow | None]
+FlowFor = Callable[[ExecutorInput, Execution | None], ValidatedFlow | UnrunnableFlow | None]
 
 
 @dataclass
@@ -39,13 +40,16 @@ class ExecutionVerdict:
 
 
 def flow_resolver(
-    catalog: FlowCatalog, from_source: Callable[[str, int], ValidatedFlow | None]
+    catalog: FlowCatalog,
+    from_source: Callable[[str, int], ValidatedFlow | UnrunnableFlow | None],
 ) -> FlowFor:
     """The executor's choice of flow revision (streams/app/executor.py, `_flow_for`):
     a creation uses the source it carries, or the revision it names; every later input
     uses the revision the execution was created with."""
 
-    def flow_for(inp: ExecutorInput, state: Execution | None) -> ValidatedFlow | None:
+    def flow_for(
+        inp: ExecutorInput, state: Execution | None
+    ) -> ValidatedFlow | UnrunnableFlow | None:
         if isinstance(inp, CreateExecution) and state is None:
             ref = inp.flow
             if inp.flow_source is not None:
@@ -59,8 +63,10 @@ def flow_resolver(
 
 
 def verify_execution(
-    recorded: Recorded, catalog: FlowCatalog, flow_for: FlowFor
+    recorded: Recorded, catalog: FlowCatalog, flow_for: FlowFor, bounds: Bounds = DEFAULT_BOUNDS
 ) -> ExecutionVerdict:
+    """`bounds`: the limits the executor decided with (no clock: the render's wall-clock
+    backstop is the executor's alone)."""
     eid = recorded.execution_id
     verdict = ExecutionVerdict(eid)
     history, broken = distinct_history(eid, recorded.events)
@@ -81,7 +87,9 @@ def verify_execution(
         # nothing is decided at its own time, which is no later than its arrival: what was
         # not yet due when it arrived (or it would have caused events) was not due earlier.
         now = mine[0].time if mine else None
-        handled = handle(record, flow_for(item.inp, truth), item.inp, catalog, now=now)
+        handled = handle(
+            record, flow_for(item.inp, truth), item.inp, catalog, bounds=bounds, now=now
+        )
         if handled.replayed:
             record = handled.record
             continue
@@ -189,10 +197,11 @@ def verify_many(
     catalog: FlowCatalog,
     flow_for: FlowFor,
     on_verified: Callable[[ExecutionVerdict], None] | None = None,
+    bounds: Bounds = DEFAULT_BOUNDS,
 ) -> VerifyReport:
     report = VerifyReport()
     for eid in sorted(recorded):
-        verdict = verify_execution(recorded[eid], catalog, flow_for)
+        verdict = verify_execution(recorded[eid], catalog, flow_for, bounds)
         report.executions += 1
         report.inputs += verdict.inputs
         report.events += verdict.events

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from streams.storage.base import Storage, StorageError
 from streams.storage.local import LocalStorage
+
+if TYPE_CHECKING:
+    from streams.storage.s3 import S3Storage
 
 STORAGE_DIR_ENV = "LANNER_STORAGE_DIR"
 S3_BUCKET_ENV = "LANNER_STORAGE_S3_BUCKET"
@@ -32,7 +35,7 @@ def check_storage_extra(environ: Mapping[str, str]) -> None:
         _s3_storage_class()
 
 
-def _s3_storage_class() -> type[Storage]:
+def _s3_storage_class() -> type[S3Storage]:
     try:
         from streams.storage.s3 import S3Storage
     except ModuleNotFoundError as exc:
@@ -47,14 +50,12 @@ def _s3_storage_class() -> type[Storage]:
 def storage_from_env(environ: Mapping[str, str], data_dir: str) -> Storage:
     bucket = environ.get(S3_BUCKET_ENV, "").strip()
     if bucket:
-        s3_storage: Any = _s3_storage_class()
-        storage: Storage = s3_storage(
+        return _s3_storage_class()(
             bucket,
             prefix=environ.get("LANNER_STORAGE_S3_PREFIX", ""),
             endpoint_url=environ.get("LANNER_STORAGE_S3_ENDPOINT") or None,
             region=environ.get("AWS_DEFAULT_REGION") or None,
         )
-        return storage
     configured = environ.get(STORAGE_DIR_ENV, "").strip()
     root = Path(configured) if configured else Path(data_dir) / "storage"
     root.mkdir(parents=True, exist_ok=True)

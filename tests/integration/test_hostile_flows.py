@@ -20,6 +20,7 @@ from schemas.flow import FlowRef
 from schemas.states import State
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import Cluster
+from tests.unit.core.helpers import nested_flow
 
 NS = "company.team"
 SECRET = "s3cr3t-value"
@@ -99,20 +100,6 @@ tasks:
 """
 
 
-def _nested(depth: int) -> str:
-    body = "id: deep\nnamespace: company.team\ntasks:\n"
-    indent = "  "
-    for level in range(depth):
-        body += (
-            f"{indent}- id: s{level}\n{indent}  type: io.kestra.plugin.core.flow.Sequential\n"
-            f"{indent}  tasks:\n"
-        )
-        indent += "    "
-    return body + f"{indent}- id: leaf\n{indent}  type: io.kestra.plugin.core.log.Log\n" + (
-        f"{indent}  message: hi\n"
-    )
-
-
 @pytest.fixture(scope="module")
 def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
     cluster = Cluster(
@@ -179,7 +166,7 @@ def test_a_decision_that_raises_before_the_first_event_ends_failed_with_the_reas
         time=dt.datetime.now(dt.UTC),
         actor="tests",
         flow=FlowRef(tenant="main", namespace=NS, flow_id="deep", revision=1),
-        flow_source=_nested(200),
+        flow_source=nested_flow(200, "deep"),
     )
     cluster.executions.send(command)
     execution = cluster.wait_for_end(command.execution_id, timeout_s=60)

@@ -13,13 +13,16 @@ import streams.core.handle
 from schemas.commands import ExecutorInput
 from schemas.events import ExecutionEvent, TaskRunSucceeded
 from schemas.execution import Execution
+from schemas.settings import Limits
 from schemas.worker import TaskRunReport
+from streams.core.bounds import Bounds
 from streams.core.decide import FlowCatalog
 from streams.core.validation import ValidatedFlow
 from streams.replay.order import order_inputs
 from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedInput
 from streams.replay.verify import ExecutionVerdict, flow_resolver, verify_execution
 from tests.unit.core.driver import Result, Sim
+from tests.unit.core.helpers import flow
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 
@@ -166,3 +169,27 @@ def test_kill_pause_resume_and_stale_reports_replay() -> None:
     held = sim.held[0]
     sim.send(sim.report(held, kind="started"))  # stale: the execution is killed
     assert [d for v in verify_all(sim) for d in v.divergences] == []
+
+
+def test_a_history_decided_under_custom_limits_replays_under_the_same_limits() -> None:
+    # The replayer decides with the limits the executor ran with (`verify_log(limits=)`),
+    # not with the defaults: a fan-out refused under LANNER_LIMITS_FAN_OUT=2 is reproduced.
+    bounds = Bounds(Limits(fan_out=2))
+    sim = Sim(flow("""
+        tasks:
+          - id: each
+            type: io.kestra.plugin.core.flow.ForEach
+            values: [1, 2, 3]
+            tasks:
+              - id: leaf
+                type: io.kestra.plugin.core.log.Log
+                message: "{{ taskrun.value }}"
+        """), bounds=bounds)
+    sim.start("f")
+    assert "LANNER_LIMITS_FAN_OUT=2" in (sim.run_of("each").error or "")
+    catalog: FlowCatalog = sim.catalog
+    flow_for = flow_resolver(catalog, lambda source, revision: None)
+    [rec] = recorded_log(sim).values()
+    assert verify_execution(rec, catalog, flow_for, bounds).divergences == []
+    # Under the defaults the same history diverges: the limits are what decided it.
+    assert verify_execution(rec, catalog, flow_for).divergences != []

@@ -24,6 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.settings import Limits
 from streams.core.expressions.errors import ExpressionError
 
 # 65,536 bits is about 19,700 decimal digits: more than any flow needs, and multiplying two
@@ -41,13 +42,16 @@ _FORMAT_WIDTH = re.compile(
 )
 
 
+_SETTINGS = Limits()
+
+
 @dataclass(frozen=True)
 class RenderLimits:
     """How much one render may do; the defaults are schemas.settings.Limits'."""
 
-    steps: int = 100_000
-    bytes: int = 4 * 1024 * 1024
-    seconds: float = 2.0
+    steps: int = _SETTINGS.render_steps
+    bytes: int = _SETTINGS.render_bytes
+    seconds: float = _SETTINGS.render_seconds
     # A monotonic clock in seconds, from the executor's edge; None in the pure core.
     clock: Callable[[], float] | None = None
 

@@ -112,18 +112,19 @@ def _wrap_concats(node: nodes.Node) -> None:
     """Replace every Concat child of every node by `_lanner_sized(Concat)`."""
     for field in node.fields:
         child = getattr(node, field, None)
-        if isinstance(child, nodes.Concat):
-            setattr(node, field, _wrap(child, SIZED_FILTER))
-            _wrap_concats(child)
+        if isinstance(child, list):
+            child[:] = [_sized_concat(item) for item in child]
         elif isinstance(child, nodes.Node):
-            _wrap_concats(child)
-        elif isinstance(child, list):
-            for index, item in enumerate(child):
-                if isinstance(item, nodes.Concat):
-                    child[index] = _wrap(item, SIZED_FILTER)
-                    _wrap_concats(item)
-                elif isinstance(item, nodes.Node):
-                    _wrap_concats(item)
+            setattr(node, field, _sized_concat(child))
+
+
+def _sized_concat(item: Any) -> Any:
+    """`item` with the Concats under it wrapped; a Concat itself comes back wrapped."""
+    if isinstance(item, nodes.Node):
+        _wrap_concats(item)
+        if isinstance(item, nodes.Concat):
+            return _wrap(item, SIZED_FILTER)
+    return item
 
 
 class BudgetedEnvironment(ImmutableSandboxedEnvironment):

@@ -17,6 +17,21 @@ def flow(body: str, flow_id: str = "f", namespace: str = "company.team") -> str:
     return f"id: {flow_id}\nnamespace: {namespace}\n" + textwrap.dedent(body)
 
 
+def nested_flow(depth: int, flow_id: str = "f") -> str:
+    """A flow of `depth` Sequentials, each inside the one before, around one Log task."""
+    body = "tasks:\n"
+    indent = "  "
+    for level in range(depth):
+        body += (
+            f"{indent}- id: s{level}\n{indent}  type: io.kestra.plugin.core.flow.Sequential\n"
+            f"{indent}  tasks:\n"
+        )
+        indent += "    "
+    body += f"{indent}- id: leaf\n{indent}  type: io.kestra.plugin.core.log.Log\n"
+    body += f"{indent}  message: hi\n"
+    return flow(body, flow_id)
+
+
 def run(
     body: str,
     inputs: Mapping[str, Any] | None = None,

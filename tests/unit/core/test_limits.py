@@ -14,12 +14,21 @@ from collections.abc import Callable
 
 import pytest
 
+import streams.core.handle
+from schemas.events import ExecutionEvent
 from schemas.settings import Limits
 from schemas.states import State
 from streams.core.bounds import Bounds
-from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
+from streams.core.handle import handle
+from streams.core.validation import (
+    FlowProblem,
+    UnrunnableFlow,
+    ValidatedFlow,
+    flow_from_source,
+    validate_flow,
+)
 from tests.unit.core.driver import REGISTRY, Sim
-from tests.unit.core.helpers import flow, run
+from tests.unit.core.helpers import flow, nested_flow, run
 
 # Every bomb below must be refused well within this, on a busy 2-core machine.
 PROMPT_S = 5.0
@@ -198,29 +207,15 @@ def test_task_runs_per_execution_and_per_step_fail_the_execution_naming_the_limi
     assert run(_NESTED_FOREACH).state().state == State.SUCCESS
 
 
-def _nested(depth: int) -> str:
-    body = "tasks:\n"
-    indent = "  "
-    for level in range(depth):
-        body += (
-            f"{indent}- id: s{level}\n{indent}  type: io.kestra.plugin.core.flow.Sequential\n"
-            f"{indent}  tasks:\n"
-        )
-        indent += "    "
-    body += f"{indent}- id: leaf\n{indent}  type: io.kestra.plugin.core.log.Log\n"
-    body += f"{indent}  message: hi\n"
-    return flow(body)
-
-
 def test_nesting_deeper_than_the_limit_is_refused_at_validation_with_its_line() -> None:
-    problems = validate_flow(_nested(30), REGISTRY)
+    problems = validate_flow(nested_flow(30), REGISTRY)
     assert isinstance(problems, list)
     [problem] = [p for p in problems if "LANNER_LIMITS_NESTING_DEPTH=20" in p.message]
     assert isinstance(problem, FlowProblem)
     assert problem.line == 4 + 3 * 20  # the first task past the limit
     assert "21 levels deep" in problem.message
-    assert isinstance(validate_flow(_nested(19), REGISTRY), ValidatedFlow)
-    custom = validate_flow(_nested(19), REGISTRY, Limits(nesting_depth=5))
+    assert isinstance(validate_flow(nested_flow(19), REGISTRY), ValidatedFlow)
+    custom = validate_flow(nested_flow(19), REGISTRY, Limits(nesting_depth=5))
     assert isinstance(custom, list)
 
 
@@ -233,7 +228,7 @@ def test_a_decision_that_raises_before_the_first_event_still_creates_a_failed_ex
     default_stack = sys.getrecursionlimit()
     sys.setrecursionlimit(20_000)  # only to load it; the walk below runs on the default
     try:
-        deep = validate_flow(textwrap.dedent(_nested(200)), REGISTRY, limits)
+        deep = validate_flow(textwrap.dedent(nested_flow(200)), REGISTRY, limits)
     finally:
         sys.setrecursionlimit(default_stack)
     assert isinstance(deep, ValidatedFlow)
@@ -283,3 +278,41 @@ def test_many_renders_of_one_step_share_its_budget() -> None:
         """
     )
     assert small.state().state == State.SUCCESS
+
+
+def test_a_decision_that_raises_hands_its_exception_to_the_edge_instead_of_logging() -> None:
+    # The core neither logs nor swallows the cause: the executor's edge logs `failure`.
+    sim = Sim(flow(_log_task("hi")))
+    boom = RuntimeError("boom")
+
+    def broken(*args: object, **kwargs: object) -> list[ExecutionEvent]:
+        raise boom
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(streams.core.handle, "decide", broken)
+        handled = handle(None, sim.catalog.get("main", "company.team", "f", 1),
+                         sim.create("f"), sim.catalog)
+    assert handled.failure is boom
+    assert [type(e).__name__ for e in handled.events] == ["ExecutionCreated", "ExecutionFailed"]
+    state = handled.record.execution
+    assert state is not None and "RuntimeError: boom" in (state.error or "")
+    assert not hasattr(streams.core.handle, "logging")
+
+
+def test_a_creation_whose_own_source_does_not_validate_fails_with_the_problem() -> None:
+    # The executor and the replayer read a creation's `flow_source` with flow_from_source:
+    # the problem (here the YAML depth limit) is the execution's error; it used to read
+    # "flow company.team.f revision 1 does not exist".
+    unrunnable = flow_from_source(nested_flow(200), 1, REGISTRY, Limits())
+    assert isinstance(unrunnable, UnrunnableFlow)
+    sim = Sim()
+    handled = handle(None, unrunnable, sim.create("f"), sim.catalog)
+    assert [type(e).__name__ for e in handled.events] == ["ExecutionCreated", "ExecutionFailed"]
+    state = handled.record.execution
+    assert state is not None and state.state == State.FAILED and state.error is not None
+    assert "flow company.team.f revision 1: its source does not validate" in state.error
+    assert "LANNER_LIMITS_YAML_DEPTH" in state.error
+    assert "does not exist" not in state.error
+    # A source that validates runs at the revision the creation names.
+    runnable = flow_from_source(nested_flow(2), 7, REGISTRY, Limits())
+    assert isinstance(runnable, ValidatedFlow) and runnable.flow.revision == 7

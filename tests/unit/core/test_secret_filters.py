@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from schemas.worker import WorkerJob
 from streams.core.context import DEFERRED_OPEN
-from streams.secrets import MASK, Masker, make_resolver, resolve_deferred
+from streams.core.expressions import RenderLimits
+from streams.secrets import MASK, DeferredError, Masker, make_resolver, resolve_deferred
 from tests.unit.core.driver import Sim
 from tests.unit.core.helpers import flow
 
@@ -121,3 +124,21 @@ def test_a_condition_the_executor_decides_cannot_use_a_secret_and_says_so() -> N
     run = sim.run_of("t")
     assert run.state.value == "FAILED"
     assert run.error is not None and "runIf calls secret()" in run.error
+
+
+def test_a_deferred_render_on_the_worker_keeps_to_the_render_limits_it_is_given() -> None:
+    # The worker renders a deferred template within the settings' limits (WorkerEdges
+    # gets them from LannerSettings.limits), not the defaults.
+    job = _job_of(
+        """
+        tasks:
+          - id: t
+            type: io.kestra.plugin.core.log.Log
+            message: "{% for i in range(3000) %}{% endfor %}{{ secret('X') | upper }}"
+        """
+    )
+    assert _worker_resolves(job)[0]["message"] == SECRET.upper()  # fine under the defaults
+    few = make_resolver({"X": SECRET}, None, None, "kestra://main/company.team/", None,
+                        RenderLimits(steps=1000))
+    with pytest.raises(DeferredError, match="LANNER_LIMITS_RENDER_STEPS=1000"):
+        resolve_deferred(job.task, few)
