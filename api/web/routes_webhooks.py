@@ -4,7 +4,8 @@ GET, POST and PUT start an execution of the flow whose webhook trigger has that 
 API token is asked for (as in Kestra, the key is the webhook's only secret), so: a wrong
 key and an unknown flow (or tenant) give the very same 404; the key is compared in
 constant time; a body over LANNER_LIMITS_REQUEST_BODY_BYTES is refused (413) without
-being read whole. Each fire records TriggerFired on trigger-events (the triggers view).
+being read whole, as on every route (api/web/body_limit.py). Each fire records
+TriggerFired on trigger-events (the triggers view).
 """
 
 from __future__ import annotations
@@ -143,35 +144,6 @@ def _tenant_services(request: Request) -> tuple[Services, WebhookViews]:
     return found, views
 
 
-def _too_big(limit: int, where: str) -> ApiError:
-    return ApiError(413, f"webhook {where}: the request body is over {limit} bytes "
-                    "(LANNER_LIMITS_REQUEST_BODY_BYTES)", limit=limit)
-
-
-def _check_declared_length(request: Request, limit: int, where: str) -> None:
-    """413 from the Content-Length alone, before anything is read or looked up."""
-    declared = request.headers.get("content-length")
-    if declared is None:
-        return
-    try:
-        length = int(declared)
-    except ValueError:
-        raise ApiError(400, f"webhook {where}: Content-Length {declared!r} is not a "
-                       "number") from None
-    if length > limit:
-        raise _too_big(limit, where)
-
-
-async def _read_body(request: Request, limit: int, where: str) -> bytes:
-    """The body, read until it passes `limit` (a chunked body has no Content-Length)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_big(limit, where)
-    return bytes(body)
-
-
 @dataclass(frozen=True)
 class _Target:
     svc: Services
@@ -295,10 +267,10 @@ async def _answer_when_ended(target: _Target, execution_id: str) -> Response:
 
 
 async def webhook(namespace: str, flow_id: str, key: str, request: Request) -> Response:
-    limit = request.app.state.webhooks.settings.limits.request_body_bytes
-    _check_declared_length(request, limit, f"{namespace}.{flow_id}")
     target = await run_in_threadpool(_find, request, namespace, flow_id, key)
-    raw = await _read_body(request, limit, target.where)
+    # Bounded already: BodyLimit (api/web/body_limit.py) refuses a body over
+    # request_body_bytes, by its Content-Length or as it arrives, before this route runs.
+    raw = await request.body()
     variables = _variables_or_413(target, raw, request)
     tenant = target.svc.settings.tenant_id
     now = dt.datetime.now(dt.UTC)
