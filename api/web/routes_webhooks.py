@@ -21,7 +21,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -38,6 +37,7 @@ from schemas.triggers import TriggerFailed, TriggerFired, trigger_key
 from schemas.triggers.webhook import WebhookTrigger
 from streams.core.expressions import ExpressionError
 from streams.gateway.executions import InvalidInputs, UnknownFlow, new_id
+from streams.log.admin import shared_admin
 from streams.log.topics import Topics
 from streams.secret_store import SecretCipher
 from streams.secrets import load_secrets
@@ -77,8 +77,8 @@ class WebhookViews:
             return False
         wanted = Topics(settings.full_topic_prefix).flow_events
         try:
-            listed = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(
-                topic=wanted, timeout=5.0)
+            listed = shared_admin(settings.kafka_bootstrap).list_topics(topic=wanted,
+                                                                        timeout=5.0)
         except KafkaException:
             raise ApiError(503, "the log cannot be reached to find the webhook's tenant") from None
         found = listed.topics.get(wanted)
