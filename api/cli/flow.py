@@ -55,16 +55,6 @@ def _limits() -> Limits:
         raise typer.BadParameter(f"invalid LANNER_LIMITS_* setting: {exc}") from None
 
 
-def _parse_inputs(pairs: list[str]) -> dict[str, str]:
-    inputs: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise typer.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--input")
-        inputs[name] = value
-    return inputs
-
-
 @app.command("test")
 def test_command(
     file: Annotated[Path, typer.Argument(help="The flow file to run once.", show_default=False)],
@@ -84,6 +74,7 @@ def test_command(
     Exit 0 for SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or inputs.
     """
     from api.cli.flow_test import run_flow_test
+    from api.cli.output import pairs
     from api.cli.validation_output import print_results, validate_files
     from streams.plugins.registry import PluginRegistry
 
@@ -95,7 +86,7 @@ def test_command(
         print_results([r for r in results if not r.valid], console)
         raise typer.Exit(code=2)
     code = run_flow_test(
-        file, flows, _parse_inputs(inputs or []), timeout,
+        file, flows, pairs(inputs, "--input"), timeout,
         as_json=output is OutputFormat.JSON,
         bootstrap=os.environ.get("LANNER_KAFKA_BOOTSTRAP") or None,
         console=console,

@@ -14,6 +14,7 @@ from api.cli.output import (
     call,
     console,
     emit,
+    pairs,
     print_table,
     short_time,
     table,
@@ -28,16 +29,6 @@ Namespace = Annotated[str, typer.Argument(show_default=False, help="The flow's n
 FlowId = Annotated[str, typer.Argument(show_default=False, help="The flow's id.")]
 TriggerId = Annotated[str, typer.Argument(show_default=False,
                                           help="The trigger's id in the flow.")]
-
-
-def _pairs(option: str, values: list[str] | None) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for pair in values or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint=option)
-        found[name] = value
-    return found
 
 
 def _backfill_text(backfill: dict[str, Any] | None) -> Text:
@@ -134,9 +125,9 @@ def backfill_start_command(
 ) -> None:
     """Run every slot of a schedule from START to END, in order, each once."""
     body: dict[str, Any] = {"start": start, "end": end,
-                            "inputs": _pairs("--input", inputs),
+                            "inputs": pairs(inputs, "--input"),
                             "labels": [{"key": k, "value": v}
-                                       for k, v in _pairs("--label", labels).items()]}
+                                       for k, v in pairs(labels, "--label").items()]}
 
     def start_backfill(client: LannerClient) -> dict[str, Any]:
         return client.update_trigger(namespace, flow, trigger, backfill=body)
