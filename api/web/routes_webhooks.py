@@ -40,7 +40,7 @@ from streams.gateway.executions import InvalidInputs, UnknownFlow, new_id
 from streams.log.admin import shared_admin
 from streams.log.topics import Topics
 from streams.secret_store import SecretCipher
-from streams.secrets import load_secrets
+from streams.secrets import load_secrets, namespace_secrets
 from streams.triggers.view import LiveTriggerStates
 
 router = APIRouter(prefix="/executions", tags=["webhooks"])
@@ -105,17 +105,11 @@ class WebhookViews:
         return found
 
     def secrets(self, svc: Services, namespace: str) -> dict[str, str]:
-        """What secret('NAME') means in a key: the namespace's stored secret (or its
-        nearest parent's), else SECRET_<NAME> of the environment, as on a worker."""
-        found = dict(self.env_secrets)
+        """What secret('NAME') means in a key: as on a worker (namespace_secrets)."""
         key = svc.settings.secret_key
-        if key is not None:
-            cipher = SecretCipher(key.get_secret_value(), svc.settings.tenant_id)
-            for name, event in svc.secrets.visible(namespace).items():
-                value = cipher.decrypt(event)
-                if value is not None:
-                    found[name] = value
-        return found
+        cipher = (SecretCipher(key.get_secret_value(), svc.settings.tenant_id)
+                  if key is not None else None)
+        return namespace_secrets(namespace, self.env_secrets, svc.secrets, cipher)
 
     def stop(self) -> None:
         with self._lock:
