@@ -31,7 +31,7 @@ from streams.core.expressions.engine import DEFAULT_LIMITS
 from streams.plugins.base import Outcome
 from streams.plugins.kv.store import LiveKvStore
 from streams.plugins.kv.view import LiveKvView
-from streams.secret_store import LiveSecretView, SecretCipher
+from streams.secret_store import LiveSecretView, SecretCipher, SecretFold
 from streams.storage import spill_outputs, storage_from_env, task_prefix
 from streams.storage.uris import namespace_prefix
 
@@ -264,6 +264,23 @@ def has_deferred(value: Any, kind: str | None = None) -> bool:
 # --- the worker's edges ------------------------------------------------------------------
 
 
+def namespace_secrets(namespace: str, env_secrets: Mapping[str, str],
+                      stored: SecretFold | None, cipher: SecretCipher | None) -> dict[str, str]:
+    """What secret('NAME') means in `namespace`, on a worker as in the API (a webhook's
+    key): the namespace's stored secret, else its nearest parent's, else SECRET_<NAME> of
+    the environment. A stored secret this key does not decrypt is left out, and said."""
+    found = dict(env_secrets)
+    if stored is not None and cipher is not None:
+        for name, event in stored.visible(namespace).items():
+            value = cipher.decrypt(event)
+            if value is None:
+                log.error("stored secret does not decrypt with this LANNER_SECRET_KEY",
+                          extra={"namespace": event.namespace, "secret": name})
+                continue
+            found[name] = value
+    return found
+
+
 class WorkerEdges:
     """What a worker adds around every job for issue 6, kept out of streams/app/worker.py:
     secrets (read here, at the process edge), masking, deferred lookups, storage, the KV
@@ -319,18 +336,8 @@ class WorkerEdges:
         return masker
 
     def job_secrets(self, namespace: str) -> dict[str, str]:
-        """What secret('NAME') means for a job of `namespace`: the namespace's stored
-        secret, else its nearest parent's, else SECRET_<NAME> of the environment."""
-        found = dict(self.secrets)
-        if self.stored is not None and self._cipher is not None:
-            for name, event in self.stored.visible(namespace).items():
-                value = self._cipher.decrypt(event)
-                if value is None:
-                    log.error("stored secret does not decrypt with this LANNER_SECRET_KEY",
-                              extra={"namespace": event.namespace, "secret": name})
-                    continue
-                found[name] = value
-        return found
+        """What secret('NAME') means for a job of `namespace` (namespace_secrets)."""
+        return namespace_secrets(namespace, self.secrets, self.stored, self._cipher)
 
     def mask(self, message: str, job: WorkerJob | None = None) -> str:
         derived = self._derived.get(job.job_id) if job is not None else None

@@ -45,6 +45,11 @@ def port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def taken_message(port: int, what: str, setting: str) -> str:
+    return (f"port {port} for {what} is already taken: stop what uses it, or set {setting} "
+            "to a free port")
+
+
 class EmbeddedServer:
     def __init__(
         self, data_dir: Path, kafka_port: int, es_port: int, keep_fds: tuple[int, ...] = ()
@@ -70,10 +75,7 @@ class EmbeddedServer:
             (self.es_port, "Elasticsearch", "LANNER_LOCAL_ELASTICSEARCH_PORT"),
         ):
             if port_in_use(port):
-                raise EmbeddedError(
-                    f"port {port} for the embedded {what} is already taken: stop what uses "
-                    f"it, or set {setting} to a free port"
-                )
+                raise EmbeddedError(taken_message(port, f"the embedded {what}", setting))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.data_dir / "noida.log"
         with log_path.open("ab") as out:

@@ -18,6 +18,7 @@ from api.cli.output import (
     call,
     console,
     emit,
+    pairs,
     print_table,
     seconds,
     short_time,
@@ -153,8 +154,7 @@ def resume_command(
         "--input", "-i", help="An input of the resume, NAME=VALUE; repeat for several.")] = None,
 ) -> None:
     """Resume a paused execution, optionally with inputs."""
-    values = dict(pair.split("=", 1) for pair in inputs or [] if "=" in pair)
-    _control(execution_id, "resume", **values)
+    _control(execution_id, "resume", **pairs(inputs, "--input"))
 
 
 @app.command("restart")

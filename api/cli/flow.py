@@ -55,16 +55,6 @@ def _limits() -> Limits:
         raise typer.BadParameter(f"invalid LANNER_LIMITS_* setting: {exc}") from None
 
 
-def _parse_inputs(pairs: list[str]) -> dict[str, str]:
-    inputs: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise typer.BadParameter(f"{pair!r}: expected NAME=VALUE", param_hint="--input")
-        inputs[name] = value
-    return inputs
-
-
 @app.command("test")
 def test_command(
     file: Annotated[Path, typer.Argument(help="The flow file to run once.", show_default=False)],
@@ -84,6 +74,7 @@ def test_command(
     Exit 0 for SUCCESS or WARNING, 1 otherwise, 2 for an invalid flow or inputs.
     """
     from api.cli.flow_test import run_flow_test
+    from api.cli.output import pairs
     from api.cli.validation_output import print_results, validate_files
     from streams.plugins.registry import PluginRegistry
 
@@ -95,7 +86,7 @@ def test_command(
         print_results([r for r in results if not r.valid], console)
         raise typer.Exit(code=2)
     code = run_flow_test(
-        file, flows, _parse_inputs(inputs or []), timeout,
+        file, flows, pairs(inputs, "--input"), timeout,
         as_json=output is OutputFormat.JSON,
         bootstrap=os.environ.get("LANNER_KAFKA_BOOTSTRAP") or None,
         console=console,
@@ -159,9 +150,10 @@ def export_command(
         show_default=False, help="A folder of flow files (<id>.yml).")],
 ) -> None:
     """Write the latest revision of every flow of NAMESPACE to DIRECTORY/<id>.yml."""
-    from api.cli.flow_sync import api_call, export_flows
+    from api.cli.flow_sync import export_flows
+    from api.cli.output import call
 
-    flows = api_call(lambda c: c.search_flows(namespace))
+    flows = call(lambda c: c.search_flows(namespace))
     written = export_flows(flows, namespace, directory)
     Console(stderr=True).print(f"{len(written)} flow(s) of {namespace} written to {directory}")
 
@@ -173,9 +165,9 @@ def delete_command(
     flow_id: Annotated[str, typer.Argument(show_default=False, help="The flow's id.")],
 ) -> None:
     """Delete a flow (its history stays in the log)."""
-    from api.cli.flow_sync import api_call
+    from api.cli.output import call
 
-    api_call(lambda c: c.delete_flow(namespace, flow_id))
+    call(lambda c: c.delete_flow(namespace, flow_id))
     Console(stderr=True).print(f"flow {namespace}.{flow_id} deleted")
 
 
@@ -190,7 +182,8 @@ def sync_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
 ) -> None:
     """Make NAMESPACE hold exactly the flows of DIRECTORY: plan first, then apply."""
-    from api.cli.flow_sync import api_call, apply_plan, local_flows, plan_sync, print_plan
+    from api.cli.flow_sync import apply_plan, local_flows, plan_sync, print_plan
+    from api.cli.output import call
 
     console = Console()
     local, problems = local_flows(directory, namespace)
@@ -198,10 +191,10 @@ def sync_command(
         for problem in problems:
             Console(stderr=True).print(f"[red]error:[/red] {problem}", soft_wrap=True)
         raise typer.Exit(2)
-    remote = api_call(lambda c: c.search_flows(namespace))
+    remote = call(lambda c: c.search_flows(namespace))
     plan = plan_sync(local, remote, namespace, delete=delete)
     print_plan(plan, console)
     if dry_run:
         return
-    failed = api_call(lambda c: apply_plan(c, namespace, plan, console))
+    failed = call(lambda c: apply_plan(c, namespace, plan, console))
     raise typer.Exit(1 if failed else 0)

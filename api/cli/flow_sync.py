@@ -7,12 +7,10 @@ flows, every one unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
-import typer
 import yaml
 from rich.console import Console
 from rich.table import Table
@@ -20,19 +18,8 @@ from rich.text import Text
 
 from api.cli.client import ClientError, LannerClient
 
-T = TypeVar("T")
 Action = Literal["create", "update", "unchanged", "delete"]
 _STYLE = {"create": "green", "update": "yellow", "unchanged": "dim", "delete": "red"}
-
-
-def api_call(action: Callable[[LannerClient], T]) -> T:
-    """Run `action` with a client; a refusal exits 1, an unreachable API exits 3."""
-    with LannerClient() as client:
-        try:
-            return action(client)
-        except ClientError as exc:
-            Console(stderr=True).print(Text(f"error: {exc}", style="red"), soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
 
 
 def export_flows(flows: list[dict[str, Any]], namespace: str, directory: Path) -> list[Path]:

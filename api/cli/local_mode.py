@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
-from api.cli.embedded import EmbeddedError, port_in_use
+from api.cli.embedded import EmbeddedError, port_in_use, taken_message
 
 KEY_FILE = "secret.key"
 DEFAULT_KAFKA_PORT = 9092
@@ -58,11 +58,6 @@ def local_ports(
         if port_in_use(port):
             raise EmbeddedError(taken_message(port, what, setting))
     return kafka, search
-
-
-def taken_message(port: int, what: str, setting: str) -> str:
-    return (f"port {port} for {what} is already taken: stop what uses it, or set {setting} "
-            "to a free port")
 
 
 def prepare_local_env(env: MutableMapping[str, str], data_dir: Path) -> None:

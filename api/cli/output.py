@@ -50,6 +50,18 @@ def call(action: Callable[[LannerClient], T]) -> T:
             raise typer.Exit(exc.exit_code) from None
 
 
+def pairs(values: list[str] | None, option: str) -> dict[str, str]:
+    """`--input NAME=VALUE` (repeatable) as a dict; one without `=` or a name is a usage
+    error naming the option (exit 2)."""
+    found: dict[str, str] = {}
+    for pair in values or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint=option)
+        found[name] = value
+    return found
+
+
 def emit(data: Any, output: OutputFormat) -> bool:
     """Print `data` as JSON or YAML and return True; False for a table (the caller's)."""
     if output is OutputFormat.JSON:

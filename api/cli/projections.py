@@ -63,12 +63,16 @@ def rebuild(
 
     The API keeps answering from the current indices until the swap.
     """
-    from api.logs import configure_logging
+    from api.logs import configure_from_env
     from projections.rebuild import rebuild as run_rebuild
     from projections.rebuild import resolve_views
 
-    # Warnings only by default: info lines would tear the progress bar.
-    configure_logging(os.environ.get("LANNER_LOG_LEVEL", "WARNING"))
+    try:
+        # Warnings only by default: info lines would tear the progress bar.
+        configure_from_env(os.environ, default_level="WARNING")
+    except ValueError as exc:
+        errors.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
     settings = _settings()
     try:
         views = resolve_views(index)

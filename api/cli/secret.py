@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli.output import OutputFormat, OutputOption, emit
+from api.cli.output import OutputFormat, OutputOption, call, emit
 
 app = typer.Typer(no_args_is_help=True)
 Ns = Annotated[str, typer.Argument(
@@ -20,23 +20,19 @@ Name = Annotated[str, typer.Argument(
 def set_command(namespace: Ns, name: Name) -> None:
     """Set a secret; the value is read from stdin (never from the command line, which
     would leave it in shell histories and process lists). One trailing newline is cut."""
-    from api.cli.flow_sync import api_call
-
     value = sys.stdin.read()
     value = value[:-1] if value.endswith("\n") else value
     if not value:
         typer.echo("error: no value on stdin", err=True)
         raise typer.Exit(2)
-    api_call(lambda c: c.set_secret(namespace, name, value))
+    call(lambda c: c.set_secret(namespace, name, value))
     typer.echo(f"secret {name} set in {namespace}", err=True)
 
 
 @app.command("list")
 def list_command(namespace: Ns, output: OutputOption = OutputFormat.TABLE) -> None:
     """The names of a namespace's secrets (never their values)."""
-    from api.cli.flow_sync import api_call
-
-    found = api_call(lambda c: c.list_secrets(namespace))
+    found = call(lambda c: c.list_secrets(namespace))
     if emit(found, output):
         return
     for item in found:
@@ -46,7 +42,5 @@ def list_command(namespace: Ns, output: OutputOption = OutputFormat.TABLE) -> No
 @app.command("delete")
 def delete_command(namespace: Ns, name: Name) -> None:
     """Delete a secret."""
-    from api.cli.flow_sync import api_call
-
-    api_call(lambda c: c.delete_secret(namespace, name))
+    call(lambda c: c.delete_secret(namespace, name))
     typer.echo(f"secret {name} deleted from {namespace}", err=True)

@@ -72,17 +72,6 @@ def worker() -> None:
     run_roles(settings, {"worker"})
 
 
-@app.command(hidden=True)
-def streams(
-    roles: Annotated[str, typer.Option(help="Comma-separated roles.")] = "executor,worker",
-) -> None:
-    """Several streams roles in one Faust app (used by `lanner flow test`)."""
-    settings = _role_settings()
-    from streams.app.run import run_roles
-
-    run_roles(settings, set(roles.split(",")), app_name="streams")
-
-
 @app.command()
 def scheduler() -> None:
     """The scheduler: fires schedule triggers (LANNER_SCHEDULER_ENABLED=false turns it off)."""

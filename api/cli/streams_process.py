@@ -1,7 +1,7 @@
 """The executor and worker of `lanner flow test`, as a process of their own:
 `python -m api.cli.streams_process`, configured by LANNER_* variables like any role.
 
-Not `lanner server streams`: that goes through the whole command line (typer and every
+Not through `lanner server ...`: that goes through the whole command line (typer and every
 command module) before it starts, which a flow test would wait for on every run.
 """
 

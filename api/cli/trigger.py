@@ -5,12 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from api.cli.client import LannerClient
-from api.cli.output import OutputFormat, console, emit
-from api.cli.output import call as _call
+from api.cli.output import (
+    OutputFormat,
+    OutputOption,
+    call,
+    console,
+    emit,
+    pairs,
+    print_table,
+    short_time,
+    table,
+)
 
 app = typer.Typer(no_args_is_help=True)
 backfill_app = typer.Typer(no_args_is_help=True)
@@ -21,18 +29,6 @@ Namespace = Annotated[str, typer.Argument(show_default=False, help="The flow's n
 FlowId = Annotated[str, typer.Argument(show_default=False, help="The flow's id.")]
 TriggerId = Annotated[str, typer.Argument(show_default=False,
                                           help="The trigger's id in the flow.")]
-Output = Annotated[OutputFormat, typer.Option("--output", "-o",
-                                              help="table (default), json or yaml.")]
-
-
-def _pairs(option: str, values: list[str] | None) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for pair in values or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise typer.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint=option)
-        found[name] = value
-    return found
 
 
 def _backfill_text(backfill: dict[str, Any] | None) -> Text:
@@ -63,18 +59,17 @@ def list_command(
     query: Annotated[str | None, typer.Option("--query", "-q", help="Words to find.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000,
                                        help="At most this many triggers.")] = 100,
-    output: Output = OutputFormat.TABLE,
+    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Every trigger of every deployed flow with its state: last and next fire, disabled,
     locked, backfill, last error."""
-    found = _call(lambda c: c.search_triggers(namespace=namespace, flow_id=flow, q=query,
-                                              size=limit))
+    found = call(lambda c: c.search_triggers(namespace=namespace, flow_id=flow, q=query,
+                                             size=limit))
     if emit(found, output):
         return
-    table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
-    for column in ("NAMESPACE", "FLOW", "TRIGGER", "TYPE", "STATUS", "LAST FIRE", "NEXT FIRE",
-                   "BACKFILL", "LAST ERROR"):
-        table.add_column(column, no_wrap=column in ("FLOW", "TRIGGER"))
+    rows = table("NAMESPACE", "FLOW", "TRIGGER", "TYPE", "STATUS", "LAST FIRE (UTC)",
+                 "NEXT FIRE (UTC)", "BACKFILL", "LAST ERROR",
+                 keep=("FLOW", "TRIGGER", "LAST FIRE (UTC)", "NEXT FIRE (UTC)"))
     for row in found["results"]:
         spec, context = row["abstractTrigger"], row["triggerContext"]
         status = Text("disabled", style="red") if context.get("disabled") else Text(
@@ -82,37 +77,37 @@ def list_command(
         if context.get("locked"):
             status.append(" locked", style="yellow")
         error = context.get("lastError")
-        table.add_row(context["namespace"], context["flowId"], context["triggerId"],
-                      str(spec.get("type", "")).rsplit(".", 1)[-1], status,
-                      context.get("lastFireDate") or "-",
-                      context.get("nextExecutionDate") or "-",
-                      _backfill_text(context.get("backfill")),
-                      Text(str(error)[:60], style="red") if error else "-")
-    console.print(table)
+        rows.add_row(context["namespace"], context["flowId"], context["triggerId"],
+                     str(spec.get("type", "")).rsplit(".", 1)[-1], status,
+                     short_time(context.get("lastFireDate")),
+                     short_time(context.get("nextExecutionDate")),
+                     _backfill_text(context.get("backfill")),
+                     Text(str(error)[:60], style="red") if error else "-")
+    print_table(rows, wide=False)
     console.print(f"{len(found['results'])} of {found['total']}", style="dim")
 
 
 @app.command("enable")
 def enable_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
-                   output: Output = OutputFormat.TABLE) -> None:
+                   output: OutputOption = OutputFormat.TABLE) -> None:
     """Fire again (missed slots are recovered as its recoverMissedSchedules says)."""
-    _print_context(_call(lambda c: c.update_trigger(namespace, flow, trigger, disabled=False)),
+    _print_context(call(lambda c: c.update_trigger(namespace, flow, trigger, disabled=False)),
                    output)
 
 
 @app.command("disable")
 def disable_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
-                    output: Output = OutputFormat.TABLE) -> None:
+                    output: OutputOption = OutputFormat.TABLE) -> None:
     """Stop firing (within a second) until enabled again."""
-    _print_context(_call(lambda c: c.update_trigger(namespace, flow, trigger, disabled=True)),
+    _print_context(call(lambda c: c.update_trigger(namespace, flow, trigger, disabled=True)),
                    output)
 
 
 @app.command("unlock")
 def unlock_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
-                   output: Output = OutputFormat.TABLE) -> None:
+                   output: OutputOption = OutputFormat.TABLE) -> None:
     """Release a trigger held by an execution that will not end."""
-    _print_context(_call(lambda c: c.unlock_trigger(namespace, flow, trigger)), output)
+    _print_context(call(lambda c: c.unlock_trigger(namespace, flow, trigger)), output)
 
 
 @backfill_app.command("start")
@@ -126,42 +121,42 @@ def backfill_start_command(
                                             "default now.")] = None,
     inputs: Annotated[list[str] | None, typer.Option("--input", "-i", help="NAME=VALUE")] = None,
     labels: Annotated[list[str] | None, typer.Option("--label", "-l", help="KEY=VALUE")] = None,
-    output: Output = OutputFormat.TABLE,
+    output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Run every slot of a schedule from START to END, in order, each once."""
     body: dict[str, Any] = {"start": start, "end": end,
-                            "inputs": _pairs("--input", inputs),
+                            "inputs": pairs(inputs, "--input"),
                             "labels": [{"key": k, "value": v}
-                                       for k, v in _pairs("--label", labels).items()]}
+                                       for k, v in pairs(labels, "--label").items()]}
 
     def start_backfill(client: LannerClient) -> dict[str, Any]:
         return client.update_trigger(namespace, flow, trigger, backfill=body)
 
-    _print_context(_call(start_backfill), output)
+    _print_context(call(start_backfill), output)
 
 
 def _backfill(action: str, namespace: str, flow: str, trigger: str,
               output: OutputFormat) -> None:
-    _print_context(_call(lambda c: c.trigger_backfill(namespace, flow, trigger, action)),
+    _print_context(call(lambda c: c.trigger_backfill(namespace, flow, trigger, action)),
                    output)
 
 
 @backfill_app.command("pause")
 def backfill_pause_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
-                           output: Output = OutputFormat.TABLE) -> None:
+                           output: OutputOption = OutputFormat.TABLE) -> None:
     """Pause the running backfill (it keeps its place)."""
     _backfill("pause", namespace, flow, trigger, output)
 
 
 @backfill_app.command("unpause")
 def backfill_unpause_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
-                             output: Output = OutputFormat.TABLE) -> None:
+                             output: OutputOption = OutputFormat.TABLE) -> None:
     """Go on with a paused backfill from where it stopped."""
     _backfill("unpause", namespace, flow, trigger, output)
 
 
 @backfill_app.command("delete")
 def backfill_delete_command(namespace: Namespace, flow: FlowId, trigger: TriggerId,
-                            output: Output = OutputFormat.TABLE) -> None:
+                            output: OutputOption = OutputFormat.TABLE) -> None:
     """Stop the backfill for good (the slots it fired stay fired)."""
     _backfill("delete", namespace, flow, trigger, output)

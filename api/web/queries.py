@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,20 +79,27 @@ def label_pair(raw: str, name: str = "labels") -> str:
     return f"{key}:{value}"
 
 
-def parse_sort(raw: str | None, allowed: set[str], default: list[Any]) -> list[Any]:
-    if not raw:
-        return default
-    result: list[Any] = []
+def sort_order(raw: str, allowed: Sequence[str]) -> list[tuple[str, bool]]:
+    """Kestra's `sort=field:asc|desc[,field:...]` as (field, descending) pairs; `allowed`
+    in the order the 422 lists them."""
+    result: list[tuple[str, bool]] = []
     for part in raw.split(","):
         fieldname, _, order = part.strip().partition(":")
         order = order or "asc"
         if fieldname not in allowed:
             raise BadParameter("sort", f"cannot sort by {fieldname!r}; use one of "
-                               f"{', '.join(sorted(allowed))}")
+                               f"{', '.join(allowed)}")
         if order not in ("asc", "desc"):
             raise BadParameter("sort", f"order {order!r} must be asc or desc")
-        result.append({fieldname: {"order": order, "unmapped_type": "keyword"}})
+        result.append((fieldname, order == "desc"))
     return result
+
+
+def parse_sort(raw: str | None, allowed: set[str], default: list[Any]) -> list[Any]:
+    if not raw:
+        return default
+    return [{fieldname: {"order": "desc" if descending else "asc", "unmapped_type": "keyword"}}
+            for fieldname, descending in sort_order(raw, sorted(allowed))]
 
 
 @dataclass(frozen=True)

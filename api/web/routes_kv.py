@@ -56,9 +56,9 @@ def _entry(event: KvSet) -> dict[str, Any]:
 
 
 def _write(svc: Services, event: KvSet | KvDeleted) -> None:
-    svc.producer.send_and_wait(svc.topics.kv_events, event.record_key,
-                               event.model_dump_json().encode())
-    svc.kv.catch_up(svc.settings.read_your_writes_timeout_s)
+    partition, offset = svc.producer.send_and_wait(svc.topics.kv_events, event.record_key,
+                                                   event.model_dump_json().encode())
+    svc.kv.wait_for_record(partition, offset, svc.settings.read_your_writes_timeout_s)
 
 
 def _value_of(body: bytes, content_type: str) -> Any:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 from typing import Annotated, Any
 
-from confluent_kafka.admin import AdminClient
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
@@ -16,7 +14,7 @@ from api.web.services import Services, public_services, services
 from projections import mappings
 from projections.lag import indexer_lag
 from schemas.states import TERMINAL_STATES
-from streams.log.client_logging import admin_config
+from streams.log.admin import shared_admin
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["ops"])
@@ -24,16 +22,9 @@ Svc = Annotated[Services, Depends(services)]
 PublicSvc = Annotated[Services, Depends(public_services)]
 
 
-@functools.lru_cache(maxsize=8)
-def _admin(bootstrap: str) -> AdminClient:
-    # One client per cluster for the process: a new one per probe cost ~0.3 s under load
-    # (a connection and a metadata round trip), enough to fail a prober's deadline.
-    return AdminClient(admin_config(bootstrap))
-
-
 def kafka_ok(bootstrap: str) -> tuple[bool, str]:
     try:
-        metadata = _admin(bootstrap).list_topics(timeout=2)
+        metadata = shared_admin(bootstrap).list_topics(timeout=2)
     except Exception as exc:  # a health check reports, it does not fail
         return False, str(exc)
     return True, f"{len(metadata.brokers)} broker(s)"

@@ -28,10 +28,10 @@ def _checked(namespace: str, name: str | None = None) -> None:
 
 
 def _write(svc: Services, event: SecretSet | SecretDeleted) -> None:
-    svc.producer.send_and_wait(svc.topics.secrets, event.record_key,
-                               event.model_dump_json().encode())
+    partition, offset = svc.producer.send_and_wait(svc.topics.secrets, event.record_key,
+                                                   event.model_dump_json().encode())
     # Read your writes: the list (and this API's view) shows it before we answer.
-    svc.secrets.catch_up(svc.settings.read_your_writes_timeout_s)
+    svc.secrets.wait_for_record(partition, offset, svc.settings.read_your_writes_timeout_s)
 
 
 @router.put("/{namespace}/secrets/{name}", status_code=204)

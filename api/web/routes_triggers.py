@@ -35,6 +35,7 @@ from schemas.triggers import (
     schedule,
     trigger_key,
 )
+from streams.core.validation import ValidatedFlow
 from streams.gateway.executions import new_id
 
 router = APIRouter(prefix="/triggers", tags=["triggers"])
@@ -142,13 +143,14 @@ def flow_triggers(
 # --- writing ----------------------------------------------------------------------------
 
 
-def _spec(svc: Services, namespace: str, flow_id: str, trigger_id: str) -> TriggerSpec:
+def _find(svc: Services, namespace: str, flow_id: str,
+          trigger_id: str) -> tuple[ValidatedFlow, TriggerSpec]:
     flow = svc.catalog.get(svc.settings.tenant_id, namespace, flow_id)
     if flow is None:
         raise not_found(f"flow {namespace}.{flow_id}")
     for spec in flow.flow.triggers:
         if spec.id == trigger_id:
-            return spec
+            return flow, spec
     raise not_found(f"trigger {trigger_id} of flow {namespace}.{flow_id}")
 
 
@@ -158,7 +160,7 @@ class _Change:
 
     def __init__(self, svc: Services, namespace: str, flow_id: str, trigger_id: str) -> None:
         self.svc = svc
-        self.spec = _spec(svc, namespace, flow_id, trigger_id)
+        self.flow, self.spec = _find(svc, namespace, flow_id, trigger_id)
         self.namespace, self.flow_id, self.trigger_id = namespace, flow_id, trigger_id
         self.key = trigger_key(svc.settings.tenant_id, namespace, flow_id, trigger_id)
         self.state: TriggerState | None = state_of(svc.store.get(mappings.TRIGGERS, self.key))
@@ -214,12 +216,10 @@ class _Change:
             labels=labels, **self.common()))
 
     def _check_inputs(self, inputs: dict[str, Any]) -> None:
-        flow = self.svc.catalog.get(self.svc.settings.tenant_id, self.namespace, self.flow_id)
-        assert flow is not None
         # The slots run with the trigger's own inputs, the backfill's on top.
         declared = (self.spec.model_extra or {}).get("inputs")
         own = declared if isinstance(declared, dict) else {}
-        _, errors = coerce_inputs(flow.flow.inputs, {**own, **inputs})
+        _, errors = coerce_inputs(self.flow.flow.inputs, {**own, **inputs})
         if errors:
             raise ApiError(422, f"backfill inputs of {self.name} are invalid",
                            errors=errors)

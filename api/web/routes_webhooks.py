@@ -4,7 +4,8 @@ GET, POST and PUT start an execution of the flow whose webhook trigger has that 
 API token is asked for (as in Kestra, the key is the webhook's only secret), so: a wrong
 key and an unknown flow (or tenant) give the very same 404; the key is compared in
 constant time; a body over LANNER_LIMITS_REQUEST_BODY_BYTES is refused (413) without
-being read whole. Each fire records TriggerFired on trigger-events (the triggers view).
+being read whole, as on every route (api/web/body_limit.py). Each fire records
+TriggerFired on trigger-events (the triggers view).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -37,9 +37,10 @@ from schemas.triggers import TriggerFailed, TriggerFired, trigger_key
 from schemas.triggers.webhook import WebhookTrigger
 from streams.core.expressions import ExpressionError
 from streams.gateway.executions import InvalidInputs, UnknownFlow, new_id
+from streams.log.admin import shared_admin
 from streams.log.topics import Topics
 from streams.secret_store import SecretCipher
-from streams.secrets import load_secrets
+from streams.secrets import load_secrets, namespace_secrets
 from streams.triggers.view import LiveTriggerStates
 
 router = APIRouter(prefix="/executions", tags=["webhooks"])
@@ -76,8 +77,8 @@ class WebhookViews:
             return False
         wanted = Topics(settings.full_topic_prefix).flow_events
         try:
-            listed = AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(
-                topic=wanted, timeout=5.0)
+            listed = shared_admin(settings.kafka_bootstrap).list_topics(topic=wanted,
+                                                                        timeout=5.0)
         except KafkaException:
             raise ApiError(503, "the log cannot be reached to find the webhook's tenant") from None
         found = listed.topics.get(wanted)
@@ -104,17 +105,11 @@ class WebhookViews:
         return found
 
     def secrets(self, svc: Services, namespace: str) -> dict[str, str]:
-        """What secret('NAME') means in a key: the namespace's stored secret (or its
-        nearest parent's), else SECRET_<NAME> of the environment, as on a worker."""
-        found = dict(self.env_secrets)
+        """What secret('NAME') means in a key: as on a worker (namespace_secrets)."""
         key = svc.settings.secret_key
-        if key is not None:
-            cipher = SecretCipher(key.get_secret_value(), svc.settings.tenant_id)
-            for name, event in svc.secrets.visible(namespace).items():
-                value = cipher.decrypt(event)
-                if value is not None:
-                    found[name] = value
-        return found
+        cipher = (SecretCipher(key.get_secret_value(), svc.settings.tenant_id)
+                  if key is not None else None)
+        return namespace_secrets(namespace, self.env_secrets, svc.secrets, cipher)
 
     def stop(self) -> None:
         with self._lock:
@@ -141,35 +136,6 @@ def _tenant_services(request: Request) -> tuple[Services, WebhookViews]:
     except ValueError:
         raise ApiError(404, NOT_FOUND) from None
     return found, views
-
-
-def _too_big(limit: int, where: str) -> ApiError:
-    return ApiError(413, f"webhook {where}: the request body is over {limit} bytes "
-                    "(LANNER_LIMITS_REQUEST_BODY_BYTES)", limit=limit)
-
-
-def _check_declared_length(request: Request, limit: int, where: str) -> None:
-    """413 from the Content-Length alone, before anything is read or looked up."""
-    declared = request.headers.get("content-length")
-    if declared is None:
-        return
-    try:
-        length = int(declared)
-    except ValueError:
-        raise ApiError(400, f"webhook {where}: Content-Length {declared!r} is not a "
-                       "number") from None
-    if length > limit:
-        raise _too_big(limit, where)
-
-
-async def _read_body(request: Request, limit: int, where: str) -> bytes:
-    """The body, read until it passes `limit` (a chunked body has no Content-Length)."""
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _too_big(limit, where)
-    return bytes(body)
 
 
 @dataclass(frozen=True)
@@ -295,10 +261,10 @@ async def _answer_when_ended(target: _Target, execution_id: str) -> Response:
 
 
 async def webhook(namespace: str, flow_id: str, key: str, request: Request) -> Response:
-    limit = request.app.state.webhooks.settings.limits.request_body_bytes
-    _check_declared_length(request, limit, f"{namespace}.{flow_id}")
     target = await run_in_threadpool(_find, request, namespace, flow_id, key)
-    raw = await _read_body(request, limit, target.where)
+    # Bounded already: BodyLimit (api/web/body_limit.py) refuses a body over
+    # request_body_bytes, by its Content-Length or as it arrives, before this route runs.
+    raw = await request.body()
     variables = _variables_or_413(target, raw, request)
     tenant = target.svc.settings.tenant_id
     now = dt.datetime.now(dt.UTC)

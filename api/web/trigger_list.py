@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from api.web.queries import BadParameter
+from api.web.queries import sort_order
 from projections.trigger_fold import folded_from_doc, trigger_context
 from schemas.flow import TriggerSpec
 from schemas.triggers import TriggerState, trigger_key
@@ -81,17 +81,7 @@ def _sort_value(row: TriggerRow, context: dict[str, Any], name: str) -> Any:
 
 def sort_rows(rows: list[TriggerRow], sort: list[str] | None) -> list[TriggerRow]:
     """Kestra's `sort=field:asc|desc` (repeatable); absent values last either way."""
-    order: list[tuple[str, bool]] = []
-    for raw in sort or []:
-        for part in raw.split(","):
-            name, _, direction = part.strip().partition(":")
-            direction = direction or "asc"
-            if name not in TRIGGER_SORTS:
-                raise BadParameter("sort", f"cannot sort by {name!r}; use one of "
-                                   f"{', '.join(TRIGGER_SORTS)}")
-            if direction not in ("asc", "desc"):
-                raise BadParameter("sort", f"order {direction!r} must be asc or desc")
-            order.append((name, direction == "desc"))
+    order = [pair for raw in sort or [] for pair in sort_order(raw, TRIGGER_SORTS)]
     keyed = [(row, row.context()) for row in rows]
     keyed.sort(key=lambda pair: (pair[0].namespace, pair[0].flow_id, pair[0].spec.id))
     for name, descending in reversed(order):

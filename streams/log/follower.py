@@ -140,3 +140,8 @@ class FollowedView:
     def catch_up(self, timeout_s: float = 10.0) -> bool:
         """Until everything written to the topic so far is folded (bounded)."""
         return self._follower.catch_up(timeout_s)
+
+    def wait_for_record(self, partition: int, offset: int, timeout_s: float = 10.0) -> bool:
+        """Until the record at (partition, offset), one this process wrote, is folded
+        (bounded): read-your-writes without asking the broker for its end offsets."""
+        return self._follower.wait_until({partition: offset + 1}, timeout_s)

@@ -73,6 +73,13 @@ class LocalServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
 
+    def deploy(self, name: str, source: str) -> None:
+        """Write `source` to <workdir>/<name>.yml and deploy it as a user would."""
+        path = self.workdir / f"{name}.yml"
+        path.write_text(source)
+        deployed = self.cli("flow", "deploy", str(path))
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+
     def cli(self, *args: str, stdin: str | None = None,
             timeout_s: float = 180.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*LANNER, *args], cwd=self.workdir, env=self.env, text=True,
@@ -132,12 +139,11 @@ def test_the_readme_try_it_walked_with_the_command_line(local: LocalServer) -> N
 
 
 def test_run_exit_codes_follow_the_final_state_and_refusals(local: LocalServer) -> None:
-    failing = local.workdir / "failing.yml"
-    failing.write_text(
+    local.deploy(
+        "failing",
         "id: failing\nnamespace: company.team\ntasks:\n"
         "  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n"
         "    errorMessage: on purpose\n")
-    assert local.cli("flow", "deploy", str(failing)).returncode == 0
     failed = local.cli("execution", "run", "company.team", "failing", "--follow")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "FAILED" in failed.stdout
@@ -151,12 +157,11 @@ def test_run_exit_codes_follow_the_final_state_and_refusals(local: LocalServer) 
 
 
 def test_a_file_input_is_uploaded_with_the_execution(local: LocalServer) -> None:
-    flow = local.workdir / "with_file.yml"
-    flow.write_text(
+    local.deploy(
+        "with_file",
         "id: with_file\nnamespace: company.team\ninputs:\n  - id: data\n    type: FILE\n"
         "tasks:\n  - id: show\n    type: io.kestra.plugin.core.debug.Return\n"
         "    format: \"{{ read(inputs.data) }}\"\n")
-    assert local.cli("flow", "deploy", str(flow)).returncode == 0
     payload = local.workdir / "payload.txt"
     payload.write_text("the file's content")
     ran = local.cli("execution", "run", "company.team", "with_file", "--file",
@@ -175,12 +180,11 @@ def test_secrets_work_out_of_the_box_with_a_key_made_on_first_start(local: Local
     assert stored.returncode == 0, stored.stderr
     listed = local.cli("secret", "list", "company.team", "-o", "json")
     assert [s["name"] for s in json.loads(listed.stdout)] == ["API_TOKEN"]
-    flow = local.workdir / "uses_secret.yml"
-    flow.write_text(
+    local.deploy(
+        "uses_secret",
         "id: uses_secret\nnamespace: company.team\ntasks:\n"
         "  - id: check\n    type: io.kestra.plugin.scripts.shell.Commands\n"
         "    commands:\n      - test \"{{ secret('API_TOKEN') }}\" = s3cr3t\n")
-    assert local.cli("flow", "deploy", str(flow)).returncode == 0
     ran = local.cli("execution", "run", "company.team", "uses_secret", "--wait")
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
@@ -194,11 +198,10 @@ def test_kv_through_the_command_line_is_the_store_flows_read(local: LocalServer)
     assert local.cli("kv", "get", "company.team", "threshold").stdout.strip() == "42"
     assert local.cli("kv", "get", "company.team", "motto").stdout.strip() == "hello world"
 
-    flow = local.workdir / "reads_kv.yml"
-    flow.write_text(
+    local.deploy(
+        "reads_kv",
         "id: reads_kv\nnamespace: company.team\ntasks:\n"
         "  - id: get\n    type: io.kestra.plugin.core.kv.Get\n    key: threshold\n")
-    assert local.cli("flow", "deploy", str(flow)).returncode == 0
     ran = local.cli("execution", "run", "company.team", "reads_kv", "--wait", "-o", "json")
     assert ran.returncode == 0, ran.stderr
     [get] = json.loads(ran.stdout)["taskRunList"]

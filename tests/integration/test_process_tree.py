@@ -25,18 +25,10 @@ import httpx
 import pytest
 
 from api.cli.lifeline import STUCK_EXIT_CODE
-from tests.harness.common import free_ports
+from tests.harness.common import free_ports, pid_alive
 from tests.integration.cluster import REPO
 
 UP_TIMEOUT_S = 180.0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _children_of(pid: int) -> set[int]:
@@ -144,9 +136,9 @@ def test_the_tree_dies_with_its_supervisor_and_starts_again(local: Local) -> Non
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     killed_at = time.monotonic()
-    while any(_alive(p) for p in tree) and time.monotonic() - killed_at < 5.0:
+    while any(pid_alive(p) for p in tree) and time.monotonic() - killed_at < 5.0:
         time.sleep(0.1)
-    survivors = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in tree if _alive(p)}
+    survivors = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in tree if pid_alive(p)}
     assert survivors == {}, survivors
     print(f"\nevery process of the tree gone {time.monotonic() - killed_at:.1f} s after the "
           "supervisor was SIGKILLed")

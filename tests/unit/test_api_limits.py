@@ -171,7 +171,10 @@ def test_the_app_refuses_big_bodies_before_any_route_and_speaks_one_error_shape(
 
     # No lifespan (no `with`): nothing behind the routes is needed for these answers.
     client = TestClient(create_app(LannerSettings(limits=LIMITS)))
-    for path in ("/api/v1/flows", "/api/v1/acme/flows/validate", "/api/v1/executions/a/b"):
+    # The webhook route too: it has no limit of its own, this one is it.
+    for path in ("/api/v1/flows", "/api/v1/acme/flows/validate", "/api/v1/executions/a/b",
+                 "/api/v1/executions/webhook/a.b/c/key",
+                 "/api/v1/acme/executions/webhook/a.b/c/key"):
         response = client.post(path, content=b"x" * 4096)
         assert response.status_code == 413, (path, response.text)
         assert response.json()["limit"] == "request_body_bytes"

@@ -14,6 +14,7 @@ import pytest
 
 from api.cli.data_lock import DataFolderInUse, DataFolderLock
 from api.cli.lifeline import STUCK_EXIT_CODE
+from tests.harness.common import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,17 +77,9 @@ def test_a_child_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
     parent.send_signal(signal.SIGKILL)
     parent.wait()
     deadline = time.monotonic() + 5
-    while _alive(child):
+    while pid_alive(child):
         assert time.monotonic() < deadline, "the child outlived its parent"
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def test_a_stop_stuck_in_a_signal_handler_chain_still_ends() -> None:
