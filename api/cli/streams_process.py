@@ -11,12 +11,18 @@ import os
 
 
 def main() -> None:
+    from api.cli.lifeline import ORPHAN_GRACE_S, install_stop_deadline, watch_parent
     from api.logs import configure_from_env
     from schemas.settings import LannerSettings
     from streams.app.run import run_roles
 
     configure_from_env(os.environ)
-    run_roles(LannerSettings.from_env(), {"executor", "worker"}, app_name="streams")
+    settings = LannerSettings.from_env()
+    # Like every role (api/cli/server.py _role_settings): a stop is honoured within the
+    # deadline, and a `flow test` killed outright leaves no executor behind.
+    install_stop_deadline(settings.stop_deadline_s)
+    watch_parent(min(ORPHAN_GRACE_S, settings.stop_deadline_s))
+    run_roles(settings, {"executor", "worker"}, app_name="streams")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from types import TracebackType
 from confluent_kafka.admin import AdminClient
 
 from api.cli.embedded import EmbeddedServer, free_port
+from api.cli.lifeline import SUPERVISOR_PID_ENV
 from schemas.events import EXECUTION_EVENT_ADAPTER
 from schemas.execution import Execution
 from schemas.settings import LannerSettings, Limits
@@ -84,6 +85,8 @@ class TestEnvironment:
             "LANNER_PARTITIONS": "1",
             "LANNER_DATA_DIR": str(self._tmp / "data"),
             "LANNER_LOG_LEVEL": os.environ.get("LANNER_LOG_LEVEL", "WARNING"),
+            # The executor/worker process watches this one and stops when it is gone.
+            SUPERVISOR_PID_ENV: str(os.getpid()),
         }
         # Started first, so that its interpreter start-up and imports (the larger part of
         # its start on a cold machine) overlap with the topics, catalog and producer made
