@@ -48,6 +48,7 @@ from schemas.triggers import (
 from schemas.triggers.kafka import KafkaTriggerBase
 from streams.core.ids import derive_id
 from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
+from streams.log.client_logging import kafka_logging
 from streams.log.producer import MAX_RECORD_BYTES, LogProducer
 from streams.log.topics import Topics
 from streams.storage.base import Storage
@@ -200,7 +201,7 @@ class KafkaListener:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "error_cb": self._on_client_error,
-            "logger": log,
+            **kafka_logging(),
         }
         return config
 
@@ -388,7 +389,7 @@ class KafkaListener:
     def _external_dead_letter(self, topic: str, record: RawRecord) -> None:
         if self._external_dlq is None:
             self._external_dlq = Producer(
-                {**client_config(self.trigger.properties), "logger": log}
+                {**client_config(self.trigger.properties), **kafka_logging()}
             )
         self._external_dlq.produce(
             topic, key=record.key, value=record.value, headers=list(record.headers)
