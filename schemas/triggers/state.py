@@ -71,7 +71,11 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
             updated=event.time,
         )
     changes: dict[str, object] = {"updated": max(state.updated, event.time)}
-    if isinstance(event, TriggerFired | TriggerFailed) and event.backfill_id is not None:
+    if isinstance(event, TriggerFired) and event.execution_id == state.last_execution_id:
+        # The same fire recorded again (a Flow trigger retried after a crash, two
+        # schedulers during a rebalance): one execution, counted once.
+        pass
+    elif isinstance(event, TriggerFired | TriggerFailed) and event.backfill_id is not None:
         changes.update(_backfill_slot(state, event.backfill_id, event.scheduled))
         if isinstance(event, TriggerFired):
             changes.update(last_fire=event.time, last_execution_id=event.execution_id,
