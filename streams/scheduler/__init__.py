@@ -61,19 +61,14 @@ def run_scheduler(settings: LannerSettings) -> None:
     scheduler = Scheduler(settings.tenant_id, catalog, gateway, producer, topics, states)
     app = make_app(settings, "scheduler")
     install_flow_triggers(app, settings, catalog, gateway, states)
-    caught_up_at: int | None = None  # states.resets when last caught up
-
     async def fire_due() -> None:
-        nonlocal caught_up_at
-        if caught_up_at != states.resets:
-            # On becoming leader (not at start: the previous leader may have fired since),
-            # and after the follower had to read the topic again: nothing fires before
-            # everything written so far is folded.
-            resets = states.resets
-            if not await asyncio.to_thread(states.catch_up, 30.0):
-                log.warning("trigger states not caught up yet; not firing this tick")
-                return
-            caught_up_at = resets
+        # On the first tick as leader (not at start: the previous leader may have fired
+        # since), and after the follower had to read the topic again (until then a
+        # disabled trigger would look enabled): nothing fires before everything written
+        # so far is folded.
+        if not await asyncio.to_thread(states.ready, 30.0):
+            log.warning("trigger states not caught up yet; not firing this tick")
+            return
         await asyncio.to_thread(scheduler.tick)
 
     async def fire_on_each_second() -> None:

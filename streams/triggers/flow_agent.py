@@ -124,7 +124,6 @@ class FlowTriggers:
             key_type=bytes,
             value_type=bytes,
         )
-        self._caught_up = False
         app.agent(self.events, name="flow-trigger-matcher")(self._match_agent)
         app.agent(self.conditions, name="flow-trigger-join")(self._join_agent)
 
@@ -216,16 +215,16 @@ class FlowTriggers:
                 await _delivered(self.conditions, record.key, record.model_dump_json())
 
     async def _catch_up(self) -> None:
-        """Before the first match, the flow catalog and the trigger states must hold what
-        was written before (a restarted scheduler reads them from the start). Then their
-        followers fold new flow and trigger events within milliseconds, and waiting for
-        them on every event (a broker round trip each) was measured to add ~100 ms."""
-        if self._caught_up:
+        """Before the first match, and after a follower started its fold over, the flow
+        catalog and the trigger states must hold what was written before (a restarted
+        scheduler reads them from the start). Then their followers fold new flow and
+        trigger events within milliseconds, and waiting for them on every event (a broker
+        round trip each) was measured to add ~100 ms."""
+        if self.catalog.settled and self.states.settled:
             return
-        flows = await asyncio.to_thread(self.catalog.catch_up, CATCH_UP_S)
-        states = await asyncio.to_thread(self.states.catch_up, CATCH_UP_S)
-        self._caught_up = flows and states
-        if not self._caught_up:
+        flows = await asyncio.to_thread(self.catalog.ready, CATCH_UP_S)
+        states = await asyncio.to_thread(self.states.ready, CATCH_UP_S)
+        if not (flows and states):
             log.warning("the flow catalog or the trigger states are still catching up")
 
     def _operator_disabled(self, target: Target) -> bool:
