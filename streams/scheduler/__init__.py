@@ -54,7 +54,7 @@ def run_scheduler(settings: LannerSettings) -> None:
     catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, PluginRegistry.discover(),
                               settings.limits).start()
     producer = LogProducer(settings.kafka_bootstrap, client_id="lanner-scheduler")
-    gateway = ExecutionGateway(producer, catalog, topics, settings.tenant_id)
+    gateway = ExecutionGateway(producer, catalog, topics, settings.tenant_id, settings.limits)
     # Every trigger's state (last fires, disabled, backfills), followed live: an
     # operator's TriggerDisabled reaches the next tick.
     states = LiveTriggerStates(settings.kafka_bootstrap, topics).start()

@@ -31,7 +31,7 @@ from schemas.triggers import (
 )
 from streams.core.ids import derive_id
 from streams.flow_catalog import FlowSources
-from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
+from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.scheduler.cron import backfill_slots, due, next_fire
@@ -228,7 +228,7 @@ class Scheduler:
                     "lag_ms": round((now - scheduled).total_seconds() * 1000, 1),
                 },
             )
-        except (InvalidInputs, UnknownFlow) as exc:
+        except REFUSED as exc:
             event = TriggerFailed(error=str(exc), backfill_id=backfill_id, **common)
             log.error(
                 "schedule could not create an execution",

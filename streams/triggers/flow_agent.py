@@ -51,7 +51,7 @@ from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.core.ids import derive_id
 from streams.flow_catalog import LiveFlowCatalog
-from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
+from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.admin import ensure_topics
 from streams.log.topics import Topics
 from streams.triggers.flow_index import FlowTriggerIndex, Target
@@ -86,6 +86,8 @@ TABLES = (FACTS_TABLE, JOINS_TABLE, "input-positions")
 # An agent step that raised is tried this many times in all, waiting longer each time.
 STEP_ATTEMPTS = 3
 RETRY_DELAY_S = 0.5
+# A fire refused for good: recorded as TriggerFailed, not retried.
+_REFUSED: tuple[type[Exception], ...] = (TriggerInputError, *REFUSED)
 # How long the first match waits for the flow catalog and the trigger states to load.
 CATCH_UP_S = 30.0
 
@@ -327,7 +329,7 @@ class FlowTriggers:
                 trigger=trigger_variables(trigger, upstream),
                 execution_id=execution_id,
             )
-        except (TriggerInputError, InvalidInputs, UnknownFlow) as exc:
+        except _REFUSED as exc:
             event = TriggerFailed(error=str(exc), **common)
             log.error(
                 "flow trigger could not create an execution",

@@ -47,7 +47,7 @@ from schemas.triggers import (
 )
 from schemas.triggers.kafka import KafkaTriggerBase
 from streams.core.ids import derive_id
-from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
+from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.client_logging import kafka_logging
 from streams.log.producer import MAX_RECORD_BYTES, LogProducer
 from streams.log.topics import Topics
@@ -417,7 +417,7 @@ class KafkaListener:
         try:
             encoded = self.encode(self.prepare(execution_id, trigger_vars))
             reason = None if encoded else f"the execution request is over {MAX_RECORD_BYTES} bytes"
-        except (InvalidInputs, UnknownFlow) as exc:
+        except REFUSED as exc:
             encoded, reason = None, str(exc)
         if reason is not None:
             self._mark_errored(reason)
