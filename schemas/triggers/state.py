@@ -19,7 +19,6 @@ from schemas.triggers.events import (
     TriggerEventBase,
     TriggerFailed,
     TriggerFired,
-    TriggerUnlocked,
 )
 
 
@@ -33,8 +32,6 @@ class TriggerState(BaseModel):
     updated: dt.datetime
     disabled: bool = False
     disabled_reason: str | None = None
-    # The execution that holds the trigger until it ends (None: free to fire).
-    locked_by: str | None = None
     last_fire: dt.datetime | None = None
     last_scheduled: dt.datetime | None = None
     last_execution_id: str | None = None
@@ -105,8 +102,6 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
         changes.update(disabled=True, disabled_reason=event.reason)
     elif isinstance(event, TriggerEnabled):
         changes.update(disabled=False, disabled_reason=None)
-    elif isinstance(event, TriggerUnlocked):
-        changes["locked_by"] = None
     elif isinstance(event, BackfillStarted):
         changes.update(backfill=event, backfill_paused=False, backfill_current=None,
                        backfill_fired=0)
