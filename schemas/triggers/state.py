@@ -19,6 +19,7 @@ from schemas.triggers.events import (
     TriggerEventBase,
     TriggerFailed,
     TriggerFired,
+    trigger_key,
 )
 
 
@@ -54,7 +55,7 @@ class TriggerState(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"{self.tenant}/{self.namespace}/{self.flow_id}/{self.trigger_id}"
+        return trigger_key(self.tenant, self.namespace, self.flow_id, self.trigger_id)
 
 
 def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> TriggerState:

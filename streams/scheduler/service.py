@@ -28,6 +28,7 @@ from schemas.triggers import (
     TriggerFired,
     TriggerState,
     schedule,
+    trigger_key,
 )
 from streams.core.ids import derive_id
 from streams.flow_catalog import FlowSources
@@ -129,7 +130,7 @@ class Scheduler:
 
     def _tick_trigger(self, namespace: str, flow_id: str, trigger: AnySchedule,
                       since: dt.datetime, now: dt.datetime) -> int:
-        key = f"{self.tenant}/{namespace}/{flow_id}/{trigger.id}"
+        key = trigger_key(self.tenant, namespace, flow_id, trigger.id)
         state = self.states.get(key)
         if trigger.disabled or (state is not None and state.disabled):
             return 0  # neither the schedule nor its backfill fire until enabled again

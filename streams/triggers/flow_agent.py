@@ -44,7 +44,13 @@ from schemas.events import (
 )
 from schemas.settings import LannerSettings
 from schemas.states import EXECUTION_TRANSITIONS, State
-from schemas.triggers import TriggerDisabled, TriggerEventBase, TriggerFailed, TriggerFired
+from schemas.triggers import (
+    TriggerDisabled,
+    TriggerEventBase,
+    TriggerFailed,
+    TriggerFired,
+    trigger_key,
+)
 from schemas.triggers.upstream import ConditionsMet, ExecutionFacts, JoinState, UpstreamExecution
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
@@ -239,7 +245,7 @@ class FlowTriggers:
         stop = self.index.stop_after(facts.tenant, facts.namespace, facts.flow_id, trigger_id)
         if str(upstream.state) not in stop:
             return
-        key = f"{facts.tenant}/{facts.namespace}/{facts.flow_id}/{trigger_id}"
+        key = trigger_key(facts.tenant, facts.namespace, facts.flow_id, trigger_id)
         current = self.states.get(key)
         if current is not None and current.disabled:
             return

@@ -38,7 +38,7 @@ from confluent_kafka import (
 )
 
 from schemas.commands import CreateExecution
-from schemas.triggers import TriggerState
+from schemas.triggers import TriggerState, trigger_key
 from schemas.triggers.kafka import KafkaTriggerBase
 from streams.core.ids import derive_id
 from streams.gateway.executions import REFUSED, ExecutionGateway
@@ -85,7 +85,7 @@ class ListenerTarget:
 
     @property
     def key(self) -> str:
-        return f"{self.tenant}/{self.namespace}/{self.flow_id}/{self.trigger.id}"
+        return trigger_key(self.tenant, self.namespace, self.flow_id, self.trigger.id)
 
     @property
     def group_id(self) -> str:
