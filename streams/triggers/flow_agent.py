@@ -118,19 +118,12 @@ class FlowTriggers:
         self.events = raw_topic(app, topics.execution_events)
         self.conditions = raw_topic(app, topics.flow_trigger_conditions)
         self.trigger_events = raw_topic(app, topics.trigger_events)
-        self.facts = app.Table(
-            FACTS_TABLE,
-            default=None,
-            partitions=settings.partitions,
-            key_type=bytes,
-            value_type=bytes,
-        )
-        self.joins = app.Table(
-            JOINS_TABLE,
-            default=None,
-            partitions=settings.partitions,
-            key_type=bytes,
-            value_type=bytes,
+        # Raw JSON by key (facts: execution id; joins: trigger key), on the partitions of
+        # the topic that fills each.
+        self.facts, self.joins = (
+            app.Table(name, default=None, partitions=settings.partitions, key_type=bytes,
+                      value_type=bytes)
+            for name in (FACTS_TABLE, JOINS_TABLE)
         )
         app.agent(self.events, name="flow-trigger-matcher")(self._match_agent)
         app.agent(self.conditions, name="flow-trigger-join")(self._join_agent)
