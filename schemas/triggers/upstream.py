@@ -88,4 +88,3 @@ class JoinState(BaseModel):
     flow_revision: int
     met: dict[str, JoinEntry] = Field(default_factory=dict)
     seen: tuple[str, ...] = ()
-    fired: int = 0
