@@ -33,6 +33,7 @@ from rich.table import Table
 
 from bench.latency import pct
 from schemas.events import EXECUTION_EVENT_ADAPTER
+from streams.log.client_logging import admin_config, kafka_logging
 from streams.log.reader import tail
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import Cluster
@@ -135,7 +136,7 @@ class CreatedWatcher:
 
 
 def _topic(bootstrap: str, name: str) -> str:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     for future in admin.create_topics([NewTopic(name, 1, 1)]).values():
         future.result(timeout=30)
     return name
@@ -145,7 +146,7 @@ def record_latency(cluster: Cluster, watcher: CreatedWatcher, servers: str,
                    runs: int) -> list[float]:
     topic = _topic(servers, f"latency{int(time.time())}")
     cluster.deploy(REALTIME.format(flow_id="latency", topic=topic, servers=servers))
-    producer = Producer({"bootstrap.servers": servers, "linger.ms": 0})
+    producer = Producer({"bootstrap.servers": servers, "linger.ms": 0, **kafka_logging()})
     samples: list[float] = []
     for n in range(runs):
         before = len(watcher.of("latency"))
@@ -161,7 +162,7 @@ def records_per_second(
     cluster: Cluster, watcher: CreatedWatcher, servers: str, count: int
 ) -> tuple[float, float]:
     topic = _topic(servers, f"steady{int(time.time())}")
-    producer = Producer({"bootstrap.servers": servers, "linger.ms": 20})
+    producer = Producer({"bootstrap.servers": servers, "linger.ms": 20, **kafka_logging()})
     for n in range(count):
         producer.produce(topic, value=json.dumps({"n": n}).encode())
         producer.poll(0)
