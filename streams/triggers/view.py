@@ -36,10 +36,6 @@ class TriggerStates:
         with self._lock:
             return self._states.get(key)
 
-    def all(self) -> list[TriggerState]:
-        with self._lock:
-            return list(self._states.values())
-
 
 class LiveTriggerStates(TriggerStates, FollowedView):
     def __init__(self, bootstrap: str, topics: Topics) -> None:
