@@ -148,14 +148,7 @@ class FlowTriggers:
     async def _on_execution_event(self, event: ExecutionEvent) -> None:
         key = event.execution_id.encode()
         if isinstance(event, ExecutionCreated):
-            facts = ExecutionFacts(
-                tenant=event.tenant,
-                namespace=event.namespace,
-                flow_id=event.flow_id,
-                flow_revision=event.flow_revision,
-                labels=event.labels,
-                trigger=event.trigger,
-            )
+            facts = ExecutionFacts.model_validate(event, from_attributes=True)
             self.facts[key] = facts.model_dump_json().encode()
             return
         state = _STATE_OF.get(type(event))
@@ -171,15 +164,11 @@ class FlowTriggers:
             return
         facts = ExecutionFacts.model_validate_json(stored)
         upstream = UpstreamExecution(
+            **facts.model_dump(exclude={"trigger"}),
             execution_id=event.execution_id,
             seq=event.seq,
             time=event.time,
             state=state,
-            tenant=facts.tenant,
-            namespace=facts.namespace,
-            flow_id=facts.flow_id,
-            flow_revision=facts.flow_revision,
-            labels=facts.labels,
             outputs=getattr(event, "outputs", None) or {},
         )
         if state.is_terminal and facts.trigger and isinstance(facts.trigger.get("id"), str):
