@@ -175,6 +175,26 @@ def test_a_backfill_slot_over_the_input_limit_is_recorded_failed_and_passed() ->
     assert not [c for c in log.commands() if c.labels.get(BACKFILL_LABEL[0])]
 
 
+def test_a_stored_trigger_that_does_not_check_is_reported_once_and_never_fires(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A stored revision is not re-checked on read: the scheduler checks it, once.
+    clock, states = Clock(T0), TriggerStates()
+    sched, log = scheduler(clock, states)
+    bad = FLOW.replace('cron: "0 * * * *"', 'cron: "0 * * 99 *"').replace(
+        "id: hourly", "id: broken")
+    sched.catalog.apply(FlowCreated(event_id="f2", tenant="main", namespace="company.team",
+                                    flow_id="broken", revision=1, actor="me", source=bad,
+                                    time=T0 - dt.timedelta(minutes=30)))
+    with caplog.at_level("ERROR", logger="lanner.scheduler"):
+        assert sched.tick() == 1  # the valid flow's 12:00 only
+        clock.now = T0 + dt.timedelta(hours=1)
+        assert sched.tick() == 1
+    reports = [r for r in caplog.records if r.getMessage() == "invalid trigger"]
+    assert len(reports) == 1 and "broken" in str(reports[0].__dict__["trigger"])
+    assert {c.flow.flow_id for c in log.commands()} == {"hourly"}
+
+
 def _records(events: list[TriggerEvent]) -> list[RawRecord]:
     return [RawRecord(TOPICS.trigger_events, 0, n, e.key, e.model_dump_json().encode())
             for n, e in enumerate(events)]
