@@ -11,7 +11,9 @@ the same broker (or, with --external-broker, on a second broker: two JVMs on 2 c
 - records/s into executions: a topic holding --records records is given to a new
   RealtimeTrigger; the rate at which CreateExecution commands reach Lanner's log (the
   listener) and ExecutionCreated events come out (the executor), first to last;
-- schedule lag: a per-second cron schedule; from each slot to its ExecutionCreated.
+- schedule lag: a per-second cron schedule; from each slot to its ExecutionCreated;
+- Flow trigger: an upstream execution ends (its ExecutionSucceeded read), the clock stops
+  when the downstream flow's CreateExecution for it is read (one upstream at a time).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from rich.table import Table
 
 from bench.latency import pct
 from schemas.events import EXECUTION_EVENT_ADAPTER
+from streams.log.client_logging import admin_config, kafka_logging
 from streams.log.reader import tail
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import Cluster
@@ -65,6 +68,32 @@ tasks:
   - id: only
     type: io.kestra.plugin.core.debug.Return
     format: "{{ trigger.date }}"
+"""
+
+
+UPSTREAM = """
+id: upstream
+namespace: bench
+tasks:
+  - id: only
+    type: io.kestra.plugin.core.debug.Return
+    format: done
+"""
+
+DOWNSTREAM = """
+id: downstream
+namespace: bench
+triggers:
+  - id: after_upstream
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: bench
+        flowId: upstream
+tasks:
+  - id: only
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ trigger.executionId }}"
 """
 
 
@@ -107,7 +136,7 @@ class CreatedWatcher:
 
 
 def _topic(bootstrap: str, name: str) -> str:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     for future in admin.create_topics([NewTopic(name, 1, 1)]).values():
         future.result(timeout=30)
     return name
@@ -117,7 +146,7 @@ def record_latency(cluster: Cluster, watcher: CreatedWatcher, servers: str,
                    runs: int) -> list[float]:
     topic = _topic(servers, f"latency{int(time.time())}")
     cluster.deploy(REALTIME.format(flow_id="latency", topic=topic, servers=servers))
-    producer = Producer({"bootstrap.servers": servers, "linger.ms": 0})
+    producer = Producer({"bootstrap.servers": servers, "linger.ms": 0, **kafka_logging()})
     samples: list[float] = []
     for n in range(runs):
         before = len(watcher.of("latency"))
@@ -133,7 +162,7 @@ def records_per_second(
     cluster: Cluster, watcher: CreatedWatcher, servers: str, count: int
 ) -> tuple[float, float]:
     topic = _topic(servers, f"steady{int(time.time())}")
-    producer = Producer({"bootstrap.servers": servers, "linger.ms": 20})
+    producer = Producer({"bootstrap.servers": servers, "linger.ms": 20, **kafka_logging()})
     for n in range(count):
         producer.produce(topic, value=json.dumps({"n": n}).encode())
         producer.poll(0)
@@ -170,6 +199,43 @@ def schedule_lag(cluster: Cluster, watcher: CreatedWatcher, seconds: int) -> lis
     return lags
 
 
+def flow_trigger_latency(cluster: Cluster, runs: int) -> list[float]:
+    ended: dict[str, float] = {}  # upstream execution id -> its end read
+    requested: dict[str, float] = {}  # upstream execution id -> downstream request read
+    stop = threading.Event()
+    topics = cluster.topics
+
+    def follow() -> None:
+        for record in tail(cluster.settings.kafka_bootstrap,
+                           [topics.execution_events, topics.commands],
+                           from_beginning=False, stop=stop, poll_s=0.02):
+            seen = time.time()
+            if record.topic == topics.execution_events:
+                if b'"ExecutionSucceeded"' in record.value and record.key:
+                    ended.setdefault(record.key, seen)
+            elif b'"downstream"' in record.value:
+                trigger = json.loads(record.value).get("trigger") or {}
+                if isinstance(trigger.get("executionId"), str):
+                    requested.setdefault(trigger["executionId"], seen)
+
+    reader = threading.Thread(target=follow, daemon=True)
+    reader.start()
+    time.sleep(1.0)
+    cluster.deploy(UPSTREAM)
+    cluster.deploy(DOWNSTREAM)
+    samples: list[float] = []
+    for _ in range(runs):
+        upstream = cluster.create("bench", "upstream").execution_id
+        deadline = time.monotonic() + 60
+        while upstream not in requested or upstream not in ended:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no downstream request for upstream {upstream}")
+            time.sleep(0.005)
+        samples.append(requested[upstream] - ended[upstream])
+    stop.set()
+    return samples[2:]  # the first fires warm up
+
+
 @contextlib.contextmanager
 def brokers(external: bool) -> Iterator[tuple[str, str]]:
     with KafkaBroker() as log_broker:
@@ -185,6 +251,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000, help="records in the rate run")
     parser.add_argument("--runs", type=int, default=200, help="records timed one at a time")
     parser.add_argument("--schedule-seconds", type=int, default=20)
+    parser.add_argument("--flow-runs", type=int, default=50,
+                        help="upstream executions timed one at a time")
     parser.add_argument("--external-broker", action="store_true",
                         help="external producers on a second broker")
     args = parser.parse_args()
@@ -206,6 +274,8 @@ def main() -> None:
                 )
             with console.status(f"a per-second schedule for {args.schedule_seconds} s ..."):
                 lags = schedule_lag(cluster, watcher, args.schedule_seconds)
+            with console.status(f"{args.flow_runs} upstream executions, one at a time ..."):
+                flow_lags = flow_trigger_latency(cluster, args.flow_runs)
             watcher.stop()
         finally:
             cluster.close()
@@ -224,6 +294,9 @@ def main() -> None:
                   f"{executor_rate:.0f} executions/s", "")
     table.add_row(f"schedule lag, slot -> ExecutionCreated, p50 / p95 ({len(lags)} slots)",
                   f"{pct(lags, 0.5) * ms:.1f} / {pct(lags, 0.95) * ms:.1f} ms", "p95 <= 200 ms")
+    table.add_row(f"Flow trigger, upstream ExecutionSucceeded -> downstream CreateExecution,"
+                  f" p50 / p95 ({len(flow_lags)} upstreams)",
+                  f"{pct(flow_lags, 0.5) * ms:.1f} / {pct(flow_lags, 0.95) * ms:.1f} ms", "")
     console.print(table)
 
 

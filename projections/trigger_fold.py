@@ -82,9 +82,11 @@ def trigger_context(state: TriggerState) -> dict[str, Any]:
         # Kestra's `date`: the last scheduled date the trigger evaluated.
         "date": _iso(state.last_scheduled or state.last_fire),
         "nextExecutionDate": _iso(state.next_fire),
-        # Kestra's `executionId`: the execution that holds (locks) the trigger.
-        "executionId": state.locked_by,
-        "locked": state.locked_by is not None,
+        # Kestra's `executionId`: the execution that holds (locks) the trigger. Lanner
+        # never locks one (a derived execution id per slot, record or upstream fire
+        # makes a second fire a no-op instead), so none ever does.
+        "executionId": None,
+        "locked": False,
         "updatedDate": _iso(state.updated),
         "disabled": state.disabled,
         "disabledReason": state.disabled_reason,

@@ -30,7 +30,6 @@ from schemas.triggers import (
     TriggerEnabled,
     TriggerEventBase,
     TriggerState,
-    TriggerUnlocked,
     fold_trigger,
     schedule,
     trigger_key,
@@ -240,9 +239,9 @@ class _Change:
                                            backfill_id=running.identity, **self.common()))
 
     def unlock(self) -> None:
-        if self.state is None or self.state.locked_by is None:
-            raise ApiError(409, f"{self.name} is not locked")
-        self.events.append(TriggerUnlocked(**self.common()))
+        # Kestra's unlock releases a trigger held by its running execution; Lanner's
+        # triggers are never held (projections/trigger_fold.py), so there is none to free.
+        raise ApiError(409, f"{self.name} is not locked")
 
     def commit(self) -> dict[str, Any]:
         """Write the events, then answer with the context the view shows after them

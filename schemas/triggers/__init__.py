@@ -25,7 +25,6 @@ from schemas.triggers.events import (
     TriggerEventBase,
     TriggerFailed,
     TriggerFired,
-    TriggerUnlocked,
     trigger_key,
 )
 from schemas.triggers.schedule import (
@@ -68,7 +67,6 @@ __all__ = [
     "TriggerFailed",
     "TriggerFired",
     "TriggerState",
-    "TriggerUnlocked",
     "fold_trigger",
     "trigger_key",
 ]

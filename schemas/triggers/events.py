@@ -1,7 +1,7 @@
 """Trigger state as events on `trigger-events` (key: tenant/namespace/flow id/trigger id).
 
 Every trigger type records what it did here: fires and failures, operator control
-(enable, disable, unlock, backfills), and the progress of listeners on external topics.
+(enable, disable, backfills), and the progress of listeners on external topics.
 The trigger's current state is a fold of these events (schemas/triggers/state.py), so a
 restarted scheduler, a second instance or the triggers view all see the same thing.
 """
@@ -65,12 +65,6 @@ class TriggerDisabled(TriggerEventBase):
 
 class TriggerEnabled(TriggerEventBase):
     type: Literal["TriggerEnabled"] = "TriggerEnabled"
-
-
-class TriggerUnlocked(TriggerEventBase):
-    """An operator released a trigger held by an execution that will not end."""
-
-    type: Literal["TriggerUnlocked"] = "TriggerUnlocked"
 
 
 class BackfillStarted(TriggerEventBase):
@@ -147,7 +141,6 @@ TriggerEvent = Annotated[
     | TriggerFailed
     | TriggerDisabled
     | TriggerEnabled
-    | TriggerUnlocked
     | BackfillStarted
     | BackfillStopped
     | BackfillPaused

@@ -19,7 +19,7 @@ from schemas.triggers.events import (
     TriggerEventBase,
     TriggerFailed,
     TriggerFired,
-    TriggerUnlocked,
+    trigger_key,
 )
 
 
@@ -33,8 +33,6 @@ class TriggerState(BaseModel):
     updated: dt.datetime
     disabled: bool = False
     disabled_reason: str | None = None
-    # The execution that holds the trigger until it ends (None: free to fire).
-    locked_by: str | None = None
     last_fire: dt.datetime | None = None
     last_scheduled: dt.datetime | None = None
     last_execution_id: str | None = None
@@ -57,7 +55,7 @@ class TriggerState(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"{self.tenant}/{self.namespace}/{self.flow_id}/{self.trigger_id}"
+        return trigger_key(self.tenant, self.namespace, self.flow_id, self.trigger_id)
 
 
 def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> TriggerState:
@@ -71,7 +69,11 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
             updated=event.time,
         )
     changes: dict[str, object] = {"updated": max(state.updated, event.time)}
-    if isinstance(event, TriggerFired | TriggerFailed) and event.backfill_id is not None:
+    if isinstance(event, TriggerFired) and event.execution_id == state.last_execution_id:
+        # The same fire recorded again (a Flow trigger retried after a crash, two
+        # schedulers during a rebalance): one execution, counted once.
+        pass
+    elif isinstance(event, TriggerFired | TriggerFailed) and event.backfill_id is not None:
         changes.update(_backfill_slot(state, event.backfill_id, event.scheduled))
         if isinstance(event, TriggerFired):
             changes.update(last_fire=event.time, last_execution_id=event.execution_id,
@@ -101,8 +103,6 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
         changes.update(disabled=True, disabled_reason=event.reason)
     elif isinstance(event, TriggerEnabled):
         changes.update(disabled=False, disabled_reason=None)
-    elif isinstance(event, TriggerUnlocked):
-        changes["locked_by"] = None
     elif isinstance(event, BackfillStarted):
         changes.update(backfill=event, backfill_paused=False, backfill_current=None,
                        backfill_fired=0)

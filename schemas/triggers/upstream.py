@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.states import State
+from schemas.triggers.events import trigger_key
 
 
 class ExecutionFacts(BaseModel):
@@ -67,7 +68,7 @@ class ConditionsMet(BaseModel):
 
     @property
     def key(self) -> str:
-        return f"{self.tenant}/{self.namespace}/{self.flow_id}/{self.trigger_id}"
+        return trigger_key(self.tenant, self.namespace, self.flow_id, self.trigger_id)
 
 
 class JoinEntry(BaseModel):
@@ -87,4 +88,3 @@ class JoinState(BaseModel):
     flow_revision: int
     met: dict[str, JoinEntry] = Field(default_factory=dict)
     seen: tuple[str, ...] = ()
-    fired: int = 0

@@ -71,6 +71,11 @@ def check_input_size(what: str, inputs: Mapping[str, Any], limits: Limits,
         raise InputsTooLarge(what, size, limits.input_bytes)
 
 
+# Every reason `create` refuses a request before anything is written; a trigger records
+# it (TriggerFailed, a dead letter) instead of retrying what will be refused again.
+REFUSED: tuple[type[Exception], ...] = (InvalidInputs, InputsTooLarge, UnknownFlow)
+
+
 @dataclass(frozen=True)
 class Requested:
     execution_id: str
@@ -144,7 +149,6 @@ class ExecutionGateway:
         revision: int | None = None,
         trigger: dict[str, Any] | None = None,
         execution_id: str | None = None,
-        time: dt.datetime | None = None,
     ) -> CreateExecution:
         """The checked CreateExecution, not yet sent: a caller that creates many at once
         (a trigger listener) sends them together and waits once."""
@@ -163,7 +167,7 @@ class ExecutionGateway:
         return CreateExecution(
             command_id=new_id(),
             execution_id=execution_id or new_id(),
-            time=time or dt.datetime.now(dt.UTC),
+            time=dt.datetime.now(dt.UTC),
             actor=actor,
             flow=FlowRef(
                 tenant=self.tenant,

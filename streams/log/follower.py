@@ -41,6 +41,10 @@ class TopicFollower(Generic[E]):
         self._reset = reset
         self._name = name
         self._positions: dict[int, int] = {}
+        # How many times the topic was read again from its beginning, and which of those
+        # readings `ready` last saw caught up (None: none yet).
+        self._readings = 0
+        self._ready_reading: int | None = None
         self._moved = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -66,6 +70,24 @@ class TopicFollower(Generic[E]):
     def catch_up(self, timeout_s: float = 10.0) -> bool:
         """Until everything written to the topic so far is applied (bounded)."""
         return self.wait_until(end_offsets(self._bootstrap, self._topic), timeout_s)
+
+    @property
+    def settled(self) -> bool:
+        """`ready` said so since the fold last started over (no I/O: asks nothing)."""
+        return self._ready_reading == self._readings
+
+    def ready(self, timeout_s: float = 10.0) -> bool:
+        """Caught up since the fold was last (re)started: `catch_up` the first time, and
+        again after a lost consumer made the fold start over (until then a fresh fold
+        misses what was written before); True at once otherwise, as the follower then
+        applies new records within its poll."""
+        if self.settled:
+            return True
+        reading = self._readings
+        if not self.catch_up(timeout_s):
+            return False
+        self._ready_reading = reading
+        return True
 
     def _fold(self, record: Record) -> None:
         try:
@@ -104,6 +126,7 @@ class TopicFollower(Generic[E]):
                 )
                 with self._moved:
                     self._positions.clear()
+                    self._readings += 1
                 if self._reset is not None:
                     self._reset()
                 time.sleep(1.0)
@@ -145,3 +168,11 @@ class FollowedView:
         """Until the record at (partition, offset), one this process wrote, is folded
         (bounded): read-your-writes without asking the broker for its end offsets."""
         return self._follower.wait_until({partition: offset + 1}, timeout_s)
+
+    def ready(self, timeout_s: float = 10.0) -> bool:
+        """Caught up since the fold last started over (TopicFollower.ready)."""
+        return self._follower.ready(timeout_s)
+
+    @property
+    def settled(self) -> bool:
+        return self._follower.settled

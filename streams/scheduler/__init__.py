@@ -54,26 +54,21 @@ def run_scheduler(settings: LannerSettings) -> None:
     catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, PluginRegistry.discover(),
                               settings.limits).start()
     producer = LogProducer(settings.kafka_bootstrap, client_id="lanner-scheduler")
-    gateway = ExecutionGateway(producer, catalog, topics, settings.tenant_id)
+    gateway = ExecutionGateway(producer, catalog, topics, settings.tenant_id, settings.limits)
     # Every trigger's state (last fires, disabled, backfills), followed live: an
     # operator's TriggerDisabled reaches the next tick.
     states = LiveTriggerStates(settings.kafka_bootstrap, topics).start()
     scheduler = Scheduler(settings.tenant_id, catalog, gateway, producer, topics, states)
     app = make_app(settings, "scheduler")
     install_flow_triggers(app, settings, catalog, gateway, states)
-    caught_up_at: int | None = None  # states.resets when last caught up
-
     async def fire_due() -> None:
-        nonlocal caught_up_at
-        if caught_up_at != states.resets:
-            # On becoming leader (not at start: the previous leader may have fired since),
-            # and after the follower had to read the topic again: nothing fires before
-            # everything written so far is folded.
-            resets = states.resets
-            if not await asyncio.to_thread(states.catch_up, 30.0):
-                log.warning("trigger states not caught up yet; not firing this tick")
-                return
-            caught_up_at = resets
+        # On the first tick as leader (not at start: the previous leader may have fired
+        # since), and after the follower had to read the topic again (until then a
+        # disabled trigger would look enabled): nothing fires before everything written
+        # so far is folded.
+        if not await asyncio.to_thread(states.ready, 30.0):
+            log.warning("trigger states not caught up yet; not firing this tick")
+            return
         await asyncio.to_thread(scheduler.tick)
 
     async def fire_on_each_second() -> None:

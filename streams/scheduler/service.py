@@ -17,8 +17,6 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from pydantic import BaseModel, ValidationError
-
 from schemas.triggers import (
     AnySchedule,
     BackfillStarted,
@@ -28,13 +26,15 @@ from schemas.triggers import (
     TriggerFired,
     TriggerState,
     schedule,
+    trigger_key,
 )
 from streams.core.ids import derive_id
 from streams.flow_catalog import FlowSources
-from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
+from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.scheduler.cron import backfill_slots, due, next_fire
+from streams.triggers.specs import TriggerSpecs
 from streams.triggers.view import TriggerStates
 
 log = logging.getLogger("lanner.scheduler")
@@ -79,7 +79,7 @@ class Scheduler:
         self.last_fired: dict[str, dt.datetime] = {}
         self.backfill_done: dict[str, tuple[str, dt.datetime]] = {}
         self._completed: set[tuple[str, str]] = set()
-        self._reported_invalid: set[str] = set()
+        self.specs = TriggerSpecs(catalog, tenant, schedule.MODELS, log)
 
     def _last_fired(self, key: str, state: TriggerState | None) -> dt.datetime | None:
         known = [t for t in (self.last_fired.get(key), state and state.last_scheduled) if t]
@@ -89,47 +89,25 @@ class Scheduler:
         """Fire every due trigger once; returns how many executions were requested."""
         now = self.clock()
         fired = 0
-        for key in self.catalog.flow_keys():
-            tenant, namespace, flow_id = key.split("/", 2)
-            if tenant != self.tenant:
+        for running in self.specs.running():
+            namespace, flow_id, trigger = running.namespace, running.flow_id, running.trigger
+            assert isinstance(trigger, schedule.ScheduleTrigger | schedule.ScheduleOnDatesTrigger)
+            history = self.catalog.history(self.tenant, namespace, flow_id)
+            if history is None or not history.events:
                 continue
-            history = self.catalog.history(tenant, namespace, flow_id)
-            flow = self.catalog.get(tenant, namespace, flow_id)
-            if history is None or flow is None or flow.flow.disabled or not history.events:
-                continue
-            since = history.events[0].time
-            for spec in flow.flow.triggers:
-                model = schedule.MODELS.get(spec.type)
-                if model is None:
-                    continue
-                trigger = self._parse(f"{key}/{spec.id}", model, spec)
-                if trigger is None:
-                    continue
-                try:
-                    fired += self._tick_trigger(namespace, flow_id, trigger, since, now)
-                except (ValueError, OverflowError, KeyError) as exc:
-                    # One trigger that cannot be evaluated must not hold up the others.
-                    log.error("schedule trigger could not be evaluated", extra={
-                        "trigger": f"{key}/{spec.id}", "error": str(exc)[:500]})
+            try:
+                fired += self._tick_trigger(namespace, flow_id, trigger,
+                                            history.events[0].time, now)
+            except (ValueError, OverflowError, KeyError) as exc:
+                # One trigger that cannot be evaluated must not hold up the others.
+                log.error("schedule trigger could not be evaluated", extra={
+                    "trigger": trigger_key(self.tenant, namespace, flow_id, trigger.id),
+                    "error": str(exc)[:500]})
         return fired
-
-    def _parse(
-        self, trigger_key: str, model: type[BaseModel], spec: BaseModel
-    ) -> AnySchedule | None:
-        try:
-            parsed = model.model_validate(spec.model_dump(exclude_unset=True))
-        except ValidationError as exc:
-            if trigger_key not in self._reported_invalid:
-                self._reported_invalid.add(trigger_key)
-                log.error("invalid schedule trigger", extra={"trigger": trigger_key,
-                                                             "error": str(exc)})
-            return None
-        assert isinstance(parsed, schedule.ScheduleTrigger | schedule.ScheduleOnDatesTrigger)
-        return parsed
 
     def _tick_trigger(self, namespace: str, flow_id: str, trigger: AnySchedule,
                       since: dt.datetime, now: dt.datetime) -> int:
-        key = f"{self.tenant}/{namespace}/{flow_id}/{trigger.id}"
+        key = trigger_key(self.tenant, namespace, flow_id, trigger.id)
         state = self.states.get(key)
         if trigger.disabled or (state is not None and state.disabled):
             return 0  # neither the schedule nor its backfill fire until enabled again
@@ -228,7 +206,7 @@ class Scheduler:
                     "lag_ms": round((now - scheduled).total_seconds() * 1000, 1),
                 },
             )
-        except (InvalidInputs, UnknownFlow) as exc:
+        except REFUSED as exc:
             event = TriggerFailed(error=str(exc), backfill_id=backfill_id, **common)
             log.error(
                 "schedule could not create an execution",

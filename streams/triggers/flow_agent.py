@@ -44,14 +44,20 @@ from schemas.events import (
 )
 from schemas.settings import LannerSettings
 from schemas.states import EXECUTION_TRANSITIONS, State
-from schemas.triggers import TriggerDisabled, TriggerEventBase, TriggerFailed, TriggerFired
+from schemas.triggers import (
+    TriggerDisabled,
+    TriggerEventBase,
+    TriggerFailed,
+    TriggerFired,
+    trigger_key,
+)
 from schemas.triggers.upstream import ConditionsMet, ExecutionFacts, JoinState, UpstreamExecution
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.core.ids import derive_id
 from streams.flow_catalog import LiveFlowCatalog
-from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
+from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.admin import ensure_topics
 from streams.log.topics import Topics
 from streams.triggers.flow_index import FlowTriggerIndex, Target
@@ -86,6 +92,8 @@ TABLES = (FACTS_TABLE, JOINS_TABLE, "input-positions")
 # An agent step that raised is tried this many times in all, waiting longer each time.
 STEP_ATTEMPTS = 3
 RETRY_DELAY_S = 0.5
+# A fire refused for good: recorded as TriggerFailed, not retried.
+_REFUSED: tuple[type[Exception], ...] = (TriggerInputError, *REFUSED)
 # How long the first match waits for the flow catalog and the trigger states to load.
 CATCH_UP_S = 30.0
 
@@ -110,21 +118,13 @@ class FlowTriggers:
         self.events = raw_topic(app, topics.execution_events)
         self.conditions = raw_topic(app, topics.flow_trigger_conditions)
         self.trigger_events = raw_topic(app, topics.trigger_events)
-        self.facts = app.Table(
-            FACTS_TABLE,
-            default=None,
-            partitions=settings.partitions,
-            key_type=bytes,
-            value_type=bytes,
+        # Raw JSON by key (facts: execution id; joins: trigger key), on the partitions of
+        # the topic that fills each.
+        self.facts, self.joins = (
+            app.Table(name, default=None, partitions=settings.partitions, key_type=bytes,
+                      value_type=bytes)
+            for name in (FACTS_TABLE, JOINS_TABLE)
         )
-        self.joins = app.Table(
-            JOINS_TABLE,
-            default=None,
-            partitions=settings.partitions,
-            key_type=bytes,
-            value_type=bytes,
-        )
-        self._caught_up = False
         app.agent(self.events, name="flow-trigger-matcher")(self._match_agent)
         app.agent(self.conditions, name="flow-trigger-join")(self._join_agent)
 
@@ -148,14 +148,7 @@ class FlowTriggers:
     async def _on_execution_event(self, event: ExecutionEvent) -> None:
         key = event.execution_id.encode()
         if isinstance(event, ExecutionCreated):
-            facts = ExecutionFacts(
-                tenant=event.tenant,
-                namespace=event.namespace,
-                flow_id=event.flow_id,
-                flow_revision=event.flow_revision,
-                labels=event.labels,
-                trigger=event.trigger,
-            )
+            facts = ExecutionFacts.model_validate(event, from_attributes=True)
             self.facts[key] = facts.model_dump_json().encode()
             return
         state = _STATE_OF.get(type(event))
@@ -171,15 +164,11 @@ class FlowTriggers:
             return
         facts = ExecutionFacts.model_validate_json(stored)
         upstream = UpstreamExecution(
+            **facts.model_dump(exclude={"trigger"}),
             execution_id=event.execution_id,
             seq=event.seq,
             time=event.time,
             state=state,
-            tenant=facts.tenant,
-            namespace=facts.namespace,
-            flow_id=facts.flow_id,
-            flow_revision=facts.flow_revision,
-            labels=facts.labels,
             outputs=getattr(event, "outputs", None) or {},
         )
         if state.is_terminal and facts.trigger and isinstance(facts.trigger.get("id"), str):
@@ -216,16 +205,16 @@ class FlowTriggers:
                 await _delivered(self.conditions, record.key, record.model_dump_json())
 
     async def _catch_up(self) -> None:
-        """Before the first match, the flow catalog and the trigger states must hold what
-        was written before (a restarted scheduler reads them from the start). Then their
-        followers fold new flow and trigger events within milliseconds, and waiting for
-        them on every event (a broker round trip each) was measured to add ~100 ms."""
-        if self._caught_up:
+        """Before the first match, and after a follower started its fold over, the flow
+        catalog and the trigger states must hold what was written before (a restarted
+        scheduler reads them from the start). Then their followers fold new flow and
+        trigger events within milliseconds, and waiting for them on every event (a broker
+        round trip each) was measured to add ~100 ms."""
+        if self.catalog.settled and self.states.settled:
             return
-        flows = await asyncio.to_thread(self.catalog.catch_up, CATCH_UP_S)
-        states = await asyncio.to_thread(self.states.catch_up, CATCH_UP_S)
-        self._caught_up = flows and states
-        if not self._caught_up:
+        flows = await asyncio.to_thread(self.catalog.ready, CATCH_UP_S)
+        states = await asyncio.to_thread(self.states.ready, CATCH_UP_S)
+        if not (flows and states):
             log.warning("the flow catalog or the trigger states are still catching up")
 
     def _operator_disabled(self, target: Target) -> bool:
@@ -238,7 +227,7 @@ class FlowTriggers:
         stop = self.index.stop_after(facts.tenant, facts.namespace, facts.flow_id, trigger_id)
         if str(upstream.state) not in stop:
             return
-        key = f"{facts.tenant}/{facts.namespace}/{facts.flow_id}/{trigger_id}"
+        key = trigger_key(facts.tenant, facts.namespace, facts.flow_id, trigger_id)
         current = self.states.get(key)
         if current is not None and current.disabled:
             return
@@ -328,7 +317,7 @@ class FlowTriggers:
                 trigger=trigger_variables(trigger, upstream),
                 execution_id=execution_id,
             )
-        except (TriggerInputError, InvalidInputs, UnknownFlow) as exc:
+        except _REFUSED as exc:
             event = TriggerFailed(error=str(exc), **common)
             log.error(
                 "flow trigger could not create an execution",

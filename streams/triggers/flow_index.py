@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from schemas.events import FlowDeleted
-from schemas.triggers import TRIGGER_MODELS
+from schemas.triggers import TRIGGER_MODELS, trigger_key
 from schemas.triggers.flow import FLOW_TYPES, FlowTrigger
 from streams.flow_catalog import FlowSources
 
@@ -35,7 +35,7 @@ class Target:
 
     @property
     def key(self) -> str:
-        return f"{self.tenant}/{self.namespace}/{self.flow_id}/{self.trigger.id}"
+        return trigger_key(self.tenant, self.namespace, self.flow_id, self.trigger.id)
 
 
 class FlowTriggerIndex:

@@ -130,5 +130,4 @@ def join(
         fire = Fire(execution_id=derive_id(met.key, pre.id, *parts), sources=sources)
         if pre.resetOnSuccess:
             entries = {}
-    fired = state.fired + (1 if fire else 0)
-    return state.model_copy(update={"met": entries, "seen": seen, "fired": fired}), fire
+    return state.model_copy(update={"met": entries, "seen": seen}), fire

@@ -119,11 +119,11 @@ class BatchListener(KafkaListener):
             return
         self.ports.storage.put_bytes(uri, ("\n".join(lines) + "\n").encode())
         batch = BatchClosed(
-            **self._event_fields(), execution_id=execution_id, uri=uri, count=len(lines),
+            **self.report.event_fields(), execution_id=execution_id, uri=uri, count=len(lines),
             ranges=ranges,
         )
         self.write_pending([])  # dead letters of this batch, before it is recorded
-        self.emit_and_wait(batch)
+        self.report.emit(batch, wait=True)
         self._request(batch)
         self.commit(ends)
 

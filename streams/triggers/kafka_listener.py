@@ -38,16 +38,11 @@ from confluent_kafka import (
 )
 
 from schemas.commands import CreateExecution
-from schemas.triggers import (
-    ListenerErrored,
-    ListenerProgress,
-    ListenerRecovered,
-    TriggerEventBase,
-    TriggerState,
-)
+from schemas.triggers import TriggerState, trigger_key
 from schemas.triggers.kafka import KafkaTriggerBase
 from streams.core.ids import derive_id
-from streams.gateway.executions import ExecutionGateway, InvalidInputs, UnknownFlow
+from streams.gateway.executions import REFUSED, ExecutionGateway
+from streams.log.client_logging import kafka_logging
 from streams.log.producer import MAX_RECORD_BYTES, LogProducer
 from streams.log.topics import Topics
 from streams.storage.base import Storage
@@ -59,6 +54,7 @@ from streams.triggers.kafka_records import (
     matches_headers,
     message,
 )
+from streams.triggers.kafka_report import ListenerReport
 
 log = logging.getLogger("lanner.triggers.kafka")
 
@@ -74,12 +70,7 @@ _UNREACHABLE = {
     KafkaError.GROUP_AUTHORIZATION_FAILED,
     KafkaError.UNKNOWN_TOPIC_OR_PART,
 }
-PROGRESS_EVERY_S = 1.0
 _DRAIN = 500
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -94,11 +85,19 @@ class ListenerTarget:
 
     @property
     def key(self) -> str:
-        return f"{self.tenant}/{self.namespace}/{self.flow_id}/{self.trigger.id}"
+        return trigger_key(self.tenant, self.namespace, self.flow_id, self.trigger.id)
 
     @property
     def group_id(self) -> str:
         return self.trigger.groupId or f"lanner-{self.key.replace('/', '.')}"
+
+    @property
+    def log_context(self) -> dict[str, Any]:
+        return {
+            "trigger": self.key,
+            "flow": f"{self.namespace}.{self.flow_id}",
+            "trigger_type": self.trigger.type,
+        }
 
 
 @dataclass(frozen=True)
@@ -127,13 +126,9 @@ class KafkaListener:
         )
         self._consumer: Consumer | None = None
         self._cluster_id = ""
-        self._errored: str | None = None
         self._last_probe = 0.0
-        self._positions: dict[str, int] = {}
-        self._progress_dirty = False
-        self._accepted = 0
-        self._dead_lettered = 0
-        self._last_progress = 0.0
+        # Progress, errors and batches, as trigger-events.
+        self.report = ListenerReport(target, ports)
         self._external_dlq: Producer | None = None
         # Records for Lanner's log that must be durable before the next commit.
         self.pending: list[tuple[str, str, bytes]] = []
@@ -152,17 +147,17 @@ class KafkaListener:
         return self._thread.is_alive()
 
     def _run(self) -> None:
-        log.info("kafka listener starting", extra=self._context())
+        log.info("kafka listener starting", extra=self.target.log_context)
         while not self._stop.is_set():
             try:
                 self._consume_until_stopped()
             except Exception as exc:  # a bad property, a client that died: retry later
-                log.exception("kafka listener failed; retrying", extra=self._context())
-                self._mark_errored(f"{type(exc).__name__}: {exc}")
+                log.exception("kafka listener failed; retrying", extra=self.target.log_context)
+                self.report.errored(f"{type(exc).__name__}: {exc}")
                 self._close_consumer()
                 self._stop.wait(2.0)
         self._close_consumer()
-        log.info("kafka listener stopped", extra=self._context())
+        log.info("kafka listener stopped", extra=self.target.log_context)
 
     def _consume_until_stopped(self) -> None:
         consumer = Consumer(self._consumer_config())
@@ -172,19 +167,19 @@ class KafkaListener:
         consumer.subscribe(subscription, on_assign=self._on_assign, on_revoke=self._on_revoke)
         while not self._stop.is_set():
             self.poll_once(consumer)
-            self._maybe_progress()
-            if self._errored is not None:
+            self.report.maybe_progress()
+            if self.report.in_error:
                 self._probe(consumer)
 
     def _close_consumer(self) -> None:
         consumer, self._consumer = self._consumer, None
         if consumer is None:
             return
-        self._write_progress(force=True)
+        self.report.progress()
         try:
             consumer.close()  # leaves the group at once: its partitions move without delay
         except Exception:
-            log.debug("closing the consumer failed", extra=self._context(), exc_info=True)
+            log.debug("closing the consumer failed", extra=self.target.log_context, exc_info=True)
 
     # --- the external cluster ---------------------------------------------------------
 
@@ -200,7 +195,7 @@ class KafkaListener:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "error_cb": self._on_client_error,
-            "logger": log,
+            **kafka_logging(),
         }
         return config
 
@@ -214,7 +209,7 @@ class KafkaListener:
                 metadata = consumer.list_topics(timeout=5)
                 return str(metadata.cluster_id or self.trigger.properties["bootstrap.servers"])
             except KafkaException as exc:
-                self._mark_errored(f"cannot reach {self._servers()}: {exc}")
+                self.report.errored(f"cannot reach {self._servers()}: {exc}")
                 self._stop.wait(2.0)
         return ""
 
@@ -223,7 +218,7 @@ class KafkaListener:
 
     def _on_client_error(self, error: KafkaError) -> None:
         if error.code() in _UNREACHABLE or error.fatal():
-            self._mark_errored(f"{error.name()}: {error.str()} ({self._servers()})")
+            self.report.errored(f"{error.name()}: {error.str()} ({self._servers()})")
 
     def _probe(self, consumer: Consumer) -> None:
         """While in error, ask the cluster now and then whether it answers again."""
@@ -237,7 +232,7 @@ class KafkaListener:
         missing = [t for t in self.trigger.topics if t not in metadata.topics
                    or metadata.topics[t].error is not None]
         if not missing:
-            self._mark_recovered()
+            self.report.recovered()
 
     # --- partitions -------------------------------------------------------------------
 
@@ -256,15 +251,15 @@ class KafkaListener:
             self._seek_since(consumer, [tp for tp in committed if tp.offset == OFFSET_INVALID],
                              since_ms)
         consumer.assign(committed)
-        self._mark_recovered()
+        self.report.recovered()
         log.info(
             "kafka listener assigned partitions",
-            extra={**self._context(),
+            extra={**self.target.log_context,
                    "partitions": {f"{tp.topic}/{tp.partition}": tp.offset for tp in committed}},
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        self._write_progress(force=True)
+        self.report.progress()
         consumer.unassign()
 
     def _wanted(self, partition: int) -> bool:
@@ -308,8 +303,8 @@ class KafkaListener:
                     self._on_client_error(error)
                 continue
             records.append(_raw(msg))
-        if records and self._errored is not None:
-            self._mark_recovered()
+        if records:
+            self.report.recovered()
         return records
 
     def recover_batches(self, state: TriggerState | None, partitions: list[TopicPartition]) -> None:
@@ -318,8 +313,7 @@ class KafkaListener:
     def commit(self, ends: dict[str, int]) -> None:
         """Commit `topic/partition -> next offset` (asynchronously: Lanner's own recorded
         positions are the guard, the group's offsets follow for the cluster's tools)."""
-        self._positions.update(ends)
-        self._progress_dirty = True
+        self.report.count(positions=ends)
         consumer = self._consumer
         if consumer is None or not ends:
             return
@@ -330,7 +324,7 @@ class KafkaListener:
         try:
             consumer.commit(offsets=offsets, asynchronous=True)
         except KafkaException as exc:  # a partition revoked meanwhile: the next owner re-reads
-            log.debug("commit refused", extra={**self._context(), "error": str(exc)})
+            log.debug("commit refused", extra={**self.target.log_context, "error": str(exc)})
 
     # --- making executions ------------------------------------------------------------
 
@@ -373,14 +367,13 @@ class KafkaListener:
     def dead_letter(self, record: RawRecord, reason: str) -> None:
         log.warning(
             "kafka record skipped to the dead-letter topic",
-            extra={**self._context(), "topic": record.topic, "partition": record.partition,
+            extra={**self.target.log_context, "topic": record.topic, "partition": record.partition,
                    "offset": record.offset, "reason": reason},
         )
         body = json.dumps(dead_letter(self.target.key, record, reason)).encode()
         # Written with the poll's own records, before its offsets are committed.
         self.pending.append((self.ports.topics.trigger_dead_letters, self.target.key, body))
-        self._dead_lettered += 1
-        self._progress_dirty = True
+        self.report.count(dead_lettered=1)
         on_error = self.trigger.onSerdeError
         if on_error is not None and on_error.type == "DLQ" and on_error.topic:
             self._external_dead_letter(on_error.topic, record)
@@ -388,7 +381,7 @@ class KafkaListener:
     def _external_dead_letter(self, topic: str, record: RawRecord) -> None:
         if self._external_dlq is None:
             self._external_dlq = Producer(
-                {**client_config(self.trigger.properties), "logger": log}
+                {**client_config(self.trigger.properties), **kafka_logging()}
             )
         self._external_dlq.produce(
             topic, key=record.key, value=record.value, headers=list(record.headers)
@@ -402,10 +395,9 @@ class KafkaListener:
             self.ports.producer.send_all_and_wait(batch)
         if self._external_dlq is not None:
             self._external_dlq.flush(30)
-        creations = sum(1 for topic, _, _ in records if topic == self.ports.topics.commands)
-        if creations:
-            self._accepted += creations
-            self._progress_dirty = True
+        self.report.count(
+            accepted=sum(1 for topic, _, _ in records if topic == self.ports.topics.commands)
+        )
 
     def command_for(
         self, record: RawRecord | None, execution_id: str, trigger_vars: dict[str, Any]
@@ -416,77 +408,13 @@ class KafkaListener:
         try:
             encoded = self.encode(self.prepare(execution_id, trigger_vars))
             reason = None if encoded else f"the execution request is over {MAX_RECORD_BYTES} bytes"
-        except (InvalidInputs, UnknownFlow) as exc:
+        except REFUSED as exc:
             encoded, reason = None, str(exc)
         if reason is not None:
-            self._mark_errored(reason)
+            self.report.errored(reason)
             if record is not None:
                 self.dead_letter(record, reason)
         return encoded
-
-    # --- trigger-events ---------------------------------------------------------------
-
-    def _maybe_progress(self) -> None:
-        if time.monotonic() - self._last_progress >= PROGRESS_EVERY_S:
-            self._write_progress()
-
-    def _write_progress(self, force: bool = False) -> None:
-        """At most once a second while records flow (`force`: now, on revoke and stop)."""
-        if not self._progress_dirty:
-            return
-        self._last_progress = time.monotonic()
-        event = ListenerProgress(
-            **self._event_fields(),
-            positions=dict(self._positions),
-            accepted=self._accepted,
-            dead_lettered=self._dead_lettered,
-        )
-        self._accepted = self._dead_lettered = 0
-        self._progress_dirty = False
-        self._emit(event, wait=False)
-
-    def _mark_errored(self, reason: str) -> None:
-        if self._errored == reason:
-            return
-        first = self._errored is None
-        self._errored = reason
-        log.error("kafka trigger in error", extra={**self._context(), "error": reason})
-        if first:
-            self._emit(ListenerErrored(**self._event_fields(), error=reason), wait=False)
-
-    def _mark_recovered(self) -> None:
-        if self._errored is None:
-            return
-        self._errored = None
-        log.info("kafka trigger recovered", extra=self._context())
-        self._emit(ListenerRecovered(**self._event_fields()), wait=False)
-
-    def _event_fields(self) -> dict[str, Any]:
-        return {
-            "tenant": self.target.tenant,
-            "namespace": self.target.namespace,
-            "flow_id": self.target.flow_id,
-            "trigger_id": self.trigger.id,
-            "time": _now(),
-            "actor": f"trigger:{self.trigger.id}",
-        }
-
-    def _emit(self, event: TriggerEventBase, *, wait: bool) -> None:
-        body = event.model_dump_json().encode()
-        if wait:
-            self.ports.producer.send_and_wait(self.ports.topics.trigger_events, event.key, body)
-        else:
-            self.ports.producer.send(self.ports.topics.trigger_events, event.key, body)
-
-    def emit_and_wait(self, event: TriggerEventBase) -> None:
-        self._emit(event, wait=True)
-
-    def _context(self) -> dict[str, Any]:
-        return {
-            "trigger": self.target.key,
-            "flow": f"{self.target.namespace}.{self.target.flow_id}",
-            "trigger_type": self.trigger.type,
-        }
 
     @property
     def stopping(self) -> bool:

@@ -12,14 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from pydantic import ValidationError
-
 from schemas.triggers.kafka import BATCH_TYPES, MODELS, KafkaTriggerBase
-from streams.core.trigger_checks import trigger_problems
 from streams.flow_catalog import FlowSources
 from streams.triggers.kafka_batch import BatchListener
 from streams.triggers.kafka_listener import KafkaListener, ListenerPorts, ListenerTarget
 from streams.triggers.kafka_realtime import RealtimeListener
+from streams.triggers.specs import TriggerSpecs
 from streams.triggers.view import TriggerStates
 
 log = logging.getLogger("lanner.triggers.kafka")
@@ -36,7 +34,7 @@ class KafkaTriggerManager:
         self.states = states
         self.ports = ports
         self.listeners: dict[str, KafkaListener] = {}
-        self._invalid: set[str] = set()
+        self.specs = TriggerSpecs(catalog, tenant, MODELS, log)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kafka-triggers", daemon=True)
 
@@ -60,38 +58,15 @@ class KafkaTriggerManager:
 
     def desired(self) -> dict[str, ListenerTarget]:
         wanted: dict[str, ListenerTarget] = {}
-        for flow_key in self.catalog.flow_keys():
-            tenant, namespace, flow_id = flow_key.split("/", 2)
-            if tenant != self.tenant:
+        for running in self.specs.running():
+            trigger = running.trigger
+            assert isinstance(trigger, KafkaTriggerBase)
+            target = ListenerTarget(self.tenant, running.namespace, running.flow_id, trigger,
+                                    trigger.model_dump_json())
+            state = self.states.get(target.key)
+            if state is not None and state.disabled:
                 continue
-            flow = self.catalog.get(tenant, namespace, flow_id)
-            if flow is None or flow.flow.disabled:
-                continue
-            for spec in flow.flow.triggers:
-                model = MODELS.get(spec.type)
-                if model is None or spec.disabled:
-                    continue
-                key = f"{flow_key}/{spec.id}"
-                state = self.states.get(key)
-                if state is not None and state.disabled:
-                    continue
-                # A stored revision is not re-checked on read (validate_flow's
-                # check_triggers=False): check it here, so a bad one never runs.
-                try:
-                    trigger = model.model_validate(spec.model_dump(exclude_unset=True))
-                    problems = trigger_problems(trigger)
-                except ValidationError as exc:
-                    problems = [("", str(exc))]
-                if problems:
-                    if key not in self._invalid:
-                        self._invalid.add(key)
-                        log.error("invalid kafka trigger", extra={"trigger": key,
-                                                                  "problems": problems})
-                    continue
-                assert isinstance(trigger, KafkaTriggerBase)
-                wanted[key] = ListenerTarget(
-                    tenant, namespace, flow_id, trigger, trigger.model_dump_json()
-                )
+            wanted[target.key] = target
         return wanted
 
     def reconcile(self) -> None:

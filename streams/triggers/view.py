@@ -23,9 +23,6 @@ class TriggerStates:
     def __init__(self) -> None:
         self._states: dict[str, TriggerState] = {}
         self._lock = threading.Lock()
-        # How many times the fold was forgotten (a lost consumer reads the topic again):
-        # until it has caught up again, a disabled trigger would look enabled.
-        self.resets = 0
 
     def apply(self, event: TriggerEvent) -> None:
         with self._lock:
@@ -34,15 +31,10 @@ class TriggerStates:
     def forget(self) -> None:
         with self._lock:
             self._states.clear()
-            self.resets += 1
 
     def get(self, key: str) -> TriggerState | None:
         with self._lock:
             return self._states.get(key)
-
-    def all(self) -> list[TriggerState]:
-        with self._lock:
-            return list(self._states.values())
 
 
 class LiveTriggerStates(TriggerStates, FollowedView):

@@ -25,6 +25,7 @@ from schemas.triggers import (
     TriggerDisabled,
     TriggerEnabled,
     TriggerEvent,
+    TriggerFailed,
     TriggerFired,
 )
 from streams.flow_catalog import FlowSources
@@ -155,6 +156,43 @@ def test_a_paused_backfill_fires_nothing_and_goes_on_where_it_stopped() -> None:
     backfilled = [c.trigger["date"] for c in log.commands()
                   if c.trigger and c.labels.get(BACKFILL_LABEL[0])]
     assert backfilled == [(T0 - dt.timedelta(hours=h)).isoformat() for h in (3, 2)]
+
+
+def test_a_backfill_slot_over_the_input_limit_is_recorded_failed_and_passed() -> None:
+    # Refused by the gateway's size check (InputsTooLarge): the slot is a TriggerFailed
+    # and the backfill goes on, instead of the slot being tried again at every tick.
+    clock, states = Clock(T0), TriggerStates()
+    sched, log = scheduler(clock, states, batch=1)
+    states.apply(BackfillStarted(backfill_id="b1", start=T0 - dt.timedelta(hours=2),
+                                 end=T0 - dt.timedelta(hours=1), time=T0,
+                                 inputs={"who": "x" * 1024 * 1024}, **COMMON))
+    sched.tick()
+    sched.tick()
+    failed = [e for e in log.trigger_events() if isinstance(e, TriggerFailed)]
+    assert [e.scheduled for e in failed] == [T0 - dt.timedelta(hours=2),
+                                             T0 - dt.timedelta(hours=1)]
+    assert "limits.input_bytes" in failed[0].error
+    assert not [c for c in log.commands() if c.labels.get(BACKFILL_LABEL[0])]
+
+
+def test_a_stored_trigger_that_does_not_check_is_reported_once_and_never_fires(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A stored revision is not re-checked on read: the scheduler checks it, once.
+    clock, states = Clock(T0), TriggerStates()
+    sched, log = scheduler(clock, states)
+    bad = FLOW.replace('cron: "0 * * * *"', 'cron: "0 * * 99 *"').replace(
+        "id: hourly", "id: broken")
+    sched.catalog.apply(FlowCreated(event_id="f2", tenant="main", namespace="company.team",
+                                    flow_id="broken", revision=1, actor="me", source=bad,
+                                    time=T0 - dt.timedelta(minutes=30)))
+    with caplog.at_level("ERROR", logger="lanner.scheduler"):
+        assert sched.tick() == 1  # the valid flow's 12:00 only
+        clock.now = T0 + dt.timedelta(hours=1)
+        assert sched.tick() == 1
+    reports = [r for r in caplog.records if r.getMessage() == "invalid trigger"]
+    assert len(reports) == 1 and "broken" in str(reports[0].__dict__["trigger"])
+    assert {c.flow.flow_id for c in log.commands()} == {"hourly"}
 
 
 def _records(events: list[TriggerEvent]) -> list[RawRecord]:

@@ -6,6 +6,7 @@ import datetime as dt
 from functools import reduce
 
 from schemas.triggers import (
+    BackfillStarted,
     BatchClosed,
     ListenerErrored,
     ListenerProgress,
@@ -67,3 +68,17 @@ def test_disable_enable_fire_and_errors() -> None:
     state = fold_trigger(fold_trigger(state, TriggerEnabled(**KEY, time=_at(4))),
                          ListenerRecovered(**KEY, time=_at(5)))
     assert not state.disabled and state.last_error is None and state.updated == _at(5)
+
+
+def test_a_fire_recorded_twice_counts_once() -> None:
+    # A Flow trigger that crashed after recording its fire fires again with the same id.
+    fired = TriggerFired(**KEY, time=_at(1), execution_id="x", scheduled=_at(1),
+                         next_fire=_at(2))
+    again = fired.model_copy(update={"time": _at(3)})
+    state = fold(fired, again)
+    assert (state.fired, state.last_execution_id, state.last_fire) == (1, "x", _at(1))
+    assert state.updated == _at(3)
+    backfill = BackfillStarted(**KEY, time=_at(4), backfill_id="b", start=_at(0))
+    slot = TriggerFired(**KEY, time=_at(5), execution_id="y", scheduled=_at(1), backfill_id="b")
+    state = fold(fired, again, backfill, slot, slot)
+    assert (state.fired, state.backfill_fired, state.backfill_current) == (2, 1, _at(1))
