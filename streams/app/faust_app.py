@@ -8,6 +8,7 @@ import faust
 
 from schemas.settings import LannerSettings
 from streams.app.codecs import register_codecs
+from streams.log.admin import ensure_topics
 
 
 def make_app(settings: LannerSettings, role: str) -> faust.App:
@@ -51,3 +52,17 @@ def make_app(settings: LannerSettings, role: str) -> faust.App:
 def raw_topic(app: faust.App, *names: str) -> faust.TopicT:
     """A topic of bytes: our pydantic models do their own (de)serialization."""
     return app.topic(*names, key_serializer="raw", value_serializer="raw")
+
+
+def ensure_changelogs(app: faust.App, settings: LannerSettings) -> None:
+    """Create every table's changelog topic before the app starts, as every other topic
+    is here: measured on a loaded machine, Faust had not created one yet when the first
+    record arrived, and the table write failed (PartitionsMismatch: 0 partitions).
+    Call it once all the app's tables are declared."""
+    ensure_topics(
+        settings.kafka_bootstrap,
+        [table.changelog_topic.get_topic_name() for table in app.tables.values()],
+        settings.partitions,
+        settings.replication_factor,
+        config={"cleanup.policy": "compact"},
+    )

@@ -8,7 +8,7 @@ import faust
 
 from schemas.settings import LannerSettings
 from streams.app.executor import Executor
-from streams.app.faust_app import make_app
+from streams.app.faust_app import ensure_changelogs, make_app
 from streams.app.gate import Gate
 from streams.app.input_positions import InputPositions
 from streams.app.worker import Worker
@@ -75,6 +75,7 @@ def run_roles(
 ) -> None:
     ensure_lanner_topics(settings)
     app = build_app(settings, roles, app_name)
+    ensure_changelogs(app, settings)
     log.info("starting streams roles", extra={"roles": sorted(roles), "tenant": settings.tenant_id})
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
     # Faust's start-up spinner writes cursor codes (ESC[?25l / ESC[?25h) even when its

@@ -38,7 +38,7 @@ def run_scheduler(settings: LannerSettings) -> None:
         return
     import faust
 
-    from streams.app.faust_app import make_app
+    from streams.app.faust_app import ensure_changelogs, make_app
     from streams.app.run import ensure_lanner_topics
     from streams.flow_catalog import LiveFlowCatalog
     from streams.gateway.executions import ExecutionGateway
@@ -85,6 +85,7 @@ def run_scheduler(settings: LannerSettings) -> None:
     # Kafka trigger listeners run in every scheduler process, not only the leader: their
     # consumer groups spread each trigger's partitions over the processes.
     kafka_triggers = start_kafka_triggers(settings, catalog, states, producer, gateway, topics)
+    ensure_changelogs(app, settings)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False)
     worker.spinner = None  # no cursor codes in log files (streams/app/run.py says why)
     try:

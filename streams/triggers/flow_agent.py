@@ -58,7 +58,6 @@ from streams.app.input_positions import InputPositions
 from streams.core.ids import derive_id
 from streams.flow_catalog import LiveFlowCatalog
 from streams.gateway.executions import REFUSED, ExecutionGateway
-from streams.log.admin import ensure_topics
 from streams.log.topics import Topics
 from streams.triggers.flow_index import FlowTriggerIndex, Target
 from streams.triggers.flow_join import join
@@ -87,8 +86,6 @@ _STATE_OF: dict[type, State] = {
 _EXECUTION_MARK = b'"Execution'
 FACTS_TABLE = "flow-trigger-facts"
 JOINS_TABLE = "flow-trigger-joins"
-# Every table of the scheduler's app (InputPositions names its own "input-positions").
-TABLES = (FACTS_TABLE, JOINS_TABLE, "input-positions")
 # An agent step that raised is tried this many times in all, waiting longer each time.
 STEP_ATTEMPTS = 3
 RETRY_DELAY_S = 0.5
@@ -381,16 +378,6 @@ def install_flow_triggers(
 ) -> FlowTriggers:
     """Add the Flow trigger agents (and their tracking records) to the scheduler's app."""
     topics = Topics(settings.full_topic_prefix)
-    # The tables' changelogs are created before the app starts, as every topic is here:
-    # measured on a loaded machine, Faust had not created them yet when the first record
-    # arrived, and the table write failed (PartitionsMismatch: 0 partitions).
-    ensure_topics(
-        settings.kafka_bootstrap,
-        [f"{app.conf.id}-{table}-changelog" for table in TABLES],
-        settings.partitions,
-        settings.replication_factor,
-        config={"cleanup.policy": "compact"},
-    )
     positions = InputPositions(
         app, settings.partitions, {topics.execution_events, topics.flow_trigger_conditions}
     )
