@@ -62,7 +62,7 @@ def list_command(
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
     """Every trigger of every deployed flow with its state: last and next fire, disabled,
-    locked, backfill, last error."""
+    backfill, last error."""
     found = call(lambda c: c.search_triggers(namespace=namespace, flow_id=flow, q=query,
                                              size=limit))
     if emit(found, output):
@@ -74,8 +74,6 @@ def list_command(
         spec, context = row["abstractTrigger"], row["triggerContext"]
         status = Text("disabled", style="red") if context.get("disabled") else Text(
             "enabled", style="green")
-        if context.get("locked"):
-            status.append(" locked", style="yellow")
         error = context.get("lastError")
         rows.add_row(context["namespace"], context["flowId"], context["triggerId"],
                      str(spec.get("type", "")).rsplit(".", 1)[-1], status,
