@@ -6,7 +6,6 @@ streams/core/trigger_checks.py, so each problem is a validation error with its l
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Iterator
 
 from pydantic import BaseModel, ValidationError
@@ -23,7 +22,7 @@ from schemas.triggers.flow import (
     Preconditions,
     TimeWindow,
 )
-from streams.core.expressions import syntax_errors
+from streams.core.expressions import patterns, syntax_errors
 from streams.core.trigger_checks import Problem, checks
 
 
@@ -102,9 +101,9 @@ def _preconditions(path: str, pre: Preconditions) -> Iterator[Problem]:
                     yield from _expression(f"{spot}.value", item.value)
             if item.type == "REGEX" and item.value is not None:
                 try:
-                    re.compile(item.value)
-                except re.error as exc:
-                    yield f"{spot}.value", f"invalid regular expression: {exc}"
+                    patterns.check(item.value)
+                except patterns.PatternError as exc:
+                    yield f"{spot}.value", exc.message
 
 
 # Which properties each window type may (and must) have, as Kestra's TimeWindowValidator.

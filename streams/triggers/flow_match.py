@@ -9,7 +9,6 @@ Expressions render with the upstream event's time as `now`, never the clock.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from schemas.triggers.flow import (
@@ -26,7 +25,7 @@ from schemas.triggers.flow import (
     UpstreamFlow,
 )
 from schemas.triggers.upstream import UpstreamExecution
-from streams.core.expressions import ExpressionError, render, render_bool, truthy
+from streams.core.expressions import ExpressionError, patterns, render, render_bool, truthy
 
 
 def trigger_variables(trigger: FlowTrigger, upstream: UpstreamExecution) -> dict[str, Any]:
@@ -194,8 +193,12 @@ def _filter(item: Filter, upstream: UpstreamExecution, context: dict[str, Any]) 
     if kind == "ENDS_WITH":
         return value.endswith(item.value)
     if kind == "REGEX":
-        # Java's String.matches: the whole value must match.
-        return re.fullmatch(item.value, value) is not None
+        # Java's String.matches: the whole value must match. A pattern that backtracks
+        # for longer than a second does not match (as a filter that fails to render).
+        try:
+            return patterns.matches_whole(item.value, value)
+        except patterns.PatternError:
+            return False
     return item.value in value  # CONTAINS
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -423,3 +424,27 @@ def test_rendering_is_deterministic(values: dict[str, Any], now: datetime) -> No
     context = {"inputs": values}
     first = render(template, context, now=now)
     assert render(template, dict(context), now=now) == first
+
+
+# A pattern that backtracks exponentially (in `re` and in `regex`): minutes on this text.
+_BACKTRACKING = "(a|aa)+$"
+_VICTIM = "a" * 40 + "!"
+
+
+def test_a_backtracking_regular_expression_stops_at_the_render_seconds() -> None:
+    from streams.core.expressions.budget import RenderLimits
+
+    started = time.monotonic()
+    with pytest.raises(ExpressionError, match=r"LANNER_LIMITS_RENDER_SECONDS=0\.3"):
+        render(
+            "{{ victim | replace(pattern, 'x', regexp=true) }}",
+            ctx(victim=_VICTIM, pattern=_BACKTRACKING),
+            now=NOW,
+            limits=RenderLimits(seconds=0.3),
+        )
+    assert time.monotonic() - started < 15  # the engine checks its timer now and then
+
+
+def test_an_invalid_regular_expression_is_an_expression_error() -> None:
+    with pytest.raises(ExpressionError, match="invalid regular expression"):
+        r("{{ 'abc' | replace('(', 'x', regexp=true) }}")

@@ -4,6 +4,7 @@ the flows as they were at a given time, and what validation says about bad trigg
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -289,6 +290,16 @@ def test_preconditions_met_by_one_execution() -> None:
 def test_where_filters(item: dict[str, Any], flow_id: str, expected: bool) -> None:
     trigger = flow_trigger(preconditions={"id": "p", "where": [{"id": "w", "filters": [item]}]})
     assert (met_preconditions(trigger, upstream(flow_id)) == ("where[w]",)) is expected
+
+
+def test_a_backtracking_regex_filter_does_not_match_and_does_not_hang_the_scheduler() -> None:
+    # `(a|aa)+$` against forty a's and a '!' backtracks for minutes without a timeout; on
+    # the scheduler it would stall every Flow trigger.
+    item = {"field": "FLOW_ID", "type": "REGEX", "value": "(a|aa)+$"}
+    trigger = flow_trigger(preconditions={"id": "p", "where": [{"id": "w", "filters": [item]}]})
+    started = time.monotonic()
+    assert met_preconditions(trigger, upstream("a" * 40 + "!")) == ()
+    assert time.monotonic() - started < 15  # a 1 s timeout, checked now and then
 
 
 def test_where_with_or_operand() -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from jinja2 import Undefined
 
-from streams.core.expressions import dates
+from streams.core.expressions import dates, patterns
 from streams.core.expressions.errors import ExpressionError
 from streams.core.expressions.values import is_empty, to_json, to_text
 
@@ -87,12 +87,12 @@ def replace(value: Any, *args: Any, regexp: bool = False) -> str:
     elif len(args) in (2, 3):
         count = int(args[2]) if len(args) == 3 else -1
         if regexp:
-            return re.sub(str(args[0]), _str(args[1]), text, count=max(count, 0))
+            return patterns.substitute(str(args[0]), _str(args[1]), text, count=max(count, 0))
         return text.replace(str(args[0]), _str(args[1]), count)
     else:
         raise ExpressionError("", "replace expects a mapping, or an old and a new string")
     for old, new in pairs:
-        text = re.sub(old, new, text) if regexp else text.replace(old, new)
+        text = patterns.substitute(old, new, text) if regexp else text.replace(old, new)
     return text
 
 
