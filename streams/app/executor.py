@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import faust
+from pydantic import BaseModel
 
 from schemas.commands import EXECUTOR_INPUT_ADAPTER, CreateExecution, ExecutorInput
 from schemas.settings import LannerSettings
@@ -25,8 +26,8 @@ from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.bounds import Bounds
-from streams.core.effects import effects_of
-from streams.core.handle import ExecutorRecord, handle
+from streams.core.effects import Effects, StopJob, effects_of
+from streams.core.handle import ExecutorRecord, Handled, handle
 from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
 from streams.flow_catalog import FlowSources
 from streams.log.topics import Topics
@@ -171,36 +172,36 @@ class Executor:
             return
         state = result.record.execution
         assert state is not None
-        for ev in result.events:
-            await self.events_topic.send(key=key, value=ev.model_dump_json().encode())
         effects = effects_of(state, result.events)
-        for job in effects.jobs:
-            await self.jobs_topic.send(
-                key=job.task_run_id.encode(), value=job.model_dump_json().encode()
-            )
-        for command in effects.commands:
-            await self.commands_topic.send(
-                key=command.execution_id.encode(), value=command.model_dump_json().encode()
-            )
-        for line in effects.logs:
-            await self.logs_topic.send(key=key, value=line.model_dump_json().encode())
-        for request in effects.gate:
-            await self.gate_topic.send(
-                key=request.flow_uid.encode(), value=request.model_dump_json().encode()
-            )
-        for stop in effects.stops:
-            await self.control_topic.send(
-                key=stop.task_run_id.encode(),
-                value=json.dumps(
-                    {"task_run_id": stop.task_run_id, "attempt": stop.attempt}
-                ).encode(),
-            )
+        sends = [await topic.send(key=k, value=v) for topic, k, v in self._outputs(result, effects)]
+        # Until the broker has them all, a crash must find this input unread.
+        self.positions.hold_until_sent(sends)
         self.timers.add(effects.timers)
         for command in effects.delayed:
             self.timers.add_command(state.id, command, command.time)
         self.health.observe(result.events, state, _now())
         if state.state.is_terminal:
             self.timers.forget(inp.execution_id)
+
+    def _outputs(
+        self, result: Handled, effects: Effects
+    ) -> list[tuple[faust.TopicT, bytes, bytes]]:
+        """What the input's decision writes, in order: its events first."""
+        key = result.record.execution.id.encode() if result.record.execution else b""
+        return [
+            *((self.events_topic, key, ev.model_dump_json().encode()) for ev in result.events),
+            *((self.jobs_topic, job.task_run_id.encode(), _json(job)) for job in effects.jobs),
+            *(
+                (self.commands_topic, cmd.execution_id.encode(), _json(cmd))
+                for cmd in effects.commands
+            ),
+            *((self.logs_topic, key, _json(line)) for line in effects.logs),
+            *((self.gate_topic, req.flow_uid.encode(), _json(req)) for req in effects.gate),
+            *(
+                (self.control_topic, stop.task_run_id.encode(), _stop_request(stop))
+                for stop in effects.stops
+            ),
+        ]
 
     async def _changelog_written(self) -> None:
         """Until the broker has the table's latest write (one round trip, paid only by
@@ -317,6 +318,14 @@ def decision_time(record: ExecutorRecord | None, arrived: dt.datetime) -> dt.dat
     if record is not None and record.recent and record.recent[-1].time > arrived:
         return record.recent[-1].time
     return arrived
+
+
+def _json(model: BaseModel) -> bytes:
+    return model.model_dump_json().encode()
+
+
+def _stop_request(stop: StopJob) -> bytes:
+    return json.dumps({"task_run_id": stop.task_run_id, "attempt": stop.attempt}).encode()
 
 
 def _now() -> dt.datetime:
