@@ -29,14 +29,15 @@ from streams.core.bounds import Bounds
 from streams.core.effects import Effects, StopJob, effects_of
 from streams.core.handle import ExecutorRecord, Handled, handle
 from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
-from streams.flow_catalog import FlowSources
+from streams.flow_catalog import LiveFlowCatalog
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 
 log = logging.getLogger("lanner.executor")
 
-# How long the executor waits for its flow catalog to catch up with a revision that a
-# command names before it gives up on that input (logged, then skipped).
+# How long the executor waits for its flow catalog to show a revision an input names
+# before it asks whether the catalog has caught up with the log (then waits again, or
+# knows the revision is missing).
 CATALOG_WAIT_S = 10.0
 # Workers beat every 2 s (streams/app/worker.py); three missed beats and a margin.
 WORKER_LOST_AFTER = dt.timedelta(seconds=8)
@@ -48,7 +49,7 @@ class Executor:
         self,
         app: faust.App,
         settings: LannerSettings,
-        catalog: FlowSources,
+        catalog: LiveFlowCatalog,
         registry: PluginRegistry,
         positions: InputPositions,
     ) -> None:
@@ -243,16 +244,37 @@ class Executor:
             self.catalog.wait_for, tenant, namespace, flow_id, revision, CATALOG_WAIT_S
         ):
             found = self.catalog.get(tenant, namespace, flow_id, revision)
-        if found is None:
-            log.error(
-                "flow revision not found",
-                extra={
-                    "execution_id": inp.execution_id,
-                    "flow": f"{namespace}.{flow_id}",
-                    "revision": revision,
-                },
-            )
+        while found is None:
+            # Deciding without the flow would apply the input as if it said nothing (a
+            # worker's report lost, its execution waiting forever): the partition waits
+            # until the catalog has caught up with the log, then knows.
+            caught_up = await asyncio.to_thread(self.catalog.catch_up, CATALOG_WAIT_S)
+            found = self.catalog.get(tenant, namespace, flow_id, revision)
+            if found is None and caught_up:
+                return self._missing(inp, tenant, namespace, flow_id, revision)
+            if found is None:
+                log.warning(
+                    "waiting for the flow catalog to catch up",
+                    extra={
+                        "execution_id": inp.execution_id,
+                        "flow": f"{namespace}.{flow_id}",
+                        "revision": revision,
+                    },
+                )
         return found
+
+    def _missing(
+        self, inp: ExecutorInput, tenant: str, namespace: str, flow_id: str, revision: int
+    ) -> UnrunnableFlow:
+        history = self.catalog.history(tenant, namespace, flow_id)
+        stored = history is not None and revision in history.revisions
+        reason = (
+            f"flow {namespace}.{flow_id} revision {revision} does not validate any more"
+            if stored
+            else f"flow {namespace}.{flow_id} revision {revision} does not exist"
+        )
+        log.error(reason, extra={"execution_id": inp.execution_id, "input": inp.input_id})
+        return UnrunnableFlow(reason=reason)
 
     def _from_source(self, source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:
         cache_key = hash((source, revision))
