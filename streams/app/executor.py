@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import faust
+from pydantic import BaseModel
 
 from schemas.commands import EXECUTOR_INPUT_ADAPTER, CreateExecution, ExecutorInput
 from schemas.settings import LannerSettings
@@ -25,17 +26,18 @@ from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.bounds import Bounds
-from streams.core.effects import effects_of
-from streams.core.handle import ExecutorRecord, handle
+from streams.core.effects import Effects, StopJob, effects_of
+from streams.core.handle import ExecutorRecord, Handled, handle
 from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
-from streams.flow_catalog import FlowSources
+from streams.flow_catalog import LiveFlowCatalog
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 
 log = logging.getLogger("lanner.executor")
 
-# How long the executor waits for its flow catalog to catch up with a revision that a
-# command names before it gives up on that input (logged, then skipped).
+# How long the executor waits for its flow catalog to show a revision an input names
+# before it asks whether the catalog has caught up with the log (then waits again, or
+# knows the revision is missing).
 CATALOG_WAIT_S = 10.0
 # Workers beat every 2 s (streams/app/worker.py); three missed beats and a margin.
 WORKER_LOST_AFTER = dt.timedelta(seconds=8)
@@ -47,7 +49,7 @@ class Executor:
         self,
         app: faust.App,
         settings: LannerSettings,
-        catalog: FlowSources,
+        catalog: LiveFlowCatalog,
         registry: PluginRegistry,
         positions: InputPositions,
     ) -> None:
@@ -171,36 +173,36 @@ class Executor:
             return
         state = result.record.execution
         assert state is not None
-        for ev in result.events:
-            await self.events_topic.send(key=key, value=ev.model_dump_json().encode())
         effects = effects_of(state, result.events)
-        for job in effects.jobs:
-            await self.jobs_topic.send(
-                key=job.task_run_id.encode(), value=job.model_dump_json().encode()
-            )
-        for command in effects.commands:
-            await self.commands_topic.send(
-                key=command.execution_id.encode(), value=command.model_dump_json().encode()
-            )
-        for line in effects.logs:
-            await self.logs_topic.send(key=key, value=line.model_dump_json().encode())
-        for request in effects.gate:
-            await self.gate_topic.send(
-                key=request.flow_uid.encode(), value=request.model_dump_json().encode()
-            )
-        for stop in effects.stops:
-            await self.control_topic.send(
-                key=stop.task_run_id.encode(),
-                value=json.dumps(
-                    {"task_run_id": stop.task_run_id, "attempt": stop.attempt}
-                ).encode(),
-            )
+        sends = [await topic.send(key=k, value=v) for topic, k, v in self._outputs(result, effects)]
+        # Until the broker has them all, a crash must find this input unread.
+        self.positions.hold_until_sent(sends)
         self.timers.add(effects.timers)
         for command in effects.delayed:
             self.timers.add_command(state.id, command, command.time)
         self.health.observe(result.events, state, _now())
         if state.state.is_terminal:
             self.timers.forget(inp.execution_id)
+
+    def _outputs(
+        self, result: Handled, effects: Effects
+    ) -> list[tuple[faust.TopicT, bytes, bytes]]:
+        """What the input's decision writes, in order: its events first."""
+        key = result.record.execution.id.encode() if result.record.execution else b""
+        return [
+            *((self.events_topic, key, ev.model_dump_json().encode()) for ev in result.events),
+            *((self.jobs_topic, job.task_run_id.encode(), _json(job)) for job in effects.jobs),
+            *(
+                (self.commands_topic, cmd.execution_id.encode(), _json(cmd))
+                for cmd in effects.commands
+            ),
+            *((self.logs_topic, key, _json(line)) for line in effects.logs),
+            *((self.gate_topic, req.flow_uid.encode(), _json(req)) for req in effects.gate),
+            *(
+                (self.control_topic, stop.task_run_id.encode(), _stop_request(stop))
+                for stop in effects.stops
+            ),
+        ]
 
     async def _changelog_written(self) -> None:
         """Until the broker has the table's latest write (one round trip, paid only by
@@ -242,16 +244,37 @@ class Executor:
             self.catalog.wait_for, tenant, namespace, flow_id, revision, CATALOG_WAIT_S
         ):
             found = self.catalog.get(tenant, namespace, flow_id, revision)
-        if found is None:
-            log.error(
-                "flow revision not found",
-                extra={
-                    "execution_id": inp.execution_id,
-                    "flow": f"{namespace}.{flow_id}",
-                    "revision": revision,
-                },
-            )
+        while found is None:
+            # Deciding without the flow would apply the input as if it said nothing (a
+            # worker's report lost, its execution waiting forever): the partition waits
+            # until the catalog has caught up with the log, then knows.
+            caught_up = await asyncio.to_thread(self.catalog.catch_up, CATALOG_WAIT_S)
+            found = self.catalog.get(tenant, namespace, flow_id, revision)
+            if found is None and caught_up:
+                return self._missing(inp, tenant, namespace, flow_id, revision)
+            if found is None:
+                log.warning(
+                    "waiting for the flow catalog to catch up",
+                    extra={
+                        "execution_id": inp.execution_id,
+                        "flow": f"{namespace}.{flow_id}",
+                        "revision": revision,
+                    },
+                )
         return found
+
+    def _missing(
+        self, inp: ExecutorInput, tenant: str, namespace: str, flow_id: str, revision: int
+    ) -> UnrunnableFlow:
+        history = self.catalog.history(tenant, namespace, flow_id)
+        stored = history is not None and revision in history.revisions
+        reason = (
+            f"flow {namespace}.{flow_id} revision {revision} does not validate any more"
+            if stored
+            else f"flow {namespace}.{flow_id} revision {revision} does not exist"
+        )
+        log.error(reason, extra={"execution_id": inp.execution_id, "input": inp.input_id})
+        return UnrunnableFlow(reason=reason)
 
     def _from_source(self, source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:
         cache_key = hash((source, revision))
@@ -317,6 +340,14 @@ def decision_time(record: ExecutorRecord | None, arrived: dt.datetime) -> dt.dat
     if record is not None and record.recent and record.recent[-1].time > arrived:
         return record.recent[-1].time
     return arrived
+
+
+def _json(model: BaseModel) -> bytes:
+    return model.model_dump_json().encode()
+
+
+def _stop_request(stop: StopJob) -> bytes:
+    return json.dumps({"task_run_id": stop.task_run_id, "attempt": stop.attempt}).encode()
 
 
 def _now() -> dt.datetime:

@@ -49,7 +49,11 @@ class Gate:
         new_state, replies = gate(state, request)
         if new_state != state:
             self.table[key] = new_state.model_dump_json().encode()
-        for reply in replies:
+        sends = [
             await self.commands.send(
                 key=reply.execution_id.encode(), value=reply.model_dump_json().encode()
             )
+            for reply in replies
+        ]
+        # A reply lost with the producer's buffer would leave its execution queued forever.
+        self.positions.hold_until_sent(sends)

@@ -35,7 +35,7 @@ from schemas.events import (
     ExecutionStarted,
 )
 from schemas.execution import Execution
-from schemas.states import State
+from schemas.states import State, execution_may_move
 from schemas.worker import TaskRunReport
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
@@ -70,11 +70,21 @@ def decide(
     now: dt.datetime | None = None,
 ) -> list[ExecutionEvent]:
     """`now` is the decision time (see Emitter); every event emitted here carries it.
-    An UnrunnableFlow only comes with a creation, which fails with its reason."""
+    With an UnrunnableFlow, a creation fails with its reason, and so does a running
+    execution."""
     emitter = Emitter(state, inp, now)
     if isinstance(inp, CreateExecution):
         create_execution(emitter, flow, inp)
-    elif state is None or not isinstance(flow, ValidatedFlow):
+    elif state is None:
+        return []
+    elif isinstance(flow, UnrunnableFlow):
+        # The execution's revision is gone from the catalog, or stopped validating: it
+        # fails with why, rather than waiting forever for inputs that cannot be decided.
+        if not state.state.is_terminal:
+            end = State.FAILED if execution_may_move(state.state, State.FAILED) else State.KILLED
+            emitter.emit(EXECUTION_END_STATES[end], error=flow.reason)
+        return emitter.events
+    elif not isinstance(flow, ValidatedFlow):
         return []
     elif state.state.is_terminal:
         # Only an operator can bring a finished execution back; everything else is late.

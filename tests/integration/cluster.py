@@ -189,9 +189,34 @@ class Cluster:
         }
         raise AssertionError(
             f"{len(missing)} executions did not end in {timeout_s:.0f} s: "
-            f"{dict(list(missing.items())[:5])}\n--- executor log tail:\n"
-            f"{self.log_of('executor')[-3000:]}"
+            f"{dict(list(missing.items())[:5])}\n{self._diagnosis(list(missing)[:3])}"
         )
+
+    def _diagnosis(self, execution_ids: list[str]) -> str:
+        """What a stuck run needs to be understood after the broker is gone: each laggard's
+        events and the jobs and reports about it, and every process's warnings."""
+        lines: list[str] = []
+        jobs = self.records(self.topics.worker_jobs)
+        reports = self.records(self.topics.worker_results)
+        for execution_id in execution_ids:
+            events = [f"{e.seq}:{e.type}" for e in self.events_of(execution_id)]
+            mine = [r for r in jobs if execution_id.encode() in r.value]
+            told = [r for r in reports if r.key == execution_id]
+            lines.append(
+                f"--- {execution_id}: events {events}; jobs at "
+                f"{[(r.partition, r.offset) for r in mine]}; reports at "
+                f"{[(r.partition, r.offset, _kind(r.value)) for r in told]}"
+            )
+        for name in sorted(p.stem for p in self.workdir.glob("*.log")):
+            notable = [
+                line
+                for line in self.log_of(name).splitlines()
+                if any(level in line for level in (" WARNING ", " ERROR ", " CRITICAL "))
+            ]
+            lines.append(f"--- {name}: {len(notable)} warnings/errors, the last ones:")
+            lines.extend(line[:300] for line in notable[-15:])
+        lines.append(f"--- executor log tail:\n{self.log_of('executor')[-2000:]}")
+        return "\n".join(lines)
 
     # --- the log as the record ---------------------------------------------------------
 
@@ -209,6 +234,13 @@ class Cluster:
         return [
             json.loads(r.value) for r in self.records(self.topics.logs) if r.key == execution_id
         ]
+
+
+def _kind(value: bytes) -> str:
+    try:
+        return str(json.loads(value).get("kind"))
+    except ValueError:
+        return "?"
 
 
 def wait_until(condition: Any, timeout_s: float, what: str) -> None:

@@ -15,7 +15,9 @@ from schemas.flow import RetrySpec
 from schemas.states import State
 from schemas.worker import WorkerJob
 from streams.core.effects import effects_of
+from streams.core.handle import handle
 from streams.core.retry import delay, next_retry
+from streams.core.validation import UnrunnableFlow
 from tests.unit.core.driver import T0, Result, Sim, parse
 from tests.unit.core.helpers import assert_legal_histories, flow, run
 
@@ -341,3 +343,23 @@ def test_a_report_read_before_its_creation_waits_for_it() -> None:
     assert {e.causation_id for e in events} == {"command:create:e1", report.input_id}
     again = sim.send(sim.create("f"))  # a redelivered creation re-emits all of it
     assert again == events
+
+
+def test_a_running_execution_whose_flow_is_gone_fails_with_why_instead_of_waiting() -> None:
+    # The executor hands over an UnrunnableFlow only once its catalog has caught up with
+    # the log and still lacks the revision (or it stopped validating). Before, the input
+    # was applied as if it said nothing, and the execution waited forever.
+    sim = Sim(flow(f"tasks:\n  - id: nap\n    type: {SLEEP}\n    duration: PT1S\n"), hold=["nap"])
+    sim.start("f")
+    assert sim.state().state == State.RUNNING
+    job = sim.held[0]
+    record = sim.records["e1"]
+    gone = UnrunnableFlow(reason="flow company.team.f revision 1 does not exist")
+    handled = handle(record, gone, sim.report(job), sim.catalog)
+    assert [e.type for e in handled.events] == ["ExecutionFailed"]
+    ended = handled.record.execution
+    assert ended is not None and ended.state == State.FAILED
+    assert handled.events[0].error == gone.reason  # type: ignore[union-attr]
+    assert_legal_histories(ended)
+    later = handle(handled.record, gone, sim.report(job, kind="heartbeat"), sim.catalog)
+    assert later.events == []  # an ended execution stays ended
