@@ -24,6 +24,7 @@ from streams.app.codecs import RECORD_CODEC
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
+from streams.app.outbox import Outbox
 from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.bounds import Bounds
 from streams.core.effects import Effects, StopJob, effects_of
@@ -80,7 +81,7 @@ class Executor:
         # objects in memory and JSON on the changelog. Set before the store is created.
         self.table.value_serializer = RECORD_CODEC  # type: ignore[attr-defined]
         # Faust sends a table write to its changelog in the background and drops the
-        # future of that send; keep the latest so the agent can wait for it.
+        # future of that send; keep the latest so the outbox can wait for it.
         self._last_changelog: asyncio.Future[Any] | None = None
         send_changelog = self.table.send_changelog
 
@@ -89,6 +90,8 @@ class Executor:
             return self._last_changelog
 
         self.table.send_changelog = keep_future  # type: ignore[method-assign]
+        self.outbox = Outbox()
+        app.task(self.outbox.run)
         self.control_topic = raw_topic(app, topics.worker_control)
         self.gate_topic = raw_topic(app, topics.concurrency)
         self.timers = TimerIndex()
@@ -155,15 +158,14 @@ class Executor:
                     "events": len(result.events),
                 },
             )
+        record_written = None
         if not result.replayed:
             self.table[key] = result.record
-            if result.events:
-                # The record remembers the input and the events it caused, times
-                # included: it is on the log before those events are, so a crash cannot
-                # leave events on the log that the restored table does not know (the
-                # input would be decided again, at a later time, and its events would
-                # differ from the ones already written).
-                await self._changelog_written()
+            # The record remembers the input and the events it caused, times included:
+            # the outbox sends those events only once it is on the log, so a crash cannot
+            # leave events on the log that the restored table does not know (the input
+            # would be decided again, at a later time, and its events would differ).
+            record_written, self._last_changelog = self._last_changelog, None
         elif result.events:
             log.info(
                 "re-emitting the events of an input seen before",
@@ -174,9 +176,9 @@ class Executor:
         state = result.record.execution
         assert state is not None
         effects = effects_of(state, result.events)
-        sends = [await topic.send(key=k, value=v) for topic, k, v in self._outputs(result, effects)]
+        sent = await self.outbox.put(record_written, self._outputs(result, effects))
         # Until the broker has them all, a crash must find this input unread.
-        self.positions.hold_until_sent(sends)
+        self.positions.hold_until_sent([sent])
         self.timers.add(effects.timers)
         for command in effects.delayed:
             self.timers.add_command(state.id, command, command.time)
@@ -203,13 +205,6 @@ class Executor:
                 for stop in effects.stops
             ),
         ]
-
-    async def _changelog_written(self) -> None:
-        """Until the broker has the table's latest write (one round trip, paid only by
-        inputs that produced events)."""
-        written, self._last_changelog = self._last_changelog, None
-        if written is not None:
-            await written
 
     def _record(self, key: bytes) -> ExecutorRecord | None:
         """The table's record: an object when this process wrote it, JSON bytes when it
