@@ -22,7 +22,7 @@ from schemas.settings import LannerSettings
 from schemas.worker import TaskRunReport
 from streams.app.codecs import RECORD_CODEC
 from streams.app.decoding import decode_or_log
-from streams.app.faust_app import raw_topic
+from streams.app.faust_app import ChangelogWrites, raw_topic
 from streams.app.input_positions import InputPositions
 from streams.app.outbox import Outbox
 from streams.app.watch import TimerIndex, WorkerHealth
@@ -80,16 +80,7 @@ class Executor:
         # Faust derives serializers from types only; the record codec keeps values as
         # objects in memory and JSON on the changelog. Set before the store is created.
         self.table.value_serializer = RECORD_CODEC  # type: ignore[attr-defined]
-        # Faust sends a table write to its changelog in the background and drops the
-        # future of that send; keep the latest so the outbox can wait for it.
-        self._last_changelog: asyncio.Future[Any] | None = None
-        send_changelog = self.table.send_changelog
-
-        def keep_future(*args: Any, **kwargs: Any) -> Any:
-            self._last_changelog = send_changelog(*args, **kwargs)
-            return self._last_changelog
-
-        self.table.send_changelog = keep_future  # type: ignore[method-assign]
+        self.record_writes = ChangelogWrites(self.table)
         self.outbox = Outbox()
         app.task(self.outbox.run)
         self.control_topic = raw_topic(app, topics.worker_control)
@@ -165,7 +156,7 @@ class Executor:
             # the outbox sends those events only once it is on the log, so a crash cannot
             # leave events on the log that the restored table does not know (the input
             # would be decided again, at a later time, and its events would differ).
-            record_written, self._last_changelog = self._last_changelog, None
+            record_written = self.record_writes.take()
         elif result.events:
             log.info(
                 "re-emitting the events of an input seen before",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import faust
 
@@ -66,3 +68,24 @@ def ensure_changelogs(app: faust.App, settings: LannerSettings) -> None:
         settings.replication_factor,
         config={"cleanup.policy": "compact"},
     )
+
+
+class ChangelogWrites:
+    """Faust sends a table write to its changelog in the background and drops the future
+    of that send; this keeps the latest, so that what follows from the write can wait
+    until the broker has it."""
+
+    def __init__(self, table: Any) -> None:
+        self._latest: asyncio.Future[Any] | None = None
+        send_changelog = table.send_changelog
+
+        def keep_future(*args: Any, **kwargs: Any) -> Any:
+            self._latest = send_changelog(*args, **kwargs)
+            return self._latest
+
+        table.send_changelog = keep_future
+
+    def take(self) -> asyncio.Future[Any] | None:
+        """The latest write's future (None: no write since the last take)."""
+        latest, self._latest = self._latest, None
+        return latest

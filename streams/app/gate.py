@@ -10,7 +10,7 @@ import faust
 from schemas.concurrency import GateRequest, GateState
 from schemas.settings import LannerSettings
 from streams.app.decoding import decode_or_log
-from streams.app.faust_app import raw_topic
+from streams.app.faust_app import ChangelogWrites, raw_topic
 from streams.app.input_positions import InputPositions
 from streams.gate.decide import gate
 from streams.log.topics import Topics
@@ -33,6 +33,7 @@ class Gate:
             key_type=bytes,
             value_type=bytes,
         )
+        self.state_writes = ChangelogWrites(self.table)
         app.agent(self.requests, name="gate")(self._agent)
 
     async def _agent(self, stream: Any) -> None:
@@ -55,5 +56,8 @@ class Gate:
             )
             for reply in replies
         ]
-        # A reply lost with the producer's buffer would leave its execution queued forever.
-        self.positions.hold_until_sent(sends)
+        # A reply lost with the producer's buffer would leave its execution queued forever,
+        # and a state lost with it would miscount the running executions: the request is
+        # read again until the broker has both.
+        state_written = self.state_writes.take()
+        self.positions.hold_until_sent([*sends, *([state_written] if state_written else [])])
