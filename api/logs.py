@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message", "asctime",
+    "message",
+    "asctime",
     # uvicorn's copy of the message with terminal colour codes in it: never in a log file.
     "color_message",
 }
@@ -40,8 +41,10 @@ _DEMOTED = (
 
 class _Demote(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.DEBUG and isinstance(record.msg, str) and any(
-            text in record.msg for text in _DEMOTED
+        if (
+            record.levelno > logging.DEBUG
+            and isinstance(record.msg, str)
+            and any(text in record.msg for text in _DEMOTED)
         ):
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
             return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
@@ -94,8 +97,10 @@ class TextFormatter(logging.Formatter):
         if self.colour:
             level = f"\x1b[{_COLOURS.get(record.levelname, '0')}m{level}\x1b[0m"
         context = " ".join(f"{k}={v}" for k, v in _context(record).items() if k != "tenant")
-        line = (f"{self.formatTime(record, '%H:%M:%S')} {level} {record.name}: "
-                f"{record.getMessage()}" + (f"  {context}" if context else ""))
+        line = (
+            f"{self.formatTime(record, '%H:%M:%S')} {level} {record.name}: "
+            f"{record.getMessage()}" + (f"  {context}" if context else "")
+        )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -130,8 +135,15 @@ def configure_logging(
     # Faust and aiokafka are chatty at INFO; their warnings still show. Their INFO lines
     # (rebalances, recovery, commits) are what to read when a stream stalls. librdkafka's
     # own lines come in at WARNING and above (streams/log/client_logging.py).
-    for noisy in ("faust", "mode", "aiokafka", "kafka", "elastic_transport", "uvicorn.access",
-                  "librdkafka"):
+    for noisy in (
+        "faust",
+        "mode",
+        "aiokafka",
+        "kafka",
+        "elastic_transport",
+        "uvicorn.access",
+        "librdkafka",
+    ):
         logging.getLogger(noisy).setLevel(libraries_level.upper())
 
 

@@ -38,11 +38,22 @@ from streams.log.topics import Topics
 
 
 def one_execution(execution_id: str, now: dt.datetime) -> list[ExecutionEvent]:
-    c = {"execution_id": execution_id, "causation_id": "bench", "correlation_id": execution_id,
-         "time": now}
+    c = {
+        "execution_id": execution_id,
+        "causation_id": "bench",
+        "correlation_id": execution_id,
+        "time": now,
+    }
     return [
-        ExecutionCreated(seq=1, tenant="main", namespace="bench.ns", flow_id="f",
-                         flow_revision=1, labels={"bench": "yes"}, **c),
+        ExecutionCreated(
+            seq=1,
+            tenant="main",
+            namespace="bench.ns",
+            flow_id="f",
+            flow_revision=1,
+            labels={"bench": "yes"},
+            **c,
+        ),
         ExecutionStarted(seq=2, **c),
         TaskRunCreated(seq=3, task_run_id=f"{execution_id}-r", task_id="t", **c),
         TaskRunStarted(seq=4, task_run_id=f"{execution_id}-r", attempt=1, **c),
@@ -58,9 +69,18 @@ def produce(producer: LogProducer, topics: Topics, execution_id: str) -> int:
         producer.send(topics.execution_events, execution_id, event.model_dump_json().encode())
         count += 1
     for index in range(2):
-        line = LogLine(tenant="main", namespace="bench.ns", flow_id="f",
-                       execution_id=execution_id, task_run_id=f"{execution_id}-r", task_id="t",
-                       attempt=1, message=f"line {index}", time=now, index=index)
+        line = LogLine(
+            tenant="main",
+            namespace="bench.ns",
+            flow_id="f",
+            execution_id=execution_id,
+            task_run_id=f"{execution_id}-r",
+            task_id="t",
+            attempt=1,
+            message=f"line {index}",
+            time=now,
+            index=index,
+        )
         producer.send(topics.logs, execution_id, line.model_dump_json().encode())
         count += 1
     return count
@@ -89,9 +109,13 @@ def main() -> None:
 
     with backends(args.bootstrap, args.es) as (bootstrap, es_url):
         prefix = f"b{secrets.token_hex(4)}"
-        settings = LannerSettings(kafka_bootstrap=bootstrap, elasticsearch_url=es_url,
-                                  topic_prefix=f"{prefix}.", index_prefix=prefix,
-                                  partitions=args.partitions)
+        settings = LannerSettings(
+            kafka_bootstrap=bootstrap,
+            elasticsearch_url=es_url,
+            topic_prefix=f"{prefix}.",
+            index_prefix=prefix,
+            partitions=args.partitions,
+        )
         ensure_lanner_topics(settings)
         topics = Topics(settings.full_topic_prefix)
         store = SearchStore(es_url, settings.full_index_prefix)
@@ -109,13 +133,19 @@ def main() -> None:
             time.sleep(0.01)
         elapsed = time.monotonic() - started
         lag = sum(p.lag for p in indexer_lag(settings))
-        print(f"backend: real Kafka {bootstrap} + Elasticsearch {es_url}, "
-              f"{args.partitions} partitions")
-        print(f"throughput: {total} records ({args.executions} executions x 6 events + 2 logs) "
-              f"in {elapsed:.2f} s = {total / elapsed:,.0f} records/s "
-              f"({indexer.stats.batches} batches, incl. consumer-group join); lag after: {lag}")
-        print(f"  of which projecting {indexer.stats.project_s:.2f} s, bulk writes "
-              f"{indexer.stats.write_s:.2f} s")
+        print(
+            f"backend: real Kafka {bootstrap} + Elasticsearch {es_url}, "
+            f"{args.partitions} partitions"
+        )
+        print(
+            f"throughput: {total} records ({args.executions} executions x 6 events + 2 logs) "
+            f"in {elapsed:.2f} s = {total / elapsed:,.0f} records/s "
+            f"({indexer.stats.batches} batches, incl. consumer-group join); lag after: {lag}"
+        )
+        print(
+            f"  of which projecting {indexer.stats.project_s:.2f} s, bulk writes "
+            f"{indexer.stats.write_s:.2f} s"
+        )
 
         # Latency: one execution at a time on a warm indexer.
         visible: list[float] = []
@@ -124,8 +154,9 @@ def main() -> None:
             execution_id = f"lat{n:05d}"
             sent = time.monotonic()
             event = one_execution(execution_id, dt.datetime.now(dt.UTC))[0]
-            producer.send_and_wait(topics.execution_events, execution_id,
-                                   event.model_dump_json().encode())
+            producer.send_and_wait(
+                topics.execution_events, execution_id, event.model_dump_json().encode()
+            )
             while store.get(mappings.EXECUTIONS, execution_id) is None:
                 time.sleep(0.001)
             visible.append((time.monotonic() - sent) * 1000)
@@ -135,8 +166,10 @@ def main() -> None:
 
         def show(name: str, values: list[float]) -> None:
             q = statistics.quantiles(values, n=20)
-            print(f"{name}: p50 {statistics.median(values):.1f} ms, p95 {q[18]:.1f} ms, "
-                  f"max {max(values):.1f} ms ({len(values)} samples)")
+            print(
+                f"{name}: p50 {statistics.median(values):.1f} ms, p95 {q[18]:.1f} ms, "
+                f"max {max(values):.1f} ms ({len(values)} samples)"
+            )
 
         show("event -> GET-visible (read-your-writes)", visible)
         show("event -> searchable (1 s refresh interval)", searchable)

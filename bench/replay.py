@@ -79,19 +79,29 @@ def write(sim: Sim, bootstrap: str, topics: Topics) -> int:
         for (namespace, flow_id), revisions in sim.catalog.flows.items():
             for revision, flow in revisions.items():
                 assert namespace == NAMESPACE
-                event = FlowCreated(event_id=f"bench:{flow_id}:{revision}", tenant=TENANT,
-                                    namespace=namespace, flow_id=flow_id, revision=revision,
-                                    time=dt.datetime.now(dt.UTC), actor="bench",
-                                    source=(FLOWS / f"{flow_id}.yml").read_text())
+                event = FlowCreated(
+                    event_id=f"bench:{flow_id}:{revision}",
+                    tenant=TENANT,
+                    namespace=namespace,
+                    flow_id=flow_id,
+                    revision=revision,
+                    time=dt.datetime.now(dt.UTC),
+                    actor="bench",
+                    source=(FLOWS / f"{flow_id}.yml").read_text(),
+                )
                 assert flow.flow.id == flow_id
                 producer.send(topics.flow_events, event.key, event.model_dump_json().encode())
         for delivery in sim.log:
-            topic = (topics.worker_results if isinstance(delivery.inp, TaskRunReport)
-                     else topics.commands)
+            topic = (
+                topics.worker_results
+                if isinstance(delivery.inp, TaskRunReport)
+                else topics.commands
+            )
             producer.send(topic, delivery.execution_id, delivery.inp.model_dump_json().encode())
             for event in delivery.events:
-                producer.send(topics.execution_events, event.execution_id,
-                              event.model_dump_json().encode())
+                producer.send(
+                    topics.execution_events, event.execution_id, event.model_dump_json().encode()
+                )
             records += 1 + len(delivery.events)
     return records
 
@@ -126,14 +136,28 @@ def main() -> None:
     table = Table(title="replay verify throughput (bench/replay.py)")
     for column in ("what", "executions", "inputs", "events", "seconds", "events/s"):
         table.add_column(column, justify="right")
-    table.add_row("in memory (pure replay)", str(report.executions), str(report.inputs),
-                  str(report.events), f"{memory_s:.2f}", f"{report.events / memory_s:,.0f}")
-    table.add_row("from Kafka (read + replay)", str(logged.executions), str(logged.inputs),
-                  str(logged.events), f"{kafka_s:.2f}", f"{logged.events / kafka_s:,.0f}")
+    table.add_row(
+        "in memory (pure replay)",
+        str(report.executions),
+        str(report.inputs),
+        str(report.events),
+        f"{memory_s:.2f}",
+        f"{report.events / memory_s:,.0f}",
+    )
+    table.add_row(
+        "from Kafka (read + replay)",
+        str(logged.executions),
+        str(logged.inputs),
+        str(logged.events),
+        f"{kafka_s:.2f}",
+        f"{logged.events / kafka_s:,.0f}",
+    )
     console.print(table)
-    console.print(f"{distinct} distinct events ({records} records with redeliveries and "
-                  f"re-emissions, {stats.records} read back), generated in {generated_s:.1f} s; "
-                  f"0 divergences")
+    console.print(
+        f"{distinct} distinct events ({records} records with redeliveries and "
+        f"re-emissions, {stats.records} read back), generated in {generated_s:.1f} s; "
+        f"0 divergences"
+    )
 
 
 if __name__ == "__main__":

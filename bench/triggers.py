@@ -109,8 +109,13 @@ class CreatedWatcher:
         time.sleep(1.0)
 
     def _run(self, cluster: Cluster) -> None:
-        for record in tail(cluster.settings.kafka_bootstrap, [cluster.topics.execution_events],
-                           from_beginning=False, stop=self._stop, poll_s=0.02):
+        for record in tail(
+            cluster.settings.kafka_bootstrap,
+            [cluster.topics.execution_events],
+            from_beginning=False,
+            stop=self._stop,
+            poll_s=0.02,
+        ):
             if b'"ExecutionCreated"' not in record.value:
                 continue
             seen = time.time()
@@ -142,8 +147,9 @@ def _topic(bootstrap: str, name: str) -> str:
     return name
 
 
-def record_latency(cluster: Cluster, watcher: CreatedWatcher, servers: str,
-                   runs: int) -> list[float]:
+def record_latency(
+    cluster: Cluster, watcher: CreatedWatcher, servers: str, runs: int
+) -> list[float]:
     topic = _topic(servers, f"latency{int(time.time())}")
     cluster.deploy(REALTIME.format(flow_id="latency", topic=topic, servers=servers))
     producer = Producer({"bootstrap.servers": servers, "linger.ms": 0, **kafka_logging()})
@@ -171,8 +177,13 @@ def records_per_second(
     stop = threading.Event()
 
     def follow_commands() -> None:
-        for record in tail(cluster.settings.kafka_bootstrap, [cluster.topics.commands],
-                           from_beginning=False, stop=stop, poll_s=0.02):
+        for record in tail(
+            cluster.settings.kafka_bootstrap,
+            [cluster.topics.commands],
+            from_beginning=False,
+            stop=stop,
+            poll_s=0.02,
+        ):
             if b'"steady"' in record.value:
                 commands.append(time.time())
 
@@ -206,9 +217,13 @@ def flow_trigger_latency(cluster: Cluster, runs: int) -> list[float]:
     topics = cluster.topics
 
     def follow() -> None:
-        for record in tail(cluster.settings.kafka_bootstrap,
-                           [topics.execution_events, topics.commands],
-                           from_beginning=False, stop=stop, poll_s=0.02):
+        for record in tail(
+            cluster.settings.kafka_bootstrap,
+            [topics.execution_events, topics.commands],
+            from_beginning=False,
+            stop=stop,
+            poll_s=0.02,
+        ):
             seen = time.time()
             if record.topic == topics.execution_events:
                 if b'"ExecutionSucceeded"' in record.value and record.key:
@@ -251,10 +266,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=10_000, help="records in the rate run")
     parser.add_argument("--runs", type=int, default=200, help="records timed one at a time")
     parser.add_argument("--schedule-seconds", type=int, default=20)
-    parser.add_argument("--flow-runs", type=int, default=50,
-                        help="upstream executions timed one at a time")
-    parser.add_argument("--external-broker", action="store_true",
-                        help="external producers on a second broker")
+    parser.add_argument(
+        "--flow-runs", type=int, default=50, help="upstream executions timed one at a time"
+    )
+    parser.add_argument(
+        "--external-broker", action="store_true", help="external producers on a second broker"
+    )
     args = parser.parse_args()
     console = Console()
     with brokers(args.external_broker) as (bootstrap, servers):
@@ -286,17 +303,30 @@ def main() -> None:
         table.add_column(column)
     table.add_row(
         f"Kafka record -> ExecutionCreated, p50 / p95 ({len(latency)} records)",
-        f"{pct(latency, 0.5) * ms:.1f} / {pct(latency, 0.95) * ms:.1f} ms", "p50 <= 20 ms",
+        f"{pct(latency, 0.5) * ms:.1f} / {pct(latency, 0.95) * ms:.1f} ms",
+        "p50 <= 20 ms",
     )
-    table.add_row(f"{args.records} records -> CreateExecution on the log (listener)",
-                  f"{listener_rate:.0f} records/s", ">= 1,000/s")
-    table.add_row(f"{args.records} records -> ExecutionCreated (executor)",
-                  f"{executor_rate:.0f} executions/s", "")
-    table.add_row(f"schedule lag, slot -> ExecutionCreated, p50 / p95 ({len(lags)} slots)",
-                  f"{pct(lags, 0.5) * ms:.1f} / {pct(lags, 0.95) * ms:.1f} ms", "p95 <= 200 ms")
-    table.add_row(f"Flow trigger, upstream ExecutionSucceeded -> downstream CreateExecution,"
-                  f" p50 / p95 ({len(flow_lags)} upstreams)",
-                  f"{pct(flow_lags, 0.5) * ms:.1f} / {pct(flow_lags, 0.95) * ms:.1f} ms", "")
+    table.add_row(
+        f"{args.records} records -> CreateExecution on the log (listener)",
+        f"{listener_rate:.0f} records/s",
+        ">= 1,000/s",
+    )
+    table.add_row(
+        f"{args.records} records -> ExecutionCreated (executor)",
+        f"{executor_rate:.0f} executions/s",
+        "",
+    )
+    table.add_row(
+        f"schedule lag, slot -> ExecutionCreated, p50 / p95 ({len(lags)} slots)",
+        f"{pct(lags, 0.5) * ms:.1f} / {pct(lags, 0.95) * ms:.1f} ms",
+        "p95 <= 200 ms",
+    )
+    table.add_row(
+        f"Flow trigger, upstream ExecutionSucceeded -> downstream CreateExecution,"
+        f" p50 / p95 ({len(flow_lags)} upstreams)",
+        f"{pct(flow_lags, 0.5) * ms:.1f} / {pct(flow_lags, 0.95) * ms:.1f} ms",
+        "",
+    )
     console.print(table)
 
 

@@ -56,15 +56,18 @@ class ViewWriter:
     or through the alias for a view that is not being written.
     """
 
-    def __init__(self, store: SearchStore, topics: Topics,
-                 targets: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, store: SearchStore, topics: Topics, targets: Mapping[str, str] | None = None
+    ) -> None:
         self.store = store
-        self.targets: dict[str, str] = (dict(targets) if targets is not None
-                                        else {name: name for name in mappings.MAPPINGS})
+        self.targets: dict[str, str] = (
+            dict(targets) if targets is not None else {name: name for name in mappings.MAPPINGS}
+        )
         self.folder = ExecutionFolder(self._load_states)
         self.trigger_folder = TriggerFolder(self._load_triggers)
-        self.projector = BatchProjector(topics, self.folder, self._stored_source,
-                                        self.trigger_folder)
+        self.projector = BatchProjector(
+            topics, self.folder, self._stored_source, self.trigger_folder
+        )
         self.stats = IndexerStats()
 
     def _read_index(self, view: str) -> str:
@@ -74,8 +77,7 @@ class ViewWriter:
 
     def _load_states(self, ids: list[str]) -> dict[str, Execution]:
         found: dict[str, Execution] = {}
-        for doc_id, doc in self.store.get_many(self._read_index(mappings.EXECUTIONS),
-                                               ids).items():
+        for doc_id, doc in self.store.get_many(self._read_index(mappings.EXECUTIONS), ids).items():
             state = state_from_doc(doc)
             if state is not None:
                 found[doc_id] = state
@@ -116,9 +118,15 @@ class ViewWriter:
                 # Memory may now be ahead of the view: forget it, the view is the truth.
                 self.forget()
                 delay = _RETRY_BACKOFF_S[min(attempt, len(_RETRY_BACKOFF_S) - 1)]
-                log.warning("batch not written; retrying", extra={
-                    "records": len(records), "attempt": attempt + 1, "error": str(exc)[:500],
-                    "retry_in_s": delay})
+                log.warning(
+                    "batch not written; retrying",
+                    extra={
+                        "records": len(records),
+                        "attempt": attempt + 1,
+                        "error": str(exc)[:500],
+                        "retry_in_s": delay,
+                    },
+                )
                 attempt += 1
                 if stop.wait(delay):
                     raise
@@ -139,17 +147,25 @@ class ViewWriter:
             stats.written += result.written
             stats.skipped += result.skipped
             stats.written_by_view[view] = stats.written_by_view.get(view, 0) + result.written
-            stats.write_s_by_view[view] = (stats.write_s_by_view.get(view, 0.0)
-                                           + time.perf_counter() - begun)
+            stats.write_s_by_view[view] = (
+                stats.write_s_by_view.get(view, 0.0) + time.perf_counter() - begun
+            )
             transient = [f for f in result.failures if f.status == 429 or f.status >= 500]
             if transient:
-                raise TransientWriteError(f"{len(transient)} documents refused by {index}: "
-                                          f"{transient[0].reason}")
+                raise TransientWriteError(
+                    f"{len(transient)} documents refused by {index}: {transient[0].reason}"
+                )
             for failure in result.failures:
                 # A document ES will never take (4xx) must not stop the view for good.
-                log.error("document refused; skipped", extra={
-                    "index": index, "doc_id": failure.doc_id, "status": failure.status,
-                    "reason": failure.reason})
+                log.error(
+                    "document refused; skipped",
+                    extra={
+                        "index": index,
+                        "doc_id": failure.doc_id,
+                        "status": failure.status,
+                        "reason": failure.reason,
+                    },
+                )
 
 
 __all__ = ["IndexerStats", "TransientWriteError", "ViewWriter"]

@@ -38,18 +38,25 @@ AUDIT_MAPPING: dict[str, Any] = {
 Doc = tuple[str, int, dict[str, Any]]
 
 
-def execution_event_doc(event: ExecutionEvent, namespace: str | None,
-                        flow_id: str | None) -> Doc:
+def execution_event_doc(event: ExecutionEvent, namespace: str | None, flow_id: str | None) -> Doc:
     """`namespace` and `flow_id` come from the folded execution: only the creation
     event carries them itself."""
     if isinstance(event, ExecutionCreated) or event.namespace is not None:
         namespace, flow_id = event.namespace, event.flow_id
     doc = {
-        "id": event.event_id, "kind": "execution", "type": event.type, "actor": event.actor,
-        "namespace": namespace, "flowId": flow_id, "executionId": event.execution_id,
-        "seq": event.seq, "time": event.time.isoformat(), "causationId": event.causation_id,
+        "id": event.event_id,
+        "kind": "execution",
+        "type": event.type,
+        "actor": event.actor,
+        "namespace": namespace,
+        "flowId": flow_id,
+        "executionId": event.execution_id,
+        "seq": event.seq,
+        "time": event.time.isoformat(),
+        "causationId": event.causation_id,
         "correlationId": event.correlation_id,
-        "taskRunId": getattr(event, "task_run_id", None), "version": event.version,
+        "taskRunId": getattr(event, "task_run_id", None),
+        "version": event.version,
     }
     return event.event_id, 1, doc
 
@@ -57,8 +64,15 @@ def execution_event_doc(event: ExecutionEvent, namespace: str | None,
 def flow_event_doc(event: FlowEvent) -> Doc:
     doc_id = f"flow:{event.event_id}"
     doc = {
-        "id": event.event_id, "kind": "flow", "type": event.type, "actor": event.actor,
-        "tenantId": event.tenant, "namespace": event.namespace, "flowId": event.flow_id,
-        "revision": event.revision, "time": event.time.isoformat(), "version": event.version,
+        "id": event.event_id,
+        "kind": "flow",
+        "type": event.type,
+        "actor": event.actor,
+        "tenantId": event.tenant,
+        "namespace": event.namespace,
+        "flowId": event.flow_id,
+        "revision": event.revision,
+        "time": event.time.isoformat(),
+        "version": event.version,
     }
     return doc_id, 1, doc

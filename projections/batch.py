@@ -60,8 +60,13 @@ class Writes:
 
 
 class BatchProjector:
-    def __init__(self, topics: Topics, folder: ExecutionFolder, flow_source: SourceLookup,
-                 triggers: TriggerFolder | None = None) -> None:
+    def __init__(
+        self,
+        topics: Topics,
+        folder: ExecutionFolder,
+        flow_source: SourceLookup,
+        triggers: TriggerFolder | None = None,
+    ) -> None:
         self._topics = topics
         self._folder = folder
         # Without a view to read states back from: every trigger folds from memory.
@@ -73,8 +78,14 @@ class BatchProjector:
     def project(self, records: list[RawRecord]) -> Writes:
         writes = Writes()
         # Events before executions: once a state is visible its history is too.
-        for index in (mappings.EVENTS, mappings.LOGS, mappings.EXECUTIONS,
-                      mappings.FLOW_REVISIONS, mappings.FLOWS, mappings.TRIGGERS):
+        for index in (
+            mappings.EVENTS,
+            mappings.LOGS,
+            mappings.EXECUTIONS,
+            mappings.FLOW_REVISIONS,
+            mappings.FLOWS,
+            mappings.TRIGGERS,
+        ):
             writes.docs[index] = []
         events: list[ExecutionEvent] = []
         trigger_events: list[tuple[int, TriggerEvent]] = []
@@ -83,25 +94,41 @@ class BatchProjector:
                 self._one(record, writes, events, trigger_events)
             except (ValidationError, ValueError, UnicodeDecodeError) as exc:
                 writes.malformed += 1
-                log.warning("skipping a malformed record",
-                            extra={"topic": record.topic, "partition": record.partition,
-                                   "offset": record.offset, "error": str(exc)[:500]})
+                log.warning(
+                    "skipping a malformed record",
+                    extra={
+                        "topic": record.topic,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                        "error": str(exc)[:500],
+                    },
+                )
         if events:
             changed = self._folder.fold(events)
             for state in changed.values():
                 writes.add(mappings.EXECUTIONS, (state.id, state.seq, execution_doc(state)))
             for event in events:
                 folded = changed.get(event.execution_id)
-                writes.add(AUDIT, execution_event_doc(
-                    event, folded.namespace if folded else None,
-                    folded.flow_id if folded else None))
+                writes.add(
+                    AUDIT,
+                    execution_event_doc(
+                        event,
+                        folded.namespace if folded else None,
+                        folded.flow_id if folded else None,
+                    ),
+                )
         if trigger_events:
             for key, trigger in self._triggers.fold(trigger_events).items():
                 writes.add(mappings.TRIGGERS, (key, trigger.offset, trigger_doc(trigger)))
         return writes
 
-    def _one(self, record: RawRecord, writes: Writes, events: list[ExecutionEvent],
-             trigger_events: list[tuple[int, TriggerEvent]]) -> None:
+    def _one(
+        self,
+        record: RawRecord,
+        writes: Writes,
+        events: list[ExecutionEvent],
+        trigger_events: list[tuple[int, TriggerEvent]],
+    ) -> None:
         if record.topic == self._topics.execution_events:
             event = EXECUTION_EVENT_ADAPTER.validate_json(record.value)
             events.append(event)
@@ -112,8 +139,9 @@ class BatchProjector:
         elif record.topic == self._topics.flow_events:
             self._flow(FLOW_EVENT_ADAPTER.validate_json(record.value), record, writes)
         elif record.topic == self._topics.trigger_events:
-            trigger_events.append((record.offset,
-                                   TRIGGER_EVENT_ADAPTER.validate_json(record.value)))
+            trigger_events.append(
+                (record.offset, TRIGGER_EVENT_ADAPTER.validate_json(record.value))
+            )
 
     def _flow(self, event: FlowEvent, record: RawRecord, writes: Writes) -> None:
         writes.add(AUDIT, flow_event_doc(event))
@@ -125,8 +153,9 @@ class BatchProjector:
         else:
             self._sources[key] = event.source
             revision_doc = flow_docs(event)
-            writes.add(mappings.FLOW_REVISIONS, (f"{key}/{event.revision}", event.revision,
-                                                 revision_doc))
+            writes.add(
+                mappings.FLOW_REVISIONS, (f"{key}/{event.revision}", event.revision, revision_doc)
+            )
         # One key lives on one partition, so its offsets order its events: the offset is
         # the external version that keeps a replayed event from moving the view back.
         writes.add(mappings.FLOWS, (key, record.offset + 1, flow_docs(event, previous)))

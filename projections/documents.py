@@ -34,8 +34,11 @@ def _label_map(raw: Any) -> dict[str, str]:
     if isinstance(raw, dict):
         return {str(k): str(v) for k, v in raw.items()}
     if isinstance(raw, list):
-        return {str(item.get("key")): str(item.get("value")) for item in raw
-                if isinstance(item, dict) and "key" in item}
+        return {
+            str(item.get("key")): str(item.get("value"))
+            for item in raw
+            if isinstance(item, dict) and "key" in item
+        }
     return {}
 
 
@@ -53,8 +56,10 @@ def _task_types(node: Any, found: list[str]) -> None:
 
 
 def labels_fields(labels: dict[str, str]) -> dict[str, Any]:
-    return {"labels": [{"key": k, "value": v} for k, v in labels.items()],
-            "labelPairs": [f"{k}:{v}" for k, v in labels.items()]}
+    return {
+        "labels": [{"key": k, "value": v} for k, v in labels.items()],
+        "labelPairs": [f"{k}:{v}" for k, v in labels.items()],
+    }
 
 
 def flow_docs(event: FlowEvent, previous_source: str | None = None) -> dict[str, Any]:
@@ -65,8 +70,11 @@ def flow_docs(event: FlowEvent, previous_source: str | None = None) -> dict[str,
     for key in _TASK_LISTS:
         _task_types(data.get(key), types)
     triggers = data.get("triggers")
-    trigger_types = [t["type"] for t in triggers if isinstance(t, dict)
-                     and isinstance(t.get("type"), str)] if isinstance(triggers, list) else []
+    trigger_types = (
+        [t["type"] for t in triggers if isinstance(t, dict) and isinstance(t.get("type"), str)]
+        if isinstance(triggers, list)
+        else []
+    )
     description = data.get("description")
     labels = _label_map(data.get("labels"))
     return {
@@ -83,9 +91,14 @@ def flow_docs(event: FlowEvent, previous_source: str | None = None) -> dict[str,
         "updated": event.time.isoformat(),
         "actor": event.actor,
         "event": event.type,
-        "fulltext": " ".join([event.namespace, event.flow_id,
-                              description if isinstance(description, str) else "",
-                              *labels.values()]),
+        "fulltext": " ".join(
+            [
+                event.namespace,
+                event.flow_id,
+                description if isinstance(description, str) else "",
+                *labels.values(),
+            ]
+        ),
     }
 
 
@@ -95,16 +108,18 @@ def execution_doc(state: Execution) -> dict[str, Any]:
     doc.update(labels_fields(state.labels))
     doc["runningTaskRuns"] = sum(1 for r in state.task_runs.values() if r.state is State.RUNNING)
     doc["taskIds"] = sorted({r.task_id for r in state.task_runs.values()})
-    doc["fulltext"] = " ".join([state.id, state.namespace, state.flow_id,
-                                *state.labels.values()])
+    doc["fulltext"] = " ".join([state.id, state.namespace, state.flow_id, *state.labels.values()])
     doc["model"] = state.model_dump(mode="json")
     return doc
 
 
 def api_view(doc: dict[str, Any]) -> dict[str, Any]:
     """A stored document as the API shows it: without the storage-only fields."""
-    return {k: v for k, v in doc.items()
-            if k not in ("model", "fulltext", "labelPairs", "runningTaskRuns", "taskIds")}
+    return {
+        k: v
+        for k, v in doc.items()
+        if k not in ("model", "fulltext", "labelPairs", "runningTaskRuns", "taskIds")
+    }
 
 
 def event_doc(event: ExecutionEvent) -> dict[str, Any]:

@@ -35,8 +35,9 @@ class ExecutionFolder:
 
     def fold(self, events: list[ExecutionEvent]) -> dict[str, Execution]:
         """Apply `events` (log order) and return the states that changed, by id."""
-        missing = [eid for eid in dict.fromkeys(e.execution_id for e in events)
-                   if eid not in self._states]
+        missing = [
+            eid for eid in dict.fromkeys(e.execution_id for e in events) if eid not in self._states
+        ]
         if missing:
             for eid, loaded in self._load(missing).items():
                 self._remember(eid, loaded)
@@ -66,9 +67,15 @@ class ExecutionFolder:
         try:
             return evolve(stored, event)
         except HistoryError:
-            log.error("event does not fit the execution's history; skipped",
-                      extra={"execution_id": event.execution_id, "seq": event.seq,
-                             "event_type": event.type, "reason": str(error)})
+            log.error(
+                "event does not fit the execution's history; skipped",
+                extra={
+                    "execution_id": event.execution_id,
+                    "seq": event.seq,
+                    "event_type": event.type,
+                    "reason": str(error),
+                },
+            )
             return None
 
     def _remember(self, execution_id: str, state: Execution) -> None:
@@ -85,6 +92,8 @@ def state_from_doc(doc: dict[str, object]) -> Execution | None:
     try:
         return Execution.model_validate(model)
     except ValidationError:
-        log.warning("stored execution model does not validate; its later events will be skipped",
-                    extra={"execution_id": doc.get("id")})
+        log.warning(
+            "stored execution model does not validate; its later events will be skipped",
+            extra={"execution_id": doc.get("id")},
+        )
         return None

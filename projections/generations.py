@@ -63,8 +63,10 @@ def ensure_views(store: SearchStore, views: list[str] | None = None) -> dict[str
                     raise
                 current[view] = pointed
                 continue
-            log.info("view created", extra={"view": store.full_name(view),
-                                            "index": store.full_name(first)})
+            log.info(
+                "view created",
+                extra={"view": store.full_name(view), "index": store.full_name(first)},
+            )
             current[view] = first
     return current
 

@@ -54,20 +54,28 @@ class Indexer:
 
     def run(self, stop: threading.Event) -> None:
         ensure_indices(self.store)
-        consumer = Consumer({
-            "bootstrap.servers": self.settings.kafka_bootstrap,
-            "group.id": indexer_group(self.settings),
-            "client.id": f"lanner-{self.settings.tenant_id}-indexer",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 50,
-            **kafka_logging(),
-        })
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "group.id": indexer_group(self.settings),
+                "client.id": f"lanner-{self.settings.tenant_id}-indexer",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                "fetch.wait.max.ms": 50,
+                **kafka_logging(),
+            }
+        )
         self._consumer = consumer
-        consumer.subscribe(indexed_topics(self.settings), on_assign=self._on_assign,
-                           on_revoke=self._on_revoke)
-        log.info("indexer started", extra={"group": indexer_group(self.settings),
-                                           "index_prefix": self.settings.full_index_prefix})
+        consumer.subscribe(
+            indexed_topics(self.settings), on_assign=self._on_assign, on_revoke=self._on_revoke
+        )
+        log.info(
+            "indexer started",
+            extra={
+                "group": indexer_group(self.settings),
+                "index_prefix": self.settings.full_index_prefix,
+            },
+        )
         try:
             while not stop.is_set():
                 messages = self._next_batch(consumer)
@@ -78,8 +86,10 @@ class Indexer:
         finally:
             consumer.close()
             self._consumer = None
-            log.info("indexer stopped", extra={"records": self.stats.records,
-                                               "written": self.stats.written})
+            log.info(
+                "indexer stopped",
+                extra={"records": self.stats.records, "written": self.stats.written},
+            )
 
     def _next_batch(self, consumer: Consumer) -> list[Message]:
         # Block for the first record only, then take what is already fetched (up to a
@@ -101,10 +111,15 @@ class Indexer:
             topic, partition, offset = message.topic(), message.partition(), message.offset()
             assert topic is not None and partition is not None and offset is not None
             key, value = message.key(), message.value()
-            records.append(RawRecord(
-                topic, partition, offset,
-                key.decode(errors="replace") if isinstance(key, bytes) else None,
-                value if isinstance(value, bytes) else b""))
+            records.append(
+                RawRecord(
+                    topic,
+                    partition,
+                    offset,
+                    key.decode(errors="replace") if isinstance(key, bytes) else None,
+                    value if isinstance(value, bytes) else b"",
+                )
+            )
         return records
 
     def _commit(self, consumer: Consumer, records: list[RawRecord]) -> None:

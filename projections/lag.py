@@ -38,10 +38,15 @@ def indexed_topics(settings: LannerSettings) -> list[str]:
 
 
 def indexer_lag(settings: LannerSettings, timeout_s: float = 5.0) -> list[PartitionLag]:
-    consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap,
-                         "group.id": indexer_group(settings),
-                         "client.id": f"lanner-lag-{uuid.uuid4().hex[:8]}",
-                         "enable.auto.commit": False, **kafka_logging()})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.kafka_bootstrap,
+            "group.id": indexer_group(settings),
+            "client.id": f"lanner-lag-{uuid.uuid4().hex[:8]}",
+            "enable.auto.commit": False,
+            **kafka_logging(),
+        }
+    )
     try:
         partitions: list[TopicPartition] = []
         metadata = consumer.list_topics(timeout=timeout_s)
@@ -53,8 +58,9 @@ def indexer_lag(settings: LannerSettings, timeout_s: float = 5.0) -> list[Partit
         committed = consumer.committed(partitions, timeout=timeout_s) if partitions else []
         result: list[PartitionLag] = []
         for tp in committed:
-            _low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition),
-                                                        timeout=timeout_s, cached=False)
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(tp.topic, tp.partition), timeout=timeout_s, cached=False
+            )
             result.append(PartitionLag(tp.topic, tp.partition, int(high), int(tp.offset)))
         return result
     finally:

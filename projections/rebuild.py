@@ -137,8 +137,9 @@ def resolve_views(names: list[str] | None) -> list[str]:
         return list(mappings.MAPPINGS)
     unknown = sorted(set(names) - set(mappings.MAPPINGS))
     if unknown:
-        raise ValueError(f"unknown view(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(mappings.MAPPINGS)}")
+        raise ValueError(
+            f"unknown view(s) {', '.join(unknown)}; choose from {', '.join(mappings.MAPPINGS)}"
+        )
     wanted = set(names)
     if wanted & _NEEDS_FOLD:
         wanted.add(mappings.EXECUTIONS)
@@ -156,8 +157,14 @@ def source_topics(topics: Topics, views: list[str]) -> list[str]:
 class _Replayer:
     """Runs replay passes into the new generations and keeps count for the progress bar."""
 
-    def __init__(self, settings: LannerSettings, writer: ViewWriter, topics: list[str],
-                 progress: ProgressFn | None, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        settings: LannerSettings,
+        writer: ViewWriter,
+        topics: list[str],
+        progress: ProgressFn | None,
+        stop: threading.Event,
+    ) -> None:
         self._bootstrap = settings.kafka_bootstrap
         self._writer = writer
         self._topics = topics
@@ -189,15 +196,27 @@ class _Replayer:
         # Offsets that hold no record (transaction markers) still count as covered.
         self.done = self.total
         self.report(phase)
-        log.info("replay pass done", extra={"phase": phase, "records": self.records - before,
-                                            "seconds": round(time.monotonic() - began, 2)})
+        log.info(
+            "replay pass done",
+            extra={
+                "phase": phase,
+                "records": self.records - before,
+                "seconds": round(time.monotonic() - began, 2),
+            },
+        )
         return {**starts, **ends}
 
 
-def rebuild(settings: LannerSettings, names: list[str] | None,
-            progress: ProgressFn | None = None, *, keep_old: bool = False,
-            stop: threading.Event | None = None, store: SearchStore | None = None,
-            catch_up_lag: int = CATCH_UP_LAG) -> RebuildReport:
+def rebuild(
+    settings: LannerSettings,
+    names: list[str] | None,
+    progress: ProgressFn | None = None,
+    *,
+    keep_old: bool = False,
+    stop: threading.Event | None = None,
+    store: SearchStore | None = None,
+    catch_up_lag: int = CATCH_UP_LAG,
+) -> RebuildReport:
     """Rebuild the views `names` (all when None) from the log; see the module docstring."""
     views = resolve_views(names)
     own_store = store is None
@@ -212,9 +231,13 @@ def rebuild(settings: LannerSettings, names: list[str] | None,
         if progress is not None:
             progress(RebuildProgress("prepare", 0, 0))
         writer = ViewWriter(store, Topics(settings.full_topic_prefix), targets)
-        replayer = _Replayer(settings, writer,
-                             source_topics(Topics(settings.full_topic_prefix), views),
-                             progress, stop)
+        replayer = _Replayer(
+            settings,
+            writer,
+            source_topics(Topics(settings.full_topic_prefix), views),
+            progress,
+            stop,
+        )
         try:
             _create_indices(store, targets)
             positions = _fill(replayer, catch_up_lag)
@@ -235,8 +258,13 @@ def rebuild(settings: LannerSettings, names: list[str] | None,
             positions = replayer.run(phase, positions, ends)
         reports = _reports(store, writer, views, targets, live)
         _retire(store, views, live, keep_old)
-        return RebuildReport(reports, replayer.records, replayer.records - before_swap,
-                             round(time.monotonic() - began, 3), keep_old)
+        return RebuildReport(
+            reports,
+            replayer.records,
+            replayer.records - before_swap,
+            round(time.monotonic() - began, 3),
+            keep_old,
+        )
     finally:
         if own_store:
             store.close()
@@ -251,16 +279,20 @@ def _drop_unswapped(store: SearchStore, targets: dict[str, str]) -> None:
             if store.index_for_alias(view) != index:
                 store.delete_index(index)
         except Exception as exc:  # cleaning up must not hide the failure itself
-            log.warning("could not drop an unfinished generation",
-                        extra={"index": store.full_name(index), "error": str(exc)})
+            log.warning(
+                "could not drop an unfinished generation",
+                extra={"index": store.full_name(index), "error": str(exc)},
+            )
 
 
 def _create_indices(store: SearchStore, targets: dict[str, str]) -> None:
     # Concurrently: each creation waits for its shard to start (about a second on a
     # small node), and the master batches concurrent creations into one state update.
     with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        for created in [pool.submit(store.ensure_index, index, mappings.MAPPINGS[view])
-                        for view, index in targets.items()]:
+        for created in [
+            pool.submit(store.ensure_index, index, mappings.MAPPINGS[view])
+            for view, index in targets.items()
+        ]:
             created.result()
 
 
@@ -274,22 +306,34 @@ def _fill(replayer: _Replayer, catch_up_lag: int) -> Offsets:
             break
         positions = replayer.run("catch-up", positions, ends)
     else:
-        log.warning("still behind after the catch-up passes; swapping anyway, the passes "
-                    "after the swap take the rest", extra={"passes": MAX_CATCH_UP_PASSES})
+        log.warning(
+            "still behind after the catch-up passes; swapping anyway, the passes "
+            "after the swap take the rest",
+            extra={"passes": MAX_CATCH_UP_PASSES},
+        )
     return positions
 
 
-def _reports(store: SearchStore, writer: ViewWriter, views: list[str],
-             targets: dict[str, str], live: dict[str, str]) -> list[ViewReport]:
+def _reports(
+    store: SearchStore,
+    writer: ViewWriter,
+    views: list[str],
+    targets: dict[str, str],
+    live: dict[str, str],
+) -> list[ViewReport]:
     reports: list[ViewReport] = []
     for view in views:
         store.refresh(targets[view])
-        reports.append(ViewReport(
-            view=view, index=store.full_name(targets[view]),
-            previous=store.full_name(live[view]) if live[view] != view else None,
-            documents=store.count(targets[view]),
-            written=writer.stats.written_by_view.get(view, 0),
-            seconds=round(writer.stats.write_s_by_view.get(view, 0.0), 3)))
+        reports.append(
+            ViewReport(
+                view=view,
+                index=store.full_name(targets[view]),
+                previous=store.full_name(live[view]) if live[view] != view else None,
+                documents=store.count(targets[view]),
+                written=writer.stats.written_by_view.get(view, 0),
+                seconds=round(writer.stats.write_s_by_view.get(view, 0.0), 3),
+            )
+        )
     return reports
 
 
@@ -297,18 +341,32 @@ def _retire(store: SearchStore, views: list[str], live: dict[str, str], keep_old
     old = [live[view] for view in views if live[view] != view]
     if any(live[view] == view for view in views):
         # A pre-alias concrete index shares the alias's name: the swap had to delete it.
-        log.warning("pre-alias indices replaced by the swap",
-                    extra={"views": [v for v in views if live[v] == v]})
+        log.warning(
+            "pre-alias indices replaced by the swap",
+            extra={"views": [v for v in views if live[v] == v]},
+        )
     if keep_old or not old:
-        log.info("rebuild done; old generations kept" if keep_old else "rebuild done",
-                 extra={"old": [store.full_name(i) for i in old]})
+        log.info(
+            "rebuild done; old generations kept" if keep_old else "rebuild done",
+            extra={"old": [store.full_name(i) for i in old]},
+        )
         return
     time.sleep(DRAIN_S)
     for index in old:
         store.delete_index(index)
-    log.info("rebuild done; old generations deleted",
-             extra={"deleted": [store.full_name(i) for i in old]})
+    log.info(
+        "rebuild done; old generations deleted",
+        extra={"deleted": [store.full_name(i) for i in old]},
+    )
 
 
-__all__ = ["CATCH_UP_LAG", "RebuildAborted", "RebuildProgress", "RebuildReport",
-           "ViewReport", "rebuild", "resolve_views", "source_topics"]
+__all__ = [
+    "CATCH_UP_LAG",
+    "RebuildAborted",
+    "RebuildProgress",
+    "RebuildReport",
+    "ViewReport",
+    "rebuild",
+    "resolve_views",
+    "source_topics",
+]

@@ -30,23 +30,26 @@ BATCH_RECORDS = 1000
 
 
 def _consumer(bootstrap: str) -> Consumer:
-    return Consumer({
-        "bootstrap.servers": bootstrap,
-        # Required by the client even though nothing joins a group or commits.
-        "group.id": f"lanner-rebuild-{uuid.uuid4().hex}",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "enable.partition.eof": True,
-        # Records deleted by retention since the ends were read: start at what is left.
-        "auto.offset.reset": "earliest",
-        "queued.max.messages.kbytes": 16 * 1024,
-        "fetch.wait.max.ms": 50,
-        **kafka_logging(),
-    })
+    return Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            # Required by the client even though nothing joins a group or commits.
+            "group.id": f"lanner-rebuild-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "enable.partition.eof": True,
+            # Records deleted by retention since the ends were read: start at what is left.
+            "auto.offset.reset": "earliest",
+            "queued.max.messages.kbytes": 16 * 1024,
+            "fetch.wait.max.ms": 50,
+            **kafka_logging(),
+        }
+    )
 
 
-def watermarks(bootstrap: str, topics: list[str],
-               timeout_s: float = 10.0) -> tuple[Offsets, Offsets]:
+def watermarks(
+    bootstrap: str, topics: list[str], timeout_s: float = 10.0
+) -> tuple[Offsets, Offsets]:
     """(low, high) watermarks of every partition of `topics`, read now."""
     consumer = _consumer(bootstrap)
     try:
@@ -60,8 +63,9 @@ def watermarks(bootstrap: str, topics: list[str],
             if found.error is not None:
                 raise LogError(f"metadata of topic {topic!r}: {found.error.str()}")
             for partition in sorted(found.partitions):
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition),
-                                                           timeout=timeout_s, cached=False)
+                low, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=timeout_s, cached=False
+                )
                 lows[(topic, partition)] = int(low)
                 highs[(topic, partition)] = int(high)
         return lows, highs
@@ -75,10 +79,15 @@ def remaining(starts: Mapping[Partition, int], ends: Mapping[Partition, int]) ->
     return sum(max(0, end - starts.get(p, 0)) for p, end in ends.items())
 
 
-def read_ranges(bootstrap: str, starts: Mapping[Partition, int],
-                ends: Mapping[Partition, int], stop: threading.Event, *,
-                batch: int = BATCH_RECORDS, timeout_s: float = 30.0,
-                ) -> Iterator[list[RawRecord]]:
+def read_ranges(
+    bootstrap: str,
+    starts: Mapping[Partition, int],
+    ends: Mapping[Partition, int],
+    stop: threading.Event,
+    *,
+    batch: int = BATCH_RECORDS,
+    timeout_s: float = 30.0,
+) -> Iterator[list[RawRecord]]:
     """Yield the records of [starts[p], ends[p]) for every partition, in batches.
 
     Each partition's records come in offset order (records of different partitions
@@ -98,8 +107,10 @@ def read_ranges(bootstrap: str, starts: Mapping[Partition, int],
             if messages:
                 last_progress = time.monotonic()
             elif time.monotonic() - last_progress > timeout_s:
-                raise LogTimeoutError(f"replay: no record for {timeout_s:.0f} s, partitions "
-                                      f"{sorted(pending)} short of their ends")
+                raise LogTimeoutError(
+                    f"replay: no record for {timeout_s:.0f} s, partitions "
+                    f"{sorted(pending)} short of their ends"
+                )
             records = _in_range(messages, ends, pending)
             if records:
                 yield records
@@ -107,8 +118,9 @@ def read_ranges(bootstrap: str, starts: Mapping[Partition, int],
         consumer.close()
 
 
-def _in_range(messages: list[Message], ends: Mapping[Partition, int],
-              pending: set[Partition]) -> list[RawRecord]:
+def _in_range(
+    messages: list[Message], ends: Mapping[Partition, int], pending: set[Partition]
+) -> list[RawRecord]:
     records: list[RawRecord] = []
     for message in messages:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
@@ -128,9 +140,15 @@ def _in_range(messages: list[Message], ends: Mapping[Partition, int],
             pending.discard(where)
             continue
         key, value = message.key(), message.value()
-        records.append(RawRecord(topic, partition, offset,
-                                 key.decode(errors="replace") if isinstance(key, bytes) else None,
-                                 value if isinstance(value, bytes) else b""))
+        records.append(
+            RawRecord(
+                topic,
+                partition,
+                offset,
+                key.decode(errors="replace") if isinstance(key, bytes) else None,
+                value if isinstance(value, bytes) else b"",
+            )
+        )
         if offset >= ends[where] - 1:
             pending.discard(where)
     return records

@@ -44,8 +44,9 @@ class TriggerFolder:
 
     def fold(self, events: list[tuple[int, TriggerEvent]]) -> dict[str, FoldedTrigger]:
         """Apply (offset, event) pairs in log order; return the states that changed."""
-        missing = [key for key in dict.fromkeys(e.key for _, e in events)
-                   if key not in self._states]
+        missing = [
+            key for key in dict.fromkeys(e.key for _, e in events) if key not in self._states
+        ]
         if missing:
             for key, loaded in self._load(missing).items():
                 self._remember(key, loaded)
@@ -54,8 +55,7 @@ class TriggerFolder:
             known = self._states.get(event.key)
             if known is not None and offset < known.offset:
                 continue  # applied already: a redelivery or a replay
-            folded = FoldedTrigger(fold_trigger(known.state if known else None, event),
-                                   offset + 1)
+            folded = FoldedTrigger(fold_trigger(known.state if known else None, event), offset + 1)
             self._remember(event.key, folded)
             changed[event.key] = folded
         return changed
@@ -90,7 +90,9 @@ def trigger_context(state: TriggerState) -> dict[str, Any]:
         "updatedDate": _iso(state.updated),
         "disabled": state.disabled,
         "disabledReason": state.disabled_reason,
-        "backfill": None if backfill is None else {
+        "backfill": None
+        if backfill is None
+        else {
             "id": backfill.identity,
             "start": _iso(backfill.start),
             "end": _iso(backfill.end or backfill.time),
@@ -109,10 +111,14 @@ def trigger_context(state: TriggerState) -> dict[str, Any]:
         "positions": state.positions,
         "accepted": state.accepted,
         "deadLettered": state.dead_lettered,
-        "lastBatch": None if state.last_batch is None else {
-            "executionId": state.last_batch.execution_id, "uri": state.last_batch.uri,
+        "lastBatch": None
+        if state.last_batch is None
+        else {
+            "executionId": state.last_batch.execution_id,
+            "uri": state.last_batch.uri,
             "count": state.last_batch.count,
-            "ranges": {tp: list(r) for tp, r in state.last_batch.ranges.items()}},
+            "ranges": {tp: list(r) for tp, r in state.last_batch.ranges.items()},
+        },
     }
 
 
@@ -132,6 +138,8 @@ def folded_from_doc(doc: dict[str, Any]) -> FoldedTrigger | None:
     try:
         return FoldedTrigger(TriggerState.model_validate(model), offset)
     except ValidationError:
-        log.warning("stored trigger model does not validate; folding again from its next event",
-                    extra={"trigger": doc.get("key")})
+        log.warning(
+            "stored trigger model does not validate; folding again from its next event",
+            extra={"trigger": doc.get("key")},
+        )
         return None

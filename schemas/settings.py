@@ -15,10 +15,22 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 _SAFE_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # The first segment after /api/v1 is a tenant unless it names a route group; a tenant
 # called like one would be unreachable through Kestra's /api/v1/{tenant}/... paths.
-RESERVED_TENANTS = frozenset({
-    "flows", "executions", "logs", "audit", "stats", "health", "metrics", "namespaces",
-    "plugins", "tokens", "secrets", "triggers",
-})
+RESERVED_TENANTS = frozenset(
+    {
+        "flows",
+        "executions",
+        "logs",
+        "audit",
+        "stats",
+        "health",
+        "metrics",
+        "namespaces",
+        "plugins",
+        "tokens",
+        "secrets",
+        "triggers",
+    }
+)
 # LANNER_AUTH when it is not set: `server local` is the convenience mode on loopback;
 # every other entry point (standalone, cluster roles, tests that build settings) is on.
 AUTH_DEFAULTS = {"local": False}

@@ -111,7 +111,10 @@ class LiveFlowCatalog(FlowSources, FollowedView):
     """FlowSources kept up to date by a thread that folds `flow-events` from the start."""
 
     def __init__(
-        self, bootstrap: str, topics: Topics, registry: PluginRegistry,
+        self,
+        bootstrap: str,
+        topics: Topics,
+        registry: PluginRegistry,
         limits: Limits | None = None,
     ) -> None:
         super().__init__(registry, limits)

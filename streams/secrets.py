@@ -264,8 +264,12 @@ def has_deferred(value: Any, kind: str | None = None) -> bool:
 # --- the worker's edges ------------------------------------------------------------------
 
 
-def namespace_secrets(namespace: str, env_secrets: Mapping[str, str],
-                      stored: SecretFold | None, cipher: SecretCipher | None) -> dict[str, str]:
+def namespace_secrets(
+    namespace: str,
+    env_secrets: Mapping[str, str],
+    stored: SecretFold | None,
+    cipher: SecretCipher | None,
+) -> dict[str, str]:
     """What secret('NAME') means in `namespace`, on a worker as in the API (a webhook's
     key): the namespace's stored secret, else its nearest parent's, else SECRET_<NAME> of
     the environment. A stored secret this key does not decrypt is left out, and said."""
@@ -274,8 +278,10 @@ def namespace_secrets(namespace: str, env_secrets: Mapping[str, str],
         for name, event in stored.visible(namespace).items():
             value = cipher.decrypt(event)
             if value is None:
-                log.error("stored secret does not decrypt with this LANNER_SECRET_KEY",
-                          extra={"namespace": event.namespace, "secret": name})
+                log.error(
+                    "stored secret does not decrypt with this LANNER_SECRET_KEY",
+                    extra={"namespace": event.namespace, "secret": name},
+                )
                 continue
             found[name] = value
     return found

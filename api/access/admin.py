@@ -26,8 +26,13 @@ def ensure_tokens_topic(settings: LannerSettings) -> str:
     topic = tokens_topic(settings.system_topic_prefix)
     # One partition: a total order of every token fact, which is all a tiny topic needs.
     # Kept forever: a token (or its revocation) must never expire with Kafka's retention.
-    ensure_topics(settings.kafka_bootstrap, [topic], 1, settings.replication_factor,
-                  config={"retention.ms": "-1", "retention.bytes": "-1"})
+    ensure_topics(
+        settings.kafka_bootstrap,
+        [topic],
+        1,
+        settings.replication_factor,
+        config={"retention.ms": "-1", "retention.bytes": "-1"},
+    )
     return topic
 
 
@@ -49,8 +54,9 @@ def read_tokens(settings: LannerSettings) -> TokenFold:
     return fold
 
 
-def create_token(settings: LannerSettings, name: str, tenant: str | None,
-                 read_only: bool) -> tuple[str, TokenCreated]:
+def create_token(
+    settings: LannerSettings, name: str, tenant: str | None, read_only: bool
+) -> tuple[str, TokenCreated]:
     """The clear token (to print once) and its stored record."""
     if not name or len(name) > 100:
         raise TokenAdminError("a token name is 1-100 characters")
@@ -59,9 +65,19 @@ def create_token(settings: LannerSettings, name: str, tenant: str | None,
     if read_tokens(settings).by_name(name) is not None:
         raise TokenAdminError(f"a token named {name!r} exists; revoke it first")
     minted = mint()
-    event = TokenCreated(name=name, token_id=minted.token_id, time=dt.datetime.now(dt.UTC),
-                         actor=_actor(), tenant=tenant, read_only=read_only, salt=minted.salt,
-                         hash=minted.hash, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    event = TokenCreated(
+        name=name,
+        token_id=minted.token_id,
+        time=dt.datetime.now(dt.UTC),
+        actor=_actor(),
+        tenant=tenant,
+        read_only=read_only,
+        salt=minted.salt,
+        hash=minted.hash,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+    )
     _send(settings, name, event.model_dump_json().encode())
     return minted.clear, event
 
@@ -70,8 +86,9 @@ def revoke_token(settings: LannerSettings, name: str) -> TokenRevoked:
     found = read_tokens(settings).by_name(name)
     if found is None:
         raise TokenAdminError(f"no token named {name!r}")
-    event = TokenRevoked(name=name, token_id=found.token_id, time=dt.datetime.now(dt.UTC),
-                         actor=_actor())
+    event = TokenRevoked(
+        name=name, token_id=found.token_id, time=dt.datetime.now(dt.UTC), actor=_actor()
+    )
     _send(settings, name, event.model_dump_json().encode())
     return event
 

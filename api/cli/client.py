@@ -24,8 +24,14 @@ EXIT_UNREACHABLE = 3  # nothing answered at LANNER_URL
 
 
 class ClientError(Exception):
-    def __init__(self, message: str, *, status: int | None = None,
-                 body: Any = None, exit_code: int = EXIT_API_ERROR) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        body: Any = None,
+        exit_code: int = EXIT_API_ERROR,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.body = body
@@ -44,16 +50,23 @@ def base_url(environ: Mapping[str, str] | None = None) -> str:
 
 
 class LannerClient:
-    def __init__(self, url: str | None = None, *, timeout_s: float = 30.0,
-                 tenant: str | None = None, token: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        timeout_s: float = 30.0,
+        tenant: str | None = None,
+        token: str | None = None,
+    ) -> None:
         self.url = (url or base_url()).rstrip("/")
         # Kestra's path shape, always with the tenant (LANNER_TENANT_ID / --tenant), and
         # the bearer token of LANNER_TOKEN when there is one.
         self.tenant = tenant or os.environ.get("LANNER_TENANT_ID") or "main"
         secret = token if token is not None else os.environ.get("LANNER_TOKEN", "")
         headers = {"authorization": f"Bearer {secret}"} if secret else {}
-        self._http = httpx.Client(base_url=f"{self.url}{API}/{self.tenant}", timeout=timeout_s,
-                                  headers=headers)
+        self._http = httpx.Client(
+            base_url=f"{self.url}{API}/{self.tenant}", timeout=timeout_s, headers=headers
+        )
 
     def close(self) -> None:
         self._http.close()
@@ -70,9 +83,11 @@ class LannerClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise ClientError(f"cannot reach the Lanner API at {self.url} ({exc}); is "
-                              "`lanner server local` running, or LANNER_URL set?",
-                              exit_code=EXIT_UNREACHABLE) from None
+            raise ClientError(
+                f"cannot reach the Lanner API at {self.url} ({exc}); is "
+                "`lanner server local` running, or LANNER_URL set?",
+                exit_code=EXIT_UNREACHABLE,
+            ) from None
         if response.status_code >= 400:
             raise _error(response)
         return response
@@ -94,22 +109,30 @@ class LannerClient:
                 return self.health()
             except ClientError as exc:
                 if time.monotonic() >= deadline:
-                    raise ClientError(f"the API at {self.url} is not healthy after "
-                                      f"{timeout_s:.0f} s: {exc}", exit_code=exc.exit_code
-                                      ) from None
+                    raise ClientError(
+                        f"the API at {self.url} is not healthy after {timeout_s:.0f} s: {exc}",
+                        exit_code=exc.exit_code,
+                    ) from None
             time.sleep(interval_s)
 
     # --- flows ------------------------------------------------------------------------
 
     def create_flow(self, source: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._json("POST", "/flows", content=source.encode(),
-                                            headers={"content-type": "application/x-yaml"})
+        result: dict[str, Any] = self._json(
+            "POST",
+            "/flows",
+            content=source.encode(),
+            headers={"content-type": "application/x-yaml"},
+        )
         return result
 
     def update_flow(self, namespace: str, flow_id: str, source: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json(
-            "PUT", f"/flows/{namespace}/{flow_id}", content=source.encode(),
-            headers={"content-type": "application/x-yaml"})
+            "PUT",
+            f"/flows/{namespace}/{flow_id}",
+            content=source.encode(),
+            headers={"content-type": "application/x-yaml"},
+        )
         return result
 
     def deploy_flow(self, source: str) -> dict[str, Any]:
@@ -126,8 +149,12 @@ class LannerClient:
         return self.update_flow(str(data["namespace"]), str(data["id"]), source)
 
     def validate_flow(self, source: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._json("POST", "/flows/validate", content=source.encode(),
-                                            headers={"content-type": "application/x-yaml"})
+        result: dict[str, Any] = self._json(
+            "POST",
+            "/flows/validate",
+            content=source.encode(),
+            headers={"content-type": "application/x-yaml"},
+        )
         return result
 
     def get_flow(self, namespace: str, flow_id: str) -> dict[str, Any]:
@@ -154,8 +181,7 @@ class LannerClient:
     # --- secrets ----------------------------------------------------------------------
 
     def set_secret(self, namespace: str, name: str, value: str) -> None:
-        self._request("PUT", f"/namespaces/{namespace}/secrets/{name}",
-                      json={"value": value})
+        self._request("PUT", f"/namespaces/{namespace}/secrets/{name}", json={"value": value})
 
     def list_secrets(self, namespace: str) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self._json("GET", f"/namespaces/{namespace}/secrets")
@@ -176,26 +202,39 @@ class LannerClient:
 
     def set_kv(self, namespace: str, key: str, value: Any, ttl: str | None = None) -> None:
         params = {"ttl": ttl} if ttl else {}
-        self._request("PUT", f"/namespaces/{namespace}/kv/{key}", params=params,
-                      content=json.dumps(value).encode(),
-                      headers={"content-type": "application/json"})
+        self._request(
+            "PUT",
+            f"/namespaces/{namespace}/kv/{key}",
+            params=params,
+            content=json.dumps(value).encode(),
+            headers={"content-type": "application/json"},
+        )
 
     def delete_kv(self, namespace: str, key: str) -> None:
         self._request("DELETE", f"/namespaces/{namespace}/kv/{key}")
 
     # --- executions -------------------------------------------------------------------
 
-    def create_execution(self, namespace: str, flow_id: str,
-                         inputs: Mapping[str, Any] | None = None,
-                         labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    def create_execution(
+        self,
+        namespace: str,
+        flow_id: str,
+        inputs: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         params = {"labels": [f"{k}:{v}" for k, v in (labels or {}).items()]}
-        result: dict[str, Any] = self._json("POST", f"/executions/{namespace}/{flow_id}",
-                                            json=dict(inputs or {}), params=params)
+        result: dict[str, Any] = self._json(
+            "POST", f"/executions/{namespace}/{flow_id}", json=dict(inputs or {}), params=params
+        )
         return result
 
     def create_execution_with_files(
-        self, namespace: str, flow_id: str, inputs: Mapping[str, str],
-        files: Mapping[str, Path], labels: Mapping[str, str] | None = None,
+        self,
+        namespace: str,
+        flow_id: str,
+        inputs: Mapping[str, str],
+        files: Mapping[str, Path],
+        labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """A multipart form: every input as a field, every FILE input as an upload."""
         params = {"labels": [f"{k}:{v}" for k, v in (labels or {}).items()]}
@@ -203,8 +242,12 @@ class LannerClient:
         try:
             uploads = {name: (files[name].name, handle) for name, handle in handles.items()}
             result: dict[str, Any] = self._json(
-                "POST", f"/executions/{namespace}/{flow_id}", data=dict(inputs),
-                files=uploads, params=params)
+                "POST",
+                f"/executions/{namespace}/{flow_id}",
+                data=dict(inputs),
+                files=uploads,
+                params=params,
+            )
         finally:
             for handle in handles.values():
                 handle.close()
@@ -215,9 +258,15 @@ class LannerClient:
         result: dict[str, Any] = self._json("GET", f"/executions/{execution_id}", params=params)
         return result
 
-    def search_executions(self, *, namespace: str | None = None, flow_id: str | None = None,
-                          states: list[str] | None = None, size: int = 25,
-                          page: int = 1) -> dict[str, Any]:
+    def search_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        states: list[str] | None = None,
+        size: int = 25,
+        page: int = 1,
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"size": size, "page": page}
         if namespace:
             params["namespace"] = namespace
@@ -228,10 +277,12 @@ class LannerClient:
         result: dict[str, Any] = self._json("GET", "/executions/search", params=params)
         return result
 
-    def execution_events(self, execution_id: str,
-                         types: list[str] | None = None) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._json("GET", f"/executions/{execution_id}/events",
-                                                  params={"type": types or []})
+    def execution_events(
+        self, execution_id: str, types: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json(
+            "GET", f"/executions/{execution_id}/events", params={"type": types or []}
+        )
         return result
 
     def flow_revisions(self, namespace: str, flow_id: str) -> list[dict[str, Any]]:
@@ -240,11 +291,13 @@ class LannerClient:
 
     def audit(self, **params: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._json(
-            "GET", "/audit", params={k: v for k, v in params.items() if v is not None})
+            "GET", "/audit", params={k: v for k, v in params.items() if v is not None}
+        )
         return result
 
-    def logs(self, execution_id: str, *, task_id: str | None = None,
-             min_level: str | None = None) -> list[dict[str, Any]]:
+    def logs(
+        self, execution_id: str, *, task_id: str | None = None, min_level: str | None = None
+    ) -> list[dict[str, Any]]:
         params = {k: v for k, v in (("taskId", task_id), ("minLevel", min_level)) if v}
         result: list[dict[str, Any]] = self._json("GET", f"/logs/{execution_id}", params=params)
         return result
@@ -262,23 +315,32 @@ class LannerClient:
         )
         return result
 
-    def search_triggers(self, *, namespace: str | None = None, flow_id: str | None = None,
-                        q: str | None = None, size: int = 25, page: int = 1) -> dict[str, Any]:
-        params = {k: v for k, v in (("namespace", namespace), ("flowId", flow_id), ("q", q))
-                  if v}
-        result: dict[str, Any] = self._json("GET", "/triggers/search",
-                                            params={**params, "size": size, "page": page})
+    def search_triggers(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        q: str | None = None,
+        size: int = 25,
+        page: int = 1,
+    ) -> dict[str, Any]:
+        params = {k: v for k, v in (("namespace", namespace), ("flowId", flow_id), ("q", q)) if v}
+        result: dict[str, Any] = self._json(
+            "GET", "/triggers/search", params={**params, "size": size, "page": page}
+        )
         return result
 
-    def update_trigger(self, namespace: str, flow_id: str, trigger_id: str,
-                       **changes: Any) -> dict[str, Any]:
+    def update_trigger(
+        self, namespace: str, flow_id: str, trigger_id: str, **changes: Any
+    ) -> dict[str, Any]:
         """Kestra's PUT /triggers: `disabled=True|False`, or `backfill={start, end, ...}`."""
         body = {"namespace": namespace, "flowId": flow_id, "triggerId": trigger_id, **changes}
         result: dict[str, Any] = self._json("PUT", "/triggers", json=body)
         return result
 
-    def trigger_backfill(self, namespace: str, flow_id: str, trigger_id: str,
-                         action: str) -> dict[str, Any]:
+    def trigger_backfill(
+        self, namespace: str, flow_id: str, trigger_id: str, action: str
+    ) -> dict[str, Any]:
         """pause, unpause or delete the trigger's running backfill."""
         body = {"namespace": namespace, "flowId": flow_id, "triggerId": trigger_id}
         method = "POST" if action == "delete" else "PUT"
@@ -287,7 +349,8 @@ class LannerClient:
 
     def unlock_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> dict[str, Any]:
         result: dict[str, Any] = self._json(
-            "POST", f"/triggers/{namespace}/{flow_id}/{trigger_id}/unlock")
+            "POST", f"/triggers/{namespace}/{flow_id}/{trigger_id}/unlock"
+        )
         return result
 
     def follow(self, execution_id: str, *, logs: bool = False) -> Iterator[SseEvent]:
@@ -308,8 +371,9 @@ class LannerClient:
                         yield SseEvent(event, _parse("\n".join(data)))
                         event, data = "message", []
         except httpx.TransportError as exc:
-            raise ClientError(f"lost the stream from {self.url}: {exc}",
-                              exit_code=EXIT_UNREACHABLE) from None
+            raise ClientError(
+                f"lost the stream from {self.url}: {exc}", exit_code=EXIT_UNREACHABLE
+            ) from None
 
 
 def _parse(text: str) -> Any:
@@ -327,5 +391,8 @@ def _error(response: httpx.Response) -> ClientError:
     message = body.get("message") if isinstance(body, dict) else None
     if response.status_code == 401:
         message = f"{message or 'unauthorized'} (set LANNER_TOKEN; `lanner token create`)"
-    return ClientError(f"{response.status_code}: {message or response.reason_phrase}",
-                       status=response.status_code, body=body)
+    return ClientError(
+        f"{response.status_code}: {message or response.reason_phrase}",
+        status=response.status_code,
+        body=body,
+    )

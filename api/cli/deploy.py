@@ -27,8 +27,10 @@ def deploy_paths(client: LannerClient, paths: list[Path], console: Console) -> i
     for item in flow_files(paths):
         if isinstance(item, FileResult):
             failed += 1
-            console.print(Text.assemble(("✗ ", "red"), str(item.file), ": ",
-                                        item.problems[0].message), soft_wrap=True)
+            console.print(
+                Text.assemble(("✗ ", "red"), str(item.file), ": ", item.problems[0].message),
+                soft_wrap=True,
+            )
             continue
         try:
             result = client.deploy_flow(item.read_text(encoding="utf-8"))
@@ -44,13 +46,20 @@ def deploy_paths(client: LannerClient, paths: list[Path], console: Console) -> i
             body = exc.body if isinstance(exc.body, dict) else {}
             for problem in body.get("problems", []):
                 line = problem.get("line") or "-"
-                console.print(Text(f"    line {line} {problem.get('path') or ''}: "
-                                   f"{problem.get('message')}"), soft_wrap=True)
+                console.print(
+                    Text(f"    line {line} {problem.get('path') or ''}: {problem.get('message')}"),
+                    soft_wrap=True,
+                )
             continue
-        console.print(Text.assemble(
-            ("✓ ", "green"), str(item),
-            f" ({result.get('namespace')}.{result.get('id')} revision {result.get('revision')}, "
-            f"{result.get('outcome', 'deployed')})"), soft_wrap=True)
+        console.print(
+            Text.assemble(
+                ("✓ ", "green"),
+                str(item),
+                f" ({result.get('namespace')}.{result.get('id')} "
+                f"revision {result.get('revision')}, {result.get('outcome', 'deployed')})",
+            ),
+            soft_wrap=True,
+        )
     return failed
 
 
@@ -69,8 +78,9 @@ def deploy_files(paths: list[Path], console: Console) -> int:
     return 1 if failed else 0
 
 
-def deploy_directory_when_ready(settings: LannerSettings, flows_dir: Path, console: Console,
-                                *, timeout_s: float = 120.0) -> int:
+def deploy_directory_when_ready(
+    settings: LannerSettings, flows_dir: Path, console: Console, *, timeout_s: float = 120.0
+) -> int:
     with LannerClient(api_url(settings)) as client:
         try:
             client.wait_healthy(timeout_s)

@@ -46,8 +46,10 @@ def port_in_use(port: int) -> bool:
 
 
 def taken_message(port: int, what: str, setting: str) -> str:
-    return (f"port {port} for {what} is already taken: stop what uses it, or set {setting} "
-            "to a free port")
+    return (
+        f"port {port} for {what} is already taken: stop what uses it, or set {setting} "
+        "to a free port"
+    )
 
 
 class EmbeddedServer:

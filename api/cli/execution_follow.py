@@ -23,10 +23,18 @@ _print_lock = threading.Lock()
 def print_log(line: dict[str, Any]) -> None:
     style = _LEVEL_STYLE.get(line["level"], "")
     with _print_lock:
-        console.print(Text.assemble((line["timestamp"], "dim"), " ",
-                                    (f"{line['level']:<5}", style), " ",
-                                    (f"[{line.get('taskId') or '-'}]", "cyan"), " ",
-                                    line["message"]), soft_wrap=True)
+        console.print(
+            Text.assemble(
+                (line["timestamp"], "dim"),
+                " ",
+                (f"{line['level']:<5}", style),
+                " ",
+                (f"[{line.get('taskId') or '-'}]", "cyan"),
+                " ",
+                line["message"],
+            ),
+            soft_wrap=True,
+        )
 
 
 def _print_states(client: LannerClient, execution_id: str, failures: list[ClientError]) -> None:
@@ -41,8 +49,10 @@ def _print_states(client: LannerClient, execution_id: str, failures: list[Client
                     last[run["id"]] = state
                     label = run["taskId"] + (f" [{run['value']}]" if run.get("value") else "")
                     with _print_lock:
-                        console.print(Text.assemble(("task ", "dim"), label, " ",
-                                                    state_text(state)), soft_wrap=True)
+                        console.print(
+                            Text.assemble(("task ", "dim"), label, " ", state_text(state)),
+                            soft_wrap=True,
+                        )
     except ClientError as exc:
         failures.append(exc)
 
@@ -51,8 +61,12 @@ def follow_until_end(client: LannerClient, execution_id: str) -> str:
     """Print until the execution ends; its final state. ClientError if a stream fails."""
     failures: list[ClientError] = []
     states_client = LannerClient(client.url, tenant=client.tenant)
-    states = threading.Thread(target=_print_states, name="follow-states",
-                              args=(states_client, execution_id, failures), daemon=True)
+    states = threading.Thread(
+        target=_print_states,
+        name="follow-states",
+        args=(states_client, execution_id, failures),
+        daemon=True,
+    )
     states.start()
     final = "?"
     try:
@@ -68,6 +82,7 @@ def follow_until_end(client: LannerClient, execution_id: str) -> str:
     if failures:
         raise failures[0]
     with _print_lock:
-        console.print(Text.assemble("execution ", execution_id, " ", state_text(final)),
-                      soft_wrap=True)
+        console.print(
+            Text.assemble("execution ", execution_id, " ", state_text(final)), soft_wrap=True
+        )
     return final

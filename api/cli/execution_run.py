@@ -39,8 +39,14 @@ def _files(values: list[str] | None) -> dict[str, Path]:
     return files
 
 
-def _create(client: LannerClient, namespace: str, flow_id: str, inputs: dict[str, str],
-            files: dict[str, Path], labels: dict[str, str]) -> dict[str, Any]:
+def _create(
+    client: LannerClient,
+    namespace: str,
+    flow_id: str,
+    inputs: dict[str, str],
+    files: dict[str, Path],
+    labels: dict[str, str],
+) -> dict[str, Any]:
     if files:
         return client.create_execution_with_files(namespace, flow_id, inputs, files, labels)
     return client.create_execution(namespace, flow_id, inputs, labels)
@@ -55,22 +61,45 @@ def _wait_end(client: LannerClient, execution_id: str) -> dict[str, Any]:
 
 def run_command(
     namespace: Annotated[str, typer.Argument(show_default=False, help="The flow's namespace.")],
-    flow_id: Annotated[str, typer.Argument(
-        metavar="FLOW", show_default=False, help="The flow's id.")],
-    inputs: Annotated[list[str] | None, typer.Option(
-        "--input", "-i", help="An input, KEY=VALUE (as text; the flow's input type converts "
-        "it); repeat for several.")] = None,
-    files: Annotated[list[str] | None, typer.Option(
-        "--file", "-f", help="A FILE input, KEY=PATH, uploaded with the execution; repeat "
-        "for several.")] = None,
-    labels: Annotated[list[str] | None, typer.Option(
-        "--label", "-l", help="A label of this execution, KEY:VALUE; repeat for several."
-    )] = None,
-    wait: Annotated[bool, typer.Option(
-        "--wait", help="Wait for the end, print the execution, exit 0 for SUCCESS or "
-        "WARNING and 1 otherwise.")] = False,
-    follow: Annotated[bool, typer.Option(
-        "--follow", help="Like --wait, printing task states and log lines as they come.")
+    flow_id: Annotated[
+        str, typer.Argument(metavar="FLOW", show_default=False, help="The flow's id.")
+    ],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--input",
+            "-i",
+            help="An input, KEY=VALUE (as text; the flow's input type converts "
+            "it); repeat for several.",
+        ),
+    ] = None,
+    files: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="A FILE input, KEY=PATH, uploaded with the execution; repeat for several.",
+        ),
+    ] = None,
+    labels: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label", "-l", help="A label of this execution, KEY:VALUE; repeat for several."
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="Wait for the end, print the execution, exit 0 for SUCCESS or "
+            "WARNING and 1 otherwise.",
+        ),
+    ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow", help="Like --wait, printing task states and log lines as they come."
+        ),
     ] = False,
     output: OutputOption = OutputFormat.TABLE,
 ) -> None:
@@ -88,8 +117,7 @@ def run_command(
             refused = exc.status in (404, 422)
             raise typer.Exit(EXIT_REFUSED if refused else exc.exit_code) from None
         execution_id = str(created["id"])
-        errors.print(f"execution {execution_id} of {namespace}.{flow_id} created",
-                     soft_wrap=True)
+        errors.print(f"execution {execution_id} of {namespace}.{flow_id} created", soft_wrap=True)
         try:
             if follow:
                 final = follow_until_end(client, execution_id)

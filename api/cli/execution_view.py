@@ -24,22 +24,30 @@ def _attempts(run: dict[str, Any]) -> str:
 
 def show_execution(found: dict[str, Any], wide: bool) -> None:
     state = found["state"]
-    console.print(Text.assemble(("Execution ", "bold"), found["id"], "  ",
-                                state_text(state["current"])), soft_wrap=True)
-    console.print(f"flow {found['namespace']}.{found['flowId']} revision "
-                  f"{found['flowRevision']}; started {short_time(state.get('startDate'))}, "
-                  f"ended {short_time(state.get('endDate'))}, took "
-                  f"{seconds(state.get('duration'))}", soft_wrap=True)
+    console.print(
+        Text.assemble(("Execution ", "bold"), found["id"], "  ", state_text(state["current"])),
+        soft_wrap=True,
+    )
+    console.print(
+        f"flow {found['namespace']}.{found['flowId']} revision "
+        f"{found['flowRevision']}; started {short_time(state.get('startDate'))}, "
+        f"ended {short_time(state.get('endDate'))}, took "
+        f"{seconds(state.get('duration'))}",
+        soft_wrap=True,
+    )
     if found.get("asOf"):
         point = found["asOf"]
-        console.print(Text(f"as of event {point['seq']} of {point['lastSeq']} ({point['time']})",
-                           style="yellow"))
+        console.print(
+            Text(
+                f"as of event {point['seq']} of {point['lastSeq']} ({point['time']})",
+                style="yellow",
+            )
+        )
     if found.get("error"):
         console.print(Text(f"error: {found['error']}", style="red"), soft_wrap=True)
     for name in ("inputs", "outputs"):
         if found.get(name):
-            console.print(Text(f"{name}: {json.dumps(found[name], default=str)}"),
-                          soft_wrap=True)
+            console.print(Text(f"{name}: {json.dumps(found[name], default=str)}"), soft_wrap=True)
     columns = ["TASK", "STATE", "DURATION", "ATTEMPTS", "OUTPUTS"]
     if wide:
         columns.insert(0, "TASK RUN ID")
@@ -49,8 +57,11 @@ def show_execution(found: dict[str, Any], wide: bool) -> None:
         detail = outputs if run.get("outputs") or not run.get("error") else run["error"]
         cells: list[str | Text] = [
             run["taskId"] + (f" [{run['value']}]" if run.get("value") else ""),
-            state_text(run["state"]["current"]), seconds(run["state"].get("duration")),
-            _attempts(run), Text(detail)]
+            state_text(run["state"]["current"]),
+            seconds(run["state"].get("duration")),
+            _attempts(run),
+            Text(detail),
+        ]
         if wide:
             cells.insert(0, run["id"])
         rows.add_row(*cells)

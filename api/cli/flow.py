@@ -86,7 +86,10 @@ def test_command(
         print_results([r for r in results if not r.valid], console)
         raise typer.Exit(code=2)
     code = run_flow_test(
-        file, flows, pairs(inputs, "--input"), timeout,
+        file,
+        flows,
+        pairs(inputs, "--input"),
+        timeout,
         as_json=output is OutputFormat.JSON,
         bootstrap=os.environ.get("LANNER_KAFKA_BOOTSTRAP") or None,
         console=console,
@@ -108,8 +111,9 @@ def deploy_command(
 
 @app.command("history")
 def history_command(
-    namespace: Annotated[str, typer.Argument(
-        show_default=False, help="The namespace, e.g. company.team.")],
+    namespace: Annotated[
+        str, typer.Argument(show_default=False, help="The namespace, e.g. company.team.")
+    ],
     flow_id: Annotated[str, typer.Argument(show_default=False, help="The flow's id.")],
     output: Annotated[
         OutputFormat, typer.Option("--output", "-o", help="How to print the history.")
@@ -132,9 +136,16 @@ def history_command(
         return
     console = Console()
     for rev in revisions:
-        console.print(Text.assemble(("revision ", "bold"), str(rev.get("revision")), "  ",
-                                    (str(rev.get("updated")), "dim"), "  by ",
-                                    (str(rev.get("actor")), "cyan")))
+        console.print(
+            Text.assemble(
+                ("revision ", "bold"),
+                str(rev.get("revision")),
+                "  ",
+                (str(rev.get("updated")), "dim"),
+                "  by ",
+                (str(rev.get("actor")), "cyan"),
+            )
+        )
         if rev.get("diff"):
             console.print(Syntax(rev["diff"], "diff", background_color="default"))
 
@@ -144,10 +155,12 @@ def history_command(
 
 @app.command("export")
 def export_command(
-    namespace: Annotated[str, typer.Argument(
-        show_default=False, help="The namespace, e.g. company.team.")],
-    directory: Annotated[Path, typer.Argument(
-        show_default=False, help="A folder of flow files (<id>.yml).")],
+    namespace: Annotated[
+        str, typer.Argument(show_default=False, help="The namespace, e.g. company.team.")
+    ],
+    directory: Annotated[
+        Path, typer.Argument(show_default=False, help="A folder of flow files (<id>.yml).")
+    ],
 ) -> None:
     """Write the latest revision of every flow of NAMESPACE to DIRECTORY/<id>.yml."""
     from api.cli.flow_sync import export_flows
@@ -160,8 +173,9 @@ def export_command(
 
 @app.command("delete")
 def delete_command(
-    namespace: Annotated[str, typer.Argument(
-        show_default=False, help="The namespace, e.g. company.team.")],
+    namespace: Annotated[
+        str, typer.Argument(show_default=False, help="The namespace, e.g. company.team.")
+    ],
     flow_id: Annotated[str, typer.Argument(show_default=False, help="The flow's id.")],
 ) -> None:
     """Delete a flow (its history stays in the log)."""
@@ -173,12 +187,15 @@ def delete_command(
 
 @app.command("sync")
 def sync_command(
-    namespace: Annotated[str, typer.Argument(
-        show_default=False, help="The namespace, e.g. company.team.")],
-    directory: Annotated[Path, typer.Argument(
-        show_default=False, help="A folder of flow files (<id>.yml).")],
-    delete: Annotated[bool, typer.Option(
-        "--delete", help="Delete the flows of NAMESPACE that have no file.")] = False,
+    namespace: Annotated[
+        str, typer.Argument(show_default=False, help="The namespace, e.g. company.team.")
+    ],
+    directory: Annotated[
+        Path, typer.Argument(show_default=False, help="A folder of flow files (<id>.yml).")
+    ],
+    delete: Annotated[
+        bool, typer.Option("--delete", help="Delete the flows of NAMESPACE that have no file.")
+    ] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only.")] = False,
 ) -> None:
     """Make NAMESPACE hold exactly the flows of DIRECTORY: plan first, then apply."""

@@ -76,10 +76,12 @@ class Step:
     path: Path | None
 
 
-def plan_sync(local: dict[str, LocalFlow], remote: list[dict[str, Any]], namespace: str,
-              *, delete: bool) -> list[Step]:
-    existing = {str(f["id"]): str(f.get("source") or "") for f in remote
-                if f.get("namespace") == namespace}
+def plan_sync(
+    local: dict[str, LocalFlow], remote: list[dict[str, Any]], namespace: str, *, delete: bool
+) -> list[Step]:
+    existing = {
+        str(f["id"]): str(f.get("source") or "") for f in remote if f.get("namespace") == namespace
+    }
     steps: list[Step] = []
     for flow_id, flow in sorted(local.items()):
         if flow_id not in existing:
@@ -90,8 +92,9 @@ def plan_sync(local: dict[str, LocalFlow], remote: list[dict[str, Any]], namespa
             action = "update"
         steps.append(Step(action, flow_id, flow.source, flow.path))
     if delete:
-        steps += [Step("delete", flow_id, None, None)
-                  for flow_id in sorted(set(existing) - set(local))]
+        steps += [
+            Step("delete", flow_id, None, None) for flow_id in sorted(set(existing) - set(local))
+        ]
     return steps
 
 
@@ -100,8 +103,9 @@ def print_plan(plan: list[Step], console: Console) -> None:
     for column in ("ACTION", "FLOW", "FILE"):
         table.add_column(column)
     for step in plan:
-        table.add_row(Text(step.action, style=_STYLE[step.action]), step.flow_id,
-                      str(step.path or "-"))
+        table.add_row(
+            Text(step.action, style=_STYLE[step.action]), step.flow_id, str(step.path or "-")
+        )
     console.print(table)
     counts = {a: sum(1 for s in plan if s.action == a) for a in _STYLE}
     console.print(", ".join(f"{n} {a}" for a, n in counts.items()), style="dim")
@@ -122,8 +126,9 @@ def apply_plan(client: LannerClient, namespace: str, plan: list[Step], console: 
             if exc.status is None:
                 raise
             failed += 1
-            console.print(Text(f"✗ {step.action} {step.flow_id}: {exc}", style="red"),
-                          soft_wrap=True)
+            console.print(
+                Text(f"✗ {step.action} {step.flow_id}: {exc}", style="red"), soft_wrap=True
+            )
             continue
         console.print(Text.assemble((f"✓ {step.action} ", _STYLE[step.action]), step.flow_id))
     return failed

@@ -73,8 +73,12 @@ def run_flow_test(
 
 def _report(state: Execution, env: TestEnvironment, *, as_json: bool, console: Console) -> int:
     total = sum(seconds for _name, seconds in env.phases)
-    console.print(f"[dim]{total:.1f} s: " + ", ".join(
-        f"{name} {seconds:.1f} s" for name, seconds in env.phases) + "[/dim]", soft_wrap=True)
+    console.print(
+        f"[dim]{total:.1f} s: "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in env.phases)
+        + "[/dim]",
+        soft_wrap=True,
+    )
     if as_json:
         print(json.dumps(execution_to_api(state), indent=2, default=str))
     else:

@@ -23,8 +23,12 @@ from api.cli.output import (
 )
 
 app = typer.Typer(no_args_is_help=True)
-Ns = Annotated[str, typer.Argument(
-    metavar="NAMESPACE", show_default=False, help="The namespace, e.g. company.team.")]
+Ns = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAMESPACE", show_default=False, help="The namespace, e.g. company.team."
+    ),
+]
 Key = Annotated[str, typer.Argument(metavar="KEY", show_default=False, help="The key.")]
 
 
@@ -34,11 +38,20 @@ def list_command(namespace: Ns, output: OutputOption = OutputFormat.TABLE) -> No
     entries = call(lambda c: c.list_kv(namespace))
     if emit(entries, output):
         return
-    rows = table("KEY", "TYPE", "UPDATED (UTC)", "EXPIRES (UTC)",
-                 keep=("KEY", "UPDATED (UTC)", "EXPIRES (UTC)"))
+    rows = table(
+        "KEY",
+        "TYPE",
+        "UPDATED (UTC)",
+        "EXPIRES (UTC)",
+        keep=("KEY", "UPDATED (UTC)", "EXPIRES (UTC)"),
+    )
     for entry in entries:
-        rows.add_row(entry["key"], entry["type"], short_time(entry.get("updateDate")),
-                     short_time(entry.get("expirationDate")))
+        rows.add_row(
+            entry["key"],
+            entry["type"],
+            short_time(entry.get("updateDate")),
+            short_time(entry.get("expirationDate")),
+        )
     print_table(rows, wide=False)
 
 
@@ -66,13 +79,21 @@ def _parse(raw: str, as_string: bool) -> Any:
 def set_command(
     namespace: Ns,
     key: Key,
-    value: Annotated[str, typer.Argument(
-        show_default=False, help="The value: JSON (42, true, {\"a\": 1}, [1, 2]) is stored "
-        "with its type, anything else as a string. `-` reads it from stdin.")],
-    as_string: Annotated[bool, typer.Option(
-        "--string", help="Store the value as a string even when it reads as JSON.")] = False,
-    ttl: Annotated[str | None, typer.Option(
-        help="Expire after this ISO-8601 duration (PT1H, P7D).")] = None,
+    value: Annotated[
+        str,
+        typer.Argument(
+            show_default=False,
+            help='The value: JSON (42, true, {"a": 1}, [1, 2]) is stored '
+            "with its type, anything else as a string. `-` reads it from stdin.",
+        ),
+    ],
+    as_string: Annotated[
+        bool,
+        typer.Option("--string", help="Store the value as a string even when it reads as JSON."),
+    ] = False,
+    ttl: Annotated[
+        str | None, typer.Option(help="Expire after this ISO-8601 duration (PT1H, P7D).")
+    ] = None,
 ) -> None:
     """Set a key."""
     import sys

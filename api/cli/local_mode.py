@@ -48,7 +48,8 @@ def local_ports(
     API's, is already taken on loopback."""
     kafka = kafka_port or _port_of(env.get("LANNER_KAFKA_BOOTSTRAP"), DEFAULT_KAFKA_PORT)
     search = elasticsearch_port or _port_of(
-        env.get("LANNER_ELASTICSEARCH_URL"), DEFAULT_ELASTICSEARCH_PORT)
+        env.get("LANNER_ELASTICSEARCH_URL"), DEFAULT_ELASTICSEARCH_PORT
+    )
     api = _port_of(f":{env.get('LANNER_API_PORT') or DEFAULT_API_PORT}", DEFAULT_API_PORT)
     for port, what, setting in (
         (api, "the API", "LANNER_API_PORT"),
@@ -89,6 +90,8 @@ def _read(path: Path) -> str:
         )
     key = path.read_text().strip()
     if not key:
-        raise LocalKeyError(f"{path} is empty: delete it to have a new key made "
-                            "(secrets stored under the old key are lost)")
+        raise LocalKeyError(
+            f"{path} is empty: delete it to have a new key made "
+            "(secrets stored under the old key are lost)"
+        )
     return key

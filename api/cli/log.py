@@ -24,17 +24,22 @@ errors = Console(stderr=True)
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                    TextColumn("{task.completed} records"), console=errors, transient=True)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} records"),
+        console=errors,
+        transient=True,
+    )
 
 
 @app.command("export")
 def export_command(
-    file: Annotated[Path, typer.Argument(help="The JSON-lines file to write.",
-                                         show_default=False)],
+    file: Annotated[Path, typer.Argument(help="The JSON-lines file to write.", show_default=False)],
     namespace: Annotated[str, typer.Option(help="Namespace (and its children).")],
-    since: Annotated[str | None, typer.Option(
-        help="Only executions created at or after this ISO-8601 time.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only executions created at or after this ISO-8601 time.")
+    ] = None,
 ) -> None:
     """Write a namespace's flow and execution events, commands, results and logs.
 
@@ -46,9 +51,14 @@ def export_command(
     settings = LannerSettings.from_env()
     with _progress() as progress, file.open("w", encoding="utf-8") as out:
         task = progress.add_task("exporting")
-        stats = export_namespace(settings.kafka_bootstrap, Topics(settings.full_topic_prefix),
-                                 namespace, out, since=parse_since(since),
-                                 tick=lambda _t: progress.advance(task))
+        stats = export_namespace(
+            settings.kafka_bootstrap,
+            Topics(settings.full_topic_prefix),
+            namespace,
+            out,
+            since=parse_since(since),
+            tick=lambda _t: progress.advance(task),
+        )
     table = Table(title=f"exported {namespace} to {file}", show_header=False)
     table.add_row("executions", str(stats.executions))
     for topic, count in stats.lines.items():
@@ -60,10 +70,12 @@ def export_command(
 
 @app.command("import")
 def import_command(
-    file: Annotated[Path, typer.Argument(help="A file written by `lanner log export`.",
-                                         show_default=False)],
-    allow_running_executor: Annotated[bool, typer.Option(
-        help="Import even though an executor consumes the target's commands.")] = False,
+    file: Annotated[
+        Path, typer.Argument(help="A file written by `lanner log export`.", show_default=False)
+    ],
+    allow_running_executor: Annotated[
+        bool, typer.Option(help="Import even though an executor consumes the target's commands.")
+    ] = False,
 ) -> None:
     """Append an export to this cluster's topics, skipping what is already there.
 
@@ -80,25 +92,36 @@ def import_command(
     topics = Topics(settings.full_topic_prefix)
     ensure_lanner_topics(settings)
     group = f"{settings.full_topic_prefix}executor"
-    if not allow_running_executor and group_is_consuming(settings.kafka_bootstrap, group,
-                                                         topics.commands):
+    if not allow_running_executor and group_is_consuming(
+        settings.kafka_bootstrap, group, topics.commands
+    ):
         # It would take the imported commands as new work and run their tasks again.
-        errors.print(Text(f"error: an executor ({group}) is consuming {topics.commands}; "
-                          "stop it, or pass --allow-running-executor", style="red"))
+        errors.print(
+            Text(
+                f"error: an executor ({group}) is consuming {topics.commands}; "
+                "stop it, or pass --allow-running-executor",
+                style="red",
+            )
+        )
         raise typer.Exit(2)
-    with _progress() as progress, LogProducer(settings.kafka_bootstrap,
-                                              client_id="lanner-import") as producer:
+    with (
+        _progress() as progress,
+        LogProducer(settings.kafka_bootstrap, client_id="lanner-import") as producer,
+    ):
         scan = progress.add_task("reading what the target holds")
-        present = present_ids(settings.kafka_bootstrap, topics,
-                              tick=lambda _t: progress.advance(scan))
+        present = present_ids(
+            settings.kafka_bootstrap, topics, tick=lambda _t: progress.advance(scan)
+        )
         progress.update(scan, visible=False)
         task = progress.add_task("importing")
         try:
             with file.open(encoding="utf-8") as source:
-                stats = import_lines(producer, topics, source, present,
-                                     tick=lambda _t: progress.advance(task))
+                stats = import_lines(
+                    producer, topics, source, present, tick=lambda _t: progress.advance(task)
+                )
         except MalformedLine as exc:
             errors.print(Text(f"error: {file}:{exc}", style="red"))
             raise typer.Exit(1) from None
-    console.print(f"{stats.lines} lines: {stats.written} records written, "
-                  f"{stats.skipped} already present")
+    console.print(
+        f"{stats.lines} lines: {stats.written} records written, {stats.skipped} already present"
+    )

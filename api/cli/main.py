@@ -30,16 +30,25 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
-    tenant: Annotated[str | None, typer.Option(
-        "--tenant", help="Tenant id for this command (default: LANNER_TENANT_ID, or main).",
-        show_default=False)] = None,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            "--tenant",
+            help="Tenant id for this command (default: LANNER_TENANT_ID, or main).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Every command, server role and API call runs as one tenant."""
     tenants.select(tenant)
 
+
 app.add_typer(flow.app, name="flow", help="Validate, deploy and test flows.")
-app.add_typer(execution.app, name="execution",
-              help="Run, follow, read and control executions (through the API).")
+app.add_typer(
+    execution.app,
+    name="execution",
+    help="Run, follow, read and control executions (through the API).",
+)
 app.add_typer(schema.app, name="schema", help="JSON Schemas of the flow language.")
 app.add_typer(server.app, name="server", help="Run Lanner's server processes.")
 app.add_typer(replay.app, name="replay", help="Replay recorded histories with the current code.")
@@ -50,8 +59,11 @@ app.add_typer(kv.app, name="kv", help="The namespace key-value store (through th
 app.add_typer(token.app, name="token", help="API tokens (on Kafka, admin rights).")
 app.add_typer(log.app, name="log", help="Export and import the log of a namespace.")
 app.add_typer(projections.app, name="projections", help="Rebuild the search views.")
-app.add_typer(trigger.app, name="trigger", help="Triggers: list, enable, disable, unlock, "
-              "backfill (through the API).")
+app.add_typer(
+    trigger.app,
+    name="trigger",
+    help="Triggers: list, enable, disable, unlock, backfill (through the API).",
+)
 
 if __name__ == "__main__":
     app()

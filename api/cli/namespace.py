@@ -10,8 +10,9 @@ from rich.tree import Tree
 from api.cli.output import OutputFormat, OutputOption, call, console, emit
 
 app = typer.Typer(no_args_is_help=True)
-Prefix = Annotated[str | None, typer.Option(
-    "--prefix", help="Only this namespace and its children.")]
+Prefix = Annotated[
+    str | None, typer.Option("--prefix", help="Only this namespace and its children.")
+]
 
 
 def _namespaces(prefix: str | None) -> dict[str, int]:
@@ -23,8 +24,11 @@ def _namespaces(prefix: str | None) -> dict[str, int]:
         for i in range(len(parts)):
             counts.setdefault(".".join(parts[: i + 1]), 0)
         counts[str(flow["namespace"])] += 1
-    return {name: counts[name] for name in sorted(counts)
-            if prefix is None or name == prefix or name.startswith(f"{prefix}.")}
+    return {
+        name: counts[name]
+        for name in sorted(counts)
+        if prefix is None or name == prefix or name.startswith(f"{prefix}.")
+    }
 
 
 @app.command("list")

@@ -22,8 +22,14 @@ T = TypeVar("T")
 console = Console()
 errors = Console(stderr=True)
 
-STATE_STYLE = {"SUCCESS": "green", "FAILED": "red", "KILLED": "red", "WARNING": "yellow",
-               "RUNNING": "cyan", "PAUSED": "magenta"}
+STATE_STYLE = {
+    "SUCCESS": "green",
+    "FAILED": "red",
+    "KILLED": "red",
+    "WARNING": "yellow",
+    "RUNNING": "cyan",
+    "PAUSED": "magenta",
+}
 # The states a run ends well in: the exit code 0 of `execution run --wait` and `follow`.
 GOOD_ENDS = ("SUCCESS", "WARNING")
 
@@ -34,10 +40,16 @@ class OutputFormat(StrEnum):
     YAML = "yaml"
 
 
-OutputOption = Annotated[OutputFormat, typer.Option(
-    "--output", "-o", help="table for people; json or yaml (the API's fields) for scripts.")]
-WideOption = Annotated[bool, typer.Option(
-    "--wide", "-w", help="More columns, and no cell shortened to fit the terminal.")]
+OutputOption = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--output", "-o", help="table for people; json or yaml (the API's fields) for scripts."
+    ),
+]
+WideOption = Annotated[
+    bool,
+    typer.Option("--wide", "-w", help="More columns, and no cell shortened to fit the terminal."),
+]
 
 
 def call(action: Callable[[LannerClient], T]) -> T:

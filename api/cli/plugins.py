@@ -33,11 +33,17 @@ def properties(task: type[Task]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name, info in task.model_fields.items():
         default = None if info.is_required() else info.get_default(call_default_factory=True)
-        rows.append({"name": info.alias or name, "type": _type_name(info),
-                     "required": info.is_required(),
-                     "default": default if default is None or isinstance(
-                         default, str | int | float | bool | list | dict) else str(default),
-                     "description": info.description or ""})
+        rows.append(
+            {
+                "name": info.alias or name,
+                "type": _type_name(info),
+                "required": info.is_required(),
+                "default": default
+                if default is None or isinstance(default, str | int | float | bool | list | dict)
+                else str(default),
+                "description": info.description or "",
+            }
+        )
     return rows
 
 
@@ -50,8 +56,15 @@ def list_command(
     registry = PluginRegistry.discover()
     tasks = [registry.get(name) for name in registry.primary_names()]
     found = [t for t in tasks if t is not None]
-    listed = [{"type": t.TYPE, "aliases": list(t.KESTRA_TYPES), "kind": t.KIND,
-               "description": _summary(t)} for t in found]
+    listed = [
+        {
+            "type": t.TYPE,
+            "aliases": list(t.KESTRA_TYPES),
+            "kind": t.KIND,
+            "description": _summary(t),
+        }
+        for t in found
+    ]
     if emit(listed, OutputFormat.JSON if as_json else output):
         return
     table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
@@ -64,8 +77,9 @@ def list_command(
 
 @app.command("doc")
 def doc_command(
-    type_name: Annotated[str, typer.Argument(
-        metavar="TYPE", show_default=False, help="A task type, e.g. log.Log.")],
+    type_name: Annotated[
+        str, typer.Argument(metavar="TYPE", show_default=False, help="A task type, e.g. log.Log.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """A task type's documentation: description and every property."""
@@ -73,14 +87,25 @@ def doc_command(
     task = registry.get(type_name)
     if task is None:
         near = ", ".join(registry.nearest(type_name)) or "none"
-        Console(stderr=True).print(f"[red]error:[/red] no task type {type_name!r} "
-                                   f"(nearest: {near})")
+        Console(stderr=True).print(
+            f"[red]error:[/red] no task type {type_name!r} (nearest: {near})"
+        )
         raise typer.Exit(1)
     rows = properties(task)
     if as_json:
-        typer.echo(json.dumps({"type": task.TYPE, "aliases": list(task.KESTRA_TYPES),
-                               "kind": task.KIND, "description": (task.__doc__ or "").strip(),
-                               "properties": rows}, indent=2, default=str))
+        typer.echo(
+            json.dumps(
+                {
+                    "type": task.TYPE,
+                    "aliases": list(task.KESTRA_TYPES),
+                    "kind": task.KIND,
+                    "description": (task.__doc__ or "").strip(),
+                    "properties": rows,
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return
     console = Console()
     console.print(f"[bold]{task.TYPE}[/bold] ({task.KIND})")
@@ -92,7 +117,11 @@ def doc_command(
     for column in ("PROPERTY", "TYPE", "REQUIRED", "DEFAULT", "DESCRIPTION"):
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(row["name"], row["type"], "yes" if row["required"] else "",
-                      "" if row["default"] is None else json.dumps(row["default"], default=str),
-                      row["description"])
+        table.add_row(
+            row["name"],
+            row["type"],
+            "yes" if row["required"] else "",
+            "" if row["default"] is None else json.dumps(row["default"], default=str),
+            row["description"],
+        )
     console.print(table)

@@ -37,27 +37,41 @@ def _settings() -> LannerSettings:
 
 
 def summary(report: RebuildReport) -> Table:
-    table = Table(title=f"Rebuilt from {report.records:,} records in {report.seconds:.1f} s"
-                  + (" (old indices kept)" if report.kept_old else ""))
+    table = Table(
+        title=f"Rebuilt from {report.records:,} records in {report.seconds:.1f} s"
+        + (" (old indices kept)" if report.kept_old else "")
+    )
     table.add_column("view")
     table.add_column("index")
     table.add_column("documents", justify="right")
     table.add_column("seconds", justify="right")
     table.add_column("replaced")
     for view in report.views:
-        table.add_row(view.view, view.index, f"{view.documents:,}", f"{view.seconds:.2f}",
-                      view.previous or "-")
+        table.add_row(
+            view.view,
+            view.index,
+            f"{view.documents:,}",
+            f"{view.seconds:.2f}",
+            view.previous or "-",
+        )
     return table
 
 
 @app.command()
 def rebuild(
-    index: Annotated[list[str] | None, typer.Option(
-        "--index", "-i", metavar="VIEW",
-        help=f"A view to rebuild (repeatable): {', '.join(mappings.MAPPINGS)}. "
-        "Default: all of them.")] = None,
-    keep_old: Annotated[bool, typer.Option(
-        "--keep-old", help="Keep the replaced indices instead of deleting them.")] = False,
+    index: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--index",
+            "-i",
+            metavar="VIEW",
+            help=f"A view to rebuild (repeatable): {', '.join(mappings.MAPPINGS)}. "
+            "Default: all of them.",
+        ),
+    ] = None,
+    keep_old: Annotated[
+        bool, typer.Option("--keep-old", help="Keep the replaced indices instead of deleting them.")
+    ] = False,
 ) -> None:
     """Replay the log into fresh indices, then swap the views' aliases to them.
 
@@ -79,13 +93,18 @@ def rebuild(
     except ValueError as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    with Progress(TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("records"), TimeElapsedColumn(), console=console) as bar:
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("records"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
         task: TaskID = bar.add_task("starting", total=None)
 
         def show(step: RebuildProgress) -> None:
-            bar.update(task, description=step.phase, completed=step.done,
-                       total=max(step.total, 1))
+            bar.update(task, description=step.phase, completed=step.done, total=max(step.total, 1))
 
         try:
             report = run_rebuild(settings, views, show, keep_old=keep_old)

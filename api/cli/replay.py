@@ -35,8 +35,9 @@ def parse_since(raw: str | None) -> dt.datetime | None:
     try:
         when = dt.datetime.fromisoformat(raw)
     except ValueError:
-        raise typer.BadParameter(f"{raw!r} is not an ISO-8601 date or time",
-                                 param_hint="--since") from None
+        raise typer.BadParameter(
+            f"{raw!r} is not an ISO-8601 date or time", param_hint="--since"
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
@@ -53,8 +54,10 @@ def print_report(report: VerifyReport, malformed: int, out: Console) -> None:
     summary.add_row("inputs replayed", str(report.inputs))
     summary.add_row("events compared", str(report.events))
     summary.add_row("malformed records skipped", str(malformed))
-    summary.add_row("divergences", Text(str(len(report.divergences)),
-                                        style="red" if report.divergences else "green"))
+    summary.add_row(
+        "divergences",
+        Text(str(len(report.divergences)), style="red" if report.divergences else "green"),
+    )
     out.print(summary)
     if report.divergences:
         print_divergences(report.divergences, out)
@@ -69,19 +72,26 @@ def print_divergences(found: list[Divergence], out: Console) -> None:
     table.add_column("EXPECTED (recorded)", overflow="fold")
     table.add_column("ACTUAL (replayed)", overflow="fold")
     for d in found:
-        table.add_row(d.execution_id, "-" if d.seq is None else str(d.seq),
-                      str(d.position or "-"), f"{d.kind}: {d.message}",
-                      _event_text(d.expected), _event_text(d.actual))
+        table.add_row(
+            d.execution_id,
+            "-" if d.seq is None else str(d.seq),
+            str(d.position or "-"),
+            f"{d.kind}: {d.message}",
+            _event_text(d.expected),
+            _event_text(d.actual),
+        )
     out.print(table)
 
 
 @app.command("verify")
 def verify_command(
-    execution: Annotated[list[str] | None, typer.Option(
-        "--execution", help="An execution id; repeat for several.")] = None,
+    execution: Annotated[
+        list[str] | None, typer.Option("--execution", help="An execution id; repeat for several.")
+    ] = None,
     namespace: Annotated[str | None, typer.Option(help="Namespace (and its children).")] = None,
-    since: Annotated[str | None, typer.Option(
-        help="Only executions created at or after this ISO-8601 time.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only executions created at or after this ISO-8601 time.")
+    ] = None,
 ) -> None:
     """Re-run the executor's decisions over recorded inputs; exit 0 only with no divergence."""
     from streams.plugins.registry import PluginRegistry
@@ -89,8 +99,14 @@ def verify_command(
 
     settings = LannerSettings.from_env()
     selection = Selection(frozenset(execution or ()), namespace, parse_since(since))
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), console=errors, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=errors,
+        transient=True,
+    ) as progress:
         reading = progress.add_task("reading the log", total=None)
         checking = progress.add_task("replaying executions", total=None, visible=False)
 
@@ -102,9 +118,15 @@ def verify_command(
             progress.advance(checking)
 
         report, stats = verify_log(
-            settings.kafka_bootstrap, Topics(settings.full_topic_prefix), selection,
-            PluginRegistry.discover(), tick=lambda _topic: progress.advance(reading),
-            on_read=read, on_verified=verified, limits=settings.limits)
+            settings.kafka_bootstrap,
+            Topics(settings.full_topic_prefix),
+            selection,
+            PluginRegistry.discover(),
+            tick=lambda _topic: progress.advance(reading),
+            on_read=read,
+            on_verified=verified,
+            limits=settings.limits,
+        )
     print_report(report, stats.malformed, console)
     if not report.ok:
         raise typer.Exit(1)

@@ -10,10 +10,18 @@ import typer
 from api.cli.output import OutputFormat, OutputOption, call, emit
 
 app = typer.Typer(no_args_is_help=True)
-Ns = Annotated[str, typer.Argument(
-    metavar="NAMESPACE", show_default=False, help="The namespace, e.g. company.team.")]
-Name = Annotated[str, typer.Argument(
-    metavar="NAME", show_default=False, help="The secret's name, as in secret('NAME').")]
+Ns = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAMESPACE", show_default=False, help="The namespace, e.g. company.team."
+    ),
+]
+Name = Annotated[
+    str,
+    typer.Argument(
+        metavar="NAME", show_default=False, help="The secret's name, as in secret('NAME')."
+    ),
+]
 
 
 @app.command("set")

@@ -156,13 +156,23 @@ def local(
     data_dir: Annotated[
         Path, typer.Option(help="Where the embedded server keeps its data.")
     ] = Path(".lanner"),
-    kafka_port: Annotated[int | None, typer.Option(
-        envvar="LANNER_LOCAL_KAFKA_PORT", show_default=False,
-        help="Port of the embedded Kafka (default: 9092, or LANNER_KAFKA_BOOTSTRAP's).")] = None,
-    elasticsearch_port: Annotated[int | None, typer.Option(
-        envvar="LANNER_LOCAL_ELASTICSEARCH_PORT", show_default=False,
-        help="Port of the embedded Elasticsearch (default: 9200, or "
-        "LANNER_ELASTICSEARCH_URL's).")] = None,
+    kafka_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="LANNER_LOCAL_KAFKA_PORT",
+            show_default=False,
+            help="Port of the embedded Kafka (default: 9092, or LANNER_KAFKA_BOOTSTRAP's).",
+        ),
+    ] = None,
+    elasticsearch_port: Annotated[
+        int | None,
+        typer.Option(
+            envvar="LANNER_LOCAL_ELASTICSEARCH_PORT",
+            show_default=False,
+            help="Port of the embedded Elasticsearch (default: 9200, or "
+            "LANNER_ELASTICSEARCH_URL's).",
+        ),
+    ] = None,
 ) -> None:
     """One command, no Docker, no Java: embedded Kafka/Elasticsearch (noida-db) plus every role."""
     from api.cli.embedded import EmbeddedError, EmbeddedServer
@@ -190,8 +200,10 @@ def local(
         lock.release()
         console.print(f"[red]{exc}[/red]", soft_wrap=True)
         raise typer.Exit(1) from None
-    console.print(f"embedded back end ready in {time.monotonic() - started:.1f} s: Kafka on "
-                  f"{server.bootstrap}, Elasticsearch on {server.url}")
+    console.print(
+        f"embedded back end ready in {time.monotonic() - started:.1f} s: Kafka on "
+        f"{server.bootstrap}, Elasticsearch on {server.url}"
+    )
     env.update(
         {
             "LANNER_KAFKA_BOOTSTRAP": server.bootstrap,
@@ -210,8 +222,9 @@ def local(
         console.print(f"[red]invalid settings:[/red] {exc}")
         raise typer.Exit(2) from None
     if not settings.auth:
-        console.print("authentication is off in local mode (LANNER_AUTH=off): do not expose "
-                      "this port")
+        console.print(
+            "authentication is off in local mode (LANNER_AUTH=off): do not expose this port"
+        )
     try:
         noida = (server.proc.pid,) if server.proc is not None else ()
         code = _run_tree(settings, env, flows, lock, noida)

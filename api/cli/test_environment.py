@@ -106,10 +106,8 @@ class TestEnvironment:
         limits = self.settings.limits
         self.catalog = LiveFlowCatalog(bootstrap, topics, registry, limits).start()
         self.producer = LogProducer(bootstrap, client_id="lanner-flow-test")
-        self.flows = FlowWriter(self.producer, self.catalog, registry, topics, self.tenant,
-                                limits)
-        self.executions = ExecutionGateway(self.producer, self.catalog, topics, self.tenant,
-                                           limits)
+        self.flows = FlowWriter(self.producer, self.catalog, registry, topics, self.tenant, limits)
+        self.executions = ExecutionGateway(self.producer, self.catalog, topics, self.tenant, limits)
         self.topics = topics
         self.phase("flow catalog and producer")
         return self

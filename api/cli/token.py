@@ -39,17 +39,23 @@ def _admin(action: Callable[..., T], *args: object) -> T:
         errors.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     except Exception as exc:  # the broker: down, unreachable, timing out
-        errors.print(f"[red]error:[/red] cannot reach Kafka at {settings.kafka_bootstrap} "
-                     f"(LANNER_KAFKA_BOOTSTRAP): {exc}")
+        errors.print(
+            f"[red]error:[/red] cannot reach Kafka at {settings.kafka_bootstrap} "
+            f"(LANNER_KAFKA_BOOTSTRAP): {exc}"
+        )
         raise typer.Exit(EXIT_UNREACHABLE) from None
 
 
 @app.command("create")
 def create_command(
-    name: Annotated[str, typer.Option("--name", help="A unique name; the actor of its writes.",
-                                      show_default=False)],
-    tenant: Annotated[str | None, typer.Option(
-        "--tenant", help="The tenant it is good for (default: the current tenant).")] = None,
+    name: Annotated[
+        str,
+        typer.Option("--name", help="A unique name; the actor of its writes.", show_default=False),
+    ],
+    tenant: Annotated[
+        str | None,
+        typer.Option("--tenant", help="The tenant it is good for (default: the current tenant)."),
+    ] = None,
     read_only: Annotated[bool, typer.Option("--read-only", help="GET requests only.")] = False,
     admin: Annotated[bool, typer.Option("--admin", help="Good for every tenant.")] = False,
 ) -> None:
@@ -61,9 +67,11 @@ def create_command(
         raise typer.Exit(2)
     bound = None if admin else (tenant or tenants.current())
     clear, record = _admin(create_token, name, bound, read_only)
-    errors.print(f"token {record.name!r} for "
-                 f"{'every tenant' if bound is None else 'tenant ' + bound}"
-                 f"{' (read-only)' if read_only else ''}; shown once, keep it now:")
+    errors.print(
+        f"token {record.name!r} for "
+        f"{'every tenant' if bound is None else 'tenant ' + bound}"
+        f"{' (read-only)' if read_only else ''}; shown once, keep it now:"
+    )
     typer.echo(clear)
 
 
@@ -76,26 +84,52 @@ def list_command(
     from api.access.admin import read_tokens
 
     found = _admin(read_tokens).active()
-    if emit([{"name": t.name, "tenant": t.tenant, "readOnly": t.read_only,
-              "created": t.time.isoformat(), "by": t.actor} for t in found], output):
+    if emit(
+        [
+            {
+                "name": t.name,
+                "tenant": t.tenant,
+                "readOnly": t.read_only,
+                "created": t.time.isoformat(),
+                "by": t.actor,
+            }
+            for t in found
+        ],
+        output,
+    ):
         return
     if as_json:
         for t in found:
-            typer.echo(json.dumps({"name": t.name, "tenant": t.tenant, "readOnly": t.read_only,
-                                   "created": t.time.isoformat(), "by": t.actor}))
+            typer.echo(
+                json.dumps(
+                    {
+                        "name": t.name,
+                        "tenant": t.tenant,
+                        "readOnly": t.read_only,
+                        "created": t.time.isoformat(),
+                        "by": t.actor,
+                    }
+                )
+            )
         return
     table = Table(show_edge=False, box=None, padding=(0, 2, 0, 0))
     for column in ("NAME", "TENANT", "RIGHTS", "CREATED", "BY"):
         table.add_column(column)
     for t in found:
-        table.add_row(t.name, t.tenant or "* (admin)", "read" if t.read_only else "read, write",
-                      t.time.isoformat(timespec="seconds"), t.actor)
+        table.add_row(
+            t.name,
+            t.tenant or "* (admin)",
+            "read" if t.read_only else "read, write",
+            t.time.isoformat(timespec="seconds"),
+            t.actor,
+        )
     Console().print(table)
 
 
 @app.command("revoke")
-def revoke_command(name: Annotated[str, typer.Argument(
-        show_default=False, help="The token's name.")]) -> None:
+def revoke_command(
+    name: Annotated[str, typer.Argument(show_default=False, help="The token's name.")],
+) -> None:
     """Revoke a token: the API refuses it within a second."""
     from api.access.admin import revoke_token
 

@@ -49,8 +49,14 @@ def create_app(settings: LannerSettings) -> FastAPI:
             await run_in_threadpool(app.state.tokens.catch_up)
         # The default tenant at once (its health is the API's); the others on first use.
         await run_in_threadpool(tenants.get, settings.tenant_id)
-        log.info("api started", extra={"tenant": settings.tenant_id, "auth": settings.auth,
-                                       "index_prefix": settings.full_index_prefix})
+        log.info(
+            "api started",
+            extra={
+                "tenant": settings.tenant_id,
+                "auth": settings.auth,
+                "index_prefix": settings.full_index_prefix,
+            },
+        )
         try:
             yield
         finally:
@@ -65,16 +71,30 @@ def create_app(settings: LannerSettings) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX)
     # routes_control before routes_executions: POST /{namespace}/{flow_id} would match
     # /{id}/restart too.
-    modules = (routes_flows, routes_control, routes_webhooks, routes_executions, routes_logs,
-               routes_audit, routes_secrets, routes_triggers, routes_kv, routes_ops)
+    modules = (
+        routes_flows,
+        routes_control,
+        routes_webhooks,
+        routes_executions,
+        routes_logs,
+        routes_audit,
+        routes_secrets,
+        routes_triggers,
+        routes_kv,
+        routes_ops,
+    )
     for module in modules:
         api.include_router(module.router)
     app.include_router(api)
     # Probes and scrapers expect /health and /metrics at the root, without the API prefix.
     app.include_router(routes_ops.router, include_in_schema=False)
     # /api/v1/{tenant}/...: the first segment is a tenant unless it is a route group.
-    groups = {route.path.split("/")[1] for module in modules for route in module.router.routes
-              if isinstance(route, APIRoute)}
+    groups = {
+        route.path.split("/")[1]
+        for module in modules
+        for route in module.router.routes
+        if isinstance(route, APIRoute)
+    }
     # Added first, so it runs inside TenantPaths and sees tenant-less paths.
     app.add_middleware(BodyLimit, limits=settings.limits)
     app.add_middleware(TenantPaths, prefix=API_PREFIX, groups=groups)

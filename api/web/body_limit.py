@@ -43,8 +43,9 @@ class BodyTooLarge(HTTPException):
         self.received = received
         size = f"{received} bytes" if received is not None else f"more than {max_bytes} bytes"
         env = f"LANNER_LIMITS_{limit.upper()}"
-        self.message = (f"the request body is {size}; the limit is {max_bytes} bytes "
-                        f"(limits.{limit}, {env})")
+        self.message = (
+            f"the request body is {size}; the limit is {max_bytes} bytes (limits.{limit}, {env})"
+        )
         super().__init__(413, self.message)
 
     def payload(self) -> dict[str, object]:
@@ -57,8 +58,9 @@ class BodyTooLarge(HTTPException):
 class BodyLimit:
     """ASGI middleware; place it inside TenantPaths so it sees tenant-less paths."""
 
-    def __init__(self, app: ASGIApp, limits: Limits,
-                 uploads: Callable[[str, str], bool] = takes_files) -> None:
+    def __init__(
+        self, app: ASGIApp, limits: Limits, uploads: Callable[[str, str], bool] = takes_files
+    ) -> None:
         self.app = app
         self.limits = limits
         self.uploads = uploads
@@ -116,7 +118,15 @@ def _content_length(scope: Scope) -> int | None:
 
 async def _refuse(send: Send, exc: BodyTooLarge) -> None:
     body = exc.body()
-    await send({"type": "http.response.start", "status": 413, "headers": [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -40,8 +40,9 @@ def install(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         # Starlette's and FastAPI's own refusals (unknown route, bad multipart, ...) in
         # the same shape as ours, instead of {"detail": ...}.
-        return JSONResponse({"message": str(exc.detail)}, status_code=exc.status_code,
-                            headers=exc.headers)
+        return JSONResponse(
+            {"message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(BodyTooLarge)
     async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
@@ -49,13 +50,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BadParameter)
     async def _bad_parameter(request: Request, exc: BadParameter) -> JSONResponse:
-        return JSONResponse({"message": str(exc), "errors": [
-            {"parameter": exc.name, "message": exc.message}]}, status_code=exc.status)
+        return JSONResponse(
+            {"message": str(exc), "errors": [{"parameter": exc.name, "message": exc.message}]},
+            status_code=exc.status,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"parameter": _parameter(e.get("loc", ())), "message": str(e.get("msg"))}
-                  for e in exc.errors()]
+        errors = [
+            {"parameter": _parameter(e.get("loc", ())), "message": str(e.get("msg"))}
+            for e in exc.errors()
+        ]
         names = ", ".join(dict.fromkeys(repr(e["parameter"]) for e in errors))
-        return JSONResponse({"message": f"invalid parameter {names}", "errors": errors},
-                            status_code=422)
+        return JSONResponse(
+            {"message": f"invalid parameter {names}", "errors": errors}, status_code=422
+        )

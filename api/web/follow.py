@@ -43,15 +43,21 @@ async def execution_changes(svc: Services, execution_id: str) -> AsyncIterator[d
 
 async def follow_execution(svc: Services, execution_id: str) -> AsyncIterator[dict[str, str]]:
     async for doc in execution_changes(svc, execution_id):
-        yield {"event": "execution", "id": str(doc.get("seq", 0)),
-               "data": json.dumps(api_view(doc), default=str)}
+        yield {
+            "event": "execution",
+            "id": str(doc.get("seq", 0)),
+            "data": json.dumps(api_view(doc), default=str),
+        }
         if _terminal(doc):
-            yield {"event": "end", "data": json.dumps({"id": execution_id,
-                                                       "state": doc["state"]["current"]})}
+            yield {
+                "event": "end",
+                "data": json.dumps({"id": execution_id, "state": doc["state"]["current"]}),
+            }
 
 
-async def until_ended(svc: Services, execution_id: str, timeout_s: float
-                      ) -> tuple[bool, dict[str, Any] | None]:
+async def until_ended(
+    svc: Services, execution_id: str, timeout_s: float
+) -> tuple[bool, dict[str, Any] | None]:
     """(ended, the last document seen) once the execution ends or `timeout_s` passed."""
     last: dict[str, Any] | None = None
     try:
@@ -63,14 +69,16 @@ async def until_ended(svc: Services, execution_id: str, timeout_s: float
     return last is not None and _terminal(last), last
 
 
-async def follow_logs(svc: Services, execution_id: str, task_id: str | None,
-                      min_level: str | None) -> AsyncIterator[dict[str, str]]:
+async def follow_logs(
+    svc: Services, execution_id: str, task_id: str | None, min_level: str | None
+) -> AsyncIterator[dict[str, str]]:
     query = log_query(execution_id, task_id, min_level, None)
     seen: set[str] = set()
 
     async def new_lines() -> list[dict[str, Any]]:
-        _total, docs = await asyncio.to_thread(svc.store.search, mappings.LOGS, query,
-                                               size=10_000, sort=LOG_SORT)
+        _total, docs = await asyncio.to_thread(
+            svc.store.search, mappings.LOGS, query, size=10_000, sort=LOG_SORT
+        )
         fresh = [d for d in docs if d["id"] not in seen]
         seen.update(d["id"] for d in fresh)
         return fresh
@@ -84,7 +92,9 @@ async def follow_logs(svc: Services, execution_id: str, task_id: str | None,
         for line in await new_lines():
             yield {"event": "log", "data": json.dumps(line, default=str)}
         if ended and doc is not None:
-            yield {"event": "end", "data": json.dumps({"id": execution_id,
-                                                       "state": doc["state"]["current"]})}
+            yield {
+                "event": "end",
+                "data": json.dumps({"id": execution_id, "state": doc["state"]["current"]}),
+            }
             return
         await asyncio.sleep(LOG_POLL_S)

@@ -10,8 +10,15 @@ from typing import Any
 from projections.mappings import LEVEL_RANK
 from schemas.states import State
 
-EXECUTION_SORTS = {"state.startDate", "state.endDate", "state.duration", "namespace", "flowId",
-                   "state.current", "id"}
+EXECUTION_SORTS = {
+    "state.startDate",
+    "state.endDate",
+    "state.duration",
+    "namespace",
+    "flowId",
+    "state.current",
+    "id",
+}
 FLOW_SORTS = {"namespace", "id", "revision", "updated"}
 
 
@@ -40,10 +47,13 @@ class PageTooDeep(BadParameter):
 def page_offset(page: int, size: int) -> int:
     """The `from` of a page (pages count from 1), or PageTooDeep past the result window."""
     if page * size > MAX_RESULT_WINDOW:
-        raise PageTooDeep("page", f"page {page} of size {size} ends past result "
-                          f"{MAX_RESULT_WINDOW}, the most a search can page through "
-                          "(Elasticsearch's index.max_result_window); narrow the search "
-                          "with filters or dates, or reverse the sort")
+        raise PageTooDeep(
+            "page",
+            f"page {page} of size {size} ends past result "
+            f"{MAX_RESULT_WINDOW}, the most a search can page through "
+            "(Elasticsearch's index.max_result_window); narrow the search "
+            "with filters or dates, or reverse the sort",
+        )
     return (page - 1) * size
 
 
@@ -67,9 +77,15 @@ def utc_iso(when: dt.datetime, name: str) -> str:
 def namespace_filter(namespace: str) -> dict[str, Any]:
     # Kestra's prefix semantics: `company` finds `company` and `company.team`, never
     # `companyx`.
-    return {"bool": {"should": [{"term": {"namespace": namespace}},
-                                {"prefix": {"namespace": f"{namespace}."}}],
-                     "minimum_should_match": 1}}
+    return {
+        "bool": {
+            "should": [
+                {"term": {"namespace": namespace}},
+                {"prefix": {"namespace": f"{namespace}."}},
+            ],
+            "minimum_should_match": 1,
+        }
+    }
 
 
 def label_pair(raw: str, name: str = "labels") -> str:
@@ -87,8 +103,9 @@ def sort_order(raw: str, allowed: Sequence[str]) -> list[tuple[str, bool]]:
         fieldname, _, order = part.strip().partition(":")
         order = order or "asc"
         if fieldname not in allowed:
-            raise BadParameter("sort", f"cannot sort by {fieldname!r}; use one of "
-                               f"{', '.join(allowed)}")
+            raise BadParameter(
+                "sort", f"cannot sort by {fieldname!r}; use one of {', '.join(allowed)}"
+            )
         if order not in ("asc", "desc"):
             raise BadParameter("sort", f"order {order!r} must be asc or desc")
         result.append((fieldname, order == "desc"))
@@ -98,8 +115,10 @@ def sort_order(raw: str, allowed: Sequence[str]) -> list[tuple[str, bool]]:
 def parse_sort(raw: str | None, allowed: set[str], default: list[Any]) -> list[Any]:
     if not raw:
         return default
-    return [{fieldname: {"order": "desc" if descending else "asc", "unmapped_type": "keyword"}}
-            for fieldname, descending in sort_order(raw, sorted(allowed))]
+    return [
+        {fieldname: {"order": "desc" if descending else "asc", "unmapped_type": "keyword"}}
+        for fieldname, descending in sort_order(raw, sorted(allowed))
+    ]
 
 
 @dataclass(frozen=True)
@@ -131,15 +150,23 @@ class ExecutionFilter:
             filters.append({"range": {"state.startDate": bounds}})
         must: list[dict[str, Any]] = []
         if self.q:
-            must.append({"bool": {"should": [
-                {"match": {"fulltext": {"query": self.q, "operator": "and"}}},
-                {"term": {"id": self.q}},
-            ], "minimum_should_match": 1}})
+            must.append(
+                {
+                    "bool": {
+                        "should": [
+                            {"match": {"fulltext": {"query": self.q, "operator": "and"}}},
+                            {"term": {"id": self.q}},
+                        ],
+                        "minimum_should_match": 1,
+                    }
+                }
+            )
         return {"bool": {"filter": filters, "must": must}}
 
 
-def flow_query(q: str | None, namespace: str | None,
-               include_deleted: bool = False) -> dict[str, Any]:
+def flow_query(
+    q: str | None, namespace: str | None, include_deleted: bool = False
+) -> dict[str, Any]:
     filters: list[dict[str, Any]] = []
     if not include_deleted:
         filters.append({"term": {"deleted": False}})
@@ -147,24 +174,31 @@ def flow_query(q: str | None, namespace: str | None,
         filters.append(namespace_filter(namespace))
     must: list[dict[str, Any]] = []
     if q:
-        must.append({"bool": {"should": [
-            {"match": {"fulltext": {"query": q, "operator": "and"}}},
-            {"match": {"source": {"query": q, "operator": "and"}}},
-            {"prefix": {"id": q}},
-        ], "minimum_should_match": 1}})
+        must.append(
+            {
+                "bool": {
+                    "should": [
+                        {"match": {"fulltext": {"query": q, "operator": "and"}}},
+                        {"match": {"source": {"query": q, "operator": "and"}}},
+                        {"prefix": {"id": q}},
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
+        )
     return {"bool": {"filter": filters, "must": must}}
 
 
-def log_query(execution_id: str, task_id: str | None, min_level: str | None,
-              q: str | None) -> dict[str, Any]:
+def log_query(
+    execution_id: str, task_id: str | None, min_level: str | None, q: str | None
+) -> dict[str, Any]:
     filters: list[dict[str, Any]] = [{"term": {"executionId": execution_id}}]
     if task_id:
         filters.append({"term": {"taskId": task_id}})
     if min_level:
         rank = LEVEL_RANK.get(min_level.upper())
         if rank is None:
-            raise BadParameter("minLevel", f"{min_level!r} is not one of "
-                               f"{', '.join(LEVEL_RANK)}")
+            raise BadParameter("minLevel", f"{min_level!r} is not one of {', '.join(LEVEL_RANK)}")
         filters.append({"range": {"levelRank": {"gte": rank}}})
     must: list[dict[str, Any]] = []
     if q:
@@ -172,5 +206,8 @@ def log_query(execution_id: str, task_id: str | None, min_level: str | None,
     return {"bool": {"filter": filters, "must": must}}
 
 
-LOG_SORT: list[Any] = [{"timestamp": "asc"}, {"attemptNumber": {"order": "asc",
-                       "unmapped_type": "integer"}}, {"index": "asc"}]
+LOG_SORT: list[Any] = [
+    {"timestamp": "asc"},
+    {"attemptNumber": {"order": "asc", "unmapped_type": "integer"}},
+    {"index": "asc"},
+]

@@ -16,8 +16,13 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 Svc = Annotated[Services, Depends(services)]
 
 
-def audit_query(actor: str | None, types: list[str], namespace: str | None,
-                start: dt.datetime | None, end: dt.datetime | None) -> dict[str, Any]:
+def audit_query(
+    actor: str | None,
+    types: list[str],
+    namespace: str | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+) -> dict[str, Any]:
     filters: list[dict[str, Any]] = []
     if actor:
         filters.append({"term": {"actor": actor}})
@@ -27,8 +32,11 @@ def audit_query(actor: str | None, types: list[str], namespace: str | None,
         filters.append(namespace_filter(namespace))
     if start and end and as_utc(start, "from") > as_utc(end, "to"):
         raise BadParameter("from", "must not be after `to`")
-    bounds = {op: utc_iso(when, name)
-              for op, when, name in (("gte", start, "from"), ("lte", end, "to")) if when}
+    bounds = {
+        op: utc_iso(when, name)
+        for op, when, name in (("gte", start, "from"), ("lte", end, "to"))
+        if when
+    }
     if bounds:
         filters.append({"range": {"time": bounds}})
     return {"bool": {"filter": filters}}
@@ -47,6 +55,11 @@ def search_audit(
 ) -> dict[str, Any]:
     """Events by actor, type, namespace (prefix) and time, oldest first, paged."""
     query = audit_query(actor, event_type or [], namespace, start, end)
-    total, docs = svc.store.search(AUDIT, query, size=size, from_=page_offset(page, size),
-                                   sort=[{"time": "asc"}, {"id": "asc"}])
+    total, docs = svc.store.search(
+        AUDIT,
+        query,
+        size=size,
+        from_=page_offset(page, size),
+        sort=[{"time": "asc"}, {"id": "asc"}],
+    )
     return {"results": docs, "total": total, "page": page, "size": size}

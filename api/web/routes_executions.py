@@ -53,11 +53,27 @@ _PARSE_INLINE_BYTES = 64 * 1024
 _DOWNLOAD_INLINE_BYTES = 1024 * 1024
 Svc = Annotated[Services, Depends(services)]
 # Read by _inputs, not declared as parameters: described for the OpenAPI document.
-INPUTS_BODY: dict[str, Any] = {"requestBody": {"required": False, "content": {
-    "application/json": {"schema": {"type": "object", "additionalProperties": True,
-                                     "description": "input id -> value"}},
-    "multipart/form-data": {"schema": {"type": "object", "additionalProperties": {
-        "type": "string", "format": "binary"}, "description": "FILE inputs as files"}}}}}
+INPUTS_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": True,
+                    "description": "input id -> value",
+                }
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "format": "binary"},
+                    "description": "FILE inputs as files",
+                }
+            },
+        },
+    }
+}
 
 
 def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
@@ -80,9 +96,12 @@ def _store_upload(storage: Storage, uri: str, upload: UploadFile) -> None:
         storage.put_file(uri, Path(spool.name))
 
 
-async def _inputs(request: Request, limits: Limits,
-                  files_at: Callable[[str, str], str] | None = None,
-                  storage: Storage | None = None) -> dict[str, Any]:
+async def _inputs(
+    request: Request,
+    limits: Limits,
+    files_at: Callable[[str, str], str] | None = None,
+    storage: Storage | None = None,
+) -> dict[str, Any]:
     """Inputs from a JSON body or a form; uploaded files (FILE inputs) go to storage and
     the input's value is their `kestra://` URI (`files_at(input, file name)`). The values
     other than files are held to limits.input_bytes before any file is stored."""
@@ -113,8 +132,11 @@ async def _inputs(request: Request, limits: Limits,
         return {}
     try:
         # A large body is parsed off the event loop, so /health and the others need not wait.
-        body = json.loads(raw) if len(raw) < _PARSE_INLINE_BYTES else await run_in_threadpool(
-            json.loads, raw)
+        body = (
+            json.loads(raw)
+            if len(raw) < _PARSE_INLINE_BYTES
+            else await run_in_threadpool(json.loads, raw)
+        )
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(422, f"the body is not JSON: {exc}") from None
     except RecursionError:
@@ -124,13 +146,25 @@ async def _inputs(request: Request, limits: Limits,
     return body
 
 
-def _create(svc: Services, namespace: str, flow_id: str, inputs: dict[str, Any],
-            labels: dict[str, str], revision: int | None,
-            execution_id: str | None = None) -> Response:
+def _create(
+    svc: Services,
+    namespace: str,
+    flow_id: str,
+    inputs: dict[str, Any],
+    labels: dict[str, str],
+    revision: int | None,
+    execution_id: str | None = None,
+) -> Response:
     try:
-        requested = svc.executions.create(namespace, flow_id, inputs, actor=svc.actor,
-                                          labels=labels, revision=revision,
-                                          execution_id=execution_id)
+        requested = svc.executions.create(
+            namespace,
+            flow_id,
+            inputs,
+            actor=svc.actor,
+            labels=labels,
+            revision=revision,
+            execution_id=execution_id,
+        )
     except UnknownFlow:
         raise not_found(f"flow {namespace}.{flow_id}") from None
     except InvalidInputs as exc:
@@ -140,9 +174,15 @@ def _create(svc: Services, namespace: str, flow_id: str, inputs: dict[str, Any],
     doc = svc.wait_visible(mappings.EXECUTIONS, requested.execution_id)
     svc.mark_written(mappings.EXECUTIONS)
     if doc is None:
-        return JSONResponse({"id": requested.execution_id, "namespace": namespace,
-                             "flowId": flow_id, "message": "accepted; not yet searchable"},
-                            status_code=202)
+        return JSONResponse(
+            {
+                "id": requested.execution_id,
+                "namespace": namespace,
+                "flowId": flow_id,
+                "message": "accepted; not yet searchable",
+            },
+            status_code=202,
+        )
     return JSONResponse(api_view(doc))
 
 
@@ -160,23 +200,38 @@ def search_executions(
     size: Annotated[int, Query(ge=1, le=1000)] = 25,
     sort: str | None = None,
 ) -> dict[str, Any]:
-    filt = ExecutionFilter(namespace=namespace, flow_id=flow_id, states=state or [],
-                           labels=[label_pair(x) for x in labels or []],
-                           start_date=start_date, end_date=end_date, q=q)
+    filt = ExecutionFilter(
+        namespace=namespace,
+        flow_id=flow_id,
+        states=state or [],
+        labels=[label_pair(x) for x in labels or []],
+        start_date=start_date,
+        end_date=end_date,
+        q=q,
+    )
     order = parse_sort(sort, EXECUTION_SORTS, [{"state.startDate": "desc"}])
     offset = page_offset(page, size)
     svc.refresh_if_written(mappings.EXECUTIONS)
-    total, docs = svc.store.search(mappings.EXECUTIONS, filt.query(), size=size,
-                                   from_=offset, sort=order)
+    total, docs = svc.store.search(
+        mappings.EXECUTIONS, filt.query(), size=size, from_=offset, sort=order
+    )
     return {"results": [api_view(d) for d in docs], "total": total}
 
 
 @router.get("/{execution_id}")
 def get_execution(
-    execution_id: str, svc: Svc,
-    as_of: Annotated[str | None, Query(alias="asOf", description=(
-        "A sequence number, or an ISO-8601 time: the execution as it stood after that "
-        "event, folded from its history"))] = None,
+    execution_id: str,
+    svc: Svc,
+    as_of: Annotated[
+        str | None,
+        Query(
+            alias="asOf",
+            description=(
+                "A sequence number, or an ISO-8601 time: the execution as it stood after that "
+                "event, folded from its history"
+            ),
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     if as_of is None:
         return api_view(execution_or_404(svc, execution_id))
@@ -191,9 +246,14 @@ def get_execution(
         raise ApiError(422, str(exc), lastSeq=exc.last_seq) from None
     except HistoryError as exc:
         raise ApiError(409, f"the recorded history does not fold: {exc}", seq=exc.seq) from None
-    return {**api_view(execution_doc(state)),
-            "asOf": {"seq": state.seq, "time": history[state.seq - 1].time.isoformat(),
-                     "lastSeq": history[-1].seq}}
+    return {
+        **api_view(execution_doc(state)),
+        "asOf": {
+            "seq": state.seq,
+            "time": history[state.seq - 1].time.isoformat(),
+            "lastSeq": history[-1].seq,
+        },
+    }
 
 
 def events_of(svc: Services, execution_id: str) -> list[dict[str, Any]]:
@@ -202,8 +262,7 @@ def events_of(svc: Services, execution_id: str) -> list[dict[str, Any]]:
     query = {"term": {"executionId": execution_id}}
 
     def read() -> list[dict[str, Any]]:
-        _total, docs = svc.store.search(mappings.EVENTS, query, size=10_000,
-                                        sort=[{"seq": "asc"}])
+        _total, docs = svc.store.search(mappings.EVENTS, query, size=10_000, sort=[{"seq": "asc"}])
         return [d["event"] for d in docs]
 
     events = read()
@@ -217,22 +276,30 @@ def events_of(svc: Services, execution_id: str) -> list[dict[str, Any]]:
 
 @router.get("/{execution_id}/events")
 def execution_events(
-    execution_id: str, svc: Svc,
-    event_type: Annotated[list[str] | None, Query(alias="type", description=(
-        "Only events of this type; repeat for several"))] = None,
+    execution_id: str,
+    svc: Svc,
+    event_type: Annotated[
+        list[str] | None,
+        Query(alias="type", description=("Only events of this type; repeat for several")),
+    ] = None,
 ) -> list[dict[str, Any]]:
     """The ordered history, each event with its id, actor, causation and correlation."""
     wanted = set(event_type or ())
-    return [{"event_id": f"{e['execution_id']}:{e['seq']}", **e}
-            for e in events_of(svc, execution_id) if not wanted or e.get("type") in wanted]
+    return [
+        {"event_id": f"{e['execution_id']}:{e['seq']}", **e}
+        for e in events_of(svc, execution_id)
+        if not wanted or e.get("type") in wanted
+    ]
 
 
 @router.delete("/{execution_id}", status_code=204)
 def delete_execution(execution_id: str, svc: Svc) -> Response:
     doc = execution_or_404(svc, execution_id)
     if not State(doc["state"]["current"]).is_terminal:
-        raise ApiError(409, f"execution {execution_id} is {doc['state']['current']}; kill it "
-                       "before deleting it")
+        raise ApiError(
+            409,
+            f"execution {execution_id} is {doc['state']['current']}; kill it before deleting it",
+        )
     # Removes it from the views only: the log keeps the history, and a rebuild brings
     # it back.
     svc.store.delete_where(mappings.LOGS, {"term": {"executionId": execution_id}})
@@ -259,8 +326,7 @@ async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dic
         raise ApiError(409, f"execution {execution_id} is {current.value}, not PAUSED")
     inputs = await _inputs(request, svc.settings.limits)
     try:
-        command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor,
-                                             inputs)
+        command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor, inputs)
     except InputsTooLarge as exc:
         raise too_large(exc) from None
     except InvalidInputs as exc:
@@ -280,17 +346,19 @@ def download_file(
 ) -> Response:
     """A file of this execution (a task's output file, a FILE input) from storage."""
     doc = execution_or_404(svc, execution_id)
-    prefix = execution_prefix(svc.settings.tenant_id, doc["namespace"], doc["flowId"],
-                              execution_id)
-    if (not is_storage_uri(path) or not path.startswith(prefix) or "/../" in path
-            or "\x00" in path):
-        raise ApiError(422, f"parameter 'path': {path!r} is not a file of execution "
-                            f"{execution_id} (expected {prefix}...)")
+    prefix = execution_prefix(svc.settings.tenant_id, doc["namespace"], doc["flowId"], execution_id)
+    if not is_storage_uri(path) or not path.startswith(prefix) or "/../" in path or "\x00" in path:
+        raise ApiError(
+            422,
+            f"parameter 'path': {path!r} is not a file of execution "
+            f"{execution_id} (expected {prefix}...)",
+        )
     headers = {"content-disposition": attachment(path.rsplit("/", 1)[-1])}
     try:
         if svc.storage.size(path) <= _DOWNLOAD_INLINE_BYTES:
-            return Response(svc.storage.get_bytes(path), media_type="application/octet-stream",
-                            headers=headers)
+            return Response(
+                svc.storage.get_bytes(path), media_type="application/octet-stream", headers=headers
+            )
         # A large file goes through a temporary copy, streamed: never whole in memory.
         fd, copy = tempfile.mkstemp(prefix="lanner-download-")
         os.close(fd)
@@ -301,8 +369,12 @@ def download_file(
             raise
     except StorageError:  # missing, or a folder
         raise not_found(f"file {path}") from None
-    return FileResponse(copy, media_type="application/octet-stream", headers=headers,
-                        background=BackgroundTask(os.unlink, copy))
+    return FileResponse(
+        copy,
+        media_type="application/octet-stream",
+        headers=headers,
+        background=BackgroundTask(os.unlink, copy),
+    )
 
 
 def attachment(name: str) -> str:
@@ -316,7 +388,10 @@ def attachment(name: str) -> str:
 # Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill` and `/{id}/resume`.
 @router.post("/{namespace}/{flow_id}", openapi_extra=INPUTS_BODY)
 async def create_execution(
-    namespace: str, flow_id: str, request: Request, svc: Svc,
+    namespace: str,
+    flow_id: str,
+    request: Request,
+    svc: Svc,
     labels: Annotated[list[str] | None, Query()] = None,
     revision: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
@@ -329,5 +404,6 @@ async def create_execution(
         return input_file_uri(tenant, namespace, flow_id, execution_id, input_id, filename)
 
     inputs = await _inputs(request, svc.settings.limits, files_at, svc.storage)
-    return await run_in_threadpool(_create, svc, namespace, flow_id, inputs,
-                                   {k: v for k, v in pairs}, revision, execution_id)
+    return await run_in_threadpool(
+        _create, svc, namespace, flow_id, inputs, {k: v for k, v in pairs}, revision, execution_id
+    )

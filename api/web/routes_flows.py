@@ -19,15 +19,20 @@ from streams.gateway.flows import Deployed, FlowNotFound
 
 router = APIRouter(prefix="/flows", tags=["flows"])
 
-YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml",
-              "text/plain")
+YAML_TYPES = ("application/x-yaml", "application/yaml", "text/yaml", "text/x-yaml", "text/plain")
 _HIDDEN = ("fulltext", "labelPairs", "event")
 
 Svc = Annotated[Services, Depends(services)]
 # The body is read by yaml_body, not declared as a parameter: say what it is for the
 # OpenAPI document (clients, and the fuzzing test that drives the API from it).
-YAML_BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "application/x-yaml": {"schema": {"type": "string", "description": "a flow's YAML"}}}}}
+YAML_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-yaml": {"schema": {"type": "string", "description": "a flow's YAML"}}
+        },
+    }
+}
 
 
 async def yaml_body(request: Request) -> str:
@@ -43,42 +48,60 @@ async def yaml_body(request: Request) -> str:
 
 def problems_response(problems: list[FlowProblem]) -> ApiError:
     count = len(problems)
-    return ApiError(422, f"the flow is invalid ({count} problem{'s' if count != 1 else ''})",
-                    problems=[{"path": p.path, "line": p.line, "message": p.message}
-                              for p in problems])
+    return ApiError(
+        422,
+        f"the flow is invalid ({count} problem{'s' if count != 1 else ''})",
+        problems=[{"path": p.path, "line": p.line, "message": p.message} for p in problems],
+    )
 
 
 def flow_view(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k not in _HIDDEN}
 
 
-def _deploy(svc: Services, source: str, expect_existing: bool | None,
-            path: tuple[str, str] | None = None) -> Response:
+def _deploy(
+    svc: Services, source: str, expect_existing: bool | None, path: tuple[str, str] | None = None
+) -> Response:
     checked = validate_flow(source, svc.registry, svc.settings.limits)
     if not isinstance(checked, ValidatedFlow):
         raise problems_response(checked)
     flow = checked.flow
     if path is not None and (flow.namespace, flow.id) != path:
-        raise ApiError(422, f"the flow's namespace and id ({flow.namespace}.{flow.id}) differ "
-                       f"from the path ({path[0]}.{path[1]})")
+        raise ApiError(
+            422,
+            f"the flow's namespace and id ({flow.namespace}.{flow.id}) differ "
+            f"from the path ({path[0]}.{path[1]})",
+        )
     tenant = svc.settings.tenant_id
     history = svc.catalog.history(tenant, flow.namespace, flow.id)
     exists = history is not None and not history.deleted
     if expect_existing is False and exists:
-        raise ApiError(409, f"flow {flow.namespace}.{flow.id} already exists; update it with "
-                       f"PUT /api/v1/flows/{flow.namespace}/{flow.id}")
+        raise ApiError(
+            409,
+            f"flow {flow.namespace}.{flow.id} already exists; update it with "
+            f"PUT /api/v1/flows/{flow.namespace}/{flow.id}",
+        )
     if expect_existing is True and not exists:
         raise not_found(f"flow {flow.namespace}.{flow.id}")
     deployed = svc.flows.deploy(source, svc.actor, wait_s=svc.settings.read_your_writes_timeout_s)
     if not isinstance(deployed, Deployed):
         raise problems_response(deployed)
     doc = svc.wait_visible(
-        mappings.FLOWS, flow_key(tenant, deployed.namespace, deployed.flow_id),
-        lambda d: int(d.get("revision", 0)) >= deployed.revision and not d.get("deleted"))
+        mappings.FLOWS,
+        flow_key(tenant, deployed.namespace, deployed.flow_id),
+        lambda d: int(d.get("revision", 0)) >= deployed.revision and not d.get("deleted"),
+    )
     if doc is None:
-        return JSONResponse({"namespace": deployed.namespace, "id": deployed.flow_id,
-                             "revision": deployed.revision, "outcome": deployed.outcome,
-                             "message": "accepted; not yet searchable"}, status_code=202)
+        return JSONResponse(
+            {
+                "namespace": deployed.namespace,
+                "id": deployed.flow_id,
+                "revision": deployed.revision,
+                "outcome": deployed.outcome,
+                "message": "accepted; not yet searchable",
+            },
+            status_code=202,
+        )
     # Read your writes in searches too: flows change rarely, a refresh costs little.
     svc.store.refresh(mappings.FLOWS)
     return JSONResponse({**flow_view(doc), "outcome": deployed.outcome})
@@ -95,10 +118,16 @@ async def validate(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> dict
     # Off the event loop: validating a large flow takes a while, and /health must not wait.
     checked = await run_in_threadpool(validate_flow, source, svc.registry, svc.settings.limits)
     if isinstance(checked, ValidatedFlow):
-        return {"valid": True, "namespace": checked.flow.namespace, "id": checked.flow.id,
-                "problems": []}
-    return {"valid": False, "problems": [{"path": p.path, "line": p.line, "message": p.message}
-                                         for p in checked]}
+        return {
+            "valid": True,
+            "namespace": checked.flow.namespace,
+            "id": checked.flow.id,
+            "problems": [],
+        }
+    return {
+        "valid": False,
+        "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in checked],
+    }
 
 
 @router.get("/search")
@@ -112,20 +141,23 @@ def search_flows(
 ) -> dict[str, Any]:
     order = parse_sort(sort, FLOW_SORTS, [{"namespace": "asc"}, {"id": "asc"}])
     offset = page_offset(page, size)
-    total, docs = svc.store.search(mappings.FLOWS, flow_query(q, namespace), size=size,
-                                   from_=offset, sort=order)
+    total, docs = svc.store.search(
+        mappings.FLOWS, flow_query(q, namespace), size=size, from_=offset, sort=order
+    )
     return {"results": [flow_view(d) for d in docs], "total": total}
 
 
 @router.put("/{namespace}/{flow_id}", openapi_extra=YAML_BODY)
-async def update_flow(namespace: str, flow_id: str, svc: Svc,
-                      source: Annotated[str, Depends(yaml_body)]) -> Response:
+async def update_flow(
+    namespace: str, flow_id: str, svc: Svc, source: Annotated[str, Depends(yaml_body)]
+) -> Response:
     return await run_in_threadpool(_deploy, svc, source, True, (namespace, flow_id))
 
 
 @router.get("/{namespace}/{flow_id}")
-def get_flow(namespace: str, flow_id: str, svc: Svc,
-             revision: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+def get_flow(
+    namespace: str, flow_id: str, svc: Svc, revision: Annotated[int | None, Query(ge=1)] = None
+) -> dict[str, Any]:
     key = flow_key(svc.settings.tenant_id, namespace, flow_id)
     if revision is not None:
         doc = svc.store.get(mappings.FLOW_REVISIONS, f"{key}/{revision}")
@@ -140,14 +172,22 @@ def get_flow(namespace: str, flow_id: str, svc: Svc,
 
 @router.get("/{namespace}/{flow_id}/revisions")
 def flow_revisions(namespace: str, flow_id: str, svc: Svc) -> list[dict[str, Any]]:
-    query = {"bool": {"filter": [{"term": {"tenantId": svc.settings.tenant_id}},
-                                 {"term": {"namespace": namespace}}, {"term": {"id": flow_id}}]}}
+    query = {
+        "bool": {
+            "filter": [
+                {"term": {"tenantId": svc.settings.tenant_id}},
+                {"term": {"namespace": namespace}},
+                {"term": {"id": flow_id}},
+            ]
+        }
+    }
     key = flow_key(svc.settings.tenant_id, namespace, flow_id)
     latest = svc.store.get(mappings.FLOWS, key)
 
     def read() -> list[dict[str, Any]]:
-        return svc.store.search(mappings.FLOW_REVISIONS, query, size=1000,
-                                sort=[{"revision": "asc"}])[1]
+        return svc.store.search(
+            mappings.FLOW_REVISIONS, query, size=1000, sort=[{"revision": "asc"}]
+        )[1]
 
     docs = read()
     if latest is not None and len(docs) < int(latest.get("revision", 0)):
@@ -159,8 +199,9 @@ def flow_revisions(namespace: str, flow_id: str, svc: Svc) -> list[dict[str, Any
     return with_diffs([flow_view(d) for d in docs], namespace, flow_id)
 
 
-def with_diffs(revisions: list[dict[str, Any]], namespace: str,
-               flow_id: str) -> list[dict[str, Any]]:
+def with_diffs(
+    revisions: list[dict[str, Any]], namespace: str, flow_id: str
+) -> list[dict[str, Any]]:
     """Each revision (in order) with the unified diff of its source from the previous one."""
     previous = ""
     out: list[dict[str, Any]] = []
@@ -168,9 +209,11 @@ def with_diffs(revisions: list[dict[str, Any]], namespace: str,
         source = str(doc.get("source") or "")
         name = f"{namespace}/{flow_id}.yml"
         diff = difflib.unified_diff(
-            previous.splitlines(keepends=True), source.splitlines(keepends=True),
+            previous.splitlines(keepends=True),
+            source.splitlines(keepends=True),
             fromfile=f"{name}@{doc.get('revision', 1) - 1}" if previous else "/dev/null",
-            tofile=f"{name}@{doc.get('revision')}")
+            tofile=f"{name}@{doc.get('revision')}",
+        )
         out.append({**doc, "diff": "".join(diff)})
         previous = source
     return out
@@ -181,8 +224,11 @@ def _delete(svc: Services, namespace: str, flow_id: str) -> None:
         svc.flows.delete(namespace, flow_id, svc.actor)
     except FlowNotFound:
         raise not_found(f"flow {namespace}.{flow_id}") from None
-    svc.wait_visible(mappings.FLOWS, flow_key(svc.settings.tenant_id, namespace, flow_id),
-                     lambda d: bool(d.get("deleted")))
+    svc.wait_visible(
+        mappings.FLOWS,
+        flow_key(svc.settings.tenant_id, namespace, flow_id),
+        lambda d: bool(d.get("deleted")),
+    )
 
 
 @router.delete("/{namespace}/{flow_id}", status_code=204)

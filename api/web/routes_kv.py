@@ -32,8 +32,11 @@ def _checked(namespace: str, key: str | None = None) -> None:
     if not NAMESPACE.match(namespace):
         raise ApiError(422, f"{namespace!r} is not a namespace")
     if key is not None and not KEY.match(key):
-        raise ApiError(422, f"KV key {key!r}: use letters, digits, '.', '_' and '-', "
-                       "starting with a letter or digit")
+        raise ApiError(
+            422,
+            f"KV key {key!r}: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit",
+        )
 
 
 def _type_of(value: Any) -> str:
@@ -50,14 +53,19 @@ def _type_of(value: Any) -> str:
 
 
 def _entry(event: KvSet) -> dict[str, Any]:
-    return {"key": event.key, "namespace": event.namespace, "type": _type_of(event.value),
-            "updateDate": event.time.isoformat(),
-            "expirationDate": event.expires.isoformat() if event.expires else None}
+    return {
+        "key": event.key,
+        "namespace": event.namespace,
+        "type": _type_of(event.value),
+        "updateDate": event.time.isoformat(),
+        "expirationDate": event.expires.isoformat() if event.expires else None,
+    }
 
 
 def _write(svc: Services, event: KvSet | KvDeleted) -> None:
-    partition, offset = svc.producer.send_and_wait(svc.topics.kv_events, event.record_key,
-                                                   event.model_dump_json().encode())
+    partition, offset = svc.producer.send_and_wait(
+        svc.topics.kv_events, event.record_key, event.model_dump_json().encode()
+    )
     svc.kv.wait_for_record(partition, offset, svc.settings.read_your_writes_timeout_s)
 
 
@@ -92,8 +100,9 @@ def get_value(namespace: str, key: str, svc: Svc) -> dict[str, Any]:
 
 
 @router.put("/{namespace}/kv/{key}", status_code=204)
-async def set_value(namespace: str, key: str, request: Request, svc: Svc,
-                    ttl: str | None = None) -> Response:
+async def set_value(
+    namespace: str, key: str, request: Request, svc: Svc, ttl: str | None = None
+) -> Response:
     """Set a key; `ttl` (ISO-8601 duration, e.g. PT1H) makes it expire."""
     _checked(namespace, key)
     body = await request.body()
@@ -108,8 +117,15 @@ async def set_value(namespace: str, key: str, request: Request, svc: Svc,
             expires = now + parse_duration(ttl)
         except ValueError as exc:
             raise ApiError(422, f"ttl {ttl!r}: {exc}") from None
-    event = KvSet(tenant=svc.settings.tenant_id, namespace=namespace, key=key, value=value,
-                  expires=expires, time=now, actor=svc.actor)
+    event = KvSet(
+        tenant=svc.settings.tenant_id,
+        namespace=namespace,
+        key=key,
+        value=value,
+        expires=expires,
+        time=now,
+        actor=svc.actor,
+    )
     await run_in_threadpool(_write, svc, event)
     return Response(status_code=204)
 
@@ -119,6 +135,14 @@ def delete_value(namespace: str, key: str, svc: Svc) -> Response:
     _checked(namespace, key)
     if svc.kv.get(svc.settings.tenant_id, namespace, key, dt.datetime.now(dt.UTC)) is None:
         raise not_found(f"KV key {key} of namespace {namespace}")
-    _write(svc, KvDeleted(tenant=svc.settings.tenant_id, namespace=namespace, key=key,
-                          time=dt.datetime.now(dt.UTC), actor=svc.actor))
+    _write(
+        svc,
+        KvDeleted(
+            tenant=svc.settings.tenant_id,
+            namespace=namespace,
+            key=key,
+            time=dt.datetime.now(dt.UTC),
+            actor=svc.actor,
+        ),
+    )
     return Response(status_code=204)

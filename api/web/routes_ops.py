@@ -35,9 +35,13 @@ def health(svc: PublicSvc) -> JSONResponse:
     kafka_up, kafka_detail = kafka_ok(svc.settings.kafka_bootstrap)
     es_up, es_detail = svc.store.healthy()
     up = kafka_up and es_up
-    body = {"status": "UP" if up else "DOWN", "checks": {
-        "kafka": {"status": "UP" if kafka_up else "DOWN", "detail": kafka_detail},
-        "elasticsearch": {"status": "UP" if es_up else "DOWN", "detail": es_detail}}}
+    body = {
+        "status": "UP" if up else "DOWN",
+        "checks": {
+            "kafka": {"status": "UP" if kafka_up else "DOWN", "detail": kafka_detail},
+            "elasticsearch": {"status": "UP" if es_up else "DOWN", "detail": es_detail},
+        },
+    }
     return JSONResponse(body, status_code=200 if up else 503)
 
 
@@ -53,27 +57,51 @@ def metrics(svc: Svc) -> PlainTextResponse:
     except Exception as exc:
         log.warning("indexer lag unavailable", extra={"error": str(exc)})
         lags = []
-    lines += ["# HELP lanner_indexer_lag Records the indexer has not committed yet.",
-              "# TYPE lanner_indexer_lag gauge"]
-    lines += [f'lanner_indexer_lag{{topic="{_escape(p.topic)}",partition="{p.partition}"}} '
-              f"{p.lag}" for p in lags]
-    lines += ["# HELP lanner_indexer_lag_total Sum of lanner_indexer_lag.",
-              "# TYPE lanner_indexer_lag_total gauge",
-              f"lanner_indexer_lag_total {sum(p.lag for p in lags)}"]
-    aggs = svc.store.aggregate(mappings.EXECUTIONS, None, {
-        "states": {"terms": {"field": "state.current", "size": 50}},
-        "live": {"filter": {"bool": {"must_not": {"terms": {
-            "state.current": [s.value for s in TERMINAL_STATES]}}}},
-                 "aggs": {"running": {"sum": {"field": "runningTaskRuns"}}}}})
-    lines += ["# HELP lanner_executions Executions in the view, by current state.",
-              "# TYPE lanner_executions gauge"]
-    lines += [f'lanner_executions{{state="{b["key"]}"}} {b["doc_count"]}'
-              for b in aggs.get("states", {}).get("buckets", [])]
+    lines += [
+        "# HELP lanner_indexer_lag Records the indexer has not committed yet.",
+        "# TYPE lanner_indexer_lag gauge",
+    ]
+    lines += [
+        f'lanner_indexer_lag{{topic="{_escape(p.topic)}",partition="{p.partition}"}} {p.lag}'
+        for p in lags
+    ]
+    lines += [
+        "# HELP lanner_indexer_lag_total Sum of lanner_indexer_lag.",
+        "# TYPE lanner_indexer_lag_total gauge",
+        f"lanner_indexer_lag_total {sum(p.lag for p in lags)}",
+    ]
+    aggs = svc.store.aggregate(
+        mappings.EXECUTIONS,
+        None,
+        {
+            "states": {"terms": {"field": "state.current", "size": 50}},
+            "live": {
+                "filter": {
+                    "bool": {
+                        "must_not": {"terms": {"state.current": [s.value for s in TERMINAL_STATES]}}
+                    }
+                },
+                "aggs": {"running": {"sum": {"field": "runningTaskRuns"}}},
+            },
+        },
+    )
+    lines += [
+        "# HELP lanner_executions Executions in the view, by current state.",
+        "# TYPE lanner_executions gauge",
+    ]
+    lines += [
+        f'lanner_executions{{state="{b["key"]}"}} {b["doc_count"]}'
+        for b in aggs.get("states", {}).get("buckets", [])
+    ]
     running = int(aggs.get("live", {}).get("running", {}).get("value") or 0)
-    lines += ["# HELP lanner_task_runs_running Task runs in state RUNNING.",
-              "# TYPE lanner_task_runs_running gauge", f"lanner_task_runs_running {running}"]
-    return PlainTextResponse("\n".join(lines) + "\n",
-                             media_type="text/plain; version=0.0.4; charset=utf-8")
+    lines += [
+        "# HELP lanner_task_runs_running Task runs in state RUNNING.",
+        "# TYPE lanner_task_runs_running gauge",
+        f"lanner_task_runs_running {running}",
+    ]
+    return PlainTextResponse(
+        "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"
+    )
 
 
 @router.get("/stats/executions/daily")
@@ -88,20 +116,46 @@ def daily(
     try:
         start = start_date or end - dt.timedelta(days=30)
     except OverflowError:
-        raise BadParameter("endDate", f"{end.isoformat()} leaves no room for 30 days before "
-                           "it; give startDate too") from None
-    filters: list[dict[str, Any]] = [{"range": {"state.startDate": {
-        "gte": utc_iso(start, "startDate"), "lte": utc_iso(end, "endDate")}}}]
+        raise BadParameter(
+            "endDate", f"{end.isoformat()} leaves no room for 30 days before it; give startDate too"
+        ) from None
+    filters: list[dict[str, Any]] = [
+        {
+            "range": {
+                "state.startDate": {
+                    "gte": utc_iso(start, "startDate"),
+                    "lte": utc_iso(end, "endDate"),
+                }
+            }
+        }
+    ]
     if namespace:
         filters.append(namespace_filter(namespace))
     if flow_id:
         filters.append({"term": {"flowId": flow_id}})
-    aggs = svc.store.aggregate(mappings.EXECUTIONS, {"bool": {"filter": filters}}, {
-        "days": {"date_histogram": {"field": "state.startDate", "calendar_interval": "day",
-                                    "min_doc_count": 1},
-                 "aggs": {"states": {"terms": {"field": "state.current", "size": 50}},
-                          "duration": {"stats": {"field": "state.duration"}}}}})
-    return [{"startDate": b["key_as_string"], "total": b["doc_count"],
-             "executionCounts": {s["key"]: s["doc_count"] for s in b["states"]["buckets"]},
-             "duration": {k: b["duration"].get(k) for k in ("min", "avg", "max", "sum")}}
-            for b in aggs.get("days", {}).get("buckets", [])]
+    aggs = svc.store.aggregate(
+        mappings.EXECUTIONS,
+        {"bool": {"filter": filters}},
+        {
+            "days": {
+                "date_histogram": {
+                    "field": "state.startDate",
+                    "calendar_interval": "day",
+                    "min_doc_count": 1,
+                },
+                "aggs": {
+                    "states": {"terms": {"field": "state.current", "size": 50}},
+                    "duration": {"stats": {"field": "state.duration"}},
+                },
+            }
+        },
+    )
+    return [
+        {
+            "startDate": b["key_as_string"],
+            "total": b["doc_count"],
+            "executionCounts": {s["key"]: s["doc_count"] for s in b["states"]["buckets"]},
+            "duration": {k: b["duration"].get(k) for k in ("min", "avg", "max", "sum")},
+        }
+        for b in aggs.get("days", {}).get("buckets", [])
+    ]

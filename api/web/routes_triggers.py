@@ -81,8 +81,9 @@ class SetDisabledBody(BaseModel):
 # --- reading ----------------------------------------------------------------------------
 
 
-def _rows(svc: Services, namespace: str | None = None,
-          flow_id: str | None = None, q: str | None = None) -> list[TriggerRow]:
+def _rows(
+    svc: Services, namespace: str | None = None, flow_id: str | None = None, q: str | None = None
+) -> list[TriggerRow]:
     """Every trigger of every deployed flow of the tenant that matches, with its state."""
     tenant = svc.settings.tenant_id
     rows: list[TriggerRow] = []
@@ -98,12 +99,14 @@ def _rows(svc: Services, namespace: str | None = None,
             if matches(row, q, namespace, flow_id):
                 rows.append(row)
     docs = svc.store.get_many(mappings.TRIGGERS, [row.key for row in rows])
-    return [TriggerRow(r.tenant, r.namespace, r.flow_id, r.spec, state_of(docs.get(r.key)))
-            for r in rows]
+    return [
+        TriggerRow(r.tenant, r.namespace, r.flow_id, r.spec, state_of(docs.get(r.key)))
+        for r in rows
+    ]
 
 
 def _page(rows: list[TriggerRow], page: int, size: int) -> list[TriggerRow]:
-    return rows[(page - 1) * size: page * size]
+    return rows[(page - 1) * size : page * size]
 
 
 @router.get("/search")
@@ -142,8 +145,9 @@ def flow_triggers(
 # --- writing ----------------------------------------------------------------------------
 
 
-def _find(svc: Services, namespace: str, flow_id: str,
-          trigger_id: str) -> tuple[ValidatedFlow, TriggerSpec]:
+def _find(
+    svc: Services, namespace: str, flow_id: str, trigger_id: str
+) -> tuple[ValidatedFlow, TriggerSpec]:
     flow = svc.catalog.get(svc.settings.tenant_id, namespace, flow_id)
     if flow is None:
         raise not_found(f"flow {namespace}.{flow_id}")
@@ -171,48 +175,74 @@ class _Change:
         return f"trigger {self.trigger_id} of flow {self.namespace}.{self.flow_id}"
 
     def common(self) -> dict[str, Any]:
-        return {"tenant": self.svc.settings.tenant_id, "namespace": self.namespace,
-                "flow_id": self.flow_id, "trigger_id": self.trigger_id, "time": self.now,
-                "actor": self.svc.actor}
+        return {
+            "tenant": self.svc.settings.tenant_id,
+            "namespace": self.namespace,
+            "flow_id": self.flow_id,
+            "trigger_id": self.trigger_id,
+            "time": self.now,
+            "actor": self.svc.actor,
+        }
 
     def set_disabled(self, disabled: bool) -> None:
         if not disabled and self.spec.disabled:
-            raise ApiError(409, f"{self.name} is disabled in the flow's source; deploy a "
-                           "revision without `disabled: true` to enable it")
+            raise ApiError(
+                409,
+                f"{self.name} is disabled in the flow's source; deploy a "
+                "revision without `disabled: true` to enable it",
+            )
         if disabled == bool(self.state and self.state.disabled):
             return  # already so: nothing to write
         if disabled:
-            self.events.append(TriggerDisabled(reason=f"disabled by {self.svc.actor}",
-                                               **self.common()))
+            self.events.append(
+                TriggerDisabled(reason=f"disabled by {self.svc.actor}", **self.common())
+            )
         else:
             self.events.append(TriggerEnabled(**self.common()))
 
     def start_backfill(self, body: BackfillBody) -> None:
         model = schedule.MODELS.get(self.spec.type)
         if model is None:
-            raise ApiError(422, f"{self.name} is a {self.spec.type}; only schedule triggers "
-                           "(Schedule, ScheduleOnDates) can be backfilled")
+            raise ApiError(
+                422,
+                f"{self.name} is a {self.spec.type}; only schedule triggers "
+                "(Schedule, ScheduleOnDates) can be backfilled",
+            )
         if self.state is not None and self.state.backfill is not None:
-            raise ApiError(409, f"{self.name} already runs a backfill; pause or delete it "
-                           "first")
+            raise ApiError(409, f"{self.name} already runs a backfill; pause or delete it first")
         start = _aware(body.start)
         end = _aware(body.end) if body.end is not None else self.now
         if start < _EARLIEST:
-            raise ApiError(422, f"backfill start {start.isoformat()} is before "
-                           f"{_EARLIEST.date().isoformat()}")
+            raise ApiError(
+                422, f"backfill start {start.isoformat()} is before {_EARLIEST.date().isoformat()}"
+            )
         if end > self.now + _CLOCK_SKEW:
-            raise ApiError(422, f"backfill end {end.isoformat()} is in the future; a "
-                           "backfill replays past schedules only")
+            raise ApiError(
+                422,
+                f"backfill end {end.isoformat()} is in the future; a "
+                "backfill replays past schedules only",
+            )
         if start > end:
-            raise ApiError(422, f"backfill start {start.isoformat()} is after its end "
-                           f"{end.isoformat()}")
+            raise ApiError(
+                422, f"backfill start {start.isoformat()} is after its end {end.isoformat()}"
+            )
         inputs = dict(body.inputs or {})
         self._check_inputs(inputs)
-        labels = (body.labels if isinstance(body.labels, dict)
-                  else {label.key: label.value for label in body.labels or []})
-        self.events.append(BackfillStarted(
-            backfill_id=new_id(), start=start, end=min(end, self.now), inputs=inputs,
-            labels=labels, **self.common()))
+        labels = (
+            body.labels
+            if isinstance(body.labels, dict)
+            else {label.key: label.value for label in body.labels or []}
+        )
+        self.events.append(
+            BackfillStarted(
+                backfill_id=new_id(),
+                start=start,
+                end=min(end, self.now),
+                inputs=inputs,
+                labels=labels,
+                **self.common(),
+            )
+        )
 
     def _check_inputs(self, inputs: dict[str, Any]) -> None:
         # The slots run with the trigger's own inputs, the backfill's on top.
@@ -220,8 +250,7 @@ class _Change:
         own = declared if isinstance(declared, dict) else {}
         _, errors = coerce_inputs(self.flow.flow.inputs, {**own, **inputs})
         if errors:
-            raise ApiError(422, f"backfill inputs of {self.name} are invalid",
-                           errors=errors)
+            raise ApiError(422, f"backfill inputs of {self.name} are invalid", errors=errors)
 
     def running_backfill(self) -> BackfillStarted:
         if self.state is None or self.state.backfill is None:
@@ -230,13 +259,17 @@ class _Change:
 
     def pause_backfill(self, paused: bool) -> None:
         running = self.running_backfill()
-        self.events.append(BackfillPaused(paused=paused, backfill_id=running.identity,
-                                          **self.common()))
+        self.events.append(
+            BackfillPaused(paused=paused, backfill_id=running.identity, **self.common())
+        )
 
     def delete_backfill(self) -> None:
         running = self.running_backfill()
-        self.events.append(BackfillStopped(reason=f"deleted by {self.svc.actor}",
-                                           backfill_id=running.identity, **self.common()))
+        self.events.append(
+            BackfillStopped(
+                reason=f"deleted by {self.svc.actor}", backfill_id=running.identity, **self.common()
+            )
+        )
 
     def unlock(self) -> None:
         # Kestra's unlock releases a trigger held by its running execution; Lanner's
@@ -250,15 +283,18 @@ class _Change:
         last_offset = -1
         for event in self.events:
             _, last_offset = self.svc.producer.send_and_wait(
-                self.svc.topics.trigger_events, self.key, event.model_dump_json().encode())
+                self.svc.topics.trigger_events, self.key, event.model_dump_json().encode()
+            )
             state = fold_trigger(state, event)
         if last_offset >= 0:
-            doc = self.svc.wait_visible(mappings.TRIGGERS, self.key,
-                                        lambda d: int(d.get("offset") or 0) > last_offset)
+            doc = self.svc.wait_visible(
+                mappings.TRIGGERS, self.key, lambda d: int(d.get("offset") or 0) > last_offset
+            )
             shown = state_of(doc)
             state = shown if shown is not None else state
-        row = TriggerRow(self.svc.settings.tenant_id, self.namespace, self.flow_id,
-                         self.spec, state)
+        row = TriggerRow(
+            self.svc.settings.tenant_id, self.namespace, self.flow_id, self.spec, state
+        )
         return row.context()
 
 
@@ -314,8 +350,7 @@ def _unlock(svc: Services, namespace: str, flow_id: str, trigger_id: str) -> dic
 
 
 @router.post("/{namespace}/{flow_id}/{trigger_id}/unlock")
-async def unlock_trigger(namespace: str, flow_id: str, trigger_id: str,
-                         svc: Svc) -> dict[str, Any]:
+async def unlock_trigger(namespace: str, flow_id: str, trigger_id: str, svc: Svc) -> dict[str, Any]:
     return await run_in_threadpool(_unlock, svc, namespace, flow_id, trigger_id)
 
 

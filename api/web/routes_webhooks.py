@@ -77,8 +77,7 @@ class WebhookViews:
             return False
         wanted = Topics(settings.full_topic_prefix).flow_events
         try:
-            listed = shared_admin(settings.kafka_bootstrap).list_topics(topic=wanted,
-                                                                        timeout=5.0)
+            listed = shared_admin(settings.kafka_bootstrap).list_topics(topic=wanted, timeout=5.0)
         except KafkaException:
             raise ApiError(503, "the log cannot be reached to find the webhook's tenant") from None
         found = listed.topics.get(wanted)
@@ -107,8 +106,11 @@ class WebhookViews:
     def secrets(self, svc: Services, namespace: str) -> dict[str, str]:
         """What secret('NAME') means in a key: as on a worker (namespace_secrets)."""
         key = svc.settings.secret_key
-        cipher = (SecretCipher(key.get_secret_value(), svc.settings.tenant_id)
-                  if key is not None else None)
+        cipher = (
+            SecretCipher(key.get_secret_value(), svc.settings.tenant_id)
+            if key is not None
+            else None
+        )
         return namespace_secrets(namespace, self.env_secrets, svc.secrets, cipher)
 
     def stop(self) -> None:
@@ -159,28 +161,35 @@ def _find(request: Request, namespace: str, flow_id: str, key: str) -> _Target:
     flow = validated.flow
     now = dt.datetime.now(dt.UTC)
     trigger = hooks.matching_trigger(
-        hooks.webhook_triggers(flow), key,
-        lambda t: hooks.rendered_key(t, flow, tenant, lambda: views.secrets(svc, namespace), now))
+        hooks.webhook_triggers(flow),
+        key,
+        lambda t: hooks.rendered_key(t, flow, tenant, lambda: views.secrets(svc, namespace), now),
+    )
     if trigger is None:
         raise ApiError(404, NOT_FOUND)
     # Only a caller holding the key learns that the flow or its trigger is disabled.
     if flow.disabled:
         raise ApiError(409, f"flow {namespace}.{flow_id} is disabled: cannot execute it")
     if trigger.disabled:
-        raise ApiError(409, f"webhook trigger {trigger.id} of flow {namespace}.{flow_id} is "
-                       "disabled")
+        raise ApiError(
+            409, f"webhook trigger {trigger.id} of flow {namespace}.{flow_id} is disabled"
+        )
     state = views.states(svc).get(trigger_key(tenant, namespace, flow_id, trigger.id))
     if state is not None and state.disabled:
         reason = f" ({state.disabled_reason})" if state.disabled_reason else ""
-        raise ApiError(409, f"webhook trigger {trigger.id} of flow {namespace}.{flow_id} was "
-                       f"disabled by an operator{reason}")
+        raise ApiError(
+            409,
+            f"webhook trigger {trigger.id} of flow {namespace}.{flow_id} was "
+            f"disabled by an operator{reason}",
+        )
     return _Target(replace(svc, actor=f"trigger:{trigger.id}"), views, flow, trigger)
 
 
 def _record(target: _Target, event: TriggerFired | TriggerFailed) -> None:
     svc = target.svc
-    svc.producer.send_and_wait(svc.topics.trigger_events, event.key,
-                               event.model_dump_json().encode())
+    svc.producer.send_and_wait(
+        svc.topics.trigger_events, event.key, event.model_dump_json().encode()
+    )
 
 
 def _record_fire(target: _Target, event: TriggerFired) -> None:
@@ -189,52 +198,83 @@ def _record_fire(target: _Target, event: TriggerFired) -> None:
     try:
         _record(target, event)
     except Exception as exc:  # the answer is sent: all that is left is to say so
-        log.error("webhook fire could not be recorded on trigger-events",
-                  extra={"flow": f"{target.flow.namespace}.{target.flow.id}",
-                         "trigger": target.trigger.id, "execution_id": event.execution_id,
-                         "error": str(exc)})
+        log.error(
+            "webhook fire could not be recorded on trigger-events",
+            extra={
+                "flow": f"{target.flow.namespace}.{target.flow.id}",
+                "trigger": target.trigger.id,
+                "execution_id": event.execution_id,
+                "error": str(exc),
+            },
+        )
 
 
-def _start(target: _Target, variables: dict[str, Any], source: dict[str, Any]
-           ) -> TriggerFired:
+def _start(target: _Target, variables: dict[str, Any], source: dict[str, Any]) -> TriggerFired:
     """Request the execution (422 when its inputs do not fit); the fire to record."""
     svc, flow, trigger = target.svc, target.flow, target.trigger
     tenant = svc.settings.tenant_id
     execution_id = new_id()
     now = dt.datetime.now(dt.UTC)
-    common = {"tenant": tenant, "namespace": flow.namespace, "flow_id": flow.id,
-              "trigger_id": trigger.id, "time": now, "actor": "webhook"}
+    common = {
+        "tenant": tenant,
+        "namespace": flow.namespace,
+        "flow_id": flow.id,
+        "trigger_id": trigger.id,
+        "time": now,
+        "actor": "webhook",
+    }
     try:
         context = hooks.request_context(flow, tenant, variables, execution_id)
         inputs = hooks.render_inputs(trigger, context, now)
-        svc.executions.create(flow.namespace, flow.id, inputs, actor=svc.actor,
-                              labels=trigger.labels, trigger=variables,
-                              execution_id=execution_id)
+        svc.executions.create(
+            flow.namespace,
+            flow.id,
+            inputs,
+            actor=svc.actor,
+            labels=trigger.labels,
+            trigger=variables,
+            execution_id=execution_id,
+        )
     except (ExpressionError, InvalidInputs, UnknownFlow) as exc:
         _record(target, TriggerFailed(error=str(exc), **common))
-        log.warning("webhook could not start an execution",
-                    extra={"flow": f"{flow.namespace}.{flow.id}", "trigger": trigger.id,
-                           "error": str(exc)})
+        log.warning(
+            "webhook could not start an execution",
+            extra={"flow": f"{flow.namespace}.{flow.id}", "trigger": trigger.id, "error": str(exc)},
+        )
         errors = exc.errors if isinstance(exc, InvalidInputs) else [str(exc)]
-        raise ApiError(422, f"webhook {target.where}: the execution's inputs could not be "
-                       f"made: {exc}", errors=errors) from None
-    log.info("webhook fired", extra={"flow": f"{flow.namespace}.{flow.id}",
-                                     "trigger": trigger.id, "execution_id": execution_id})
+        raise ApiError(
+            422,
+            f"webhook {target.where}: the execution's inputs could not be made: {exc}",
+            errors=errors,
+        ) from None
+    log.info(
+        "webhook fired",
+        extra={
+            "flow": f"{flow.namespace}.{flow.id}",
+            "trigger": trigger.id,
+            "execution_id": execution_id,
+        },
+    )
     return TriggerFired(execution_id=execution_id, source=source, **common)
 
 
 def _variables_or_413(target: _Target, raw: bytes, request: Request) -> dict[str, Any]:
     variables = hooks.trigger_variables(
-        target.trigger, hooks.parse_body(raw),
+        target.trigger,
+        hooks.parse_body(raw),
         hooks.multi_map(request.headers.items()),
-        hooks.multi_map(request.query_params.multi_items()))
+        hooks.multi_map(request.query_params.multi_items()),
+    )
     # They travel in the CreateExecution record and stay in the execution's state.
     limit = target.svc.settings.limits.input_bytes
     size = len(json.dumps(variables, default=str).encode())
     if size > limit:
-        raise ApiError(413, f"webhook {target.where}: the request makes {size} bytes of "
-                       f"trigger variables, over {limit} (LANNER_LIMITS_INPUT_BYTES)",
-                       limit=limit)
+        raise ApiError(
+            413,
+            f"webhook {target.where}: the request makes {size} bytes of "
+            f"trigger variables, over {limit} (LANNER_LIMITS_INPUT_BYTES)",
+            limit=limit,
+        )
     return variables
 
 
@@ -245,18 +285,21 @@ async def _answer_when_ended(target: _Target, execution_id: str) -> Response:
     ended, doc = await until_ended(svc, execution_id, timeout_s)
     if not ended or doc is None:
         current = doc["state"]["current"] if doc else "CREATED"
-        raise ApiError(504, f"webhook {target.where}: execution {execution_id} has not ended "
-                       f"after {timeout_s:g} s (LANNER_LIMITS_WEBHOOK_WAIT_SECONDS); follow "
-                       f"it at {hooks.execution_url(tenant, execution_id)}",
-                       id=execution_id, state=current)
+        raise ApiError(
+            504,
+            f"webhook {target.where}: execution {execution_id} has not ended "
+            f"after {timeout_s:g} s (LANNER_LIMITS_WEBHOOK_WAIT_SECONDS); follow "
+            f"it at {hooks.execution_url(tenant, execution_id)}",
+            id=execution_id,
+            state=current,
+        )
     failed = doc["state"]["current"] == "FAILED"
     status = trigger.responseCode or (500 if failed else 200)
     if not trigger.returnOutputs:
         return JSONResponse(hooks.ended_answer(doc, tenant), status_code=status)
     outputs = doc.get("outputs")
     if trigger.responseContentType == "text/plain":
-        return Response(hooks.outputs_text(outputs), status_code=status,
-                        media_type="text/plain")
+        return Response(hooks.outputs_text(outputs), status_code=status, media_type="text/plain")
     return JSONResponse(outputs, status_code=status)
 
 
@@ -271,9 +314,10 @@ async def webhook(namespace: str, flow_id: str, key: str, request: Request) -> R
     context = hooks.request_context(target.flow, tenant, variables, "")
     held, why = hooks.conditions_hold(target.trigger, context, now)
     if not held:
-        log.info("webhook conditions not met", extra={"flow": f"{namespace}.{flow_id}",
-                                                      "trigger": target.trigger.id,
-                                                      "reason": why})
+        log.info(
+            "webhook conditions not met",
+            extra={"flow": f"{namespace}.{flow_id}", "trigger": target.trigger.id, "reason": why},
+        )
         return Response(status_code=204)
     client = request.client.host if request.client else None
     source = {"webhook": request.method, "client": client}
@@ -282,12 +326,23 @@ async def webhook(namespace: str, flow_id: str, key: str, request: Request) -> R
         await run_in_threadpool(_record_fire, target, fired)
         return await _answer_when_ended(target, fired.execution_id)
     labels = {**target.flow.label_map(), **target.trigger.labels}
-    return JSONResponse(hooks.requested_answer(tenant=tenant, execution_id=fired.execution_id,
-                                               flow=target.flow, variables=variables,
-                                               labels=labels, now=now),
-                        background=BackgroundTask(_record_fire, target, fired))
+    return JSONResponse(
+        hooks.requested_answer(
+            tenant=tenant,
+            execution_id=fired.execution_id,
+            flow=target.flow,
+            variables=variables,
+            labels=labels,
+            now=now,
+        ),
+        background=BackgroundTask(_record_fire, target, fired),
+    )
 
 
-router.add_api_route("/webhook/{namespace}/{flow_id}/{key}", webhook,
-                     methods=["GET", "POST", "PUT"], summary="Start an execution by webhook",
-                     description=__doc__)
+router.add_api_route(
+    "/webhook/{namespace}/{flow_id}/{key}",
+    webhook,
+    methods=["GET", "POST", "PUT"],
+    summary="Start an execution by webhook",
+    description=__doc__,
+)

@@ -36,16 +36,24 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            print(f"lanner: port {port} on {host} for the API is already taken ({exc.strerror}):"
-                  " stop what uses it, or set LANNER_API_PORT to a free port", file=sys.stderr)
+            print(
+                f"lanner: port {port} on {host} for the API is already taken ({exc.strerror}):"
+                " stop what uses it, or set LANNER_API_PORT to a free port",
+                file=sys.stderr,
+            )
             raise PortTaken(1) from None
 
 
 def serve(settings: LannerSettings) -> None:
     check_port_free(settings.api_host, settings.api_port)
-    config = uvicorn.Config(create_app(settings), host=settings.api_host, port=settings.api_port,
-                            log_config=None, access_log=False,
-                            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S)
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
     uvicorn.Server(config).run()
     leave_within(THREADS_GRACE_S)
 

@@ -61,24 +61,34 @@ class Services:
         ensure_lanner_topics(settings)
         topics = Topics(settings.full_topic_prefix)
         registry = PluginRegistry.discover()
-        catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, registry,
-                                  settings.limits).start()
-        producer = LogProducer(settings.kafka_bootstrap,
-                               client_id=f"lanner-{settings.tenant_id}-api")
+        catalog = LiveFlowCatalog(
+            settings.kafka_bootstrap, topics, registry, settings.limits
+        ).start()
+        producer = LogProducer(
+            settings.kafka_bootstrap, client_id=f"lanner-{settings.tenant_id}-api"
+        )
         store = SearchStore(settings.elasticsearch_url, settings.full_index_prefix)
         store.wait_ready()
         ensure_indices(store)
         secrets = LiveSecretView(settings.kafka_bootstrap, topics.secrets).start()
         kv = LiveKvView(settings.kafka_bootstrap, topics.kv_events).start()
         return cls(
-            settings=settings, registry=registry, catalog=catalog, producer=producer,
-            flows=FlowWriter(producer, catalog, registry, topics, settings.tenant_id,
-                             settings.limits),
-            executions=ExecutionGateway(producer, catalog, topics, settings.tenant_id,
-                                        settings.limits),
-            store=store, topics=topics, secrets=secrets,
+            settings=settings,
+            registry=registry,
+            catalog=catalog,
+            producer=producer,
+            flows=FlowWriter(
+                producer, catalog, registry, topics, settings.tenant_id, settings.limits
+            ),
+            executions=ExecutionGateway(
+                producer, catalog, topics, settings.tenant_id, settings.limits
+            ),
+            store=store,
+            topics=topics,
+            secrets=secrets,
             # The same root as the workers' (LANNER_STORAGE_DIR or <data dir>/storage).
-            storage=storage_from_env(os.environ, settings.data_dir), kv=kv,
+            storage=storage_from_env(os.environ, settings.data_dir),
+            kv=kv,
         )
 
     def stop(self) -> None:
@@ -98,9 +108,12 @@ class Services:
             self.unrefreshed.discard(index)
             self.store.refresh(index)
 
-    def wait_visible(self, index: str, doc_id: str,
-                     ready: Callable[[dict[str, Any]], bool] = lambda _doc: True,
-                     ) -> dict[str, Any] | None:
+    def wait_visible(
+        self,
+        index: str,
+        doc_id: str,
+        ready: Callable[[dict[str, Any]], bool] = lambda _doc: True,
+    ) -> dict[str, Any] | None:
         """Read-your-writes: the document once the indexer has projected our write, or
         None when settings.read_your_writes_timeout_s passed first.
 

@@ -36,7 +36,7 @@ class TenantPaths:
         if scope["type"] in ("http", "websocket"):
             path: str = scope["path"]
             if path.startswith(self.prefix):
-                first, sep, rest = path[len(self.prefix):].partition("/")
+                first, sep, rest = path[len(self.prefix) :].partition("/")
                 if first and first not in self.groups:
                     scope = dict(scope)
                     scope[SCOPE_KEY] = first

@@ -17,8 +17,17 @@ from schemas.flow import TriggerSpec
 from schemas.triggers import TriggerState, trigger_key
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-TRIGGER_SORTS = ("namespace", "flowId", "triggerId", "type", "date", "nextExecutionDate",
-                 "lastFireDate", "updatedDate", "disabled")
+TRIGGER_SORTS = (
+    "namespace",
+    "flowId",
+    "triggerId",
+    "type",
+    "date",
+    "nextExecutionDate",
+    "lastFireDate",
+    "updatedDate",
+    "disabled",
+)
 
 
 @dataclass(frozen=True)
@@ -35,8 +44,12 @@ class TriggerRow:
 
     def context(self) -> dict[str, Any]:
         state = self.state or TriggerState(
-            tenant=self.tenant, namespace=self.namespace, flow_id=self.flow_id,
-            trigger_id=self.spec.id, updated=_EPOCH)
+            tenant=self.tenant,
+            namespace=self.namespace,
+            flow_id=self.flow_id,
+            trigger_id=self.spec.id,
+            updated=_EPOCH,
+        )
         context = trigger_context(state)
         if self.state is None:
             context["updatedDate"] = None
@@ -46,8 +59,10 @@ class TriggerRow:
 
     def api(self) -> dict[str, Any]:
         """Kestra's search row: the trigger's definition and its context."""
-        return {"abstractTrigger": self.spec.model_dump(mode="json", exclude_none=True),
-                "triggerContext": self.context()}
+        return {
+            "abstractTrigger": self.spec.model_dump(mode="json", exclude_none=True),
+            "triggerContext": self.context(),
+        }
 
 
 def state_of(doc: dict[str, Any] | None) -> TriggerState | None:
@@ -55,8 +70,7 @@ def state_of(doc: dict[str, Any] | None) -> TriggerState | None:
     return folded.state if folded is not None else None
 
 
-def matches(row: TriggerRow, q: str | None, namespace: str | None,
-            flow_id: str | None) -> bool:
+def matches(row: TriggerRow, q: str | None, namespace: str | None, flow_id: str | None) -> bool:
     if namespace and not (row.namespace == namespace or row.namespace.startswith(f"{namespace}.")):
         return False
     if flow_id and row.flow_id != flow_id:
@@ -87,7 +101,6 @@ def sort_rows(rows: list[TriggerRow], sort: list[str] | None) -> list[TriggerRow
     for name, descending in reversed(order):
         present = [p for p in keyed if _sort_value(p[0], p[1], name) is not None]
         absent = [p for p in keyed if _sort_value(p[0], p[1], name) is None]
-        present.sort(key=lambda pair: str(_sort_value(pair[0], pair[1], name)),
-                     reverse=descending)
+        present.sort(key=lambda pair: str(_sort_value(pair[0], pair[1], name)), reverse=descending)
         keyed = present + absent
     return [row for row, _ in keyed]

@@ -32,36 +32,55 @@ def webhook_triggers(flow: Flow) -> list[WebhookTrigger]:
         try:
             found.append(WebhookTrigger.model_validate(spec.model_dump(exclude_unset=True)))
         except ValidationError as exc:
-            log.warning("invalid webhook trigger ignored",
-                        extra={"flow": f"{flow.namespace}.{flow.id}", "trigger": spec.id,
-                               "error": str(exc)})
+            log.warning(
+                "invalid webhook trigger ignored",
+                extra={
+                    "flow": f"{flow.namespace}.{flow.id}",
+                    "trigger": spec.id,
+                    "error": str(exc),
+                },
+            )
     return found
 
 
 def flow_variables(flow: Flow, tenant: str) -> dict[str, Any]:
-    return {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision,
-            "tenantId": tenant}
+    return {
+        "id": flow.id,
+        "namespace": flow.namespace,
+        "revision": flow.revision,
+        "tenantId": tenant,
+    }
 
 
-def rendered_key(trigger: WebhookTrigger, flow: Flow, tenant: str,
-                 secrets: Callable[[], Mapping[str, str]], now: dt.datetime) -> str | None:
+def rendered_key(
+    trigger: WebhookTrigger,
+    flow: Flow,
+    tenant: str,
+    secrets: Callable[[], Mapping[str, str]],
+    now: dt.datetime,
+) -> str | None:
     """The key the trigger expects: literal, or rendered with `flow`, `vars` and `secret()`
     (Kestra trims it). None when it cannot be rendered: that trigger then opens nothing."""
     if "{{" not in trigger.key and "{%" not in trigger.key:
         return trigger.key
-    context = {"flow": flow_variables(flow, tenant), "vars": flow.variables,
-               "_secrets": secrets() if "secret" in trigger.key else {}}
+    context = {
+        "flow": flow_variables(flow, tenant),
+        "vars": flow.variables,
+        "_secrets": secrets() if "secret" in trigger.key else {},
+    }
     try:
         return str(render(trigger.key, context, now=now)).strip()
     except ExpressionError as exc:
-        log.warning("webhook key does not render; the trigger is ignored",
-                    extra={"flow": f"{flow.namespace}.{flow.id}", "trigger": trigger.id,
-                           "error": str(exc)})
+        log.warning(
+            "webhook key does not render; the trigger is ignored",
+            extra={"flow": f"{flow.namespace}.{flow.id}", "trigger": trigger.id, "error": str(exc)},
+        )
         return None
 
 
-def matching_trigger(triggers: Iterable[WebhookTrigger], key: str,
-                     expected: Callable[[WebhookTrigger], str | None]) -> WebhookTrigger | None:
+def matching_trigger(
+    triggers: Iterable[WebhookTrigger], key: str, expected: Callable[[WebhookTrigger], str | None]
+) -> WebhookTrigger | None:
     """The first trigger whose key is `key`, each compared in constant time, all compared
     (so the answer's timing says nothing about which trigger or how much matched)."""
     # Digests first: compare_digest is constant-time only between equal lengths, and the
@@ -101,28 +120,46 @@ def multi_map(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
     return found
 
 
-def trigger_variables(trigger: WebhookTrigger, body: Any, headers: dict[str, list[str]],
-                      parameters: dict[str, list[str]]) -> dict[str, Any]:
+def trigger_variables(
+    trigger: WebhookTrigger,
+    body: Any,
+    headers: dict[str, list[str]],
+    parameters: dict[str, list[str]],
+) -> dict[str, Any]:
     """The execution's `trigger`: what `trigger.body`, `.headers`, `.parameters` read."""
-    return {"id": trigger.id, "type": trigger.type, "body": body, "headers": headers,
-            "parameters": parameters}
+    return {
+        "id": trigger.id,
+        "type": trigger.type,
+        "body": body,
+        "headers": headers,
+        "parameters": parameters,
+    }
 
 
-def request_context(flow: Flow, tenant: str, variables: dict[str, Any],
-                    execution_id: str) -> dict[str, Any]:
+def request_context(
+    flow: Flow, tenant: str, variables: dict[str, Any], execution_id: str
+) -> dict[str, Any]:
     """What conditions and the trigger's inputs see: the request (defanged, it comes from
     outside), the flow and its variables. No secret(): inputs are kept on the log."""
-    return {"trigger": defang(variables), "flow": flow_variables(flow, tenant),
-            "vars": flow.variables, "execution": {"id": execution_id},
-            "_secrets": {}, "_kv": {}, "_files": {}}
+    return {
+        "trigger": defang(variables),
+        "flow": flow_variables(flow, tenant),
+        "vars": flow.variables,
+        "execution": {"id": execution_id},
+        "_secrets": {},
+        "_kv": {},
+        "_files": {},
+    }
 
 
-def conditions_hold(trigger: WebhookTrigger, context: Mapping[str, Any],
-                    now: dt.datetime) -> tuple[bool, str | None]:
+def conditions_hold(
+    trigger: WebhookTrigger, context: Mapping[str, Any], now: dt.datetime
+) -> tuple[bool, str | None]:
     """(True, None) when every condition (and `when`) renders truthy; else False and why.
     A condition that fails to render counts as not met, as in Kestra."""
-    expressions = [c["expression"] for c in trigger.conditions if isinstance(c.get("expression"),
-                                                                               str)]
+    expressions = [
+        c["expression"] for c in trigger.conditions if isinstance(c.get("expression"), str)
+    ]
     if trigger.when is not None:
         expressions.append(trigger.when)
     for expression in expressions:
@@ -134,8 +171,9 @@ def conditions_hold(trigger: WebhookTrigger, context: Mapping[str, Any],
     return True, None
 
 
-def render_inputs(trigger: WebhookTrigger, context: Mapping[str, Any],
-                  now: dt.datetime) -> dict[str, Any]:
+def render_inputs(
+    trigger: WebhookTrigger, context: Mapping[str, Any], now: dt.datetime
+) -> dict[str, Any]:
     """The trigger's `inputs`, rendered (ExpressionError when one cannot be)."""
     rendered = render(trigger.inputs, context, now=now)
     assert isinstance(rendered, dict)
@@ -148,21 +186,36 @@ def execution_url(tenant: str, execution_id: str) -> str:
 
 def kestra_trigger(variables: Mapping[str, Any]) -> dict[str, Any]:
     """Kestra's ExecutionTrigger shape: {id, type, variables}."""
-    return {"id": variables.get("id"), "type": variables.get("type"),
-            "variables": {k: v for k, v in variables.items() if k not in ("id", "type")}}
+    return {
+        "id": variables.get("id"),
+        "type": variables.get("type"),
+        "variables": {k: v for k, v in variables.items() if k not in ("id", "type")},
+    }
 
 
-def requested_answer(*, tenant: str, execution_id: str, flow: Flow,
-                     variables: Mapping[str, Any], labels: Mapping[str, str],
-                     now: dt.datetime) -> dict[str, Any]:
+def requested_answer(
+    *,
+    tenant: str,
+    execution_id: str,
+    flow: Flow,
+    variables: Mapping[str, Any],
+    labels: Mapping[str, str],
+    now: dt.datetime,
+) -> dict[str, Any]:
     """Kestra's WebhookResponse for an execution just requested (not waited for)."""
     return {
-        "tenantId": tenant, "id": execution_id, "namespace": flow.namespace,
-        "flowId": flow.id, "flowRevision": flow.revision,
-        "trigger": kestra_trigger(variables), "outputs": None,
+        "tenantId": tenant,
+        "id": execution_id,
+        "namespace": flow.namespace,
+        "flowId": flow.id,
+        "flowRevision": flow.revision,
+        "trigger": kestra_trigger(variables),
+        "outputs": None,
         "labels": [{"key": k, "value": v} for k, v in labels.items()],
-        "state": {"current": "CREATED",
-                  "histories": [{"state": "CREATED", "date": now.isoformat()}]},
+        "state": {
+            "current": "CREATED",
+            "histories": [{"state": "CREATED", "date": now.isoformat()}],
+        },
         "url": execution_url(tenant, execution_id),
     }
 
@@ -171,11 +224,16 @@ def ended_answer(doc: Mapping[str, Any], tenant: str) -> dict[str, Any]:
     """Kestra's WebhookResponse from the execution's document once it ended."""
     trigger = doc.get("trigger") or {}
     return {
-        "tenantId": doc.get("tenantId", tenant), "id": doc["id"],
-        "namespace": doc["namespace"], "flowId": doc["flowId"],
-        "flowRevision": doc.get("flowRevision"), "trigger": kestra_trigger(trigger),
-        "outputs": doc.get("outputs"), "labels": doc.get("labels", []),
-        "state": doc.get("state"), "url": execution_url(tenant, str(doc["id"])),
+        "tenantId": doc.get("tenantId", tenant),
+        "id": doc["id"],
+        "namespace": doc["namespace"],
+        "flowId": doc["flowId"],
+        "flowRevision": doc.get("flowRevision"),
+        "trigger": kestra_trigger(trigger),
+        "outputs": doc.get("outputs"),
+        "labels": doc.get("labels", []),
+        "state": doc.get("state"),
+        "url": execution_url(tenant, str(doc["id"])),
     }
 
 

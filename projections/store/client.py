@@ -92,8 +92,13 @@ class SearchStore:
                 raise StoreError(f"creating index {index}: {exc}") from exc
         return index
 
-    def bulk_put(self, index: str, docs: Iterable[tuple[str, int, dict[str, Any]]], *,
-                 refresh: Refresh = False) -> BulkResult:
+    def bulk_put(
+        self,
+        index: str,
+        docs: Iterable[tuple[str, int, dict[str, Any]]],
+        *,
+        refresh: Refresh = False,
+    ) -> BulkResult:
         """Index documents with external versions: only a newer version replaces a doc.
 
         Replaying events is therefore harmless; a replayed one comes back as `skipped`.
@@ -103,8 +108,16 @@ class SearchStore:
         for chunk in _chunks(iter(docs), _BULK_CHUNK):
             operations: list[dict[str, Any]] = []
             for doc_id, version, body in chunk:
-                operations.append({"index": {"_index": full, "_id": doc_id, "version": version,
-                                             "version_type": "external"}})
+                operations.append(
+                    {
+                        "index": {
+                            "_index": full,
+                            "_id": doc_id,
+                            "version": version,
+                            "version_type": "external",
+                        }
+                    }
+                )
                 operations.append(body)
             response = self._es.bulk(operations=operations, refresh=refresh)
             for item in response["items"]:
@@ -116,12 +129,21 @@ class SearchStore:
                     result.skipped += 1
                 else:
                     error = outcome.get("error", {})
-                    reason = (f"{error.get('type')}: {error.get('reason')}"
-                              if isinstance(error, dict) else str(error))
+                    reason = (
+                        f"{error.get('type')}: {error.get('reason')}"
+                        if isinstance(error, dict)
+                        else str(error)
+                    )
                     result.failures.append(BulkFailure(str(outcome.get("_id")), status, reason))
         if result.failures:
-            log.warning("bulk failures", extra={"index": full, "failed": len(result.failures),
-                                                "first": result.failures[0].reason})
+            log.warning(
+                "bulk failures",
+                extra={
+                    "index": full,
+                    "failed": len(result.failures),
+                    "first": result.failures[0].reason,
+                },
+            )
         return result
 
     def get(self, index: str, doc_id: str) -> dict[str, Any] | None:
@@ -142,11 +164,13 @@ class SearchStore:
         response = self._es.mget(index=self.full_name(index), ids=doc_ids)
         return {doc["_id"]: doc["_source"] for doc in response["docs"] if doc.get("found")}
 
-    def aggregate(self, index: str, query: dict[str, Any] | None,
-                  aggs: dict[str, Any]) -> dict[str, Any]:
+    def aggregate(
+        self, index: str, query: dict[str, Any] | None, aggs: dict[str, Any]
+    ) -> dict[str, Any]:
         """Run `aggs` over the matches of `query`; return the `aggregations` part."""
-        response = self._es.search(index=self.full_name(index),
-                                   query=query or {"match_all": {}}, aggs=aggs, size=0)
+        response = self._es.search(
+            index=self.full_name(index), query=query or {"match_all": {}}, aggs=aggs, size=0
+        )
         result: dict[str, Any] = response.get("aggregations", {})
         return result
 
@@ -163,8 +187,9 @@ class SearchStore:
         ids = [hit["_id"] for hit in response["hits"]["hits"]]
         if not ids:
             return 0
-        result = self._es.bulk(operations=[{"delete": {"_index": full, "_id": doc_id}}
-                                           for doc_id in ids], refresh=True)
+        result = self._es.bulk(
+            operations=[{"delete": {"_index": full, "_id": doc_id}} for doc_id in ids], refresh=True
+        )
         return sum(1 for item in result["items"] if item["delete"].get("status") == 200)
 
     def healthy(self) -> tuple[bool, str]:
@@ -175,12 +200,24 @@ class SearchStore:
             return False, str(exc)
         return status in ("green", "yellow"), status
 
-    def search(self, index: str, query: dict[str, Any] | None = None, *, size: int = 10,
-               from_: int = 0, sort: list[Any] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    def search(
+        self,
+        index: str,
+        query: dict[str, Any] | None = None,
+        *,
+        size: int = 10,
+        from_: int = 0,
+        sort: list[Any] | None = None,
+    ) -> tuple[int, list[dict[str, Any]]]:
         """(exact total of matches, sources of the requested page)."""
-        response = self._es.search(index=self.full_name(index),
-                                   query=query or {"match_all": {}}, size=size, from_=from_,
-                                   sort=sort, track_total_hits=True)
+        response = self._es.search(
+            index=self.full_name(index),
+            query=query or {"match_all": {}},
+            size=size,
+            from_=from_,
+            sort=sort,
+            track_total_hits=True,
+        )
         hits = response["hits"]
         return int(hits["total"]["value"]), [hit["_source"] for hit in hits["hits"]]
 
@@ -231,12 +268,17 @@ class SearchStore:
             )
             if concrete:
                 actions.append({"remove_index": {"index": full_alias}})
-            actions.extend({"remove": {"index": current, "alias": full_alias}}
-                           for current in targets if current != full_index)
+            actions.extend(
+                {"remove": {"index": current, "alias": full_alias}}
+                for current in targets
+                if current != full_index
+            )
             actions.append({"add": {"index": full_index, "alias": full_alias}})
         self._es.indices.update_aliases(actions=actions)
-        log.info("aliases pointed", extra={
-            "aliases": {self.full_name(a): self.full_name(i) for a, i in pairs.items()}})
+        log.info(
+            "aliases pointed",
+            extra={"aliases": {self.full_name(a): self.full_name(i) for a, i in pairs.items()}},
+        )
 
     def index_for_alias(self, alias: str) -> str | None:
         """The short name of the index `alias` points to, or None when it points nowhere."""
@@ -244,8 +286,9 @@ class SearchStore:
         if not targets:
             return None
         if len(targets) > 1:
-            raise StoreError(f"alias {self.full_name(alias)} points to several indices: "
-                             f"{sorted(targets)}")
+            raise StoreError(
+                f"alias {self.full_name(alias)} points to several indices: {sorted(targets)}"
+            )
         return targets[0].removeprefix(f"{self.index_prefix}-")
 
     def _alias_targets(self, full_alias: str) -> list[str]:
@@ -261,13 +304,18 @@ class SearchStore:
     def __enter__(self) -> SearchStore:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
-def _chunks(items: Iterator[tuple[str, int, dict[str, Any]]],
-            size: int) -> Iterator[list[tuple[str, int, dict[str, Any]]]]:
+def _chunks(
+    items: Iterator[tuple[str, int, dict[str, Any]]], size: int
+) -> Iterator[list[tuple[str, int, dict[str, Any]]]]:
     # Streaming keeps memory flat when a rebuild feeds millions of documents.
     while chunk := list(islice(items, size)):
         yield chunk

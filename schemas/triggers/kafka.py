@@ -17,8 +17,20 @@ BATCH_TYPES = ("io.kestra.plugin.kafka.Trigger", "kafka.Trigger")
 
 # Kestra's SerdeType names this listener can read without a schema registry.
 Deserializer = Literal[
-    "STRING", "JSON", "BYTES", "BYTE_ARRAY", "BYTE_BUFFER", "INTEGER", "LONG", "SHORT",
-    "FLOAT", "DOUBLE", "UUID", "VOID", "AVRO", "PROTOBUF",
+    "STRING",
+    "JSON",
+    "BYTES",
+    "BYTE_ARRAY",
+    "BYTE_BUFFER",
+    "INTEGER",
+    "LONG",
+    "SHORT",
+    "FLOAT",
+    "DOUBLE",
+    "UUID",
+    "VOID",
+    "AVRO",
+    "PROTOBUF",
 ]
 # Kestra reads these through a schema registry, which Lanner's listener does not (yet).
 NEEDS_REGISTRY = ("AVRO", "PROTOBUF")

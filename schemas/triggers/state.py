@@ -76,8 +76,13 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
     elif isinstance(event, TriggerFired | TriggerFailed) and event.backfill_id is not None:
         changes.update(_backfill_slot(state, event.backfill_id, event.scheduled))
         if isinstance(event, TriggerFired):
-            changes.update(last_fire=event.time, last_execution_id=event.execution_id,
-                           fired=state.fired + 1, last_error=None, error_since=None)
+            changes.update(
+                last_fire=event.time,
+                last_execution_id=event.execution_id,
+                fired=state.fired + 1,
+                last_error=None,
+                error_since=None,
+            )
         else:
             changes.update(last_error=event.error, error_since=state.error_since or event.time)
     elif isinstance(event, TriggerFired):
@@ -104,8 +109,9 @@ def fold_trigger(state: TriggerState | None, event: TriggerEventBase) -> Trigger
     elif isinstance(event, TriggerEnabled):
         changes.update(disabled=False, disabled_reason=None)
     elif isinstance(event, BackfillStarted):
-        changes.update(backfill=event, backfill_paused=False, backfill_current=None,
-                       backfill_fired=0)
+        changes.update(
+            backfill=event, backfill_paused=False, backfill_current=None, backfill_fired=0
+        )
     elif isinstance(event, BackfillStopped):
         if _is_running(state, event.backfill_id):
             changes.update(backfill=None, backfill_paused=False, backfill_current=None)

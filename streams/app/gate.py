@@ -19,9 +19,7 @@ log = logging.getLogger("lanner.gate")
 
 
 class Gate:
-    def __init__(
-        self, app: faust.App, settings: LannerSettings, positions: InputPositions
-    ) -> None:
+    def __init__(self, app: faust.App, settings: LannerSettings, positions: InputPositions) -> None:
         self.positions = positions
         topics = Topics(settings.full_topic_prefix)
         self.requests = raw_topic(app, topics.concurrency)

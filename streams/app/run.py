@@ -47,7 +47,9 @@ def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = 
     app = make_app(settings, app_name or "-".join(sorted(roles)))
     if "executor" in roles:
         catalog = LiveFlowCatalog(
-            settings.kafka_bootstrap, Topics(settings.full_topic_prefix), registry,
+            settings.kafka_bootstrap,
+            Topics(settings.full_topic_prefix),
+            registry,
             settings.limits,
         )
         catalog.start()

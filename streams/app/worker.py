@@ -233,7 +233,10 @@ class Worker:
         except Exception as exc:  # the task's failure, not the worker's
             log.exception(
                 "task raised",
-                extra={"execution_id": job.execution_id, "task_run_id": job.task_run_id,
-                       "task_id": job.task_id},
+                extra={
+                    "execution_id": job.execution_id,
+                    "task_run_id": job.task_run_id,
+                    "task_id": job.task_id,
+                },
             )
             return Outcome(State.FAILED, error=f"{name} raised {type(exc).__name__}: {exc}")

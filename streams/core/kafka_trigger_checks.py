@@ -39,9 +39,12 @@ def _kafka(trigger: BaseModel) -> Iterator[Problem]:
     for field in ("keyDeserializer", "valueDeserializer"):
         kind = getattr(trigger, field)
         if kind in NEEDS_REGISTRY:
-            yield field, (
-                f"{kind} needs a schema registry, which Lanner does not read yet; "
-                "use JSON, STRING, BYTES or a number type"
+            yield (
+                field,
+                (
+                    f"{kind} needs a schema registry, which Lanner does not read yet; "
+                    "use JSON, STRING, BYTES or a number type"
+                ),
             )
     if not trigger.properties.get("bootstrap.servers"):
         yield "properties", "'bootstrap.servers' is required in `properties`"
@@ -52,8 +55,9 @@ def _kafka(trigger: BaseModel) -> Iterator[Problem]:
             yield "topicPattern", f"'{trigger.topicPattern}' is not a valid pattern: {exc}"
     for index, name in enumerate(trigger.topics):
         if not _TOPIC_NAME.match(name):
-            yield f"topic[{index}]" if isinstance(trigger.topic, list) else "topic", (
-                f"'{name}' is not a valid Kafka topic name"
+            yield (
+                f"topic[{index}]" if isinstance(trigger.topic, list) else "topic",
+                (f"'{name}' is not a valid Kafka topic name"),
             )
     if any(p < 0 for p in trigger.partitions or []):
         yield "partitions", "partitions are numbered from 0"

@@ -17,9 +17,9 @@ Problem = tuple[str, str]
 _CHECKS: dict[type[BaseModel], Callable[[BaseModel], Iterator[Problem]]] = {}
 
 
-def checks(model: type[BaseModel]) -> Callable[
-    [Callable[[BaseModel], Iterator[Problem]]], Callable[[BaseModel], Iterator[Problem]]
-]:
+def checks(
+    model: type[BaseModel],
+) -> Callable[[Callable[[BaseModel], Iterator[Problem]]], Callable[[BaseModel], Iterator[Problem]]]:
     def register(
         function: Callable[[BaseModel], Iterator[Problem]],
     ) -> Callable[[BaseModel], Iterator[Problem]]:

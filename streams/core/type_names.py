@@ -60,15 +60,14 @@ def _score(wanted: _Parts, known: _Parts) -> float | None:
 def _preferred(names: list[str], full: bool) -> str:
     """The name to show for one type: Kestra's current name for a user who wrote a full
     name, the short one for a user who wrote a short one; else any, stably."""
+
     def rank(name: str) -> tuple[bool, bool, str]:
         return (name.startswith("io.") != full, not name.startswith(_CURRENT_KESTRA), name)
 
     return min(names, key=rank)
 
 
-def closest_type_names(
-    type_name: str, known: Mapping[str, Hashable], count: int = 2
-) -> list[str]:
+def closest_type_names(type_name: str, known: Mapping[str, Hashable], count: int = 2) -> list[str]:
     """The known types close to `type_name`, closest first, one name each; [] when none is.
 
     `known` maps every accepted name to the type it stands for (a plugin class, a trigger
@@ -88,6 +87,8 @@ def closest_type_names(
         return []
     # Only the ones about as close as the closest: with `Parallel` right, no `EachParallel`.
     top = max(best.values())
-    ranked = sorted((t for t in best if best[t] >= top - _WINDOW),
-                    key=lambda t: (-best[t], _preferred(names[t], full)))
+    ranked = sorted(
+        (t for t in best if best[t] >= top - _WINDOW),
+        key=lambda t: (-best[t], _preferred(names[t], full)),
+    )
     return [_preferred(names[t], full) for t in ranked[:count]]

@@ -523,9 +523,11 @@ class _Checker:
         items = conditions if isinstance(conditions, list) else [conditions]
         for index, item in enumerate(items):
             kind = item.get("type") if isinstance(item, dict) else None
-            self.report(f"{path}.conditions[{index}]",
-                        f"condition {kind or item!r} is not supported on {type_name} triggers "
-                        "here: the trigger would fire without it")
+            self.report(
+                f"{path}.conditions[{index}]",
+                f"condition {kind or item!r} is not supported on {type_name} triggers "
+                "here: the trigger would fire without it",
+            )
 
     def check_expressions(self) -> None:
         # The raw top-level tasks hold their nested tasks, so walking them covers all.

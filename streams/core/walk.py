@@ -114,8 +114,9 @@ class Walker:
         if used:
             calls = ", ".join(f"{name}()" for name in sorted(used))
             raise ExpressionError(
-                "", f"{what} calls {calls}, whose data only a worker holds; the executor "
-                f"decides {what} without it"
+                "",
+                f"{what} calls {calls}, whose data only a worker holds; the executor "
+                f"decides {what} without it",
             )
         return value
 

@@ -15,8 +15,14 @@ from streams.core.trigger_checks import Problem, checks
 
 def _expression_problems(field: str, text: str) -> Iterator[Problem]:
     for message in syntax_errors(text):
-        yield field, (f"expression {message}" if message.startswith("syntax error")
-                      else f"expression syntax error: {message}")
+        yield (
+            field,
+            (
+                f"expression {message}"
+                if message.startswith("syntax error")
+                else f"expression syntax error: {message}"
+            ),
+        )
 
 
 @checks(WebhookTrigger)
@@ -40,11 +46,18 @@ def _webhook(trigger: BaseModel) -> Iterator[Problem]:
         if not isinstance(kind, str):
             yield f"{path}.type", "a condition needs a type"
         elif kind.rsplit(".", 1)[-1] == "MultipleCondition":
-            yield f"{path}.type", ("conditions of type MultipleCondition are not supported "
-                                   "on a webhook")
+            yield (
+                f"{path}.type",
+                ("conditions of type MultipleCondition are not supported on a webhook"),
+            )
         elif kind not in EXPRESSION_CONDITION_TYPES:
-            yield f"{path}.type", (f"condition type {kind!r} is not supported on a webhook; use "
-                                   "io.kestra.plugin.core.condition.ExpressionCondition")
+            yield (
+                f"{path}.type",
+                (
+                    f"condition type {kind!r} is not supported on a webhook; use "
+                    "io.kestra.plugin.core.condition.ExpressionCondition"
+                ),
+            )
         else:
             expression = condition.get("expression")
             if not isinstance(expression, str) or not expression.strip():

@@ -40,8 +40,10 @@ def source_too_large(source: str, limits: Limits) -> YamlLimitExceeded | None:
         return None
     line = data[: limits.flow_source_bytes].count(b"\n") + 1
     return YamlLimitExceeded(
-        "flow_source_bytes", line,
-        f"the flow's source is {len(data)} bytes, more than {limits.flow_source_bytes}")
+        "flow_source_bytes",
+        line,
+        f"the flow's source is {len(data)} bytes, more than {limits.flow_source_bytes}",
+    )
 
 
 class FlowLoader(yaml.SafeLoader):
@@ -59,8 +61,11 @@ class FlowLoader(yaml.SafeLoader):
             return self._alias(parent, index)
         self._depth += 1
         if self._depth > self.limits.yaml_depth:
-            raise self._exceeded("yaml_depth", self._next_mark(),
-                                 f"the YAML nests more than {self.limits.yaml_depth} levels deep")
+            raise self._exceeded(
+                "yaml_depth",
+                self._next_mark(),
+                f"the YAML nests more than {self.limits.yaml_depth} levels deep",
+            )
         try:
             node = super().compose_node(parent, index)
         finally:
@@ -83,21 +88,27 @@ class FlowLoader(yaml.SafeLoader):
         mark = self._next_mark()
         self._aliases += 1
         if self._aliases > self.limits.yaml_aliases:
-            raise self._exceeded("yaml_aliases", mark,
-                                 f"the YAML uses more than {self.limits.yaml_aliases} aliases")
+            raise self._exceeded(
+                "yaml_aliases", mark, f"the YAML uses more than {self.limits.yaml_aliases} aliases"
+            )
         node = super().compose_node(parent, index)
         if node is not None and id(node) not in self._sizes:
             # `&a [*a]`: a node that contains itself expands without end.
-            raise self._exceeded("yaml_nodes", mark,
-                                 "an alias refers to the node that contains it, which expands "
-                                 "without end")
+            raise self._exceeded(
+                "yaml_nodes",
+                mark,
+                "an alias refers to the node that contains it, which expands without end",
+            )
         return node
 
     def _sized(self, node: yaml.Node, size: int) -> None:
         if size > self.limits.yaml_nodes:
-            raise self._exceeded("yaml_nodes", node.start_mark,
-                                 f"the YAML expands to more than {self.limits.yaml_nodes} "
-                                 "nodes once its aliases are expanded")
+            raise self._exceeded(
+                "yaml_nodes",
+                node.start_mark,
+                f"the YAML expands to more than {self.limits.yaml_nodes} "
+                "nodes once its aliases are expanded",
+            )
         self._sizes[id(node)] = size
 
     @staticmethod

@@ -47,7 +47,8 @@ class InputsTooLarge(ValueError):
     def __init__(self, what: str, size: int, max_bytes: int) -> None:
         super().__init__(
             f"{what}: the inputs are {size} bytes as JSON; the limit is {max_bytes} bytes "
-            "(limits.input_bytes, LANNER_LIMITS_INPUT_BYTES); pass large data as a FILE input")
+            "(limits.input_bytes, LANNER_LIMITS_INPUT_BYTES); pass large data as a FILE input"
+        )
         self.size = size
         self.max_bytes = max_bytes
 
@@ -58,14 +59,18 @@ class InputsTooDeep(InvalidInputs):
         self.errors = [problem]
 
 
-def check_input_size(what: str, inputs: Mapping[str, Any], limits: Limits,
-                     labels: Mapping[str, str] | None = None) -> None:
+def check_input_size(
+    what: str, inputs: Mapping[str, Any], limits: Limits, labels: Mapping[str, str] | None = None
+) -> None:
     """InputsTooLarge when the inputs and labels, as JSON, are over limits.input_bytes;
     InvalidInputs when a value nests deeper than limits.input_depth."""
     for name, value in inputs.items():
         if _depth(value, limits.input_depth) > limits.input_depth:
-            raise InputsTooDeep(what, f"input {name!r} nests more than {limits.input_depth} "
-                                "levels deep (limits.input_depth, LANNER_LIMITS_INPUT_DEPTH)")
+            raise InputsTooDeep(
+                what,
+                f"input {name!r} nests more than {limits.input_depth} "
+                "levels deep (limits.input_depth, LANNER_LIMITS_INPUT_DEPTH)",
+            )
     size = len(json.dumps([inputs, labels or {}], default=str).encode())
     if size > limits.input_bytes:
         raise InputsTooLarge(what, size, limits.input_bytes)
@@ -96,15 +101,20 @@ def _depth(value: Any, stop: int) -> int:
         deepest = max(deepest, level)
         if level > stop:
             break
-        children = item.values() if isinstance(item, dict) else item if isinstance(
-            item, list) else ()
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
         pending.extend((child, level + 1) for child in children)
     return deepest
 
 
 class ExecutionGateway:
     def __init__(
-        self, producer: LogProducer, catalog: FlowSources, topics: Topics, tenant: str,
+        self,
+        producer: LogProducer,
+        catalog: FlowSources,
+        topics: Topics,
+        tenant: str,
         limits: Limits | None = None,
     ) -> None:
         self.limits = limits or Limits()

@@ -57,8 +57,9 @@ class ReadStats:
     malformed: int = 0
 
 
-def read_flows(bootstrap: str, topics: Topics, registry: PluginRegistry,
-               limits: Limits | None = None) -> FlowSources:
+def read_flows(
+    bootstrap: str, topics: Topics, registry: PluginRegistry, limits: Limits | None = None
+) -> FlowSources:
     sources = FlowSources(registry, limits)
     for record in read_all(bootstrap, topics.flow_events):
         try:

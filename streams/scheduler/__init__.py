@@ -51,8 +51,9 @@ def run_scheduler(settings: LannerSettings) -> None:
 
     ensure_lanner_topics(settings)
     topics = Topics(settings.full_topic_prefix)
-    catalog = LiveFlowCatalog(settings.kafka_bootstrap, topics, PluginRegistry.discover(),
-                              settings.limits).start()
+    catalog = LiveFlowCatalog(
+        settings.kafka_bootstrap, topics, PluginRegistry.discover(), settings.limits
+    ).start()
     producer = LogProducer(settings.kafka_bootstrap, client_id="lanner-scheduler")
     gateway = ExecutionGateway(producer, catalog, topics, settings.tenant_id, settings.limits)
     # Every trigger's state (last fires, disabled, backfills), followed live: an
@@ -61,6 +62,7 @@ def run_scheduler(settings: LannerSettings) -> None:
     scheduler = Scheduler(settings.tenant_id, catalog, gateway, producer, topics, states)
     app = make_app(settings, "scheduler")
     install_flow_triggers(app, settings, catalog, gateway, states)
+
     async def fire_due() -> None:
         # On the first tick as leader (not at start: the previous leader may have fired
         # since), and after the follower had to read the topic again (until then a

@@ -96,31 +96,48 @@ class Scheduler:
             if history is None or not history.events:
                 continue
             try:
-                fired += self._tick_trigger(namespace, flow_id, trigger,
-                                            history.events[0].time, now)
+                fired += self._tick_trigger(
+                    namespace, flow_id, trigger, history.events[0].time, now
+                )
             except (ValueError, OverflowError, KeyError) as exc:
                 # One trigger that cannot be evaluated must not hold up the others.
-                log.error("schedule trigger could not be evaluated", extra={
-                    "trigger": trigger_key(self.tenant, namespace, flow_id, trigger.id),
-                    "error": str(exc)[:500]})
+                log.error(
+                    "schedule trigger could not be evaluated",
+                    extra={
+                        "trigger": trigger_key(self.tenant, namespace, flow_id, trigger.id),
+                        "error": str(exc)[:500],
+                    },
+                )
         return fired
 
-    def _tick_trigger(self, namespace: str, flow_id: str, trigger: AnySchedule,
-                      since: dt.datetime, now: dt.datetime) -> int:
+    def _tick_trigger(
+        self,
+        namespace: str,
+        flow_id: str,
+        trigger: AnySchedule,
+        since: dt.datetime,
+        now: dt.datetime,
+    ) -> int:
         key = trigger_key(self.tenant, namespace, flow_id, trigger.id)
         state = self.states.get(key)
         if trigger.disabled or (state is not None and state.disabled):
             return 0  # neither the schedule nor its backfill fire until enabled again
         fired = 0
-        for scheduled in due(trigger, self._last_fired(key, state), since, now,
-                             self.tick_length):
+        for scheduled in due(trigger, self._last_fired(key, state), since, now, self.tick_length):
             fired += self._fire(namespace, flow_id, trigger, scheduled, now)
         if state is not None and state.backfill is not None and not state.backfill_paused:
             fired += self._run_backfill(namespace, flow_id, trigger, state, state.backfill, now)
         return fired
 
-    def _run_backfill(self, namespace: str, flow_id: str, trigger: AnySchedule,
-                      state: TriggerState, backfill: BackfillStarted, now: dt.datetime) -> int:
+    def _run_backfill(
+        self,
+        namespace: str,
+        flow_id: str,
+        trigger: AnySchedule,
+        state: TriggerState,
+        backfill: BackfillStarted,
+        now: dt.datetime,
+    ) -> int:
         """The backfill's next slots, in order, each once; then mark it completed."""
         backfill_id = backfill.identity
         if (state.key, backfill_id) in self._completed:
@@ -131,20 +148,32 @@ class Scheduler:
             done = mine[1]
         end = backfill.end or backfill.time
         # Never ahead of the clock: a slot after now waits for its time.
-        slots = backfill_slots(trigger, backfill.start, min(end, now), done,
-                               self.backfill_batch)
+        slots = backfill_slots(trigger, backfill.start, min(end, now), done, self.backfill_batch)
         for slot in slots:
             self._fire(namespace, flow_id, trigger, slot, now, backfill)
         if len(slots) < self.backfill_batch and end <= now:
             self._completed.add((state.key, backfill_id))
             stopped = BackfillStopped(
-                tenant=self.tenant, namespace=namespace, flow_id=flow_id,
-                trigger_id=trigger.id, time=now, reason="completed", backfill_id=backfill_id)
-            self.producer.send_and_wait(self.topics.trigger_events, stopped.key,
-                                        stopped.model_dump_json().encode())
-            log.info("backfill completed", extra={
-                "flow": f"{namespace}.{flow_id}", "trigger": trigger.id,
-                "backfill_id": backfill_id, "fired": state.backfill_fired + len(slots)})
+                tenant=self.tenant,
+                namespace=namespace,
+                flow_id=flow_id,
+                trigger_id=trigger.id,
+                time=now,
+                reason="completed",
+                backfill_id=backfill_id,
+            )
+            self.producer.send_and_wait(
+                self.topics.trigger_events, stopped.key, stopped.model_dump_json().encode()
+            )
+            log.info(
+                "backfill completed",
+                extra={
+                    "flow": f"{namespace}.{flow_id}",
+                    "trigger": trigger.id,
+                    "backfill_id": backfill_id,
+                    "fired": state.backfill_fired + len(slots),
+                },
+            )
         return len(slots)
 
     def _fire(
@@ -159,9 +188,14 @@ class Scheduler:
         backfill_id = backfill.identity if backfill is not None else None
         # A backfill's slot has an id of its own: a backfill re-runs dates the schedule
         # ran already (as Kestra's does), and the same backfill runs each slot once.
-        execution_id = derive_id(self.tenant, namespace, flow_id, trigger.id,
-                                 scheduled.isoformat(), *(("backfill", backfill_id)
-                                                          if backfill_id else ()))
+        execution_id = derive_id(
+            self.tenant,
+            namespace,
+            flow_id,
+            trigger.id,
+            scheduled.isoformat(),
+            *(("backfill", backfill_id) if backfill_id else ()),
+        )
         inputs = dict(trigger.inputs)
         labels = dict(trigger.labels)
         if backfill is not None:
@@ -193,8 +227,12 @@ class Scheduler:
                     "next": following.isoformat() if following else None,
                 },
             )
-            event = TriggerFired(execution_id=execution_id, backfill_id=backfill_id,
-                                 next_fire=following if backfill is None else None, **common)
+            event = TriggerFired(
+                execution_id=execution_id,
+                backfill_id=backfill_id,
+                next_fire=following if backfill is None else None,
+                **common,
+            )
             log.info(
                 "schedule fired",
                 extra={

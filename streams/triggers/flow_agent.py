@@ -118,8 +118,9 @@ class FlowTriggers:
         # Raw JSON by key (facts: execution id; joins: trigger key), on the partitions of
         # the topic that fills each.
         self.facts, self.joins = (
-            app.Table(name, default=None, partitions=settings.partitions, key_type=bytes,
-                      value_type=bytes)
+            app.Table(
+                name, default=None, partitions=settings.partitions, key_type=bytes, value_type=bytes
+            )
             for name in (FACTS_TABLE, JOINS_TABLE)
         )
         app.agent(self.events, name="flow-trigger-matcher")(self._match_agent)
@@ -262,7 +263,12 @@ class FlowTriggers:
         )
         if target is None and await asyncio.to_thread(
             # After a restart the catalog may still be reading flow-events.
-            self.catalog.wait_for, met.tenant, met.namespace, met.flow_id, met.flow_revision, 10.0
+            self.catalog.wait_for,
+            met.tenant,
+            met.namespace,
+            met.flow_id,
+            met.flow_revision,
+            10.0,
         ):
             target = self.index.target(
                 met.tenant, met.namespace, met.flow_id, met.flow_revision, met.trigger_id
@@ -342,9 +348,7 @@ class FlowTriggers:
         await _delivered(self.trigger_events, event.key, event.model_dump_json())
 
 
-async def _retrying(
-    step: Callable[[], Awaitable[None]], what: str, extra: dict[str, Any]
-) -> None:
+async def _retrying(step: Callable[[], Awaitable[None]], what: str, extra: dict[str, Any]) -> None:
     """Run an agent's step, again after an unexpected error (a broker that did not answer
     in time): every step is idempotent (derived ids, redelivered records dropped), so a
     retry is safe, and a fire is not lost to one transient error. After the last attempt

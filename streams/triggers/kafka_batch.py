@@ -107,8 +107,9 @@ class BatchListener(KafkaListener):
         spans = ",".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(ranges.items()))
         execution_id = self.execution_id("batch", spans)
         uri = (
-            execution_prefix(self.target.tenant, self.target.namespace, self.target.flow_id,
-                             execution_id)
+            execution_prefix(
+                self.target.tenant, self.target.namespace, self.target.flow_id, execution_id
+            )
             + f"trigger/{self.trigger.id}.jsonl"
         )
         variables = {"uri": uri, "messagesCount": len(lines)}
@@ -119,7 +120,10 @@ class BatchListener(KafkaListener):
             return
         self.ports.storage.put_bytes(uri, ("\n".join(lines) + "\n").encode())
         batch = BatchClosed(
-            **self.report.event_fields(), execution_id=execution_id, uri=uri, count=len(lines),
+            **self.report.event_fields(),
+            execution_id=execution_id,
+            uri=uri,
+            count=len(lines),
             ranges=ranges,
         )
         self.write_pending([])  # dead letters of this batch, before it is recorded

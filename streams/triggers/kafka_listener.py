@@ -229,8 +229,11 @@ class KafkaListener:
             metadata = consumer.list_topics(timeout=1)
         except KafkaException:
             return
-        missing = [t for t in self.trigger.topics if t not in metadata.topics
-                   or metadata.topics[t].error is not None]
+        missing = [
+            t
+            for t in self.trigger.topics
+            if t not in metadata.topics or metadata.topics[t].error is not None
+        ]
         if not missing:
             self.report.recovered()
 
@@ -248,14 +251,17 @@ class KafkaListener:
             start = max(tp.offset if tp.offset >= 0 else -1, recorded if recorded else -1)
             tp.offset = start if start >= 0 else OFFSET_INVALID
         if since_ms is not None:
-            self._seek_since(consumer, [tp for tp in committed if tp.offset == OFFSET_INVALID],
-                             since_ms)
+            self._seek_since(
+                consumer, [tp for tp in committed if tp.offset == OFFSET_INVALID], since_ms
+            )
         consumer.assign(committed)
         self.report.recovered()
         log.info(
             "kafka listener assigned partitions",
-            extra={**self.target.log_context,
-                   "partitions": {f"{tp.topic}/{tp.partition}": tp.offset for tp in committed}},
+            extra={
+                **self.target.log_context,
+                "partitions": {f"{tp.topic}/{tp.partition}": tp.offset for tp in committed},
+            },
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -277,8 +283,10 @@ class KafkaListener:
         if not fresh:
             return
         asked = [TopicPartition(tp.topic, tp.partition, since_ms) for tp in fresh]
-        found = {(tp.topic, tp.partition): tp.offset
-                 for tp in consumer.offsets_for_times(asked, timeout=10)}
+        found = {
+            (tp.topic, tp.partition): tp.offset
+            for tp in consumer.offsets_for_times(asked, timeout=10)
+        }
         for tp in fresh:
             offset = found.get((tp.topic, tp.partition), -1)
             # -1: nothing at or after `since` yet; start at the end, where it will come.
@@ -330,8 +338,12 @@ class KafkaListener:
 
     def execution_id(self, *parts: str | int) -> str:
         return derive_id(
-            self.target.tenant, self.target.namespace, self.target.flow_id, self.trigger.id,
-            self._cluster_id, *parts,
+            self.target.tenant,
+            self.target.namespace,
+            self.target.flow_id,
+            self.trigger.id,
+            self._cluster_id,
+            *parts,
         )
 
     def prepare(self, execution_id: str, trigger_vars: dict[str, Any]) -> CreateExecution:
@@ -367,8 +379,13 @@ class KafkaListener:
     def dead_letter(self, record: RawRecord, reason: str) -> None:
         log.warning(
             "kafka record skipped to the dead-letter topic",
-            extra={**self.target.log_context, "topic": record.topic, "partition": record.partition,
-                   "offset": record.offset, "reason": reason},
+            extra={
+                **self.target.log_context,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": reason,
+            },
         )
         body = json.dumps(dead_letter(self.target.key, record, reason)).encode()
         # Written with the poll's own records, before its offsets are committed.

@@ -61,8 +61,9 @@ class KafkaTriggerManager:
         for running in self.specs.running():
             trigger = running.trigger
             assert isinstance(trigger, KafkaTriggerBase)
-            target = ListenerTarget(self.tenant, running.namespace, running.flow_id, trigger,
-                                    trigger.model_dump_json())
+            target = ListenerTarget(
+                self.tenant, running.namespace, running.flow_id, trigger, trigger.model_dump_json()
+            )
             state = self.states.get(target.key)
             if state is not None and state.disabled:
                 continue
@@ -75,8 +76,9 @@ class KafkaTriggerManager:
             listener = self.listeners[key]
             target = wanted.get(key)
             if target is None or target.fingerprint != listener.target.fingerprint:
-                log.info("stopping kafka listener", extra={"trigger": key,
-                                                           "changed": target is not None})
+                log.info(
+                    "stopping kafka listener", extra={"trigger": key, "changed": target is not None}
+                )
                 listener.stop()
                 del self.listeners[key]
         for key, target in wanted.items():

@@ -93,9 +93,7 @@ def matches_headers(record: RawRecord, filters: dict[str, str]) -> bool:
     return True
 
 
-def message(
-    record: RawRecord, key_kind: Deserializer, value_kind: Deserializer
-) -> dict[str, Any]:
+def message(record: RawRecord, key_kind: Deserializer, value_kind: Deserializer) -> dict[str, Any]:
     """The record as Kestra's Message: key, value, topic, partition, offset, timestamp,
     headers. Raises Undeserializable."""
     timestamp = (

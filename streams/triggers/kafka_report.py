@@ -39,8 +39,9 @@ class ListenerReport:
     def in_error(self) -> bool:
         return self.error is not None
 
-    def count(self, *, positions: dict[str, int] | None = None, accepted: int = 0,
-              dead_lettered: int = 0) -> None:
+    def count(
+        self, *, positions: dict[str, int] | None = None, accepted: int = 0, dead_lettered: int = 0
+    ) -> None:
         """Note what the next progress event says: `topic/partition -> next offset`
         moved, executions requested, records dead-lettered."""
         if positions:

@@ -30,8 +30,13 @@ class RunningTrigger:
 
 
 class TriggerSpecs:
-    def __init__(self, catalog: FlowSources, tenant: str,
-                 models: Mapping[str, type[BaseModel]], log: logging.Logger) -> None:
+    def __init__(
+        self,
+        catalog: FlowSources,
+        tenant: str,
+        models: Mapping[str, type[BaseModel]],
+        log: logging.Logger,
+    ) -> None:
         self.catalog = catalog
         self.tenant = tenant
         self.models = models
@@ -53,13 +58,16 @@ class TriggerSpecs:
             revision = flow.flow.revision
             known = self._parsed.get(flow_key)
             if known is None or known[0] != revision:
-                known = (revision, tuple(self._parse(flow_key, namespace, flow_id, revision,
-                                                     flow.flow.triggers)))
+                known = (
+                    revision,
+                    tuple(self._parse(flow_key, namespace, flow_id, revision, flow.flow.triggers)),
+                )
                 self._parsed[flow_key] = known
             yield from known[1]
 
-    def _parse(self, flow_key: str, namespace: str, flow_id: str, revision: int,
-               specs: list[TriggerSpec]) -> Iterator[RunningTrigger]:
+    def _parse(
+        self, flow_key: str, namespace: str, flow_id: str, revision: int, specs: list[TriggerSpec]
+    ) -> Iterator[RunningTrigger]:
         for spec in specs:
             model = self.models.get(spec.type)
             if model is None or spec.disabled:
@@ -73,7 +81,9 @@ class TriggerSpecs:
                 key = trigger_key(self.tenant, namespace, flow_id, spec.id)
                 if (key, revision) not in self._reported:
                     self._reported.add((key, revision))
-                    self.log.error("invalid trigger", extra={
-                        "trigger": key, "revision": revision, "problems": problems})
+                    self.log.error(
+                        "invalid trigger",
+                        extra={"trigger": key, "revision": revision, "problems": problems},
+                    )
                 continue
             yield RunningTrigger(namespace, flow_id, revision, trigger)

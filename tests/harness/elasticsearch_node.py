@@ -38,8 +38,15 @@ _JAVA17 = Path("/usr/lib/jvm/java-17-openjdk-amd64")
 
 def _m2_zip() -> Path:
     group_path = _GROUP.replace(".", "/")
-    return (Path.home() / ".m2" / "repository" / group_path / "elasticsearch" / ES_VERSION
-            / f"elasticsearch-{ES_VERSION}.zip")
+    return (
+        Path.home()
+        / ".m2"
+        / "repository"
+        / group_path
+        / "elasticsearch"
+        / ES_VERSION
+        / f"elasticsearch-{ES_VERSION}.zip"
+    )
 
 
 def fetch_es_distribution(cache: Path | None = None) -> Path:
@@ -54,9 +61,16 @@ def fetch_es_distribution(cache: Path | None = None) -> Path:
         archive = _m2_zip()
         if not archive.is_file():
             run_checked(
-                ["mvn", "-q", "-B", "dependency:get",
-                 f"-Dartifact={_GROUP}:elasticsearch:{ES_VERSION}:zip", "-Dtransitive=false"],
-                what="maven fetch of the Elasticsearch zip", timeout_s=900,
+                [
+                    "mvn",
+                    "-q",
+                    "-B",
+                    "dependency:get",
+                    f"-Dartifact={_GROUP}:elasticsearch:{ES_VERSION}:zip",
+                    "-Dtransitive=false",
+                ],
+                what="maven fetch of the Elasticsearch zip",
+                timeout_s=900,
             )
         if not archive.is_file():
             raise HarnessError(f"maven ran but {archive} is missing (custom local repo?)")
@@ -99,8 +113,11 @@ def ensure_user() -> pwd.struct_passwd:
         pass
     if os.geteuid() != 0:
         raise HarnessError(f"user {ES_USER} is missing and only root can create it")
-    run_checked(["useradd", "-M", "-r", "-s", "/usr/sbin/nologin", ES_USER],
-                what=f"useradd {ES_USER}", timeout_s=30)
+    run_checked(
+        ["useradd", "-M", "-r", "-s", "/usr/sbin/nologin", ES_USER],
+        what=f"useradd {ES_USER}",
+        timeout_s=30,
+    )
     return pwd.getpwnam(ES_USER)
 
 
@@ -120,8 +137,9 @@ def _link_tree(source: Path, target: Path) -> None:
 class ElasticsearchNode(ManagedService):
     """One single-node cluster on 127.0.0.1 with security off; `url` is its HTTP address."""
 
-    def __init__(self, *, cache: Path | None = None, startup_timeout_s: float = 240.0,
-                 heap: str = "512m") -> None:
+    def __init__(
+        self, *, cache: Path | None = None, startup_timeout_s: float = 240.0, heap: str = "512m"
+    ) -> None:
         self._cache = cache
         self._startup_timeout_s = startup_timeout_s
         self._heap = heap
@@ -159,33 +177,59 @@ class ElasticsearchNode(ManagedService):
         with launcher_log.open("ab") as out:
             # `-d` returns once the node has started (or failed); `env` keeps our variables
             # through runuser, which would otherwise reset parts of the environment.
-            cmd = ["runuser", "-u", ES_USER, "--", "env",
-                   *(f"{key}={value}" for key, value in env.items()),
-                   str(work / "home" / "bin" / "elasticsearch"), "-d", "-p", str(pid_file)]
+            cmd = [
+                "runuser",
+                "-u",
+                ES_USER,
+                "--",
+                "env",
+                *(f"{key}={value}" for key, value in env.items()),
+                str(work / "home" / "bin" / "elasticsearch"),
+                "-d",
+                "-p",
+                str(pid_file),
+            ]
             try:
-                done = subprocess.run(cmd, cwd=work, stdout=out, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, timeout=self._startup_timeout_s,
-                                      check=False)
+                done = subprocess.run(
+                    cmd,
+                    cwd=work,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    timeout=self._startup_timeout_s,
+                    check=False,
+                )
             except subprocess.TimeoutExpired as exc:
                 self._adopt_pid(pid_file)
                 self.stop()
-                raise HarnessError(f"elasticsearch launcher hung\n{log_tail(launcher_log)}"
-                                   f"\n{log_tail(self.log_file)}") from exc
+                raise HarnessError(
+                    f"elasticsearch launcher hung\n{log_tail(launcher_log)}"
+                    f"\n{log_tail(self.log_file)}"
+                ) from exc
         self._adopt_pid(pid_file)
         if done.returncode != 0 or self._pid is None:
             self.stop()
-            raise HarnessError(f"elasticsearch failed to start (exit {done.returncode})\n"
-                               f"{log_tail(launcher_log)}\n{log_tail(self.log_file)}")
+            raise HarnessError(
+                f"elasticsearch failed to start (exit {done.returncode})\n"
+                f"{log_tail(launcher_log)}\n{log_tail(self.log_file)}"
+            )
         pid = self._pid
         try:
-            wait_until(self._healthy, timeout_s=self._startup_timeout_s, what="elasticsearch",
-                       alive=lambda: pid_alive(pid), log_file=self.log_file)
+            wait_until(
+                self._healthy,
+                timeout_s=self._startup_timeout_s,
+                what="elasticsearch",
+                alive=lambda: pid_alive(pid),
+                log_file=self.log_file,
+            )
         except BaseException:
             self.stop()
             raise
         self.start_seconds = time.monotonic() - started
-        log.info("elasticsearch ready", extra={"url": self.url, "pid": pid,
-                                               "seconds": round(self.start_seconds, 1)})
+        log.info(
+            "elasticsearch ready",
+            extra={"url": self.url, "pid": pid, "seconds": round(self.start_seconds, 1)},
+        )
 
     def _prepare(self, dist: Path, user: pwd.struct_passwd) -> Path:
         work = Path(tempfile.mkdtemp(prefix="lanner-es-"))
@@ -194,8 +238,11 @@ class ElasticsearchNode(ManagedService):
         (work / "config" / "elasticsearch.yml").write_text(self._config(work))
         for name in ("data", "logs", "tmp"):
             (work / name).mkdir()
-        owned = [work] + [p for name in ("config", "data", "logs", "tmp")
-                          for p in (work / name, *(work / name).rglob("*"))]
+        owned = [work] + [
+            p
+            for name in ("config", "data", "logs", "tmp")
+            for p in (work / name, *(work / name).rglob("*"))
+        ]
         for path in owned:
             os.chown(path, user.pw_uid, user.pw_gid)
         return work

@@ -24,9 +24,11 @@ def main() -> int:
     except HarnessError as exc:
         print(f"fetch failed: {exc}", file=sys.stderr)
         return 1
-    print(f"cache {cache_dir()}: kafka {KAFKA_VERSION} ({len(list(libs.glob('*.jar')))} jars), "
-          f"elasticsearch {ES_VERSION} at {home.name} "
-          f"[{time.monotonic() - started:.1f} s]")
+    print(
+        f"cache {cache_dir()}: kafka {KAFKA_VERSION} ({len(list(libs.glob('*.jar')))} jars), "
+        f"elasticsearch {ES_VERSION} at {home.name} "
+        f"[{time.monotonic() - started:.1f} s]"
+    )
     return 0
 
 

@@ -29,8 +29,11 @@ log = logging.getLogger("tests.harness.kafka")
 
 KAFKA_VERSION = "3.9.1"
 # A jar per artifact we must have; a half-finished copy lacks some of them.
-_REQUIRED_JARS = (f"kafka_2.13-{KAFKA_VERSION}.jar", f"kafka-clients-{KAFKA_VERSION}.jar",
-                  "slf4j-reload4j-1.7.36.jar")
+_REQUIRED_JARS = (
+    f"kafka_2.13-{KAFKA_VERSION}.jar",
+    f"kafka-clients-{KAFKA_VERSION}.jar",
+    "slf4j-reload4j-1.7.36.jar",
+)
 _POM = f"""<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
   <groupId>lanner</groupId><artifactId>kafka-fetch</artifactId><version>1</version>
@@ -66,16 +69,26 @@ def fetch_kafka_libs(cache: Path | None = None) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         started = time.monotonic()
         run_checked(
-            ["mvn", "-q", "-B", "-f", str(root / "pom.xml"), "dependency:copy-dependencies",
-             f"-DoutputDirectory={staging}"],
-            what="maven fetch of the Kafka jars", timeout_s=600,
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(root / "pom.xml"),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={staging}",
+            ],
+            what="maven fetch of the Kafka jars",
+            timeout_s=600,
         )
         if not _complete(staging):
             raise HarnessError(f"maven ran but {staging} lacks {_REQUIRED_JARS}")
         shutil.rmtree(libs, ignore_errors=True)
         staging.rename(libs)  # atomic: a reader sees all jars or none
-        log.info("kafka jars fetched", extra={"libs": str(libs),
-                                              "seconds": round(time.monotonic() - started, 1)})
+        log.info(
+            "kafka jars fetched",
+            extra={"libs": str(libs), "seconds": round(time.monotonic() - started, 1)},
+        )
     return libs
 
 
@@ -98,8 +111,9 @@ class KafkaBroker(ManagedService):
     its data, as a fault test needs.
     """
 
-    def __init__(self, *, cache: Path | None = None, startup_timeout_s: float = 120.0,
-                 heap: str = "512m") -> None:
+    def __init__(
+        self, *, cache: Path | None = None, startup_timeout_s: float = 120.0, heap: str = "512m"
+    ) -> None:
         self._cache = cache
         self._startup_timeout_s = startup_timeout_s
         self._heap = heap
@@ -122,29 +136,60 @@ class KafkaBroker(ManagedService):
             self._workdir = Path(tempfile.mkdtemp(prefix="lanner-kafka-"))
             self._write_config()
             run_checked(
-                ["java", "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
-                 "-t", _cluster_id(), "-c", str(self._workdir / "server.properties")],
-                what="kafka storage format", timeout_s=60,
+                [
+                    "java",
+                    "-cp",
+                    f"{libs}/*",
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    _cluster_id(),
+                    "-c",
+                    str(self._workdir / "server.properties"),
+                ],
+                what="kafka storage format",
+                timeout_s=60,
             )
         assert self.log_file is not None
         with self.log_file.open("ab") as out:
             self._proc = subprocess.Popen(
-                ["java", f"-Xmx{self._heap}", f"-Xms{self._heap}", "-Djava.awt.headless=true",
-                 f"-Dlog4j.configuration=file:{self._workdir / 'log4j.properties'}",
-                 "-cp", f"{libs}/*", "kafka.Kafka", str(self._workdir / "server.properties")],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    "java",
+                    f"-Xmx{self._heap}",
+                    f"-Xms{self._heap}",
+                    "-Djava.awt.headless=true",
+                    f"-Dlog4j.configuration=file:{self._workdir / 'log4j.properties'}",
+                    "-cp",
+                    f"{libs}/*",
+                    "kafka.Kafka",
+                    str(self._workdir / "server.properties"),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,  # a Ctrl-C in pytest must not kill it half-way
             )
         proc = self._proc
         try:
-            wait_until(self._ready, timeout_s=self._startup_timeout_s, what="kafka broker",
-                       alive=lambda: proc.poll() is None, log_file=self.log_file)
+            wait_until(
+                self._ready,
+                timeout_s=self._startup_timeout_s,
+                what="kafka broker",
+                alive=lambda: proc.poll() is None,
+                log_file=self.log_file,
+            )
         except BaseException:
             self.stop()
             raise
         self.start_seconds = time.monotonic() - started
-        log.info("kafka broker ready", extra={"bootstrap": self.bootstrap, "pid": proc.pid,
-                                              "seconds": round(self.start_seconds, 1)})
+        log.info(
+            "kafka broker ready",
+            extra={
+                "bootstrap": self.bootstrap,
+                "pid": proc.pid,
+                "seconds": round(self.start_seconds, 1),
+            },
+        )
 
     def _write_config(self) -> None:
         assert self._workdir is not None
@@ -153,7 +198,7 @@ class KafkaBroker(ManagedService):
             "node.id": "1",
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "listeners": f"PLAINTEXT://127.0.0.1:{self.port},"
-                         f"CONTROLLER://127.0.0.1:{self.controller_port}",
+            f"CONTROLLER://127.0.0.1:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",

@@ -58,24 +58,49 @@ class NoidaServer(ManagedService):
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="lanner-noida-"))
         assert self.log_file is not None
-        cmd = [str(noida_binary()), "start", "--data-dir", str(self._workdir / "data"),
-               "--only", "kafka,elasticsearch", "--kafka-port", str(self.kafka_port),
-               "--elasticsearch-port", str(self.es_port)]
+        cmd = [
+            str(noida_binary()),
+            "start",
+            "--data-dir",
+            str(self._workdir / "data"),
+            "--only",
+            "kafka,elasticsearch",
+            "--kafka-port",
+            str(self.kafka_port),
+            "--elasticsearch-port",
+            str(self.es_port),
+        ]
         with self.log_file.open("ab") as out:
             # Its stderr carries a harmless GLIBC "weak version" warning; kept in the log.
-            self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self._proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         proc = self._proc
         try:
-            wait_until(self._ready, timeout_s=self._startup_timeout_s, what="noida-db",
-                       alive=lambda: proc.poll() is None, log_file=self.log_file)
+            wait_until(
+                self._ready,
+                timeout_s=self._startup_timeout_s,
+                what="noida-db",
+                alive=lambda: proc.poll() is None,
+                log_file=self.log_file,
+            )
         except BaseException:
             self.stop()
             raise
         self.start_seconds = time.monotonic() - started
-        log.info("noida-db ready", extra={"bootstrap": self.bootstrap, "url": self.url,
-                                          "pid": proc.pid,
-                                          "seconds": round(self.start_seconds, 2)})
+        log.info(
+            "noida-db ready",
+            extra={
+                "bootstrap": self.bootstrap,
+                "url": self.url,
+                "pid": proc.pid,
+                "seconds": round(self.start_seconds, 2),
+            },
+        )
 
     def _ready(self) -> bool:
         if not (port_open(self.kafka_port) and port_open(self.es_port)):

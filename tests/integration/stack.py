@@ -55,7 +55,6 @@ tasks:
 """
 
 
-
 def wait_for(probe: Callable[[], T | None], timeout_s: float = 30.0, what: str = "") -> T:
     deadline = time.monotonic() + timeout_s
     while True:

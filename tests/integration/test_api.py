@@ -45,11 +45,17 @@ def test_flow_create_read_update_search_delete(stack: Stack, ns: str) -> None:
     assert {"key": "team", "value": "data"} in created["labels"]
     assert "io.kestra.plugin.core.flow.Sleep" in created["taskTypes"]
 
-    again = stack.http.post("/flows", content=LOG_FLOW.format(id="hello", ns=ns, sleep="0.1"),
-                            headers={"content-type": "application/x-yaml"})
+    again = stack.http.post(
+        "/flows",
+        content=LOG_FLOW.format(id="hello", ns=ns, sleep="0.1"),
+        headers={"content-type": "application/x-yaml"},
+    )
     assert again.status_code == 409
-    updated = stack.http.put(f"/flows/{ns}/hello", content=LOG_FLOW.format(
-        id="hello", ns=ns, sleep="0.2"), headers={"content-type": "application/x-yaml"})
+    updated = stack.http.put(
+        f"/flows/{ns}/hello",
+        content=LOG_FLOW.format(id="hello", ns=ns, sleep="0.2"),
+        headers={"content-type": "application/x-yaml"},
+    )
     assert updated.status_code == 200, updated.text
     assert updated.json()["revision"] == 2
 
@@ -66,6 +72,7 @@ def test_flow_create_read_update_search_delete(stack: Stack, ns: str) -> None:
         body = stack.http.get("/flows/search", params={"namespace": ns}).json()
         ids = sorted(f["id"] for f in body["results"])
         return ids if len(ids) == 2 else None
+
     assert wait_for(found, 10, "flow search") == ["hello", "other"]
     by_q = stack.http.get("/flows/search", params={"q": "elsewhere", "namespace": f"{ns}x"})
     assert [f["id"] for f in by_q.json()["results"]] == ["elsewhere"]
@@ -76,16 +83,20 @@ def test_flow_create_read_update_search_delete(stack: Stack, ns: str) -> None:
 
 
 def test_invalid_flow_lists_every_problem(stack: Stack, ns: str) -> None:
-    source = f"id: bad\nnamespace: {ns}\ntasks:\n  - id: a\n    type: NoSuchTask\n  - id: a\n" \
-             "    type: io.kestra.plugin.core.log.Log\n"
-    response = stack.http.post("/flows", content=source,
-                               headers={"content-type": "application/x-yaml"})
+    source = (
+        f"id: bad\nnamespace: {ns}\ntasks:\n  - id: a\n    type: NoSuchTask\n  - id: a\n"
+        "    type: io.kestra.plugin.core.log.Log\n"
+    )
+    response = stack.http.post(
+        "/flows", content=source, headers={"content-type": "application/x-yaml"}
+    )
     assert response.status_code == 422
     problems = response.json()["problems"]
     assert len(problems) >= 2
     assert all({"path", "line", "message"} <= set(p) for p in problems)
-    checked = stack.http.post("/flows/validate", content=source,
-                              headers={"content-type": "text/plain"}).json()
+    checked = stack.http.post(
+        "/flows/validate", content=source, headers={"content-type": "text/plain"}
+    ).json()
     assert checked["valid"] is False and len(checked["problems"]) == len(problems)
     wrong_type = stack.http.post("/flows", json={"id": "x"})
     assert wrong_type.status_code == 415
@@ -109,9 +120,13 @@ def test_execution_runs_and_is_found_by_every_filter(stack: Stack, ns: str) -> N
 
     def ids(**params: Any) -> set[str]:
         return {e["id"] for e in stack.search(**params)["results"]}
+
     # Search sees a document after the index's 1 s refresh: wait for the final states.
-    wait_for(lambda: len(ids(namespace=ns, state=["SUCCESS"])) == 2 or None, 10,
-             "searchable executions in their final state")
+    wait_for(
+        lambda: len(ids(namespace=ns, state=["SUCCESS"])) == 2 or None,
+        10,
+        "searchable executions in their final state",
+    )
     assert ids(namespace=ns) == {first["id"], second["id"]}
     assert ids(namespace=f"{ns}.sub") == {second["id"]}
     assert ids(namespace=ns, flowId="hello") == {first["id"]}
@@ -150,8 +165,7 @@ def test_follow_streams_states_until_the_end(stack: Stack, ns: str) -> None:
     execution = stack.run(ns, "slow")
     states: list[str] = []
     ended = None
-    with stack.http.stream("GET", f"/executions/{execution['id']}/follow",
-                           timeout=30) as response:
+    with stack.http.stream("GET", f"/executions/{execution['id']}/follow", timeout=30) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         event = None
@@ -182,15 +196,27 @@ def test_follow_streams_states_until_the_end(stack: Stack, ns: str) -> None:
 def test_kill_and_resume(stack: Stack, ns: str) -> None:
     stack.deploy(PAUSE_FLOW.format(id="pause", ns=ns))
     resumed = stack.run(ns, "pause")
-    wait_for(lambda: stack.http.get(f"/executions/{resumed['id']}").json()["state"]["current"]
-             == "PAUSED" or None, 20, "PAUSED")
+    wait_for(
+        lambda: (
+            stack.http.get(f"/executions/{resumed['id']}").json()["state"]["current"] == "PAUSED"
+            or None
+        ),
+        20,
+        "PAUSED",
+    )
     assert stack.http.post(f"/executions/{resumed['id']}/resume").status_code == 202
     assert stack.until_ended(resumed["id"])["state"]["current"] == "SUCCESS"
     assert stack.http.post(f"/executions/{resumed['id']}/kill").status_code == 409
 
     killed = stack.run(ns, "pause")
-    wait_for(lambda: stack.http.get(f"/executions/{killed['id']}").json()["state"]["current"]
-             == "PAUSED" or None, 20, "PAUSED")
+    wait_for(
+        lambda: (
+            stack.http.get(f"/executions/{killed['id']}").json()["state"]["current"] == "PAUSED"
+            or None
+        ),
+        20,
+        "PAUSED",
+    )
     assert stack.http.delete(f"/executions/{killed['id']}").status_code == 409
     assert stack.http.post(f"/executions/{killed['id']}/kill").status_code == 202
     assert stack.until_ended(killed["id"])["state"]["current"] == "KILLED"
@@ -200,8 +226,13 @@ def test_kill_and_resume(stack: Stack, ns: str) -> None:
 
 def test_unknown_ids_and_bad_parameters(stack: Stack, ns: str) -> None:
     stack.deploy(LOG_FLOW.format(id="hello", ns=ns, sleep="0.1"))
-    for path in ("/executions/nope", "/executions/nope/events", "/logs/nope",
-                 f"/flows/{ns}/nope", f"/flows/{ns}/nope/revisions"):
+    for path in (
+        "/executions/nope",
+        "/executions/nope/events",
+        "/logs/nope",
+        f"/flows/{ns}/nope",
+        f"/flows/{ns}/nope/revisions",
+    ):
         response = stack.http.get(path)
         assert response.status_code == 404, path
         assert "not found" in response.json()["message"]
@@ -212,9 +243,13 @@ def test_unknown_ids_and_bad_parameters(stack: Stack, ns: str) -> None:
     assert bad_input.status_code == 422 and "nmae" in bad_input.json()["message"]
     bad_label = stack.http.post(f"/executions/{ns}/hello", params={"labels": "nocolon"})
     assert bad_label.status_code == 422 and "labels" in bad_label.json()["message"]
-    for params, name in (({"state": "SLEEPING"}, "state"), ({"startDate": "yesterday"},
-                         "startDate"), ({"size": 0}, "size"), ({"sort": "bogus:asc"}, "sort"),
-                         ({"labels": "x"}, "labels")):
+    for params, name in (
+        ({"state": "SLEEPING"}, "state"),
+        ({"startDate": "yesterday"}, "startDate"),
+        ({"size": 0}, "size"),
+        ({"sort": "bogus:asc"}, "sort"),
+        ({"labels": "x"}, "labels"),
+    ):
         response = stack.http.get("/executions/search", params=params)
         assert response.status_code == 422, params
         assert name in response.json()["message"], response.json()
@@ -240,12 +275,18 @@ def test_malformed_record_is_skipped(stack: Stack, ns: str) -> None:
     before = stack.indexer.indexer.stats.malformed
     with LogProducer(stack.settings.kafka_bootstrap) as producer:
         producer.send(stack.topics.execution_events, "garbage", b"{not json")
-        producer.send(stack.topics.execution_events, "garbage2",
-                      json.dumps({"type": "ExecutionCreated"}).encode())
+        producer.send(
+            stack.topics.execution_events,
+            "garbage2",
+            json.dumps({"type": "ExecutionCreated"}).encode(),
+        )
     execution = stack.run(ns, "hello")
     assert stack.until_ended(execution["id"])["state"]["current"] == "SUCCESS"
-    wait_for(lambda: stack.indexer.indexer.stats.malformed >= before + 2 or None, 10,
-             "malformed records counted")
+    wait_for(
+        lambda: stack.indexer.indexer.stats.malformed >= before + 2 or None,
+        10,
+        "malformed records counted",
+    )
 
 
 def test_indexer_restart_leaves_no_gaps_or_duplicates(stack: Stack, ns: str) -> None:
@@ -269,8 +310,9 @@ def test_indexer_restart_leaves_no_gaps_or_duplicates(stack: Stack, ns: str) -> 
         for execution_id in first + second:
             doc = store.get("executions", execution_id)
             assert doc is not None
-            _total, events = store.search("events", {"term": {"executionId": execution_id}},
-                                         size=1000, sort=[{"seq": "asc"}])
+            _total, events = store.search(
+                "events", {"term": {"executionId": execution_id}}, size=1000, sort=[{"seq": "asc"}]
+            )
             assert [e["seq"] for e in events] == list(range(1, doc["seq"] + 1))
         assert store.count("executions", {"term": {"namespace": ns}}) == 7
     finally:
@@ -313,10 +355,20 @@ def test_cli_reads_executions_through_the_api(stack: Stack, ns: str, tmp_path: P
     assert "ExecutionCreated" in events.output and "ExecutionSucceeded" in events.output
     logs = runner.invoke(app, ["execution", "logs", execution["id"]], env=env)
     assert "Hello Cli" in logs.output
-    wait_for(lambda: runner.invoke(app, ["execution", "list", "--namespace", ns], env=env
-                                   ).output.count(execution["id"]) == 1 or None, 10, "list")
+    wait_for(
+        lambda: (
+            runner.invoke(app, ["execution", "list", "--namespace", ns], env=env).output.count(
+                execution["id"]
+            )
+            == 1
+            or None
+        ),
+        10,
+        "list",
+    )
     missing = runner.invoke(app, ["execution", "get", "nope"], env=env)
     assert missing.exit_code == 1 and "not found" in missing.output
-    unreachable = runner.invoke(app, ["execution", "get", "x"],
-                                env={"LANNER_URL": "http://127.0.0.1:9"})
+    unreachable = runner.invoke(
+        app, ["execution", "get", "x"], env={"LANNER_URL": "http://127.0.0.1:9"}
+    )
     assert unreachable.exit_code == 3

@@ -68,25 +68,45 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServ
     (work / "flows").mkdir()
     (work / "flows" / "fuzzed.yml").write_text(FLOW, encoding="utf-8")
     kafka_port, es_port, api_port = free_ports(3)
-    env = {**os.environ, "PYTHONPATH": str(REPO),
-           "LANNER_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
-           "LANNER_ELASTICSEARCH_URL": f"http://127.0.0.1:{es_port}",
-           "LANNER_API_PORT": str(api_port), "LANNER_AUTH": "off",
-           "LANNER_SECRET_KEY": f"fuzz-{secrets.token_hex(16)}",
-           "LANNER_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LANNER_KAFKA_BOOTSTRAP": f"127.0.0.1:{kafka_port}",
+        "LANNER_ELASTICSEARCH_URL": f"http://127.0.0.1:{es_port}",
+        "LANNER_API_PORT": str(api_port),
+        "LANNER_AUTH": "off",
+        "LANNER_SECRET_KEY": f"fuzz-{secrets.token_hex(16)}",
+        "LANNER_LOG_LEVEL": "WARNING",
+    }
     log_file = work / "server.log"
     with log_file.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli.main", "server", "local",
-             "--flows", str(work / "flows"), "--data-dir", str(work / "data")],
-            env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "api.cli.main",
+                "server",
+                "local",
+                "--flows",
+                str(work / "flows"),
+                "--data-dir",
+                str(work / "data"),
+            ],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     server = LocalServer(f"http://127.0.0.1:{api_port}", log_file, proc)
 
     def deployed() -> bool:
         assert proc.poll() is None, log_file.read_text(errors="replace")[-3000:]
         try:
-            return httpx.get(f"{server.url}/api/v1/flows/company.fuzz/fuzzed",
-                             timeout=5).status_code == 200
+            return (
+                httpx.get(f"{server.url}/api/v1/flows/company.fuzz/fuzzed", timeout=5).status_code
+                == 200
+            )
         except httpx.HTTPError:
             return False
 
@@ -134,30 +154,41 @@ def test_no_operation_answers_a_server_error(local_server: LocalServer) -> None:
         fixed = [None] + ([{k: v for k, v in real.items() if k in names}] if names else [])
         for path_parameters in fixed:
             for mode in _modes(operation):
-                strategy = operation.as_strategy(generation_mode=mode,
-                                                 path_parameters=path_parameters)
+                strategy = operation.as_strategy(
+                    generation_mode=mode, path_parameters=path_parameters
+                )
 
                 @given(case=strategy)
-                @settings(max_examples=EXAMPLES, derandomize=True, database=None,
-                          deadline=None, suppress_health_check=list(HealthCheck),
-                          phases=[Phase.explicit, Phase.generate])
+                @settings(
+                    max_examples=EXAMPLES,
+                    derandomize=True,
+                    database=None,
+                    deadline=None,
+                    suppress_health_check=list(HealthCheck),
+                    phases=[Phase.explicit, Phase.generate],
+                )
                 def call(case: schemathesis.Case) -> None:
                     label = case.operation.label
                     counts[label] = counts.get(label, 0) + 1
                     try:
-                        response = case.call(base_url=local_server.url, session=session,
-                                             timeout=REQUEST_TIMEOUT_S)
+                        response = case.call(
+                            base_url=local_server.url, session=session, timeout=REQUEST_TIMEOUT_S
+                        )
                     except requests.RequestException as exc:
                         failures.append(f"{type(exc).__name__}: {case.as_curl_command()}")
                         return
                     if response.status_code >= 500:
-                        failures.append(f"{response.status_code} {response.text[:300]}\n    "
-                                        f"{case.as_curl_command()}")
+                        failures.append(
+                            f"{response.status_code} {response.text[:300]}\n    "
+                            f"{case.as_curl_command()}"
+                        )
 
                 call()
     elapsed = time.monotonic() - started
-    print(f"fuzzed {len(operations)} operations with {sum(counts.values())} requests in "
-          f"{elapsed:.0f} s ({EXAMPLES} examples per operation and mode); "
-          f"{len(failures)} server errors")
+    print(
+        f"fuzzed {len(operations)} operations with {sum(counts.values())} requests in "
+        f"{elapsed:.0f} s ({EXAMPLES} examples per operation and mode); "
+        f"{len(failures)} server errors"
+    )
     assert not failures, "\n".join(failures[:20])
     assert httpx.get(f"{local_server.url}/health", timeout=5).status_code == 200

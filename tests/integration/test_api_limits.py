@@ -39,8 +39,9 @@ def _flow(stack: Stack) -> tuple[str, str]:
 
 
 def _health_times(stack: Stack, stop: threading.Event, times: list[float]) -> None:
-    with httpx.Client(base_url=str(stack.http.base_url).replace("/api/v1", ""),
-                      timeout=10) as client:
+    with httpx.Client(
+        base_url=str(stack.http.base_url).replace("/api/v1", ""), timeout=10
+    ) as client:
         while not stop.is_set():
             started = time.monotonic()
             client.get("/health").raise_for_status()
@@ -75,8 +76,10 @@ def test_the_alias_bomb_is_refused_naming_the_limit_and_the_api_keeps_answering(
     assert problem["line"] == 13 and "yaml_nodes" in problem["message"]
     assert validated.status_code == 200 and validated.json()["valid"] is False
     assert "LANNER_LIMITS_YAML_NODES" in validated.json()["problems"][0]["message"]
-    print(f"{posted} bombs refused, slowest {slowest * 1000:.0f} ms; /health max "
-          f"{max(times) * 1000:.0f} ms over {len(times)} probes")
+    print(
+        f"{posted} bombs refused, slowest {slowest * 1000:.0f} ms; /health max "
+        f"{max(times) * 1000:.0f} ms over {len(times)} probes"
+    )
     assert slowest < 2.0 and max(times) < 2.0
     # Nothing was deployed.
     assert stack.http.get("/flows/company.team/bomb").status_code == 404
@@ -93,8 +96,10 @@ def test_bodies_over_the_limit_answer_413_on_every_route(stack: Stack) -> None:
     limit = stack.settings.limits.request_body_bytes
     big = b"a" * (limit + 1)
     routes: list[tuple[str, str, dict[str, str]]] = [
-        ("POST", "/flows", YAML), ("POST", "/flows/validate", YAML),
-        ("PUT", "/flows/a.b/c", YAML), ("POST", "/executions/a.b/c", {}),
+        ("POST", "/flows", YAML),
+        ("POST", "/flows/validate", YAML),
+        ("PUT", "/flows/a.b/c", YAML),
+        ("POST", "/executions/a.b/c", {}),
         ("PUT", "/namespaces/a.b/secrets/S", {"content-type": "application/json"}),
         ("POST", "/executions/x/state", {"content-type": "application/json"}),
     ]
@@ -117,8 +122,9 @@ def test_bodies_over_the_limit_answer_413_on_every_route(stack: Stack) -> None:
 def test_a_file_input_larger_than_the_body_limit_uploads(stack: Stack) -> None:
     ns, flow_id = _flow(stack)
     data = b"0123456789" * (stack.settings.limits.request_body_bytes // 10 + 1000)
-    response = stack.http.post(f"/executions/{ns}/{flow_id}",
-                               files={"data": ("big.bin", data)}, data={"name": "files"})
+    response = stack.http.post(
+        f"/executions/{ns}/{flow_id}", files={"data": ("big.bin", data)}, data={"name": "files"}
+    )
     assert response.status_code == 200, response.text
     created = response.json()
     uri = created["inputs"]["data"]
@@ -136,17 +142,22 @@ def test_an_input_over_input_bytes_answers_413_and_writes_nothing(stack: Stack) 
     assert body["limit"] == "input_bytes" and body["maxBytes"] == limit
     assert "LANNER_LIMITS_INPUT_BYTES" in body["message"]
     # A form field is held to the same limit before any file is stored.
-    form = stack.http.post(f"/executions/{ns}/{flow_id}", data={"name": "y" * (limit + 10)},
-                           files={"data": ("a.txt", b"a")})
+    form = stack.http.post(
+        f"/executions/{ns}/{flow_id}",
+        data={"name": "y" * (limit + 10)},
+        files={"data": ("a.txt", b"a")},
+    )
     assert form.status_code in (400, 413), form.text
     deep: Any = "leaf"
     for _ in range(100):
         deep = [deep]
     nested = stack.http.post(f"/executions/{ns}/{flow_id}", json={"name": deep})
     assert nested.status_code == 422 and "input_depth" in nested.json()["message"]
-    unreadable = stack.http.post(f"/executions/{ns}/{flow_id}",
-                                 content="[" * 100_000 + "]" * 100_000,
-                                 headers={"content-type": "application/json"})
+    unreadable = stack.http.post(
+        f"/executions/{ns}/{flow_id}",
+        content="[" * 100_000 + "]" * 100_000,
+        headers={"content-type": "application/json"},
+    )
     assert unreadable.status_code == 422, unreadable.text
     # Only the execution below reaches the log: the refused ones were never written.
     ok = stack.run(ns, flow_id, {"name": "small"})
@@ -175,15 +186,15 @@ def test_bad_search_parameters_answer_4xx(stack: Stack) -> None:
         assert edge.status_code == 422, (path, edge.text)
     early = stack.http.get("/stats/executions/daily", params={"endDate": "0001-01-05T00:00:00"})
     assert early.status_code == 422
-    mixed = stack.http.get("/audit", params={"from": "2000-01-01T00:00:00",
-                                             "to": "2000-01-01T00:00:00+05:00"})
+    mixed = stack.http.get(
+        "/audit", params={"from": "2000-01-01T00:00:00", "to": "2000-01-01T00:00:00+05:00"}
+    )
     assert mixed.status_code == 422 and "from" in mixed.json()["message"]
 
 
 def test_file_paths_naming_a_folder_or_holding_a_nul_byte_answer_4xx(stack: Stack) -> None:
     ns, flow_id = _flow(stack)
-    created = stack.http.post(f"/executions/{ns}/{flow_id}",
-                              files={"data": ("a.txt", b"a")}).json()
+    created = stack.http.post(f"/executions/{ns}/{flow_id}", files={"data": ("a.txt", b"a")}).json()
     uri: str = created["inputs"]["data"]
     execution = created["id"]
     folder = uri.rsplit("/", 2)[0]  # .../inputs

@@ -35,20 +35,34 @@ tasks:
 
 
 @pytest.fixture
-def webserver(kafka_broker: KafkaBroker, es_node: ElasticsearchNode,
-              tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+def webserver(
+    kafka_broker: KafkaBroker, es_node: ElasticsearchNode, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
     prefix = f"t{secrets.token_hex(4)}"
     (port,) = free_ports(1)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "LANNER_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
-           "LANNER_ELASTICSEARCH_URL": es_node.url, "LANNER_TOPIC_PREFIX": f"{prefix}.",
-           "LANNER_INDEX_PREFIX": prefix, "LANNER_PARTITIONS": "1", "LANNER_AUTH": "off",
-           "LANNER_API_PORT": str(port), "LANNER_DATA_DIR": str(tmp_path / "data"),
-           "LANNER_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LANNER_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
+        "LANNER_ELASTICSEARCH_URL": es_node.url,
+        "LANNER_TOPIC_PREFIX": f"{prefix}.",
+        "LANNER_INDEX_PREFIX": prefix,
+        "LANNER_PARTITIONS": "1",
+        "LANNER_AUTH": "off",
+        "LANNER_API_PORT": str(port),
+        "LANNER_DATA_DIR": str(tmp_path / "data"),
+        "LANNER_LOG_LEVEL": "WARNING",
+    }
     log_file = tmp_path / "webserver.log"
     with log_file.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli.main", "server", "webserver"],
-                                env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli.main", "server", "webserver"],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
@@ -91,8 +105,10 @@ def test_sigterm_stops_the_api_within_seconds_while_bombs_are_posted(
             except httpx.HTTPError as exc:
                 errors.append(type(exc).__name__)
 
-    threads = [threading.Thread(target=post_bombs, args=(path,))
-               for path in ("/flows", "/flows/validate", "/flows/validate", "/flows")]
+    threads = [
+        threading.Thread(target=post_bombs, args=(path,))
+        for path in ("/flows", "/flows/validate", "/flows/validate", "/flows")
+    ]
     threads += [threading.Thread(target=deploy, args=(n,)) for n in range(3)]
     for thread in threads:
         thread.start()
@@ -111,8 +127,10 @@ def test_sigterm_stops_the_api_within_seconds_while_bombs_are_posted(
         for thread in threads:
             thread.join(timeout=30)
     stopped_s = time.monotonic() - signalled
-    print(f"{len(answers)} bombs answered ({sorted(set(answers))}); /health {health_s * 1000:.0f}"
-          f" ms while bombed; stopped {stopped_s:.2f} s after SIGTERM")
+    print(
+        f"{len(answers)} bombs answered ({sorted(set(answers))}); /health {health_s * 1000:.0f}"
+        f" ms while bombed; stopped {stopped_s:.2f} s after SIGTERM"
+    )
     assert set(answers) <= {200, 422}, answers
     assert health_s < 2.0
     assert stopped_s < 8.0, f"stopped only after {stopped_s:.1f} s"

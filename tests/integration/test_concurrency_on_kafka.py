@@ -62,8 +62,9 @@ def test_fifty_triggers_never_run_more_than_the_limit(cluster: Cluster) -> None:
     assert all(State.QUEUED in [h.state for h in e.history] for e in ended.values())
     intervals = sorted(_running_interval(e) for e in ended.values())
     # At any moment at most two executions were between admission and their end.
-    moments = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
-                     key=lambda m: (m[0], m[1]))
+    moments = sorted(
+        [(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals], key=lambda m: (m[0], m[1])
+    )
     running = peak = 0
     for _, step in moments:
         running += step

@@ -82,9 +82,11 @@ def test_events_are_stamped_when_decided_not_when_requested(cluster: Cluster) ->
     assert [e.time for e in history] == sorted(e.time for e in history)
     # The view's execution is created when decided, too.
     assert ended.created == created.time
-    print(f"\nrequested {created.requested.isoformat()}, decided {created.time.isoformat()} "
-          f"({(created.time - created.requested).total_seconds():.2f} s later), "
-          f"succeeded {succeeded.time.isoformat()}")
+    print(
+        f"\nrequested {created.requested.isoformat()}, decided {created.time.isoformat()} "
+        f"({(created.time - created.requested).total_seconds():.2f} s later), "
+        f"succeeded {succeeded.time.isoformat()}"
+    )
 
     report, _stats = verify_log(
         cluster.settings.kafka_bootstrap,
@@ -96,9 +98,20 @@ def test_events_are_stamped_when_decided_not_when_requested(cluster: Cluster) ->
     assert report.divergences == []
     assert report.events >= len(history)
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli.main", "replay", "verify", "--execution",
-         requested.execution_id],
-        cwd=REPO, env=cluster.env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "api.cli.main",
+            "replay",
+            "verify",
+            "--execution",
+            requested.execution_id,
+        ],
+        cwd=REPO,
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "divergences" in done.stdout

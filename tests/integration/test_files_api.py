@@ -48,12 +48,12 @@ def test_a_file_input_goes_through_a_task_and_its_output_downloads(stack: Stack)
 def test_a_file_of_another_execution_is_refused(stack: Stack) -> None:
     ns = f"company.f{secrets.token_hex(3)}"
     stack.deploy(FLOW.format(ns=ns))
-    created = stack.http.post(
-        f"/executions/{ns}/files", files={"data": ("a.txt", b"x")}
-    ).json()
+    created = stack.http.post(f"/executions/{ns}/files", files={"data": ("a.txt", b"x")}).json()
     other = "kestra://main/elsewhere/flow/executions/someone/inputs/data/a.txt"
     refused = stack.http.get(f"/executions/{created['id']}/file", params={"path": other})
     assert refused.status_code == 422 and "parameter 'path'" in refused.json()["message"]
     missing = created["inputs"]["data"].replace("a.txt", "nothing.txt")
-    assert stack.http.get(f"/executions/{created['id']}/file",
-                          params={"path": missing}).status_code == 404
+    assert (
+        stack.http.get(f"/executions/{created['id']}/file", params={"path": missing}).status_code
+        == 404
+    )

@@ -45,17 +45,28 @@ class LocalServer:
             "PYTHONPATH": str(ROOT),
             "COLUMNS": "120",
         }
-        for name in ("LANNER_SECRET_KEY", "LANNER_KAFKA_BOOTSTRAP", "LANNER_ELASTICSEARCH_URL",
-                     "LANNER_TENANT_ID", "LANNER_TOKEN"):
+        for name in (
+            "LANNER_SECRET_KEY",
+            "LANNER_KAFKA_BOOTSTRAP",
+            "LANNER_ELASTICSEARCH_URL",
+            "LANNER_TENANT_ID",
+            "LANNER_TOKEN",
+        ):
             self.env.pop(name, None)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / "server.log"
 
     def start(self) -> None:
         with self.log.open("wb") as out:
-            self.proc = subprocess.Popen([*LANNER, "server", "local"], cwd=self.workdir,
-                                         env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = subprocess.Popen(
+                [*LANNER, "server", "local"],
+                cwd=self.workdir,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
@@ -80,10 +91,18 @@ class LocalServer:
         deployed = self.cli("flow", "deploy", str(path))
         assert deployed.returncode == 0, deployed.stdout + deployed.stderr
 
-    def cli(self, *args: str, stdin: str | None = None,
-            timeout_s: float = 180.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*LANNER, *args], cwd=self.workdir, env=self.env, text=True,
-                              input=stdin, capture_output=True, timeout=timeout_s)
+    def cli(
+        self, *args: str, stdin: str | None = None, timeout_s: float = 180.0
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*LANNER, *args],
+            cwd=self.workdir,
+            env=self.env,
+            text=True,
+            input=stdin,
+            capture_output=True,
+            timeout=timeout_s,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +121,17 @@ def test_the_readme_try_it_walked_with_the_command_line(local: LocalServer) -> N
     validated = local.cli("flow", "validate", "flows/")
     assert validated.returncode == 0, validated.stdout + validated.stderr
 
-    ran = local.cli("execution", "run", "company.team", "hello_world", "--input", "user=Ada",
-                    "--wait", "-o", "json")
+    ran = local.cli(
+        "execution",
+        "run",
+        "company.team",
+        "hello_world",
+        "--input",
+        "user=Ada",
+        "--wait",
+        "-o",
+        "json",
+    )
     assert ran.returncode == 0, ran.stderr
     done = json.loads(ran.stdout)
     assert done["state"]["current"] == "SUCCESS"
@@ -143,7 +171,8 @@ def test_run_exit_codes_follow_the_final_state_and_refusals(local: LocalServer) 
         "failing",
         "id: failing\nnamespace: company.team\ntasks:\n"
         "  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n"
-        "    errorMessage: on purpose\n")
+        "    errorMessage: on purpose\n",
+    )
     failed = local.cli("execution", "run", "company.team", "failing", "--follow")
     assert failed.returncode == 1, failed.stdout + failed.stderr
     assert "FAILED" in failed.stdout
@@ -161,11 +190,21 @@ def test_a_file_input_is_uploaded_with_the_execution(local: LocalServer) -> None
         "with_file",
         "id: with_file\nnamespace: company.team\ninputs:\n  - id: data\n    type: FILE\n"
         "tasks:\n  - id: show\n    type: io.kestra.plugin.core.debug.Return\n"
-        "    format: \"{{ read(inputs.data) }}\"\n")
+        '    format: "{{ read(inputs.data) }}"\n',
+    )
     payload = local.workdir / "payload.txt"
     payload.write_text("the file's content")
-    ran = local.cli("execution", "run", "company.team", "with_file", "--file",
-                    f"data={payload}", "--wait", "-o", "json")
+    ran = local.cli(
+        "execution",
+        "run",
+        "company.team",
+        "with_file",
+        "--file",
+        f"data={payload}",
+        "--wait",
+        "-o",
+        "json",
+    )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     done = json.loads(ran.stdout)
     assert done["inputs"]["data"].startswith("kestra://")
@@ -184,7 +223,8 @@ def test_secrets_work_out_of_the_box_with_a_key_made_on_first_start(local: Local
         "uses_secret",
         "id: uses_secret\nnamespace: company.team\ntasks:\n"
         "  - id: check\n    type: io.kestra.plugin.scripts.shell.Commands\n"
-        "    commands:\n      - test \"{{ secret('API_TOKEN') }}\" = s3cr3t\n")
+        "    commands:\n      - test \"{{ secret('API_TOKEN') }}\" = s3cr3t\n",
+    )
     ran = local.cli("execution", "run", "company.team", "uses_secret", "--wait")
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
@@ -194,14 +234,17 @@ def test_kv_through_the_command_line_is_the_store_flows_read(local: LocalServer)
     assert local.cli("kv", "set", "company.team", "motto", "hello world").returncode == 0
     listed = local.cli("kv", "list", "company.team", "-o", "json")
     assert {e["key"]: e["type"] for e in json.loads(listed.stdout)} == {
-        "motto": "STRING", "threshold": "NUMBER"}
+        "motto": "STRING",
+        "threshold": "NUMBER",
+    }
     assert local.cli("kv", "get", "company.team", "threshold").stdout.strip() == "42"
     assert local.cli("kv", "get", "company.team", "motto").stdout.strip() == "hello world"
 
     local.deploy(
         "reads_kv",
         "id: reads_kv\nnamespace: company.team\ntasks:\n"
-        "  - id: get\n    type: io.kestra.plugin.core.kv.Get\n    key: threshold\n")
+        "  - id: get\n    type: io.kestra.plugin.core.kv.Get\n    key: threshold\n",
+    )
     ran = local.cli("execution", "run", "company.team", "reads_kv", "--wait", "-o", "json")
     assert ran.returncode == 0, ran.stderr
     [get] = json.loads(ran.stdout)["taskRunList"]
@@ -211,8 +254,7 @@ def test_kv_through_the_command_line_is_the_store_flows_read(local: LocalServer)
     missing = local.cli("kv", "get", "company.team", "motto")
     assert missing.returncode == 1
     assert "not found" in missing.stderr
-    bad = httpx.put(f"{local.url}/api/v1/main/namespaces/company.team/kv/bad%20key",
-                    content=b"1")
+    bad = httpx.put(f"{local.url}/api/v1/main/namespaces/company.team/kv/bad%20key", content=b"1")
     assert bad.status_code == 422
 
 
@@ -241,11 +283,15 @@ def test_a_taken_port_is_one_line_naming_it(local: LocalServer) -> None:
         holder.listen()
         taken = holder.getsockname()[1]
         free_api = free_ports(1)[0]
-        env = {**local.env, "LANNER_API_PORT": str(free_api),
-               "LANNER_LOCAL_KAFKA_PORT": str(taken)}
-        other = subprocess.run([*LANNER, "server", "local", "--data-dir", elsewhere],
-                               cwd=local.workdir, env=env,
-                               text=True, capture_output=True, timeout=120)
+        env = {**local.env, "LANNER_API_PORT": str(free_api), "LANNER_LOCAL_KAFKA_PORT": str(taken)}
+        other = subprocess.run(
+            [*LANNER, "server", "local", "--data-dir", elsewhere],
+            cwd=local.workdir,
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=120,
+        )
     assert other.returncode == 1
     assert f"port {taken} for the embedded Kafka is already taken" in other.stderr
     assert "LANNER_LOCAL_KAFKA_PORT" in other.stderr
@@ -263,9 +309,14 @@ def test_flow_test_on_the_embedded_back_end_says_where_its_time_went(tmp_path: P
     env = {k: v for k, v in os.environ.items() if k != "LANNER_KAFKA_BOOTSTRAP"}
     env["PYTHONPATH"] = str(ROOT)
     started = time.monotonic()
-    done = subprocess.run([*LANNER, "flow", "test", "flows/hello_world.yml", "-i", "user=Ada",
-                           "-o", "json"], cwd=ROOT, env=env, text=True, capture_output=True,
-                          timeout=300)
+    done = subprocess.run(
+        [*LANNER, "flow", "test", "flows/hello_world.yml", "-i", "user=Ada", "-o", "json"],
+        cwd=ROOT,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=300,
+    )
     took = time.monotonic() - started
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout)["outputs"] == {"greeting": "HELLO ADA"}

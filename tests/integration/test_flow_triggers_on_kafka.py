@@ -464,7 +464,10 @@ def test_a_flow_trigger_listening_to_running_and_paused_fires_at_each_change(
     time.sleep(2)
     # In the order the trigger fired (its events share one partition): `created` is when
     # the executor took each request, and the four requests go to different partitions.
-    fired = [e.execution_id for e in _trigger_events(cluster)
-             if isinstance(e, TriggerFired) and e.flow_id == "listens_to_states"]
+    fired = [
+        e.execution_id
+        for e in _trigger_events(cluster)
+        if isinstance(e, TriggerFired) and e.flow_id == "listens_to_states"
+    ]
     runs = sorted(_ended(cluster, "listens_to_states"), key=lambda r: fired.index(r.id))
     assert [r.outputs["status"] for r in runs] == ["RUNNING", "PAUSED", "RUNNING", "SUCCESS"]

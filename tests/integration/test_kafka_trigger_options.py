@@ -54,15 +54,21 @@ def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
         cluster.close()
 
 
-def _send(producer: Producer, topic: str, partition: int, n: int, source: str,
-          value: bytes | None = None) -> None:
+def _send(
+    producer: Producer, topic: str, partition: int, n: int, source: str, value: bytes | None = None
+) -> None:
     body = json.dumps({"n": n}).encode() if value is None else value
     producer.produce(topic, value=body, partition=partition, headers=[("source", source.encode())])
 
 
 def _external_dead_letters(bootstrap: str, topic: str, count: int) -> list[bytes]:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{topic}",
-                        "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"check-{topic}",
+            "auto.offset.reset": "earliest",
+        }
+    )
     consumer.subscribe([topic])
     found: list[bytes] = []
     deadline = time.monotonic() + 60
@@ -102,8 +108,9 @@ def test_pattern_partitions_headers_since_and_an_external_dlq_select_the_records
     since_iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(since)) + (
         f".{int(since % 1 * 1000):03d}+00:00"
     )
-    cluster.deploy(FLOW.format(prefix=prefix, since=since_iso, dlq=dlq,
-                               servers=external_kafka.bootstrap))
+    cluster.deploy(
+        FLOW.format(prefix=prefix, since=since_iso, dlq=dlq, servers=external_kafka.bootstrap)
+    )
     wait_until(lambda: len(_executions(cluster, "picky")[0]) >= 3, 90, "three executions")
     time.sleep(3)  # anything else that would arrive, arrives
     runs = _executions(cluster, "picky")[0].values()

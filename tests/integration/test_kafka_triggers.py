@@ -127,8 +127,14 @@ def test_records_become_executions_once_while_the_listener_is_killed(
     _produce(external_kafka.bootstrap, topic, _orders(0, 1000))
     wait_until(lambda: len(_executions(cluster, "on_order")[1]) >= 300, 120, "first executions")
     for name in ("scheduler", "scheduler-2"):  # the group spreads the partitions over both
-        wait_until(lambda name=name: "kafka listener assigned partitions" in  # type: ignore[misc]
-                   cluster.log_of(name), 60, f"partitions for {name}")
+        wait_until(
+            lambda name=name: (
+                "kafka listener assigned partitions"  # type: ignore[misc]
+                in cluster.log_of(name)
+            ),
+            60,
+            f"partitions for {name}",
+        )
 
     cluster.kill("scheduler")  # mid-stream: some records requested, none committed yet
     _produce(external_kafka.bootstrap, topic, _orders(1000, 2000))
@@ -136,9 +142,7 @@ def test_records_become_executions_once_while_the_listener_is_killed(
     cluster.start("scheduler")
 
     good = {n for n, value in _orders(0, 2000) if not value.startswith(b"not")}
-    wait_until(
-        lambda: len(_executions(cluster, "on_order")[1]) >= len(good), 180, "every record"
-    )
+    wait_until(lambda: len(_executions(cluster, "on_order")[1]) >= len(good), 180, "every record")
     time.sleep(2)  # anything doubled would show by now
     runs, created = _executions(cluster, "on_order")
     assert len(runs) == len(good) == 1960
@@ -167,8 +171,9 @@ def test_the_batch_trigger_cuts_records_by_max_records(
 ) -> None:
     topic = f"batches{time.monotonic_ns() % 10**8}"
     _create_topic(external_kafka.bootstrap, topic, partitions=1)
-    _produce(external_kafka.bootstrap, topic,
-             [(n, json.dumps({"n": n}).encode()) for n in range(25)])
+    _produce(
+        external_kafka.bootstrap, topic, [(n, json.dumps({"n": n}).encode()) for n in range(25)]
+    )
     cluster.deploy(BATCH.format(topic=topic, servers=external_kafka.bootstrap))
     wait_until(lambda: len(_executions(cluster, "on_orders_batch")[0]) >= 3, 90, "three batches")
     time.sleep(2)
@@ -194,8 +199,13 @@ def test_a_listener_follows_disable_enable_update_and_delete(
     _produce(external_kafka.bootstrap, topic, _orders(1, 4))
     wait_until(lambda: len(_executions(cluster, "on_order")[0]) == 3, 60, "three executions")
 
-    fields = {"tenant": "main", "namespace": "company.orders", "flow_id": "on_order",
-              "trigger_id": "orders", "actor": "tests"}
+    fields = {
+        "tenant": "main",
+        "namespace": "company.orders",
+        "flow_id": "on_order",
+        "trigger_id": "orders",
+        "actor": "tests",
+    }
     disabled = TriggerDisabled(**fields, time=_now(), reason="maintenance")
     cluster.producer.send_and_wait(
         cluster.topics.trigger_events, disabled.key, disabled.model_dump_json().encode()
@@ -239,14 +249,21 @@ def test_an_unreachable_cluster_is_the_triggers_error_until_it_returns(
         _create_topic(remote.bootstrap, topic, partitions=1)
         remote.stop()
         cluster.deploy(REALTIME.format(topic=topic, servers=remote.bootstrap))
-        wait_until(lambda: "ListenerErrored" in _trigger_event_types(cluster), 60,
-                   "the trigger's error")
+        wait_until(
+            lambda: "ListenerErrored" in _trigger_event_types(cluster), 60, "the trigger's error"
+        )
         remote.start()
         _produce(remote.bootstrap, topic, _orders(1, 3))
-        wait_until(lambda: len(_executions(cluster, "on_order")[0]) == 2, 90,
-                   "executions after the cluster came back")
-        wait_until(lambda: "ListenerRecovered" in _trigger_event_types(cluster), 30,
-                   "the trigger's recovery")
+        wait_until(
+            lambda: len(_executions(cluster, "on_order")[0]) == 2,
+            90,
+            "executions after the cluster came back",
+        )
+        wait_until(
+            lambda: "ListenerRecovered" in _trigger_event_types(cluster),
+            30,
+            "the trigger's recovery",
+        )
 
 
 def _trigger_event_types(cluster: Cluster) -> list[str]:

@@ -25,7 +25,9 @@ def test_ensure_topics_is_idempotent(bootstrap: str, unique_prefix: str) -> None
     ensure_topics(bootstrap, names, partitions=3)
     ensure_topics(bootstrap, [*names, f"{unique_prefix}.c"], partitions=2)
     assert {name: len(ends) for name in names for ends in [end_offsets(bootstrap, name)]} == {
-        names[0]: 3, names[1]: 3}
+        names[0]: 3,
+        names[1]: 3,
+    }
     assert end_offsets(bootstrap, f"{unique_prefix}.c") == {0: 0, 1: 0}
 
 
@@ -80,7 +82,8 @@ def test_keys_values_and_headers_roundtrip(bootstrap: str, unique_prefix: str) -
     producer = LogProducer(bootstrap)
     value = bytes(range(256))  # every byte value, not just text
     partition, offset = producer.send_and_wait(
-        topic, "tenant/ns/flow-é", value, {"type": "FlowCreated", "actor": "ana"})
+        topic, "tenant/ns/flow-é", value, {"type": "FlowCreated", "actor": "ana"}
+    )
     producer.send(topic, "second", b"", None)
     producer.close()
     first, second = list(read_all(bootstrap, topic, timeout_s=10))
@@ -95,7 +98,7 @@ def test_keys_values_and_headers_roundtrip(bootstrap: str, unique_prefix: str) -
 def test_a_one_megabyte_value_roundtrips(bootstrap: str, unique_prefix: str) -> None:
     topic = f"{unique_prefix}.big"
     ensure_topics(bootstrap, [topic], partitions=1)
-    value = (b"0123456789abcdef" * 65536)  # 1 MiB
+    value = b"0123456789abcdef" * 65536  # 1 MiB
     producer = LogProducer(bootstrap)
     producer.send_and_wait(topic, "big", value)
     [record] = list(read_all(bootstrap, topic, timeout_s=10))

@@ -77,9 +77,21 @@ class Local:
     def start(self) -> subprocess.Popen[bytes]:
         log = (self.data_dir.parent / f"local-{len(self.procs)}.log").open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "api.cli.main", "server", "local",
-             "--data-dir", str(self.data_dir), "--flows", str(self.data_dir / "no-flows")],
-            cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "api.cli.main",
+                "server",
+                "local",
+                "--data-dir",
+                str(self.data_dir),
+                "--flows",
+                str(self.data_dir / "no-flows"),
+            ],
+            cwd=REPO,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
         self.procs.append(proc)
@@ -140,8 +152,10 @@ def test_the_tree_dies_with_its_supervisor_and_starts_again(local: Local) -> Non
         time.sleep(0.1)
     survivors = {p: Path(f"/proc/{p}/cmdline").read_bytes() for p in tree if pid_alive(p)}
     assert survivors == {}, survivors
-    print(f"\nevery process of the tree gone {time.monotonic() - killed_at:.1f} s after the "
-          "supervisor was SIGKILLed")
+    print(
+        f"\nevery process of the tree gone {time.monotonic() - killed_at:.1f} s after the "
+        "supervisor was SIGKILLed"
+    )
 
     third = local.start()
     local.wait_up(third)
@@ -174,8 +188,10 @@ asyncio.run(main())
 def _run_busy(mode: str, deadline_s: float) -> tuple[int, float, str]:
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(BUSY_LOOP), str(deadline_s), mode],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
     asked = time.monotonic()
@@ -224,8 +240,10 @@ def test_an_api_busy_with_a_long_request_stops_within_the_deadline() -> None:
     [port] = free_ports(1)
     proc = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(SLOW_API), "2", str(port)],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -236,6 +254,7 @@ def test_an_api_busy_with_a_long_request_stops_within_the_deadline() -> None:
             except httpx.HTTPError:
                 assert time.monotonic() < deadline, "the API did not start"
                 time.sleep(0.2)
+
         def request() -> None:
             with contextlib.suppress(httpx.HTTPError):  # the server goes away mid-request
                 httpx.get(f"http://127.0.0.1:{port}/slow", timeout=60)

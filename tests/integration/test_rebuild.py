@@ -26,8 +26,14 @@ from projections.rebuild import RebuildAborted, RebuildProgress, rebuild
 from projections.store.client import SearchStore
 from tests.integration.stack import LOG_FLOW, Stack, wait_for
 
-VIEWS = [mappings.FLOWS, mappings.FLOW_REVISIONS, mappings.EXECUTIONS, mappings.EVENTS,
-         mappings.LOGS, AUDIT]
+VIEWS = [
+    mappings.FLOWS,
+    mappings.FLOW_REVISIONS,
+    mappings.EXECUTIONS,
+    mappings.EVENTS,
+    mappings.LOGS,
+    AUDIT,
+]
 Docs = dict[str, dict[str, dict[str, Any]]]
 
 
@@ -45,13 +51,17 @@ class Views:
 
     def deploy(self, source: str, update: str | None = None) -> None:
         headers = {"content-type": "application/x-yaml"}
-        response = (self.http.put(f"/flows/{update}", content=source, headers=headers) if update
-                    else self.http.post("/flows", content=source, headers=headers))
+        response = (
+            self.http.put(f"/flows/{update}", content=source, headers=headers)
+            if update
+            else self.http.post("/flows", content=source, headers=headers)
+        )
         assert response.status_code == 200, response.text
 
     def run(self, ns: str, flow_id: str, inputs: dict[str, Any] | None = None) -> str:
-        response = self.http.post(f"/executions/{ns}/{flow_id}", json=inputs or {},
-                                  params={"labels": ["team:rebuild"]})
+        response = self.http.post(
+            f"/executions/{ns}/{flow_id}", json=inputs or {}, params={"labels": ["team:rebuild"]}
+        )
         assert response.status_code in (200, 202), response.text
         execution_id: str = response.json()["id"]
         return execution_id
@@ -60,8 +70,11 @@ class Views:
         self.stack.until_ended(execution_id, timeout_s)
 
     def until_indexed(self) -> None:
-        wait_for(lambda: all(p.lag == 0 for p in indexer_lag(self.stack.settings)), 30,
-                 "the live indexer to catch up")
+        wait_for(
+            lambda: all(p.lag == 0 for p in indexer_lag(self.stack.settings)),
+            30,
+            "the live indexer to catch up",
+        )
 
     def generation(self, view: str) -> str:
         found = self.store.index_for_alias(view)
@@ -199,7 +212,8 @@ def test_rebuild_reproduces_the_live_views_while_the_api_answers(views: Views) -
     assert rounds_during >= 3
     # Every view moved to generation 2; generation 1 was kept.
     assert {v.view: v.index for v in report.views} == {
-        view: stack.store.full_name(f"{view}-v2") for view in mappings.MAPPINGS}
+        view: stack.store.full_name(f"{view}-v2") for view in mappings.MAPPINGS
+    }
     assert all(stack.generation(view) == f"{view}-v2" for view in VIEWS)
     assert stack.store.exists("executions-v1")
     phases = [s.phase for s in steps]
@@ -243,10 +257,13 @@ def test_cli_rebuilds_one_view(views: Views) -> None:
     logs_before = stack.docs(before[mappings.LOGS])
 
     settings = stack.stack.settings
-    env = {"LANNER_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "LANNER_ELASTICSEARCH_URL": settings.elasticsearch_url,
-           "LANNER_TOPIC_PREFIX": settings.topic_prefix,
-           "LANNER_INDEX_PREFIX": settings.index_prefix, "LANNER_LOG_LEVEL": "WARNING"}
+    env = {
+        "LANNER_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "LANNER_ELASTICSEARCH_URL": settings.elasticsearch_url,
+        "LANNER_TOPIC_PREFIX": settings.topic_prefix,
+        "LANNER_INDEX_PREFIX": settings.index_prefix,
+        "LANNER_LOG_LEVEL": "WARNING",
+    }
     result = CliRunner().invoke(app, ["projections", "rebuild", "--index", "logs"], env=env)
     assert result.exit_code == 0, result.output
     assert "logs" in result.output and "documents" in result.output

@@ -33,9 +33,14 @@ def store(request: pytest.FixtureRequest, unique_prefix: str) -> Iterator[Search
 
 
 def _doc(n: int, state: str = "RUNNING", seq: int = 1) -> dict[str, object]:
-    return {"id": f"e{n}", "namespace": "team.a" if n % 2 else "team.b", "state": state,
-            "title": f"nightly report {n}", "seq": seq,
-            "created": f"2025-01-{1 + n % 28:02d}T10:00:00Z"}
+    return {
+        "id": f"e{n}",
+        "namespace": "team.a" if n % 2 else "team.b",
+        "state": state,
+        "title": f"nightly report {n}",
+        "seq": seq,
+        "created": f"2025-01-{1 + n % 28:02d}T10:00:00Z",
+    }
 
 
 def test_ensure_index_is_idempotent_and_prefixed(store: SearchStore) -> None:
@@ -58,11 +63,14 @@ def test_bulk_put_get_and_count(store: SearchStore) -> None:
 def test_external_versions_skip_stale_writes(store: SearchStore) -> None:
     store.ensure_index("executions", MAPPINGS)
     store.bulk_put("executions", [("e1", 5, _doc(1, "RUNNING", 5))])
-    result = store.bulk_put("executions", [
-        ("e1", 3, _doc(1, "CREATED", 3)),   # older: skipped
-        ("e1", 5, _doc(1, "RUNNING", 5)),   # the same again (a replay): skipped
-        ("e2", 1, _doc(2)),
-    ])
+    result = store.bulk_put(
+        "executions",
+        [
+            ("e1", 3, _doc(1, "CREATED", 3)),  # older: skipped
+            ("e1", 5, _doc(1, "RUNNING", 5)),  # the same again (a replay): skipped
+            ("e2", 1, _doc(2)),
+        ],
+    )
     assert (result.written, result.skipped, result.ok) == (1, 2, True)
     assert store.bulk_put("executions", [("e1", 6, _doc(1, "SUCCESS", 6))]).written == 1
     assert store.get("executions", "e1") == _doc(1, "SUCCESS", 6)
@@ -78,10 +86,12 @@ def test_bulk_reports_other_errors(store: SearchStore) -> None:
 
 def test_search_filters_sorts_and_pages(store: SearchStore) -> None:
     store.ensure_index("executions", MAPPINGS)
-    store.bulk_put("executions", ((f"e{n}", 1, _doc(n, seq=n)) for n in range(30)),
-                   refresh="wait_for")
-    total, page = store.search("executions", {"term": {"namespace": "team.a"}}, size=5,
-                               from_=5, sort=[{"seq": "desc"}])
+    store.bulk_put(
+        "executions", ((f"e{n}", 1, _doc(n, seq=n)) for n in range(30)), refresh="wait_for"
+    )
+    total, page = store.search(
+        "executions", {"term": {"namespace": "team.a"}}, size=5, from_=5, sort=[{"seq": "desc"}]
+    )
     assert total == 15
     assert [doc["seq"] for doc in page] == [19, 17, 15, 13, 11]
     total, hits = store.search("executions", {"match": {"title": "report 12"}}, size=1)

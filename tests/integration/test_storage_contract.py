@@ -31,8 +31,13 @@ def s3_endpoint() -> Iterator[str]:
 
 
 def _s3(endpoint: str, bucket: str) -> S3Storage:
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
     client.create_bucket(Bucket=bucket)
     return S3Storage(bucket, prefix="lanner", client=client)
 
@@ -75,12 +80,18 @@ def test_missing_too_big_and_malformed_are_clear_errors(storage: Storage) -> Non
 
 
 def test_the_bucket_is_chosen_by_configuration(s3_endpoint: str, tmp_path: Path) -> None:
-    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                 aws_access_key_id="test", aws_secret_access_key="test").create_bucket(
-        Bucket="configured")
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    ).create_bucket(Bucket="configured")
     environ = {
-        "LANNER_STORAGE_S3_BUCKET": "configured", "LANNER_STORAGE_S3_ENDPOINT": s3_endpoint,
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "test",
+        "LANNER_STORAGE_S3_BUCKET": "configured",
+        "LANNER_STORAGE_S3_ENDPOINT": s3_endpoint,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
     }
     with pytest.MonkeyPatch.context() as patch:

@@ -108,16 +108,22 @@ def tenants(
         kafka_broker.bootstrap,
         f"hostile{os.getpid()}x",
         partitions=2,
-        env={"LANNER_ELASTICSEARCH_URL": es_node.url, "LANNER_API_PORT": str(api_port),
-             "LANNER_AUTH": "off"},
+        env={
+            "LANNER_ELASTICSEARCH_URL": es_node.url,
+            "LANNER_API_PORT": str(api_port),
+            "LANNER_AUTH": "off",
+        },
     )
     hostile.api_url = f"http://127.0.0.1:{api_port}"  # type: ignore[attr-defined]
     try:
         hostile.start("webserver")
         for cluster in (victim, hostile):
             cluster.start_executor_and_worker()
-        wait_until(lambda: _health_up(hostile.api_url), 90,  # type: ignore[attr-defined]
-                   "the API")
+        wait_until(
+            lambda: _health_up(hostile.api_url),
+            90,  # type: ignore[attr-defined]
+            "the API",
+        )
         victim.deploy(NORMAL)
         for source, _ in BOMBS.values():
             hostile.deploy(source)
@@ -174,8 +180,11 @@ def test_a_hostile_tenant_does_not_slow_another_one(tenants: tuple[Cluster, Clus
             source = alias_bomb()
             with httpx.Client(timeout=30) as client:
                 while not stop.is_set() and len(bombs_posted) < 200:
-                    answer = client.post(f"{api_url}/api/v1/flows/validate", content=source,
-                                         headers={"content-type": "application/x-yaml"})
+                    answer = client.post(
+                        f"{api_url}/api/v1/flows/validate",
+                        content=source,
+                        headers={"content-type": "application/x-yaml"},
+                    )
                     bombs_posted.append(answer.status_code)
                     time.sleep(0.1)
 

@@ -64,25 +64,40 @@ class Tenancy:
 
 
 @pytest.fixture(scope="module")
-def tenancy(kafka_broker: KafkaBroker, es_node: ElasticsearchNode,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tenancy]:
+def tenancy(
+    kafka_broker: KafkaBroker, es_node: ElasticsearchNode, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Tenancy]:
     prefix = f"t{secrets.token_hex(4)}"
     (api_port,) = free_ports(1)
     work = tmp_path_factory.mktemp("tenants")
     base = LannerSettings(
-        tenant_id=TENANTS[0], kafka_bootstrap=kafka_broker.bootstrap,
-        elasticsearch_url=es_node.url, topic_prefix=f"{prefix}.", index_prefix=prefix,
-        partitions=2, worker_threads=2, scheduler_enabled=False, api_port=api_port,
-        data_dir=str(work / "data"), read_your_writes_timeout_s=5.0, auth=True,
+        tenant_id=TENANTS[0],
+        kafka_bootstrap=kafka_broker.bootstrap,
+        elasticsearch_url=es_node.url,
+        topic_prefix=f"{prefix}.",
+        index_prefix=prefix,
+        partitions=2,
+        worker_threads=2,
+        scheduler_enabled=False,
+        api_port=api_port,
+        data_dir=str(work / "data"),
+        read_your_writes_timeout_s=5.0,
+        auth=True,
         secret_key="the key of this test installation",
     )
     env = {
-        **os.environ, "PYTHONPATH": str(REPO),
-        "LANNER_KAFKA_BOOTSTRAP": kafka_broker.bootstrap, "LANNER_ELASTICSEARCH_URL": es_node.url,
-        "LANNER_TOPIC_PREFIX": f"{prefix}.", "LANNER_INDEX_PREFIX": prefix,
-        "LANNER_PARTITIONS": "2", "LANNER_WORKER_THREADS": "2",
-        "LANNER_DATA_DIR": str(work / "data"), "LANNER_SCHEDULER_ENABLED": "false",
-        "LANNER_LOG_LEVEL": "WARNING", "LANNER_SECRET_KEY": "the key of this test installation",
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LANNER_KAFKA_BOOTSTRAP": kafka_broker.bootstrap,
+        "LANNER_ELASTICSEARCH_URL": es_node.url,
+        "LANNER_TOPIC_PREFIX": f"{prefix}.",
+        "LANNER_INDEX_PREFIX": prefix,
+        "LANNER_PARTITIONS": "2",
+        "LANNER_WORKER_THREADS": "2",
+        "LANNER_DATA_DIR": str(work / "data"),
+        "LANNER_SCHEDULER_ENABLED": "false",
+        "LANNER_LOG_LEVEL": "WARNING",
+        "LANNER_SECRET_KEY": "the key of this test installation",
     }
     procs: list[tuple[Any, str]] = []
     for tenant in TENANTS:
@@ -90,24 +105,34 @@ def tenancy(kafka_broker: KafkaBroker, es_node: ElasticsearchNode,
         tenant_env = {**env, "LANNER_TENANT_ID": tenant}
         log_dir = work / tenant
         log_dir.mkdir()
-        procs += [(_spawn(role, tenant_env, log_dir), f"{tenant} {role}")
-                  for role in ("executor", "worker")]
+        procs += [
+            (_spawn(role, tenant_env, log_dir), f"{tenant} {role}")
+            for role in ("executor", "worker")
+        ]
     for tenant in TENANTS:
         settings = base.for_tenant(tenant)
         topics = Topics(settings.full_topic_prefix)
         for role, topic in (("executor", topics.commands), ("worker", topics.worker_jobs)):
-            wait_group_consuming(kafka_broker.bootstrap, f"{settings.full_topic_prefix}{role}",
-                                 topic, 120)
+            wait_group_consuming(
+                kafka_broker.bootstrap, f"{settings.full_topic_prefix}{role}", topic, 120
+            )
     indexers = [InProcessIndexer(base.for_tenant(t)).start() for t in TENANTS]
     from api.web.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(create_app(base), host="127.0.0.1", port=api_port,
-                                           log_config=None, access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(base), host="127.0.0.1", port=api_port, log_config=None, access_log=False
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, 60, "the API to start")
-    found = Tenancy(base, f"http://127.0.0.1:{api_port}", {**env, "LANNER_URL":
-                    f"http://127.0.0.1:{api_port}"}, indexers=indexers)
+    found = Tenancy(
+        base,
+        f"http://127.0.0.1:{api_port}",
+        {**env, "LANNER_URL": f"http://127.0.0.1:{api_port}"},
+        indexers=indexers,
+    )
     found.token("admin", None)
     for tenant in TENANTS:
         found.token(f"{tenant}-writer", tenant)
@@ -126,8 +151,12 @@ def tenancy(kafka_broker: KafkaBroker, es_node: ElasticsearchNode,
 def _until_ended(http: httpx.Client, execution_id: str) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         body: dict[str, Any] = http.get(f"/executions/{execution_id}").json()
-        return body if body.get("state", {}).get("current") in (
-            "SUCCESS", "WARNING", "FAILED", "KILLED") else None
+        return (
+            body
+            if body.get("state", {}).get("current") in ("SUCCESS", "WARNING", "FAILED", "KILLED")
+            else None
+        )
+
     return wait_for(probe, 30, f"execution {execution_id}")
 
 
@@ -135,8 +164,11 @@ def test_two_tenants_run_the_same_flow_and_see_only_their_own(tenancy: Tenancy) 
     clients = {t: tenancy.client(tenancy.tokens[f"{t}-writer"], t) for t in TENANTS}
     runs: dict[str, dict[str, Any]] = {}
     for tenant, http in clients.items():
-        deployed = http.post("/flows", content=FLOW.format(ns=NS, tenant=tenant),
-                             headers={"content-type": "application/x-yaml"})
+        deployed = http.post(
+            "/flows",
+            content=FLOW.format(ns=NS, tenant=tenant),
+            headers={"content-type": "application/x-yaml"},
+        )
         assert deployed.status_code == 200, deployed.text
         created = http.post(f"/executions/{NS}/hello")
         assert created.status_code == 200, created.text
@@ -147,23 +179,42 @@ def test_two_tenants_run_the_same_flow_and_see_only_their_own(tenancy: Tenancy) 
         mine, theirs = runs[tenant]["id"], runs[other]["id"]
         assert runs[tenant]["state"]["current"] == "SUCCESS"
         assert http.get(f"/flows/{NS}/hello").json()["description"] == f"the flow of {tenant}"
-        flows = wait_for(lambda h=http: h.get("/flows/search", params={
-            "namespace": NS}).json()["results"] or None, 10, "searchable flows")
+        flows = wait_for(
+            lambda h=http: (
+                h.get("/flows/search", params={"namespace": NS}).json()["results"] or None
+            ),
+            10,
+            "searchable flows",
+        )
         assert [f["description"] for f in flows] == [f"the flow of {tenant}"]
-        found = wait_for(lambda h=http: h.get("/executions/search", params={
-            "namespace": NS}).json()["results"] or None, 10, "searchable executions")
+        found = wait_for(
+            lambda h=http: (
+                h.get("/executions/search", params={"namespace": NS}).json()["results"] or None
+            ),
+            10,
+            "searchable executions",
+        )
         assert [e["id"] for e in found] == [mine]
         lines = wait_for(lambda h=http, m=mine: h.get(f"/logs/{m}").json() or None, 10, "logs")
         assert [line["message"] for line in lines] == [f"hello from {tenant}"]
         # The other tenant's execution id does not exist here, by any route.
-        for path in (f"/executions/{theirs}", f"/executions/{theirs}/events",
-                     f"/logs/{theirs}", f"/executions/{theirs}/follow"):
+        for path in (
+            f"/executions/{theirs}",
+            f"/executions/{theirs}/events",
+            f"/logs/{theirs}",
+            f"/executions/{theirs}/follow",
+        ):
             assert http.get(path).status_code == 404, path
         assert http.post(f"/executions/{theirs}/kill").status_code == 404
         # Nor through the other tenant's paths, with this tenant's token.
         with tenancy.client(tenancy.tokens[f"{tenant}-writer"], other) as cross:
-            for path in (f"/executions/{theirs}", f"/flows/{NS}/hello", f"/logs/{theirs}",
-                         "/flows/search", "/executions/search"):
+            for path in (
+                f"/executions/{theirs}",
+                f"/flows/{NS}/hello",
+                f"/logs/{theirs}",
+                "/flows/search",
+                "/executions/search",
+            ):
                 response = cross.get(path)
                 assert response.status_code == 404, (path, response.text)
         # The actor of what the API wrote is the token's name.
@@ -183,8 +234,14 @@ def test_two_tenants_run_the_same_flow_and_see_only_their_own(tenancy: Tenancy) 
 
 def test_tokens_are_required_scoped_and_revocable(tenancy: Tenancy) -> None:
     with tenancy.client(None, "alpha") as anonymous:
-        for path in ("/flows/search", "/executions/search", "/audit", "/metrics",
-                     f"/flows/{NS}/hello", "/stats/executions/daily"):
+        for path in (
+            "/flows/search",
+            "/executions/search",
+            "/audit",
+            "/metrics",
+            f"/flows/{NS}/hello",
+            "/stats/executions/daily",
+        ):
             response = anonymous.get(path)
             assert response.status_code == 401, path
             assert list(response.json()) == ["message"]
@@ -195,8 +252,11 @@ def test_tokens_are_required_scoped_and_revocable(tenancy: Tenancy) -> None:
         assert forged.get("/flows/search").status_code == 401
     with tenancy.client(tenancy.tokens["alpha-reader"], "alpha") as reader:
         assert reader.get("/flows/search").status_code == 200
-        refused = reader.post("/flows", content=FLOW.format(ns="ro.ns", tenant="alpha"),
-                              headers={"content-type": "application/x-yaml"})
+        refused = reader.post(
+            "/flows",
+            content=FLOW.format(ns="ro.ns", tenant="alpha"),
+            headers={"content-type": "application/x-yaml"},
+        )
         assert refused.status_code == 403, refused.text
         assert reader.delete(f"/flows/{NS}/hello").status_code == 403
     # Revocation: refused within one second of the TokenRevoked event.
@@ -234,8 +294,7 @@ tasks:
 """
 
 
-def test_secrets_are_per_tenant_masked_everywhere_and_never_in_clear(
-        tenancy: Tenancy) -> None:
+def test_secrets_are_per_tenant_masked_everywhere_and_never_in_clear(tenancy: Tenancy) -> None:
     from projections import mappings
     from projections.store.client import SearchStore
     from streams.log.reader import read_all
@@ -246,39 +305,47 @@ def test_secrets_are_per_tenant_masked_everywhere_and_never_in_clear(
     runs: dict[str, dict[str, Any]] = {}
     for tenant, http in clients.items():
         # Set on the parent namespace: the flow's namespace falls back to it.
-        assert http.put("/namespaces/secretive/secrets/DB_PASSWORD",
-                        json={"value": SECRET_VALUE[tenant]}).status_code == 204
+        assert (
+            http.put(
+                "/namespaces/secretive/secrets/DB_PASSWORD", json={"value": SECRET_VALUE[tenant]}
+            ).status_code
+            == 204
+        )
         assert [s["name"] for s in http.get("/namespaces/secretive/secrets").json()] == [
-            "DB_PASSWORD"]
+            "DB_PASSWORD"
+        ]
         assert SECRET_VALUE[tenant] not in http.get("/namespaces/secretive/secrets").text
-        deployed = http.post("/flows", content=SECRET_FLOW.format(ns=ns),
-                             headers={"content-type": "application/x-yaml"})
+        deployed = http.post(
+            "/flows",
+            content=SECRET_FLOW.format(ns=ns),
+            headers={"content-type": "application/x-yaml"},
+        )
         assert deployed.status_code == 200, deployed.text
         runs[tenant] = _until_ended(http, http.post(f"/executions/{ns}/uses_secret").json()["id"])
     with tenancy.client(tenancy.tokens["alpha-writer"], "beta") as cross:
         assert cross.get("/namespaces/secretive/secrets").status_code == 404
     with tenancy.client(tenancy.tokens["alpha-reader"], "alpha") as reader:
-        assert reader.put("/namespaces/secretive/secrets/X", json={"value": "v"}
-                          ).status_code == 403
+        assert reader.put("/namespaces/secretive/secrets/X", json={"value": "v"}).status_code == 403
     for tenant, http in clients.items():
         run = runs[tenant]
         assert run["state"]["current"] == "SUCCESS", run
         assert run["taskRunList"][1]["outputs"] == {"value": "******"}
-        lines = wait_for(lambda h=http, r=run: h.get(f"/logs/{r['id']}").json() or None, 10,
-                         "logs")
+        lines = wait_for(lambda h=http, r=run: h.get(f"/logs/{r['id']}").json() or None, 10, "logs")
         assert [line["message"] for line in lines] == ["the password is ******"]
         events = http.get(f"/executions/{run['id']}/events").text
         assert "******" in events
-        store = SearchStore(tenancy.base.elasticsearch_url,
-                            tenancy.settings(tenant).full_index_prefix)
+        store = SearchStore(
+            tenancy.base.elasticsearch_url, tenancy.settings(tenant).full_index_prefix
+        )
         store.refresh(mappings.LOGS)
         _total, docs = store.search(mappings.LOGS, {"term": {"executionId": run["id"]}})
         assert [d["message"] for d in docs] == ["the password is ******"]
         store.close()
     # A secret that does not exist fails that task run, naming it; the executor carries on.
     http = clients["alpha"]
-    http.post("/flows", content=MISSING_FLOW.format(ns=ns),
-              headers={"content-type": "application/x-yaml"})
+    http.post(
+        "/flows", content=MISSING_FLOW.format(ns=ns), headers={"content-type": "application/x-yaml"}
+    )
     failed = _until_ended(http, http.post(f"/executions/{ns}/missing_secret").json()["id"])
     assert failed["state"]["current"] == "FAILED"
     assert "NOT_THERE" in str(failed["taskRunList"][0].get("error") or failed)
@@ -312,7 +379,8 @@ def test_secrets_are_per_tenant_masked_everywhere_and_never_in_clear(
 
 
 def test_cli_flow_sync_export_plugins_namespaces_and_secrets(
-        tenancy: Tenancy, tmp_path: Path) -> None:
+    tenancy: Tenancy, tmp_path: Path
+) -> None:
     from typer.testing import CliRunner
 
     from api.cli.main import app
@@ -320,10 +388,14 @@ def test_cli_flow_sync_export_plugins_namespaces_and_secrets(
     runner = CliRunner()
     ns = "synced.flows"
 
-    def lanner(*args: str, tenant: str = "beta", token: str = "beta-writer",
-               stdin: str | None = None) -> Any:
-        env = {"LANNER_URL": tenancy.env["LANNER_URL"], "LANNER_TOKEN": tenancy.tokens[token],
-               "LANNER_TENANT_ID": tenant}
+    def lanner(
+        *args: str, tenant: str = "beta", token: str = "beta-writer", stdin: str | None = None
+    ) -> Any:
+        env = {
+            "LANNER_URL": tenancy.env["LANNER_URL"],
+            "LANNER_TOKEN": tenancy.tokens[token],
+            "LANNER_TENANT_ID": tenant,
+        }
         return runner.invoke(app, list(args), env=env, input=stdin)
 
     source = tmp_path / "source"
@@ -331,19 +403,30 @@ def test_cli_flow_sync_export_plugins_namespaces_and_secrets(
     for flow_id in ("one", "two"):
         (source / f"{flow_id}.yml").write_text(
             f"id: {flow_id}\nnamespace: {ns}\ntasks:\n  - id: t\n"
-            f"    type: io.kestra.plugin.core.log.Log\n    message: {flow_id}\n")
+            f"    type: io.kestra.plugin.core.log.Log\n    message: {flow_id}\n"
+        )
     planned = lanner("flow", "sync", ns, str(source), "--dry-run")
     assert planned.exit_code == 0, planned.output
     assert planned.output.count("create") >= 2
-    assert lanner("flow", "export", ns, str(tmp_path / "none")
-                  ).exit_code == 0  # nothing deployed by a dry run
+    assert (
+        lanner("flow", "export", ns, str(tmp_path / "none")).exit_code == 0
+    )  # nothing deployed by a dry run
     assert list((tmp_path / "none").iterdir()) == []
     applied = lanner("flow", "sync", ns, str(source))
     assert applied.exit_code == 0, applied.output
     exported = tmp_path / "exported"
     # The flows search refreshes once a second (the deploys are read-your-writes by id).
-    wait_for(lambda: (lanner("flow", "export", ns, str(exported)).exit_code == 0
-             and len(list(exported.iterdir())) == 2) or None, 10, "exported flows")
+    wait_for(
+        lambda: (
+            (
+                lanner("flow", "export", ns, str(exported)).exit_code == 0
+                and len(list(exported.iterdir())) == 2
+            )
+            or None
+        ),
+        10,
+        "exported flows",
+    )
     assert sorted(p.name for p in exported.iterdir()) == ["one.yml", "two.yml"]
     for path in exported.iterdir():
         assert path.read_text() == (source / path.name).read_text()
@@ -364,27 +447,35 @@ def test_cli_flow_sync_export_plugins_namespaces_and_secrets(
     assert sorted(p.name for p in final.iterdir()) == ["one.yml"]
     # The other tenant has none of it.
     other = tmp_path / "other"
-    assert lanner("flow", "export", ns, str(other), tenant="alpha", token="alpha-writer"
-                  ).exit_code == 0
+    assert (
+        lanner("flow", "export", ns, str(other), tenant="alpha", token="alpha-writer").exit_code
+        == 0
+    )
     assert list(other.iterdir()) == []
-    assert lanner("--tenant", "alpha", "flow", "delete", ns, "one", token="alpha-writer"
-                  ).exit_code == 1
+    assert (
+        lanner("--tenant", "alpha", "flow", "delete", ns, "one", token="alpha-writer").exit_code
+        == 1
+    )
     assert lanner("flow", "delete", ns, "one").exit_code == 0
     namespaces = lanner("namespace", "list")
     assert namespaces.exit_code == 0, namespaces.output
     assert {"company", "company.team", "synced", "synced.flows"} <= set(namespaces.output.split())
     # Secrets through the CLI, value on stdin; list shows names only.
-    assert lanner("secret", "set", "cli.ns", "API_KEY", stdin="s3cr3t-cli-value\n"
-                  ).exit_code == 0
+    assert lanner("secret", "set", "cli.ns", "API_KEY", stdin="s3cr3t-cli-value\n").exit_code == 0
     listed = lanner("secret", "list", "cli.ns")
     assert listed.output.split() == ["API_KEY"]
-    assert lanner("secret", "list", "cli.ns", tenant="alpha", token="alpha-writer"
-                  ).output.split() == []
+    assert (
+        lanner("secret", "list", "cli.ns", tenant="alpha", token="alpha-writer").output.split()
+        == []
+    )
     assert lanner("secret", "delete", "cli.ns", "API_KEY").exit_code == 0
     # Refusals and unreachable servers have their exit codes.
     assert lanner("secret", "set", "cli.ns", "X", token="beta-reader", stdin="v").exit_code == 1
-    unreachable = runner.invoke(app, ["namespace", "list"], env={
-        "LANNER_URL": "http://127.0.0.1:9", "LANNER_TENANT_ID": "beta"})
+    unreachable = runner.invoke(
+        app,
+        ["namespace", "list"],
+        env={"LANNER_URL": "http://127.0.0.1:9", "LANNER_TENANT_ID": "beta"},
+    )
     assert unreachable.exit_code == 3
     bad = runner.invoke(app, ["--tenant", "No/Way", "namespace", "list"])
     assert bad.exit_code == 2 and "not safe" in bad.output

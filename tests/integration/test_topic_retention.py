@@ -13,8 +13,11 @@ from tests.harness.kafka_broker import KafkaBroker
 
 
 def test_record_topics_have_no_retention_limit(kafka_broker: KafkaBroker) -> None:
-    settings = LannerSettings(kafka_bootstrap=kafka_broker.bootstrap,
-                              topic_prefix=f"retention{os.getpid()}.", partitions=1)
+    settings = LannerSettings(
+        kafka_bootstrap=kafka_broker.bootstrap,
+        topic_prefix=f"retention{os.getpid()}.",
+        partitions=1,
+    )
     ensure_lanner_topics(settings)
     topics = Topics(settings.full_topic_prefix)
     admin = AdminClient({"bootstrap.servers": kafka_broker.bootstrap})

@@ -41,19 +41,27 @@ def scheduler(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """The scheduler role as its own process, on the stack's topics."""
     settings = stack.settings
     log_path = tmp_path_factory.mktemp("scheduler") / "scheduler.log"
-    env = {**os.environ, "PYTHONPATH": str(REPO),
-           "LANNER_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-           "LANNER_ELASTICSEARCH_URL": settings.elasticsearch_url,
-           "LANNER_TOPIC_PREFIX": settings.topic_prefix,
-           "LANNER_INDEX_PREFIX": settings.index_prefix,
-           "LANNER_PARTITIONS": str(settings.partitions),
-           "LANNER_DATA_DIR": settings.data_dir,
-           "LANNER_SCHEDULER_ENABLED": "true",
-           "LANNER_LOG_LEVEL": "INFO"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "LANNER_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "LANNER_ELASTICSEARCH_URL": settings.elasticsearch_url,
+        "LANNER_TOPIC_PREFIX": settings.topic_prefix,
+        "LANNER_INDEX_PREFIX": settings.index_prefix,
+        "LANNER_PARTITIONS": str(settings.partitions),
+        "LANNER_DATA_DIR": settings.data_dir,
+        "LANNER_SCHEDULER_ENABLED": "true",
+        "LANNER_LOG_LEVEL": "INFO",
+    }
     with log_path.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "api.cli.main", "server", "scheduler"],
-                                env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli.main", "server", "scheduler"],
+            env=env,
+            cwd=REPO,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         yield log_path
     finally:
@@ -74,11 +82,16 @@ def _trigger_events(stack: Stack, flow_id: str) -> list[TriggerEvent]:
     return found
 
 
-def _fired(stack: Stack, flow_id: str, trigger_id: str,
-           backfill: bool = False) -> list[TriggerFired]:
-    return [e for e in _trigger_events(stack, flow_id)
-            if isinstance(e, TriggerFired) and e.trigger_id == trigger_id
-            and (e.backfill_id is not None) == backfill]
+def _fired(
+    stack: Stack, flow_id: str, trigger_id: str, backfill: bool = False
+) -> list[TriggerFired]:
+    return [
+        e
+        for e in _trigger_events(stack, flow_id)
+        if isinstance(e, TriggerFired)
+        and e.trigger_id == trigger_id
+        and (e.backfill_id is not None) == backfill
+    ]
 
 
 def _search(stack: Stack, **params: Any) -> dict[str, Any]:
@@ -95,8 +108,9 @@ def _context(stack: Stack, ns: str, flow_id: str, trigger_id: str) -> dict[str, 
     return context
 
 
-def _context_when(stack: Stack, ns: str, flow_id: str, trigger_id: str,
-                  ready: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+def _context_when(
+    stack: Stack, ns: str, flow_id: str, trigger_id: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         try:
             context = _context(stack, ns, flow_id, trigger_id)
@@ -113,8 +127,9 @@ def _ref(ns: str, flow_id: str, trigger_id: str, **more: Any) -> dict[str, Any]:
 
 def _deploy(stack: Stack, source: str) -> None:
     # 202 ("accepted; not yet searchable") when the view is slower than the API waits.
-    response = stack.http.post("/flows", content=source,
-                               headers={"content-type": "application/x-yaml"})
+    response = stack.http.post(
+        "/flows", content=source, headers={"content-type": "application/x-yaml"}
+    )
     assert response.status_code in (200, 202), response.text
 
 
@@ -144,52 +159,78 @@ triggers:
 
 def test_search_disable_enable_and_dates(stack: Stack, scheduler: Path, ns: str) -> None:
     soon = dt.datetime.now(UTC).replace(microsecond=0) + dt.timedelta(seconds=20)
-    _deploy(stack, SECONDS_AND_DATES.format(ns=ns, first=_iso(soon),
-                                          second=_iso(soon + dt.timedelta(seconds=2))))
+    _deploy(
+        stack,
+        SECONDS_AND_DATES.format(
+            ns=ns, first=_iso(soon), second=_iso(soon + dt.timedelta(seconds=2))
+        ),
+    )
     # Listed before anything fired (from the flow's definition), then with its state.
     never = _context_when(stack, ns, "ticking", "on_dates", lambda c: True)
     assert never["lastFireDate"] is None and never["disabled"] is False
-    wait_for(lambda: len(_fired(stack, "ticking", "every_second")) >= 3, 90,
-             "the per-second schedule to fire")
+    wait_for(
+        lambda: len(_fired(stack, "ticking", "every_second")) >= 3,
+        90,
+        "the per-second schedule to fire",
+    )
     # The view shows the last fire, the next fire and the flag.
-    context = _context_when(stack, ns, "ticking", "every_second",
-                            lambda c: bool(c["lastFireDate"] and c["nextExecutionDate"]))
+    context = _context_when(
+        stack,
+        ns,
+        "ticking",
+        "every_second",
+        lambda c: bool(c["lastFireDate"] and c["nextExecutionDate"]),
+    )
     assert dt.datetime.fromisoformat(context["nextExecutionDate"]) > dt.datetime.fromisoformat(
-        context["date"])
+        context["date"]
+    )
     assert context["disabled"] is False and context["fired"] >= 1
 
     # Disable through the API: nothing scheduled more than a second after it fires.
-    answer = stack.http.put("/triggers", json=_ref(ns, "ticking", "every_second",
-                                                   disabled=True))
+    answer = stack.http.put("/triggers", json=_ref(ns, "ticking", "every_second", disabled=True))
     assert answer.status_code == 200, answer.text
     disabled_at = dt.datetime.now(UTC)
     assert answer.json()["disabled"] is True
     time.sleep(4)
-    late = [e for e in _fired(stack, "ticking", "every_second")
-            if e.scheduled is not None and e.scheduled > disabled_at + dt.timedelta(seconds=1)]
+    late = [
+        e
+        for e in _fired(stack, "ticking", "every_second")
+        if e.scheduled is not None and e.scheduled > disabled_at + dt.timedelta(seconds=1)
+    ]
     assert late == [], [e.scheduled for e in late]
     # The view follows the log (eventually; the scheduler is what stops at once).
     _context_when(stack, ns, "ticking", "every_second", lambda c: c["disabled"] is True)
 
     # Enable: it fires again, and (recoverMissedSchedules ALL, as Kestra) the seconds
     # missed while disabled run too, each once.
-    enabled = stack.http.put("/triggers", json=_ref(ns, "ticking", "every_second",
-                                                    disabled=False))
+    enabled = stack.http.put("/triggers", json=_ref(ns, "ticking", "every_second", disabled=False))
     assert enabled.status_code == 200 and enabled.json()["disabled"] is False
     enabled_at = dt.datetime.now(UTC)
-    wait_for(lambda: any(e.scheduled and e.scheduled > enabled_at + dt.timedelta(seconds=1)
-                         for e in _fired(stack, "ticking", "every_second")), 20, "resumed fires")
+    wait_for(
+        lambda: any(
+            e.scheduled and e.scheduled > enabled_at + dt.timedelta(seconds=1)
+            for e in _fired(stack, "ticking", "every_second")
+        ),
+        20,
+        "resumed fires",
+    )
     every_second = _fired(stack, "ticking", "every_second")
     slots = sorted(e.scheduled for e in every_second if e.scheduled)
     # Schedule lag (TriggerFired.time - scheduled) of the fires made on time: printed
     # (pytest -s), never asserted. Recovered slots are late by design: those due before
     # the scheduler's first fire (its start-up) and those of the disabled window.
     first_fire = min(e.time for e in every_second)
-    lags = sorted((e.time - e.scheduled).total_seconds() * 1000 for e in every_second
-                  if e.scheduled and e.scheduled >= first_fire
-                  and not (disabled_at < e.scheduled <= enabled_at))
-    print(f"schedule lag over {len(lags)} fires: p50 {lags[len(lags) // 2]:.0f} ms, "
-          f"p95 {lags[int(len(lags) * 0.95)]:.0f} ms, max {lags[-1]:.0f} ms")
+    lags = sorted(
+        (e.time - e.scheduled).total_seconds() * 1000
+        for e in every_second
+        if e.scheduled
+        and e.scheduled >= first_fire
+        and not (disabled_at < e.scheduled <= enabled_at)
+    )
+    print(
+        f"schedule lag over {len(lags)} fires: p50 {lags[len(lags) // 2]:.0f} ms, "
+        f"p95 {lags[int(len(lags) * 0.95)]:.0f} ms, max {lags[-1]:.0f} ms"
+    )
     assert len(slots) == len(set(slots))
     assert all(b - a == dt.timedelta(seconds=1) for a, b in pairwise(slots))
 
@@ -202,17 +243,20 @@ def test_search_disable_enable_and_dates(stack: Stack, scheduler: Path, ns: str)
     assert done["nextExecutionDate"] is None
 
     # Refusals: unknown flow or trigger, a backfill of a date in the future.
-    assert stack.http.put("/triggers", json=_ref(ns, "nope", "x", disabled=True)
-                          ).status_code == 404
-    assert stack.http.put("/triggers", json=_ref(ns, "ticking", "nope", disabled=True)
-                          ).status_code == 404
-    future = {"start": _iso(dt.datetime.now(UTC)),
-              "end": _iso(dt.datetime.now(UTC) + dt.timedelta(days=1))}
-    refused = stack.http.put("/triggers", json=_ref(ns, "ticking", "every_second",
-                                                    backfill=future))
+    assert stack.http.put("/triggers", json=_ref(ns, "nope", "x", disabled=True)).status_code == 404
+    assert (
+        stack.http.put("/triggers", json=_ref(ns, "ticking", "nope", disabled=True)).status_code
+        == 404
+    )
+    future = {
+        "start": _iso(dt.datetime.now(UTC)),
+        "end": _iso(dt.datetime.now(UTC) + dt.timedelta(days=1)),
+    }
+    refused = stack.http.put("/triggers", json=_ref(ns, "ticking", "every_second", backfill=future))
     assert refused.status_code == 422 and "future" in refused.json()["message"]
-    no_backfill = stack.http.put("/triggers/backfill/pause",
-                                 json=_ref(ns, "ticking", "every_second"))
+    no_backfill = stack.http.put(
+        "/triggers/backfill/pause", json=_ref(ns, "ticking", "every_second")
+    )
     assert no_backfill.status_code == 409
     not_locked = stack.http.post(f"/triggers/{ns}/ticking/every_second/unlock")
     assert not_locked.status_code == 409
@@ -232,8 +276,7 @@ def test_search_disable_enable_and_dates(stack: Stack, scheduler: Path, ns: str)
     as_json = runner.invoke(app, ["trigger", "list", "--namespace", ns, "-o", "json"], env=env)
     rows = json.loads(as_json.output)["results"]
     assert {r["triggerContext"]["triggerId"] for r in rows} == {"every_second", "on_dates"}
-    disabled = runner.invoke(app, ["trigger", "disable", ns, "ticking", "every_second"],
-                             env=env)
+    disabled = runner.invoke(app, ["trigger", "disable", ns, "ticking", "every_second"], env=env)
     assert disabled.exit_code == 0 and "disabled" in disabled.output
     missing = runner.invoke(app, ["trigger", "enable", ns, "ticking", "nope"], env=env)
     assert missing.exit_code == 1 and "not found" in missing.output
@@ -268,32 +311,47 @@ def test_backfill_through_the_api(stack: Stack, scheduler: Path, ns: str) -> Non
     _deploy(stack, MINUTELY.format(ns=ns))
     start = (dt.datetime.now(UTC) - dt.timedelta(days=2)).replace(second=0, microsecond=0)
     end = start + dt.timedelta(hours=10)  # 601 slots: a minute and more at 10 a second
-    body = _ref(ns, "minutely", "every_minute", backfill={
-        "start": _iso(start), "end": _iso(end), "inputs": {"who": "backfill"},
-        "labels": [{"key": "reason", "value": "outage"}]})
+    body = _ref(
+        ns,
+        "minutely",
+        "every_minute",
+        backfill={
+            "start": _iso(start),
+            "end": _iso(end),
+            "inputs": {"who": "backfill"},
+            "labels": [{"key": "reason", "value": "outage"}],
+        },
+    )
     started = stack.http.put("/triggers", json=body)
     assert started.status_code == 200, started.text
     assert started.json()["backfill"]["paused"] is False
     again = stack.http.put("/triggers", json=body)
     assert again.status_code == 409  # one backfill at a time
 
-    wait_for(lambda: len(_fired(stack, "minutely", "every_minute", backfill=True)) >= 20, 90,
-             "backfill slots")
-    paused = stack.http.put("/triggers/backfill/pause", json=_ref(ns, "minutely",
-                                                                  "every_minute"))
+    wait_for(
+        lambda: len(_fired(stack, "minutely", "every_minute", backfill=True)) >= 20,
+        90,
+        "backfill slots",
+    )
+    paused = stack.http.put("/triggers/backfill/pause", json=_ref(ns, "minutely", "every_minute"))
     assert paused.status_code == 200 and paused.json()["backfill"]["paused"] is True
     time.sleep(1.5)  # a tick already under way may finish its batch
     count = len(_fired(stack, "minutely", "every_minute", backfill=True))
     time.sleep(2.5)
     assert len(_fired(stack, "minutely", "every_minute", backfill=True)) == count
 
-    unpaused = stack.http.put("/triggers/backfill/unpause", json=_ref(ns, "minutely",
-                                                                      "every_minute"))
+    unpaused = stack.http.put(
+        "/triggers/backfill/unpause", json=_ref(ns, "minutely", "every_minute")
+    )
     assert unpaused.status_code == 200
-    wait_for(lambda: len(_fired(stack, "minutely", "every_minute", backfill=True))
-             >= count + 20, 60, "the backfill to go on")
-    deleted = stack.http.post("/triggers/backfill/delete", json=_ref(ns, "minutely",
-                                                                     "every_minute"))
+    wait_for(
+        lambda: len(_fired(stack, "minutely", "every_minute", backfill=True)) >= count + 20,
+        60,
+        "the backfill to go on",
+    )
+    deleted = stack.http.post(
+        "/triggers/backfill/delete", json=_ref(ns, "minutely", "every_minute")
+    )
     assert deleted.status_code == 200 and deleted.json()["backfill"] is None
     time.sleep(1.5)
     fired = _fired(stack, "minutely", "every_minute", backfill=True)
@@ -311,15 +369,25 @@ def test_backfill_through_the_api(stack: Stack, scheduler: Path, ns: str) -> Non
     assert last["inputs"] == {"who": "backfill"}
 
     # A small backfill completes by itself; its slots run again (a new backfill).
-    small = _ref(ns, "minutely", "every_minute", backfill={
-        "start": _iso(start), "end": _iso(start + dt.timedelta(minutes=4))})
+    small = _ref(
+        ns,
+        "minutely",
+        "every_minute",
+        backfill={"start": _iso(start), "end": _iso(start + dt.timedelta(minutes=4))},
+    )
     assert stack.http.put("/triggers", json=small).status_code == 200
-    wait_for(lambda: _context(stack, ns, "minutely", "every_minute")["backfill"] is None
-             or None, 30, "the small backfill to complete")
+    wait_for(
+        lambda: _context(stack, ns, "minutely", "every_minute")["backfill"] is None or None,
+        30,
+        "the small backfill to complete",
+    )
     backfills = {e.backfill_id for e in _fired(stack, "minutely", "every_minute", True)}
     assert len(backfills) == 2
-    second = [e for e in _fired(stack, "minutely", "every_minute", True)
-              if e.backfill_id != fired[0].backfill_id]
+    second = [
+        e
+        for e in _fired(stack, "minutely", "every_minute", True)
+        if e.backfill_id != fired[0].backfill_id
+    ]
     assert [e.scheduled for e in second] == [start + dt.timedelta(minutes=n) for n in range(5)]
     stops = [e for e in _trigger_events(stack, "minutely") if e.type == "BackfillStopped"]
     assert [getattr(e, "reason", None) for e in stops] == ["deleted by api", "completed"]

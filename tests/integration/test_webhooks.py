@@ -84,8 +84,9 @@ def hook_url(ns: str, flow_id: str, key: str = KEY) -> str:
 def deploy(stack: Stack, source: str) -> None:
     """Deploy; 202 is fine here: the webhook reads the API's flow catalog (which the write
     waited for), not the search view that a loaded machine may be slow to refresh."""
-    response = stack.http.post("/flows", content=source,
-                               headers={"content-type": "application/x-yaml"})
+    response = stack.http.post(
+        "/flows", content=source, headers={"content-type": "application/x-yaml"}
+    )
     assert response.status_code in (200, 202), response.text
 
 
@@ -111,17 +112,18 @@ def fired_events(stack: Stack) -> list[TriggerFired]:
     return found
 
 
-def test_a_webhook_starts_its_flow_with_body_headers_and_parameters(stack: Stack,
-                                                                    ns: str) -> None:
+def test_a_webhook_starts_its_flow_with_body_headers_and_parameters(stack: Stack, ns: str) -> None:
     deploy(stack, ECHO_FLOW.format(id="echo", ns=ns, key=KEY))
-    answer = stack.http.post(hook_url(ns, "echo"), params=[("name", "john"), ("age", "12"),
-                                                           ("age", "13")],
-                             json={"a": 1, "b": True}, headers={"x-source": "ci"})
+    answer = stack.http.post(
+        hook_url(ns, "echo"),
+        params=[("name", "john"), ("age", "12"), ("age", "13")],
+        json={"a": 1, "b": True},
+        headers={"x-source": "ci"},
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     # Kestra's WebhookResponse: the id at once, the trigger's variables, state CREATED.
-    assert (body["namespace"], body["flowId"], body["state"]["current"]) == (ns, "echo",
-                                                                            "CREATED")
+    assert (body["namespace"], body["flowId"], body["state"]["current"]) == (ns, "echo", "CREATED")
     assert body["trigger"]["id"] == "hook"
     assert body["trigger"]["variables"]["parameters"] == {"name": ["john"], "age": ["12", "13"]}
     assert {"key": "team", "value": "hooks"} in body["labels"]
@@ -152,8 +154,9 @@ def test_text_bodies_arrays_and_every_method(stack: Stack, ns: str) -> None:
     }
     ids = {}
     for method, (content, _expected) in sent.items():
-        answer = stack.http.request(method, hook_url(ns, "echo"), content=content,
-                                    headers={"content-type": "text/plain"})
+        answer = stack.http.request(
+            method, hook_url(ns, "echo"), content=content, headers={"content-type": "text/plain"}
+        )
         assert answer.status_code == 200, (method, answer.text)
         ids[method] = answer.json()["id"]
     for method, (_content, expected) in sent.items():
@@ -179,8 +182,7 @@ def test_wait_and_return_outputs_answer_when_the_flow_ends(stack: Stack, ns: str
     assert answer.json()["state"]["current"] == "FAILED"
 
 
-def test_a_wrong_key_or_unknown_flow_is_404_alike_and_starts_nothing(stack: Stack,
-                                                                     ns: str) -> None:
+def test_a_wrong_key_or_unknown_flow_is_404_alike_and_starts_nothing(stack: Stack, ns: str) -> None:
     deploy(stack, ECHO_FLOW.format(id="echo", ns=ns, key=KEY))
     answers = [
         stack.http.post(hook_url(ns, "echo", "a-secret-kez"), json={"a": 1}),
@@ -188,8 +190,11 @@ def test_a_wrong_key_or_unknown_flow_is_404_alike_and_starts_nothing(stack: Stac
         stack.http.get(hook_url(ns, "echo", KEY + "x")),
         stack.http.post(hook_url(ns, "no-such-flow"), json={"a": 1}),
         stack.http.put(hook_url("no.such.namespace", "echo")),
-        stack.http.post(f"http://127.0.0.1:{stack.settings.api_port}/api/v1/nosuchtenant"
-                        + hook_url(ns, "echo"), json={"a": 1}),
+        stack.http.post(
+            f"http://127.0.0.1:{stack.settings.api_port}/api/v1/nosuchtenant"
+            + hook_url(ns, "echo"),
+            json={"a": 1},
+        ),
     ]
     assert [a.status_code for a in answers] == [404] * len(answers)
     assert len({a.content for a in answers}) == 1, [a.text for a in answers]
@@ -205,8 +210,11 @@ def test_a_wrong_key_or_unknown_flow_is_404_alike_and_starts_nothing(stack: Stac
 def test_the_tenant_path_form(stack: Stack, ns: str) -> None:
     deploy(stack, ECHO_FLOW.format(id="echo", ns=ns, key=KEY))
     tenant = stack.settings.tenant_id
-    answer = stack.http.post(f"http://127.0.0.1:{stack.settings.api_port}/api/v1/{tenant}"
-                             + hook_url(ns, "echo"), params={"via": "tenant"}, json={"a": 2})
+    answer = stack.http.post(
+        f"http://127.0.0.1:{stack.settings.api_port}/api/v1/{tenant}" + hook_url(ns, "echo"),
+        params={"via": "tenant"},
+        json={"a": 2},
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["tenantId"] == tenant
     assert until_output(stack, answer.json()["id"])["parameters"] == {"via": ["tenant"]}
@@ -224,29 +232,47 @@ def test_disabled_flows_and_triggers_start_nothing(stack: Stack, ns: str) -> Non
     # An operator's TriggerDisabled (trigger-events) holds the webhook until enabled.
     deploy(stack, ECHO_FLOW.format(id="echo", ns=ns, key=KEY))
     assert stack.http.post(hook_url(ns, "echo"), json={}).status_code == 200
-    common = {"tenant": stack.settings.tenant_id, "namespace": ns, "flow_id": "echo",
-              "trigger_id": "hook", "actor": "operator"}
+    common = {
+        "tenant": stack.settings.tenant_id,
+        "namespace": ns,
+        "flow_id": "echo",
+        "trigger_id": "hook",
+        "actor": "operator",
+    }
     with LogProducer(stack.settings.kafka_bootstrap) as producer:
         event: TriggerDisabled | TriggerEnabled = TriggerDisabled(
-            time=dt.datetime.now(dt.UTC), reason="maintenance", **common)
-        producer.send_and_wait(stack.topics.trigger_events, event.key,
-                               event.model_dump_json().encode())
-        refused = wait_for(lambda: (a := stack.http.post(hook_url(ns, "echo"), json={}))
-                           .status_code == 409 and a, 10, "the disable to be seen")
+            time=dt.datetime.now(dt.UTC), reason="maintenance", **common
+        )
+        producer.send_and_wait(
+            stack.topics.trigger_events, event.key, event.model_dump_json().encode()
+        )
+        refused = wait_for(
+            lambda: (a := stack.http.post(hook_url(ns, "echo"), json={})).status_code == 409 and a,
+            10,
+            "the disable to be seen",
+        )
         assert "maintenance" in refused.json()["message"]
         event = TriggerEnabled(time=dt.datetime.now(dt.UTC), **common)
-        producer.send_and_wait(stack.topics.trigger_events, event.key,
-                               event.model_dump_json().encode())
-    wait_for(lambda: stack.http.post(hook_url(ns, "echo"), json={}).status_code == 200, 10,
-             "the enable to be seen")
+        producer.send_and_wait(
+            stack.topics.trigger_events, event.key, event.model_dump_json().encode()
+        )
+    wait_for(
+        lambda: stack.http.post(hook_url(ns, "echo"), json={}).status_code == 200,
+        10,
+        "the enable to be seen",
+    )
 
 
 def test_conditions_answer_204_and_start_nothing(stack: Stack, ns: str) -> None:
-    deploy(stack, ECHO_FLOW.format(id="cond", ns=ns, key=KEY) + """\
+    deploy(
+        stack,
+        ECHO_FLOW.format(id="cond", ns=ns, key=KEY)
+        + """\
     conditions:
       - type: io.kestra.plugin.core.condition.ExpressionCondition
         expression: "{{ trigger.body.hello == 'world' }}"
-""")
+""",
+    )
     refused = stack.http.post(hook_url(ns, "cond"), json={"hello": "webhook"})
     assert refused.status_code == 204 and refused.content == b""
     accepted = stack.http.post(hook_url(ns, "cond"), json={"hello": "world"})
@@ -278,22 +304,24 @@ triggers:
 
 def test_trigger_inputs_are_rendered_from_the_request(stack: Stack, ns: str) -> None:
     deploy(stack, INPUTS_FLOW.format(id="counted", ns=ns, key=KEY))
-    answer = stack.http.post(hook_url(ns, "counted"), json={"count": 41},
-                             headers={"x-from": "ci"})
+    answer = stack.http.post(hook_url(ns, "counted"), json={"count": 41}, headers={"x-from": "ci"})
     assert answer.status_code == 200, answer.text
     ended = stack.until_ended(answer.json()["id"])
     assert ended["inputs"] == {"count": 41}
     (run,) = ended["taskRunList"]
     assert run["outputs"]["value"] == "42 from ci"
     # Inputs that do not fit the flow: 422, nothing started, the failure on trigger-events.
-    refused = stack.http.post(hook_url(ns, "counted"), json={"count": "many"},
-                              headers={"x-from": "ci"})
+    refused = stack.http.post(
+        hook_url(ns, "counted"), json={"count": "many"}, headers={"x-from": "ci"}
+    )
     assert refused.status_code == 422, refused.text
     assert "count" in refused.json()["message"]
-    failures = [e for record in read_all(stack.settings.kafka_bootstrap,
-                                         stack.topics.trigger_events)
-                if isinstance(e := TRIGGER_EVENT_ADAPTER.validate_json(record.value),
-                              TriggerFailed) and e.namespace == ns]
+    failures = [
+        e
+        for record in read_all(stack.settings.kafka_bootstrap, stack.topics.trigger_events)
+        if isinstance(e := TRIGGER_EVENT_ADAPTER.validate_json(record.value), TriggerFailed)
+        and e.namespace == ns
+    ]
     assert len(failures) == 1 and failures[0].trigger_id == "hook"
 
 
@@ -307,12 +335,18 @@ def small_api(stack: Stack) -> Iterator[httpx.Client]:
     # SECRET_<NAME> of the API's environment, as a worker reads them (base64).
     previous = os.environ.get("SECRET_WEBHOOK_KEY")
     os.environ["SECRET_WEBHOOK_KEY"] = base64.b64encode(b"from-a-secret").decode()
-    settings = stack.settings.model_copy(update={
-        "api_port": port,
-        "auth": True,
-        "limits": Limits(request_body_bytes=4096, webhook_wait_seconds=1.0)})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_config=None, access_log=False))
+    settings = stack.settings.model_copy(
+        update={
+            "api_port": port,
+            "auth": True,
+            "limits": Limits(request_body_bytes=4096, webhook_wait_seconds=1.0),
+        }
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_config=None, access_log=False
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, 60, "the second API to start")
@@ -327,8 +361,9 @@ def small_api(stack: Stack) -> Iterator[httpx.Client]:
     thread.join(timeout=20)
 
 
-def test_a_body_over_the_limit_is_413_and_starts_nothing(stack: Stack, small_api: httpx.Client,
-                                                         ns: str) -> None:
+def test_a_body_over_the_limit_is_413_and_starts_nothing(
+    stack: Stack, small_api: httpx.Client, ns: str
+) -> None:
     deploy(stack, ECHO_FLOW.format(id="echo", ns=ns, key=KEY))
     big = b"x" * 5000
     declared = small_api.post(hook_url(ns, "echo"), content=big)
@@ -353,9 +388,9 @@ def test_a_body_over_the_limit_is_413_and_starts_nothing(stack: Stack, small_api
     assert count_executions(stack, ns, "echo") == 1
 
 
-def test_a_wait_past_its_limit_answers_504_with_the_execution(stack: Stack,
-                                                               small_api: httpx.Client,
-                                                               ns: str) -> None:
+def test_a_wait_past_its_limit_answers_504_with_the_execution(
+    stack: Stack, small_api: httpx.Client, ns: str
+) -> None:
     deploy(stack, WAIT_FLOW.format(id="slow", ns=ns, key=KEY, sleep="3", outputs="true"))
     started = time.monotonic()
     answer = small_api.post(hook_url(ns, "slow"), json={"n": 1})
@@ -404,23 +439,25 @@ def test_webhook_to_execution_created_latency(stack: Stack, ns: str) -> None:
         stack.http.post(hook_url(ns, "fast", "wrong"), json={"i": 0})
         refused.append(time.perf_counter() - started)
     ms = sorted(v * 1000 for v in created.values())
-    print(f"\nwebhook over {len(answered)} calls: answered p50 "
-          f"{statistics.median(answered) * 1000:.1f} ms; ExecutionCreated on the log p50 "
-          f"{statistics.median(ms):.1f} ms, p95 {ms[int(len(ms) * 0.95) - 1]:.1f} ms; "
-          f"POST /executions (waits for the view) p50 {statistics.median(plain) * 1000:.1f} ms; "
-          f"a wrong key's 404 p50 {statistics.median(refused) * 1000:.1f} ms")
+    print(
+        f"\nwebhook over {len(answered)} calls: answered p50 "
+        f"{statistics.median(answered) * 1000:.1f} ms; ExecutionCreated on the log p50 "
+        f"{statistics.median(ms):.1f} ms, p95 {ms[int(len(ms) * 0.95) - 1]:.1f} ms; "
+        f"POST /executions (waits for the view) p50 {statistics.median(plain) * 1000:.1f} ms; "
+        f"a wrong key's 404 p50 {statistics.median(refused) * 1000:.1f} ms"
+    )
     assert len(answered) >= 10
 
 
-def test_a_key_rendered_from_the_flow_or_a_secret(stack: Stack, small_api: httpx.Client,
-                                                  ns: str) -> None:
+def test_a_key_rendered_from_the_flow_or_a_secret(
+    stack: Stack, small_api: httpx.Client, ns: str
+) -> None:
     deploy(stack, ECHO_FLOW.format(id="by_flow", ns=ns, key='"{{ flow.id }}-key"'))
     answer = stack.http.get(hook_url(ns, "by_flow", "by_flow-key"))
     assert answer.status_code == 200, answer.text
     assert stack.http.get(hook_url(ns, "by_flow", "{{ flow.id }}-key")).status_code == 404
 
-    deploy(stack, ECHO_FLOW.format(id="by_secret", ns=ns,
-                                  key="\"{{ secret('WEBHOOK_KEY') }}\""))
+    deploy(stack, ECHO_FLOW.format(id="by_secret", ns=ns, key="\"{{ secret('WEBHOOK_KEY') }}\""))
     answer = small_api.post(hook_url(ns, "by_secret", "from-a-secret"), json={"a": 1})
     assert answer.status_code == 200, answer.text
     assert until_output(stack, answer.json()["id"])["body"] == {"a": 1}

@@ -16,8 +16,17 @@ from schemas.tokens import TokenCreated, TokenRevoked
 def _created(name: str, tenant: str | None = "a") -> tuple[str, TokenCreated]:
     minted = mint()
     return minted.clear, TokenCreated(
-        name=name, token_id=minted.token_id, time=dt.datetime.now(dt.UTC), actor="t",
-        tenant=tenant, salt=minted.salt, hash=minted.hash, n=2**14, r=8, p=1)
+        name=name,
+        token_id=minted.token_id,
+        time=dt.datetime.now(dt.UTC),
+        actor="t",
+        tenant=tenant,
+        salt=minted.salt,
+        hash=minted.hash,
+        n=2**14,
+        r=8,
+        p=1,
+    )
 
 
 def test_a_token_is_stored_hashed_verified_and_revoked() -> None:

@@ -47,8 +47,13 @@ class Echo:
         await send({"type": "http.response.body", "body": str(self.read).encode()})
 
 
-async def _drive(app: Any, chunks: list[bytes], headers: list[tuple[bytes, bytes]],
-                 path: str = "/api/v1/flows", method: str = "POST") -> tuple[int, bytes, int]:
+async def _drive(
+    app: Any,
+    chunks: list[bytes],
+    headers: list[tuple[bytes, bytes]],
+    path: str = "/api/v1/flows",
+    method: str = "POST",
+) -> tuple[int, bytes, int]:
     scope: Scope = {"type": "http", "method": method, "path": path, "headers": headers}
     pending = list(chunks)
     given = 0
@@ -117,7 +122,8 @@ def test_pages_past_the_result_window_are_a_400_naming_it() -> None:
         page_offset(10_000_000_000, 296)
     assert caught.value.status == 400 and caught.value.name == "page"
     assert "max_result_window" in caught.value.message and str(MAX_RESULT_WINDOW) in str(
-        caught.value)
+        caught.value
+    )
 
 
 def test_dates_with_any_offset_are_sent_in_utc() -> None:
@@ -172,9 +178,13 @@ def test_the_app_refuses_big_bodies_before_any_route_and_speaks_one_error_shape(
     # No lifespan (no `with`): nothing behind the routes is needed for these answers.
     client = TestClient(create_app(LannerSettings(limits=LIMITS)))
     # The webhook route too: it has no limit of its own, this one is it.
-    for path in ("/api/v1/flows", "/api/v1/acme/flows/validate", "/api/v1/executions/a/b",
-                 "/api/v1/executions/webhook/a.b/c/key",
-                 "/api/v1/acme/executions/webhook/a.b/c/key"):
+    for path in (
+        "/api/v1/flows",
+        "/api/v1/acme/flows/validate",
+        "/api/v1/executions/a/b",
+        "/api/v1/executions/webhook/a.b/c/key",
+        "/api/v1/acme/executions/webhook/a.b/c/key",
+    ):
         response = client.post(path, content=b"x" * 4096)
         assert response.status_code == 413, (path, response.text)
         assert response.json()["limit"] == "request_body_bytes"

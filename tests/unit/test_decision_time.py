@@ -85,8 +85,7 @@ def test_a_job_decided_late_gets_its_deadline_and_retry_from_the_decision() -> N
               interval: PT30S
               maxAttempts: 2
         """
-    sim = Sim(flow(body), outcomes={"slow": Result(State.FAILED, error="boom")},
-              arrival_lag=LATE)
+    sim = Sim(flow(body), outcomes={"slow": Result(State.FAILED, error="boom")}, arrival_lag=LATE)
     sim.start("f")
     first_job = sim.jobs[0]
     assert first_job.dispatched == T0 + LATE

@@ -39,7 +39,8 @@ def test_json_logs_are_one_object_a_line_with_ids_and_tenant(captured: io.String
     configure_logging("INFO", "WARNING", "json", tenant="acme", stream=captured)
     logging.getLogger("lanner.executor").warning(
         "worker lost; the task runs again",
-        extra={"execution_id": "e1", "task_run_id": "t1", "attempt": 2})
+        extra={"execution_id": "e1", "task_run_id": "t1", "attempt": 2},
+    )
     logging.getLogger("uvicorn.error").info("Started", extra={"color_message": "\x1b[36mx"})
     lines = captured.getvalue().splitlines()
     assert len(lines) == 2
@@ -61,11 +62,14 @@ def test_text_logs_carry_no_colour_codes_off_a_terminal(captured: io.StringIO) -
 def test_busy_machine_noise_is_demoted_and_real_warnings_stay(captured: io.StringIO) -> None:
     configure_logging("INFO", "WARNING", "text", stream=captured)
     logging.getLogger("faust.transport.drivers.aiokafka").error(
-        "Thread keepalive is not responding...")
+        "Thread keepalive is not responding..."
+    )
     logging.getLogger("aiokafka.consumer.group_coordinator").warning(
-        "Heartbeat failed for group %s because it is rebalancing", "g")
+        "Heartbeat failed for group %s because it is rebalancing", "g"
+    )
     logging.getLogger("aiokafka.consumer.group_coordinator").error(
-        "Heartbeat session expired - marking coordinator dead")
+        "Heartbeat session expired - marking coordinator dead"
+    )
     text = captured.getvalue()
     assert "keepalive" not in text and "rebalancing" not in text
     assert "Heartbeat session expired" in text
@@ -108,14 +112,22 @@ def test_taken_ports_are_named_with_their_setting() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         taken = holder.getsockname()[1]
-        with pytest.raises(EmbeddedError, match=f"port {taken} for the embedded Elasticsearch"
-                           ".*LANNER_LOCAL_ELASTICSEARCH_PORT"):
+        with pytest.raises(
+            EmbeddedError,
+            match=f"port {taken} for the embedded Elasticsearch.*LANNER_LOCAL_ELASTICSEARCH_PORT",
+        ):
             local_ports({"LANNER_API_PORT": "1"}, None, taken)
         with pytest.raises(EmbeddedError, match=f"port {taken} for the API.*LANNER_API_PORT"):
             local_ports({"LANNER_API_PORT": str(taken)}, 1, 1)
-    assert local_ports({"LANNER_KAFKA_BOOTSTRAP": "127.0.0.1:1",
-                        "LANNER_ELASTICSEARCH_URL": "http://127.0.0.1:2",
-                        "LANNER_API_PORT": "3"}, None, None) == (1, 2)
+    assert local_ports(
+        {
+            "LANNER_KAFKA_BOOTSTRAP": "127.0.0.1:1",
+            "LANNER_ELASTICSEARCH_URL": "http://127.0.0.1:2",
+            "LANNER_API_PORT": "3",
+        },
+        None,
+        None,
+    ) == (1, 2)
 
 
 def test_s3_storage_without_its_extra_names_the_install_command(

@@ -9,7 +9,8 @@ from streams.log.follower import TopicFollower
 
 def test_ready_catches_up_once_per_reading(monkeypatch: pytest.MonkeyPatch) -> None:
     follower: TopicFollower[bytes] = TopicFollower(
-        "127.0.0.1:1", "t", bytes, lambda _: None, name="test")
+        "127.0.0.1:1", "t", bytes, lambda _: None, name="test"
+    )
     answers = [False, True, True]
     asked: list[float] = []
 

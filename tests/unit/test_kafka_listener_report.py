@@ -31,9 +31,14 @@ class Sent:
 
 
 def report() -> tuple[ListenerReport, Sent]:
-    trigger = KafkaRealtimeTrigger.model_validate({
-        "id": "orders", "type": "io.kestra.plugin.kafka.RealtimeTrigger", "topic": "o",
-        "properties": {"bootstrap.servers": "127.0.0.1:1"}})
+    trigger = KafkaRealtimeTrigger.model_validate(
+        {
+            "id": "orders",
+            "type": "io.kestra.plugin.kafka.RealtimeTrigger",
+            "topic": "o",
+            "properties": {"bootstrap.servers": "127.0.0.1:1"},
+        }
+    )
     target = ListenerTarget("main", "ns", "f", trigger, "fp")
     sent = Sent()
     ports = cast(ListenerPorts, type("Ports", (), {"producer": sent, "topics": TOPICS})())
@@ -52,10 +57,8 @@ def test_progress_sums_what_moved_since_the_last_and_nothing_when_nothing_did() 
     reported.progress()  # forced (revoke, stop)
     first, second = sent.events
     assert isinstance(first, ListenerProgress) and isinstance(second, ListenerProgress)
-    assert (first.positions, first.accepted, first.dead_lettered) == (
-        {"o/0": 9, "o/1": 2}, 3, 1)
-    assert (second.positions, second.accepted, second.dead_lettered) == (
-        {"o/0": 9, "o/1": 2}, 1, 0)
+    assert (first.positions, first.accepted, first.dead_lettered) == ({"o/0": 9, "o/1": 2}, 3, 1)
+    assert (second.positions, second.accepted, second.dead_lettered) == ({"o/0": 9, "o/1": 2}, 1, 0)
     assert first.key == "main/ns/f/orders" and first.actor == "trigger:orders"
 
 

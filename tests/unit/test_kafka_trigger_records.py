@@ -25,8 +25,13 @@ REGISTRY = PluginRegistry.discover()
 
 def _record(value: bytes | None, key: bytes | None = b"k", **extra: object) -> RawRecord:
     fields: dict[str, object] = {
-        "topic": "orders", "partition": 2, "offset": 41, "timestamp_ms": 1_700_000_000_000,
-        "key": key, "value": value, "headers": (("source", b"shop"), ("source", b"app")),
+        "topic": "orders",
+        "partition": 2,
+        "offset": 41,
+        "timestamp_ms": 1_700_000_000_000,
+        "key": key,
+        "value": value,
+        "headers": (("source", b"shop"), ("source", b"app")),
     }
     fields.update(extra)
     return RawRecord(**fields)  # type: ignore[arg-type]
@@ -43,8 +48,11 @@ def _record(value: bytes | None, key: bytes | None = b"k", **extra: object) -> R
         ("DOUBLE", struct.pack(">d", 2.5), 2.5),
         ("FLOAT", struct.pack(">f", 0.5), 0.5),
         ("BYTES", b"\x00\xff", "AP8="),
-        ("UUID", b"12345678-1234-5678-1234-567812345678",
-         str(uuid.UUID("12345678-1234-5678-1234-567812345678"))),
+        (
+            "UUID",
+            b"12345678-1234-5678-1234-567812345678",
+            str(uuid.UUID("12345678-1234-5678-1234-567812345678")),
+        ),
         ("VOID", b"anything", None),
     ],
 )
@@ -56,8 +64,13 @@ def test_each_deserializer_reads_what_javas_serializers_write(
 
 @pytest.mark.parametrize(
     ("kind", "data"),
-    [("JSON", b"not json {"), ("STRING", b"\xff\xfe"), ("INTEGER", b"\x00\x01"),
-     ("UUID", b"not-a-uuid"), ("LONG", b"")],
+    [
+        ("JSON", b"not json {"),
+        ("STRING", b"\xff\xfe"),
+        ("INTEGER", b"\x00\x01"),
+        ("UUID", b"not-a-uuid"),
+        ("LONG", b""),
+    ],
 )
 def test_bytes_that_do_not_fit_are_undeserializable_with_the_reason(kind: str, data: bytes) -> None:
     with pytest.raises(Undeserializable, match=f"value: .*{kind}"):
@@ -118,16 +131,20 @@ def _problems(kind: str, props: str) -> dict[str, FlowProblem]:
 
 
 def test_a_valid_kafka_trigger_deploys() -> None:
-    props = ("    topic: [orders, refunds]\n    groupId: g\n    valueDeserializer: JSON\n"
-             "    properties:\n      bootstrap.servers: 127.0.0.1:9092\n"
-             "      security.protocol: SASL_SSL\n")
+    props = (
+        "    topic: [orders, refunds]\n    groupId: g\n    valueDeserializer: JSON\n"
+        "    properties:\n      bootstrap.servers: 127.0.0.1:9092\n"
+        "      security.protocol: SASL_SSL\n"
+    )
     result = validate_flow(FLOW.format(kind="RealtimeTrigger", props=props), REGISTRY)
     assert not isinstance(result, list), [str(p) for p in result]
 
 
 def test_bad_kafka_trigger_properties_are_errors_with_their_lines() -> None:
-    props = ("    topicPattern: 'orders.(('\n    groupId: g\n    valueDeserializer: AVRO\n"
-             "    since: yesterday\n    properties:\n      client.id: x\n")
+    props = (
+        "    topicPattern: 'orders.(('\n    groupId: g\n    valueDeserializer: AVRO\n"
+        "    since: yesterday\n    properties:\n      client.id: x\n"
+    )
     problems = _problems("RealtimeTrigger", props)
     deserializer = problems["triggers[0].valueDeserializer"]
     assert deserializer.line == 12
@@ -135,8 +152,10 @@ def test_bad_kafka_trigger_properties_are_errors_with_their_lines() -> None:
 
 
 def test_pattern_since_and_servers_are_checked() -> None:
-    props = ("    topicPattern: 'orders.(('\n    groupId: g\n    since: yesterday\n"
-             "    properties:\n      client.id: x\n")
+    props = (
+        "    topicPattern: 'orders.(('\n    groupId: g\n    since: yesterday\n"
+        "    properties:\n      client.id: x\n"
+    )
     problems = _problems("RealtimeTrigger", props)
     assert "not a valid pattern" in problems["triggers[0].topicPattern"].message
     assert "ISO-8601" in problems["triggers[0].since"].message
@@ -144,12 +163,16 @@ def test_pattern_since_and_servers_are_checked() -> None:
 
 
 def test_a_batch_trigger_needs_durations_and_one_subscription() -> None:
-    props = ("    topic: orders\n    topicPattern: 'o.*'\n    groupId: g\n    interval: soon\n"
-             "    properties:\n      bootstrap.servers: 127.0.0.1:9092\n")
+    props = (
+        "    topic: orders\n    topicPattern: 'o.*'\n    groupId: g\n    interval: soon\n"
+        "    properties:\n      bootstrap.servers: 127.0.0.1:9092\n"
+    )
     problems = _problems("Trigger", props)
     assert any("exactly one of `topic` or `topicPattern`" in p.message for p in problems.values())
-    props = ("    topic: orders\n    interval: soon\n    maxDuration: PT0S\n"
-             "    properties:\n      bootstrap.servers: 127.0.0.1:9092\n")
+    props = (
+        "    topic: orders\n    interval: soon\n    maxDuration: PT0S\n"
+        "    properties:\n      bootstrap.servers: 127.0.0.1:9092\n"
+    )
     problems = _problems("Trigger", props)
     assert "ISO-8601 duration" in problems["triggers[0].interval"].message
     assert "positive duration" in problems["triggers[0].maxDuration"].message
@@ -158,14 +181,16 @@ def test_a_batch_trigger_needs_durations_and_one_subscription() -> None:
 
 
 def test_java_client_settings_become_librdkafka_settings() -> None:
-    config = client_config({
-        "bootstrap.servers": "b:9093",
-        "security.protocol": "SASL_SSL",
-        "sasl.mechanism": "SCRAM-SHA-512",
-        "sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule required '
-                            'username="ada" password="s3\\"cret";',
-        "value.deserializer": "org.apache.kafka.common.serialization.StringDeserializer",
-    })
+    config = client_config(
+        {
+            "bootstrap.servers": "b:9093",
+            "security.protocol": "SASL_SSL",
+            "sasl.mechanism": "SCRAM-SHA-512",
+            "sasl.jaas.config": "org.apache.kafka.common.security.scram.ScramLoginModule required "
+            'username="ada" password="s3\\"cret";',
+            "value.deserializer": "org.apache.kafka.common.serialization.StringDeserializer",
+        }
+    )
     assert config == {
         "bootstrap.servers": "b:9093",
         "security.protocol": "SASL_SSL",

@@ -62,13 +62,21 @@ def test_a_child_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
     """PR_SET_PDEATHSIG through die_with_parent: the grandchild gets SIGTERM when its
     parent (here a short-lived Python process) is SIGKILLed."""
     pid_file = tmp_path / "pid"
-    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import os, subprocess, time
         from api.cli.lifeline import die_with_parent
         child = subprocess.Popen(["sleep", "60"], preexec_fn=die_with_parent(os.getpid()))
         open({str(pid_file)!r}, "w").write(str(child.pid))
         time.sleep(60)
-    """)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    """),
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     deadline = time.monotonic() + 20
     while not pid_file.exists() or not pid_file.read_text():
         assert time.monotonic() < deadline
@@ -85,7 +93,11 @@ def test_a_child_dies_with_the_process_that_started_it(tmp_path: Path) -> None:
 def test_a_stop_stuck_in_a_signal_handler_chain_still_ends() -> None:
     """A handler installed after the deadline (as frameworks do) is wrapped: its process,
     stuck after the request, exits with STUCK_EXIT_CODE once the deadline passes."""
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
         import signal, time
         from api.cli.lifeline import install_stop_deadline
         install_stop_deadline(1.0)
@@ -94,8 +106,13 @@ def test_a_stop_stuck_in_a_signal_handler_chain_still_ends() -> None:
         print("ready", flush=True)
         while True:
             time.sleep(0.05)  # a graceful stop that never finishes
-    """)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE)
+    """),
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
     asked = time.monotonic()
     proc.send_signal(signal.SIGTERM)

@@ -33,11 +33,20 @@ TOPICS = Topics("lanner.main.")
 def history(execution_id: str = "e1") -> list[ExecutionEvent]:
     common = {"execution_id": execution_id, "causation_id": "c", "correlation_id": execution_id}
     return [
-        ExecutionCreated(seq=1, time=T0, tenant="main", namespace="company.team", flow_id="f",
-                         flow_revision=1, labels={"env": "prod"}, **common),
+        ExecutionCreated(
+            seq=1,
+            time=T0,
+            tenant="main",
+            namespace="company.team",
+            flow_id="f",
+            flow_revision=1,
+            labels={"env": "prod"},
+            **common,
+        ),
         ExecutionStarted(seq=2, time=T0 + dt.timedelta(seconds=1), **common),
-        TaskRunCreated(seq=3, time=T0 + dt.timedelta(seconds=1), task_run_id="r1",
-                       task_id="t", **common),
+        TaskRunCreated(
+            seq=3, time=T0 + dt.timedelta(seconds=1), task_run_id="r1", task_id="t", **common
+        ),
         ExecutionSucceeded(seq=4, time=T0 + dt.timedelta(seconds=2), **common),
     ]
 
@@ -104,24 +113,49 @@ def test_execution_document_keeps_the_model_for_folding() -> None:
 def test_batch_projects_events_logs_flows_and_skips_malformed() -> None:
     view = FakeView()
     projector = BatchProjector(TOPICS, ExecutionFolder(view.load), lambda key: "id: x\n")
-    flow = FlowCreated(event_id="f1", tenant="main", namespace="company.team", flow_id="x",
-                       revision=1, time=T0, actor="me",
-                       source="id: x\nnamespace: company.team\ndescription: hi\nlabels:\n"
-                              "  a: b\ntasks:\n  - id: p\n    type: Parallel\n    tasks:\n"
-                              "      - id: l\n        type: Log\n        message: m\n")
-    deleted = FlowDeleted(event_id="f2", tenant="main", namespace="company.team", flow_id="x",
-                          revision=1, time=T0, actor="me")
-    line = LogLine(tenant="main", namespace="company.team", flow_id="f", execution_id="e1",
-                   task_run_id="r1", task_id="t", attempt=1, level="WARN", message="careful",
-                   time=T0)
-    records = [record(TOPICS.execution_events, e.model_dump_json().encode(), n)
-               for n, e in enumerate(history())]
-    records += [record(TOPICS.execution_events, b"{oops", 9),
-                record(TOPICS.logs, line.model_dump_json().encode(), 0),
-                record(TOPICS.flow_events, flow.model_dump_json().encode(), 0,
-                       "main/company.team/x"),
-                record(TOPICS.flow_events, deleted.model_dump_json().encode(), 1,
-                       "main/company.team/x")]
+    flow = FlowCreated(
+        event_id="f1",
+        tenant="main",
+        namespace="company.team",
+        flow_id="x",
+        revision=1,
+        time=T0,
+        actor="me",
+        source="id: x\nnamespace: company.team\ndescription: hi\nlabels:\n"
+        "  a: b\ntasks:\n  - id: p\n    type: Parallel\n    tasks:\n"
+        "      - id: l\n        type: Log\n        message: m\n",
+    )
+    deleted = FlowDeleted(
+        event_id="f2",
+        tenant="main",
+        namespace="company.team",
+        flow_id="x",
+        revision=1,
+        time=T0,
+        actor="me",
+    )
+    line = LogLine(
+        tenant="main",
+        namespace="company.team",
+        flow_id="f",
+        execution_id="e1",
+        task_run_id="r1",
+        task_id="t",
+        attempt=1,
+        level="WARN",
+        message="careful",
+        time=T0,
+    )
+    records = [
+        record(TOPICS.execution_events, e.model_dump_json().encode(), n)
+        for n, e in enumerate(history())
+    ]
+    records += [
+        record(TOPICS.execution_events, b"{oops", 9),
+        record(TOPICS.logs, line.model_dump_json().encode(), 0),
+        record(TOPICS.flow_events, flow.model_dump_json().encode(), 0, "main/company.team/x"),
+        record(TOPICS.flow_events, deleted.model_dump_json().encode(), 1, "main/company.team/x"),
+    ]
     writes = projector.project(records)
     assert writes.malformed == 1
     assert [d[0] for d in writes.docs[mappings.EVENTS]] == ["e1:1", "e1:2", "e1:3", "e1:4"]
@@ -138,12 +172,23 @@ def test_batch_projects_events_logs_flows_and_skips_malformed() -> None:
 
 
 def test_execution_filter_builds_each_clause() -> None:
-    query = ExecutionFilter(namespace="company", flow_id="f", states=[State.FAILED],
-                            labels=["env:prod"], start_date=T0, q="hello").query()
+    query = ExecutionFilter(
+        namespace="company",
+        flow_id="f",
+        states=[State.FAILED],
+        labels=["env:prod"],
+        start_date=T0,
+        q="hello",
+    ).query()
     text = json.dumps(query)
-    for expected in ('"prefix": {"namespace": "company."}', '"flowId": "f"',
-                     '"state.current": ["FAILED"]', '"labelPairs": "env:prod"',
-                     '"state.startDate"', '"fulltext"'):
+    for expected in (
+        '"prefix": {"namespace": "company."}',
+        '"flowId": "f"',
+        '"state.current": ["FAILED"]',
+        '"labelPairs": "env:prod"',
+        '"state.startDate"',
+        '"fulltext"',
+    ):
         assert expected in text
 
 
@@ -155,4 +200,5 @@ def test_bad_parameters_are_named() -> None:
         parse_sort("secret:asc", {"id"}, [])
     assert sort.value.name == "sort"
     assert parse_sort("id:desc", {"id"}, []) == [
-        {"id": {"order": "desc", "unmapped_type": "keyword"}}]
+        {"id": {"order": "desc", "unmapped_type": "keyword"}}
+    ]

@@ -96,21 +96,41 @@ def test_remaining_counts_offsets_between_positions_and_ends() -> None:
 
 def _history() -> list[RawRecord]:
     common = {"execution_id": "e1", "causation_id": "c", "correlation_id": "e1"}
-    created = ExecutionCreated(seq=1, time=T0, tenant="main", namespace="company.team",
-                               flow_id="f", flow_revision=1, **common)
+    created = ExecutionCreated(
+        seq=1,
+        time=T0,
+        tenant="main",
+        namespace="company.team",
+        flow_id="f",
+        flow_revision=1,
+        **common,
+    )
     started = ExecutionStarted(seq=2, time=T0, **common)
-    line = LogLine(tenant="main", namespace="company.team", flow_id="f",
-                   execution_id="e1", task_run_id="r1", task_id="t", attempt=1,
-                   level="INFO", message="hi", time=T0, index=0)
-    return [RawRecord(TOPICS.execution_events, 0, 0, "e1", created.model_dump_json().encode()),
-            RawRecord(TOPICS.execution_events, 0, 1, "e1", started.model_dump_json().encode()),
-            RawRecord(TOPICS.logs, 0, 0, "e1", line.model_dump_json().encode())]
+    line = LogLine(
+        tenant="main",
+        namespace="company.team",
+        flow_id="f",
+        execution_id="e1",
+        task_run_id="r1",
+        task_id="t",
+        attempt=1,
+        level="INFO",
+        message="hi",
+        time=T0,
+        index=0,
+    )
+    return [
+        RawRecord(TOPICS.execution_events, 0, 0, "e1", created.model_dump_json().encode()),
+        RawRecord(TOPICS.execution_events, 0, 1, "e1", started.model_dump_json().encode()),
+        RawRecord(TOPICS.logs, 0, 0, "e1", line.model_dump_json().encode()),
+    ]
 
 
 def test_rebuild_writes_only_its_views_into_the_new_generation() -> None:
     fake = FakeStore()
-    writer = ViewWriter(cast(SearchStore, fake), TOPICS,
-                        {mappings.EXECUTIONS: "executions-v2", AUDIT: "audit-v2"})
+    writer = ViewWriter(
+        cast(SearchStore, fake), TOPICS, {mappings.EXECUTIONS: "executions-v2", AUDIT: "audit-v2"}
+    )
     records = _history()
     writer.apply(records[:1], threading.Event())
     writer.folder.clear()  # as after an eviction: the state is read back from v2
@@ -131,9 +151,15 @@ def test_live_writer_writes_every_view_through_its_alias() -> None:
 
 def test_summary_table_lists_every_view() -> None:
     report = RebuildReport(
-        views=[ViewReport("flows", "lanner-main-flows-v2", "lanner-main-flows-v1", 12, 14, 0.5),
-               ViewReport("logs", "lanner-main-logs-v1", None, 3, 3, 0.1)],
-        records=40, records_after_swap=2, seconds=1.5, kept_old=True)
+        views=[
+            ViewReport("flows", "lanner-main-flows-v2", "lanner-main-flows-v1", 12, 14, 0.5),
+            ViewReport("logs", "lanner-main-logs-v1", None, 3, 3, 0.1),
+        ],
+        records=40,
+        records_after_swap=2,
+        seconds=1.5,
+        kept_old=True,
+    )
     console = Console(record=True, width=160)
     console.print(summary(report))
     text = console.export_text()

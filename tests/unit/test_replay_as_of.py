@@ -16,8 +16,9 @@ FLOWS = Path(__file__).resolve().parents[2] / "flows"
 
 
 def _sim() -> Sim:
-    sim = Sim(*[p.read_text() for p in sorted(FLOWS.glob("*.yml"))],
-              outcomes={"pause_a_little": Result()})
+    sim = Sim(
+        *[p.read_text() for p in sorted(FLOWS.glob("*.yml"))], outcomes={"pause_a_little": Result()}
+    )
     sim.start("fan_out")
     return sim
 
@@ -66,8 +67,14 @@ def test_parse() -> None:
 
 
 def test_flow_revisions_carry_the_diff_from_the_previous_one() -> None:
-    revisions = with_diffs([{"revision": 1, "source": "id: f\ntasks: []\n"},
-                            {"revision": 2, "source": "id: f\ntasks: [a]\n"}], "ns", "f")
+    revisions = with_diffs(
+        [
+            {"revision": 1, "source": "id: f\ntasks: []\n"},
+            {"revision": 2, "source": "id: f\ntasks: [a]\n"},
+        ],
+        "ns",
+        "f",
+    )
     assert revisions[0]["diff"].startswith("--- /dev/null\n+++ ns/f.yml@1\n")
     assert "-tasks: []\n+tasks: [a]\n" in revisions[1]["diff"]
     assert "--- ns/f.yml@1\n+++ ns/f.yml@2" in revisions[1]["diff"]

@@ -58,8 +58,9 @@ def verify_all(sim: Sim) -> list[ExecutionVerdict]:
 @pytest.mark.parametrize("duplicates", [False, True])
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("flow_id", ["hello_world", "fan_out", "error_branch", "subflow_parent"])
-def test_recorded_histories_replay_without_divergence(flow_id: str, seed: int,
-                                                      duplicates: bool) -> None:
+def test_recorded_histories_replay_without_divergence(
+    flow_id: str, seed: int, duplicates: bool
+) -> None:
     sim = Sim(*_sources(), seed=seed, duplicates=duplicates)
     sim.start(flow_id)
     verdicts = verify_all(sim)
@@ -75,11 +76,19 @@ def test_a_changed_decision_is_reported_once_with_its_seq() -> None:
     with pytest.MonkeyPatch.context() as mp:
         original = streams.core.handle.decide
 
-        def changed(flow: ValidatedFlow | None, state: Execution | None, inp: ExecutorInput,
-                    catalog: Any, **rest: Any) -> list[ExecutionEvent]:
-            return [e.model_copy(update={"outputs": {"value": "changed"}})
-                    if isinstance(e, TaskRunSucceeded) and e.outputs else e
-                    for e in original(flow, state, inp, catalog, **rest)]
+        def changed(
+            flow: ValidatedFlow | None,
+            state: Execution | None,
+            inp: ExecutorInput,
+            catalog: Any,
+            **rest: Any,
+        ) -> list[ExecutionEvent]:
+            return [
+                e.model_copy(update={"outputs": {"value": "changed"}})
+                if isinstance(e, TaskRunSucceeded) and e.outputs
+                else e
+                for e in original(flow, state, inp, catalog, **rest)
+            ]
 
         mp.setattr(streams.core.handle, "decide", changed)
         [verdict] = verify_all(sim)
@@ -89,7 +98,8 @@ def test_a_changed_decision_is_reported_once_with_its_seq() -> None:
     assert first.kind == "event" and first.execution_id == "e1"
     assert first.expected is not None and first.actual is not None
     assert first.actual.model_dump(exclude={"outputs"}) == first.expected.model_dump(
-        exclude={"outputs"})
+        exclude={"outputs"}
+    )
     assert str(first.position) == f"execution-events[0]@{first.seq - 1}"
 
 
@@ -136,11 +146,11 @@ def test_inputs_that_caused_nothing_keep_their_place() -> None:
     sim = Sim(*_sources(), duplicates=True, seed=3)
     sim.start("hello_world")
     rec = recorded_log(sim)["e1"]
-    ordered, problem = order_inputs("e1", rec.commands, rec.results,
-                                    [e.event for e in rec.events])
+    ordered, problem = order_inputs("e1", rec.commands, rec.results, [e.event for e in rec.events])
     assert problem is None
     assert sorted(r.position.offset for r in ordered if r.position.topic == "commands") == [
-        r.position.offset for r in ordered if r.position.topic == "commands"]
+        r.position.offset for r in ordered if r.position.topic == "commands"
+    ]
     assert len(ordered) == len(rec.commands) + len(rec.results)
 
 
@@ -175,7 +185,8 @@ def test_a_history_decided_under_custom_limits_replays_under_the_same_limits() -
     # The replayer decides with the limits the executor ran with (`verify_log(limits=)`),
     # not with the defaults: a fan-out refused under LANNER_LIMITS_FAN_OUT=2 is reproduced.
     bounds = Bounds(Limits(fan_out=2))
-    sim = Sim(flow("""
+    sim = Sim(
+        flow("""
         tasks:
           - id: each
             type: io.kestra.plugin.core.flow.ForEach
@@ -184,7 +195,9 @@ def test_a_history_decided_under_custom_limits_replays_under_the_same_limits() -
               - id: leaf
                 type: io.kestra.plugin.core.log.Log
                 message: "{{ taskrun.value }}"
-        """), bounds=bounds)
+        """),
+        bounds=bounds,
+    )
     sim.start("f")
     assert "LANNER_LIMITS_FAN_OUT=2" in (sim.run_of("each").error or "")
     catalog: FlowCatalog = sim.catalog

@@ -31,20 +31,29 @@ def at(hour: int, minute: int, second: int = 0) -> dt.datetime:
 
 def on_dates(*dates: object, **extra: object) -> ScheduleOnDatesTrigger:
     return ScheduleOnDatesTrigger.model_validate(
-        {"id": "d", "type": "io.kestra.plugin.core.trigger.ScheduleOnDates",
-         "dates": list(dates), **extra})
+        {
+            "id": "d",
+            "type": "io.kestra.plugin.core.trigger.ScheduleOnDates",
+            "dates": list(dates),
+            **extra,
+        }
+    )
 
 
 def cron(expression: str, **extra: object) -> ScheduleTrigger:
     return ScheduleTrigger.model_validate(
-        {"id": "t", "type": "io.kestra.plugin.core.trigger.Schedule", "cron": expression,
-         **extra})
+        {"id": "t", "type": "io.kestra.plugin.core.trigger.Schedule", "cron": expression, **extra}
+    )
 
 
 def test_dates_are_sorted_once_each_to_the_second_in_their_zone() -> None:
-    trigger = on_dates("2026-03-01T10:00:00.700Z", "2026-03-01T09:00:00+00:00",
-                       "2026-03-01T10:00:00Z", "2026-03-01T11:30:00",
-                       timezone="Europe/Paris")
+    trigger = on_dates(
+        "2026-03-01T10:00:00.700Z",
+        "2026-03-01T09:00:00+00:00",
+        "2026-03-01T10:00:00Z",
+        "2026-03-01T11:30:00",
+        timezone="Europe/Paris",
+    )
     # The date without an offset is a wall time in Paris (UTC+1 in March).
     assert dates_of(trigger) == [at(9, 0), at(10, 0), at(10, 30)]
 
@@ -81,7 +90,11 @@ def test_next_fire_of_dates_ends_with_the_list() -> None:
 def test_backfill_slots_run_in_order_from_start_to_end_included() -> None:
     hourly = cron("0 * * * *")
     assert backfill_slots(hourly, at(6, 0), at(9, 0), None, 10) == [
-        at(6, 0), at(7, 0), at(8, 0), at(9, 0)]
+        at(6, 0),
+        at(7, 0),
+        at(8, 0),
+        at(9, 0),
+    ]
     # Two at a time, each batch after the last slot fired: every slot once, in order.
     fired: list[dt.datetime] = []
     done: dt.datetime | None = None
@@ -108,29 +121,50 @@ COMMON = {"tenant": "main", "namespace": "n", "flow_id": "f", "trigger_id": "t"}
 
 
 def test_fold_tracks_a_backfill_apart_from_the_schedule() -> None:
-    started = BackfillStarted(backfill_id="b1", start=at(6, 0), end=at(9, 0), time=at(12, 0),
-                              actor="ada", **COMMON)
-    state = fold_trigger(None, TriggerFired(execution_id="x", scheduled=at(11, 0),
-                                            next_fire=at(12, 0), time=at(11, 0), **COMMON))
+    started = BackfillStarted(
+        backfill_id="b1", start=at(6, 0), end=at(9, 0), time=at(12, 0), actor="ada", **COMMON
+    )
+    state = fold_trigger(
+        None,
+        TriggerFired(
+            execution_id="x", scheduled=at(11, 0), next_fire=at(12, 0), time=at(11, 0), **COMMON
+        ),
+    )
     state = fold_trigger(state, started)
     for hour in (6, 7):
-        state = fold_trigger(state, TriggerFired(execution_id=f"b{hour}", scheduled=at(hour, 0),
-                                                 backfill_id="b1", time=at(12, 0), **COMMON))
+        state = fold_trigger(
+            state,
+            TriggerFired(
+                execution_id=f"b{hour}",
+                scheduled=at(hour, 0),
+                backfill_id="b1",
+                time=at(12, 0),
+                **COMMON,
+            ),
+        )
     assert state.backfill_current == at(7, 0) and state.backfill_fired == 2
     # The schedule's own memory is untouched by the backfill's slots.
     assert state.last_scheduled == at(11, 0) and state.next_fire == at(12, 0)
     # A failed slot moves the backfill on too, and says why.
-    state = fold_trigger(state, TriggerFailed(error="bad input", scheduled=at(8, 0),
-                                              backfill_id="b1", time=at(12, 0), **COMMON))
+    state = fold_trigger(
+        state,
+        TriggerFailed(
+            error="bad input", scheduled=at(8, 0), backfill_id="b1", time=at(12, 0), **COMMON
+        ),
+    )
     assert state.backfill_current == at(8, 0) and state.last_error == "bad input"
-    paused = fold_trigger(state, BackfillPaused(paused=True, backfill_id="b1", time=at(12, 1),
-                                                **COMMON))
+    paused = fold_trigger(
+        state, BackfillPaused(paused=True, backfill_id="b1", time=at(12, 1), **COMMON)
+    )
     assert paused.backfill_paused
     # A late stop of another backfill leaves this one running.
-    assert fold_trigger(paused, BackfillStopped(backfill_id="old", time=at(12, 2),
-                                                **COMMON)).backfill is not None
-    stopped = fold_trigger(paused, BackfillStopped(backfill_id="b1", reason="completed",
-                                                   time=at(12, 2), **COMMON))
+    assert (
+        fold_trigger(paused, BackfillStopped(backfill_id="old", time=at(12, 2), **COMMON)).backfill
+        is not None
+    )
+    stopped = fold_trigger(
+        paused, BackfillStopped(backfill_id="b1", reason="completed", time=at(12, 2), **COMMON)
+    )
     assert stopped.backfill is None and not stopped.backfill_paused
 
 
@@ -166,6 +200,7 @@ def test_schedule_on_dates_validates_and_reports_a_bad_zone_with_its_line() -> N
     assert isinstance(problems, list)
     found = {(p.path, p.line): p.message for p in problems}
     assert "unknown time zone 'Mars/Base'" in found[("triggers[0].timezone", 11)]
-    empty = validate_flow(FLOW.format(zone="UTC").split("    dates:")[0] + "    dates: []\n",
-                          registry)
+    empty = validate_flow(
+        FLOW.format(zone="UTC").split("    dates:")[0] + "    dates: []\n", registry
+    )
     assert isinstance(empty, list) and any(p.path.startswith("triggers[0]") for p in empty)

@@ -39,8 +39,12 @@ from streams.triggers.view import TriggerStates
 UTC = dt.UTC
 TOPICS = Topics("unit.")
 T0 = dt.datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-COMMON = {"tenant": "main", "namespace": "company.team", "flow_id": "hourly",
-          "trigger_id": "every_hour"}
+COMMON = {
+    "tenant": "main",
+    "namespace": "company.team",
+    "flow_id": "hourly",
+    "trigger_id": "every_hour",
+}
 FLOW = """
 id: hourly
 namespace: company.team
@@ -65,18 +69,25 @@ class FakeLog:
     def __init__(self) -> None:
         self.records: list[tuple[str, str, bytes]] = []
 
-    def send_and_wait(self, topic: str, key: str, value: bytes, headers: Any = None, *,
-                      timeout_s: float = 30.0) -> tuple[int, int]:
+    def send_and_wait(
+        self, topic: str, key: str, value: bytes, headers: Any = None, *, timeout_s: float = 30.0
+    ) -> tuple[int, int]:
         self.records.append((topic, key, value))
         return 0, len(self.records) - 1
 
     def commands(self) -> list[CreateExecution]:
-        return [CreateExecution.model_validate_json(v) for t, _k, v in self.records
-                if t == TOPICS.commands]
+        return [
+            CreateExecution.model_validate_json(v)
+            for t, _k, v in self.records
+            if t == TOPICS.commands
+        ]
 
     def trigger_events(self) -> list[TriggerEvent]:
-        return [TRIGGER_EVENT_ADAPTER.validate_json(v) for t, _k, v in self.records
-                if t == TOPICS.trigger_events]
+        return [
+            TRIGGER_EVENT_ADAPTER.validate_json(v)
+            for t, _k, v in self.records
+            if t == TOPICS.trigger_events
+        ]
 
 
 class Clock:
@@ -89,14 +100,31 @@ class Clock:
 
 def scheduler(clock: Clock, states: TriggerStates, batch: int = 2) -> tuple[Scheduler, FakeLog]:
     catalog = FlowSources(PluginRegistry.discover())
-    catalog.apply(FlowCreated(event_id="f1", tenant="main", namespace="company.team",
-                              flow_id="hourly", revision=1, time=T0 - dt.timedelta(minutes=30),
-                              actor="me", source=FLOW))
+    catalog.apply(
+        FlowCreated(
+            event_id="f1",
+            tenant="main",
+            namespace="company.team",
+            flow_id="hourly",
+            revision=1,
+            time=T0 - dt.timedelta(minutes=30),
+            actor="me",
+            source=FLOW,
+        )
+    )
     fake = FakeLog()
     producer = cast(LogProducer, fake)
     gateway = ExecutionGateway(producer, catalog, TOPICS, "main")
-    return Scheduler("main", catalog, gateway, producer, TOPICS, states, clock=clock,
-                     backfill_slots_per_tick=batch), fake
+    return Scheduler(
+        "main",
+        catalog,
+        gateway,
+        producer,
+        TOPICS,
+        states,
+        clock=clock,
+        backfill_slots_per_tick=batch,
+    ), fake
 
 
 def test_a_disabled_trigger_stops_firing_and_an_enable_recovers_missed_slots() -> None:
@@ -110,16 +138,25 @@ def test_a_disabled_trigger_stops_firing_and_an_enable_recovers_missed_slots() -
     # recoverMissedSchedules defaults to ALL, as in Kestra: 13:00 and 14:00 both run.
     assert sched.tick() == 2
     assert [c.trigger["date"] for c in log.commands() if c.trigger] == [
-        T0.isoformat(), (T0 + dt.timedelta(hours=1)).isoformat(),
-        (T0 + dt.timedelta(hours=2)).isoformat()]
+        T0.isoformat(),
+        (T0 + dt.timedelta(hours=1)).isoformat(),
+        (T0 + dt.timedelta(hours=2)).isoformat(),
+    ]
 
 
 def test_a_backfill_runs_its_slots_in_order_once_each_then_completes() -> None:
     clock, states = Clock(T0 + dt.timedelta(minutes=10)), TriggerStates()
     sched, log = scheduler(clock, states, batch=2)
-    started = BackfillStarted(backfill_id="b1", start=T0 - dt.timedelta(hours=4),
-                              end=T0 - dt.timedelta(hours=1), time=T0, actor="ada",
-                              inputs={"who": "backfill"}, labels={"run": "redo"}, **COMMON)
+    started = BackfillStarted(
+        backfill_id="b1",
+        start=T0 - dt.timedelta(hours=4),
+        end=T0 - dt.timedelta(hours=1),
+        time=T0,
+        actor="ada",
+        inputs={"who": "backfill"},
+        labels={"run": "redo"},
+        **COMMON,
+    )
     states.apply(started)
     folded = 0
     for _ in range(10):
@@ -146,15 +183,23 @@ def test_a_backfill_runs_its_slots_in_order_once_each_then_completes() -> None:
 def test_a_paused_backfill_fires_nothing_and_goes_on_where_it_stopped() -> None:
     clock, states = Clock(T0), TriggerStates()
     sched, log = scheduler(clock, states, batch=1)
-    states.apply(BackfillStarted(backfill_id="b1", start=T0 - dt.timedelta(hours=3),
-                                 end=T0 - dt.timedelta(hours=1), time=T0, **COMMON))
+    states.apply(
+        BackfillStarted(
+            backfill_id="b1",
+            start=T0 - dt.timedelta(hours=3),
+            end=T0 - dt.timedelta(hours=1),
+            time=T0,
+            **COMMON,
+        )
+    )
     sched.tick()
     states.apply(BackfillPaused(paused=True, backfill_id="b1", time=T0, **COMMON))
     sched.tick()
     states.apply(BackfillPaused(paused=False, backfill_id="b1", time=T0, **COMMON))
     sched.tick()
-    backfilled = [c.trigger["date"] for c in log.commands()
-                  if c.trigger and c.labels.get(BACKFILL_LABEL[0])]
+    backfilled = [
+        c.trigger["date"] for c in log.commands() if c.trigger and c.labels.get(BACKFILL_LABEL[0])
+    ]
     assert backfilled == [(T0 - dt.timedelta(hours=h)).isoformat() for h in (3, 2)]
 
 
@@ -163,14 +208,20 @@ def test_a_backfill_slot_over_the_input_limit_is_recorded_failed_and_passed() ->
     # and the backfill goes on, instead of the slot being tried again at every tick.
     clock, states = Clock(T0), TriggerStates()
     sched, log = scheduler(clock, states, batch=1)
-    states.apply(BackfillStarted(backfill_id="b1", start=T0 - dt.timedelta(hours=2),
-                                 end=T0 - dt.timedelta(hours=1), time=T0,
-                                 inputs={"who": "x" * 1024 * 1024}, **COMMON))
+    states.apply(
+        BackfillStarted(
+            backfill_id="b1",
+            start=T0 - dt.timedelta(hours=2),
+            end=T0 - dt.timedelta(hours=1),
+            time=T0,
+            inputs={"who": "x" * 1024 * 1024},
+            **COMMON,
+        )
+    )
     sched.tick()
     sched.tick()
     failed = [e for e in log.trigger_events() if isinstance(e, TriggerFailed)]
-    assert [e.scheduled for e in failed] == [T0 - dt.timedelta(hours=2),
-                                             T0 - dt.timedelta(hours=1)]
+    assert [e.scheduled for e in failed] == [T0 - dt.timedelta(hours=2), T0 - dt.timedelta(hours=1)]
     assert "limits.input_bytes" in failed[0].error
     assert not [c for c in log.commands() if c.labels.get(BACKFILL_LABEL[0])]
 
@@ -182,10 +233,20 @@ def test_a_stored_trigger_that_does_not_check_is_reported_once_and_never_fires(
     clock, states = Clock(T0), TriggerStates()
     sched, log = scheduler(clock, states)
     bad = FLOW.replace('cron: "0 * * * *"', 'cron: "0 * * 99 *"').replace(
-        "id: hourly", "id: broken")
-    sched.catalog.apply(FlowCreated(event_id="f2", tenant="main", namespace="company.team",
-                                    flow_id="broken", revision=1, actor="me", source=bad,
-                                    time=T0 - dt.timedelta(minutes=30)))
+        "id: hourly", "id: broken"
+    )
+    sched.catalog.apply(
+        FlowCreated(
+            event_id="f2",
+            tenant="main",
+            namespace="company.team",
+            flow_id="broken",
+            revision=1,
+            actor="me",
+            source=bad,
+            time=T0 - dt.timedelta(minutes=30),
+        )
+    )
     with caplog.at_level("ERROR", logger="lanner.scheduler"):
         assert sched.tick() == 1  # the valid flow's 12:00 only
         clock.now = T0 + dt.timedelta(hours=1)
@@ -196,8 +257,10 @@ def test_a_stored_trigger_that_does_not_check_is_reported_once_and_never_fires(
 
 
 def _records(events: list[TriggerEvent]) -> list[RawRecord]:
-    return [RawRecord(TOPICS.trigger_events, 0, n, e.key, e.model_dump_json().encode())
-            for n, e in enumerate(events)]
+    return [
+        RawRecord(TOPICS.trigger_events, 0, n, e.key, e.model_dump_json().encode())
+        for n, e in enumerate(events)
+    ]
 
 
 def test_the_triggers_view_is_the_folded_state_and_a_replay_changes_nothing() -> None:
@@ -208,14 +271,21 @@ def test_the_triggers_view_is_the_folded_state_and_a_replay_changes_nothing() ->
         return {k: v for k, v in found.items() if v is not None}
 
     events: list[TriggerEvent] = [
-        TriggerFired(execution_id="x1", scheduled=T0, next_fire=T0 + dt.timedelta(hours=1),
-                     time=T0, **COMMON),
+        TriggerFired(
+            execution_id="x1", scheduled=T0, next_fire=T0 + dt.timedelta(hours=1), time=T0, **COMMON
+        ),
         TriggerDisabled(reason="by ada", time=T0, **COMMON),
-        TriggerFired(execution_id="x2", scheduled=T0 + dt.timedelta(hours=1),
-                     next_fire=T0 + dt.timedelta(hours=2), time=T0, **COMMON),
+        TriggerFired(
+            execution_id="x2",
+            scheduled=T0 + dt.timedelta(hours=1),
+            next_fire=T0 + dt.timedelta(hours=2),
+            time=T0,
+            **COMMON,
+        ),
     ]
-    projector = BatchProjector(TOPICS, ExecutionFolder(lambda ids: {}), lambda k: None,
-                               TriggerFolder(load))
+    projector = BatchProjector(
+        TOPICS, ExecutionFolder(lambda ids: {}), lambda k: None, TriggerFolder(load)
+    )
     malformed = RawRecord(TOPICS.trigger_events, 0, 9, "k", b"{not json")
     writes = projector.project([*_records(events[:2]), malformed])
     assert writes.malformed == 1
@@ -224,14 +294,16 @@ def test_the_triggers_view_is_the_folded_state_and_a_replay_changes_nothing() ->
     assert doc["disabled"] and doc["fired"] == 1
     stored[doc_id] = json.loads(json.dumps(doc))
     # A restarted indexer (empty memory) gets the whole batch again: only offset 2 is new.
-    fresh = BatchProjector(TOPICS, ExecutionFolder(lambda ids: {}), lambda k: None,
-                           TriggerFolder(load))
+    fresh = BatchProjector(
+        TOPICS, ExecutionFolder(lambda ids: {}), lambda k: None, TriggerFolder(load)
+    )
     [(_, version, doc)] = fresh.project(_records(events)).docs[mappings.TRIGGERS]
     assert version == 3 and doc["fired"] == 2 and doc["disabled"]
     assert doc["nextExecutionDate"] == (T0 + dt.timedelta(hours=2)).isoformat()
     # A rebuild from offset zero folds to the very same document.
-    rebuilt = BatchProjector(TOPICS, ExecutionFolder(lambda ids: {}), lambda k: None,
-                             TriggerFolder(lambda keys: {}))
+    rebuilt = BatchProjector(
+        TOPICS, ExecutionFolder(lambda ids: {}), lambda k: None, TriggerFolder(lambda keys: {})
+    )
     [(_, version_again, doc_again)] = rebuilt.project(_records(events)).docs[mappings.TRIGGERS]
     assert (version_again, doc_again) == (version, doc)
     assert trigger_doc(FoldedTrigger(folded_from_doc(doc).state, 3)) == doc  # type: ignore[union-attr]
@@ -243,8 +315,11 @@ def _row(namespace: str, flow_id: str, trigger_id: str, kind: str = "Schedule") 
 
 
 def test_trigger_rows_filter_by_namespace_prefix_flow_and_words_and_sort() -> None:
-    rows = [_row("company.team", "b", "t2"), _row("company", "a", "t1", "Webhook"),
-            _row("companyx", "c", "t3")]
+    rows = [
+        _row("company.team", "b", "t2"),
+        _row("company", "a", "t1", "Webhook"),
+        _row("companyx", "c", "t3"),
+    ]
     assert [r.flow_id for r in rows if matches(r, None, "company", None)] == ["b", "a"]
     assert [r.flow_id for r in rows if matches(r, "webhook", None, None)] == ["a"]
     assert [r.flow_id for r in sort_rows(rows, None)] == ["a", "b", "c"]

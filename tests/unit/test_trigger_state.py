@@ -45,10 +45,17 @@ def test_positions_only_move_forward_whoever_reports_them() -> None:
 
 
 def test_a_batch_is_remembered_for_each_partition_it_read() -> None:
-    first = BatchClosed(**KEY, time=_at(1), execution_id="e1", uri="kestra:///a", count=3,
-                        ranges={"o/0": (0, 2), "o/1": (0, 1)})
-    second = BatchClosed(**KEY, time=_at(2), execution_id="e2", uri="kestra:///b", count=1,
-                         ranges={"o/1": (1, 2)})
+    first = BatchClosed(
+        **KEY,
+        time=_at(1),
+        execution_id="e1",
+        uri="kestra:///a",
+        count=3,
+        ranges={"o/0": (0, 2), "o/1": (0, 1)},
+    )
+    second = BatchClosed(
+        **KEY, time=_at(2), execution_id="e2", uri="kestra:///b", count=1, ranges={"o/1": (1, 2)}
+    )
     state = fold(first, second)
     assert state.last_batches["o/0"].execution_id == "e1"
     assert state.last_batches["o/1"].execution_id == "e2"
@@ -65,15 +72,16 @@ def test_disable_enable_fire_and_errors() -> None:
     assert state.disabled and state.disabled_reason == "maintenance"
     assert state.last_error == "all brokers down" and state.error_since == _at(2)
     assert (state.last_execution_id, state.next_fire, state.fired) == ("x", _at(2), 1)
-    state = fold_trigger(fold_trigger(state, TriggerEnabled(**KEY, time=_at(4))),
-                         ListenerRecovered(**KEY, time=_at(5)))
+    state = fold_trigger(
+        fold_trigger(state, TriggerEnabled(**KEY, time=_at(4))),
+        ListenerRecovered(**KEY, time=_at(5)),
+    )
     assert not state.disabled and state.last_error is None and state.updated == _at(5)
 
 
 def test_a_fire_recorded_twice_counts_once() -> None:
     # A Flow trigger that crashed after recording its fire fires again with the same id.
-    fired = TriggerFired(**KEY, time=_at(1), execution_id="x", scheduled=_at(1),
-                         next_fire=_at(2))
+    fired = TriggerFired(**KEY, time=_at(1), execution_id="x", scheduled=_at(1), next_fire=_at(2))
     again = fired.model_copy(update={"time": _at(3)})
     state = fold(fired, again)
     assert (state.fired, state.last_execution_id, state.last_fire) == (1, "x", _at(1))

@@ -59,10 +59,7 @@ def test_nothing_is_offered_when_nothing_is_close(wanted: str) -> None:
 
 def test_the_unknown_postgres_query_is_an_error_with_its_line_and_no_false_hint() -> None:
     problems = _problems(
-        "tasks:\n"
-        "  - id: q\n"
-        "    type: io.kestra.plugin.jdbc.postgresql.Query\n"
-        "    sql: select 1\n"
+        "tasks:\n  - id: q\n    type: io.kestra.plugin.jdbc.postgresql.Query\n    sql: select 1\n"
     )
     [problem] = [p for p in problems if p.path == "tasks[0].type"]
     assert problem.line == 5
@@ -123,7 +120,7 @@ def test_trigger_conditions_that_do_not_run_here_are_errors_naming_each() -> Non
     problems = _problems(
         "tasks:\n  - id: a\n    type: log.Log\n    message: hi\n"
         "triggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n"
-        "    cron: \"0 * * * *\"\n    conditions:\n"
+        '    cron: "0 * * * *"\n    conditions:\n'
         "      - type: io.kestra.plugin.core.condition.DayWeek\n        dayOfWeek: MONDAY\n"
     )
     [problem] = problems

@@ -55,9 +55,18 @@ def test_a_v0_execution_event_decodes_as_current(v0_registered: None) -> None:
 
 
 def test_a_v0_flow_event_decodes_as_current(v0_registered: None) -> None:
-    raw = {"type": "FlowCreated", "version": 0, "event_id": "f1", "tenant": "main",
-           "namespace": "n", "flow_id": "f", "revision": 1, "time": "2026-01-01T00:00:00Z",
-           "user": "ada", "source": "id: f"}
+    raw = {
+        "type": "FlowCreated",
+        "version": 0,
+        "event_id": "f1",
+        "tenant": "main",
+        "namespace": "n",
+        "flow_id": "f",
+        "revision": 1,
+        "time": "2026-01-01T00:00:00Z",
+        "user": "ada",
+        "source": "id: f",
+    }
     event = decode_flow_event(json.dumps(raw))
     assert isinstance(event, FlowCreated) and event.actor == "ada"
 
@@ -86,7 +95,11 @@ def test_upcast_chain_and_double_registration() -> None:
     upcasting.register("X", 2)(lambda d: {**d, "b": d["a"] + 1})
     try:
         assert upcasting.upcast({"type": "X", "version": 1}, current) == {
-            "type": "X", "version": 3, "a": 1, "b": 2}
+            "type": "X",
+            "version": 3,
+            "a": 1,
+            "b": 2,
+        }
         with pytest.raises(ValueError, match="exists already"):
             upcasting.register("X", 1)(lambda d: d)
         with pytest.raises(UpcastError):

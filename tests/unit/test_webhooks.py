@@ -46,8 +46,14 @@ def flow_of(triggers: str) -> Flow:
     return result.flow
 
 
-@pytest.mark.parametrize("name", ["io.kestra.plugin.core.trigger.Webhook", "trigger.Webhook",
-                                  "io.kestra.core.models.triggers.types.Webhook"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "io.kestra.plugin.core.trigger.Webhook",
+        "trigger.Webhook",
+        "io.kestra.core.models.triggers.types.Webhook",
+    ],
+)
 def test_every_name_of_the_webhook_trigger_is_known(name: str) -> None:
     assert TRIGGER_MODELS[name] is WebhookTrigger
     flow = flow_of(f"""\
@@ -140,8 +146,10 @@ def test_the_key_may_be_rendered_from_the_flow_and_secrets() -> None:
         key: "{{ secret('MISSING') }}"
     """)
     secrets = {"HOOK_KEY": " from-a-secret "}
-    keys = [hooks.rendered_key(t, flow, "main", lambda: secrets, NOW)
-            for t in hooks.webhook_triggers(flow)]
+    keys = [
+        hooks.rendered_key(t, flow, "main", lambda: secrets, NOW)
+        for t in hooks.webhook_triggers(flow)
+    ]
     # Rendered keys are trimmed, as Kestra does; one that cannot render opens nothing.
     assert keys == ["hooked-prod", "from-a-secret", None]
 
@@ -170,25 +178,29 @@ def test_the_key_opens_its_trigger_only() -> None:
         assert hooks.matching_trigger(triggers, wrong, lambda t: t.key) is None
 
 
-@pytest.mark.parametrize(("raw", "body"), [
-    (b"", None),
-    (b'{"a": 1, "b": true}', {"a": 1, "b": True}),
-    (b'[{"a": 1}]', [{"a": 1}]),
-    (b"bla", "bla"),
-    # JSON that is neither an object nor an array stays text (Kestra's tryMap/tryArray).
-    (b"42", "42"),
-    (b'"quoted"', '"quoted"'),
-    ("héllo".encode(), "héllo"),
-    (b"\xff\xfe\x00", "//4A"),
-])
-def test_the_body_is_json_when_it_is_an_object_or_array_else_text(raw: bytes, body: object
-                                                                   ) -> None:
+@pytest.mark.parametrize(
+    ("raw", "body"),
+    [
+        (b"", None),
+        (b'{"a": 1, "b": true}', {"a": 1, "b": True}),
+        (b'[{"a": 1}]', [{"a": 1}]),
+        (b"bla", "bla"),
+        # JSON that is neither an object nor an array stays text (Kestra's tryMap/tryArray).
+        (b"42", "42"),
+        (b'"quoted"', '"quoted"'),
+        ("héllo".encode(), "héllo"),
+        (b"\xff\xfe\x00", "//4A"),
+    ],
+)
+def test_the_body_is_json_when_it_is_an_object_or_array_else_text(raw: bytes, body: object) -> None:
     assert hooks.parse_body(raw) == body
 
 
 def test_headers_and_parameters_are_maps_of_lists() -> None:
     assert hooks.multi_map([("age", "12"), ("name", "john"), ("age", "13")]) == {
-        "age": ["12", "13"], "name": ["john"]}
+        "age": ["12", "13"],
+        "name": ["john"],
+    }
 
 
 def test_conditions_and_inputs_see_the_request() -> None:
@@ -216,7 +228,8 @@ def test_conditions_and_inputs_see_the_request() -> None:
     # A condition that cannot render (no body) is not met, as in Kestra: nothing starts.
     assert not hooks.conditions_hold(trigger, context(None, "yes"), NOW)[0]
     assert hooks.render_inputs(trigger, context({"hello": "world"}, "yes"), NOW) == {
-        "greeting": "world from ci"}
+        "greeting": "world from ci"
+    }
 
 
 def test_a_secret_marker_in_the_request_is_defanged() -> None:
@@ -226,7 +239,7 @@ def test_a_secret_marker_in_the_request_is_defanged() -> None:
         key: k
     """)
     (trigger,) = hooks.webhook_triggers(flow)
-    smuggled = "\x00lanner-deferred:secret:\"DB_PASSWORD\"\x00"
+    smuggled = '\x00lanner-deferred:secret:"DB_PASSWORD"\x00'
     variables = hooks.trigger_variables(trigger, smuggled, {}, {})
     context = hooks.request_context(flow, "main", variables, "e1")
     assert "lanner-deferred" not in str(context["trigger"])
@@ -240,11 +253,20 @@ def test_the_answers_have_kestras_shape() -> None:
     """)
     (trigger,) = hooks.webhook_triggers(flow)
     variables = hooks.trigger_variables(trigger, {"a": 1}, {}, {"q": ["1"]})
-    answer = hooks.requested_answer(tenant="main", execution_id="e1", flow=flow,
-                                    variables=variables, labels={"team": "x"}, now=NOW)
+    answer = hooks.requested_answer(
+        tenant="main",
+        execution_id="e1",
+        flow=flow,
+        variables=variables,
+        labels={"team": "x"},
+        now=NOW,
+    )
     assert answer["id"] == "e1" and answer["state"]["current"] == "CREATED"
-    assert answer["trigger"] == {"id": "hook", "type": "trigger.Webhook", "variables": {
-        "body": {"a": 1}, "headers": {}, "parameters": {"q": ["1"]}}}
+    assert answer["trigger"] == {
+        "id": "hook",
+        "type": "trigger.Webhook",
+        "variables": {"body": {"a": 1}, "headers": {}, "parameters": {"q": ["1"]}},
+    }
     assert answer["labels"] == [{"key": "team", "value": "x"}]
     assert hooks.outputs_text("plain") == "plain"
     assert hooks.outputs_text({"a": 1}) == '{"a": 1}'

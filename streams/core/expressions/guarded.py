@@ -29,9 +29,7 @@ SIZED_FILTER = "_lanner_sized"
 TEXT_FILTER = "_lanner_text"
 
 # Filters that turn a container into text: their input must fit before they start.
-_SERIALIZING = frozenset(
-    {"json", "toJson", "tojson", "string", "pprint", "urlencode", "xmlattr"}
-)
+_SERIALIZING = frozenset({"json", "toJson", "tojson", "string", "pprint", "urlencode", "xmlattr"})
 
 
 def _value_index(fn: Callable[..., Any]) -> int:

@@ -42,10 +42,14 @@ class KvFold:
         """The live (unexpired) keys of one namespace, sorted by key."""
         prefix = f"{tenant}/{namespace}/"
         with self._lock:
-            found = [e for k, e in self._values.items() if k.startswith(prefix)
-                     and e.namespace == namespace]
-        return sorted((e for e in found if e.expires is None or e.expires > now),
-                      key=lambda e: e.key)
+            found = [
+                e
+                for k, e in self._values.items()
+                if k.startswith(prefix) and e.namespace == namespace
+            ]
+        return sorted(
+            (e for e in found if e.expires is None or e.expires > now), key=lambda e: e.key
+        )
 
     def forget(self) -> None:
         with self._lock:

@@ -56,8 +56,10 @@ class ScriptTask(WorkerTask):
             return value
         if not isinstance(runner, str):
             raise ValueError(f"a task runner needs a `type` ({PROCESS_RUNNERS[0]})")
-        message = (f"unsupported task runner type '{runner}': scripts run here as local "
-                   f"processes ({PROCESS_RUNNERS[0]})")
+        message = (
+            f"unsupported task runner type '{runner}': scripts run here as local "
+            f"processes ({PROCESS_RUNNERS[0]})"
+        )
         near = closest_type_names(runner, dict.fromkeys(PROCESS_RUNNERS, "Process"), 1)
         raise ValueError(message + (f"; did you mean {near[0]}?" if near else ""))
 

@@ -223,8 +223,9 @@ def test_a_decision_that_raises_before_the_first_event_still_creates_a_failed_ex
     # A flow past the limit can still reach the executor (stored before the limit, or
     # validated with a larger one): its walk recurses past Python's stack.
     # (Past what settings allow: model_construct skips the bounds on yaml_depth.)
-    limits = Limits.model_construct(**{**Limits().model_dump(), "nesting_depth": 1000,
-                                       "yaml_depth": 1000})
+    limits = Limits.model_construct(
+        **{**Limits().model_dump(), "nesting_depth": 1000, "yaml_depth": 1000}
+    )
     default_stack = sys.getrecursionlimit()
     sys.setrecursionlimit(20_000)  # only to load it; the walk below runs on the default
     try:
@@ -290,8 +291,9 @@ def test_a_decision_that_raises_hands_its_exception_to_the_edge_instead_of_loggi
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(streams.core.handle, "decide", broken)
-        handled = handle(None, sim.catalog.get("main", "company.team", "f", 1),
-                         sim.create("f"), sim.catalog)
+        handled = handle(
+            None, sim.catalog.get("main", "company.team", "f", 1), sim.create("f"), sim.catalog
+        )
     assert handled.failure is boom
     assert [type(e).__name__ for e in handled.events] == ["ExecutionCreated", "ExecutionFailed"]
     state = handled.record.execution

@@ -138,7 +138,8 @@ def test_a_deferred_render_on_the_worker_keeps_to_the_render_limits_it_is_given(
         """
     )
     assert _worker_resolves(job)[0]["message"] == SECRET.upper()  # fine under the defaults
-    few = make_resolver({"X": SECRET}, None, None, "kestra://main/company.team/", None,
-                        RenderLimits(steps=1000))
+    few = make_resolver(
+        {"X": SECRET}, None, None, "kestra://main/company.team/", None, RenderLimits(steps=1000)
+    )
     with pytest.raises(DeferredError, match="LANNER_LIMITS_RENDER_STEPS=1000"):
         resolve_deferred(job.task, few)
