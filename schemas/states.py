@@ -48,6 +48,10 @@ TERMINAL_STATES: frozenset[State] = frozenset(
 
 _ENDINGS = frozenset({State.SUCCESS, State.WARNING, State.FAILED, State.KILLED})
 
+# The states an operator may give a finished task run by hand (Kestra's "change state"):
+# the executor applies only these, and the API refuses the others with 422.
+SETTABLE_BY_HAND: tuple[State, ...] = (State.SUCCESS, State.WARNING, State.FAILED, State.SKIPPED)
+
 TASK_RUN_TRANSITIONS: dict[State, frozenset[State]] = {
     State.CREATED: frozenset({State.RUNNING, State.SKIPPED, State.KILLED, State.FAILED} | _ENDINGS),
     State.RUNNING: frozenset(

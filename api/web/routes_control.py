@@ -16,13 +16,11 @@ from api.web.errors import ApiError, not_found
 from api.web.services import Services, services
 from projections import mappings
 from schemas.execution import Execution
-from schemas.states import State
+from schemas.states import SETTABLE_BY_HAND, State
 from streams.core.replay_seed import replay_seed
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 Svc = Annotated[Services, Depends(services)]
-
-_CHANGEABLE = (State.SUCCESS, State.WARNING, State.FAILED, State.SKIPPED)
 
 
 def _execution(svc: Services, execution_id: str) -> Execution:
@@ -89,10 +87,10 @@ async def change_task_run_state(
     run = execution.task_runs.get(task_run_id)
     if run is None:
         raise ApiError(422, f"execution {execution_id} has no task run {task_run_id}")
-    if state not in _CHANGEABLE:
+    if state not in SETTABLE_BY_HAND:
         raise ApiError(
             422,
-            f"a task run can be set to {', '.join(s.value for s in _CHANGEABLE)}"
+            f"a task run can be set to {', '.join(s.value for s in SETTABLE_BY_HAND)}"
             f" by hand, not {state.value}",
         )
     if not run.state.is_terminal or not (

@@ -12,17 +12,7 @@ from schemas.commands import Command, WakeUp, WorkerLost
 from schemas.events import ExecutionEvent, TaskRunRunning
 from schemas.execution import Execution
 from schemas.states import State
-from streams.core.effects import next_attempt
-
-
-def _wake(execution_id: str, run_id: str, due: dt.datetime) -> WakeUp:
-    return WakeUp(
-        command_id=f"wake:{run_id}:{due.isoformat()}",
-        execution_id=execution_id,
-        time=due,
-        task_run_id=run_id,
-        due=due,
-    )
+from streams.core.effects import next_attempt, wake_up
 
 
 class TimerIndex:
@@ -65,9 +55,9 @@ class TimerIndex:
             self.add_command(state.id, next_attempt(state), state.next_attempt_at)
         for run in state.task_runs.values():
             if run.state == State.PAUSED and run.resume_at is not None:
-                self.add([_wake(state.id, run.id, run.resume_at)])
+                self.add([wake_up(state.id, run.id, run.resume_at)])
             elif run.state == State.RETRYING and run.retry_at is not None:
-                self.add([_wake(state.id, run.id, run.retry_at)])
+                self.add([wake_up(state.id, run.id, run.retry_at)])
 
 
 @dataclass

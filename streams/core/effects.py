@@ -66,7 +66,10 @@ class Effects:
     delayed: list[CreateExecution] = field(default_factory=list)
 
 
-def _wake(execution_id: str, task_run_id: str, due: dt.datetime) -> WakeUp:
+def wake_up(execution_id: str, task_run_id: str, due: dt.datetime) -> WakeUp:
+    """The timer of a run's retry or timed pause. Its command id derives from the run and
+    the time, so the executor's timer index and a rebuild after a restart make the same
+    command, and a second copy is a redelivery."""
     return WakeUp(
         command_id=f"wake:{task_run_id}:{due.isoformat()}",
         execution_id=execution_id,
@@ -96,11 +99,11 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
             if isinstance(event, TaskRunKilled):
                 _stop_what_was_running(state, event, out, kill_children)
         elif isinstance(event, TaskRunRetrying) and event.retry_at > event.time:
-            out.timers.append(_wake(event.execution_id, event.task_run_id, event.retry_at))
+            out.timers.append(wake_up(event.execution_id, event.task_run_id, event.retry_at))
         elif isinstance(event, ExecutionReplayed):
             out.commands.append(_create_replay(state, event))
         elif isinstance(event, TaskRunPaused) and event.resume_at is not None:
-            out.timers.append(_wake(event.execution_id, event.task_run_id, event.resume_at))
+            out.timers.append(wake_up(event.execution_id, event.task_run_id, event.resume_at))
         elif type(event) in _END_STATE and state.parent is not None:
             assert isinstance(
                 event, ExecutionSucceeded | ExecutionWarned | ExecutionFailed | ExecutionKilled

@@ -36,7 +36,7 @@ from schemas.events import (
 from schemas.execution import Execution, TaskRun
 from schemas.flow import FlowRef
 from schemas.inputs import coerce_inputs
-from schemas.states import State, task_run_may_move
+from schemas.states import SETTABLE_BY_HAND, State, task_run_may_move
 from schemas.worker import LogLine, TaskRunReport
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
@@ -243,7 +243,7 @@ def on_change_state(em: Emitter, cmd: ChangeTaskRunState, flow: ValidatedFlow) -
     target = cmd.state
     if run is None or not run.state.is_terminal or not target.is_terminal or target == run.state:
         return
-    if target not in (State.SUCCESS, State.WARNING, State.FAILED, State.SKIPPED):
+    if target not in SETTABLE_BY_HAND:
         return
     em.emit(TaskRunStateChanged, task_run_id=run.id, previous=run.state, state=target)
     if em.current.state.is_terminal:
