@@ -66,7 +66,7 @@ class Worker:
         self.jobs = raw_topic(app, topics.worker_jobs)
         self.results = raw_topic(app, topics.worker_results)
         self.logs = raw_topic(app, topics.logs)
-        # issue 6: secrets, masking, storage, KV and deferred lookups (streams/secrets.py).
+        # Secrets, masking, storage, KV and deferred lookups (streams/secrets.py).
         self.edges = WorkerEdges(
             os.environ,
             settings.data_dir,
@@ -126,7 +126,7 @@ class Worker:
                 self.done.popitem(last=False)
 
     async def _report(self, job: WorkerJob, kind: Any, outcome: Outcome | None = None) -> None:
-        if outcome is not None:  # issue 6: masked, defanged, big outputs spilled
+        if outcome is not None:  # masked, defanged, big outputs spilled
             outcome = await self.edges.publishable(job, outcome)
         report = TaskRunReport(
             kind=kind,
@@ -161,7 +161,7 @@ class Worker:
                 task_id=job.task_id,
                 attempt=job.attempt,
                 level=level,
-                message=self.edges.mask(message, job),  # issue 6: secrets never reach a log
+                message=self.edges.mask(message, job),  # secrets never reach a log
                 time=_now(),
                 index=index,
             )
@@ -199,7 +199,7 @@ class Worker:
                 error=f"{name}: no plugin for type {job.task.get('type')!r} on this worker",
             )
         try:
-            # issue 6: secret()/kv()/read() were deferred by the executor; resolved here.
+            # secret()/kv()/read() were deferred by the executor; resolved here.
             task = plugin.model_validate(await self.edges.resolve(job, _now))
         except DeferredError as exc:
             return Outcome(State.FAILED, error=f"{name}: {exc}")
@@ -223,7 +223,7 @@ class Worker:
             flow_id=job.flow_id,
             log=write_log,
             now=_now,
-            **self.edges.context_fields(job, _now),  # issue 6: storage, KV, workdir, env
+            **self.edges.context_fields(job, _now),  # storage, KV, workdir, env
         )
         timeout = (job.deadline - _now()).total_seconds() if job.deadline else None
         try:

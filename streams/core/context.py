@@ -10,7 +10,7 @@ from typing import Any
 from schemas.execution import Execution, TaskRun
 from schemas.flow import Flow
 
-# --- deferred lookups (issue 6) ----------------------------------------------------------
+# --- deferred lookups ----------------------------------------------------------------
 # The executor holds no secrets, KV data or file contents, yet renders task properties.
 # Unless the caller passes them in, `secret()`, `kv()` and `read()` render to a marker
 # "\x00lanner-deferred:<kind>:<json argument>\x00" that the worker resolves just before
@@ -96,7 +96,7 @@ def render_context(
 ) -> dict[str, Any]:
     parents = _parents(state, run)
     context: dict[str, Any] = {
-        # issue 6: data passed in, or deferred to the worker (see above).
+        # Data passed in, or deferred to the worker (see above).
         "_secrets": _Deferred("secret") if secrets is None else secrets,
         "_kv": _Deferred("kv") if kv is None else kv,
         "_files": _Deferred("read") if files is None else files,

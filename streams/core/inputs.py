@@ -116,9 +116,9 @@ def on_report(em: Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:
     # a duplicate) is ignored: only the current attempt may move the run.
     if run is None or run.state.is_terminal or report.attempt != run.attempt_number:
         return
-    # Fix (unit tests): only a dispatched (worker) task has a job to report on; a stray
-    # report naming a Pause or a waiting Subflow run (attempt 1 too) used to end it,
-    # leaving e.g. the execution PAUSED with no paused run.
+    # Only a dispatched (worker) task has a job to report on: a stray report naming a
+    # Pause or a waiting Subflow run (attempt 1 too) must not end it, or the execution
+    # could stay PAUSED with no paused run.
     spec = flow.tasks.get(run.task_id)
     if isinstance(spec, FlowableTask) or (
         isinstance(spec, InlineTask) and not may_need_worker(spec)
@@ -138,9 +138,8 @@ def on_report(em: Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:
         final = (
             report.state if report.state is not None and report.state.is_terminal else State.FAILED
         )
-        # Fix (unit tests): a state the transition table forbids from the run's state (a
-        # worker saying SKIPPED for a RUNNING run) raised HistoryError, which failed the
-        # whole execution as an executor error; it is a failure of the task run instead.
+        # A state the transition table forbids from the run's state (a worker saying
+        # SKIPPED for a RUNNING run) is a failure of the task run, not of the executor.
         allowed = final in TASK_RUN_END_STATES and task_run_may_move(run.state, final)
         task_state = final if allowed else State.FAILED
         end_or_retry(em, flow, run, task_state, outputs=report.outputs, error=report.error)

@@ -82,7 +82,7 @@ class Walker:
         self.flow = flow
         self.catalog = catalog
         self.bounds = bounds
-        # One render budget for the whole step (issue 16): steps and the edge's clock are
+        # One render budget for the whole step: steps and the edge's clock are
         # shared by every render of this decision, so many renders cannot add up.
         self._render_limits = bounds.render()
         self._account = Budget(self._render_limits)
@@ -278,9 +278,9 @@ class Walker:
                 continue
             if existing is None and not run.state.is_terminal:
                 active += 1
-            # Fix (property tests): a running child (a flowable) that ends during this walk
-            # frees its slot now; `active` was counted before the loop, so with `concurrent`
-            # the next child was never started and the execution stayed RUNNING forever.
+            # A running child (a flowable) that ends during this walk frees its slot now:
+            # `active` was counted before the loop, and with `concurrent` the next child
+            # would otherwise never start.
             if existing is not None and not existing.state.is_terminal and run.state.is_terminal:
                 active -= 1
             if not run.state.is_terminal:
@@ -371,7 +371,7 @@ class Walker:
             return task
         context = self._context(run, task)
         for key in names:
-            # Templates using secret()/kv()/read() render on the worker (issue 16).
+            # Templates using secret()/kv()/read() render on the worker.
             raw[key] = self._render(defer_lookups(raw[key], context, self.em.time), context)
         try:
             return type(task).model_validate(raw)
@@ -665,9 +665,8 @@ class Walker:
                     continue
                 run = self._find(parent_id, spec.id, value)
                 if run is None:
-                    # Fix (unit tests): a disabled dependency never gets a run, so waiting
-                    # for its state left the Dag (and the execution) RUNNING forever; it is
-                    # satisfied, as a disabled task is not part of the flow.
+                    # A disabled dependency never gets a run: it counts as satisfied (a
+                    # disabled task is not part of the flow), or the Dag would wait forever.
                     ready = all(
                         states.get(d) in (State.SUCCESS, State.WARNING, State.SKIPPED)
                         or d in disabled

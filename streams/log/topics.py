@@ -49,7 +49,7 @@ class Topics:
 
     @property
     def kv_events(self) -> str:
-        # issue 6: KvSet/KvDeleted keyed by tenant/namespace/key (streams/plugins/kv).
+        # KvSet/KvDeleted keyed by tenant/namespace/key (streams/plugins/kv).
         return f"{self.prefix}kv-events"
 
     @property

@@ -95,7 +95,7 @@ class WorkerContext:
     flow_id: str
     log: Callable[[LogLevel, str], Awaitable[None]]
     now: Callable[[], dt.datetime]
-    # issue 6: edges for tasks that do real work; defaults keep older callers working.
+    # Edges for tasks that do real work; defaults keep older callers working.
     tenant: str = "main"
     task_id: str = ""
     storage: Storage | None = None
