@@ -43,6 +43,20 @@ class RawRecord:
     key: str | None
     value: bytes
 
+    @classmethod
+    def of(cls, message: Any) -> RawRecord:
+        """A record as a confluent-kafka consumer hands it over (a message without error)."""
+        topic, partition, offset = message.topic(), message.partition(), message.offset()
+        assert topic is not None and partition is not None and offset is not None
+        key, value = message.key(), message.value()
+        return cls(
+            topic,
+            partition,
+            offset,
+            key.decode(errors="replace") if isinstance(key, bytes) else None,
+            value if isinstance(value, bytes) else b"",
+        )
+
 
 @dataclass
 class Writes:

@@ -108,18 +108,7 @@ class Indexer:
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error", extra={"error": error.str()})
                 continue
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            assert topic is not None and partition is not None and offset is not None
-            key, value = message.key(), message.value()
-            records.append(
-                RawRecord(
-                    topic,
-                    partition,
-                    offset,
-                    key.decode(errors="replace") if isinstance(key, bytes) else None,
-                    value if isinstance(value, bytes) else b"",
-                )
-            )
+            records.append(RawRecord.of(message))
         return records
 
     def _commit(self, consumer: Consumer, records: list[RawRecord]) -> None:

@@ -139,16 +139,7 @@ def _in_range(
         if offset >= ends[where]:
             pending.discard(where)
             continue
-        key, value = message.key(), message.value()
-        records.append(
-            RawRecord(
-                topic,
-                partition,
-                offset,
-                key.decode(errors="replace") if isinstance(key, bytes) else None,
-                value if isinstance(value, bytes) else b"",
-            )
-        )
+        records.append(RawRecord.of(message))
         if offset >= ends[where] - 1:
             pending.discard(where)
     return records
