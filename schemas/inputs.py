@@ -38,9 +38,12 @@ class InputType(StrEnum):
     EMAIL = "EMAIL"
     YAML = "YAML"
     FILE = "FILE"
+    # Kestra's older name for SELECT, still in its test flows and in users' files.
+    ENUM = "ENUM"
 
 
 _NUMERIC = {InputType.INT, InputType.FLOAT}
+_CHOICES = {InputType.SELECT, InputType.MULTISELECT, InputType.ENUM}
 _TEXTUAL = {InputType.STRING, InputType.SECRET, InputType.EMAIL, InputType.URI}
 
 
@@ -55,8 +58,9 @@ class InputDef(BaseModel):
     defaults: Any = None
     values: list[str] | None = None
     allowCustomValue: bool = False
-    min: float | None = None
-    max: float | None = None
+    # Numbers for INT and FLOAT, ISO-8601 durations (PT10S) for DURATION.
+    min: float | str | None = None
+    max: float | str | None = None
     minLength: int | None = None
     maxLength: int | None = None
     validator: str | None = None
@@ -65,15 +69,26 @@ class InputDef(BaseModel):
     before: str | None = None
     dependsOn: Any = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _kestra_spellings(cls, data: Any) -> Any:
+        """Kestra's deprecated `name` for `id`; YAML's dates for after/before written bare."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "name" in data and "id" not in data:
+            data["id"] = data.pop("name")
+        for bound in ("after", "before"):
+            if isinstance(data.get(bound), (dt.date, dt.time)):
+                data[bound] = data[bound].isoformat()
+        return data
+
     @model_validator(mode="after")
     def _fields_fit_type(self) -> InputDef:
         problems: list[str] = []
-        if self.type in (InputType.SELECT, InputType.MULTISELECT) and not self.values:
+        if self.type in _CHOICES and not self.values:
             problems.append(f"input '{self.id}' of type {self.type} needs 'values'")
-        if (self.min is not None or self.max is not None) and self.type not in _NUMERIC:
-            problems.append(f"input '{self.id}': min/max only apply to INT and FLOAT")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            problems.append(f"input '{self.id}': min {self.min} is greater than max {self.max}")
+        problems.extend(self._bound_problems())
         if self.validator is not None:
             if self.type not in _TEXTUAL:
                 problems.append(f"input '{self.id}': validator only applies to text inputs")
@@ -86,6 +101,29 @@ class InputDef(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def _bound_problems(self) -> list[str]:
+        if self.min is None and self.max is None:
+            return []
+        if self.type not in _NUMERIC and self.type != InputType.DURATION:
+            return [f"input '{self.id}': min/max only apply to INT, FLOAT and DURATION"]
+        try:
+            low, high = self.bound(self.min), self.bound(self.max)
+        except ValueError as exc:
+            return [f"input '{self.id}': {exc}"]
+        if low is not None and high is not None and low > high:
+            return [f"input '{self.id}': min {self.min} is greater than max {self.max}"]
+        return []
+
+    def bound(self, value: float | str | None) -> float | None:
+        """A min/max as a number: seconds for a DURATION."""
+        if value is None:
+            return None
+        if self.type == InputType.DURATION:
+            return parse_duration(str(value)).total_seconds()
+        if isinstance(value, str):
+            raise ValueError(f"min/max of a {self.type} input must be numbers (got {value!r})")
+        return value
 
 
 _DURATION = re.compile(
@@ -169,7 +207,7 @@ def _coerce_one(definition: InputDef, kind: InputType, raw: Any) -> Any:
             raise ValueError("expected an array")
         item_kind = definition.itemType or InputType.STRING
         return [_coerce_one(definition, item_kind, item) for item in items]
-    if kind == InputType.SELECT:
+    if kind in (InputType.SELECT, InputType.ENUM):
         text = str(raw)
         if definition.values and text not in definition.values and not definition.allowCustomValue:
             raise ValueError(f"{text!r} is not one of {definition.values}")
@@ -201,10 +239,15 @@ def _coerce_one(definition: InputDef, kind: InputType, raw: Any) -> Any:
 
 
 def _check_constraints(definition: InputDef, value: Any) -> None:
-    if definition.min is not None and value < definition.min:
-        raise ValueError(f"{value} is below the minimum {definition.min:g}")
-    if definition.max is not None and value > definition.max:
-        raise ValueError(f"{value} is above the maximum {definition.max:g}")
+    low, high = definition.bound(definition.min), definition.bound(definition.max)
+    measured = (
+        parse_duration(value).total_seconds() if definition.type == InputType.DURATION else value
+    )
+    if low is not None and measured < low:
+        raise ValueError(f"{value} is below the minimum {definition.min}")
+    if high is not None and measured > high:
+        raise ValueError(f"{value} is above the maximum {definition.max}")
+    _check_time_window(definition, value)
     if isinstance(value, str):
         if definition.minLength is not None and len(value) < definition.minLength:
             raise ValueError(f"shorter than {definition.minLength} characters")
@@ -212,6 +255,31 @@ def _check_constraints(definition: InputDef, value: Any) -> None:
             raise ValueError(f"longer than {definition.maxLength} characters")
         if definition.validator is not None and not re.fullmatch(definition.validator, value):
             raise ValueError(f"does not match the pattern {definition.validator!r}")
+
+
+_TEMPORAL: dict[InputType, Any] = {
+    InputType.DATE: dt.date.fromisoformat,
+    InputType.TIME: dt.time.fromisoformat,
+    InputType.DATETIME: lambda text: dt.datetime.fromisoformat(text.replace("Z", "+00:00")),
+}
+
+
+def _check_time_window(definition: InputDef, value: Any) -> None:
+    """`after`/`before` on DATE, TIME and DATETIME inputs (bounds allowed, as in Kestra)."""
+    parse = _TEMPORAL.get(definition.type)
+    if parse is None or not isinstance(value, str):
+        return
+    moment = parse(value)
+    if definition.after is not None and moment < _aware(parse(definition.after), moment):
+        raise ValueError(f"{value} is not after {definition.after}")
+    if definition.before is not None and moment > _aware(parse(definition.before), moment):
+        raise ValueError(f"{value} is not before {definition.before}")
+
+
+def _aware(bound: Any, like: Any) -> Any:
+    if isinstance(like, dt.datetime) and isinstance(bound, dt.datetime) and bound.tzinfo is None:
+        return bound.replace(tzinfo=dt.UTC)
+    return bound
 
 
 def coerce_inputs(

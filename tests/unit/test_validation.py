@@ -314,7 +314,7 @@ def test_bad_input_definitions() -> None:
         """
     )
     assert at(problems, "inputs[0].min").line == 6
-    assert "min/max only apply to INT and FLOAT" in at(problems, "inputs[0].min").message
+    assert "min/max only apply to INT, FLOAT and DURATION" in at(problems, "inputs[0].min").message
     assert at(problems, "inputs[1].type").line == 8
     assert "needs 'values'" in at(problems, "inputs[1].type").message
     assert at(problems, "inputs[2].type").line == 10
