@@ -50,6 +50,9 @@ class TaskSpec(BaseModel):
     disabled: bool = False
     workerGroup: dict[str, Any] | None = None
     logLevel: str | None = None
+    # Kestra writes such a task's logs to a file in internal storage; Lanner accepts the
+    # property and keeps indexing the lines like any other task's (README, Kestra table).
+    logToFile: bool = False
 
 
 class TriggerSpec(BaseModel):
@@ -78,6 +81,17 @@ class FlowOutput(BaseModel):
     required: bool = True
 
 
+class PluginDefault(BaseModel):
+    """Values every plugin of `type` (a full type or a prefix) receives; see
+    streams/core/plugin_defaults.py for how they apply."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str = Field(min_length=1)
+    forced: bool = False
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
 class Flow(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -99,7 +113,9 @@ class Flow(BaseModel):
     retry: RetrySpec | None = None
     disabled: bool = False
     deleted: bool = False
-    pluginDefaults: list[dict[str, Any]] = Field(default_factory=list)
+    pluginDefaults: list[PluginDefault] = Field(default_factory=list)
+    # Kestra's older name for pluginDefaults; applied the same way.
+    taskDefaults: list[PluginDefault] = Field(default_factory=list)
     tenantId: str | None = None
 
     @property

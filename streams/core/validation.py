@@ -21,6 +21,7 @@ from schemas.flow import Flow, TaskSpec
 from schemas.settings import Limits
 from schemas.triggers import TRIGGER_MODELS
 from streams.core.expressions import syntax_errors
+from streams.core.plugin_defaults import apply_plugin_defaults, declared_defaults
 from streams.core.trigger_checks import trigger_problems
 from streams.core.type_names import closest_type_names
 from streams.core.yaml_loader import FlowLoader, YamlLimitExceeded, source_too_large
@@ -88,6 +89,7 @@ def validate_flow(
         message = f"a flow must be a YAML mapping; this document is {kind}"
         return [FlowProblem("", lines.get("", 1), message)]
 
+    data = apply_plugin_defaults(data, declared_defaults(data), registry.aliases)
     checker = _Checker(data, lines, registry, limits)
     for path, message in duplicate_keys:
         checker.report(path, message)

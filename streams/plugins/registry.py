@@ -57,6 +57,11 @@ class PluginRegistry:
     def get(self, type_name: str) -> type[Task] | None:
         return self.by_name.get(type_name)
 
+    def aliases(self, type_name: str) -> tuple[str, ...]:
+        """Every name the plugin of `type_name` answers to (none for an unknown type)."""
+        plugin = self.get(type_name)
+        return plugin.names() if plugin is not None else ()
+
     def nearest(self, type_name: str, count: int = 2) -> list[str]:
         """Known task types close to an unknown one (by class and plugin group), or []."""
         return closest_type_names(type_name, self.by_name, count)

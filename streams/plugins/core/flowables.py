@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.flow import TaskSpec
 from streams.plugins.base import FlowableTask
@@ -70,6 +70,12 @@ class Switch(FlowableTask):
     value: str
     cases: dict[str, list[TaskSpec]] = Field(default_factory=dict)
     defaults: list[TaskSpec] = Field(default_factory=list)
+
+    @field_validator("cases", mode="before")
+    @classmethod
+    def _case_keys_as_text(cls, cases: Any) -> Any:
+        # YAML reads `1:` as a number; the rendered value is compared as text.
+        return {str(k): v for k, v in cases.items()} if isinstance(cases, dict) else cases
 
     def main_specs(self) -> list[TaskSpec]:
         specs = [spec for case in self.cases.values() for spec in case]
