@@ -35,6 +35,7 @@ from streams.core.expressions import Budget, ExpressionError, render, render_boo
 from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
+from streams.core.java_text import java_text
 from streams.core.retry import next_retry
 from streams.core.validation import ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineLog, InlineTask, Outcome, Task
@@ -389,9 +390,13 @@ class Walker:
             ):
                 self.em.end_task_run(run.id, State.SKIPPED)
                 return
-            rendered = self._rendered(run, task)
         except (ExpressionError, ValueError) as exc:
             self._fail(run, task, f"task {task.id}: {exc}")
+            return
+        try:
+            rendered = self._rendered(run, task)
+        except (ExpressionError, ValueError) as exc:
+            self._attempt_failed(run, task, f"task {task.id}: {exc}")
             return
         if isinstance(rendered, InlineTask) and not needs_worker(rendered):
             self._run_inline(run, rendered)
@@ -399,6 +404,17 @@ class Walker:
             self._start_flowable(run, rendered)
         else:
             self._dispatch(run, rendered)
+
+    def _attempt_failed(self, run: TaskRun, task: Task, message: str) -> None:
+        """Properties that do not render fail an attempt, as on Kestra's worker: the
+        task's retry policy applies (a flowable has no attempts to retry: it fails)."""
+        if isinstance(task, FlowableTask):
+            self._fail(run, task, message)
+            return
+        self.em.emit(TaskRunStarted, task_run_id=run.id, attempt=run.attempt_number + 1)
+        run = self.state.task_runs[run.id]
+        line = self._log_line(run, task, "ERROR", message, 0)
+        end_or_retry(self.em, self.flow, run, State.FAILED, error=message, logs=(line,))
 
     def _run_inline(self, run: TaskRun, task: InlineTask) -> None:
         self.em.emit(TaskRunStarted, task_run_id=run.id, attempt=run.attempt_number + 1)
@@ -509,6 +525,12 @@ class Walker:
                     ) from None
             if not isinstance(values, list):
                 raise ValueError(f"values must be a list, got {type(values).__name__}")
+            nulls = sum(1 for v in values if v is None)
+            if nulls:
+                # Kestra's words, so a search for its message finds ours.
+                raise ValueError(
+                    f"Found '{nulls}' null values on Each, with values={java_text(values)}"
+                )
             self.bounds.check_fan_out(len(values), "values")
             return {"values": [v if isinstance(v, str) else json.dumps(v) for v in values]}
         if isinstance(task, Subflow):

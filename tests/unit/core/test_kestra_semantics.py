@@ -1,0 +1,79 @@
+"""Kestra's results on its own test flows, held in the pure core (bench/kestra_cases.jsonl
+names the Java test each family comes from)."""
+
+from __future__ import annotations
+
+from schemas.states import State
+from tests.unit.core.helpers import run
+
+LOG = "io.kestra.plugin.core.log.Log"
+FLOW = "io.kestra.plugin.core.flow"
+
+
+def test_properties_that_fail_to_render_are_a_failed_attempt_the_retry_policy_retries() -> None:
+    # retry-success.yaml (RetryCaseTest.retrySuccess): one task run, four attempts, WARNING.
+    sim = run(
+        f"""
+        tasks:
+          - id: failed
+            type: {LOG}
+            message: "{{{{ taskrun.attemptsCount == 3 ? 'ok' : ko }}}}"
+            retry:
+              type: constant
+              interval: PT0.250S
+              maxAttempt: 4
+              maxDuration: PT15S
+              warningOnRetry: true
+        errors:
+          - id: never-happen
+            type: {LOG}
+            message: never
+        """
+    )
+    assert sim.state().state == State.WARNING
+    assert [r.task_id for r in sim.state().task_runs.values()] == ["failed"]
+    failed = sim.run_of("failed")
+    assert len(failed.attempts) == 4
+    assert [a.state for a in failed.attempts[:3]] == [State.FAILED] * 3
+    assert failed.state == State.WARNING
+
+
+def test_a_render_failure_without_retry_fails_once_with_the_reason() -> None:
+    sim = run(
+        f"""
+        tasks:
+          - id: bad
+            type: {LOG}
+            message: "{{{{ nope }}}}"
+        """
+    )
+    assert sim.state().state == State.FAILED
+    bad = sim.run_of("bad")
+    assert len(bad.attempts) == 1
+    assert bad.error is not None and "nope" in bad.error
+
+
+def test_a_null_among_foreach_values_fails_the_foreach_with_kestras_message() -> None:
+    # each-null.yaml (EachSequentialTest.eachNullTest): one task run, FAILED.
+    sim = run(
+        f"""
+        tasks:
+          - id: 1_each
+            type: {FLOW}.ForEach
+            values: '[1, null, {{"key": "my-key", "value": "my-value"}}]'
+            tasks:
+              - id: 1-1
+                type: io.kestra.plugin.core.debug.Return
+                format: "{{{{ taskrun.value }}}}"
+          - id: 2_end
+            type: io.kestra.plugin.core.debug.Return
+            format: end
+        """
+    )
+    assert sim.state().state == State.FAILED
+    each = sim.run_of("1_each")
+    assert len(sim.state().task_runs) == 1
+    assert each.error is not None
+    assert "Found '1' null values on Each, with values=[1, null, {key=my-key, value=my-value}]" in (
+        each.error
+    )
