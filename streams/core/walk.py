@@ -232,8 +232,10 @@ class Walker:
 
     @staticmethod
     def _counted(spec: TaskSpec, state: State) -> State:
+        """How a child's end counts for its parent: a failure allowed is a warning, and a
+        warning allowed (that one included, as in Kestra) is a success."""
         if state.is_failure and spec.allowFailure:
-            return State.WARNING
+            state = State.WARNING
         if state == State.WARNING and spec.allowWarning:
             return State.SUCCESS
         return state

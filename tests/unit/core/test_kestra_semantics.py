@@ -77,3 +77,60 @@ def test_a_null_among_foreach_values_fails_the_foreach_with_kestras_message() ->
     assert "Found '1' null values on Each, with values=[1, null, {key=my-key, value=my-value}]" in (
         each.error
     )
+
+
+def _allowed(task: str, allow_warning: bool) -> str:
+    flags = "allowFailure: true\n" + ("            allowWarning: true\n" if allow_warning else "")
+    return task.replace("FLAGS\n", flags)
+
+
+RUNNABLE = f"""
+        tasks:
+          - id: fail
+            type: io.kestra.plugin.core.execution.Fail
+            FLAGS
+            retry:
+              type: constant
+              interval: PT0.100S
+              maxAttempt: 3
+          - id: log
+            type: {LOG}
+            message: allowed
+        """
+
+FLOWABLE = f"""
+        tasks:
+          - id: seq
+            type: {FLOW}.Sequential
+            FLAGS
+            tasks:
+              - id: fail
+                type: io.kestra.plugin.core.execution.Fail
+              - id: log-not-allowed
+                type: {LOG}
+                message: not allowed
+          - id: log-allowed
+            type: {LOG}
+            message: allowed
+        """
+
+
+def test_allow_failure_and_allow_warning_on_a_runnable_task() -> None:
+    # task-allow-{failure,warning}-runnable.yml (TaskWithAllow{Failure,Warning}Test).
+    for allow_warning, expected in ((False, State.WARNING), (True, State.SUCCESS)):
+        sim = run(_allowed(RUNNABLE, allow_warning))
+        assert sim.state().state == expected
+        assert len(sim.state().task_runs) == 2
+        assert len(sim.run_of("fail").attempts) == 3
+
+
+def test_allow_failure_and_allow_warning_on_a_flowable() -> None:
+    # task-allow-{failure,warning}-flowable.yml: three task runs.
+    for allow_warning, expected in ((False, State.WARNING), (True, State.SUCCESS)):
+        sim = run(_allowed(FLOWABLE, allow_warning))
+        assert sim.state().state == expected
+        assert sorted(r.task_id for r in sim.state().task_runs.values()) == [
+            "fail",
+            "log-allowed",
+            "seq",
+        ]
