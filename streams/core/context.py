@@ -9,6 +9,7 @@ from typing import Any
 
 from schemas.execution import Execution, TaskRun
 from schemas.flow import Flow
+from streams.core.labels import labels_view
 
 # --- deferred lookups ----------------------------------------------------------------
 # The executor holds no secrets, KV data or file contents, yet renders task properties.
@@ -103,7 +104,7 @@ def render_context(
         "inputs": defang(state.inputs),
         "vars": flow.variables,
         "outputs": outputs_view(state),
-        "labels": defang(state.labels),
+        "labels": defang(labels_view(state.labels)),
         "trigger": defang(state.trigger or {}),
         "execution": {
             "id": state.id,

@@ -42,6 +42,7 @@ from schemas.worker import LogLine, TaskRunReport
 # Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.deferred import may_need_worker
 from streams.core.emitter import Emitter
+from streams.core.labels import with_correlation
 from streams.core.retry import next_retry, retry_policy
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineTask
@@ -80,7 +81,9 @@ def create_execution(
         flow_id=ref.flow_id,
         flow_revision=ref.revision,
         inputs=inputs,
-        labels={**(runnable.flow.label_map() if runnable else {}), **cmd.labels},
+        labels=with_correlation(
+            {**(runnable.flow.label_map() if runnable else {}), **cmd.labels}, cmd.execution_id
+        ),
         variables={},
         parent=cmd.parent,
         trigger=cmd.trigger,

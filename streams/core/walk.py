@@ -36,6 +36,7 @@ from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
 from streams.core.java_text import java_text
+from streams.core.labels import SYSTEM_LABEL_PREFIX
 from streams.core.retry import next_retry
 from streams.core.validation import ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineLog, InlineTask, Outcome, Task
@@ -550,7 +551,9 @@ class Walker:
         inputs, errors = coerce_inputs(target.flow.inputs, task.inputs)
         if errors:
             return {"error": f"subflow {task.namespace}.{task.flowId}: " + "; ".join(errors)}
-        labels = {**(s.labels if task.inheritLabels else {}), **task.labels}
+        # System labels (the correlation id) always follow the chain, as in Kestra.
+        system = {k: v for k, v in s.labels.items() if k.startswith(SYSTEM_LABEL_PREFIX)}
+        labels = {**system, **(s.labels if task.inheritLabels else {}), **task.labels}
         return {
             # A restarted Subflow task starts a new child, not the one that failed.
             "executionId": derive_id(s.id, run.id, "subflow")

@@ -4,9 +4,11 @@ names the Java test each family comes from)."""
 from __future__ import annotations
 
 from schemas.states import State
-from tests.unit.core.helpers import run
+from tests.unit.core.driver import Sim
+from tests.unit.core.helpers import flow, run
 
 LOG = "io.kestra.plugin.core.log.Log"
+RETURN = "io.kestra.plugin.core.debug.Return"
 FLOW = "io.kestra.plugin.core.flow"
 
 
@@ -134,3 +136,39 @@ def test_allow_failure_and_allow_warning_on_a_flowable() -> None:
             "log-allowed",
             "seq",
         ]
+
+
+def _calls(flow_id: str, child: str) -> str:
+    return flow(
+        f"""
+        tasks:
+          - id: subflow
+            type: {FLOW}.Subflow
+            namespace: company.team
+            flowId: {child}
+        """,
+        flow_id=flow_id,
+    )
+
+
+def test_a_subflow_chain_carries_the_root_as_correlation_id_label() -> None:
+    # subflow-parent/child/grand-child (CorrelationIdTest): every level SUCCESS, and the
+    # grand-child reads `labels.system.correlationId`: the root execution's id.
+    grand_child = flow(
+        f"""
+        tasks:
+          - id: firstLevel
+            type: {RETURN}
+            format: "My grandparent is {{{{ labels.system.correlationId }}}}"
+        """,
+        flow_id="grand-child",
+    )
+    sim = Sim(_calls("f", "child"), _calls("child", "grand-child"), grand_child)
+    sim.start("f")
+    sim.check()
+    assert len(sim.records) == 3
+    for execution_id in sim.records:
+        assert sim.state(execution_id).state == State.SUCCESS
+        assert sim.state(execution_id).labels["system.correlationId"] == "e1"
+    [last] = [e for e in sim.records if sim.state(e).flow_id == "grand-child"]
+    assert sim.run_of("firstLevel", last).outputs == {"value": "My grandparent is e1"}

@@ -982,7 +982,7 @@ def test_labels_and_variables_reach_the_context() -> None:
         """
     )
     assert sim.run_of("r").outputs == {"value": "hi data f r"}
-    assert sim.state().labels == {"team": "data"}
+    assert sim.state().labels == {"team": "data", "system.correlationId": "e1"}
 
 
 def test_parallel_limit_frees_the_slot_of_a_flowable_child_that_ends() -> None:
