@@ -60,18 +60,36 @@ def defang(value: Any) -> Any:
 
 
 def outputs_view(state: Execution) -> dict[str, Any]:
-    """Kestra's `outputs`: `outputs.t.x`, and `outputs.t[value].x` inside a ForEach."""
+    """Kestra's `outputs`: `outputs.t.x`, `outputs.t[value].x` inside a ForEach, and
+    `outputs.t[outer][inner].x` inside nested ones (every enclosing value, outermost first)."""
     view: dict[str, Any] = {}
     for run in state.task_runs.values():
         if not run.outputs:
             continue
-        if run.value is None:
+        path = _values_path(state, run)
+        if not path:
             view[run.task_id] = run.outputs
-        else:
-            bucket = view.setdefault(run.task_id, {})
-            if isinstance(bucket, dict):
-                bucket[run.value] = run.outputs
+            continue
+        bucket = view.setdefault(run.task_id, {})
+        for value in path[:-1]:
+            if not isinstance(bucket, dict):
+                break
+            bucket = bucket.setdefault(value, {})
+        if isinstance(bucket, dict):
+            bucket[path[-1]] = run.outputs
     return view
+
+
+def _values_path(state: Execution, run: TaskRun) -> list[str]:
+    """The loop values around a task run, outermost first. A value a plain flowable
+    (Sequential, If...) passes down to its children counts once."""
+    path = [run.value] if run.value is not None else []
+    current = state.task_runs.get(run.parent_id) if run.parent_id else None
+    while current is not None:
+        if current.value is not None and (not path or path[0] != current.value):
+            path.insert(0, current.value)
+        current = state.task_runs.get(current.parent_id) if current.parent_id else None
+    return path
 
 
 def _parents(state: Execution, run: TaskRun | None) -> list[dict[str, Any]]:

@@ -242,7 +242,8 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
         return _replace_run(state, moved.model_copy(update={"resume_at": event.resume_at}))
     if isinstance(event, TaskRunResumed):
         moved = _moved(state, run, event, State.RUNNING)
-        return _replace_run(state, moved.model_copy(update={"resume_at": None}))
+        resumed = {"onResume": event.inputs} if event.inputs else {}
+        return _replace_run(state, moved.model_copy(update={"resume_at": None, "outputs": resumed}))
     target = _TASK_RUN_END_STATE.get(type(event))
     if target is not None:
         assert isinstance(

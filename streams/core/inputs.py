@@ -295,8 +295,8 @@ def on_wake_up(em: Emitter, cmd: WakeUp) -> None:
 
 
 def _resume_run(em: Emitter, run: TaskRun, inputs: dict[str, Any]) -> None:
+    # The walk ends the Pause: at once, or after its `tasks` ran (as in Kestra).
     em.emit(TaskRunResumed, task_run_id=run.id, inputs=inputs)
-    em.end_task_run(run.id, State.SUCCESS, outputs={"onResume": inputs} if inputs else {})
 
 
 def on_subflow_ended(em: Emitter, cmd: SubflowEnded) -> None:

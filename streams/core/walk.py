@@ -32,6 +32,7 @@ from streams.core.deferred import defer_lookups, lookups_in, needs_worker
 # Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.emitter import Emitter
 from streams.core.expressions import Budget, ExpressionError, render, render_bool
+from streams.core.expressions.values import to_text
 from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
@@ -374,13 +375,27 @@ class Walker:
         if not any(_has_expression(raw[k]) for k in names):
             return task
         context = self._context(run, task)
+        written = dict(raw)
         for key in names:
             # Templates using secret()/kv()/read() render on the worker.
             raw[key] = self._render(defer_lookups(raw[key], context, self.em.time), context)
         try:
             return type(task).model_validate(raw)
         except ValidationError as exc:
-            raise ValueError(f"rendered properties are invalid: {_short_validation(exc)}") from None
+            problem = _short_validation(exc)
+        # A property written as text that rendered to a map, list or number is taken as
+        # its text where the task wants text, as on Kestra (`message: "{{ inputs.json }}"`).
+        as_text = {
+            k: to_text(raw[k])
+            for k in names
+            if isinstance(written[k], str) and not isinstance(raw[k], str) and raw[k] is not None
+        }
+        if as_text:
+            try:
+                return type(task).model_validate({**raw, **as_text})
+            except ValidationError:
+                pass
+        raise ValueError(f"rendered properties are invalid: {problem}")
 
     def _start(self, run: TaskRun, task: Task, *, again: bool = False) -> None:
         try:
@@ -515,7 +530,8 @@ class Walker:
             return {"condition": self._render_bool(condition, self._context(run, task))}
         if isinstance(task, Switch):
             value = self._render(self._decided_here(task.value, "value"), self._context(run, task))
-            return {"value": "" if value is None else str(value)}
+            # Compared as Kestra prints it: `true`, not Python's `True`.
+            return {"value": to_text(value)}
         if isinstance(task, ForEach | EachSequential | EachParallel):
             raw = task.values if isinstance(task, ForEach) else task.value
             values = self._render(self._decided_here(raw, "values"), self._context(run, task))
@@ -538,6 +554,11 @@ class Walker:
             return {"values": [v if isinstance(v, str) else json.dumps(v) for v in values]}
         if isinstance(task, Subflow):
             return self._decide_subflow(run, task)
+        if isinstance(task, Pause) and task.duration:
+            try:
+                parse_duration(task.duration)
+            except ValueError as exc:
+                raise ValueError(f"pauseDuration/delay: {exc}") from None
         if isinstance(task, Parallel | Dag):
             self.bounds.check_fan_out(len(task.tasks), "parallel tasks")
         return {}
@@ -569,19 +590,22 @@ class Walker:
         }
 
     def _step_flowable(self, run: TaskRun, task: FlowableTask) -> None:
-        if isinstance(task, Subflow | Pause):
-            return  # they end through SubflowEnded / resume, not through children
+        if isinstance(task, Subflow):
+            return  # it ends through SubflowEnded, not through children
         result = self._flowable_result(run, task)
         if result is None:
             return
         if isinstance(task, AllowFailure) and result.is_failure and not self.killing:
             result = State.WARNING
-        self.em.end_task_run(run.id, result)
+        # A resumed Pause keeps what it was resumed with (`onResume`) as its outputs.
+        outputs = dict(run.outputs) if isinstance(task, Pause) else {}
+        self.em.end_task_run(run.id, result, outputs=outputs)
 
     def _flowable_result(self, run: TaskRun, task: FlowableTask) -> State | None:
         errors, finally_ = task.errors, task.finally_
         value = run.value
-        if isinstance(task, Sequential):
+        if isinstance(task, Sequential | Pause):
+            # A Pause is stepped once resumed: its `tasks` run then, in sequence.
             return self._block(task.tasks, errors, finally_, run.id, value, self._sequence)
         if isinstance(task, Parallel):
             limit = task.concurrent

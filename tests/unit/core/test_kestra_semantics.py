@@ -3,6 +3,8 @@ names the Java test each family comes from)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from schemas.states import State
 from tests.unit.core.driver import Sim
 from tests.unit.core.helpers import flow, run
@@ -172,3 +174,86 @@ def test_a_subflow_chain_carries_the_root_as_correlation_id_label() -> None:
         assert sim.state(execution_id).labels["system.correlationId"] == "e1"
     [last] = [e for e in sim.records if sim.state(e).flow_id == "grand-child"]
     assert sim.run_of("firstLevel", last).outputs == {"value": "My grandparent is e1"}
+
+
+def test_a_pause_with_tasks_runs_them_once_its_delay_is_over() -> None:
+    # pause-delay.yaml (PauseTest.runDelay): PAUSED with one task run, then SUCCESS with
+    # three; the Pause went PAUSED once and RUNNING twice.
+    sim = run(
+        f"""
+        tasks:
+          - id: pause
+            type: {FLOW}.Pause
+            delay: PT1S
+            tasks:
+              - id: subtask
+                type: {LOG}
+                message: after the pause
+          - id: last
+            type: {RETURN}
+            format: last
+        """
+    )
+    paused = [s for s in sim.snapshots["e1"] if s.state == State.PAUSED]
+    assert paused and len(paused[0].task_runs) == 1
+    assert sim.state().state == State.SUCCESS
+    assert len(sim.state().task_runs) == 3
+    pause = sim.run_of("pause")
+    moves = [h.state for h in pause.history]
+    assert moves.count(State.PAUSED) == 1 and moves.count(State.RUNNING) == 2
+    subtask = sim.run_of("subtask")
+    assert subtask.parent_id == pause.id
+    assert subtask.history[0].date >= pause.history[0].date + dt.timedelta(seconds=1)
+
+
+def test_outputs_inside_nested_loops_are_keyed_by_every_enclosing_value() -> None:
+    # each-sequential-nested.yaml: outputs['1-2-1_return'].s1['a a'].value
+    sim = run(
+        f"""
+        tasks:
+          - id: outer
+            type: {FLOW}.ForEach
+            values: ["s1", "s2"]
+            tasks:
+              - id: inner
+                type: {FLOW}.ForEach
+                values: ["a a", "b b"]
+                tasks:
+                  - id: ret
+                    type: {RETURN}
+                    format: "{{{{ parent.taskrun.value }}}}/{{{{ taskrun.value }}}}"
+                  - id: read
+                    type: {RETURN}
+                    format: "{{{{ outputs.ret.s1[taskrun.value].value }}}}"
+          - id: last
+            type: {RETURN}
+            format: "{{{{ outputs.ret.s2['a a'].value }}}}"
+        """
+    )
+    assert sim.state().state == State.SUCCESS
+    assert sim.run_of("last").outputs == {"value": "s2/a a"}
+    assert {r.outputs["value"] for r in sim.runs("read")} == {"s1/a a", "s1/b b"}
+
+
+def test_switch_compares_a_boolean_as_kestra_prints_it_and_a_map_renders_as_text() -> None:
+    # allow-failure.yaml's switch on `{{ inputs.crash is defined }}`; empty-variables.yml.
+    sim = run(
+        f"""
+        inputs:
+          - id: obj
+            type: JSON
+        tasks:
+          - id: pick
+            type: {FLOW}.Switch
+            value: "{{{{ inputs.obj is defined }}}}"
+            cases:
+              "true":
+                - id: log
+                  type: {LOG}
+                  message: "{{{{ inputs.obj.json.someEmptyObject }}}}"
+        """,
+        {"obj": '{"json": {"someEmptyObject": {}}}'},
+    )
+    assert sim.state().state == State.SUCCESS
+    ended = next(e for e in sim.events["e1"] if e.type == "TaskRunSucceeded" and e.logs)
+    assert [line.message for line in ended.logs] == ["{}"]

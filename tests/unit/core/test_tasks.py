@@ -863,7 +863,7 @@ def test_rendered_property_of_the_wrong_type_fails_the_task() -> None:
     )
     wait = sim.run_of("wait")
     assert wait.state == State.FAILED
-    assert wait.error is not None and "rendered properties are invalid" in wait.error
+    assert wait.error is not None and "not an ISO-8601 duration" in wait.error
     assert "pauseDuration" in wait.error
     assert sim.state().state == State.FAILED
 
