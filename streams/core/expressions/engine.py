@@ -113,6 +113,14 @@ class _Environment(guarded.BudgetedEnvironment):
                 pass
         return super().getattr(obj, attribute)
 
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        # `block[missing].child ?? x`: an undefined key makes the lookup undefined (and
+        # stays the one reported if used), as Pebble's AttributeNotFoundException.
+        if isinstance(argument, Undefined):
+            budget.step()
+            return argument
+        return super().getitem(obj, argument)
+
 
 def _environment() -> _Environment:
     env = _Environment(
