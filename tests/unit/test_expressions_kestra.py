@@ -334,7 +334,8 @@ def test_kestra_filter_failures() -> None:
         ("{{ (zoned | timestamp) > (zoned | dateAdd(-1, 'DAYS') | timestamp) }}", True),
         ('{{ zoned | timestampNano(timeZone="Europe/Paris") }}', 1378653552123456000),
         (
-            '{{ zoned | dateAdd(-1,"DAYS",timeZone="Europe/Paris") | date(timeZone="Europe/Paris") }}',
+            '{{ zoned | dateAdd(-1,"DAYS",timeZone="Europe/Paris") '
+            '| date(timeZone="Europe/Paris") }}',
             "2013-09-07T17:19:12.123456+02:00",
         ),
         (
