@@ -191,6 +191,8 @@ def test_pebble_filters_and_functions(template: str, expected: Any) -> None:
         ('{{ "first line\nsecond line" | nindent(2, "\t") }}', "\n\t\tfirst line\n\t\tsecond line"),
         # ReplaceFilterTest
         ("{{ 'john doe is john doe' | replace({'john': 'jane'}) }}", "jane doe is jane doe"),
+        ("{{ 'aa1bb2' | replace({'(\\\\d)': '-$1-'}, regexp=true) }}", "aa-1-bb-2-"),
+        ("{{ {'a': ['x1', 2]} | replace({'x': 'y'}) }}", {"a": ["y1", "2"]}),
         # SlugifyFilterTest
         ('{{ "Test\t\t\ntest*" | slugify }}', "test-test"),
         # StartsWithFilterTest / EndsWithFilterTest / SubstringFilterTest

@@ -69,8 +69,18 @@ def length(value: Any) -> int:
     return 0 if value is None else len(value)
 
 
-def replace(value: Any, *args: Any, regexp: bool = False) -> str:
-    """Pebble `replace({'a': 'b', ...})` or Jinja `replace(old, new[, count])`."""
+def replace(value: Any, *args: Any, regexp: bool = False) -> Any:
+    """Kestra `replace({'a': 'b', ...}, regexp=false)` (also inside maps and lists, where
+    every leaf becomes text), or Jinja `replace(old, new[, count])`."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {
+            k: replace(v if v is not None else "null", *args, regexp=regexp)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [replace(v if v is not None else "null", *args, regexp=regexp) for v in value]
     text = _str(value)
     if len(args) == 1 and isinstance(args[0], Mapping):
         pairs = [(str(k), _str(v)) for k, v in args[0].items()]
@@ -82,7 +92,10 @@ def replace(value: Any, *args: Any, regexp: bool = False) -> str:
     else:
         raise ExpressionError("", "replace expects a mapping, or an old and a new string")
     for old, new in pairs:
-        text = patterns.substitute(old, new, text) if regexp else text.replace(old, new)
+        if regexp:
+            text = patterns.substitute(old, patterns.java_replacement(new), text)
+        else:
+            text = text.replace(old, new)
     return text
 
 

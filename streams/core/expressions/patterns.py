@@ -92,3 +92,30 @@ def split(pattern: str, text: str, maxsplit: int = 0) -> list[str]:
         ) from exc
     pieces.append(text[start:])
     return pieces
+
+
+def java_replacement(replacement: str) -> str:
+    """A java.util.regex replacement (`$1`, `${name}`, `\\$` for a dollar) in Python's
+    syntax (`\\g<1>`), for Kestra's `replace(..., regexp=true)`."""
+    out: list[str] = []
+    i = 0
+    while i < len(replacement):
+        c = replacement[i]
+        if c == "\\" and i + 1 < len(replacement):
+            nxt = replacement[i + 1]
+            out.append("\\\\" if nxt == "\\" else nxt)
+            i += 2
+        elif c == "$" and replacement[i + 1 : i + 2] == "{":
+            end = replacement.index("}", i)
+            out.append(f"\\g<{replacement[i + 2 : end]}>")
+            i = end + 1
+        elif c == "$" and replacement[i + 1 : i + 2].isdigit():
+            j = i + 1
+            while j < len(replacement) and replacement[j].isdigit():
+                j += 1
+            out.append(f"\\g<{replacement[i + 1 : j]}>")
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
