@@ -29,23 +29,34 @@ def iso(value: datetime | date) -> str:
     return text
 
 
-def to_datetime(value: object, existing_format: str | None = None) -> datetime:
-    """An aware datetime from a datetime, a date or text; naive values are taken as UTC."""
+def to_datetime(
+    value: object, existing_format: str | None = None, default_zone: tzinfo = UTC
+) -> datetime:
+    """An aware datetime from a datetime, a date, epoch seconds or text. As in Kestra, a
+    value without a zone is read in `default_zone` (the filter's timeZone, else UTC) and a
+    bare date is that day's start."""
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
         dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC).astimezone(default_zone)
     elif isinstance(value, str):
         try:
             if existing_format:
-                dt = datetime.strptime(value, _to_strptime(existing_format))
+                named = _PARSERS.get(existing_format.lower())
+                dt = (
+                    named(value)
+                    if named
+                    else datetime.strptime(value, _to_strptime(existing_format))
+                )
             else:
                 dt = datetime.fromisoformat(value.strip())
         except ValueError as exc:
             raise ExpressionError("", f"cannot read {value!r} as a date: {exc}") from None
     else:
         raise ExpressionError("", f"expected a date, got {type(value).__name__}")
-    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=default_zone)
 
 
 def zone(name: str) -> tzinfo:
@@ -63,11 +74,14 @@ def format_date(
     existing_format: str | None = None,
     time_zone: str | None = None,
 ) -> str:
-    dt = to_datetime(value, existing_format)
-    if time_zone:
-        dt = dt.astimezone(zone(time_zone))
-    if not fmt:
-        return iso(dt)
+    """Kestra's date filter: the value in `time_zone` (UTC without one, Kestra's server
+    zone), in a Java pattern, a named format (`iso` by default) or strftime."""
+    tz = zone(time_zone) if time_zone else UTC
+    dt = to_datetime(value, existing_format, tz).astimezone(tz)
+    return format_in(dt, fmt or "iso")
+
+
+def format_in(dt: datetime, fmt: str) -> str:
     named = _NAMED.get(fmt.lower())
     if named is not None:
         return named(dt)
@@ -107,8 +121,13 @@ def date_add(value: object, amount: int, unit: str) -> datetime:
     raise ExpressionError("", f"unknown time unit {unit!r} (use e.g. SECONDS, HOURS, DAYS, MONTHS)")
 
 
-def timestamp(value: object, per_second: int) -> int:
-    dt = to_datetime(value)
+def timestamp(
+    value: object,
+    per_second: int,
+    time_zone: str | None = None,
+    existing_format: str | None = None,
+) -> int:
+    dt = to_datetime(value, existing_format, zone(time_zone) if time_zone else UTC)
     delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
     micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
     return micros * per_second // 1_000_000
@@ -268,7 +287,7 @@ def _java(pattern: str) -> Callable[[datetime], str]:
 
 # Kestra's named formats (DateTimeFormatter constants and its short aliases).
 _NAMED: dict[str, Callable[[datetime], str]] = {
-    "iso": iso,
+    "iso": _java("yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX"),
     "iso_date_time": iso,
     "iso_offset_date_time": iso,
     "iso_zoned_date_time": iso,
@@ -282,8 +301,26 @@ _NAMED: dict[str, Callable[[datetime], str]] = {
     "iso_milli": _java("yyyy-MM-dd'T'HH:mm:ss.SSSXXX"),
     "sql": _java("yyyy-MM-dd HH:mm:ss.SSSSSS"),
     "sql_sec": _java("yyyy-MM-dd HH:mm:ss"),
+    "sql_seq": _java("yyyy-MM-dd HH:mm:ss"),  # Kestra's spelling
     "sql_seconds": _java("yyyy-MM-dd HH:mm:ss"),
     "sql_milli": _java("yyyy-MM-dd HH:mm:ss.SSS"),
     "basic_iso_date": _java("yyyyMMdd"),
     "rfc_1123_date_time": _rfc1123,
+}
+
+
+def _rfc1123_parse(text: str) -> datetime:
+    return datetime.strptime(text.replace("GMT", "+0000"), "%a, %d %b %Y %H:%M:%S %z")
+
+
+_PARSERS: dict[str, Callable[[str], datetime]] = {
+    "rfc_1123_date_time": _rfc1123_parse,
+    "iso": datetime.fromisoformat,
+    "iso_date_time": datetime.fromisoformat,
+    "iso_offset_date_time": datetime.fromisoformat,
+    "iso_zoned_date_time": datetime.fromisoformat,
+    "iso_instant": datetime.fromisoformat,
+    "iso_local_date_time": datetime.fromisoformat,
+    "iso_date": datetime.fromisoformat,
+    "iso_local_date": datetime.fromisoformat,
 }

@@ -21,7 +21,7 @@ from jinja2.parser import Parser
 from jinja2.runtime import StrictUndefined
 from jinja2.utils import missing
 
-from streams.core.expressions import budget, guarded, pebble
+from streams.core.expressions import budget, functions_extra, guarded, pebble
 from streams.core.expressions.budget import Budget, BudgetExceeded, RenderLimits
 from streams.core.expressions.errors import ExpressionError
 from streams.core.expressions.filters import FILTERS, TESTS
@@ -112,6 +112,14 @@ class _Environment(guarded.BudgetedEnvironment):
             except (KeyError, TypeError):
                 pass
         return super().getattr(obj, attribute)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        # `block[missing].child ?? x`: an undefined key makes the lookup undefined (and
+        # stays the one reported if used), as Pebble's AttributeNotFoundException.
+        if isinstance(argument, Undefined):
+            budget.step()
+            return argument
+        return super().getitem(obj, argument)
 
 
 def _environment() -> _Environment:
@@ -254,8 +262,12 @@ def _evaluate(source: str, context: Mapping[str, Any], now: datetime, as_text: b
 
 
 # Functions whose data only a worker holds (secrets, KV values, files): see
-# streams/core/deferred.py.
-_LOOKUPS = frozenset({"secret", "kv", "read"})
+# streams/core/deferred.py. fileSize() computes on a file, so its call is always acted on.
+_LOOKUPS = frozenset({"secret", "kv", "read", "fileSize"})
+_COMPUTED = frozenset({"fileSize"})
+# Functions drawing from the execution and task run ids (functions_extra): a deferred
+# template that calls them needs those variables too.
+_DRAWING = frozenset({"uuid", "id", "randomInt", "encrypt"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +297,12 @@ def analyse(text: str) -> Analysis:
     names = frozenset(
         n.name for n in ast.find_all(nodes.Name) if n.ctx == "load" and n.name not in _ENV.globals
     )
+    called = {n.name for n in ast.find_all(nodes.Name) if n.name in _DRAWING}
+    if called:
+        names |= {"execution", "taskrun"}
     lookups = frozenset(call.node.name for call in calls if isinstance(call.node, nodes.Name))
-    return Analysis(lookups, names, any(id(call) not in printed for call in calls))
+    acted_on = any(id(call) not in printed for call in calls) or bool(lookups & _COMPUTED)
+    return Analysis(lookups, names, acted_on)
 
 
 def _has_template(text: str) -> bool:
@@ -334,10 +350,17 @@ def render(
     shares one budget, and `account` (a budget.Budget) shares one between renders.
     """
     token = budget.start(limits, account)
+    draws = functions_extra.start_draws()
     try:
         return _render(value, context, _aware(now))
     finally:
+        functions_extra.finish_draws(draws)
         budget.finish(token)
+
+
+def render_nested(value: Any, context: Mapping[str, Any], now: datetime) -> Any:
+    """For render()/renderOnce() inside a template: the same budget and draws."""
+    return _render(value, context, now)
 
 
 def truthy(value: Any) -> bool:

@@ -15,12 +15,18 @@ import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Undefined
 
-from streams.core.expressions import dates, patterns
+from streams.core.expressions import (
+    dates,
+    filters_collections,
+    filters_data,
+    filters_text,
+    patterns,
+)
 from streams.core.expressions.errors import ExpressionError
 from streams.core.expressions.values import is_empty, to_json, to_text
 
@@ -63,24 +69,18 @@ def length(value: Any) -> int:
     return 0 if value is None else len(value)
 
 
-def keys(value: Mapping[Any, Any]) -> list[Any]:
-    return list(value.keys())
-
-
-def values(value: Mapping[Any, Any]) -> list[Any]:
-    return list(value.values())
-
-
-def split(value: Any, delimiter: str, limit: int | None = None) -> list[str]:
-    # Java's limit counts pieces, Python's maxsplit counts cuts.
-    text = _str(value)
-    if limit is not None and limit > 0:
-        return text.split(delimiter, limit - 1)
-    return text.split(delimiter)
-
-
-def replace(value: Any, *args: Any, regexp: bool = False) -> str:
-    """Pebble `replace({'a': 'b', ...})` or Jinja `replace(old, new[, count])`."""
+def replace(value: Any, *args: Any, regexp: bool = False) -> Any:
+    """Kestra `replace({'a': 'b', ...}, regexp=false)` (also inside maps and lists, where
+    every leaf becomes text), or Jinja `replace(old, new[, count])`."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {
+            k: replace(v if v is not None else "null", *args, regexp=regexp)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [replace(v if v is not None else "null", *args, regexp=regexp) for v in value]
     text = _str(value)
     if len(args) == 1 and isinstance(args[0], Mapping):
         pairs = [(str(k), _str(v)) for k, v in args[0].items()]
@@ -92,7 +92,10 @@ def replace(value: Any, *args: Any, regexp: bool = False) -> str:
     else:
         raise ExpressionError("", "replace expects a mapping, or an old and a new string")
     for old, new in pairs:
-        text = patterns.substitute(old, new, text) if regexp else text.replace(old, new)
+        if regexp:
+            text = patterns.substitute(old, patterns.java_replacement(new), text)
+        else:
+            text = text.replace(old, new)
     return text
 
 
@@ -176,11 +179,11 @@ def base64decode(value: Any) -> str:
         raise ExpressionError("", f"invalid base64 text: {exc}") from None
 
 
-def _digest(name: str) -> Callable[[Any], str]:
-    return lambda value: hashlib.new(name, _bytes(value)).hexdigest()
+def _digest(name: str) -> Callable[[Any], str | None]:
+    return lambda value: None if value is None else hashlib.new(name, _bytes(value)).hexdigest()
 
 
-def from_json(value: Any) -> Any:
+def read_json(value: Any) -> Any:
     if not isinstance(value, str | bytes):
         return value  # already structured: reading it again is a no-op
     try:
@@ -201,8 +204,35 @@ def date(
     return dates.format_date(value, format, existingFormat, timeZone)
 
 
-def date_add(value: Any, amount: int, unit: str) -> datetime:
-    return dates.date_add(value, int(amount), unit)
+def date_add(
+    value: Any,
+    amount: int,
+    unit: str,
+    format: str | None = None,
+    timeZone: str | None = None,
+    existingFormat: str | None = None,
+    locale: str | None = None,
+) -> datetime | str | None:
+    """Kestra's dateAdd. Without `format` the result stays a date (printed in ISO), so that
+    it can go on to `date` or `timestamp`; with one it is formatted like `date`."""
+    del locale
+    if value is None:
+        return None
+    tz = dates.zone(timeZone) if timeZone else None
+    start = dates.to_datetime(value, existingFormat, tz or UTC)
+    moved = dates.date_add(start.astimezone(tz) if tz else start, int(amount), unit)
+    return moved if format is None else dates.format_in(moved.astimezone(tz or UTC), format)
+
+
+def _timestamp(per_second: int) -> Callable[..., Any]:
+    def stamp(
+        value: Any, timeZone: str | None = None, existingFormat: str | None = None
+    ) -> int | None:
+        if value is None:
+            return None
+        return dates.timestamp(value, per_second, timeZone, existingFormat)
+
+    return stamp
 
 
 def _is_json(value: Any) -> bool:
@@ -235,9 +265,32 @@ _STRICT: dict[str, Callable[..., Any]] = {
     "last": last,
     "join": join,
     "length": length,
-    "keys": keys,
-    "values": values,
-    "split": split,
+    "keys": filters_collections.keys,
+    "values": filters_collections.values,
+    "split": filters_collections.split,
+    "chunk": filters_collections.chunk,
+    "flatten": filters_collections.flatten,
+    "merge": filters_collections.merge,
+    "slice": filters_collections.slice_,
+    "sort": filters_collections.sort,
+    "rsort": filters_collections.rsort,
+    "reverse": filters_collections.reverse,
+    "jq": filters_collections.jq,
+    "abbreviate": filters_text.abbreviate,
+    "title": filters_text.title,
+    "lower": filters_text.lower,
+    "upper": filters_text.upper,
+    "trim": filters_text.trim,
+    "escapeChar": filters_text.escape_char,
+    "indent": filters_text.indent,
+    "nindent": filters_text.nindent,
+    "urlencode": filters_text.urlencode,
+    "urldecode": filters_text.urldecode,
+    "numberFormat": filters_text.number_format,
+    "nl2br": filters_text.nl2br,
+    "className": filters_text.class_name,
+    "yaml": filters_data.to_yaml,
+    "toIon": filters_data.to_ion,
     "replace": replace,
     "capitalize": capitalize,
     "number": number,
@@ -256,13 +309,13 @@ _STRICT: dict[str, Callable[..., Any]] = {
     "md5": _digest("md5"),
     "json": to_json,
     "toJson": to_json,
-    "fromJson": from_json,
+    "fromJson": read_json,
     "date": date,
     "dateAdd": date_add,
-    "timestamp": lambda v: dates.timestamp(v, 1),
-    "timestampMilli": lambda v: dates.timestamp(v, 1_000),
-    "timestampMicro": lambda v: dates.timestamp(v, 1_000_000),
-    "timestampNano": lambda v: dates.timestamp(v, 1_000_000_000),
+    "timestamp": _timestamp(1),
+    "timestampMilli": _timestamp(1_000),
+    "timestampMicro": _timestamp(1_000_000),
+    "timestampNano": _timestamp(1_000_000_000),
 }
 FILTERS: dict[str, Callable[..., Any]] = _LENIENT | {k: _strict(f) for k, f in _STRICT.items()}
 
@@ -274,5 +327,7 @@ TESTS: dict[str, Callable[..., bool]] = {
     "empty": is_empty,
     "null": lambda v: v is None,
     "map": lambda v: isinstance(v, Mapping),
+    # Pebble: a Java Iterable (a list, not a text or a map).
+    "iterable": lambda v: isinstance(v, list | tuple | set | frozenset),
     "json": _is_json,
 }

@@ -14,8 +14,9 @@ from typing import Any
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from streams.core.expressions import dates, filters_data, functions_extra
 from streams.core.expressions.errors import ExpressionError
-from streams.core.expressions.filters import from_json
+from streams.core.expressions.filters import read_json
 
 # Context keys the caller provides; templates cannot name them (see engine._check_names).
 NOW_KEY = "_now"
@@ -34,10 +35,21 @@ def _mapping(ctx: Context, key: str) -> Mapping[str, Any]:
 
 
 @pass_context
-def now(ctx: Context) -> datetime:
+def now(
+    ctx: Context,
+    format: str | None = None,
+    timeZone: str | None = None,
+    existingFormat: str | None = None,
+    locale: str | None = None,
+) -> datetime | str:
+    """The render time. Kestra's now() gives it as text (`date`'s arguments); without any,
+    Lanner keeps it a date, which prints the same ISO text and can go on to `date`."""
+    del existingFormat, locale
     value = ctx.get(NOW_KEY)
     assert isinstance(value, datetime), "the engine always sets _now"
-    return value
+    if format is None and timeZone is None:
+        return value
+    return dates.format_date(value, format, None, timeZone)
 
 
 @pass_context
@@ -74,6 +86,14 @@ def error_logs(ctx: Context) -> list[Any]:
     return list(logs) if isinstance(logs, list | tuple) else []
 
 
+def from_json(json: Any = ...) -> Any:
+    """Kestra's fromJson(json) (and the older json()): JSON text to data; null gives null
+    (and, in Lanner, data that is already structured comes back as is)."""
+    if json is ...:
+        raise ExpressionError("", "The 'fromJson' function expects an argument 'json'.")
+    return None if json is None else read_json(json)
+
+
 def pebble_range(start: int, end: int | None = None, step: int = 1) -> list[int]:
     """Pebble's `range(start, end[, step])` includes `end`; a lone `range(n)` is Python's."""
     if end is None:
@@ -95,4 +115,20 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "json": from_json,
     "fromJson": from_json,
     "range": pebble_range,
+    "yaml": filters_data.from_yaml,
+    "fromIon": filters_data.from_ion,
+    "uuid": functions_extra.uuid,
+    "id": functions_extra.short_id,
+    "randomInt": functions_extra.random_int,
+    "encrypt": functions_extra.encrypt,
+    "decrypt": functions_extra.decrypt,
+    "fileURI": functions_extra.file_uri,
+    "fileSize": functions_extra.file_size,
+    "printContext": functions_extra.print_context,
+    "fetchContext": functions_extra.print_context,
+    "currentEachOutput": functions_extra.current_each_output,
+    "render": functions_extra.render,
+    "renderOnce": functions_extra.render_once,
+    "max": functions_extra.maximum,
+    "min": functions_extra.minimum,
 }

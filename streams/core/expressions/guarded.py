@@ -17,7 +17,7 @@ from jinja2 import nodes
 from jinja2.runtime import Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from streams.core.expressions import budget
+from streams.core.expressions import budget, operators
 
 # str methods that pad: their first argument is the width of the result.
 _PADDING = frozenset({"center", "ljust", "rjust", "zfill"})
@@ -129,7 +129,7 @@ class BudgetedEnvironment(ImmutableSandboxedEnvironment):
     """The sandbox, with every call, lookup and amplifying operator charged to the render
     budget (streams/core/expressions/budget.py)."""
 
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    intercepted_binops = frozenset({"*", "**", "+", "-", "/", "%"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         budget.step()
@@ -147,6 +147,10 @@ class BudgetedEnvironment(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         budget.step()
+        operands = operators.pebble_binop(operator, left, right)
+        if isinstance(operands, operators.Done):
+            return budget.check_result(operands.value)
+        left, right = operands
         if operator == "**":
             budget.check_power(left, right)
         elif operator == "*":

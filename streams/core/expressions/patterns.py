@@ -69,3 +69,53 @@ def matches_whole(pattern: str, text: str, seconds: float = DEFAULT_SECONDS) -> 
         raise PatternError(
             f"matching {pattern!r} took longer than {seconds:g} s (a backtracking pattern?)"
         ) from exc
+
+
+def split(pattern: str, text: str, maxsplit: int = 0) -> list[str]:
+    """Java's String.split pieces, bounded in time: groups are not returned, a zero-width
+    match at the start makes no empty first piece, at most `maxsplit` cuts (0: all).
+    Trailing empty pieces are the caller's to drop."""
+    seconds = _seconds()
+    pieces: list[str] = []
+    start = 0
+    try:
+        for match in _compiled(pattern).finditer(text, timeout=seconds):
+            if maxsplit and len(pieces) >= maxsplit:
+                break
+            if match.end() == 0:
+                continue
+            pieces.append(text[start : match.start()])
+            start = match.end()
+    except TimeoutError as exc:
+        raise budget.exceeded(
+            "LANNER_LIMITS_RENDER_SECONDS", seconds, f"the regular expression {pattern!r}"
+        ) from exc
+    pieces.append(text[start:])
+    return pieces
+
+
+def java_replacement(replacement: str) -> str:
+    """A java.util.regex replacement (`$1`, `${name}`, `\\$` for a dollar) in Python's
+    syntax (`\\g<1>`), for Kestra's `replace(..., regexp=true)`."""
+    out: list[str] = []
+    i = 0
+    while i < len(replacement):
+        c = replacement[i]
+        if c == "\\" and i + 1 < len(replacement):
+            nxt = replacement[i + 1]
+            out.append("\\\\" if nxt == "\\" else nxt)
+            i += 2
+        elif c == "$" and replacement[i + 1 : i + 2] == "{":
+            end = replacement.index("}", i)
+            out.append(f"\\g<{replacement[i + 2 : end]}>")
+            i = end + 1
+        elif c == "$" and replacement[i + 1 : i + 2].isdigit():
+            j = i + 1
+            while j < len(replacement) and replacement[j].isdigit():
+                j += 1
+            out.append(f"\\g<{replacement[i + 1 : j]}>")
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
