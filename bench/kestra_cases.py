@@ -44,6 +44,11 @@ class Case(BaseModel):
     actions: list[str] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
     kv: dict[str, Any] = Field(default_factory=dict)  # "namespace/key" -> value, set first
+    secrets: dict[str, str] = Field(default_factory=dict)  # "namespace/name" -> value
+    labels: dict[str, str] = Field(default_factory=dict)  # given at creation
+    # The flow file whose execution (with `inputs`) starts this case's flow: a subflow's
+    # parent, or the upstream of a Flow trigger. The case's flow is then found by id.
+    via: str | None = None
     skip: str | None = None
     # Where Lanner deliberately differs from Kestra: why (README's Kestra table says so).
     differs: str | None = None

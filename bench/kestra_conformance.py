@@ -130,9 +130,14 @@ def run_case(client: LannerClient, valids: Path, case: Case, tmp: Path) -> Verdi
     for where, value in case.kv.items():
         kv_namespace, _, key = where.partition("/")
         client.set_kv(kv_namespace, key, value)
+    for where, secret in case.secrets.items():
+        secret_namespace, _, name = where.partition("/")
+        client.set_secret(secret_namespace, name, secret)
     try:
-        execution = _create(client, namespace, flow_id, case, tmp)
-        execution_id = str(execution["id"])
+        if case.via is None:
+            execution_id = str(_create(client, namespace, flow_id, case, tmp)["id"])
+        else:
+            execution_id = _started_via(client, valids, case, namespace, flow_id, tmp)
         for step in case.steps:
             _wait(client, execution_id, {step.when})
             if step.do == "kill":
@@ -148,6 +153,29 @@ def run_case(client: LannerClient, valids: Path, case: Case, tmp: Path) -> Verdi
     return Verdict(case, misses=compare(case, final))
 
 
+def _started_via(
+    client: LannerClient, valids: Path, case: Case, namespace: str, flow_id: str, tmp: Path
+) -> str:
+    """Runs the `via` flow, then finds the execution of the case's flow it caused."""
+    assert case.via is not None
+    before = _execution_ids(client, namespace, flow_id)
+    via_namespace, via_flow = _flow_key(valids, case.via)
+    upstream = str(_create(client, via_namespace, via_flow, case, tmp)["id"])
+    _wait(client, upstream, TERMINAL)
+    deadline = time.monotonic() + CASE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        new = _execution_ids(client, namespace, flow_id) - before
+        if new:
+            return sorted(new)[0]
+        time.sleep(0.5)
+    raise TimeoutError(f"no execution of {namespace}.{flow_id} after {case.via} ran")
+
+
+def _execution_ids(client: LannerClient, namespace: str, flow_id: str) -> set[str]:
+    found = client.search_executions(namespace=namespace, flow_id=flow_id, size=1000)
+    return {str(e["id"]) for e in found["results"]}
+
+
 def _create(
     client: LannerClient, namespace: str, flow_id: str, case: Case, tmp: Path
 ) -> Mapping[str, Any]:
@@ -155,7 +183,7 @@ def _create(
         k: v["__file__"] for k, v in case.inputs.items() if isinstance(v, dict) and "__file__" in v
     }
     if not files:
-        return client.create_execution(namespace, flow_id, case.inputs)
+        return client.create_execution(namespace, flow_id, case.inputs, case.labels)
     paths = {}
     for name, content in files.items():
         paths[name] = tmp / f"{flow_id}-{name}.txt"
@@ -165,7 +193,7 @@ def _create(
         for k, v in case.inputs.items()
         if k not in files
     }
-    return client.create_execution_with_files(namespace, flow_id, plain, paths)
+    return client.create_execution_with_files(namespace, flow_id, plain, paths, case.labels)
 
 
 def main() -> None:
