@@ -83,6 +83,10 @@ class KvPort(Protocol):
 
     async def delete(self, namespace: str, key: str) -> bool: ...
 
+    async def keys(self, namespace: str) -> list[str]:
+        """The live (unexpired) keys of a namespace, sorted."""
+        ...
+
 
 @dataclass(frozen=True)
 class WorkerContext:
@@ -104,6 +108,8 @@ class WorkerContext:
     kv: KvPort | None = None
     # What child processes inherit: the worker's environment minus its secrets.
     env: Mapping[str, str] = field(default_factory=dict)
+    # The task run's `taskrun.value` inside a ForEach (state tasks isolate by it).
+    task_run_value: str | None = None
 
     def files_prefix(self) -> str:
         """The `kestra://` folder of this attempt's files."""

@@ -48,7 +48,7 @@ def test_a_close_task_type_is_offered_once_in_the_style_written(
         "io.kestra.plugin.jdbc.postgresql.Trigger",
         "io.kestra.plugin.scripts.node.Commands",  # not shell's or python's Commands
         "io.kestra.plugin.aws.s3.Upload",
-        "io.kestra.plugin.core.http.Download",
+        "io.kestra.plugin.core.http.Upload",
         "io.kestra.plugin.gcp.bigquery.Query",
         "com.example.Thing",
     ],

@@ -1,6 +1,7 @@
 """The core task plugins, registered under the `lanner.plugins` entry point `core`."""
 
 from streams.plugins.base import Task
+from streams.plugins.core.debug import Echo
 from streams.plugins.core.flowables import (
     AllowFailure,
     Dag,
@@ -14,7 +15,19 @@ from streams.plugins.core.flowables import (
     Subflow,
     Switch,
 )
+from streams.plugins.core.items import DeduplicateItems, FilterItems
 from streams.plugins.core.simple import Fail, Log, OutputValues, Return, Sleep
+from streams.plugins.core.state import StateDelete, StateGet, StateSet
+from streams.plugins.core.storage import (
+    Concat,
+    Delete,
+    LocalFiles,
+    PurgeCurrentExecutionFiles,
+    Reverse,
+    Size,
+    Split,
+)
+from streams.plugins.core.templating import TemplatedTask
 
 PLUGINS: list[type[Task]] = [
     Log,
@@ -33,4 +46,18 @@ PLUGINS: list[type[Task]] = [
     Dag,
     Subflow,
     Pause,
+    Echo,
+    Concat,
+    Split,
+    Size,
+    Delete,
+    Reverse,
+    FilterItems,
+    DeduplicateItems,
+    LocalFiles,
+    PurgeCurrentExecutionFiles,
+    StateGet,
+    StateSet,
+    StateDelete,
+    TemplatedTask,
 ]

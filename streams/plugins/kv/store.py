@@ -70,6 +70,10 @@ class LiveKvStore:
         await self._send(event.record_key, event.model_dump_json().encode())
         return existed
 
+    async def keys(self, namespace: str) -> list[str]:
+        await self.catch_up()
+        return [e.key for e in self._view.entries(self._tenant, namespace, self._now())]
+
     async def catch_up(self) -> None:
         if not await asyncio.to_thread(self._view.catch_up, _CATCH_UP_S):
             raise KvUnavailable(f"the KV view did not catch up within {_CATCH_UP_S:.0f} s")

@@ -87,3 +87,20 @@ class KvDeleteTask(_KeyTask):
         if not deleted and self.errorOnMissing:
             return self._missing()
         return Outcome(State.SUCCESS, {"deleted": deleted})
+
+
+class KvGetKeysTask(WorkerTask):
+    """Lists the keys of a namespace (the flow's unless `namespace` is given) that start
+    with `prefix` (all when unset), sorted, as the output `keys`."""
+
+    TYPE: ClassVar[str] = "kv.GetKeys"
+    KESTRA_TYPES: ClassVar[tuple[str, ...]] = (f"{_KESTRA}.GetKeys",)
+    prefix: str | None = None
+    namespace: str | None = None
+
+    async def run(self, ctx: WorkerContext) -> Outcome:
+        if ctx.kv is None:
+            return _no_store(self.id)
+        keys = await ctx.kv.keys(self.namespace or ctx.namespace)
+        prefix = self.prefix or ""
+        return Outcome(State.SUCCESS, {"keys": [k for k in keys if k.startswith(prefix)]})
