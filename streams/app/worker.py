@@ -223,6 +223,7 @@ class Worker:
             flow_id=job.flow_id,
             log=write_log,
             now=_now,
+            task_run_value=job.value,
             **self.edges.context_fields(job, _now),  # storage, KV, workdir, env
         )
         timeout = (job.deadline - _now()).total_seconds() if job.deadline else None
