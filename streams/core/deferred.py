@@ -41,7 +41,7 @@ def may_need_worker(task: InlineTask) -> bool:
     """Whether this inline task's spec can render to a deferred lookup (see needs_worker),
     so that a worker's reports about its runs are genuine."""
     text = task.model_dump_json()
-    return any(call in text for call in ("secret(", "kv(", "read("))
+    return any(call in text for call in ("secret(", "kv(", "read(", "fileSize("))
 
 
 def defer_lookups(value: Any, context: Mapping[str, Any], now: dt.datetime) -> Any:

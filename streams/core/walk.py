@@ -512,8 +512,8 @@ class Walker:
         )
         if isinstance(task, Pause):
             resume_at = None
-            if task.duration:
-                resume_at = self.em.time + parse_duration(task.duration)
+            if task.duration or task.timeout:
+                resume_at = self.em.time + parse_duration(task.duration or str(task.timeout))
             self.em.emit(TaskRunPaused, task_run_id=run.id, resume_at=resume_at)
             if self.state.state == State.RUNNING:
                 self.em.emit(ExecutionPaused)
@@ -531,7 +531,11 @@ class Walker:
         if isinstance(task, Switch):
             value = self._render(self._decided_here(task.value, "value"), self._context(run, task))
             # Compared as Kestra prints it: `true`, not Python's `True`.
-            return {"value": to_text(value)}
+            text = to_text(value)
+            if text not in task.cases and not task.defaults:
+                # Kestra's "No task found": nothing to run is a failure, not a success.
+                raise ValueError(f"no case matches {text!r} and there are no defaults")
+            return {"value": text}
         if isinstance(task, ForEach | EachSequential | EachParallel):
             raw = task.values if isinstance(task, ForEach) else task.value
             values = self._render(self._decided_here(raw, "values"), self._context(run, task))
@@ -554,11 +558,11 @@ class Walker:
             return {"values": [v if isinstance(v, str) else json.dumps(v) for v in values]}
         if isinstance(task, Subflow):
             return self._decide_subflow(run, task)
-        if isinstance(task, Pause) and task.duration:
+        if isinstance(task, Pause) and (task.duration or task.timeout):
             try:
-                parse_duration(task.duration)
+                parse_duration(task.duration or str(task.timeout))
             except ValueError as exc:
-                raise ValueError(f"pauseDuration/delay: {exc}") from None
+                raise ValueError(f"pauseDuration/delay/timeout: {exc}") from None
         if isinstance(task, Parallel | Dag):
             self.bounds.check_fan_out(len(task.tasks), "parallel tasks")
         return {}
@@ -597,13 +601,22 @@ class Walker:
             return
         if isinstance(task, AllowFailure) and result.is_failure and not self.killing:
             result = State.WARNING
-        # A resumed Pause keeps what it was resumed with (`onResume`) as its outputs.
-        outputs = dict(run.outputs) if isinstance(task, Pause) else {}
-        self.em.end_task_run(run.id, result, outputs=outputs)
+        self.em.end_task_run(run.id, result, outputs=self._flowable_outputs(run, task))
+
+    @staticmethod
+    def _flowable_outputs(run: TaskRun, task: FlowableTask) -> dict[str, Any]:
+        if isinstance(task, Pause):
+            return dict(run.outputs)  # what it was resumed with (`onResume`)
+        if isinstance(task, Switch):
+            value = str((run.decision or {}).get("value", ""))
+            return {"value": value, "defaults": value not in task.cases}
+        return {}
 
     def _flowable_result(self, run: TaskRun, task: FlowableTask) -> State | None:
         errors, finally_ = task.errors, task.finally_
         value = run.value
+        if isinstance(task, Pause) and _timed_out(run, task):
+            return State.FAILED  # nobody resumed it before its `timeout` (Kestra)
         if isinstance(task, Sequential | Pause):
             # A Pause is stepped once resumed: its `tasks` run then, in sequence.
             return self._block(task.tasks, errors, finally_, run.id, value, self._sequence)
@@ -748,6 +761,18 @@ class Walker:
         if len(states) < len([n for n in task.tasks if not n.task.disabled]):
             return None
         return worst(list(states.values()))
+
+
+def _timed_out(run: TaskRun, task: Pause) -> bool:
+    """A Pause with a `timeout` (and no delay) resumed no sooner than the timeout: by its
+    timer. A delay resumes it to carry on; a timeout fails it."""
+    if task.duration or not task.timeout:
+        return False
+    paused = [h.date for h in run.history if h.state == State.PAUSED]
+    resumed = [h.date for h in run.history if h.state == State.RUNNING]
+    if not paused or len(resumed) < 2:
+        return False
+    return resumed[-1] - paused[-1] >= parse_duration(task.timeout)
 
 
 def _has_expression(value: Any) -> bool:

@@ -217,7 +217,8 @@ def test_secret_kv_read_and_error_logs() -> None:
     missing = error("{{ secret('OTHER') }}", **private)
     assert "'OTHER'" in str(missing)
     assert "s3cr3t" not in str(missing)
-    assert "'nope'" in str(error("{{ kv('nope') }}"))
+    assert "'nope'" in str(error("{{ kv('nope', errorOnMissing=true) }}", **private))
+    assert r("{{ kv('nope') }}", **private) is None  # Kestra's default: null
     assert "reserved" in str(error("{{ _secrets }}", **private))
 
 

@@ -61,7 +61,8 @@ def secret(ctx: Context, name: str) -> Any:
 
 
 @pass_context
-def kv(ctx: Context, key: str, namespace: str | None = None, errorOnMissing: bool = True) -> Any:
+def kv(ctx: Context, key: str, namespace: str | None = None, errorOnMissing: bool = False) -> Any:
+    """A KV value; a missing key is null unless `errorOnMissing` (Kestra's default: false)."""
     del namespace  # the caller already resolved the flow's namespace into `_kv`
     store = _mapping(ctx, KV_KEY)
     if key in store:

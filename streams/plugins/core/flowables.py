@@ -77,6 +77,11 @@ class Switch(FlowableTask):
         # YAML reads `1:` as a number; the rendered value is compared as text.
         return {str(k): v for k, v in cases.items()} if isinstance(cases, dict) else cases
 
+    @field_validator("defaults", mode="before")
+    @classmethod
+    def _no_defaults(cls, defaults: Any) -> Any:
+        return [] if defaults is None else defaults  # `defaults: null`, as Kestra allows
+
     def main_specs(self) -> list[TaskSpec]:
         specs = [spec for case in self.cases.values() for spec in case]
         return [*specs, *self.defaults]

@@ -46,7 +46,8 @@ class Return(InlineTask):
     format: Any = None
 
     def run_inline(self, logs: list[InlineLog]) -> Outcome:
-        return Outcome(State.SUCCESS, {"value": self.format})
+        # A format that renders to null returns "", as Kestra's text rendering does.
+        return Outcome(State.SUCCESS, {"value": "" if self.format is None else self.format})
 
 
 class OutputValues(InlineTask):

@@ -257,3 +257,79 @@ def test_switch_compares_a_boolean_as_kestra_prints_it_and_a_map_renders_as_text
     assert sim.state().state == State.SUCCESS
     ended = next(e for e in sim.events["e1"] if e.type == "TaskRunSucceeded" and e.logs)
     assert [line.message for line in ended.logs] == ["{}"]
+
+
+SWITCH = f"""
+        inputs:
+          - id: param
+            type: STRING
+        tasks:
+          - id: switch
+            type: {FLOW}.Switch
+            value: "{{{{ inputs.param }}}}"
+            cases:
+              case1:
+                - id: one
+                  type: {RETURN}
+                  format: one
+            DEFAULTS
+        """
+
+
+def test_a_switch_with_no_matching_case_and_no_defaults_fails() -> None:
+    # fail-on-switch.yaml, switch-impossible.yaml (`defaults: null`): one task run, FAILED.
+    for defaults in ("", "defaults: null"):
+        sim = run(SWITCH.replace("DEFAULTS", defaults), {"param": "nope"})
+        assert sim.state().state == State.FAILED
+        assert len(sim.state().task_runs) == 1
+        assert "no case matches 'nope'" in (sim.run_of("switch").error or "")
+
+
+def test_a_switch_outputs_its_value_and_whether_defaults_ran() -> None:
+    # switch.yaml (SwitchTest): outputs.parent-seq.value / defaults.
+    with_defaults = SWITCH.replace(
+        "DEFAULTS",
+        f"defaults:\n              - id: other\n                type: {RETURN}\n"
+        "                format: other",
+    )
+    sim = run(with_defaults, {"param": "case1"})
+    assert sim.run_of("switch").outputs == {"value": "case1", "defaults": False}
+    sim = run(with_defaults, {"param": "else"})
+    assert sim.run_of("switch").outputs == {"value": "else", "defaults": True}
+
+
+def test_a_pause_timeout_fails_it_when_nobody_resumes_in_time() -> None:
+    # pause-timeout.yaml (PauseTest.runTimeout): FAILED with one task run.
+    body = f"""
+        tasks:
+          - id: pause
+            type: {FLOW}.Pause
+            timeout: PT1S
+          - id: after
+            type: {RETURN}
+            format: never
+        """
+    sim = run(body)
+    assert sim.state().state == State.FAILED
+    assert [r.task_id for r in sim.state().task_runs.values()] == ["pause"]
+    sim = run(body.replace("PT1S", "PT1H"), auto_timers=False)
+    assert sim.state().state == State.PAUSED
+    sim.send(sim.resume())
+    assert sim.state().state == State.SUCCESS  # resumed in time: it carries on
+
+
+def test_a_return_whose_format_renders_to_null_returns_empty_text() -> None:
+    # inputs.yaml (InputsTest.inputFlow): outputs.optional.value == "".
+    sim = run(
+        f"""
+        inputs:
+          - id: optional
+            type: STRING
+            required: false
+        tasks:
+          - id: optional
+            type: {RETURN}
+            format: "{{{{ inputs.optional }}}}"
+        """
+    )
+    assert sim.run_of("optional").outputs == {"value": ""}
