@@ -11,7 +11,7 @@ Java test's inputs through the REST API, the test's steps are played (resume a P
 execution, restart a FAILED one, kill), and the ended execution is compared with the
 Java test's assertions (bench/kestra_cases.py). Prints the rate and, for every miss, why.
 
-Without --server it starts `lanner server local` (embedded back end, scheduler off) in a
+Without --server it starts `lanner server local` (embedded back end, every role) in a
 temporary folder, on free ports, and stops it at the end.
 """
 
@@ -55,7 +55,6 @@ def local_server(console: Console) -> Iterator[str]:
             "LANNER_API_PORT": str(api),
             "LANNER_LOCAL_KAFKA_PORT": str(kafka),
             "LANNER_LOCAL_ELASTICSEARCH_PORT": str(es),
-            "LANNER_SCHEDULER_ENABLED": "false",
             "LANNER_LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
         }

@@ -115,7 +115,7 @@ def decide(
     elif isinstance(inp, WakeUp):
         on_wake_up(emitter, inp)
     elif isinstance(inp, SubflowEnded):
-        on_subflow_ended(emitter, inp)
+        on_subflow_ended(emitter, inp, flow if isinstance(flow, ValidatedFlow) else None)
     running = emitter.state is not None and not emitter.state.state.is_terminal
     # Walking again after any input is deterministic and cheap; it is also how a retry
     # whose time has come (WakeUp) is started.

@@ -34,7 +34,7 @@ from schemas.events import (
     TaskRunStateChanged,
 )
 from schemas.execution import Execution, TaskRun
-from schemas.flow import FlowRef
+from schemas.flow import FlowRef, TaskSpec
 from schemas.inputs import coerce_inputs
 from schemas.states import SETTABLE_BY_HAND, State, task_run_may_move
 from schemas.worker import LogLine, TaskRunReport
@@ -184,7 +184,7 @@ def end_or_retry(
     """End the attempt; a failure becomes a retry while the task's policy allows one."""
     run = em.current.task_runs[run.id]
     task = flow.tasks[run.task_id]
-    policy = retry_policy(task, flow.flow)
+    policy = retry_policy(task, flow.flow, _enclosing_tasks(em.current, run, flow))
     if state == State.FAILED and policy is not None and em.current.state != State.KILLING:
         # A restart gives the task a fresh retry budget: count from the last one.
         restarts = [h.date for h in run.history if h.state == State.RESTARTED]
@@ -204,6 +204,16 @@ def end_or_retry(
     if state == State.SUCCESS and retried:
         state = State.WARNING
     em.end_task_run(run.id, state, outputs=outputs or {}, error=error, logs=logs)
+
+
+def _enclosing_tasks(state: Execution, run: TaskRun, flow: ValidatedFlow) -> list[TaskSpec]:
+    """The flowables around a task run, innermost first."""
+    found: list[TaskSpec] = []
+    parent = state.task_runs.get(run.parent_id) if run.parent_id else None
+    while parent is not None:
+        found.append(flow.tasks[parent.task_id])
+        parent = state.task_runs.get(parent.parent_id) if parent.parent_id else None
+    return found
 
 
 def on_kill(em: Emitter, cmd: KillExecution) -> None:
@@ -299,7 +309,7 @@ def _resume_run(em: Emitter, run: TaskRun, inputs: dict[str, Any]) -> None:
     em.emit(TaskRunResumed, task_run_id=run.id, inputs=inputs)
 
 
-def on_subflow_ended(em: Emitter, cmd: SubflowEnded) -> None:
+def on_subflow_ended(em: Emitter, cmd: SubflowEnded, flow: ValidatedFlow | None) -> None:
     run = em.current.task_runs.get(cmd.task_run_id)
     if run is None or run.state.is_terminal or run.child_execution_id != cmd.child_execution_id:
         return
@@ -319,4 +329,7 @@ def on_subflow_ended(em: Emitter, cmd: SubflowEnded) -> None:
         if not state.is_failure
         else f"subflow execution {cmd.child_execution_id} ended {cmd.state}"
     )
-    em.end_task_run(run.id, state, outputs=outputs, error=error)
+    if flow is None:
+        em.end_task_run(run.id, state, outputs=outputs, error=error)
+    else:  # a retry policy starts a new child (Kestra retries Subflow tasks too)
+        end_or_retry(em, flow, run, state, outputs=outputs, error=error)

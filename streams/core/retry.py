@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 
 from schemas.flow import Flow, RetrySpec, TaskSpec
 from schemas.inputs import parse_duration
@@ -16,10 +17,16 @@ from schemas.inputs import parse_duration
 _DEFAULT_INTERVAL = dt.timedelta(seconds=1)
 
 
-def retry_policy(task: TaskSpec, flow: Flow) -> RetrySpec | None:
-    """The task's own policy, else the flow's when it retries failed tasks."""
+def retry_policy(
+    task: TaskSpec, flow: Flow, ancestors: Iterable[TaskSpec] = ()
+) -> RetrySpec | None:
+    """The task's own policy, else the nearest enclosing flowable's (innermost first in
+    `ancestors`), else the flow's when it retries failed tasks: Kestra's order."""
     if task.retry is not None:
         return task.retry
+    for ancestor in ancestors:
+        if ancestor.retry is not None:
+            return ancestor.retry
     if flow.retry is not None and flow.retry.behavior == "RETRY_FAILED_TASK":
         return flow.retry
     return None

@@ -333,3 +333,60 @@ def test_a_return_whose_format_renders_to_null_returns_empty_text() -> None:
         """
     )
     assert sim.run_of("optional").outputs == {"value": ""}
+
+
+def test_a_flowables_retry_policy_retries_its_failing_children() -> None:
+    # retry-flowable.yaml, retry-flowable-nested-child.yaml (RetryCaseTest): the child has
+    # three attempts, the execution ends FAILED.
+    sim = run(
+        f"""
+        tasks:
+          - id: flowable
+            type: {FLOW}.Sequential
+            retry:
+              type: constant
+              interval: PT1S
+              maxAttempt: 3
+            tasks:
+              - id: nested
+                type: {FLOW}.Sequential
+                tasks:
+                  - id: child
+                    type: io.kestra.plugin.core.execution.Fail
+        """
+    )
+    assert sim.state().state == State.FAILED
+    assert len(sim.run_of("child").attempts) == 3
+
+
+def test_the_flows_retry_policy_retries_a_subflow_task_with_a_new_child_each_time() -> None:
+    # retry-subflow.yaml (RetryCaseTest.retrySubflow): the Subflow task has 3 attempts.
+    failing = flow(
+        """
+        tasks:
+          - id: t1
+            type: io.kestra.plugin.core.execution.Fail
+        """,
+        flow_id="failed-first",
+    )
+    parent = flow(
+        f"""
+        retry:
+          type: constant
+          interval: PT1S
+          maxAttempt: 3
+        tasks:
+          - id: subflow
+            type: {FLOW}.Subflow
+            namespace: company.team
+            flowId: failed-first
+        """
+    )
+    sim = Sim(parent, failing)
+    sim.start("f")
+    sim.check()
+    assert sim.state().state == State.FAILED
+    assert len(sim.run_of("subflow").attempts) == 3
+    children = [e for e in sim.records if e != "e1"]
+    assert len(children) == 3
+    assert all(sim.state(c).state == State.FAILED for c in children)
