@@ -121,6 +121,8 @@ class SubflowEnded(CommandBase):
     child_execution_id: str
     state: State
     outputs: dict[str, Any] = Field(default_factory=dict)
+    # The child's task outputs (`outputs.<task>...`), when the parent asked for them.
+    task_outputs: dict[str, Any] = Field(default_factory=dict)
 
 
 Command = Annotated[

@@ -41,6 +41,9 @@ class ParentRef(BaseModel):
     task_run_id: str
     namespace: str
     flow_id: str
+    # The parent's Subflow task extracts values from this execution's task outputs when
+    # it ends (Kestra's Subflow `outputs`): send them along with SubflowEnded.
+    wants_task_outputs: bool = False
 
 
 class TaskRun(BaseModel):

@@ -34,6 +34,7 @@ from schemas.execution import Execution, ParentRef
 from schemas.flow import FlowRef
 from schemas.states import State
 from schemas.worker import LogLine, WorkerJob
+from streams.core.context import outputs_view
 from streams.core.replay_seed import replay_seed
 
 _END_STATE: dict[type[ExecutionEvent], State] = {
@@ -119,6 +120,7 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
                     child_execution_id=event.execution_id,
                     state=_END_STATE[type(event)],
                     outputs=event.outputs,
+                    task_outputs=outputs_view(state) if state.parent.wants_task_outputs else {},
                 )
             )
     return out
@@ -237,5 +239,6 @@ def _create_child(state: Execution, event: TaskRunStarted) -> CreateExecution:
             task_run_id=run.id,
             namespace=state.namespace,
             flow_id=state.flow_id,
+            wants_task_outputs=bool(decision.get("extract")),
         ),
     )

@@ -42,10 +42,12 @@ from schemas.worker import LogLine, TaskRunReport
 # Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.deferred import may_need_worker
 from streams.core.emitter import Emitter
+from streams.core.expressions import ExpressionError, render
 from streams.core.labels import with_correlation
 from streams.core.retry import next_retry, retry_policy
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineTask
+from streams.plugins.core.flowables import Subflow
 
 
 def create_execution(
@@ -331,5 +333,13 @@ def on_subflow_ended(em: Emitter, cmd: SubflowEnded, flow: ValidatedFlow | None)
     )
     if flow is None:
         em.end_task_run(run.id, state, outputs=outputs, error=error)
-    else:  # a retry policy starts a new child (Kestra retries Subflow tasks too)
-        end_or_retry(em, flow, run, state, outputs=outputs, error=error)
+        return
+    task = flow.tasks[run.task_id]
+    if isinstance(task, Subflow) and task.outputs:
+        try:
+            extracted = render(task.outputs, {"outputs": cmd.task_outputs}, now=em.time)
+            outputs["outputs"] = {**cmd.outputs, **extracted}
+        except ExpressionError as exc:
+            state, error = State.FAILED, f"task {task.id}: its outputs do not render: {exc}"
+    # A retry policy starts a new child (Kestra retries Subflow tasks too).
+    end_or_retry(em, flow, run, state, outputs=outputs, error=error)

@@ -591,6 +591,7 @@ class Walker:
             "labels": labels,
             "wait": task.wait,
             "transmitFailed": task.transmitFailed,
+            "extract": bool(task.outputs),
         }
 
     def _step_flowable(self, run: TaskRun, task: FlowableTask) -> None:

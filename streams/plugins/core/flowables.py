@@ -167,6 +167,10 @@ class Subflow(FlowableTask):
     wait: bool = True
     transmitFailed: bool = True
     inheritLabels: bool = False
+    # Kestra's (deprecated) values extracted from the child when it ends, rendered against
+    # the child's task outputs: `outputs.<this task>.outputs.<name>`.
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    UNRENDERED: ClassVar[frozenset[str]] = frozenset({"outputs"})
 
     def main_specs(self) -> list[TaskSpec]:
         return []

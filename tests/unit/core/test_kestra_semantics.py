@@ -390,3 +390,48 @@ def test_the_flows_retry_policy_retries_a_subflow_task_with_a_new_child_each_tim
     children = [e for e in sim.records if e != "e1"]
     assert len(children) == 3
     assert all(sim.state(c).state == State.FAILED for c in children)
+
+
+def _launcher(extract: str) -> str:
+    return flow(
+        f"""
+        tasks:
+          - id: launch
+            type: {FLOW}.Subflow
+            namespace: company.team
+            flowId: switch
+            outputs:
+              extracted: "{extract}"
+        """
+    )
+
+
+SWITCHED = flow(
+    f"""
+    tasks:
+      - id: default
+        type: {RETURN}
+        format: "default > amazing"
+    """,
+    flow_id="switch",
+)
+
+
+def test_a_subflow_task_extracts_outputs_from_the_child_when_it_ends() -> None:
+    # task-flow.yaml (FlowCaseTest.waitSuccess): outputs.launch.outputs.extracted.
+    sim = Sim(_launcher("{{ outputs.default.value ?? outputs['error-t1'].value }}"), SWITCHED)
+    sim.start("f")
+    sim.check()
+    assert sim.state().state == State.SUCCESS
+    assert sim.run_of("launch").outputs["outputs"] == {"extracted": "default > amazing"}
+
+
+def test_a_subflow_task_whose_outputs_do_not_render_fails() -> None:
+    # task-flow.yaml (FlowCaseTest.invalidOutputs): the child succeeds, the task fails.
+    sim = Sim(_launcher("{{ outputs.missing.value }}"), SWITCHED)
+    sim.start("f")
+    sim.check()
+    child = next(e for e in sim.records if e != "e1")
+    assert sim.state(child).state == State.SUCCESS
+    assert sim.state().state == State.FAILED
+    assert "its outputs do not render" in (sim.run_of("launch").error or "")
