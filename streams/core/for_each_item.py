@@ -198,8 +198,12 @@ def record(run: TaskRun, event: SubflowIterationEnded) -> TaskRun:
     """The run once one child ended (evolve): the counters, and the child's outputs."""
     decision = dict(run.decision or {})
     count = len(decision.get("children", []))
-    iterations = dict(
-        run.outputs.get(ITERATIONS) or {State.CREATED.value: 0, State.RUNNING.value: count}
+    # The first end of this start's children (a restarted run keeps its old outputs).
+    first = not decision.get("ended")
+    iterations = (
+        {State.CREATED.value: 0, State.RUNNING.value: count}
+        if first
+        else dict(run.outputs.get(ITERATIONS) or {})
     )
     iterations[State.RUNNING.value] = iterations.get(State.RUNNING.value, count) - 1
     iterations[event.state.value] = iterations.get(event.state.value, 0) + 1

@@ -281,3 +281,23 @@ def test_too_many_batches_fail_the_task() -> None:
     assert items.state == State.FAILED
     assert items.error is not None and "LANNER_LIMITS_FAN_OUT" in items.error
     assert _children(sim) == []
+
+
+def test_a_restart_starts_new_subflows_from_the_same_batches() -> None:
+    from schemas.commands import RestartExecution
+    from tests.unit.core.driver import parse
+
+    sim = run(_parent(), {"file": FILE}, _batches(2), FAILING)
+    assert sim.state().state == State.FAILED
+    first = set(_children(sim))
+    sim.catalog.add(parse(CHILD, revision=2))  # the subflow is fixed
+    sim.send(RestartExecution(command_id="restart1", execution_id="e1", time=sim.now))
+    sim.run()
+    sim.check()
+    assert sim.state().state == State.SUCCESS
+    assert len(sim.runs("each_split")) == 1  # the batches are not split again
+    items = sim.run_of("each_items")
+    assert items.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 2}
+    again = set(_children(sim)) - first
+    assert len(again) == 2
+    assert all(sim.state(c).state == State.SUCCESS for c in again)
