@@ -200,6 +200,16 @@ class TaskRunResumed(EventBase):
     inputs: dict[str, Any] = Field(default_factory=dict)
 
 
+class SubflowIterationEnded(EventBase):
+    """One of the subflow executions a ForEachItem (its `<id>_items` run) started ended."""
+
+    type: Literal["SubflowIterationEnded"] = "SubflowIterationEnded"
+    task_run_id: str
+    child_execution_id: str
+    state: State
+    outputs: dict[str, Any] = Field(default_factory=dict)
+
+
 class _TaskRunEnded(EventBase):
     task_run_id: str
     outputs: dict[str, Any] = Field(default_factory=dict)
@@ -270,6 +280,7 @@ ExecutionEvent = Annotated[
     | TaskRunStateChanged
     | TaskRunPaused
     | TaskRunResumed
+    | SubflowIterationEnded
     | TaskRunSucceeded
     | TaskRunWarned
     | TaskRunFailed

@@ -34,6 +34,7 @@ from schemas.execution import Execution, ParentRef
 from schemas.flow import FlowRef
 from schemas.states import State
 from schemas.worker import LogLine, WorkerJob
+from streams.core import for_each_item
 from streams.core.context import outputs_view
 from streams.core.replay_seed import replay_seed
 
@@ -93,6 +94,8 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
                 out.jobs.append(event.job)
             if event.child_execution_id and event.decision:
                 out.commands.append(_create_child(state, event))
+            elif event.decision and "children" in event.decision:
+                out.commands.extend(for_each_item.create_children(state, event))
         elif isinstance(
             event, TaskRunSucceeded | TaskRunWarned | TaskRunFailed | TaskRunKilled | TaskRunSkipped
         ):
@@ -150,7 +153,12 @@ def _stop_what_was_running(
     state: Execution, event: TaskRunKilled, out: Effects, kill_children: bool
 ) -> None:
     run = state.task_runs[event.task_run_id]
-    if run.child_execution_id is not None:
+    if for_each_item.is_iterative(run):
+        if kill_children:
+            out.commands.extend(
+                for_each_item.kill_children(state, run, event.time, event.actor, event.seq)
+            )
+    elif run.child_execution_id is not None:
         if not kill_children:
             return
         out.commands.append(

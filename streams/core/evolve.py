@@ -23,6 +23,7 @@ from schemas.events import (
     ExecutionStarted,
     ExecutionSucceeded,
     ExecutionWarned,
+    SubflowIterationEnded,
     TaskRunCreated,
     TaskRunFailed,
     TaskRunKilled,
@@ -38,6 +39,7 @@ from schemas.events import (
 )
 from schemas.execution import Attempt, Execution, StateEntry, TaskRun
 from schemas.states import State, execution_may_move, task_run_may_move
+from streams.core import for_each_item
 
 
 class HistoryError(ValueError):
@@ -240,6 +242,10 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
     if isinstance(event, TaskRunPaused):
         moved = _moved(state, run, event, State.PAUSED)
         return _replace_run(state, moved.model_copy(update={"resume_at": event.resume_at}))
+    if isinstance(event, SubflowIterationEnded):
+        if run.state != State.RUNNING:
+            raise HistoryError(state.id, event.seq, f"task run {run.id} is not running")
+        return _replace_run(state, for_each_item.record(run, event))
     if isinstance(event, TaskRunResumed):
         moved = _moved(state, run, event, State.RUNNING)
         resumed = {"onResume": event.inputs} if event.inputs else {}

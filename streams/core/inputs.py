@@ -40,6 +40,7 @@ from schemas.states import SETTABLE_BY_HAND, State, task_run_may_move
 from schemas.worker import LogLine, TaskRunReport
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
+from streams.core import for_each_item
 from streams.core.deferred import may_need_worker
 from streams.core.emitter import Emitter
 from streams.core.expressions import ExpressionError, render
@@ -313,6 +314,9 @@ def _resume_run(em: Emitter, run: TaskRun, inputs: dict[str, Any]) -> None:
 
 def on_subflow_ended(em: Emitter, cmd: SubflowEnded, flow: ValidatedFlow | None) -> None:
     run = em.current.task_runs.get(cmd.task_run_id)
+    if run is not None and not run.state.is_terminal and for_each_item.is_iterative(run):
+        for_each_item.on_child_ended(em, run, cmd)
+        return
     if run is None or run.state.is_terminal or run.child_execution_id != cmd.child_execution_id:
         return
     decision = run.decision or {}

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import UnionType
-from typing import Any, Union, get_args, get_origin
+from typing import Any, Union, cast, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -27,6 +27,7 @@ from streams.core.type_names import closest_type_names
 from streams.core.yaml_loader import FlowLoader, YamlLimitExceeded, source_too_large
 from streams.plugins.base import Task
 from streams.plugins.core.flowables import Dag
+from streams.plugins.core.for_each_item import ForEachItem
 from streams.plugins.registry import PluginRegistry
 
 PathPart = str | int
@@ -427,6 +428,17 @@ class _Checker:
                 continue
             if isinstance(task_id, str):
                 tasks.setdefault(task_id, task)
+            if isinstance(task, ForEachItem):
+                # Its subtasks (`<id>_split`, `_items`, `_merge`) are task runs too.
+                for sub in task.main_specs():
+                    if sub.id in first_use:
+                        self.report(
+                            _join(path, "id"),
+                            f"task id '{sub.id}' of ForEachItem '{task.id}' is already used "
+                            f"at {first_use[sub.id]}",
+                        )
+                    first_use.setdefault(sub.id, path)
+                    tasks.setdefault(sub.id, cast(Task, sub))
             if isinstance(task, Dag):
                 self.check_dag(task, path)
         return tasks

@@ -25,6 +25,7 @@ from schemas.flow import TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
 from schemas.states import State, worst
 from schemas.worker import LogLine, WorkerJob
+from streams.core import for_each_item
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.context import render_context
 from streams.core.deferred import defer_lookups, lookups_in, needs_worker
@@ -53,6 +54,11 @@ from streams.plugins.core.flowables import (
     Sequential,
     Subflow,
     Switch,
+)
+from streams.plugins.core.for_each_item import (
+    ForEachItem,
+    ForEachItemExecutable,
+    ForEachItemMergeOutputs,
 )
 from streams.plugins.core.simple import Fail
 
@@ -413,6 +419,8 @@ class Walker:
             return
         try:
             rendered = self._rendered(run, task)
+            if isinstance(rendered, ForEachItemMergeOutputs):
+                rendered = for_each_item.with_results(self, run, rendered)
         except (ExpressionError, ValueError) as exc:
             self._attempt_failed(run, task, f"task {task.id}: {exc}")
             return
@@ -522,6 +530,9 @@ class Walker:
             if not task.wait:
                 self.em.end_task_run(run.id, State.SUCCESS, outputs={"executionId": child_id})
             return
+        if isinstance(task, ForEachItemExecutable):
+            for_each_item.started(self, self.state.task_runs[run.id])
+            return
         self._step_flowable(self.state.task_runs[run.id], task)
 
     def _decide_flowable(self, run: TaskRun, task: FlowableTask) -> dict[str, Any]:
@@ -558,6 +569,8 @@ class Walker:
             return {"values": [v if isinstance(v, str) else json.dumps(v) for v in values]}
         if isinstance(task, Subflow):
             return self._decide_subflow(run, task)
+        if isinstance(task, ForEachItemExecutable):
+            return for_each_item.decide(self, run, task)
         if isinstance(task, Pause) and (task.duration or task.timeout):
             try:
                 parse_duration(task.duration or str(task.timeout))
@@ -595,7 +608,7 @@ class Walker:
         }
 
     def _step_flowable(self, run: TaskRun, task: FlowableTask) -> None:
-        if isinstance(task, Subflow):
+        if isinstance(task, Subflow | ForEachItemExecutable):
             return  # it ends through SubflowEnded, not through children
         result = self._flowable_result(run, task)
         if result is None:
@@ -621,6 +634,8 @@ class Walker:
         if isinstance(task, Sequential | Pause):
             # A Pause is stepped once resumed: its `tasks` run then, in sequence.
             return self._block(task.tasks, errors, finally_, run.id, value, self._sequence)
+        if isinstance(task, ForEachItem):  # its split, items and merge subtasks
+            return self._block(task.main_specs(), errors, finally_, run.id, value, self._sequence)
         if isinstance(task, Parallel):
             limit = task.concurrent
             return self._block(

@@ -15,6 +15,12 @@ from streams.plugins.core.flowables import (
     Subflow,
     Switch,
 )
+from streams.plugins.core.for_each_item import (
+    ForEachItem,
+    ForEachItemExecutable,
+    ForEachItemMergeOutputs,
+    ForEachItemSplit,
+)
 from streams.plugins.core.items import DeduplicateItems, FilterItems
 from streams.plugins.core.simple import Fail, Log, OutputValues, Return, Sleep
 from streams.plugins.core.state import StateDelete, StateGet, StateSet
@@ -46,6 +52,10 @@ PLUGINS: list[type[Task]] = [
     Dag,
     Subflow,
     Pause,
+    ForEachItem,
+    ForEachItemSplit,
+    ForEachItemExecutable,
+    ForEachItemMergeOutputs,
     Echo,
     Concat,
     Split,
