@@ -224,7 +224,7 @@ class LannerClient:
     ) -> dict[str, Any]:
         params = {"labels": [f"{k}:{v}" for k, v in (labels or {}).items()]}
         result: dict[str, Any] = self._json(
-            "POST", f"/executions/{namespace}/{flow_id}", json=dict(inputs or {}), params=params
+            "POST", _create_path(namespace, flow_id), json=dict(inputs or {}), params=params
         )
         return result
 
@@ -243,7 +243,7 @@ class LannerClient:
             uploads = {name: (files[name].name, handle) for name, handle in handles.items()}
             result: dict[str, Any] = self._json(
                 "POST",
-                f"/executions/{namespace}/{flow_id}",
+                _create_path(namespace, flow_id),
                 data=dict(inputs),
                 files=uploads,
                 params=params,
@@ -374,6 +374,17 @@ class LannerClient:
             raise ClientError(
                 f"lost the stream from {self.url}: {exc}", exit_code=EXIT_UNREACHABLE
             ) from None
+
+
+# POST /executions/{id}/<action> routes: a flow named like one of them is created through
+# Kestra's other path, /executions/trigger/{namespace}/{flow}.
+_CONTROL_ACTIONS = frozenset({"kill", "restart", "replay", "resume", "state"})
+
+
+def _create_path(namespace: str, flow_id: str) -> str:
+    if flow_id in _CONTROL_ACTIONS:
+        return f"/executions/trigger/{namespace}/{flow_id}"
+    return f"/executions/{namespace}/{flow_id}"
 
 
 def _parse(text: str) -> Any:

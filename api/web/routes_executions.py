@@ -386,6 +386,7 @@ def attachment(name: str) -> str:
 
 
 # Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill` and `/{id}/resume`.
+@router.post("/trigger/{namespace}/{flow_id}", openapi_extra=INPUTS_BODY)
 @router.post("/{namespace}/{flow_id}", openapi_extra=INPUTS_BODY)
 async def create_execution(
     namespace: str,

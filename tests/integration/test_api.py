@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from api.cli.client import LannerClient
 from projections.store.client import SearchStore
 from streams.log.producer import LogProducer
 from tests.integration.stack import LOG_FLOW, InProcessIndexer, Stack, wait_for
@@ -158,6 +159,20 @@ def test_execution_runs_and_is_found_by_every_filter(stack: Stack, ns: str) -> N
 
     stats = stack.http.get("/stats/executions/daily", params={"namespace": ns}).json()
     assert sum(day["total"] for day in stats) == 2
+
+
+def test_a_flow_named_like_a_control_action_runs_through_the_trigger_path(
+    stack: Stack, ns: str
+) -> None:
+    # POST /executions/{ns}/state is the change-state route of an execution named {ns};
+    # Kestra's /executions/trigger/{ns}/{flow} creates it (the CLI client uses it then).
+    stack.deploy(LOG_FLOW.format(id="state", ns=ns, sleep="0.1"))
+    response = stack.http.post(f"/executions/trigger/{ns}/state", json={"name": "Ada"})
+    assert response.status_code == 200, response.text
+    assert stack.until_ended(response.json()["id"])["state"]["current"] == "SUCCESS"
+    with LannerClient(str(stack.http.base_url).split("/api/v1")[0]) as client:
+        created = client.create_execution(ns, "state", {"name": "Bob"})
+    assert stack.until_ended(created["id"])["taskRunList"][2]["outputs"] == {"value": "Bob"}
 
 
 def test_follow_streams_states_until_the_end(stack: Stack, ns: str) -> None:

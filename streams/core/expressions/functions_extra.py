@@ -209,17 +209,25 @@ def current_each_output(ctx: Context, outputs: Any = None) -> Any:
         raise ExpressionError(
             "", "The 'currentEachOutput' function expects an argument 'outputs' with type map."
         )
-    current: Any = outputs
+    # The values path as `outputs` is keyed (streams/core/context.py): the enclosing loop
+    # values outermost first, a value a plain flowable passes down counted once.
+    path: list[Any] = []
     parents = ctx.get("parents")
-    if isinstance(parents, list):
-        for parent in reversed(parents):
-            taskrun = parent.get("taskrun") if isinstance(parent, Mapping) else None
-            if isinstance(taskrun, Mapping) and isinstance(current, Mapping):
-                current = current.get(taskrun.get("value"))
     taskrun = ctx.get("taskrun")
-    if not isinstance(current, Mapping) or not isinstance(taskrun, Mapping):
-        return None
-    return current.get(taskrun.get("value"))
+    own = taskrun.get("value") if isinstance(taskrun, Mapping) else None
+    for parent in reversed(parents) if isinstance(parents, list) else []:
+        run = parent.get("taskrun") if isinstance(parent, Mapping) else None
+        value = run.get("value") if isinstance(run, Mapping) else None
+        if value is not None and (not path or path[-1] != value):
+            path.append(value)
+    if own is not None and (not path or path[-1] != own):
+        path.append(own)
+    current: Any = outputs
+    for value in path:
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(value)
+    return current
 
 
 def _render_with(ctx: Context, value: Any, recursive: bool) -> Any:

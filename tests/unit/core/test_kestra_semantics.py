@@ -435,3 +435,33 @@ def test_a_subflow_task_whose_outputs_do_not_render_fails() -> None:
     assert sim.state(child).state == State.SUCCESS
     assert sim.state().state == State.FAILED
     assert "its outputs do not render" in (sim.run_of("launch").error or "")
+
+
+def test_current_each_output_follows_every_enclosing_loop() -> None:
+    # current-output.yaml (CurrentEachOutputFunctionTest.parallel).
+    sim = run(
+        f"""
+        tasks:
+          - id: outer
+            type: {FLOW}.ForEach
+            values: ["v11", "v12"]
+            tasks:
+              - id: inner
+                type: {FLOW}.ForEach
+                values: ["v21", "v22"]
+                tasks:
+                  - id: out
+                    type: {RETURN}
+                    format: "{{{{ parents[0].taskrun.value }}}}-{{{{ taskrun.value }}}}"
+                  - id: ret
+                    type: {RETURN}
+                    format: "return-{{{{ currentEachOutput(outputs.out).value }}}}"
+        """
+    )
+    assert sim.state().state == State.SUCCESS
+    assert sorted(r.outputs["value"] for r in sim.runs("ret")) == [
+        "return-v11-v21",
+        "return-v11-v22",
+        "return-v12-v21",
+        "return-v12-v22",
+    ]
