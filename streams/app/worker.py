@@ -221,6 +221,12 @@ class Worker:
             # only a worker can resolve those, and its logs and outputs are masked.
             lines: list[InlineLog] = []
             outcome = task.run_inline(lines)
+            if outcome.labels or outcome.exit_state is not None:
+                # Labels and Exit change their execution, which only the executor does.
+                return Outcome(
+                    State.FAILED,
+                    error=f"{name}: {plugin.TYPE} cannot use secret(), kv() or read()",
+                )
             for line in lines:
                 await write_log(line.level, line.message)
             return outcome
