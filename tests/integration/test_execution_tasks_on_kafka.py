@@ -198,3 +198,44 @@ def test_a_max_duration_sla_fails_an_execution_through_the_timer(
     assert "SLA 'maxDuration' violated" in (ended.error or "")
     (sleep,) = [r for r in ended.task_runs.values() if r.task_id == "sleep"]
     assert sleep.state == State.KILLED
+
+
+PURGER = f"""
+id: purger
+namespace: {NS}
+tasks:
+  - id: logs
+    type: io.kestra.plugin.core.log.PurgeLogs
+    namespace: {NS}
+    flowId: main
+    endDate: "{{{{ now() }}}}"
+  - id: executions
+    type: io.kestra.plugin.core.execution.PurgeExecutions
+    namespace: {NS}
+    flowId: waits
+    states:
+      - SUCCESS
+    endDate: "{{{{ now() }}}}"
+"""
+
+
+def test_purges_take_executions_and_logs_out_of_the_views(
+    setup: tuple[Cluster, SearchStore, Path],
+) -> None:
+    cluster, store, _ = setup
+    main_logs = {"term": {"flowId": "main"}}
+    store.refresh(mappings.LOGS)
+    assert store.count(mappings.LOGS, main_logs) >= 1  # the first test's lines
+    waits = {"bool": {"filter": [{"term": {"flowId": "waits"}}, {"term": {"namespace": NS}}]}}
+    before = store.count(mappings.EXECUTIONS, waits)
+    assert before >= 1
+    cluster.deploy(PURGER)
+    ended = cluster.run(NS, "purger", timeout_s=60)
+    runs = {r.task_id: r for r in ended.task_runs.values()}
+    assert ended.state == State.SUCCESS, {k: r.error for k, r in runs.items()}
+    assert runs["logs"].outputs["count"] >= 1
+    assert runs["executions"].outputs["executionsCount"] == before
+    store.refresh(mappings.LOGS)
+    store.refresh(mappings.EXECUTIONS)
+    assert store.count(mappings.LOGS, main_logs) == 0
+    assert store.count(mappings.EXECUTIONS, waits) == 0
