@@ -45,9 +45,18 @@ def check_slas(em: Emitter, flow: ValidatedFlow, bounds: Bounds = DEFAULT_BOUNDS
             em.emit(ExecutionDeadlineSet, sla_id=sla.id, deadline=deadline)
     if em.current.state not in (State.RUNNING, State.PAUSED):
         return  # a queued execution is not checked before it runs (as in Kestra)
-    violation = _first_violation(em, flow, bounds)
-    if violation is None:
-        return
+    # A passed deadline and a false assertion are apart, as in Kestra (a monitor and a
+    # check on change): a NONE deadline, passed for good, does not hide an assertion.
+    deadline = _deadline_passed(em, flow)
+    if deadline is not None:
+        _act(em, deadline)
+    if not em.current.state.is_terminal:
+        assertion = _assertion_false(em, flow, bounds)
+        if assertion is not None:
+            _act(em, assertion)
+
+
+def _act(em: Emitter, violation: Violation) -> None:
     missing = {k: v for k, v in violation.labels.items() if em.current.labels.get(k) != v}
     if missing:
         em.emit(ExecutionLabelsChanged, labels=missing)
@@ -56,7 +65,7 @@ def check_slas(em: Emitter, flow: ValidatedFlow, bounds: Bounds = DEFAULT_BOUNDS
         terminate(em, end, error=f"SLA '{violation.sla_id}' violated: {violation.reason}")
 
 
-def _first_violation(em: Emitter, flow: ValidatedFlow, bounds: Bounds) -> Violation | None:
+def _deadline_passed(em: Emitter, flow: ValidatedFlow) -> Violation | None:
     state = em.current
     for sla in flow.flow.sla:
         if isinstance(sla, MaxDurationSla):
@@ -69,6 +78,12 @@ def _first_violation(em: Emitter, flow: ValidatedFlow, bounds: Bounds) -> Violat
                 f"duration of {sla.duration}."
             )
             return Violation(sla.id, sla.behavior, sla.label_map(), reason)
+    return None
+
+
+def _assertion_false(em: Emitter, flow: ValidatedFlow, bounds: Bounds) -> Violation | None:
+    state = em.current
+    for sla in flow.flow.sla:
         if isinstance(sla, ExecutionAssertionSla):
             context = render_context(flow.flow, state, None, None)
             try:

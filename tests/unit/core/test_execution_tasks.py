@@ -15,7 +15,7 @@ from schemas.flow import FlowRef
 from schemas.states import State
 from streams.app.watch import TimerIndex
 from streams.core.labels import CORRELATION_ID
-from tests.unit.core.driver import TENANT, Sim, parse
+from tests.unit.core.driver import TENANT, Sim, parse, replay
 from tests.unit.core.helpers import assert_legal_histories, flow, run
 
 VALIDS = Path("/work/kestra-src/core/src/test/resources/flows/valids")
@@ -273,6 +273,42 @@ def test_execution_assertion_sla(given: str, state: State, labelled: bool) -> No
     assert len(changes) == (1 if labelled else 0)  # added once, not at every input
 
 
+def test_a_passed_none_deadline_labels_once_and_does_not_hide_an_assertion() -> None:
+    sim = run(
+        f"""
+        sla:
+          - id: late
+            type: MAX_DURATION
+            behavior: NONE
+            duration: PT1S
+            labels:
+              late: "yes"
+          - id: no-second
+            type: EXECUTION_ASSERTION
+            behavior: FAIL
+            assert: "{{{{ outputs.second is not defined }}}}"
+        tasks:
+          - id: first
+            type: {SLEEP}
+            duration: PT1S
+          - id: second
+            type: io.kestra.plugin.core.debug.Return
+            format: x
+          - id: third
+            type: {SLEEP}
+            duration: PT1S
+        """
+    )
+    s = sim.state()
+    assert s.state == State.FAILED
+    assert "SLA 'no-second' violated: assertion is false" in (s.error or "")
+    assert s.labels["late"] == "yes"
+    changes = [e for e in sim.events["e1"] if isinstance(e, ExecutionLabelsChanged)]
+    assert [e.labels for e in changes] == [{"late": "yes"}]
+    assert sim.run_of("third").state == State.KILLED
+    assert_legal_histories(s)
+
+
 def test_an_sla_whose_assertion_does_not_render_is_ignored() -> None:
     sim = run(
         f"""
@@ -323,3 +359,30 @@ def test_expected_outcomes_of_the_bench_cases_hold() -> None:
         flow_id = case["flow"].rsplit(".", 1)[0]
         _start(sim, flow_id, case["inputs"], {})
         assert sim.state().state.value == case["state"], case["test"]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_labels_exit_and_slas_are_deterministic_under_redelivery(seed: int) -> None:
+    body = f"""
+        sla:
+          - id: quick
+            type: MAX_DURATION
+            behavior: CANCEL
+            duration: PT1H
+        tasks:
+          - id: labels
+            type: {LABELS}
+            labels: {{"a": "{{{{ taskrun.id }}}}"}}
+          - id: nap
+            type: {SLEEP}
+            duration: PT1S
+          - id: exit
+            type: {EXIT}
+            state: FAILED
+        """
+    sim = Sim(flow(body), seed=seed, duplicates=True)
+    sim.start("f")
+    sim.check()
+    assert sim.state().state == State.FAILED
+    assert sim.state().labels["a"] == sim.run_of("labels").id
+    assert replay(sim) == []
