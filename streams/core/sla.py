@@ -47,9 +47,9 @@ def check_slas(em: Emitter, flow: ValidatedFlow, bounds: Bounds = DEFAULT_BOUNDS
         return  # a queued execution is not checked before it runs (as in Kestra)
     # A passed deadline and a false assertion are apart, as in Kestra (a monitor and a
     # check on change): a NONE deadline, passed for good, does not hide an assertion.
-    deadline = _deadline_passed(em, flow)
-    if deadline is not None:
-        _act(em, deadline)
+    late = _deadline_passed(em, flow)
+    if late is not None:
+        _act(em, late)
     if not em.current.state.is_terminal:
         assertion = _assertion_false(em, flow, bounds)
         if assertion is not None:
