@@ -110,6 +110,22 @@ class ExecutionReplayed(EventBase):
     revision: int
 
 
+class ExecutionLabelsChanged(EventBase):
+    """Labels added to (or overriding those of) the execution while it runs: by a
+    Labels task, or by a violated SLA."""
+
+    type: Literal["ExecutionLabelsChanged"] = "ExecutionLabelsChanged"
+    labels: dict[str, str]
+
+
+class ExecutionDeadlineSet(EventBase):
+    """A flow's MAX_DURATION SLA gives the execution a deadline (a timer wakes it then)."""
+
+    type: Literal["ExecutionDeadlineSet"] = "ExecutionDeadlineSet"
+    sla_id: str
+    deadline: dt.datetime
+
+
 class _ExecutionEnded(EventBase):
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
@@ -268,6 +284,8 @@ ExecutionEvent = Annotated[
     | ExecutionKilling
     | ExecutionRestarted
     | ExecutionReplayed
+    | ExecutionLabelsChanged
+    | ExecutionDeadlineSet
     | ExecutionSucceeded
     | ExecutionWarned
     | ExecutionFailed

@@ -97,6 +97,8 @@ class Execution(BaseModel):
     original_id: str | None = None
     next_attempt_id: str | None = None
     next_attempt_at: dt.datetime | None = None
+    # MAX_DURATION SLA id -> when the execution violates it (a timer wakes it then).
+    deadlines: dict[str, dt.datetime] = Field(default_factory=dict)
     # Sequence number of the last event folded into this state.
     seq: int = 0
 

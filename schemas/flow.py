@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from schemas.inputs import ID_PATTERN, InputDef
+from schemas.sla import Sla
 
 TASK_ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_-]*$"
 NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
@@ -111,6 +112,7 @@ class Flow(BaseModel):
     triggers: list[TriggerSpec] = Field(default_factory=list)
     concurrency: Concurrency | None = None
     retry: RetrySpec | None = None
+    sla: list[Sla] = Field(default_factory=list)
     disabled: bool = False
     deleted: bool = False
     pluginDefaults: list[PluginDefault] = Field(default_factory=list)

@@ -77,8 +77,11 @@ EXECUTION_TRANSITIONS: dict[State, frozenset[State]] = {
         {State.QUEUED, State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}
     ),
     State.QUEUED: frozenset({State.RUNNING, State.CANCELLED, State.FAILED, State.KILLED}),
-    State.RUNNING: frozenset({State.PAUSED, State.KILLING} | _ENDINGS),
-    State.PAUSED: frozenset({State.RUNNING, State.KILLING, State.KILLED}),
+    # CANCELLED and a PAUSED execution's FAILED: an Exit task or a violated SLA.
+    State.RUNNING: frozenset({State.PAUSED, State.KILLING, State.CANCELLED} | _ENDINGS),
+    State.PAUSED: frozenset(
+        {State.RUNNING, State.KILLING, State.KILLED, State.FAILED, State.CANCELLED}
+    ),
     State.KILLING: frozenset({State.KILLED}),
     State.FAILED: frozenset({State.RESTARTED}),
     State.KILLED: frozenset({State.RESTARTED}),

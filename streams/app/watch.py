@@ -53,6 +53,9 @@ class TimerIndex:
             # Sending it again after a restart is harmless: its id is derived, so the
             # executor creates that execution once.
             self.add_command(state.id, next_attempt(state), state.next_attempt_at)
+        if not state.state.is_terminal:
+            for sla_id, deadline in state.deadlines.items():
+                self.add([wake_up(state.id, f"sla:{sla_id}", deadline)])
         for run in state.task_runs.values():
             if run.state == State.PAUSED and run.resume_at is not None:
                 self.add([wake_up(state.id, run.id, run.resume_at)])

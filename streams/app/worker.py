@@ -19,12 +19,14 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
+from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
 from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
+from streams.app.views_port import SearchViews
 from streams.app.worker_control import listen_for_stops
 from streams.core.bounds import Bounds
 from streams.log.topics import Topics
@@ -78,6 +80,15 @@ class Worker:
             secret_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
             # A deferred template renders here within the executor's limits and clock.
             render_limits=Bounds(settings.limits, clock=time.monotonic).render(),
+        )
+        # The views and the command topic, for Count, Resume, log.Fetch and the purges.
+        commands = raw_topic(app, topics.commands)
+
+        async def send_command(key: str, value: bytes) -> None:
+            await (await commands.send(key=key.encode(), value=value))
+
+        self.views = SearchViews(
+            SearchStore(settings.elasticsearch_url, settings.full_index_prefix), send_command
         )
         self.done: OrderedDict[str, None] = OrderedDict()
         self.taken: set[str] = set()  # job ids this worker's actors are running now
@@ -210,6 +221,12 @@ class Worker:
             # only a worker can resolve those, and its logs and outputs are masked.
             lines: list[InlineLog] = []
             outcome = task.run_inline(lines)
+            if outcome.labels or outcome.exit_state is not None:
+                # Labels and Exit change their execution, which only the executor does.
+                return Outcome(
+                    State.FAILED,
+                    error=f"{name}: {plugin.TYPE} cannot use secret(), kv() or read()",
+                )
             for line in lines:
                 await write_log(line.level, line.message)
             return outcome
@@ -224,6 +241,7 @@ class Worker:
             log=write_log,
             now=_now,
             task_run_value=job.value,
+            views=self.views,
             **self.edges.context_fields(job, _now),  # storage, KV, workdir, env
         )
         timeout = (job.deadline - _now()).total_seconds() if job.deadline else None

@@ -54,6 +54,7 @@ from streams.core.inputs import (
     on_wake_up,
     on_worker_lost,
 )
+from streams.core.sla import check_slas
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.core.walk import Walker
 
@@ -116,6 +117,8 @@ def decide(
         on_wake_up(emitter, inp)
     elif isinstance(inp, SubflowEnded):
         on_subflow_ended(emitter, inp, flow if isinstance(flow, ValidatedFlow) else None)
+    if isinstance(flow, ValidatedFlow) and flow.flow.sla:
+        check_slas(emitter, flow, bounds)
     running = emitter.state is not None and not emitter.state.state.is_terminal
     # Walking again after any input is deterministic and cheap; it is also how a retry
     # whose time has come (WakeUp) is started.

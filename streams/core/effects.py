@@ -13,6 +13,7 @@ from schemas.commands import Command, CreateExecution, KillExecution, SubflowEnd
 from schemas.concurrency import GateRequest
 from schemas.events import (
     ExecutionCancelled,
+    ExecutionDeadlineSet,
     ExecutionEvent,
     ExecutionFailed,
     ExecutionKilled,
@@ -108,9 +109,16 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
             out.commands.append(_create_replay(state, event))
         elif isinstance(event, TaskRunPaused) and event.resume_at is not None:
             out.timers.append(wake_up(event.execution_id, event.task_run_id, event.resume_at))
+        elif isinstance(event, ExecutionDeadlineSet):
+            out.timers.append(wake_up(event.execution_id, f"sla:{event.sla_id}", event.deadline))
         elif type(event) in _END_STATE and state.parent is not None:
             assert isinstance(
-                event, ExecutionSucceeded | ExecutionWarned | ExecutionFailed | ExecutionKilled
+                event,
+                ExecutionSucceeded
+                | ExecutionWarned
+                | ExecutionFailed
+                | ExecutionKilled
+                | ExecutionCancelled,
             )
             out.commands.append(
                 SubflowEnded(

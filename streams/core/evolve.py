@@ -11,10 +11,12 @@ from schemas.events import (
     EventBase,
     ExecutionCancelled,
     ExecutionCreated,
+    ExecutionDeadlineSet,
     ExecutionEvent,
     ExecutionFailed,
     ExecutionKilled,
     ExecutionKilling,
+    ExecutionLabelsChanged,
     ExecutionPaused,
     ExecutionQueued,
     ExecutionReplayed,
@@ -106,6 +108,14 @@ def evolve(state: Execution | None, event: ExecutionEvent) -> Execution:
         return _restart(state, event)
     if isinstance(event, ExecutionReplayed):
         return state.model_copy(update={"seq": event.seq})
+    if isinstance(event, ExecutionLabelsChanged):
+        if state.state.is_terminal:
+            raise HistoryError(state.id, event.seq, f"labels changed on a {state.state} execution")
+        labels = {**state.labels, **event.labels}
+        return state.model_copy(update={"labels": labels, "seq": event.seq})
+    if isinstance(event, ExecutionDeadlineSet):
+        deadlines = {**state.deadlines, event.sla_id: event.deadline}
+        return state.model_copy(update={"deadlines": deadlines, "seq": event.seq})
     target = _EXECUTION_STATE.get(type(event))
     if target is not None:
         return _move_execution(state, event, target)

@@ -32,6 +32,7 @@ from streams.core.deferred import defer_lookups, lookups_in, needs_worker
 
 # Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.emitter import Emitter
+from streams.core.execution_updates import WalkStopped, apply_to_execution
 from streams.core.expressions import Budget, ExpressionError, render, render_bool
 from streams.core.expressions.values import to_text
 from streams.core.flow_catalog_port import FlowCatalog
@@ -138,7 +139,10 @@ class Walker:
         if self.state.state in (State.PAUSED, State.QUEUED):
             return
         flow = self.flow.flow
-        result = self._block(flow.tasks, flow.errors, flow.finally_, None, None, self._sequence)
+        try:
+            result = self._block(flow.tasks, flow.errors, flow.finally_, None, None, self._sequence)
+        except WalkStopped:  # an Exit task ended the execution
+            return
         if result is None:
             if self.killing and not any(
                 not r.state.is_terminal for r in self.state.task_runs.values()
@@ -464,6 +468,8 @@ class Walker:
         lines = tuple(
             self._log_line(run, task, log.level, log.message, i) for i, log in enumerate(logs)
         )
+        if outcome.state == State.SUCCESS:
+            apply_to_execution(self.em, run, task.id, outcome, lines)
         end_or_retry(
             self.em,
             self.flow,

@@ -56,6 +56,10 @@ class Outcome:
     state: State
     outputs: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # What an inline task asks of its own execution, which the executor records
+    # (streams/core/execution_updates.py): labels to add, or the state to end it with.
+    labels: Mapping[str, str] = field(default_factory=dict)
+    exit_state: State | None = None
 
 
 @dataclass
@@ -88,6 +92,73 @@ class KvPort(Protocol):
         ...
 
 
+class ViewsPort(Protocol):
+    """The executions and logs views (the search store) and the command topic, as a task
+    sees them (Count, Resume, log.Fetch, the purges; see streams/app/views_port.py)."""
+
+    async def execution(self, tenant: str, execution_id: str) -> dict[str, Any] | None:
+        """The execution's document in the view (Kestra's shape), or None."""
+        ...
+
+    async def count_executions(
+        self,
+        tenant: str,
+        flows: list[tuple[str, str]] | None,
+        namespaces: list[str] | None,
+        states: list[str] | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+    ) -> list[tuple[str, str, int]]:
+        """(namespace, flow id, count) of matching executions; every flow named in `flows`
+        is there, with 0 when it has none."""
+        ...
+
+    async def logs(
+        self,
+        tenant: str,
+        namespace: str,
+        flow_id: str,
+        execution_id: str,
+        task_ids: list[str] | None,
+        min_level: str,
+    ) -> list[dict[str, Any]]:
+        """An execution's log lines at or above `min_level`, in order."""
+        ...
+
+    async def resume(
+        self, execution_id: str, command_id: str, actor: str, inputs: Mapping[str, Any]
+    ) -> None:
+        """Send the execution a ResumeExecution command (acknowledged)."""
+        ...
+
+    async def purge_executions(
+        self,
+        tenant: str,
+        namespace: str | None,
+        flow_id: str | None,
+        states: list[str] | None,
+        start: dt.datetime | None,
+        end: dt.datetime,
+        executions: bool,
+        logs: bool,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Remove finished executions (and their logs) from the views: (the purged
+        executions' documents, how many log lines went)."""
+        ...
+
+    async def purge_logs(
+        self,
+        tenant: str,
+        namespace: str | None,
+        flow_id: str | None,
+        levels: list[str] | None,
+        start: dt.datetime | None,
+        end: dt.datetime,
+    ) -> int:
+        """Remove log lines from the logs view; how many went."""
+        ...
+
+
 @dataclass(frozen=True)
 class WorkerContext:
     """What a worker gives a running task (I/O edges are callables, so tasks stay testable)."""
@@ -110,6 +181,8 @@ class WorkerContext:
     env: Mapping[str, str] = field(default_factory=dict)
     # The task run's `taskrun.value` inside a ForEach (state tasks isolate by it).
     task_run_value: str | None = None
+    # The search store's views and the command topic (Count, Resume, log.Fetch...).
+    views: ViewsPort | None = None
 
     def files_prefix(self) -> str:
         """The `kestra://` folder of this attempt's files."""

@@ -2,6 +2,7 @@
 
 from streams.plugins.base import Task
 from streams.plugins.core.debug import Echo
+from streams.plugins.core.execution import Count, Exit, Labels, PurgeExecutions, Resume
 from streams.plugins.core.flowables import (
     AllowFailure,
     Dag,
@@ -22,6 +23,7 @@ from streams.plugins.core.for_each_item import (
     ForEachItemSplit,
 )
 from streams.plugins.core.items import DeduplicateItems, FilterItems
+from streams.plugins.core.logs import Fetch, PurgeLogs
 from streams.plugins.core.simple import Fail, Log, OutputValues, Return, Sleep
 from streams.plugins.core.state import StateDelete, StateGet, StateSet
 from streams.plugins.core.storage import (
@@ -70,4 +72,11 @@ PLUGINS: list[type[Task]] = [
     StateSet,
     StateDelete,
     TemplatedTask,
+    Labels,
+    Exit,
+    Resume,
+    Count,
+    PurgeExecutions,
+    Fetch,
+    PurgeLogs,
 ]
