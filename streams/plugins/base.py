@@ -206,6 +206,8 @@ class WorkerTask(Task):
 
 class FlowableTask(Task):
     KIND: ClassVar[TaskKind] = "flowable"
+    # Child tasks render when they run, in their own context, never with their parent.
+    UNRENDERED: ClassVar[frozenset[str]] = frozenset({"tasks", "errors", "finally_"})
     errors: list[TaskSpec] = Field(default_factory=list)
     finally_: list[TaskSpec] = Field(default_factory=list, alias="finally")
 

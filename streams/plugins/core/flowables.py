@@ -170,7 +170,7 @@ class Subflow(FlowableTask):
     # Kestra's (deprecated) values extracted from the child when it ends, rendered against
     # the child's task outputs: `outputs.<this task>.outputs.<name>`.
     outputs: dict[str, Any] = Field(default_factory=dict)
-    UNRENDERED: ClassVar[frozenset[str]] = frozenset({"outputs"})
+    UNRENDERED: ClassVar[frozenset[str]] = _CHILD_LISTS | {"outputs"}
 
     def main_specs(self) -> list[TaskSpec]:
         return []
@@ -181,6 +181,7 @@ class Pause(FlowableTask):
 
     TYPE: ClassVar[str] = "flow.Pause"
     KESTRA_TYPES: ClassVar[tuple[str, ...]] = _names("Pause")
+    UNRENDERED: ClassVar[frozenset[str]] = _CHILD_LISTS
     pauseDuration: str | None = None
     delay: str | None = None
     onResume: list[dict[str, Any]] = Field(default_factory=list)

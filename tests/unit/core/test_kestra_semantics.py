@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from schemas.commands import RestartExecution
 from schemas.states import State
 from tests.unit.core.driver import Sim
 from tests.unit.core.helpers import flow, run
@@ -465,3 +466,34 @@ def test_current_each_output_follows_every_enclosing_loop() -> None:
         "return-v12-v21",
         "return-v12-v22",
     ]
+
+
+def test_a_restart_after_a_failure_inside_a_pause_reruns_it_and_carries_on() -> None:
+    # restart_pause_last_failed.yaml (ExecutionControllerTest.restartFromLastFailedWithPause):
+    # the Pause's own children render only when they run; after the restart, c's second
+    # attempt succeeds and d runs: five task runs.
+    sim = run(
+        f"""
+        tasks:
+          - id: a
+            type: {LOG}
+            message: a
+          - id: pause
+            type: {FLOW}.Pause
+            delay: PT1S
+            tasks:
+              - id: c
+                type: {LOG}
+                message: "{{{{ taskrun.attemptsCount == 1 ? 'ok' : ko }}}}"
+              - id: d
+                type: {LOG}
+                message: d
+        """
+    )
+    assert sim.state().state == State.FAILED
+    assert sim.run_of("c").state == State.FAILED
+    sim.send(RestartExecution(command_id="restart1", execution_id="e1", time=sim.now))
+    sim.run()
+    assert sim.state().state == State.SUCCESS
+    assert len(sim.run_of("c").attempts) == 2
+    assert sim.run_of("d").state == State.SUCCESS
