@@ -89,6 +89,12 @@ class Verdict:
 def _same(expected: Any, actual: Any) -> bool:
     if expected == actual:
         return True
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return expected.keys() == actual.keys() and all(
+            _same(v, actual[k]) for k, v in expected.items()
+        )
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(map(_same, expected, actual))
     # Kestra's tests compare rendered text where Lanner may keep a number, and the reverse.
     if isinstance(expected, str) != isinstance(actual, str):
         as_text = actual if isinstance(actual, str) else json.dumps(actual, separators=(",", ":"))

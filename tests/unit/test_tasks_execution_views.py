@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from schemas.states import State
 from streams.plugins.base import Outcome, WorkerTask
 from streams.plugins.core.execution import Count, PurgeExecutions, Resume
@@ -155,7 +157,9 @@ def test_fetch_writes_the_logs_one_json_object_a_line(tmp_path: Path) -> None:
             "timestamp": "2026-01-01T00:00:01+00:00",
         },
     ]
-    views = FakeViews(lines=lines)
+    # The view already shows this task run started: the logs before it are indexed.
+    indexed = {"id": "exec1", "taskRunList": [{"id": "run1", "taskId": "f"}]}
+    views = FakeViews(lines=lines, executions={"exec1": indexed})
     task = Fetch(id="f", type="io.kestra.plugin.core.log.Fetch", tasksId=["t1", "t2"], level="INFO")
     outcome = _run(task, tmp_path, views)
     assert outcome.state == State.SUCCESS and outcome.outputs["size"] == 2
@@ -165,6 +169,22 @@ def test_fetch_writes_the_logs_one_json_object_a_line(tmp_path: Path) -> None:
     assert views.calls == [
         ("logs", ("main", "company.team", "flow1", "exec1", ["t1", "t2"], "INFO"))
     ]
+
+
+def test_fetch_of_its_own_execution_waits_until_the_view_holds_its_task_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    views = FakeViews()
+    seen = {"id": "exec1", "taskRunList": [{"id": "run1", "taskId": "f"}]}
+
+    async def later(tenant: str, execution_id: str) -> dict[str, Any] | None:
+        views.calls.append(("execution", (execution_id,)))
+        return seen if len(views.calls) >= 3 else None  # the indexer catches up
+
+    monkeypatch.setattr(views, "execution", later)
+    outcome = _run(Fetch(id="f", type="io.kestra.plugin.core.log.Fetch"), tmp_path, views)
+    assert outcome.state == State.SUCCESS
+    assert [name for name, _ in views.calls] == ["execution"] * 3 + ["logs"]
 
 
 def test_fetch_of_another_execution_looks_in_this_flow_unless_told(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any, ClassVar, Literal
 
 from streams.plugins.base import ViewsPort, WorkerContext
@@ -15,6 +16,9 @@ from streams.plugins.core.execution import (
 )
 from streams.plugins.core.files import storage_of
 from streams.storage import task_file_uri
+
+# How long log.Fetch waits for the views to hold the logs written before it.
+FETCH_WAIT_S = 10.0
 
 _KESTRA = "io.kestra.plugin.core"
 _KESTRA_OLD = "io.kestra.core.tasks"
@@ -56,6 +60,8 @@ class Fetch(ViewsTask):
         namespace, flow_id, execution_id = target_execution(
             ctx, self.namespace, self.flowId, self.executionId
         )
+        if execution_id == ctx.execution_id:
+            await _indexed_up_to_here(ctx, views)
         lines = await views.logs(
             ctx.tenant, namespace, flow_id, execution_id, self.tasksId, self.level
         )
@@ -64,6 +70,19 @@ class Fetch(ViewsTask):
         uri = task_file_uri(ctx.files_prefix(), "logs.ion")
         stored = await asyncio.to_thread(storage_of(ctx).put_bytes, uri, data)
         return {"uri": stored, "size": len(lines)}
+
+
+async def _indexed_up_to_here(ctx: WorkerContext, views: ViewsPort) -> None:
+    """Read your own writes: the logs of the tasks before this one reach the views with
+    the events that ended them; once the view shows this task run started, they are
+    there (bounded: a lagging indexer gives what it has after FETCH_WAIT_S)."""
+    deadline = time.monotonic() + FETCH_WAIT_S
+    while time.monotonic() < deadline:
+        doc = await views.execution(ctx.tenant, ctx.execution_id)
+        runs = (doc or {}).get("taskRunList") or []
+        if any(run.get("id") == ctx.task_run_id for run in runs):
+            return
+        await asyncio.sleep(0.1)
 
 
 class PurgeLogs(ViewsTask):
