@@ -27,9 +27,10 @@ from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import REPO, Cluster
 from tests.integration.stack import InProcessIndexer
 from tests.integration.test_tasks_on_kafka import plugin_metadata_dir
+from tests.unit.core.kestra_scenarios import NAMESPACE as SCENARIO_NAMESPACE
+from tests.unit.core.kestra_scenarios import SCENARIOS
 
 NS = "it.exectasks"
-VALIDS = Path("/work/kestra-src/core/src/test/resources/flows/valids")
 
 PAUSE = f"""
 id: waits
@@ -188,10 +189,8 @@ def test_labels_fetch_count_resume_and_exit(setup: tuple[Cluster, SearchStore, P
 def test_a_max_duration_sla_fails_an_execution_through_the_timer(
     setup: tuple[Cluster, SearchStore, Path],
 ) -> None:
-    if not VALIDS.exists():
-        pytest.skip("Kestra's test flows are not on this machine")
     cluster, _, _ = setup
-    source = (VALIDS / "sla-max-duration-fail.yaml").read_text().replace("io.kestra.tests", NS)
+    source = SCENARIOS["sla-max-duration-fail"].replace(SCENARIO_NAMESPACE, NS)
     cluster.deploy(source)
     ended = cluster.run(NS, "sla-max-duration-fail", timeout_s=60)
     assert ended.state == State.FAILED

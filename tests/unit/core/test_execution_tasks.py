@@ -4,11 +4,11 @@ ExitTest and SLATestCase flows), run through the simulated executor and worker."
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import pytest
 
+from bench.kestra_cases import load_cases
 from schemas.commands import CreateExecution
 from schemas.events import ExecutionLabelsChanged
 from schemas.flow import FlowRef
@@ -17,8 +17,8 @@ from streams.app.watch import TimerIndex
 from streams.core.labels import CORRELATION_ID
 from tests.unit.core.driver import TENANT, Sim, parse, replay
 from tests.unit.core.helpers import assert_legal_histories, flow, run
+from tests.unit.core.kestra_scenarios import SCENARIOS
 
-VALIDS = Path("/work/kestra-src/core/src/test/resources/flows/valids")
 LABELS = "io.kestra.plugin.core.execution.Labels"
 EXIT = "io.kestra.plugin.core.execution.Exit"
 LOG = "io.kestra.plugin.core.log.Log"
@@ -26,9 +26,7 @@ SLEEP = "io.kestra.plugin.core.flow.Sleep"
 
 
 def _kestra(name: str) -> str:
-    if not VALIDS.exists():
-        pytest.skip("Kestra's test flows are not on this machine")
-    return (VALIDS / name).read_text()
+    return SCENARIOS[name.rsplit(".", 1)[0]]
 
 
 def _start(sim: Sim, flow_id: str, inputs: dict[str, object], labels: dict[str, str]) -> None:
@@ -348,17 +346,13 @@ def test_an_sla_may_not_set_system_labels() -> None:
 
 
 def test_expected_outcomes_of_the_bench_cases_hold() -> None:
-    path = Path("/work/main/bench/kestra_cases_b.jsonl")
-    if not path.exists():
-        pytest.skip("bench cases not on this machine")
-    cases = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    sla = [c for c in cases if c["flow"].startswith("sla-") and not c.get("skip")]
+    cases = load_cases(Path(__file__).resolve().parents[3] / "bench" / "kestra_cases.jsonl")
+    sla = [c for c in cases if c.flow.startswith("sla-") and not c.skip]
     assert sla
     for case in sla:
-        sim = Sim(_kestra(case["flow"]), hold=["sleep"] if "fail" in case["flow"] else ())
-        flow_id = case["flow"].rsplit(".", 1)[0]
-        _start(sim, flow_id, case["inputs"], {})
-        assert sim.state().state.value == case["state"], case["test"]
+        sim = Sim(_kestra(case.flow), hold=["sleep"] if "fail" in case.flow else ())
+        _start(sim, case.flow.rsplit(".", 1)[0], case.inputs, {})
+        assert sim.state().state.value == case.state, case.test
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
