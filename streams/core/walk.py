@@ -25,6 +25,7 @@ from schemas.flow import TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
 from schemas.states import State, worst
 from schemas.worker import LogLine, WorkerJob
+from streams.core import wait_for
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.context import render_context
 from streams.core.deferred import defer_lookups, lookups_in, needs_worker
@@ -55,6 +56,7 @@ from streams.plugins.core.flowables import (
     Switch,
 )
 from streams.plugins.core.simple import Fail
+from streams.plugins.core.wait_for import WaitFor
 
 _COMMON = frozenset(
     {
@@ -554,6 +556,8 @@ class Walker:
             return {"values": [v if isinstance(v, str) else json.dumps(v) for v in values]}
         if isinstance(task, Subflow):
             return self._decide_subflow(run, task)
+        if isinstance(task, WaitFor):
+            return wait_for.decide(task)
         if isinstance(task, Pause) and task.duration:
             try:
                 parse_duration(task.duration)
@@ -592,6 +596,8 @@ class Walker:
     def _step_flowable(self, run: TaskRun, task: FlowableTask) -> None:
         if isinstance(task, Subflow):
             return  # it ends through SubflowEnded, not through children
+        if isinstance(task, WaitFor):
+            return wait_for.step(self, run, task)  # ends or pauses the run itself
         result = self._flowable_result(run, task)
         if result is None:
             return

@@ -28,6 +28,7 @@ from streams.plugins.core.storage import (
     Split,
 )
 from streams.plugins.core.templating import TemplatedTask
+from streams.plugins.core.wait_for import WaitFor
 
 PLUGINS: list[type[Task]] = [
     Log,
@@ -60,4 +61,5 @@ PLUGINS: list[type[Task]] = [
     StateSet,
     StateDelete,
     TemplatedTask,
+    WaitFor,
 ]
