@@ -25,7 +25,7 @@ from schemas.flow import TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
 from schemas.states import State, worst
 from schemas.worker import LogLine, WorkerJob
-from streams.core import wait_for
+from streams.core import wait_for, working_directory
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.context import render_context
 from streams.core.deferred import defer_lookups, lookups_in, needs_worker
@@ -57,6 +57,7 @@ from streams.plugins.core.flowables import (
 )
 from streams.plugins.core.simple import Fail
 from streams.plugins.core.wait_for import WaitFor
+from streams.plugins.core.working_directory import WorkingDirectory
 
 _COMMON = frozenset(
     {
@@ -496,6 +497,8 @@ class Walker:
     # --- flowables ------------------------------------------------------------------
 
     def _start_flowable(self, run: TaskRun, task: FlowableTask) -> None:
+        if isinstance(task, WorkingDirectory):
+            return working_directory.start(self, run, task)  # one job for all its tasks
         try:
             decision = self._decide_flowable(run, task)
         except (ExpressionError, ValueError, LimitExceeded) as exc:
@@ -598,6 +601,8 @@ class Walker:
             return  # it ends through SubflowEnded, not through children
         if isinstance(task, WaitFor):
             return wait_for.step(self, run, task)  # ends or pauses the run itself
+        if isinstance(task, WorkingDirectory) and working_directory.waiting(self.state, run, task):
+            return  # its job runs its tasks; the report records them
         result = self._flowable_result(run, task)
         if result is None:
             return

@@ -56,6 +56,8 @@ class Outcome:
     state: State
     outputs: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
+    # A WorkingDirectory's tasks, as they ended (schemas.worker.ChildRunReport).
+    children: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -110,6 +112,9 @@ class WorkerContext:
     env: Mapping[str, str] = field(default_factory=dict)
     # The task run's `taskrun.value` inside a ForEach (state tasks isolate by it).
     task_run_value: str | None = None
+    # Inside a WorkingDirectory: the folder its tasks share (made, filled and removed by
+    # the WorkingDirectory; a task uses it instead of a fresh one, and leaves it).
+    shared_dir: Path | None = None
 
     def files_prefix(self) -> str:
         """The `kestra://` folder of this attempt's files."""

@@ -29,6 +29,7 @@ from streams.plugins.core.storage import (
 )
 from streams.plugins.core.templating import TemplatedTask
 from streams.plugins.core.wait_for import WaitFor
+from streams.plugins.core.working_directory import WorkingDirectory
 
 PLUGINS: list[type[Task]] = [
     Log,
@@ -62,4 +63,5 @@ PLUGINS: list[type[Task]] = [
     StateDelete,
     TemplatedTask,
     WaitFor,
+    WorkingDirectory,
 ]
