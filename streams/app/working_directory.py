@@ -25,6 +25,7 @@ from schemas.worker import ChildRunReport, WorkerJob
 from streams.core.context import _Deferred
 from streams.core.deferred import defer_lookups
 from streams.core.expressions import ExpressionError, render
+from streams.core.expressions.values import templated_text
 from streams.core.working_directory import child_run_id
 from streams.plugins.base import InlineLog, InlineTask, Outcome, WorkerContext, WorkerTask
 from streams.plugins.core.working_directory import (
@@ -178,7 +179,9 @@ async def _outcome(
         for key in list(raw):
             if key not in _COMMON and key not in plugin.UNRENDERED:
                 value = defer_lookups(raw[key], context, at)
-                raw[key] = render(value, context, now=at, limits=worker.edges.render_limits)
+                rendered = render(value, context, now=at, limits=worker.edges.render_limits)
+                text = key in plugin.TEXT_RENDERED
+                raw[key] = templated_text(raw[key], rendered) if text else rendered
         resolved = await worker.edges.resolve(job.model_copy(update={"task": raw}), now)
         task = plugin.model_validate(resolved)
     except (ExpressionError, DeferredError) as exc:

@@ -33,7 +33,7 @@ from streams.core.deferred import defer_lookups, lookups_in, needs_worker
 # Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.emitter import Emitter
 from streams.core.expressions import Budget, ExpressionError, render, render_bool
-from streams.core.expressions.values import to_text
+from streams.core.expressions.values import templated_text, to_text
 from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
@@ -382,6 +382,8 @@ class Walker:
         for key in names:
             # Templates using secret()/kv()/read() render on the worker.
             raw[key] = self._render(defer_lookups(raw[key], context, self.em.time), context)
+            if key in task.TEXT_RENDERED:
+                raw[key] = templated_text(written[key], raw[key])
         try:
             return type(task).model_validate(raw)
         except ValidationError as exc:

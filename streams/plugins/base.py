@@ -39,6 +39,9 @@ class Task(TaskSpec):
     # Properties holding child tasks or expressions the flowable evaluates itself; the
     # executor does not render them before the task starts.
     UNRENDERED: ClassVar[frozenset[str]] = frozenset()
+    # Properties whose templates render to text, as Kestra's render of a map does (a
+    # `{{ }}` alone otherwise keeps its value's type).
+    TEXT_RENDERED: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

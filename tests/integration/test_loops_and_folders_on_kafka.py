@@ -49,7 +49,7 @@ namespace: {NS}
 tasks:
   - id: waitfor
     type: io.kestra.plugin.core.flow.WaitFor
-    condition: "{{{{ outputs.output_values.values.count == 4 }}}}"
+    condition: "{{{{ outputs.output_values.values.count == '4' }}}}"
     checkFrequency:
       interval: PT0.2S
     tasks:
@@ -77,7 +77,7 @@ def test_waitfor_loops_on_the_executors_timers_until_its_condition_holds(
     loop = next(r for r in runs if r.task_id == "waitfor")
     assert loop.outputs == {"iterationCount": 3}
     counts = [r.outputs["values"]["count"] for r in runs if r.task_id == "output_values"]
-    assert counts == [2, 3, 4]
+    assert counts == ["2", "3", "4"]
     assert sorted(r.iteration or 0 for r in runs if r.task_id == "shell") == [1, 2, 3]
     assert [h.state for h in loop.history].count(State.PAUSED) == 2
     messages = [line["message"] for line in cluster.logs_of(execution.id)]

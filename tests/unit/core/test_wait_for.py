@@ -31,7 +31,7 @@ FREQ = (
 
 
 def _counts(sim: Sim) -> list[str]:
-    return [str(r.outputs["values"]["count"]) for r in sim.runs("output_values")]
+    return [r.outputs["values"]["count"] for r in sim.runs("output_values")]
 
 
 def test_waitfor_ends_when_the_condition_holds_after_the_first_iteration() -> None:
@@ -43,12 +43,11 @@ def test_waitfor_ends_when_the_condition_holds_after_the_first_iteration() -> No
 
 
 def test_waitfor_iterates_until_the_condition_holds() -> None:
-    # waitfor-multiple-tasks.yaml: the last output_values says count '4'. Kestra's
-    # OutputValues renders every templated value to text ('4'); here a whole-template
-    # value keeps its type (4), so the condition compares with the number.
+    # waitfor-multiple-tasks.yaml: the last output_values says count '4' (OutputValues
+    # renders its templates to text, as Kestra's does).
     sim = run(
         _loop(
-            "{{ outputs.output_values.values.count == 4}}",
+            "{{ outputs.output_values.values.count == '4'}}",
             more_tasks="",
         ).replace(
             "            tasks:\n",
@@ -72,7 +71,7 @@ def test_waitfor_iterates_until_the_condition_holds() -> None:
 
 def test_waitfor_waits_the_interval_between_iterations() -> None:
     sim = run(
-        _loop("{{ outputs.output_values.values.count == 3}}").replace(
+        _loop("{{ outputs.output_values.values.count == '3'}}").replace(
             "            tasks:\n",
             "            checkFrequency:\n              interval: PT1M\n            tasks:\n",
             1,
@@ -94,7 +93,7 @@ def test_waitfor_max_iterations_with_fail_on_max_reached_fails() -> None:
 
 def test_waitfor_max_iterations_without_fail_succeeds() -> None:
     # waitfor-no-success.yaml: SUCCESS (the condition holds at the fifth iteration).
-    sim = run(_loop("{{ outputs.output_values.values.count == 6}}", FREQ.format(max=5)))
+    sim = run(_loop("{{ outputs.output_values.values.count == '6'}}", FREQ.format(max=5)))
     assert sim.state().state == State.SUCCESS
     assert len(_counts(sim)) == 5 and sim.run_of("waitfor").outputs == {"iterationCount": 5}
     never = run(_loop("{{ outputs.output_values.values.count == 'x'}}", FREQ.format(max=2)))
@@ -142,3 +141,22 @@ def test_killing_a_paused_waitfor_kills_it() -> None:
     sim.run()
     assert sim.state().state == State.KILLED
     assert sim.run_of("waitfor").state == State.KILLED
+
+
+def test_output_values_renders_its_templates_to_text_as_kestra_does() -> None:
+    # Kestra's OutputValues renders its map (runContext.render): a template is text.
+    sim = run(
+        f"""
+        tasks:
+          - id: vals
+            type: {OUTPUT}
+            values:
+              n: "{{{{ 1 + 1 }}}}"
+              literal: 3
+              nested:
+                items: ["{{{{ [1] }}}}", 2]
+        """
+    )
+    assert sim.run_of("vals").outputs == {
+        "values": {"n": "2", "literal": 3, "nested": {"items": ["[1]", 2]}}
+    }
