@@ -215,7 +215,11 @@ class Worker:
         except ValidationError as exc:
             return Outcome(State.FAILED, error=f"{name}: invalid properties: {exc}")
         if isinstance(task, WorkingDirectory):
-            return await run_working_directory(self, job, task, _now)
+            limit = (job.deadline - _now()).total_seconds() if job.deadline else None
+            try:
+                return await asyncio.wait_for(run_working_directory(self, job, task, _now), limit)
+            except TimeoutError:
+                return Outcome(State.FAILED, error=f"{name}: timed out after {task.timeout}")
         if isinstance(task, InlineTask):
             # An inline task (Log, Return...) comes here when it uses secret()/kv()/read():
             # only a worker can resolve those, and its logs and outputs are masked.

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from schemas.inputs import parse_duration
 from schemas.states import State
 from schemas.worker import ChildRunReport, WorkerJob
 from streams.core.context import _Deferred
 from streams.core.deferred import defer_lookups
-from streams.core.expressions import ExpressionError, render
+from streams.core.expressions import ExpressionError, render, render_bool
 from streams.core.expressions.values import templated_text
 from streams.core.working_directory import child_run_id
 from streams.plugins.base import InlineLog, InlineTask, Outcome, WorkerContext, WorkerTask
@@ -176,6 +177,10 @@ async def _outcome(
         },
     }
     try:
+        if raw.get("runIf") is not None and not render_bool(
+            raw["runIf"], context, now=at, limits=worker.edges.render_limits
+        ):
+            return Outcome(State.SKIPPED)  # as Kestra's worker: runIf false skips the task
         for key in list(raw):
             if key not in _COMMON and key not in plugin.UNRENDERED:
                 value = defer_lookups(raw[key], context, at)
@@ -184,10 +189,10 @@ async def _outcome(
                 raw[key] = templated_text(raw[key], rendered) if text else rendered
         resolved = await worker.edges.resolve(job.model_copy(update={"task": raw}), now)
         task = plugin.model_validate(resolved)
-    except (ExpressionError, DeferredError) as exc:
-        return Outcome(State.FAILED, error=f"{name}: {exc}")
     except ValidationError as exc:
         return Outcome(State.FAILED, error=f"{name}: invalid properties: {exc}")
+    except (ExpressionError, DeferredError, ValueError) as exc:
+        return Outcome(State.FAILED, error=f"{name}: {exc}")
     try:
         if isinstance(task, InlineTask):
             lines: list[InlineLog] = []
@@ -196,9 +201,14 @@ async def _outcome(
                 await write_log(line.level, line.message)
             return outcome
         assert isinstance(task, WorkerTask)
-        return await task.run(_context(worker, job, folder, write_log, now))
+        limit = parse_duration(task.timeout).total_seconds() if task.timeout else None
+        return await asyncio.wait_for(
+            task.run(_context(worker, job, folder, write_log, now)), limit
+        )
     except asyncio.CancelledError:
         raise
+    except TimeoutError:
+        return Outcome(State.FAILED, error=f"{name}: timed out after {task.timeout}")
     except Exception as exc:  # the task's failure, not the worker's
         return Outcome(State.FAILED, error=f"{name} raised {type(exc).__name__}: {exc}")
 

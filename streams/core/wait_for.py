@@ -39,8 +39,9 @@ if TYPE_CHECKING:
 ITERATION_COUNT = "iterationCount"
 
 
-def decide(task: WaitFor) -> dict[str, Any]:
-    """The start decision: durations are checked once, and the first iteration is 1."""
+def decide(run: TaskRun, task: WaitFor) -> dict[str, Any]:
+    """The start decision: durations are checked once; the first iteration is 1, or, for
+    a restarted WaitFor, the one it stopped in (whose failed runs then run again)."""
     frequency = task.checkFrequency
     for name, text in (("interval", frequency.interval), ("maxDuration", frequency.maxDuration)):
         if text is not None:
@@ -48,7 +49,7 @@ def decide(task: WaitFor) -> dict[str, Any]:
                 parse_duration(text)
             except ValueError as exc:
                 raise ValueError(f"checkFrequency.{name}: {exc}") from None
-    return {"outputs": {ITERATION_COUNT: 1}}
+    return {"outputs": {ITERATION_COUNT: int(run.outputs.get(ITERATION_COUNT, 1))}}
 
 
 def step(w: Walker, run: TaskRun, task: WaitFor) -> None:

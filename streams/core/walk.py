@@ -562,7 +562,7 @@ class Walker:
         if isinstance(task, Subflow):
             return self._decide_subflow(run, task)
         if isinstance(task, WaitFor):
-            return wait_for.decide(task)
+            return wait_for.decide(run, task)
         if isinstance(task, Pause) and task.duration:
             try:
                 parse_duration(task.duration)

@@ -67,6 +67,7 @@ def start(w: Walker, run: TaskRun, task: WorkingDirectory) -> None:
             return
     s = w.state
     attempt = run.attempt_number + 1
+    _close_superseded(w.em, run, attempt)
     job = WorkerJob(
         execution_id=s.id,
         task_run_id=run.id,
@@ -82,6 +83,20 @@ def start(w: Walker, run: TaskRun, task: WorkingDirectory) -> None:
         context=shipped_context(w.flow, s, run, task.type),
     )
     w.em.emit(TaskRunStarted, task_run_id=run.id, attempt=attempt, job=job)
+
+
+def _close_superseded(em: Emitter, run: TaskRun, attempt: int) -> None:
+    """A restart marks the failed task of the last attempt RESTARTED; Kestra deletes it,
+    and runs the WorkingDirectory's tasks again as new task runs. Here it stays, ended
+    FAILED again (after a start to leave RESTARTED), saying which attempt replaces it."""
+    for child in list(em.current.task_runs.values()):
+        if child.parent_id == run.id and child.state == State.RESTARTED:
+            em.emit(TaskRunStarted, task_run_id=child.id, attempt=child.attempt_number + 1)
+            em.end_task_run(
+                child.id,
+                State.FAILED,
+                error=f"replaced: attempt {attempt} of {run.task_id} runs its tasks again",
+            )
 
 
 def shipped_context(
@@ -127,6 +142,10 @@ def finished(em: Emitter, flow: ValidatedFlow, run: TaskRun, report: TaskRunRepo
             parent_id=run.id,
             value=run.value,
         )
+        if child.state == State.SKIPPED:  # its runIf was false: it never started
+            em.end_task_run(run_id, State.SKIPPED)
+            counted.append(State.SKIPPED)
+            continue
         em.emit(TaskRunStarted, task_run_id=run_id, attempt=1)
         em.emit(TaskRunRunning, task_run_id=run_id, attempt=1, worker_id=report.worker_id)
         state = child.state

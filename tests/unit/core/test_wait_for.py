@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from schemas.commands import RestartExecution
 from schemas.states import State
-from tests.unit.core.driver import Sim
+from schemas.worker import WorkerJob
+from tests.unit.core.driver import Result, Sim
 from tests.unit.core.helpers import assert_legal_histories, run
 
 FLOW = "io.kestra.plugin.core.flow"
@@ -160,3 +162,44 @@ def test_output_values_renders_its_templates_to_text_as_kestra_does() -> None:
     assert sim.run_of("vals").outputs == {
         "values": {"n": "2", "literal": 3, "nested": {"items": ["[1]", 2]}}
     }
+
+
+def test_a_failed_iteration_runs_the_errors_branch() -> None:
+    more = "              - id: fail\n                type: io.kestra.core.tasks.executions.Fail\n"
+    body = _loop("{{ false }}", "", more) + (
+        "            errors:\n"
+        "              - id: handler\n"
+        "                type: io.kestra.plugin.core.debug.Return\n"
+        "                format: handled\n"
+    )
+    sim = run(body)
+    assert sim.state().state == State.FAILED
+    assert sim.run_of("handler").outputs == {"value": "handled"}
+    assert sim.run_of("waitfor").state == State.FAILED
+
+
+def test_a_restarted_waitfor_goes_on_from_the_iteration_that_failed() -> None:
+    # The check fails at the second iteration once, then succeeds when restarted.
+    failing = {"n": 0}
+
+    def check(job: WorkerJob) -> Result:
+        failing["n"] += 1
+        return Result(State.FAILED if failing["n"] == 2 else State.SUCCESS)
+
+    more = (
+        "              - id: check\n"
+        "                type: io.kestra.plugin.scripts.shell.Commands\n"
+        '                commands: ["true"]\n'
+    )
+    sim = run(
+        _loop("{{ outputs.output_values.values.count == '4'}}", FREQ.format(max=10), more),
+        outcomes={"check": check},
+    )
+    assert sim.state().state == State.FAILED
+    assert sim.run_of("waitfor").outputs == {"iterationCount": 2}
+    sim.send(RestartExecution(command_id="restart1", execution_id="e1", time=sim.now))
+    sim.run()
+    sim.check()
+    assert sim.state().state == State.SUCCESS
+    assert _counts(sim) == ["2", "3", "4"]
+    assert sim.run_of("waitfor").outputs == {"iterationCount": 3}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from schemas.commands import RestartExecution
 from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
 from streams.app.working_directory import run_working_directory
@@ -410,3 +411,51 @@ def test_a_report_naming_unknown_runs_records_nothing_of_them() -> None:
     sim.run()
     assert [r.task_id for r in sim.state().task_runs.values()] == ["wd"]
     assert sim.state().state == State.SUCCESS  # the WorkingDirectory's own report ends it
+
+
+def test_run_if_false_skips_a_task_and_a_timeout_stops_one(worker: _Worker) -> None:
+    source = flow(
+        f"""
+        tasks:
+          - id: wd
+            type: {WD}
+            tasks:
+              - id: skipped
+                type: {RETURN}
+                runIf: "{{{{ 1 == 2 }}}}"
+                format: never
+              - id: slow
+                type: io.kestra.plugin.scripts.shell.Commands
+                timeout: PT0.2S
+                commands: ["sleep 5"]
+        """
+    )
+    sim = _run(source, worker)
+    assert sim.run_of("skipped").state == State.SKIPPED
+    slow = sim.run_of("slow")
+    assert slow.state == State.FAILED and "timed out" in (slow.error or "")
+    assert sim.state().state == State.FAILED
+
+
+def test_a_restarted_working_directory_runs_its_tasks_again_as_a_new_attempt(
+    worker: _Worker,
+) -> None:
+    sim = _run(_kestra("working-directory.yaml"), worker, {"failed": "true"})
+    assert sim.state().state == State.FAILED
+    sim.send(RestartExecution(command_id="restart1", execution_id="e1", time=sim.now))
+    sim.run()
+    job = sim.held.pop(0)
+    assert job.task_id == "worker" and job.attempt == 2
+    sim.send(sim.report(job, kind="started"))
+    outcome = asyncio.run(run_working_directory(worker, job, _task(job), _now))  # type: ignore[arg-type]
+    sim.send(sim.report(job, state=outcome.state).model_copy(update={"children": outcome.children}))
+    sim.run()
+    sim.check()
+    # Still failing (the input did not change): a second `first`, FAILED, in attempt 2.
+    assert sim.state().state == State.FAILED
+    firsts = sim.runs("first")
+    assert len(firsts) == 2 and firsts[-1].state == State.FAILED
+    # The first attempt's `first` is not left RESTARTED: it says what replaced it.
+    assert firsts[0].state == State.FAILED and "attempt 2" in (firsts[0].error or "")
+    assert all(r.state.is_terminal for r in sim.state().task_runs.values())
+    assert len(sim.run_of("worker").attempts) == 2
