@@ -26,6 +26,9 @@ class WorkerJob(BaseModel):
     value: str | None = None
     dispatched: dt.datetime
     deadline: dt.datetime | None = None
+    # A WorkingDirectory's job: the variables its tasks render with (as the executor saw
+    # them at dispatch); the worker adds each task's outputs for the ones after it.
+    context: dict[str, Any] | None = None
 
     @property
     def job_id(self) -> str:
@@ -53,6 +56,19 @@ class LogLine(BaseModel):
         return f"{self.execution_id}/{self.task_run_id}/{self.attempt}/{self.index}"
 
 
+class ChildRunReport(BaseModel):
+    """How one task inside a WorkingDirectory ended (it ran within the WorkingDirectory's
+    job): the executor records it as a task run of its own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_run_id: str
+    task_id: str
+    state: State
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
 class TaskRunReport(BaseModel):
     """What a worker says about one attempt of a task run."""
 
@@ -69,6 +85,8 @@ class TaskRunReport(BaseModel):
     state: State | None = None
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    # A WorkingDirectory's "finished" report: its tasks, in the order they ran.
+    children: tuple[ChildRunReport, ...] = ()
 
     @property
     def input_id(self) -> str:

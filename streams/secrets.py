@@ -445,4 +445,4 @@ class WorkerEdges:
                 extra={"task_run_id": job.task_run_id, "outputs": spilled},
             )
         error = self.mask(outcome.error, job)[:_MAX_ERROR_CHARS] if outcome.error else None
-        return Outcome(outcome.state, outputs, error)
+        return Outcome(outcome.state, outputs, error, outcome.children)

@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -28,6 +29,7 @@ from streams.app.faust_app import raw_topic
 from streams.app.input_positions import InputPositions
 from streams.app.views_port import SearchViews
 from streams.app.worker_control import listen_for_stops
+from streams.app.working_directory import run_working_directory
 from streams.core.bounds import Bounds
 from streams.log.topics import Topics
 from streams.plugins.base import (
@@ -38,6 +40,7 @@ from streams.plugins.base import (
     WorkerContext,
     WorkerTask,
 )
+from streams.plugins.core.working_directory import WorkingDirectory
 from streams.plugins.registry import PluginRegistry
 from streams.secrets import DeferredError, WorkerEdges
 
@@ -149,6 +152,7 @@ class Worker:
             state=outcome.state if outcome else None,
             outputs=dict(outcome.outputs) if outcome else {},
             error=outcome.error if outcome else None,
+            children=outcome.children if outcome else (),
         )
         await self.results.send(
             key=job.execution_id.encode(), value=report.model_dump_json().encode()
@@ -159,6 +163,29 @@ class Worker:
         # loop, which re-runs it if its "finished" report never arrives (skipping this
         # report for sub-0.2 s tasks was measured faster, but lost that safety net).
         await self._report(job, "started")
+        write_log = self.log_writer(job)
+        running = asyncio.ensure_future(self._run(job, write_log))
+        self.running[job.task_run_id] = (job, running)
+        try:
+            outcome = await asyncio.shield(running)
+        except asyncio.CancelledError:
+            if job.task_run_id not in self.stopped:
+                # This worker is shutting down: hand the attempt back so it runs elsewhere
+                # now, rather than after the group notices this worker is gone.
+                running.cancel()
+                await asyncio.shield(self._report(job, "abandoned"))
+                raise
+            outcome = Outcome(State.KILLED, error=f"task {job.task_id}: killed")
+        finally:
+            self.running.pop(job.task_run_id, None)
+            self.stopped.discard(job.task_run_id)
+        if outcome.error:
+            await write_log("ERROR", outcome.error)
+        await self._report(job, "finished", outcome)
+        self.edges.forget(job)
+
+    def log_writer(self, job: WorkerJob) -> Callable[[LogLevel, str], Awaitable[None]]:
+        """Writes the log lines of the job's task run, numbered, secrets masked."""
         index = 0
 
         async def write_log(level: LogLevel, message: str) -> None:
@@ -181,25 +208,7 @@ class Worker:
                 key=job.execution_id.encode(), value=line.model_dump_json().encode()
             )
 
-        running = asyncio.ensure_future(self._run(job, write_log))
-        self.running[job.task_run_id] = (job, running)
-        try:
-            outcome = await asyncio.shield(running)
-        except asyncio.CancelledError:
-            if job.task_run_id not in self.stopped:
-                # This worker is shutting down: hand the attempt back so it runs elsewhere
-                # now, rather than after the group notices this worker is gone.
-                running.cancel()
-                await asyncio.shield(self._report(job, "abandoned"))
-                raise
-            outcome = Outcome(State.KILLED, error=f"task {job.task_id}: killed")
-        finally:
-            self.running.pop(job.task_run_id, None)
-            self.stopped.discard(job.task_run_id)
-        if outcome.error:
-            await write_log("ERROR", outcome.error)
-        await self._report(job, "finished", outcome)
-        self.edges.forget(job)
+        return write_log
 
     async def _run(self, job: WorkerJob, write_log: Any) -> Outcome:
         plugin = self.registry.get(str(job.task.get("type")))
@@ -216,6 +225,12 @@ class Worker:
             return Outcome(State.FAILED, error=f"{name}: {exc}")
         except ValidationError as exc:
             return Outcome(State.FAILED, error=f"{name}: invalid properties: {exc}")
+        if isinstance(task, WorkingDirectory):
+            limit = (job.deadline - _now()).total_seconds() if job.deadline else None
+            try:
+                return await asyncio.wait_for(run_working_directory(self, job, task, _now), limit)
+            except TimeoutError:
+                return Outcome(State.FAILED, error=f"{name}: timed out after {task.timeout}")
         if isinstance(task, InlineTask):
             # An inline task (Log, Return...) comes here when it uses secret()/kv()/read():
             # only a worker can resolve those, and its logs and outputs are masked.

@@ -206,6 +206,9 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
             update={
                 "attempts": (*run.attempts, attempt),
                 "decision": event.decision,
+                # A flowable shows outputs while it runs when its decision says so, as
+                # Kestra sets them on start (a WaitFor's iterationCount).
+                "outputs": (event.decision or {}).get("outputs", run.outputs),
                 "child_execution_id": event.child_execution_id,
                 "retry_at": None,
                 "error": None,
@@ -251,14 +254,19 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
         return _replace_run(state, changed)
     if isinstance(event, TaskRunPaused):
         moved = _moved(state, run, event, State.PAUSED)
-        return _replace_run(state, moved.model_copy(update={"resume_at": event.resume_at}))
+        outputs = run.outputs if event.outputs is None else event.outputs
+        return _replace_run(
+            state, moved.model_copy(update={"resume_at": event.resume_at, "outputs": outputs})
+        )
     if isinstance(event, SubflowIterationEnded):
         if run.state != State.RUNNING:
             raise HistoryError(state.id, event.seq, f"task run {run.id} is not running")
         return _replace_run(state, for_each_item.record(run, event))
     if isinstance(event, TaskRunResumed):
         moved = _moved(state, run, event, State.RUNNING)
-        resumed = {"onResume": event.inputs} if event.inputs else {}
+        # A Pause shows what it was resumed with; other outputs (a WaitFor's) stay.
+        kept = {k: v for k, v in run.outputs.items() if k != "onResume"}
+        resumed = {"onResume": event.inputs} if event.inputs else kept
         return _replace_run(state, moved.model_copy(update={"resume_at": None, "outputs": resumed}))
     target = _TASK_RUN_END_STATE.get(type(event))
     if target is not None:

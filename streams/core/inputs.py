@@ -49,6 +49,7 @@ from streams.core.retry import next_retry, retry_policy
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineTask
 from streams.plugins.core.flowables import Subflow
+from streams.plugins.core.working_directory import WorkingDirectory
 
 
 def create_execution(
@@ -126,7 +127,8 @@ def on_report(em: Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:
     # Pause or a waiting Subflow run (attempt 1 too) must not end it, or the execution
     # could stay PAUSED with no paused run.
     spec = flow.tasks.get(run.task_id)
-    if isinstance(spec, FlowableTask) or (
+    dispatched_whole = isinstance(spec, WorkingDirectory)  # its job runs all its tasks
+    if (isinstance(spec, FlowableTask) and not dispatched_whole) or (
         isinstance(spec, InlineTask) and not may_need_worker(spec)
     ):
         return
@@ -141,6 +143,11 @@ def on_report(em: Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:
         )
         run = em.current.task_runs[run.id]
     if report.kind == "finished":
+        if dispatched_whole:
+            from streams.core.working_directory import finished  # it uses end_or_retry
+
+            finished(em, flow, run, report)
+            return
         final = (
             report.state if report.state is not None and report.state.is_terminal else State.FAILED
         )

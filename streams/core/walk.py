@@ -25,7 +25,7 @@ from schemas.flow import TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
 from schemas.states import State, worst
 from schemas.worker import LogLine, WorkerJob
-from streams.core import for_each_item
+from streams.core import for_each_item, wait_for, working_directory
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.context import render_context
 from streams.core.deferred import defer_lookups, lookups_in, needs_worker
@@ -34,7 +34,7 @@ from streams.core.deferred import defer_lookups, lookups_in, needs_worker
 from streams.core.emitter import Emitter
 from streams.core.execution_updates import WalkStopped, apply_to_execution
 from streams.core.expressions import Budget, ExpressionError, render, render_bool
-from streams.core.expressions.values import to_text
+from streams.core.expressions.values import templated_text, to_text
 from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
@@ -62,6 +62,8 @@ from streams.plugins.core.for_each_item import (
     ForEachItemMergeOutputs,
 )
 from streams.plugins.core.simple import Fail
+from streams.plugins.core.wait_for import WaitFor
+from streams.plugins.core.working_directory import WorkingDirectory
 
 _COMMON = frozenset(
     {
@@ -389,6 +391,8 @@ class Walker:
         for key in names:
             # Templates using secret()/kv()/read() render on the worker.
             raw[key] = self._render(defer_lookups(raw[key], context, self.em.time), context)
+            if key in task.TEXT_RENDERED:
+                raw[key] = templated_text(written[key], raw[key])
         try:
             return type(task).model_validate(raw)
         except ValidationError as exc:
@@ -508,6 +512,8 @@ class Walker:
     # --- flowables ------------------------------------------------------------------
 
     def _start_flowable(self, run: TaskRun, task: FlowableTask) -> None:
+        if isinstance(task, WorkingDirectory):
+            return working_directory.start(self, run, task)  # one job for all its tasks
         try:
             decision = self._decide_flowable(run, task)
         except (ExpressionError, ValueError, LimitExceeded) as exc:
@@ -577,6 +583,8 @@ class Walker:
             return self._decide_subflow(run, task)
         if isinstance(task, ForEachItemExecutable):
             return for_each_item.decide(self, run, task)
+        if isinstance(task, WaitFor):
+            return wait_for.decide(run, task)
         if isinstance(task, Pause) and (task.duration or task.timeout):
             try:
                 parse_duration(task.duration or str(task.timeout))
@@ -616,6 +624,10 @@ class Walker:
     def _step_flowable(self, run: TaskRun, task: FlowableTask) -> None:
         if isinstance(task, Subflow | ForEachItemExecutable):
             return  # it ends through SubflowEnded, not through children
+        if isinstance(task, WaitFor):
+            return wait_for.step(self, run, task)  # ends or pauses the run itself
+        if isinstance(task, WorkingDirectory) and working_directory.waiting(self.state, run, task):
+            return  # its job runs its tasks; the report records them
         result = self._flowable_result(run, task)
         if result is None:
             return

@@ -39,6 +39,9 @@ class Task(TaskSpec):
     # Properties holding child tasks or expressions the flowable evaluates itself; the
     # executor does not render them before the task starts.
     UNRENDERED: ClassVar[frozenset[str]] = frozenset()
+    # Properties whose templates render to text, as Kestra's render of a map does (a
+    # `{{ }}` alone otherwise keeps its value's type).
+    TEXT_RENDERED: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -60,6 +63,8 @@ class Outcome:
     # (streams/core/execution_updates.py): labels to add, or the state to end it with.
     labels: Mapping[str, str] = field(default_factory=dict)
     exit_state: State | None = None
+    # A WorkingDirectory's tasks, as they ended (schemas.worker.ChildRunReport).
+    children: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -183,6 +188,9 @@ class WorkerContext:
     task_run_value: str | None = None
     # The search store's views and the command topic (Count, Resume, log.Fetch...).
     views: ViewsPort | None = None
+    # Inside a WorkingDirectory: the folder its tasks share (made, filled and removed by
+    # the WorkingDirectory; a task uses it instead of a fresh one, and leaves it).
+    shared_dir: Path | None = None
 
     def files_prefix(self) -> str:
         """The `kestra://` folder of this attempt's files."""

@@ -59,6 +59,19 @@ def to_text(value: Any) -> str:
     return str(value)  # an Undefined raises here, which is what strictness wants
 
 
+def templated_text(written: Any, rendered: Any) -> Any:
+    """`rendered` with every value that was written as a template taken as its text, as
+    Kestra's render of a map gives (`count: "{{ 1 + 1 }}"` is "2"); values written as
+    numbers, booleans or plain text stay as they are."""
+    if isinstance(written, str):
+        return to_text(rendered) if ("{{" in written or "{%" in written) else rendered
+    if isinstance(written, Mapping) and isinstance(rendered, Mapping):
+        return {k: templated_text(written.get(k), v) for k, v in rendered.items()}
+    if isinstance(written, list) and isinstance(rendered, list) and len(written) == len(rendered):
+        return [templated_text(w, r) for w, r in zip(written, rendered, strict=True)]
+    return rendered
+
+
 def is_empty(value: Any) -> bool:
     """Pebble's notion of empty: null, undefined, "" or an empty collection."""
     if value is None or isinstance(value, Undefined):

@@ -36,6 +36,8 @@ from streams.plugins.core.storage import (
     Split,
 )
 from streams.plugins.core.templating import TemplatedTask
+from streams.plugins.core.wait_for import WaitFor
+from streams.plugins.core.working_directory import WorkingDirectory
 
 PLUGINS: list[type[Task]] = [
     Log,
@@ -79,4 +81,6 @@ PLUGINS: list[type[Task]] = [
     PurgeExecutions,
     Fetch,
     PurgeLogs,
+    WaitFor,
+    WorkingDirectory,
 ]

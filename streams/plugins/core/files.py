@@ -54,7 +54,7 @@ async def workdir(ctx: WorkerContext) -> AsyncIterator[Path]:
     try:
         yield path
     finally:
-        await asyncio.to_thread(remove_workdir, path)
+        await asyncio.to_thread(remove_workdir, path, ctx)
 
 
 async def fetch(ctx: WorkerContext, uri: str, target: Path) -> Path:

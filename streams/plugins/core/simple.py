@@ -55,6 +55,7 @@ class OutputValues(InlineTask):
 
     TYPE: ClassVar[str] = "output.OutputValues"
     KESTRA_TYPES: ClassVar[tuple[str, ...]] = (f"{_KESTRA}.output.OutputValues",)
+    TEXT_RENDERED: ClassVar[frozenset[str]] = frozenset({"values"})
     values: dict[str, Any] = Field(default_factory=dict)
 
     def run_inline(self, logs: list[InlineLog]) -> Outcome:

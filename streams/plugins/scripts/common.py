@@ -81,7 +81,7 @@ class ScriptTask(WorkerTask):
         except (FilesError, InterpreterNotFound) as exc:
             return Outcome(State.FAILED, error=f"task {self.id}: {exc}")
         finally:
-            remove_workdir(workdir)
+            remove_workdir(workdir, ctx)
 
     async def _run_in(self, ctx: WorkerContext, workdir: Path) -> Outcome:
         await write_input_files(ctx, workdir, parse_input_files(self.inputFiles))

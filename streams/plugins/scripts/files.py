@@ -21,12 +21,17 @@ class FilesError(Exception):
 
 
 def make_workdir(ctx: WorkerContext) -> Path:
+    if ctx.shared_dir is not None:
+        return ctx.shared_dir
     root = (ctx.work_root or Path(tempfile.gettempdir()) / "lanner-work") / "runs"
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"{ctx.task_run_id[:40]}-{ctx.attempt}-", dir=root))
 
 
-def remove_workdir(path: Path) -> None:
+def remove_workdir(path: Path, ctx: WorkerContext | None = None) -> None:
+    """Removes a task's folder; a WorkingDirectory's shared one stays for the next task."""
+    if ctx is not None and ctx.shared_dir is not None and path == ctx.shared_dir:
+        return
     shutil.rmtree(path, ignore_errors=True)
 
 
