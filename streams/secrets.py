@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -445,4 +446,4 @@ class WorkerEdges:
                 extra={"task_run_id": job.task_run_id, "outputs": spilled},
             )
         error = self.mask(outcome.error, job)[:_MAX_ERROR_CHARS] if outcome.error else None
-        return Outcome(outcome.state, outputs, error, outcome.children)
+        return dataclasses.replace(outcome, outputs=outputs, error=error)
