@@ -49,6 +49,10 @@ class Case(BaseModel):
     # The flow file whose execution (with `inputs`) starts this case's flow: a subflow's
     # parent, or the upstream of a Flow trigger. The case's flow is then found by id.
     via: str | None = None
+    # The input the Java test expects the creation to be refused for (none: it is created).
+    refused: str | None = None
+    # The typed values the Java test reads back from the created execution's inputs.
+    typed_inputs: dict[str, Any] | None = None
     skip: str | None = None
     # Where Lanner deliberately differs from Kestra: why (README's Kestra table says so).
     differs: str | None = None
@@ -56,7 +60,13 @@ class Case(BaseModel):
     @property
     def asserts_something(self) -> bool:
         return bool(
-            self.state or self.task_runs is not None or self.tasks or self.attempts or self.outputs
+            self.state
+            or self.task_runs is not None
+            or self.tasks
+            or self.attempts
+            or self.outputs
+            or self.refused
+            or self.typed_inputs is not None
         )
 
     @property
@@ -135,6 +145,12 @@ def compare(case: Case, execution: Mapping[str, Any]) -> list[str]:
         if got_count != count:
             misses.append(f"task {key}: {got_count} attempts (Kestra: {count})")
     misses.extend(_output_misses(case, execution))
+    given = execution.get("inputs") or {}
+    for name, value in (case.typed_inputs or {}).items():
+        if name not in given:
+            misses.append(f"input {name} missing (Kestra: {value!r})")
+        elif not _same(value, given[name]):
+            misses.append(f"input {name} = {given[name]!r} (Kestra: {value!r})")
     return misses
 
 

@@ -136,6 +136,8 @@ def run_case(client: LannerClient, valids: Path, case: Case, tmp: Path) -> Verdi
     for where, secret in case.secrets.items():
         secret_namespace, _, name = where.partition("/")
         client.set_secret(secret_namespace, name, secret)
+    if case.refused is not None:
+        return _check_refusal(client, namespace, flow_id, case, tmp)
     try:
         if case.via is None:
             execution_id = str(_create(client, namespace, flow_id, case, tmp)["id"])
@@ -159,6 +161,19 @@ def run_case(client: LannerClient, valids: Path, case: Case, tmp: Path) -> Verdi
     except (ClientError, TimeoutError) as exc:
         return Verdict(case, error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     return Verdict(case, misses=compare(case, final))
+
+
+def _check_refusal(
+    client: LannerClient, namespace: str, flow_id: str, case: Case, tmp: Path
+) -> Verdict:
+    """The creation must be refused (422), naming the input the Java test expects."""
+    try:
+        created = _create(client, namespace, flow_id, case, tmp)
+    except ClientError as exc:
+        if exc.status == 422 and f"'{case.refused}'" in str(exc):
+            return Verdict(case)
+        return Verdict(case, misses=[f"refused, but not for input {case.refused}: {exc}"])
+    return Verdict(case, misses=[f"created {created.get('id')} (Kestra refuses {case.refused})"])
 
 
 def _started_via(

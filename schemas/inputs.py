@@ -179,7 +179,9 @@ def _coerce_one(definition: InputDef, kind: InputType, raw: Any) -> Any:
         )
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.isoformat()
+        text = value.isoformat()
+        # An instant in UTC as Kestra prints it: `...Z`, not `+00:00`.
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
     if kind == InputType.DATE:
         return (raw if isinstance(raw, dt.date) else dt.date.fromisoformat(str(raw))).isoformat()
     if kind == InputType.TIME:

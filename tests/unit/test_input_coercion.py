@@ -61,3 +61,9 @@ def test_datetime_and_time_windows() -> None:
     at = {"id": "x", "type": "TIME", "after": "01:00:00", "before": "11:59:59"}
     assert _one(at, "10:00:00") == ("10:00:00", [])
     assert "not after 01:00:00" in _one(at, "00:30:00")[1][0]
+
+
+def test_a_utc_instant_is_written_as_kestra_writes_it() -> None:
+    spec = {"id": "x", "type": "DATETIME"}
+    assert _one(spec, "2019-10-06T18:27:49Z") == ("2019-10-06T18:27:49Z", [])
+    assert _one(spec, "2019-10-06T20:27:49+02:00") == ("2019-10-06T20:27:49+02:00", [])
