@@ -132,6 +132,11 @@ _DURATION = re.compile(
 )
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:[^\s]*$")
+# A URI input is what Kestra accepts (FlowInputOutput.URI_PATTERN): scheme://host.tld...
+_WEB_URI = re.compile(
+    r"^[a-z]+://(?:www\.)?[-a-zA-Z0-9@:%._+~#=]{1,256}\.[a-zA-Z0-9()]{1,6}\b"
+    r"(?:[-a-zA-Z0-9()@:%_+.~#?&/=]*)$"
+)
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -229,7 +234,7 @@ def _coerce_one(definition: InputDef, kind: InputType, raw: Any) -> Any:
             raise ValueError(f"{raw!r} is not an email address")
         return str(raw)
     if kind == InputType.URI:
-        if not _URI.match(str(raw)):
+        if not _WEB_URI.match(str(raw)):
             raise ValueError(f"{raw!r} is not a URI")
         return str(raw)
     if kind == InputType.FILE:

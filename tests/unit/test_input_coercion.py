@@ -67,3 +67,9 @@ def test_a_utc_instant_is_written_as_kestra_writes_it() -> None:
     spec = {"id": "x", "type": "DATETIME"}
     assert _one(spec, "2019-10-06T18:27:49Z") == ("2019-10-06T18:27:49Z", [])
     assert _one(spec, "2019-10-06T20:27:49+02:00") == ("2019-10-06T20:27:49+02:00", [])
+
+
+def test_a_uri_input_is_a_web_address_as_kestra_checks_it() -> None:
+    spec = {"id": "x", "type": "URI"}
+    assert _one(spec, "https://www.kestra.io/docs?x=1") == ("https://www.kestra.io/docs?x=1", [])
+    assert "is not a URI" in _one(spec, "http:/bla")[1][0]  # InputsTest.inputFailed

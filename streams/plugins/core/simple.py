@@ -89,5 +89,6 @@ class Sleep(WorkerTask):
 
     async def run(self, ctx: WorkerContext) -> Outcome:
         seconds = parse_duration(self.duration).total_seconds()
+        await ctx.log("INFO", f"Waiting for {self.duration}")  # Kestra's line
         await asyncio.sleep(seconds)
         return Outcome(State.SUCCESS)
