@@ -309,7 +309,7 @@ def _report(verdicts: list[Verdict], cases: list[Case], console: Console) -> Non
             console.print(f"    [dim]also asserted: {check}[/dim]", soft_wrap=True)
     rate = 100.0 * len(passed) / len(verdicts) if verdicts else 0.0
     console.print(
-        f"\n[bold]{len(passed)} of {len(verdicts)} cases give Kestra's result ({rate:.0f}%)"
+        f"\n[bold]{len(passed)} of {len(verdicts)} cases give Kestra's result ({rate:.1f}%)"
         f"[/bold]; {len(differs)} where Lanner deliberately differs, {len(skipped)} skipped"
     )
 
