@@ -20,14 +20,20 @@ DEFAULT_CONDITION = "{{ response.statusCode < 400 }}"
 
 
 class HttpTriggerOptions(BaseModel):
-    """Kestra's `options`: the timeouts and redirects apply; the others are accepted."""
+    """Kestra's `options`: the timeouts and redirects apply; the rest listed here change
+    nothing for a trigger (a failed status is always a response for the condition).
+    Proxy and authentication options are refused rather than silently not used."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     connectTimeout: str | None = None
     readTimeout: str | None = None
     readIdleTimeout: str | None = None
     followRedirects: bool = True
+    connectionPoolIdleTimeout: str | None = None
+    defaultCharset: str | None = None
+    allowFailed: bool | None = None
+    allowedResponseCodes: list[int] | None = None
 
 
 class HttpTrigger(BaseModel):

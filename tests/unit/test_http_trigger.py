@@ -87,6 +87,7 @@ def test_kestra_http_listen_validates_under_both_names() -> None:
         ("    uri: http://x\n    body: a\n    formData: {a: 1}\n", "body", "not both"),
         ("    uri: http://x\n    cron: '* * * * *'\n", "", "cron"),
         ("    interval: PT1S\n", "", "uri"),
+        ("    uri: http://x\n    options: {basicAuthUser: me}\n", "", "basicAuthUser"),
     ],
 )
 def test_refused_http_triggers_name_the_problem(lines: str, field: str, words: str) -> None:
