@@ -171,7 +171,11 @@ class HttpTriggerPoller:
             return
         self.errors.pop(key, None)
         fired = TriggerFired(
-            time=self.clock(), execution_id=execution_id, source={"code": response.code}, **common
+            time=self.clock(),
+            execution_id=execution_id,
+            next_fire=slot + http_poll.interval_of(trigger),
+            source={"code": response.code},
+            **common,
         )
         self._send(fired)
         log.info(

@@ -29,6 +29,7 @@ from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 from streams.triggers import http_poll
+from streams.triggers.flow_index import FlowTriggerIndex
 from streams.triggers.http_poller import HttpTriggerPoller
 from streams.triggers.view import TriggerStates
 
@@ -269,6 +270,7 @@ def test_a_met_condition_fires_once_per_slot_with_the_response(server: _Server) 
     (fired,) = log.events()
     assert isinstance(fired, TriggerFired)
     assert fired.scheduled == T0 and fired.execution_id == command.execution_id
+    assert fired.next_fire == T0 + dt.timedelta(seconds=10)
     for event in log.events():
         states.apply(event)
     # A restarted poller (nothing in memory) sees the slot recorded: no second poll.
@@ -352,3 +354,21 @@ def test_a_body_over_the_limit_fails_the_poll(
     (failed,) = log.events()
     assert isinstance(failed, TriggerFailed) and "bigger than 10 bytes" in failed.error
     assert log.commands() == []
+
+
+def test_stop_after_is_found_for_the_http_trigger() -> None:
+    catalog = FlowSources(REGISTRY)
+    source = _flow(_http_lines("http://x") + "    stopAfter: [SUCCESS]\n")
+    catalog.apply(
+        FlowCreated(
+            event_id="f1",
+            tenant="main",
+            namespace="company.team",
+            flow_id="f",
+            revision=1,
+            time=T0,
+            actor="me",
+            source=source,
+        )
+    )
+    assert FlowTriggerIndex(catalog).stop_after("main", "company.team", "f", "http") == ["SUCCESS"]
