@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-from schemas.triggers import flow, kafka, schedule, webhook
+from schemas.triggers import flow, http, kafka, schedule, webhook
 from schemas.triggers.events import (
     TRIGGER_EVENT_ADAPTER,
     BackfillPaused,
@@ -42,6 +42,7 @@ TRIGGER_MODELS: dict[str, type[BaseModel]] = {
     **kafka.MODELS,
     **flow.MODELS,
     **webhook.MODELS,
+    **http.MODELS,
 }
 
 __all__ = [

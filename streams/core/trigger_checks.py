@@ -61,6 +61,7 @@ def _schedule_on_dates(trigger: BaseModel) -> Iterator[Problem]:
 # Each trigger family's checks register themselves on import (kept in their own modules).
 from streams.core import (  # noqa: E402, F401
     flow_trigger_checks,
+    http_trigger_checks,
     kafka_trigger_checks,
     webhook_trigger_checks,
 )

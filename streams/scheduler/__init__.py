@@ -1,4 +1,5 @@
-"""The scheduler role: schedule triggers fired by a leader-only Faust timer."""
+"""The scheduler role: schedule triggers fired by a leader-only Faust timer, the Kafka
+trigger listeners and the HTTP trigger poller."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def run_scheduler(settings: LannerSettings) -> None:
     from streams.plugins.registry import PluginRegistry
     from streams.scheduler.service import Scheduler
     from streams.triggers.flow_agent import install_flow_triggers
+    from streams.triggers.http_poller import HttpTriggerPoller
     from streams.triggers.view import LiveTriggerStates
 
     ensure_lanner_topics(settings)
@@ -87,6 +89,16 @@ def run_scheduler(settings: LannerSettings) -> None:
     # Kafka trigger listeners run in every scheduler process, not only the leader: their
     # consumer groups spread each trigger's partitions over the processes.
     kafka_triggers = start_kafka_triggers(settings, catalog, states, producer, gateway, topics)
+    # HTTP triggers poll from the leader only, on threads of their own (never the ticks').
+    http_triggers = HttpTriggerPoller(
+        settings.tenant_id,
+        catalog,
+        states,
+        gateway,
+        producer,
+        topics,
+        active=lambda: app.is_leader() and states.ready(30.0),
+    ).start()
     ensure_changelogs(app, settings)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False)
     worker.spinner = None  # no cursor codes in log files (streams/app/run.py says why)
@@ -94,6 +106,7 @@ def run_scheduler(settings: LannerSettings) -> None:
         worker.execute_from_commandline()
     finally:
         kafka_triggers.stop()
+        http_triggers.stop()
 
 
 def start_kafka_triggers(
