@@ -107,7 +107,11 @@ def _flow_key(valids: Path, flow_file: str) -> tuple[str, str]:
     return str(data["namespace"]), str(data["id"])
 
 
-def _wait(client: LannerClient, execution_id: str, until: set[str]) -> Mapping[str, Any]:
+def _wait(
+    client: LannerClient, execution_id: str, until: set[str], after_seq: int = -1
+) -> Mapping[str, Any]:
+    """The execution once its view is in one of `until`, past event `after_seq` (so a
+    state read before a restart or resume took effect is not taken for the end)."""
     deadline = time.monotonic() + CASE_TIMEOUT_S
     while True:
         try:
@@ -117,7 +121,7 @@ def _wait(client: LannerClient, execution_id: str, until: set[str]) -> Mapping[s
                 raise
             execution = {}
         state = execution.get("state", {}).get("current")
-        if state in until:
+        if state in until and int(execution.get("seq", 0)) > after_seq:
             return execution
         if time.monotonic() > deadline:
             raise TimeoutError(f"still {state} after {CASE_TIMEOUT_S:.0f} s")
@@ -143,11 +147,13 @@ def run_case(client: LannerClient, valids: Path, case: Case, tmp: Path) -> Verdi
             execution_id = str(_create(client, namespace, flow_id, case, tmp)["id"])
         else:
             execution_id = _started_via(client, valids, case, namespace, flow_id, tmp)
+        seen = -1  # the view's `seq` when the last step acted: later waits look past it
         for step in case.steps:
             # RUNNING is where a new execution starts: act at once (the views lag).
             reached = step.when
             if step.when != "RUNNING":
-                reached = _wait(client, execution_id, {step.when} | TERMINAL)["state"]["current"]
+                at = _wait(client, execution_id, {step.when} | TERMINAL, after_seq=seen)
+                reached, seen = at["state"]["current"], int(at.get("seq", seen))
             if reached != step.when:
                 return Verdict(case, error=f"ended {reached} before it could be {step.do}ed")
             if step.do == "kill":
@@ -156,8 +162,8 @@ def run_case(client: LannerClient, valids: Path, case: Case, tmp: Path) -> Verdi
                 client.control(execution_id, "resume", **step.inputs)
             else:
                 client.control(execution_id, step.do)
-            time.sleep(0.5)  # the command's effect, before the next wait reads the state
-        final = _wait(client, execution_id, TERMINAL | ({case.state} if case.state else set()))
+        until = TERMINAL | ({case.state} if case.state else set())
+        final = _wait(client, execution_id, until, after_seq=seen)
     except (ClientError, TimeoutError) as exc:
         return Verdict(case, error=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
     return Verdict(case, misses=compare(case, final))
