@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from schemas.flow import NOT_RENDERED_AS_INPUTS
 from schemas.inputs import parse_duration
 from schemas.states import State
 from schemas.worker import ChildRunReport, WorkerJob
@@ -42,24 +43,6 @@ from streams.storage import StorageError
 if TYPE_CHECKING:
     from streams.app.worker import Worker
 
-# Properties every task has (as streams/core/walk.py): never rendered as inputs.
-_COMMON = frozenset(
-    {
-        "id",
-        "type",
-        "description",
-        "retry",
-        "timeout",
-        "allowFailure",
-        "allowWarning",
-        "runIf",
-        "disabled",
-        "workerGroup",
-        "logLevel",
-        "else",
-        "finally",
-    }
-)
 _AROUND = (WorkingDirectoryError, FilesError, StorageError, zipfile.BadZipFile, OSError, ValueError)
 
 
@@ -182,7 +165,7 @@ async def _outcome(
         ):
             return Outcome(State.SKIPPED)  # as Kestra's worker: runIf false skips the task
         for key in list(raw):
-            if key not in _COMMON and key not in plugin.UNRENDERED:
+            if key not in NOT_RENDERED_AS_INPUTS and key not in plugin.UNRENDERED:
                 value = defer_lookups(raw[key], context, at)
                 rendered = render(value, context, now=at, limits=worker.edges.render_limits)
                 text = key in plugin.TEXT_RENDERED

@@ -21,7 +21,7 @@ from schemas.events import (
     TaskRunStarted,
 )
 from schemas.execution import Execution, TaskRun
-from schemas.flow import TaskSpec
+from schemas.flow import NOT_RENDERED_AS_INPUTS, TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
 from schemas.states import State, worst
 from schemas.worker import LogLine, WorkerJob
@@ -64,22 +64,6 @@ from streams.plugins.core.for_each_item import (
 from streams.plugins.core.simple import Fail
 from streams.plugins.core.wait_for import WaitFor
 from streams.plugins.core.working_directory import WorkingDirectory
-
-_COMMON = frozenset(
-    {
-        "id",
-        "type",
-        "description",
-        "retry",
-        "timeout",
-        "allowFailure",
-        "allowWarning",
-        "runIf",
-        "disabled",
-        "workerGroup",
-        "logLevel",
-    }
-)
 
 
 class Walker:
@@ -379,11 +363,7 @@ class Walker:
     def _rendered(self, run: TaskRun, task: Task) -> Task:
         """The task with its properties rendered (unless it has no expression at all)."""
         raw = task.model_dump(by_alias=True, exclude_unset=True)
-        names = [
-            k
-            for k in raw
-            if k not in _COMMON and k not in task.UNRENDERED and k not in ("else", "finally")
-        ]
+        names = [k for k in raw if k not in NOT_RENDERED_AS_INPUTS and k not in task.UNRENDERED]
         if not any(_has_expression(raw[k]) for k in names):
             return task
         context = self._context(run, task)
