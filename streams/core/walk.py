@@ -24,7 +24,7 @@ from schemas.execution import Execution, TaskRun
 from schemas.flow import NOT_RENDERED_AS_INPUTS, TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
 from schemas.states import State, worst
-from schemas.worker import LogLine, WorkerJob
+from schemas.worker import LogLine
 from streams.core import for_each_item, wait_for, working_directory
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.context import render_context
@@ -39,6 +39,7 @@ from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
 from streams.core.java_text import java_text
+from streams.core.jobs import worker_job
 from streams.core.labels import SYSTEM_LABEL_PREFIX
 from streams.core.retry import next_retry
 from streams.core.validation import ValidatedFlow
@@ -465,29 +466,9 @@ class Walker:
         )
 
     def _dispatch(self, run: TaskRun, task: Task) -> None:
-        s = self.state
-        deadline = None
-        if task.timeout:
-            try:
-                deadline = self.em.time + parse_duration(task.timeout)
-            except ValueError as exc:
-                self._fail(run, task, f"task {task.id}: timeout {exc}")
-                return
-        attempt = run.attempt_number + 1
-        job = WorkerJob(
-            execution_id=s.id,
-            task_run_id=run.id,
-            task_id=task.id,
-            attempt=attempt,
-            task=task.model_dump(mode="json", by_alias=True, exclude_unset=True),
-            tenant=s.tenant,
-            namespace=s.namespace,
-            flow_id=s.flow_id,
-            value=run.value,
-            dispatched=self.em.time,
-            deadline=deadline,
-        )
-        self.em.emit(TaskRunStarted, task_run_id=run.id, attempt=attempt, job=job)
+        job = worker_job(self, run, task)
+        if job is not None:
+            self.em.emit(TaskRunStarted, task_run_id=run.id, attempt=job.attempt, job=job)
 
     # --- flowables ------------------------------------------------------------------
 
