@@ -240,13 +240,25 @@ class Walker:
         return state
 
     def _sequence(
-        self, specs: list[TaskSpec], parent_id: str | None, value: str | None
+        self,
+        specs: list[TaskSpec],
+        parent_id: str | None,
+        value: str | None,
+        iteration: int | None = None,
     ) -> State | None:
+        return self._in_order(specs, lambda spec: self._child(spec, parent_id, value, iteration))
+
+    def _in_order(
+        self, specs: list[TaskSpec], child: Callable[[TaskSpec], TaskRun | None]
+    ) -> State | None:
+        """`specs` one after another, `child` giving each one's run, stepped (None when
+        killed before it was created): the first failure not allowed ends them, an
+        unfinished run waits (None); else the worst of their ends."""
         states: list[State] = []
         for spec in specs:
             if spec.disabled:
                 continue
-            run = self._child(spec, parent_id, value, None)
+            run = child(spec)
             if run is None:
                 return State.KILLED
             if not run.state.is_terminal:
@@ -669,7 +681,7 @@ class Walker:
                 if limit and running >= limit:
                     waiting = True
                     continue
-            result = self._iteration(specs, parent_id, value, index)
+            result = self._sequence(specs, parent_id, value, index)
             if result is None:
                 running += 1
                 continue
@@ -679,27 +691,6 @@ class Walker:
         if running or waiting:
             return None
         return State.KILLED if self.killing else worst(states)
-
-    def _iteration(
-        self, specs: list[TaskSpec], parent_id: str | None, value: str, index: int
-    ) -> State | None:
-        states: list[State] = []
-        for spec in specs:
-            if spec.disabled:
-                continue
-            run = self._find(parent_id, spec.id, value)
-            if run is None:
-                if self.killing:
-                    return State.KILLED
-                run = self.create_execution(spec, parent_id, value, index)
-            run = self._step(run)
-            if not run.state.is_terminal:
-                return None
-            counted = self._counted(spec, run.state)
-            if counted.is_failure:
-                return counted
-            states.append(counted)
-        return worst(states)
 
     def _dag(self, task: Dag, parent_id: str | None, value: str | None) -> State | None:
         states: dict[str, State] = {}
