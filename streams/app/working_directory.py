@@ -85,18 +85,7 @@ def _context(
     log: Callable[[Any, str], Awaitable[None]],
     now: Callable[[], dt.datetime],
 ) -> WorkerContext:
-    return WorkerContext(
-        execution_id=job.execution_id,
-        task_run_id=job.task_run_id,
-        attempt=job.attempt,
-        namespace=job.namespace,
-        flow_id=job.flow_id,
-        log=log,
-        now=now,
-        task_run_value=job.value,
-        shared_dir=folder,
-        **worker.edges.context_fields(job, now),
-    )
+    return worker.task_context(job, log, now, shared_dir=folder)
 
 
 async def _run_child(
