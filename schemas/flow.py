@@ -56,6 +56,12 @@ class TaskSpec(BaseModel):
     logToFile: bool = False
 
 
+# Properties every task has (TaskSpec's own fields), plus the branches a flowable runs
+# later: never rendered as a task's inputs (streams/core/walk.py, the worker's
+# WorkingDirectory in streams/app/working_directory.py).
+NOT_RENDERED_AS_INPUTS = frozenset(TaskSpec.model_fields) | {"else", "finally"}
+
+
 class TriggerSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="allow")
 

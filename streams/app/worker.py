@@ -184,6 +184,27 @@ class Worker:
         await self._report(job, "finished", outcome)
         self.edges.forget(job)
 
+    def task_context(
+        self,
+        job: WorkerJob,
+        log: Callable[[LogLevel, str], Awaitable[None]],
+        now: Callable[[], dt.datetime],
+        **extra: Any,
+    ) -> WorkerContext:
+        """What a task running the job sees (`extra`: more fields, e.g. a shared folder)."""
+        return WorkerContext(
+            execution_id=job.execution_id,
+            task_run_id=job.task_run_id,
+            attempt=job.attempt,
+            namespace=job.namespace,
+            flow_id=job.flow_id,
+            log=log,
+            now=now,
+            task_run_value=job.value,
+            **extra,
+            **self.edges.context_fields(job, now),  # storage, KV, workdir, env
+        )
+
     def log_writer(self, job: WorkerJob) -> Callable[[LogLevel, str], Awaitable[None]]:
         """Writes the log lines of the job's task run, numbered, secrets masked."""
         index = 0
@@ -247,18 +268,7 @@ class Worker:
             return outcome
         if not isinstance(task, WorkerTask):
             return Outcome(State.FAILED, error=f"{name}: {plugin.TYPE} does not run on workers")
-        ctx = WorkerContext(
-            execution_id=job.execution_id,
-            task_run_id=job.task_run_id,
-            attempt=job.attempt,
-            namespace=job.namespace,
-            flow_id=job.flow_id,
-            log=write_log,
-            now=_now,
-            task_run_value=job.value,
-            views=self.views,
-            **self.edges.context_fields(job, _now),  # storage, KV, workdir, env
-        )
+        ctx = self.task_context(job, write_log, _now, views=self.views)
         timeout = (job.deadline - _now()).total_seconds() if job.deadline else None
         try:
             return await asyncio.wait_for(task.run(ctx), timeout=timeout)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from schemas.flow import NOT_RENDERED_AS_INPUTS
 from schemas.inputs import parse_duration
 from schemas.states import State
 from schemas.worker import ChildRunReport, WorkerJob
@@ -42,24 +43,6 @@ from streams.storage import StorageError
 if TYPE_CHECKING:
     from streams.app.worker import Worker
 
-# Properties every task has (as streams/core/walk.py): never rendered as inputs.
-_COMMON = frozenset(
-    {
-        "id",
-        "type",
-        "description",
-        "retry",
-        "timeout",
-        "allowFailure",
-        "allowWarning",
-        "runIf",
-        "disabled",
-        "workerGroup",
-        "logLevel",
-        "else",
-        "finally",
-    }
-)
 _AROUND = (WorkingDirectoryError, FilesError, StorageError, zipfile.BadZipFile, OSError, ValueError)
 
 
@@ -102,18 +85,7 @@ def _context(
     log: Callable[[Any, str], Awaitable[None]],
     now: Callable[[], dt.datetime],
 ) -> WorkerContext:
-    return WorkerContext(
-        execution_id=job.execution_id,
-        task_run_id=job.task_run_id,
-        attempt=job.attempt,
-        namespace=job.namespace,
-        flow_id=job.flow_id,
-        log=log,
-        now=now,
-        task_run_value=job.value,
-        shared_dir=folder,
-        **worker.edges.context_fields(job, now),
-    )
+    return worker.task_context(job, log, now, shared_dir=folder)
 
 
 async def _run_child(
@@ -182,7 +154,7 @@ async def _outcome(
         ):
             return Outcome(State.SKIPPED)  # as Kestra's worker: runIf false skips the task
         for key in list(raw):
-            if key not in _COMMON and key not in plugin.UNRENDERED:
+            if key not in NOT_RENDERED_AS_INPUTS and key not in plugin.UNRENDERED:
                 value = defer_lookups(raw[key], context, at)
                 rendered = render(value, context, now=at, limits=worker.edges.render_limits)
                 text = key in plugin.TEXT_RENDERED

@@ -28,7 +28,7 @@ from schemas.events import ExecutionPaused, TaskRunCreated, TaskRunPaused
 from schemas.execution import TaskRun
 from schemas.flow import TaskSpec
 from schemas.inputs import parse_duration
-from schemas.states import State, worst
+from schemas.states import State
 from streams.core.expressions import ExpressionError
 from streams.core.ids import derive_id
 from streams.plugins.core.wait_for import WaitFor
@@ -82,23 +82,16 @@ def _iteration(w: Walker, specs: list[TaskSpec], run: TaskRun, iteration: int) -
         for r in w.state.task_runs.values()
         if r.parent_id == run.id and r.iteration == iteration
     }
-    states: list[State] = []
-    for spec in specs:
-        if spec.disabled:
-            continue
-        child = mine.get(spec.id)
-        if child is None:
+
+    def child(spec: TaskSpec) -> TaskRun | None:
+        found = mine.get(spec.id)
+        if found is None:
             if w.killing:
-                return State.KILLED
-            child = _create(w, spec, run, iteration)
-        child = w._step(child)
-        if not child.state.is_terminal:
-            return None
-        counted = w._counted(spec, child.state)
-        if counted.is_failure:
-            return counted
-        states.append(counted)
-    return worst(states)
+                return None
+            found = _create(w, spec, run, iteration)
+        return w._step(found)
+
+    return w._in_order(specs, child)
 
 
 def _create(w: Walker, spec: TaskSpec, run: TaskRun, iteration: int) -> TaskRun:

@@ -21,10 +21,10 @@ from schemas.events import (
     TaskRunStarted,
 )
 from schemas.execution import Execution, TaskRun
-from schemas.flow import TaskSpec
+from schemas.flow import NOT_RENDERED_AS_INPUTS, TaskSpec
 from schemas.inputs import coerce_inputs, parse_duration
 from schemas.states import State, worst
-from schemas.worker import LogLine, WorkerJob
+from schemas.worker import LogLine
 from streams.core import for_each_item, wait_for, working_directory
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.context import render_context
@@ -39,6 +39,7 @@ from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
 from streams.core.java_text import java_text
+from streams.core.jobs import worker_job
 from streams.core.labels import SYSTEM_LABEL_PREFIX
 from streams.core.retry import next_retry
 from streams.core.validation import ValidatedFlow
@@ -64,22 +65,6 @@ from streams.plugins.core.for_each_item import (
 from streams.plugins.core.simple import Fail
 from streams.plugins.core.wait_for import WaitFor
 from streams.plugins.core.working_directory import WorkingDirectory
-
-_COMMON = frozenset(
-    {
-        "id",
-        "type",
-        "description",
-        "retry",
-        "timeout",
-        "allowFailure",
-        "allowWarning",
-        "runIf",
-        "disabled",
-        "workerGroup",
-        "logLevel",
-    }
-)
 
 
 class Walker:
@@ -255,13 +240,25 @@ class Walker:
         return state
 
     def _sequence(
-        self, specs: list[TaskSpec], parent_id: str | None, value: str | None
+        self,
+        specs: list[TaskSpec],
+        parent_id: str | None,
+        value: str | None,
+        iteration: int | None = None,
     ) -> State | None:
+        return self._in_order(specs, lambda spec: self._child(spec, parent_id, value, iteration))
+
+    def _in_order(
+        self, specs: list[TaskSpec], child: Callable[[TaskSpec], TaskRun | None]
+    ) -> State | None:
+        """`specs` one after another, `child` giving each one's run, stepped (None when
+        killed before it was created): the first failure not allowed ends them, an
+        unfinished run waits (None); else the worst of their ends."""
         states: list[State] = []
         for spec in specs:
             if spec.disabled:
                 continue
-            run = self._child(spec, parent_id, value, None)
+            run = child(spec)
             if run is None:
                 return State.KILLED
             if not run.state.is_terminal:
@@ -379,11 +376,7 @@ class Walker:
     def _rendered(self, run: TaskRun, task: Task) -> Task:
         """The task with its properties rendered (unless it has no expression at all)."""
         raw = task.model_dump(by_alias=True, exclude_unset=True)
-        names = [
-            k
-            for k in raw
-            if k not in _COMMON and k not in task.UNRENDERED and k not in ("else", "finally")
-        ]
+        names = [k for k in raw if k not in NOT_RENDERED_AS_INPUTS and k not in task.UNRENDERED]
         if not any(_has_expression(raw[k]) for k in names):
             return task
         context = self._context(run, task)
@@ -485,29 +478,9 @@ class Walker:
         )
 
     def _dispatch(self, run: TaskRun, task: Task) -> None:
-        s = self.state
-        deadline = None
-        if task.timeout:
-            try:
-                deadline = self.em.time + parse_duration(task.timeout)
-            except ValueError as exc:
-                self._fail(run, task, f"task {task.id}: timeout {exc}")
-                return
-        attempt = run.attempt_number + 1
-        job = WorkerJob(
-            execution_id=s.id,
-            task_run_id=run.id,
-            task_id=task.id,
-            attempt=attempt,
-            task=task.model_dump(mode="json", by_alias=True, exclude_unset=True),
-            tenant=s.tenant,
-            namespace=s.namespace,
-            flow_id=s.flow_id,
-            value=run.value,
-            dispatched=self.em.time,
-            deadline=deadline,
-        )
-        self.em.emit(TaskRunStarted, task_run_id=run.id, attempt=attempt, job=job)
+        job = worker_job(self, run, task)
+        if job is not None:
+            self.em.emit(TaskRunStarted, task_run_id=run.id, attempt=job.attempt, job=job)
 
     # --- flowables ------------------------------------------------------------------
 
@@ -708,7 +681,7 @@ class Walker:
                 if limit and running >= limit:
                     waiting = True
                     continue
-            result = self._iteration(specs, parent_id, value, index)
+            result = self._sequence(specs, parent_id, value, index)
             if result is None:
                 running += 1
                 continue
@@ -718,27 +691,6 @@ class Walker:
         if running or waiting:
             return None
         return State.KILLED if self.killing else worst(states)
-
-    def _iteration(
-        self, specs: list[TaskSpec], parent_id: str | None, value: str, index: int
-    ) -> State | None:
-        states: list[State] = []
-        for spec in specs:
-            if spec.disabled:
-                continue
-            run = self._find(parent_id, spec.id, value)
-            if run is None:
-                if self.killing:
-                    return State.KILLED
-                run = self.create_execution(spec, parent_id, value, index)
-            run = self._step(run)
-            if not run.state.is_terminal:
-                return None
-            counted = self._counted(spec, run.state)
-            if counted.is_failure:
-                return counted
-            states.append(counted)
-        return worst(states)
 
     def _dag(self, task: Dag, parent_id: str | None, value: str | None) -> State | None:
         states: dict[str, State] = {}

@@ -30,13 +30,13 @@ from pydantic import TypeAdapter
 from schemas.events import TASK_RUN_END_STATES, TaskRunCreated, TaskRunRunning, TaskRunStarted
 from schemas.execution import Execution, TaskRun
 from schemas.flow import TaskSpec
-from schemas.inputs import parse_duration
 from schemas.states import State, task_run_may_move, worst
-from schemas.worker import TaskRunReport, WorkerJob
+from schemas.worker import TaskRunReport
 from streams.core.context import _values_path, render_context
 from streams.core.emitter import Emitter
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
+from streams.core.jobs import worker_job
 from streams.core.validation import ValidatedFlow
 from streams.plugins.core.working_directory import WorkingDirectory
 
@@ -58,31 +58,11 @@ def child_run_id(
 def start(w: Walker, run: TaskRun, task: WorkingDirectory) -> None:
     """Dispatches the whole WorkingDirectory (its properties already rendered, its tasks
     not) as one job, with the variables its tasks render with."""
-    deadline = None
-    if task.timeout:
-        try:
-            deadline = w.em.time + parse_duration(task.timeout)
-        except ValueError as exc:
-            w._fail(run, task, f"task {task.id}: timeout {exc}")
-            return
-    s = w.state
-    attempt = run.attempt_number + 1
-    _close_superseded(w.em, run, attempt)
-    job = WorkerJob(
-        execution_id=s.id,
-        task_run_id=run.id,
-        task_id=task.id,
-        attempt=attempt,
-        task=task.model_dump(mode="json", by_alias=True, exclude_unset=True),
-        tenant=s.tenant,
-        namespace=s.namespace,
-        flow_id=s.flow_id,
-        value=run.value,
-        dispatched=w.em.time,
-        deadline=deadline,
-        context=shipped_context(w.flow, s, run, task.type),
-    )
-    w.em.emit(TaskRunStarted, task_run_id=run.id, attempt=attempt, job=job)
+    job = worker_job(w, run, task, context=shipped_context(w.flow, w.state, run, task.type))
+    if job is None:
+        return
+    _close_superseded(w.em, run, job.attempt)
+    w.em.emit(TaskRunStarted, task_run_id=run.id, attempt=job.attempt, job=job)
 
 
 def _close_superseded(em: Emitter, run: TaskRun, attempt: int) -> None:

@@ -4,11 +4,8 @@ processes, and its files are read back from the workers' storage."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import sys
-import tempfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +18,8 @@ from schemas.execution import Execution, TaskRun
 from schemas.states import State
 from streams.storage import LocalStorage
 from tests.harness.kafka_broker import KafkaBroker
-from tests.integration.cluster import REPO, Cluster
-from tests.integration.test_tasks_on_kafka import plugin_metadata_dir
+from tests.integration.cluster import Cluster
+from tests.integration.task_cluster import task_cluster
 
 NS = "it.core"
 
@@ -53,25 +50,8 @@ def http_server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
-    meta = plugin_metadata_dir()
-    sys.path.insert(0, str(meta))
-    importlib.invalidate_caches()
-    storage = Path(tempfile.mkdtemp(prefix="lanner-storage-"))
-    cluster = Cluster(
-        kafka_broker.bootstrap,
-        f"core{os.getpid()}",
-        worker_threads=2,
-        env={
-            "PYTHONPATH": f"{meta}{os.pathsep}{REPO}",
-            "LANNER_STORAGE_DIR": str(storage),
-        },
-    )
-    try:
-        cluster.start_executor_and_worker()
+    with task_cluster(kafka_broker.bootstrap, f"core{os.getpid()}", worker_threads=2) as cluster:
         yield cluster
-    finally:
-        cluster.close()
-        sys.path.remove(str(meta))
 
 
 def _runs(execution: Execution) -> dict[str, TaskRun]:

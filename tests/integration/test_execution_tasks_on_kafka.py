@@ -6,11 +6,8 @@ fails through the executor's timer."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,9 +21,9 @@ from schemas.states import State
 from streams.storage import LocalStorage
 from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
-from tests.integration.cluster import REPO, Cluster
+from tests.integration.cluster import Cluster
 from tests.integration.stack import InProcessIndexer
-from tests.integration.test_tasks_on_kafka import plugin_metadata_dir
+from tests.integration.task_cluster import task_cluster
 from tests.unit.core.kestra_scenarios import NAMESPACE as SCENARIO_NAMESPACE
 from tests.unit.core.kestra_scenarios import SCENARIOS
 
@@ -96,34 +93,19 @@ tasks:
 def setup(
     kafka_broker: KafkaBroker, es_node: ElasticsearchNode
 ) -> Iterator[tuple[Cluster, SearchStore, Path]]:
-    meta = plugin_metadata_dir()
-    sys.path.insert(0, str(meta))
-    importlib.invalidate_caches()
-    storage = Path(tempfile.mkdtemp(prefix="lanner-storage-"))
     prefix = f"exectasks{os.getpid()}"
-    cluster = Cluster(
-        kafka_broker.bootstrap,
-        prefix,
-        env={
-            "PYTHONPATH": f"{meta}{os.pathsep}{REPO}",
-            "LANNER_STORAGE_DIR": str(storage),
-            "LANNER_ELASTICSEARCH_URL": es_node.url,
-            "LANNER_INDEX_PREFIX": prefix,
-        },
-    )
-    settings = cluster.settings.model_copy(
-        update={"elasticsearch_url": es_node.url, "index_prefix": prefix}
-    )
-    indexer = InProcessIndexer(settings).start()
-    store = SearchStore(es_node.url, settings.full_index_prefix)
-    try:
-        cluster.start_executor_and_worker()
-        yield cluster, store, storage
-    finally:
-        indexer.stop()
-        store.close()
-        cluster.close()
-        sys.path.remove(str(meta))
+    es = {"LANNER_ELASTICSEARCH_URL": es_node.url, "LANNER_INDEX_PREFIX": prefix}
+    with task_cluster(kafka_broker.bootstrap, prefix, env=es) as cluster:
+        settings = cluster.settings.model_copy(
+            update={"elasticsearch_url": es_node.url, "index_prefix": prefix}
+        )
+        indexer = InProcessIndexer(settings).start()
+        store = SearchStore(es_node.url, settings.full_index_prefix)
+        try:
+            yield cluster, store, Path(cluster.env["LANNER_STORAGE_DIR"])
+        finally:
+            indexer.stop()
+            store.close()
 
 
 def _view_state(store: SearchStore, execution_id: str) -> str | None:

@@ -3,10 +3,7 @@ execution per batch started by the executor, their outputs merged by a worker.""
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +13,7 @@ from schemas.states import State
 from streams.storage import LocalStorage
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import Cluster
-from tests.integration.test_tasks_on_kafka import plugin_metadata_dir
+from tests.integration.task_cluster import task_cluster
 
 NS = "it.foreachitem"
 
@@ -60,25 +57,9 @@ tasks:
 
 @pytest.fixture(scope="module")
 def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
-    meta = plugin_metadata_dir()
-    sys.path.insert(0, str(meta))
-    importlib.invalidate_caches()
-    storage = Path(tempfile.mkdtemp(prefix="lanner-storage-"))
-    cluster = Cluster(
-        kafka_broker.bootstrap,
-        f"foreachitem{os.getpid()}",
-        worker_threads=2,
-        env={
-            "PYTHONPATH": f"{meta}{os.pathsep}{Path(__file__).resolve().parents[2]}",
-            "LANNER_STORAGE_DIR": str(storage),
-        },
-    )
-    try:
-        cluster.start_executor_and_worker()
+    prefix = f"foreachitem{os.getpid()}"
+    with task_cluster(kafka_broker.bootstrap, prefix, worker_threads=2) as cluster:
         yield cluster
-    finally:
-        cluster.close()
-        sys.path.remove(str(meta))
 
 
 def test_for_each_item_runs_a_subflow_per_batch_and_merges_their_outputs(

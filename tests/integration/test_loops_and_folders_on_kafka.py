@@ -4,10 +4,7 @@ WorkingDirectory's tasks run on one worker, in one folder)."""
 
 from __future__ import annotations
 
-import importlib
 import os
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,30 +13,16 @@ import pytest
 from schemas.states import State
 from streams.storage import LocalStorage
 from tests.harness.kafka_broker import KafkaBroker
-from tests.integration.cluster import REPO, Cluster
-from tests.integration.test_tasks_on_kafka import plugin_metadata_dir
+from tests.integration.cluster import Cluster
+from tests.integration.task_cluster import task_cluster
 
 NS = "it.loops"
 
 
 @pytest.fixture(scope="module")
 def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
-    meta = plugin_metadata_dir()
-    sys.path.insert(0, str(meta))
-    importlib.invalidate_caches()
-    storage = Path(tempfile.mkdtemp(prefix="lanner-storage-"))
-    cluster = Cluster(
-        kafka_broker.bootstrap,
-        f"loops{os.getpid()}",
-        worker_threads=2,
-        env={"PYTHONPATH": f"{meta}{os.pathsep}{REPO}", "LANNER_STORAGE_DIR": str(storage)},
-    )
-    try:
-        cluster.start_executor_and_worker()
+    with task_cluster(kafka_broker.bootstrap, f"loops{os.getpid()}", worker_threads=2) as cluster:
         yield cluster
-    finally:
-        cluster.close()
-        sys.path.remove(str(meta))
 
 
 # Kestra's waitfor-multiple-tasks.yaml, with a worker task in the loop too.

@@ -4,15 +4,11 @@ executor and worker processes, flows deployed on the log, results read back from
 from __future__ import annotations
 
 import base64
-import importlib
 import json
 import os
 import socket
-import sys
-import tempfile
 import threading
 import time
-import tomllib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,28 +24,12 @@ from schemas.states import State
 from streams.storage import LocalStorage
 from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
-from tests.integration.cluster import REPO, Cluster
+from tests.integration.cluster import Cluster
 from tests.integration.stack import InProcessIndexer
+from tests.integration.task_cluster import task_cluster
 
 NS = "it.tasks"
 TOKEN = "tok-9f8e7d6c5b4a-secret"
-
-
-def plugin_metadata_dir() -> Path:
-    """A dist-info declaring pyproject's `lanner.plugins` entry points.
-
-    The source tree is on PYTHONPATH but not pip-installed in the test venv, so entry
-    points are not registered; this puts them on sys.path as an installed package would.
-    """
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    points = project["project"]["entry-points"]["lanner.plugins"]
-    root = Path(tempfile.mkdtemp(prefix="lanner-plugins-"))
-    info = root / "lanner_tasks_it-0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: lanner-tasks-it\nVersion: 0.0\n")
-    lines = ["[lanner.plugins]", *(f"{name} = {target}" for name, target in points.items())]
-    (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
-    return root
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -84,26 +64,9 @@ def http_server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def cluster(kafka_broker: KafkaBroker) -> Iterator[Cluster]:
-    meta = plugin_metadata_dir()
-    sys.path.insert(0, str(meta))
-    importlib.invalidate_caches()
-    storage = Path(tempfile.mkdtemp(prefix="lanner-storage-"))
-    cluster = Cluster(
-        kafka_broker.bootstrap,
-        f"tasks{os.getpid()}",
-        worker_threads=4,
-        env={
-            "PYTHONPATH": f"{meta}{os.pathsep}{REPO}",
-            "LANNER_STORAGE_DIR": str(storage),
-            "SECRET_API_TOKEN": base64.b64encode(TOKEN.encode()).decode(),
-        },
-    )
-    try:
-        cluster.start_executor_and_worker()
+    secret = {"SECRET_API_TOKEN": base64.b64encode(TOKEN.encode()).decode()}
+    with task_cluster(kafka_broker.bootstrap, f"tasks{os.getpid()}", env=secret) as cluster:
         yield cluster
-    finally:
-        cluster.close()
-        sys.path.remove(str(meta))
 
 
 def _runs(execution: Execution) -> dict[str, TaskRun]:

@@ -51,7 +51,29 @@ def _labels(value: Any) -> Any:
     return value
 
 
-class ForEachItem(FlowableTask):
+class _SubflowCall(FlowableTask):
+    """The subflow each batch starts and how (ForEachItem's, handed to its `_items`)."""
+
+    namespace: str
+    flowId: str
+    revision: int | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    labels: dict[str, str] = Field(default_factory=dict)
+    wait: bool = True
+    transmitFailed: bool = True
+    inheritLabels: bool = False
+    scheduleDate: str | None = None
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _label_list(cls, value: Any) -> Any:
+        return _labels(value)
+
+
+_CALL = [name for name in _SubflowCall.model_fields if name not in FlowableTask.model_fields]
+
+
+class ForEachItem(_SubflowCall):
     TYPE: ClassVar[str] = "flow.ForEachItem"
     KESTRA_TYPES: ClassVar[tuple[str, ...]] = (_KESTRA, _KESTRA_OLD)
     # Its subtasks render these themselves (`inputs` once per batch, with taskrun.items).
@@ -76,18 +98,6 @@ class ForEachItem(FlowableTask):
     batch: Batch = Field(default_factory=Batch)
     namespace: str = Field(min_length=1)
     flowId: str = Field(min_length=1)
-    revision: int | None = None
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-    wait: bool = True
-    transmitFailed: bool = True
-    inheritLabels: bool = False
-    scheduleDate: str | None = None
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _label_list(cls, value: Any) -> Any:
-        return _labels(value)
 
     def main_specs(self) -> list[TaskSpec]:
         return [self.split_task(), self.items_task(), self.merge_task()]
@@ -105,15 +115,7 @@ class ForEachItem(FlowableTask):
             {
                 "id": self.id + ITEMS_SUFFIX,
                 "type": ForEachItemExecutable.KESTRA_TYPES[0],
-                "namespace": self.namespace,
-                "flowId": self.flowId,
-                "revision": self.revision,
-                "inputs": self.inputs,
-                "labels": self.labels,
-                "wait": self.wait,
-                "transmitFailed": self.transmitFailed,
-                "inheritLabels": self.inheritLabels,
-                "scheduleDate": self.scheduleDate,
+                **{name: getattr(self, name) for name in _CALL},
             }
         )
 
@@ -123,7 +125,7 @@ class ForEachItem(FlowableTask):
         )
 
 
-class ForEachItemExecutable(FlowableTask):
+class ForEachItemExecutable(_SubflowCall):
     """`<id>_items`: one subflow execution per batch; ends when they all have (with `wait`)."""
 
     TYPE: ClassVar[str] = "flow.ForEachItem.Executable"
@@ -133,20 +135,6 @@ class ForEachItemExecutable(FlowableTask):
     )
     # Rendered once per batch, with taskrun.items and taskrun.iteration.
     UNRENDERED: ClassVar[frozenset[str]] = frozenset({"inputs", "errors", "finally_"})
-    namespace: str
-    flowId: str
-    revision: int | None = None
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    labels: dict[str, str] = Field(default_factory=dict)
-    wait: bool = True
-    transmitFailed: bool = True
-    inheritLabels: bool = False
-    scheduleDate: str | None = None
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _label_list(cls, value: Any) -> Any:
-        return _labels(value)
 
     def main_specs(self) -> list[TaskSpec]:
         return []

@@ -15,6 +15,7 @@ import pytest
 from schemas.commands import RestartExecution
 from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
+from streams.app.worker import Worker
 from streams.app.working_directory import run_working_directory
 from streams.core.expressions.engine import DEFAULT_LIMITS
 from streams.plugins.base import Outcome
@@ -61,6 +62,8 @@ class _Worker:
         self.edges = _Edges(root)
         self.registry = REGISTRY
         self.lines: list[LogLine] = []
+
+    task_context = Worker.task_context  # only needs `edges`
 
     def log_writer(self, job: WorkerJob) -> Any:
         async def write(level: Any, message: str) -> None:
