@@ -448,6 +448,9 @@ class _Checker:
         if not isinstance(type_name, str):
             return None  # the flow model reports the missing or mistyped `type`
         plugin = self.registry.get(type_name)
+        if plugin is None and type_name.rsplit(".", 1)[-1] == "Template":
+            self.report(_join(path, "type"), _TEMPLATES)
+            return None
         if plugin is None:
             message = f"unknown task type '{type_name}'"
             nearest = self.registry.nearest(type_name)
@@ -558,6 +561,12 @@ class _Checker:
             for path, text in _strings(value, root):
                 for message in syntax_errors(text):
                     self.report(path, _expression_message(message))
+
+
+_TEMPLATES = (
+    "Kestra's templates (flow.Template) are not supported: Kestra deprecated them and turns "
+    "them off by default; put the template's tasks in the flow, or run it as a flow.Subflow"
+)
 
 
 def _expression_message(message: str) -> str:

@@ -507,3 +507,17 @@ def test_every_example_flow_validates_clean(path: Path) -> None:
 
 def test_there_are_example_flows() -> None:
     assert len(EXAMPLES) >= 2
+
+
+def test_a_kestra_template_task_is_refused_with_what_to_do_instead() -> None:
+    problems = problems_of(
+        HEAD
+        + """\
+        tasks:
+          - id: tpl
+            type: io.kestra.plugin.core.flow.Template
+            namespace: company.team
+            templateId: shared
+        """
+    )
+    assert "flow.Subflow" in at(problems, "tasks[0].type").message
