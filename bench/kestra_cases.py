@@ -49,6 +49,9 @@ class Case(BaseModel):
     # The flow file whose execution (with `inputs`) starts this case's flow: a subflow's
     # parent, or the upstream of a Flow trigger. The case's flow is then found by id.
     via: str | None = None
+    # Another execution of the same flow is started first and kept running meanwhile
+    # (Kestra's concurrency-limit tests): this case's execution meets the limit.
+    alongside: bool = False
     # The input the Java test expects the creation to be refused for (none: it is created).
     refused: str | None = None
     # The typed values the Java test reads back from the created execution's inputs.

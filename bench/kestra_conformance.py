@@ -143,6 +143,9 @@ def run_case(client: LannerClient, valids: Path, case: Case, tmp: Path) -> Verdi
     if case.refused is not None:
         return _check_refusal(client, namespace, flow_id, case, tmp)
     try:
+        if case.alongside:
+            first = str(_create(client, namespace, flow_id, case, tmp)["id"])
+            _wait(client, first, {"RUNNING", "PAUSED"} | TERMINAL)
         if case.via is None:
             execution_id = str(_create(client, namespace, flow_id, case, tmp)["id"])
         else:
