@@ -106,6 +106,15 @@ class Execution(BaseModel):
     def flow_uid(self) -> str:
         return f"{self.tenant}/{self.namespace}/{self.flow_id}"
 
+    def ancestors(self, run: TaskRun | None) -> list[TaskRun]:
+        """The task runs enclosing `run`, innermost first."""
+        found: list[TaskRun] = []
+        current = self.task_runs.get(run.parent_id) if run and run.parent_id else None
+        while current is not None:
+            found.append(current)
+            current = self.task_runs.get(current.parent_id) if current.parent_id else None
+        return found
+
     def runs_under(self, parent_id: str | None, value: str | None = None) -> list[TaskRun]:
         return [
             r

@@ -9,6 +9,7 @@ from typing import Any
 
 from schemas.execution import Execution, TaskRun
 from schemas.flow import Flow
+from streams.core.expressions.values import loop_values
 from streams.core.labels import labels_view
 
 # --- deferred lookups ----------------------------------------------------------------
@@ -83,24 +84,14 @@ def outputs_view(state: Execution) -> dict[str, Any]:
 def _values_path(state: Execution, run: TaskRun) -> list[str]:
     """The loop values around a task run, outermost first. A value a plain flowable
     (Sequential, If...) passes down to its children counts once."""
-    path = [run.value] if run.value is not None else []
-    current = state.task_runs.get(run.parent_id) if run.parent_id else None
-    while current is not None:
-        if current.value is not None and (not path or path[0] != current.value):
-            path.insert(0, current.value)
-        current = state.task_runs.get(current.parent_id) if current.parent_id else None
-    return path
+    return loop_values([r.value for r in reversed(state.ancestors(run))] + [run.value])
 
 
 def _parents(state: Execution, run: TaskRun | None) -> list[dict[str, Any]]:
-    parents: list[dict[str, Any]] = []
-    current = state.task_runs.get(run.parent_id) if run and run.parent_id else None
-    while current is not None:
-        parents.append(
-            {"taskrun": {"value": current.value, "id": current.id}, "task": {"id": current.task_id}}
-        )
-        current = state.task_runs.get(current.parent_id) if current.parent_id else None
-    return parents
+    return [
+        {"taskrun": {"value": r.value, "id": r.id}, "task": {"id": r.task_id}}
+        for r in state.ancestors(run)
+    ]
 
 
 def render_context(

@@ -218,12 +218,7 @@ def end_or_retry(
 
 def _enclosing_tasks(state: Execution, run: TaskRun, flow: ValidatedFlow) -> list[TaskSpec]:
     """The flowables around a task run, innermost first."""
-    found: list[TaskSpec] = []
-    parent = state.task_runs.get(run.parent_id) if run.parent_id else None
-    while parent is not None:
-        found.append(flow.tasks[parent.task_id])
-        parent = state.task_runs.get(parent.parent_id) if parent.parent_id else None
-    return found
+    return [flow.tasks[parent.task_id] for parent in state.ancestors(run)]
 
 
 def on_kill(em: Emitter, cmd: KillExecution) -> None:
@@ -240,12 +235,9 @@ def _failed_with_ancestors(state: Execution, roots: list[TaskRun]) -> list[str]:
     """The given runs and their ancestors that are in a failed state, parents first."""
     chosen: dict[str, None] = {}
     for root in roots:
-        chain: list[str] = []
-        current: TaskRun | None = root
-        while current is not None:
-            if current.state in (State.FAILED, State.KILLED):
-                chain.append(current.id)
-            current = state.task_runs.get(current.parent_id) if current.parent_id else None
+        chain = [
+            r.id for r in [root, *state.ancestors(root)] if r.state in (State.FAILED, State.KILLED)
+        ]
         for run_id in reversed(chain):
             chosen[run_id] = None
     return list(chosen)

@@ -28,11 +28,8 @@ def terminate(
     if state.state.is_terminal or target not in EXECUTION_END_STATES:
         return
     run_state = State.KILLED if target == State.CANCELLED else target
-    chain: list[str] = []
-    current = state.task_runs.get(run_id) if run_id else None
-    while current is not None:
-        chain.append(current.id)
-        current = state.task_runs.get(current.parent_id) if current.parent_id else None
+    start = state.task_runs.get(run_id) if run_id else None
+    chain = [r.id for r in [start, *state.ancestors(start)]] if start else []
     if target == State.KILLED:
         em.emit(ExecutionKilling, kill_children=True)
     # Later runs first: a child ends before its parent.

@@ -181,17 +181,12 @@ class Walker:
 
     def _blame(self) -> str | None:
         """The error of the failure that failed the execution: not one that was allowed."""
-        runs = self.state.task_runs
-        for run in reversed(list(runs.values())):
+        state = self.state
+        for run in reversed(list(state.task_runs.values())):
             if not run.state.is_failure or not run.error:
                 continue
-            tolerated = False
-            current: TaskRun | None = run
-            while current is not None and not tolerated:
-                task = self.flow.tasks[current.task_id]
-                tolerated = task.allowFailure or isinstance(task, AllowFailure)
-                current = runs.get(current.parent_id) if current.parent_id else None
-            if not tolerated:
+            tasks = (self.flow.tasks[r.task_id] for r in [run, *state.ancestors(run)])
+            if not any(t.allowFailure or isinstance(t, AllowFailure) for t in tasks):
                 return run.error
         return None
 

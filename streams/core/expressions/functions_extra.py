@@ -26,6 +26,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from streams.core.expressions.errors import ExpressionError
+from streams.core.expressions.values import loop_values
 
 NOW_KEY = "_now"
 FILES_KEY = "_files"
@@ -209,21 +210,14 @@ def current_each_output(ctx: Context, outputs: Any = None) -> Any:
         raise ExpressionError(
             "", "The 'currentEachOutput' function expects an argument 'outputs' with type map."
         )
-    # The values path as `outputs` is keyed (streams/core/context.py): the enclosing loop
-    # values outermost first, a value a plain flowable passes down counted once.
-    path: list[Any] = []
-    parents = ctx.get("parents")
-    taskrun = ctx.get("taskrun")
-    own = taskrun.get("value") if isinstance(taskrun, Mapping) else None
-    for parent in reversed(parents) if isinstance(parents, list) else []:
-        run = parent.get("taskrun") if isinstance(parent, Mapping) else None
-        value = run.get("value") if isinstance(run, Mapping) else None
-        if value is not None and (not path or path[-1] != value):
-            path.append(value)
-    if own is not None and (not path or path[-1] != own):
-        path.append(own)
+    # The path `outputs` is keyed by (streams/core/context.py outputs_view).
+    chain = [*reversed(ctx.get("parents") or []), {"taskrun": ctx.get("taskrun")}]
+    values = [
+        (item.get("taskrun") or {}).get("value") if isinstance(item, Mapping) else None
+        for item in chain
+    ]
     current: Any = outputs
-    for value in path:
+    for value in loop_values(values):
         if not isinstance(current, Mapping):
             return None
         current = current.get(value)

@@ -72,6 +72,17 @@ def templated_text(written: Any, rendered: Any) -> Any:
     return rendered
 
 
+def loop_values(values: list[Any]) -> list[Any]:
+    """The loop values that key `outputs` (outermost first) from the values of a task run
+    and its ancestors (outermost first): the set ones, a value a plain flowable (Sequential,
+    If...) passes down to its children counted once."""
+    path: list[Any] = []
+    for value in values:
+        if value is not None and (not path or path[-1] != value):
+            path.append(value)
+    return path
+
+
 def is_empty(value: Any) -> bool:
     """Pebble's notion of empty: null, undefined, "" or an empty collection."""
     if value is None or isinstance(value, Undefined):
