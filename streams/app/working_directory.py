@@ -157,7 +157,7 @@ async def _outcome(
             if key not in NOT_RENDERED_AS_INPUTS and key not in plugin.UNRENDERED:
                 value = defer_lookups(raw[key], context, at)
                 rendered = render(value, context, now=at, limits=worker.edges.render_limits)
-                text = key in plugin.TEXT_RENDERED
+                text = key in plugin.text_properties()
                 raw[key] = templated_text(raw[key], rendered) if text else rendered
         resolved = await worker.edges.resolve(job.model_copy(update={"task": raw}), now)
         task = plugin.model_validate(resolved)

@@ -379,25 +379,12 @@ class Walker:
         for key in names:
             # Templates using secret()/kv()/read() render on the worker.
             raw[key] = self._render(defer_lookups(raw[key], context, self.em.time), context)
-            if key in task.TEXT_RENDERED:
+            if key in task.text_properties():
                 raw[key] = templated_text(written[key], raw[key])
         try:
             return type(task).model_validate(raw)
         except ValidationError as exc:
-            problem = _short_validation(exc)
-        # A property written as text that rendered to a map, list or number is taken as
-        # its text where the task wants text, as on Kestra (`message: "{{ inputs.json }}"`).
-        as_text = {
-            k: to_text(raw[k])
-            for k in names
-            if isinstance(written[k], str) and not isinstance(raw[k], str) and raw[k] is not None
-        }
-        if as_text:
-            try:
-                return type(task).model_validate({**raw, **as_text})
-            except ValidationError:
-                pass
-        raise ValueError(f"rendered properties are invalid: {problem}")
+            raise ValueError(f"rendered properties are invalid: {_short_validation(exc)}") from None
 
     def _start(self, run: TaskRun, task: Task, *, again: bool = False) -> None:
         try:

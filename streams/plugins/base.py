@@ -15,7 +15,8 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from types import UnionType
+from typing import Any, ClassVar, Literal, Protocol, Union, get_args, get_origin
 
 from pydantic import ConfigDict, Field
 
@@ -39,17 +40,37 @@ class Task(TaskSpec):
     # Properties holding child tasks or expressions the flowable evaluates itself; the
     # executor does not render them before the task starts.
     UNRENDERED: ClassVar[frozenset[str]] = frozenset()
-    # Properties whose templates render to text, as Kestra's render of a map does (a
-    # `{{ }}` alone otherwise keeps its value's type).
+    # Properties whose templates render to text although their type does not say so, as
+    # Kestra's render of a map does (a `{{ }}` alone otherwise keeps its value's type).
     TEXT_RENDERED: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
         return (cls.TYPE, *cls.KESTRA_TYPES)
 
+    @classmethod
+    def text_properties(cls) -> frozenset[str]:
+        """Where a template renders to its text: TEXT_RENDERED, and every property typed as
+        text (`message: "{{ inputs.json }}"` is the JSON's text, as on Kestra)."""
+        found = _TEXT_PROPERTIES.get(cls)
+        if found is None:
+            typed = {n for n, f in cls.model_fields.items() if _takes_text(f.annotation)}
+            found = _TEXT_PROPERTIES[cls] = frozenset(typed) | cls.TEXT_RENDERED
+        return found
+
     def child_specs(self) -> list[TaskSpec]:
         """Every task nested in this one (for flowables), in declaration order."""
         return []
+
+
+_TEXT_PROPERTIES: dict[type[Task], frozenset[str]] = {}
+
+
+def _takes_text(annotation: Any) -> bool:
+    """`str`, or a union with `str` in it (`str | list[Any]`); not `dict[str, Any]`."""
+    if annotation is str:
+        return True
+    return get_origin(annotation) in (Union, UnionType) and str in get_args(annotation)
 
 
 @dataclass(frozen=True)

@@ -497,3 +497,12 @@ def test_a_restart_after_a_failure_inside_a_pause_reruns_it_and_carries_on() -> 
     assert sim.state().state == State.SUCCESS
     assert len(sim.run_of("c").attempts) == 2
     assert sim.run_of("d").state == State.SUCCESS
+
+
+def test_templates_render_to_text_where_a_property_is_typed_as_text() -> None:
+    from streams.plugins.core.simple import Log, OutputValues
+    from streams.plugins.core.state import StateSet
+
+    assert "message" in Log.text_properties()  # str | list[Any]
+    assert "values" in OutputValues.text_properties()  # Kestra renders the map to text
+    assert "data" not in StateSet.text_properties()  # dict[str, Any] keeps its types
