@@ -208,6 +208,8 @@ class TaskRunPaused(EventBase):
     type: Literal["TaskRunPaused"] = "TaskRunPaused"
     task_run_id: str
     resume_at: dt.datetime | None = None
+    # The timer at resume_at fails the run rather than resuming it (a Pause `timeout`).
+    timeout_fails: bool = False
     # The outputs the run shows while paused (a WaitFor between iterations: the
     # iterationCount of the next one); None leaves them as they are.
     outputs: dict[str, Any] | None = None

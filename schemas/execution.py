@@ -60,6 +60,8 @@ class TaskRun(BaseModel):
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
     resume_at: dt.datetime | None = None
+    # Reaching resume_at fails the run (a Pause's `timeout`) instead of resuming it.
+    timeout_fails: bool = False
     retry_at: dt.datetime | None = None
     child_execution_id: str | None = None
     decision: dict[str, Any] | None = None

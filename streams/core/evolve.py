@@ -256,7 +256,14 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
         moved = _moved(state, run, event, State.PAUSED)
         outputs = run.outputs if event.outputs is None else event.outputs
         return _replace_run(
-            state, moved.model_copy(update={"resume_at": event.resume_at, "outputs": outputs})
+            state,
+            moved.model_copy(
+                update={
+                    "resume_at": event.resume_at,
+                    "timeout_fails": event.timeout_fails,
+                    "outputs": outputs,
+                }
+            ),
         )
     if isinstance(event, SubflowIterationEnded):
         if run.state != State.RUNNING:
@@ -267,7 +274,8 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
         # A Pause shows what it was resumed with; other outputs (a WaitFor's) stay.
         kept = {k: v for k, v in run.outputs.items() if k != "onResume"}
         resumed = {"onResume": event.inputs} if event.inputs else kept
-        return _replace_run(state, moved.model_copy(update={"resume_at": None, "outputs": resumed}))
+        cleared = {"resume_at": None, "timeout_fails": False, "outputs": resumed}
+        return _replace_run(state, moved.model_copy(update=cleared))
     target = _TASK_RUN_END_STATE.get(type(event))
     if target is not None:
         assert isinstance(

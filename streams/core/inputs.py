@@ -300,6 +300,8 @@ def on_wake_up(em: Emitter, cmd: WakeUp) -> None:
     ):
         return
     _resume_run(em, run, {})
+    if run.timeout_fails:  # nobody resumed the Pause before its `timeout`
+        em.end_task_run(run.id, State.FAILED, error="not resumed before its timeout")
     if em.current.state == State.PAUSED and not any(
         r.state == State.PAUSED for r in em.current.task_runs.values()
     ):

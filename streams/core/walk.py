@@ -489,7 +489,12 @@ class Walker:
             resume_at = None
             if task.duration or task.timeout:
                 resume_at = self.em.time + parse_duration(task.duration or str(task.timeout))
-            self.em.emit(TaskRunPaused, task_run_id=run.id, resume_at=resume_at)
+            self.em.emit(
+                TaskRunPaused,
+                task_run_id=run.id,
+                resume_at=resume_at,
+                timeout_fails=bool(task.timeout) and not task.duration,
+            )
             if self.state.state == State.RUNNING:
                 self.em.emit(ExecutionPaused)
             return
@@ -602,8 +607,6 @@ class Walker:
     def _flowable_result(self, run: TaskRun, task: FlowableTask) -> State | None:
         errors, finally_ = task.errors, task.finally_
         value = run.value
-        if isinstance(task, Pause) and _timed_out(run, task):
-            return State.FAILED  # nobody resumed it before its `timeout` (Kestra)
         if isinstance(task, Sequential | Pause):
             # A Pause is stepped once resumed: its `tasks` run then, in sequence.
             return self._block(task.tasks, errors, finally_, run.id, value, self._sequence)
@@ -729,18 +732,6 @@ class Walker:
         if len(states) < len([n for n in task.tasks if not n.task.disabled]):
             return None
         return worst(list(states.values()))
-
-
-def _timed_out(run: TaskRun, task: Pause) -> bool:
-    """A Pause with a `timeout` (and no delay) resumed no sooner than the timeout: by its
-    timer. A delay resumes it to carry on; a timeout fails it."""
-    if task.duration or not task.timeout:
-        return False
-    paused = [h.date for h in run.history if h.state == State.PAUSED]
-    resumed = [h.date for h in run.history if h.state == State.RUNNING]
-    if not paused or len(resumed) < 2:
-        return False
-    return resumed[-1] - paused[-1] >= parse_duration(task.timeout)
 
 
 def _has_expression(value: Any) -> bool:

@@ -12,10 +12,13 @@ CASES = Path(__file__).resolve().parents[2] / "bench" / "kestra_cases.jsonl"
 def test_every_case_loads_names_its_java_test_and_asserts_or_says_why_not() -> None:
     cases = load_cases(CASES)
     assert len(cases) > 300
+    flows = {case.flow for case in cases}
     for case in cases:
         assert case.test, case.flow
         assert case.asserts_something or case.skip, case.name
-        assert not (case.steps and case.skip is None and not case.asserts_something)
+        assert {step.do for step in case.steps} <= {"resume", "restart", "kill"}, case.name
+        assert case.via is None or case.via in flows, case.name
+        assert not (case.skip and case.differs), case.name
 
 
 def _execution(state: str, **runs: tuple[str, dict[str, object], int]) -> dict[str, object]:
