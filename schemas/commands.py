@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from schemas.execution import ParentRef, TaskRun
+from schemas.execution import Execution, ParentRef, TaskRun
 from schemas.flow import FlowRef
 from schemas.states import State
 from schemas.worker import TaskRunReport
@@ -58,13 +58,22 @@ class ResumeExecution(CommandBase):
     inputs: dict[str, Any] = Field(default_factory=dict)
 
 
-class RestartExecution(CommandBase):
+class OnFinishedBase(CommandBase):
+    """An operator's command that may reach a finished execution. A finished execution
+    leaves the executor's table after a while (the log keeps its history, the views keep
+    serving it), so the sender carries the execution as its view holds it: an executor
+    that has forgotten the execution takes it up from there."""
+
+    known_state: Execution | None = None
+
+
+class RestartExecution(OnFinishedBase):
     """Run a failed (or killed) execution again from its failed task runs."""
 
     type: Literal["RestartExecution"] = "RestartExecution"
 
 
-class ReplayExecution(CommandBase):
+class ReplayExecution(OnFinishedBase):
     """Start a new execution that repeats this one from `task_run_id` on (sent to the
     original execution, which knows what to carry over)."""
 
@@ -74,7 +83,7 @@ class ReplayExecution(CommandBase):
     revision: int | None = None
 
 
-class ChangeTaskRunState(CommandBase):
+class ChangeTaskRunState(OnFinishedBase):
     """An operator sets a task run's state by hand; the execution then carries on."""
 
     type: Literal["ChangeTaskRunState"] = "ChangeTaskRunState"
@@ -125,6 +134,14 @@ class SubflowEnded(CommandBase):
     task_outputs: dict[str, Any] = Field(default_factory=dict)
 
 
+class ForgetExecution(CommandBase):
+    """The executor's housekeeping, sent to itself: a finished execution (or inputs parked
+    for an execution that never came) leaves the table once its retention has passed.
+    Applied only if the record may still be forgotten then; it decides nothing."""
+
+    type: Literal["ForgetExecution"] = "ForgetExecution"
+
+
 Command = Annotated[
     CreateExecution
     | KillExecution
@@ -136,7 +153,8 @@ Command = Annotated[
     | AdmitExecution
     | RefuseExecution
     | WakeUp
-    | SubflowEnded,
+    | SubflowEnded
+    | ForgetExecution,
     Field(discriminator="type"),
 ]
 ExecutorInput = Annotated[
@@ -151,6 +169,7 @@ ExecutorInput = Annotated[
     | RefuseExecution
     | WakeUp
     | SubflowEnded
+    | ForgetExecution
     | TaskRunReport,
     Field(discriminator="type"),
 ]

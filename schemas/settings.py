@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
@@ -123,6 +124,13 @@ class LannerSettings(BaseModel):
     # Stored secrets are encrypted with a key derived from this (LANNER_SECRET_KEY).
     secret_key: SecretStr | None = None
     limits: Limits = Field(default_factory=Limits)
+    # A finished execution leaves the executor's table this long after it ended (the log
+    # keeps its history, the views serve it): the table holds what runs, not all history.
+    executor_retain_finished_s: float = Field(default=300.0, ge=0)
+    # The executor's table store: "memory://" (fastest; recovery reads the changelog) or
+    # "rocksdb://" (on disk under data_dir, for working sets larger than memory; one
+    # data_dir per executor process).
+    executor_store: Literal["memory://", "rocksdb://"] = "memory://"
 
     @field_validator("tenant_id")
     @classmethod
@@ -160,6 +168,8 @@ class LannerSettings(BaseModel):
             "LANNER_AUTH": "auth",
             "LANNER_SECRET_KEY": "secret_key",
             "LANNER_STOP_DEADLINE_S": "stop_deadline_s",
+            "LANNER_EXECUTOR_RETAIN_FINISHED_S": "executor_retain_finished_s",
+            "LANNER_EXECUTOR_STORE": "executor_store",
         }
         for name, field in mapping.items():
             if name in env and env[name] != "":

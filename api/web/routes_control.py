@@ -7,6 +7,7 @@ the execution untouched. The executor checks again: it is the authority.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -39,7 +40,7 @@ def restart(execution_id: str, svc: Svc) -> dict[str, Any]:
             f"execution {execution_id} is {execution.state.value}; only a "
             "FAILED or KILLED execution can be restarted",
         )
-    command_id = svc.executions.restart(execution_id, svc.actor)
+    command_id = svc.executions.restart(execution_id, svc.actor, known=execution)
     return {"id": execution_id, "commandId": command_id}
 
 
@@ -72,7 +73,9 @@ def replay(
     missing = sorted({r.task_id for r in replay_seed(execution, task_run_id)} - set(target.tasks))
     if missing:
         raise ApiError(422, f"revision {target.flow.revision} has no task {', '.join(missing)}")
-    new_id, command_id = svc.executions.replay(execution_id, svc.actor, task_run_id, revision)
+    new_id, command_id = svc.executions.replay(
+        execution_id, svc.actor, task_run_id, revision, known=execution
+    )
     return {"id": new_id, "originalId": execution_id, "commandId": command_id}
 
 
@@ -103,6 +106,10 @@ async def change_task_run_state(
             "finished or paused execution can be changed",
         )
     command_id = await run_in_threadpool(
-        svc.executions.change_state, execution_id, svc.actor, task_run_id, state
+        partial(svc.executions.change_state, known=execution),
+        execution_id,
+        svc.actor,
+        task_run_id,
+        state,
     )
     return {"id": execution_id, "commandId": command_id}

@@ -17,7 +17,12 @@ from typing import Any
 import faust
 from pydantic import BaseModel
 
-from schemas.commands import EXECUTOR_INPUT_ADAPTER, CreateExecution, ExecutorInput
+from schemas.commands import (
+    EXECUTOR_INPUT_ADAPTER,
+    CreateExecution,
+    ExecutorInput,
+    ForgetExecution,
+)
 from schemas.settings import LannerSettings
 from schemas.worker import TaskRunReport
 from streams.app.codecs import RECORD_CODEC
@@ -28,7 +33,8 @@ from streams.app.outbox import Outbox
 from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.bounds import Bounds
 from streams.core.effects import Effects, StopJob, effects_of
-from streams.core.handle import ExecutorRecord, Handled, handle
+from streams.core.forget import forget_at, forget_command, may_forget
+from streams.core.handle import ExecutorRecord, Handled, handle, taken_up
 from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
 from streams.flow_catalog import LiveFlowCatalog
 from streams.log.topics import Topics
@@ -74,6 +80,7 @@ class Executor:
             partitions=settings.partitions,
             key_type=bytes,
             value_type=bytes,
+            store=settings.executor_store,
             # A large execution's record can pass Kafka's 1 MB default.
             extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
         )
@@ -85,6 +92,7 @@ class Executor:
         app.task(self.outbox.run)
         self.control_topic = raw_topic(app, topics.worker_control)
         self.gate_topic = raw_topic(app, topics.concurrency)
+        self.retain = dt.timedelta(seconds=settings.executor_retain_finished_s)
         self.timers = TimerIndex()
         self.health = WorkerHealth(lost_after=WORKER_LOST_AFTER)
         self._sources: dict[int, ValidatedFlow | UnrunnableFlow] = {}
@@ -126,6 +134,10 @@ class Executor:
         arrived = _now()
         key = inp.execution_id.encode()
         record = self._record(key)
+        if isinstance(inp, ForgetExecution):
+            self._forget(key, record, inp, arrived)
+            return
+        record = taken_up(record, inp)
         flow = await self._flow_for(inp, record)
         started = time.monotonic()
         result = handle(
@@ -157,6 +169,7 @@ class Executor:
             # leave events on the log that the restored table does not know (the input
             # would be decided again, at a later time, and its events would differ).
             record_written = self.record_writes.take()
+            self._plan_forget(inp.execution_id, result.record)
         elif result.events:
             log.info(
                 "re-emitting the events of an input seen before",
@@ -176,6 +189,35 @@ class Executor:
         self.health.observe(result.events, state, _now())
         if state.state.is_terminal:
             self.timers.forget(inp.execution_id)
+
+    def _plan_forget(self, execution_id: str, record: ExecutorRecord) -> None:
+        due = forget_at(record, self.retain)
+        if due is not None:
+            self.timers.add_command(execution_id, forget_command(execution_id, due), due)
+
+    def _forget(
+        self, key: bytes, record: ExecutorRecord | None, inp: ForgetExecution, now: dt.datetime
+    ) -> None:
+        """A finished execution leaves the table (a tombstone on its changelog), unless it
+        moved again since the command was planned (a restart: planned again at its end)."""
+        if record is None or not may_forget(record, now, self.retain):
+            return
+        del self.table[key]
+        written = self.record_writes.take()
+        if written is not None:
+            # Until the broker has the tombstone, a crash must find this command unread
+            # (a restored record would be planned for forgetting again anyway).
+            self.positions.hold_until_sent([written])
+        if record.execution is None:
+            log.warning(
+                "inputs dropped: their execution was never created here, or was forgotten",
+                extra={
+                    "execution_id": inp.execution_id,
+                    "inputs": [early.input_id for early in record.early],
+                },
+            )
+        else:
+            log.debug("finished execution forgotten", extra={"execution_id": inp.execution_id})
 
     def _outputs(
         self, result: Handled, effects: Effects
@@ -304,6 +346,8 @@ class Executor:
         rebuilt = 0
         for key in list(self.table.keys()):
             record = self._record(key)
+            if record is not None:
+                self._plan_forget(key.decode(), record)
             state = record.execution if record else None
             if state is None:
                 continue

@@ -20,6 +20,7 @@ from schemas.commands import (
     ChangeTaskRunState,
     CreateExecution,
     ExecutorInput,
+    ForgetExecution,
     KillExecution,
     RefuseExecution,
     ReplayExecution,
@@ -73,6 +74,8 @@ def decide(
     """`now` is the decision time (see Emitter); every event emitted here carries it.
     With an UnrunnableFlow, a creation fails with its reason, and so does a running
     execution."""
+    if isinstance(inp, ForgetExecution):
+        return []  # housekeeping of the executor's table (streams/core/forget.py)
     emitter = Emitter(state, inp, now)
     if isinstance(inp, CreateExecution):
         create_execution(emitter, flow, inp)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.commands import CreateExecution, ExecutorInput
+from schemas.commands import CreateExecution, ExecutorInput, OnFinishedBase
 from schemas.events import EXECUTION_END_STATES, ExecutionEvent
 from schemas.execution import Execution
 from schemas.states import State, execution_may_move
@@ -29,6 +29,13 @@ from streams.core.validation import UnrunnableFlow, ValidatedFlow
 # they produced), which is far fewer events than this; the latest input's events are
 # always kept whole, however many there are.
 RECENT_EVENTS = 1024
+# How many applied inputs a record remembers. A redelivery comes from the inputs after
+# the last position written (streams/app/input_positions.py: written as soon as an
+# input's sends are acknowledged), a window of a few hundred inputs at most; an input
+# older than that and delivered again is late, and decisions ignore late inputs (a
+# report for an attempt no longer current, a command for a state that has moved on).
+# Bounded, so one execution's bookkeeping does not grow with every input it takes.
+MAX_APPLIED = 2048
 # Inputs kept for an execution that does not exist (yet): bounded, so commands naming an
 # execution that will never exist cannot grow a record without end.
 MAX_EARLY_INPUTS = 256
@@ -45,8 +52,11 @@ class ExecutorRecord(BaseModel):
     # input id -> (first seq, last seq) of the events it produced; (0, -1) for none.
     applied: dict[str, tuple[int, int]] = Field(default_factory=dict)
     recent: tuple[ExecutionEvent, ...] = ()
-    # Inputs that arrived before their execution was created, applied right after it.
+    # Inputs that arrived before their execution was created, applied right after it,
+    # and when the first of them was parked (the record is forgotten some time after,
+    # if the creation never comes: streams/core/forget.py).
     early: tuple[ExecutorInput, ...] = ()
+    parked_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -72,7 +82,7 @@ def handle(
     (None: the input's own time). A redelivered input that was applied re-emits its events
     as they were, times included; the inputs parked until their execution's creation are
     decided with the creation, at its time."""
-    record = record or ExecutorRecord()
+    record = taken_up(record, inp) or ExecutorRecord()
     seen = record.applied.get(inp.input_id)
     if seen is not None:
         first, last = seen
@@ -85,13 +95,15 @@ def handle(
         # worker will not run again; it waits here, durably, until the creation.
         if inp in record.early or len(record.early) >= MAX_EARLY_INPUTS:
             return Handled(record, [], replayed=True)
-        return Handled(record.model_copy(update={"early": (*record.early, inp)}), [], False)
+        parked_at = record.parked_at or now or inp.time
+        parked = record.model_copy(update={"early": (*record.early, inp), "parked_at": parked_at})
+        return Handled(parked, [], False)
     handled = _apply(record, flow, inp, catalog, bounds, now)
     if not isinstance(inp, CreateExecution) or not record.early:
         return handled
     events = list(handled.events)
     failure = handled.failure
-    current = handled.record.model_copy(update={"early": ()})
+    current = handled.record.model_copy(update={"early": (), "parked_at": None})
     for waiting in record.early:
         later = _apply(current, flow, waiting, catalog, bounds, now)
         current, events = later.record, events + later.events
@@ -99,9 +111,20 @@ def handle(
     if events:
         # A redelivered creation must re-emit all that its first delivery emitted: the
         # waiting inputs' offsets were committed when they were parked.
-        applied = {**current.applied, inp.input_id: (events[0].seq, events[-1].seq)}
+        applied = _remember(current.applied, inp.input_id, (events[0].seq, events[-1].seq))
         current = current.model_copy(update={"applied": applied})
     return Handled(current, events, replayed=False, failure=failure)
+
+
+def taken_up(record: ExecutorRecord | None, inp: ExecutorInput) -> ExecutorRecord | None:
+    """The record an input applies to. An operator's command for a finished execution
+    the executor has forgotten (streams/core/forget.py) carries it as its sender's view
+    held it; inputs parked meanwhile were late ones for it, which a finished execution
+    ignores anyway."""
+    forgotten = record is None or record.execution is None
+    if forgotten and isinstance(inp, OnFinishedBase) and inp.known_state is not None:
+        return ExecutorRecord(execution=inp.known_state)
+    return record
 
 
 def _apply(
@@ -130,7 +153,7 @@ def _apply(
         new_state = fold(events, state) if events else state
     span = (events[0].seq, events[-1].seq) if events else (0, -1)
     recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
-    applied = {**record.applied, inp.input_id: span}
+    applied = _remember(record.applied, inp.input_id, span)
     return Handled(
         record.model_copy(update={"execution": new_state, "applied": applied, "recent": recent}),
         events,
@@ -164,3 +187,16 @@ def _created_and_failed(
     emitter = Emitter(None, cmd, now)
     create_execution(emitter, None, cmd, failure=error)
     return emitter.events
+
+
+def _remember(
+    applied: dict[str, tuple[int, int]], input_id: str, span: tuple[int, int]
+) -> dict[str, tuple[int, int]]:
+    """The applied inputs with this one, the oldest dropped beyond MAX_APPLIED (a dict
+    keeps insertion order: the first keys are the oldest inputs)."""
+    kept = {**applied, input_id: span}
+    excess = len(kept) - MAX_APPLIED
+    if excess > 0:
+        for old in list(kept)[:excess]:
+            del kept[old]
+    return kept

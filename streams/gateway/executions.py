@@ -18,6 +18,7 @@ from schemas.commands import (
     RestartExecution,
     ResumeExecution,
 )
+from schemas.execution import Execution
 from schemas.flow import FlowRef
 from schemas.inputs import coerce_inputs
 from schemas.settings import Limits
@@ -197,11 +198,19 @@ class ExecutionGateway:
         check_input_size(f"execution {execution_id}", inputs or {}, self.limits)
         return self._control(ResumeExecution, execution_id, actor, inputs=dict(inputs or {}))
 
-    def restart(self, execution_id: str, actor: str) -> str:
-        return self._control(RestartExecution, execution_id, actor)
+    # `known` below: the execution as the caller's view holds it. A finished one is carried
+    # in the command, for an executor that has forgotten it (streams/core/forget.py).
+
+    def restart(self, execution_id: str, actor: str, known: Execution | None = None) -> str:
+        return self._control(RestartExecution, execution_id, actor, known_state=_finished(known))
 
     def replay(
-        self, execution_id: str, actor: str, task_run_id: str | None, revision: int | None
+        self,
+        execution_id: str,
+        actor: str,
+        task_run_id: str | None,
+        revision: int | None,
+        known: Execution | None = None,
     ) -> tuple[str, str]:
         """Returns (new execution id, command id); the original creates the new one."""
         new_execution_id = new_id()
@@ -212,12 +221,25 @@ class ExecutionGateway:
             new_execution_id=new_execution_id,
             task_run_id=task_run_id,
             revision=revision,
+            known_state=_finished(known),
         )
         return new_execution_id, command_id
 
-    def change_state(self, execution_id: str, actor: str, task_run_id: str, state: State) -> str:
+    def change_state(
+        self,
+        execution_id: str,
+        actor: str,
+        task_run_id: str,
+        state: State,
+        known: Execution | None = None,
+    ) -> str:
         return self._control(
-            ChangeTaskRunState, execution_id, actor, task_run_id=task_run_id, state=state
+            ChangeTaskRunState,
+            execution_id,
+            actor,
+            task_run_id=task_run_id,
+            state=state,
+            known_state=_finished(known),
         )
 
     def _control(self, kind: type[Command], execution_id: str, actor: str, **fields: Any) -> str:
@@ -237,3 +259,7 @@ class ExecutionGateway:
             self.topics.commands, command.execution_id, command.model_dump_json().encode()
         )
         return command.command_id
+
+
+def _finished(known: Execution | None) -> Execution | None:
+    return known if known is not None and known.state.is_terminal else None

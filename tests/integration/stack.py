@@ -10,7 +10,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -153,9 +154,21 @@ def _spawn(role: str, env: dict[str, str], log_dir: Path) -> subprocess.Popen[by
 def stack(
     kafka_broker: KafkaBroker, es_node: ElasticsearchNode, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
+    with running_stack(kafka_broker, es_node, tmp_path_factory.mktemp("stack")) as the_stack:
+        yield the_stack
+
+
+@contextmanager
+def running_stack(
+    kafka_broker: KafkaBroker,
+    es_node: ElasticsearchNode,
+    work: Path,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Stack]:
+    """Executor and worker processes (their environment plus `extra_env`), indexer and API
+    in this process, on fresh topics and indices."""
     prefix = f"t{secrets.token_hex(4)}"
     (api_port,) = free_ports(1)
-    work = tmp_path_factory.mktemp("stack")
     settings = LannerSettings(
         auth=False,  # these tests are about the API itself; tokens: test_tenants.py
         kafka_bootstrap=kafka_broker.bootstrap,
@@ -182,6 +195,7 @@ def stack(
         "LANNER_DATA_DIR": str(work / "data"),
         "LANNER_SCHEDULER_ENABLED": "false",
         "LANNER_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     procs = [_spawn(role, env, work) for role in ("executor", "worker")]
     # Faust apps take seconds to join their groups; a job sent before the worker holds

@@ -37,7 +37,7 @@ from schemas.worker import TaskRunReport, WorkerJob
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.effects import effects_of
 from streams.core.evolve import fold
-from streams.core.handle import ExecutorRecord, handle
+from streams.core.handle import ExecutorRecord, handle, taken_up
 from streams.core.validation import ValidatedFlow, validate_flow
 from streams.plugins.registry import PluginRegistry
 
@@ -272,12 +272,15 @@ class Sim:
 
     def _handle(self, inp: ExecutorInput) -> Delivery:
         eid = inp.execution_id
-        record = self.records.get(eid)
+        record = taken_up(self.records.get(eid), inp)
         if isinstance(inp, CreateExecution):
             ref = inp.flow
             flow = self.catalog.get(ref.tenant, ref.namespace, ref.flow_id, ref.revision)
+        elif record is not None and record.execution is not None:
+            s = record.execution
+            flow = self.catalog.get(s.tenant, s.namespace, s.flow_id, s.flow_revision)
         else:
-            flow = self.flow_of(eid)
+            flow = None
         before = record.execution.seq if record and record.execution else 0
         # A redelivery arrives later still: applied inputs must re-emit unchanged events.
         lag = self.arrival_lag
