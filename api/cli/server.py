@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +26,13 @@ def _settings() -> LannerSettings:
 
     try:
         check_storage_extra(os.environ)
-        return LannerSettings.from_env()
+        settings = LannerSettings.from_env()
+        if settings.executor_store == "rocksdb://" and find_spec("rocksdict") is None:
+            raise ValueError(
+                "LANNER_EXECUTOR_STORE=rocksdb:// needs the rocksdb extra: "
+                "pip install 'lanner[rocksdb]'"
+            )
+        return settings
     except (ValueError, StorageExtraMissing) as exc:
         console.print(f"[red]invalid settings:[/red] {exc}")
         raise typer.Exit(2) from None

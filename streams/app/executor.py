@@ -80,7 +80,7 @@ class Executor:
             partitions=settings.partitions,
             key_type=bytes,
             value_type=bytes,
-            store=settings.executor_store,
+            store=_store_url(settings, "executions"),
             # A large execution's record can pass Kafka's 1 MB default.
             extra_topic_configs={"max.message.bytes": str(MAX_STATE_BYTES)},
         )
@@ -370,6 +370,17 @@ def decision_time(record: ExecutorRecord | None, arrived: dt.datetime) -> dt.dat
     if record is not None and record.recent and record.recent[-1].time > arrived:
         return record.recent[-1].time
     return arrived
+
+
+def _store_url(settings: LannerSettings, table: str) -> str:
+    """The table's store. Named, because Faust takes a bare "rocksdb://" (a URL without
+    host or path, which is false) as no choice and falls back to the app's memory store.
+    Only this table may live in RocksDB: its writes happen within an input's event, which
+    the RocksDB store needs to know the partition (the input positions are written from
+    a timer)."""
+    if settings.executor_store == "rocksdb://":
+        return f"rocksdb:{table}"
+    return settings.executor_store
 
 
 def _json(model: BaseModel) -> bytes:

@@ -1,7 +1,7 @@
 """Bounded executor state on the real broker: a finished execution leaves the executor's
 table (a tombstone on its changelog) once its retention has passed; the views keep
 serving it, an operator's restart, state by hand and replay still reach it, and a late
-input for it never brings it back."""
+input for it never brings it back. The executor keeps its table in RocksDB here."""
 
 from __future__ import annotations
 
@@ -45,9 +45,12 @@ def forgetful(
     kafka_broker: KafkaBroker, es_node: ElasticsearchNode, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     work = tmp_path_factory.mktemp("forgetful")
-    env = {"LANNER_EXECUTOR_RETAIN_FINISHED_S": "1"}
+    # The on-disk store here; every other test runs the default memory store.
+    env = {"LANNER_EXECUTOR_RETAIN_FINISHED_S": "1", "LANNER_EXECUTOR_STORE": "rocksdb://"}
     with running_stack(kafka_broker, es_node, work, env) as the_stack:
         yield the_stack
+    # The executor's table was on disk, where its data folder says.
+    assert list((work / "data").rglob("executions-*.db")), sorted((work / "data").rglob("*"))
 
 
 def _changelog(stack: Stack, bootstrap: str) -> dict[str, list[bytes | None]]:
