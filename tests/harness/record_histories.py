@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.harness.record_histories            # every scenario
     .venv/bin/python -m tests.harness.record_histories kill dag   # some of them
+    .venv/bin/python -m tests.harness.record_histories --out /tmp/h  # elsewhere, to compare
 
 What it does: starts a real one-node Kafka broker (the harness's, from the cache under
 ~/.cache/lanner; or uses LANNER_KAFKA_BOOTSTRAP when set), an executor and a worker as
@@ -238,14 +239,14 @@ def export_lines(cluster: Cluster, namespace: str) -> list[str]:
     ]
 
 
-def record(cluster: Cluster, name: str) -> Path:
+def record(cluster: Cluster, name: str, out: Path = HISTORIES) -> Path:
     scenario = Scenario(cluster, name)
     for source in flow_sources(name):
         cluster.deploy(source)
     executions = SCENARIOS[name](scenario)
     scenario.settle(executions)
     lines = export_lines(cluster, scenario.namespace)
-    target = HISTORIES / f"{name}.jsonl"
+    target = out / f"{name}.jsonl"
     target.write_text("".join(lines), encoding="utf-8")
     report, stats = verify_export(lines, PluginRegistry.discover())
     problems = [d.describe() for d in report.divergences]
@@ -273,7 +274,15 @@ def _bootstrap() -> Iterator[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=", ".join(SCENARIOS))
-    names = parser.parse_args(argv).names or list(SCENARIOS)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=HISTORIES,
+        help="Where to write NAME.jsonl (default: tests/data/histories, the fixtures).",
+    )
+    args = parser.parse_args(argv)
+    names = args.names or list(SCENARIOS)
+    args.out.mkdir(parents=True, exist_ok=True)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}")
@@ -284,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = []
         for name in names:
             try:
-                record(cluster, name)
+                record(cluster, name, args.out)
             except AssertionError as exc:
                 failed.append(name)
                 print(f"{name}: FAILED: {exc}", file=sys.stderr)

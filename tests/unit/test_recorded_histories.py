@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import streams.core.handle
 from api.cli.main import app
 from schemas.commands import ExecutorInput
 from schemas.decode import decode_execution_event, decode_flow_event
 from schemas.events import ExecutionEvent, TaskRunSucceeded
 from schemas.execution import Execution
+from streams.core.decide import decide as original
 from streams.core.validation import ValidatedFlow
 from streams.plugins.registry import PluginRegistry
 from streams.replay.export_file import verify_export
@@ -201,7 +201,6 @@ def test_a_changed_decision_in_the_code_fails_the_fixture_that_records_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What a behaviour-changing rewrite of the walk would meet."""
-    original = streams.core.handle.decide
 
     def changed(
         flow: ValidatedFlow | None,
@@ -217,7 +216,7 @@ def test_a_changed_decision_in_the_code_fails_the_fixture_that_records_it(
             for e in original(flow, state, inp, catalog, **rest)
         ]
 
-    monkeypatch.setattr(streams.core.handle, "decide", changed)
+    monkeypatch.setattr("streams.core.handle.decide", changed)
     assert_reproduces(HISTORIES / "dag.jsonl")  # untouched by the change
     with pytest.raises(AssertionError, match=r"sequential\.jsonl: execution \w+, seq \d+ "):
         assert_reproduces(HISTORIES / "sequential.jsonl")
