@@ -27,6 +27,7 @@ from schemas.decode import decode_execution_event, decode_flow_event
 from schemas.events import ExecutionEvent, TaskRunSucceeded
 from schemas.execution import Execution
 from streams.core.decide import decide as original
+from streams.core.evolve import fold
 from streams.core.validation import ValidatedFlow
 from streams.plugins.registry import PluginRegistry
 from streams.replay.export_file import verify_export
@@ -69,6 +70,38 @@ EVENTS = {
 }
 
 
+# What each recording shows: every execution's flow and end state (sorted), and the
+# events that make it the scenario it is named after, so a recording made when something
+# went wrong (a kill that came too late, a retry that never ran) is not taken as the truth.
+OUTCOMES: dict[str, tuple[str, set[str]]] = {
+    "allow_failure": ("allow_failure=WARNING", {"TaskRunFailed", "TaskRunWarned"}),
+    "dag": ("dag=SUCCESS", set()),
+    "each_sequential_parallel": ("each_sequential_parallel=SUCCESS", set()),
+    "errors_finally": ("errors_finally=FAILED", {"TaskRunFailed"}),
+    "fail_allow_warning": ("fail_allow_warning=WARNING", {"ExecutionWarned"}),
+    "flow_retry": ("flow_retry=FAILED flow_retry=FAILED", set()),
+    "for_each": ("for_each=SUCCESS", set()),
+    "for_each_item": (
+        "for_each_item=SUCCESS per_batch=SUCCESS per_batch=SUCCESS",
+        {"SubflowIterationEnded"},
+    ),
+    "if": ("if=SUCCESS", set()),
+    "kill": ("kill=KILLED", {"TaskRunRunning", "ExecutionKilling", "TaskRunKilled"}),
+    "parallel": ("parallel=SUCCESS", set()),
+    "pause_resume": ("pause_resume=SUCCESS", {"ExecutionPaused", "ExecutionResumed"}),
+    "pause_timeout": ("pause_timeout=FAILED", {"TaskRunPaused", "TaskRunFailed"}),
+    "replay": ("replay=SUCCESS replay=SUCCESS", {"ExecutionReplayed"}),
+    "restart": ("restart=FAILED", {"ExecutionRestarted"}),
+    "sequential": ("sequential=SUCCESS", set()),
+    "shell_commands": ("shell_commands=SUCCESS", {"TaskRunRunning"}),
+    "subflow": ("child=SUCCESS parent=SUCCESS", set()),
+    "switch": ("switch=SUCCESS", set()),
+    "task_retry": ("task_retry=FAILED", {"TaskRunRetrying"}),
+    "wait_for": ("wait_for=SUCCESS", {"TaskRunPaused", "TaskRunResumed"}),
+    "working_directory": ("working_directory=SUCCESS", {"TaskRunRunning"}),
+}
+
+
 def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -105,7 +138,7 @@ def test_the_current_code_reproduces_every_recorded_event(fixture: Path) -> None
 
 
 def test_every_scenario_has_its_flows_and_its_recording() -> None:
-    assert sorted(p.stem for p in FIXTURES) == sorted(SCENARIOS)
+    assert sorted(p.stem for p in FIXTURES) == sorted(SCENARIOS) == sorted(OUTCOMES)
     assert sorted(p.stem for p in HISTORIES.glob("*.yml")) == sorted(SCENARIOS)
 
 
@@ -117,6 +150,24 @@ def test_the_flows_beside_a_recording_are_the_ones_it_ran(fixture: Path) -> None
     ]
     sources = [getattr(e, "source", None) for e in recorded]
     assert sources == flow_sources(fixture.stem), RERECORD.format(name=fixture.stem)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
+def test_each_recording_shows_the_scenario_it_is_named_after(fixture: Path) -> None:
+    histories: dict[str, dict[int, ExecutionEvent]] = {}
+    for item in _lines(fixture):
+        if item["topic"] == "execution-events":
+            event = decode_execution_event(item["value"])
+            histories.setdefault(event.execution_id, {})[event.seq] = event
+    ends = []
+    for history in histories.values():
+        state = fold([history[seq] for seq in sorted(history)])
+        assert state is not None
+        ends.append(f"{state.flow_id}={state.state.value}")
+    types = {e.type for history in histories.values() for e in history.values()}
+    ended, shown = OUTCOMES[fixture.stem]
+    assert " ".join(sorted(ends)) == ended
+    assert shown <= types, shown - types
 
 
 def test_the_recordings_cover_every_flowable_and_every_operator_action() -> None:
