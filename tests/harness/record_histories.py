@@ -156,6 +156,18 @@ def _kill(s: Scenario) -> int:
     return 1
 
 
+def _executor_crash(s: Scenario) -> int:
+    """The executor is SIGKILLed while a task sleeps on the worker, and started again: the
+    report it missed, and any input it had not committed, reach the new process."""
+    eid = s.create("executor_crash")
+    s.wait_event(eid, "TaskRunRunning")
+    s.cluster.kill("executor")
+    s.cluster.start("executor")
+    s.cluster.wait_ready("executor")
+    s.until_ended(eid)
+    return 1
+
+
 def _restart(s: Scenario) -> int:
     eid = s.create("restart")
     s.until_ended(eid)
@@ -216,6 +228,7 @@ SCENARIOS: dict[str, Callable[[Scenario], int]] = {
     "errors_finally": _run_to_end("errors_finally"),
     "kill": _kill,
     "restart": _restart,
+    "executor_crash": _executor_crash,
     "replay": _replay,
     "subflow": _subflow,
 }

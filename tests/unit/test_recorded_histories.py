@@ -78,6 +78,7 @@ OUTCOMES: dict[str, tuple[str, set[str]]] = {
     "dag": ("dag=SUCCESS", set()),
     "each_sequential_parallel": ("each_sequential_parallel=SUCCESS", set()),
     "errors_finally": ("errors_finally=FAILED", {"TaskRunFailed"}),
+    "executor_crash": ("executor_crash=SUCCESS", {"TaskRunRunning"}),
     "fail_allow_warning": ("fail_allow_warning=WARNING", {"ExecutionWarned"}),
     "flow_retry": ("flow_retry=FAILED flow_retry=FAILED", set()),
     "for_each": ("for_each=SUCCESS", set()),
