@@ -14,12 +14,13 @@ the same gateway the API uses, waits until every execution of the namespace has 
 and the log has gone quiet, and writes the namespace's records as `lanner log export`
 writes them (flow-events, execution-events, commands, worker-results; the log lines,
 which decide nothing, are left out) to tests/data/histories/NAME.jsonl. Each file is
-then replayed once with `lanner replay verify --file` 's code, and the run fails if it
-does not reproduce its own recording.
+then replayed once with the code of `lanner replay verify --file`, and the run fails
+if the file does not reproduce its own recording.
 
-Re-record only after a deliberate change of behaviour (see the report in
-tests/unit/test_recorded_histories.py); the recording is the reference that the
-executor's decisions are checked against.
+Re-record only after a deliberate change of behaviour, and review the new files' diff:
+the recordings are the reference the executor's decisions are checked against, and
+re-recording to silence a divergence nobody can explain throws away the one test that
+saw the change (tests/unit/test_recorded_histories.py).
 """
 
 from __future__ import annotations

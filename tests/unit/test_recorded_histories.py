@@ -9,7 +9,9 @@ changed. The last tests prove the check bites: an edited copy of a fixture, and 
 decision, are reported by name.
 
 Re-recording (after a deliberate change of behaviour only) is one command:
-`.venv/bin/python -m tests.harness.record_histories [NAME ...]`.
+`.venv/bin/python -m tests.harness.record_histories [NAME ...]`. A divergence nobody
+can explain is a changed decision, which in production would make a running execution
+take another path after an upgrade: find its cause, never re-record to silence it.
 """
 
 from __future__ import annotations
