@@ -17,6 +17,7 @@ take another path after an upgrade: find its cause, never re-record to silence i
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -281,8 +282,19 @@ def test_the_command_line_verifies_a_recording_file(tmp_path: Path) -> None:
     fixture = HISTORIES / "subflow.jsonl"
     done = runner.invoke(app, ["replay", "verify", "--file", str(fixture)], env={"COLUMNS": "250"})
     assert done.exit_code == 0, done.output
-    assert "executions checked" in done.output
+    assert re.search(r"executions checked\s+│ 2 ", done.output), done.output
     lines = _lines(fixture)
+    child = next(
+        x["key"]
+        for x in lines
+        if x["topic"] == "execution-events" and x["value"]["flow_id"] == "child"
+    )
+    one = runner.invoke(
+        app,
+        ["replay", "verify", "--file", str(fixture), "--execution", child],
+        env={"COLUMNS": "250"},
+    )
+    assert one.exit_code == 0 and re.search(r"executions checked\s+│ 1 ", one.output)
     index = _decided(lines, "ExecutionSucceeded")
     dropped = decode_execution_event(lines.pop(index)["value"])
     copy = _write(tmp_path / "subflow.jsonl", lines)
