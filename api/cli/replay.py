@@ -1,13 +1,15 @@
 """`lanner replay verify`: prove that the current code reproduces recorded histories.
 
 Reads Kafka directly (LANNER_KAFKA_BOOTSTRAP, LANNER_TOPIC_PREFIX, LANNER_TENANT_ID):
-the log is the record, the views are not consulted.
+the log is the record, the views are not consulted. With `--file`, reads a recording
+written by `lanner log export` instead (tests/data/histories/ holds such recordings).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -69,6 +71,7 @@ def print_divergences(found: list[Divergence], out: Console) -> None:
     table.add_column("SEQ", justify="right")
     table.add_column("WHERE")
     table.add_column("WHAT")
+    table.add_column("DECISION")
     table.add_column("EXPECTED (recorded)", overflow="fold")
     table.add_column("ACTUAL (replayed)", overflow="fold")
     for d in found:
@@ -77,6 +80,7 @@ def print_divergences(found: list[Divergence], out: Console) -> None:
             "-" if d.seq is None else str(d.seq),
             str(d.position or "-"),
             f"{d.kind}: {d.message}",
+            d.decision or "-",
             _event_text(d.expected),
             _event_text(d.actual),
         )
@@ -92,6 +96,16 @@ def verify_command(
     since: Annotated[
         str | None, typer.Option(help="Only executions created at or after this ISO-8601 time.")
     ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="Verify a recording written by `lanner log export` instead of the live log.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
 ) -> None:
     """Re-run the executor's decisions over recorded inputs; exit 0 only with no divergence."""
     from streams.plugins.registry import PluginRegistry
@@ -99,6 +113,17 @@ def verify_command(
 
     settings = LannerSettings.from_env()
     selection = Selection(frozenset(execution or ()), namespace, parse_since(since))
+    if file is not None:
+        from streams.replay.export_file import verify_export
+
+        with file.open(encoding="utf-8") as lines:
+            report, stats = verify_export(
+                lines, PluginRegistry.discover(), selection=selection, limits=settings.limits
+            )
+        print_report(report, stats.malformed, console)
+        if not report.ok:
+            raise typer.Exit(1)
+        return
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

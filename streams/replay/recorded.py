@@ -62,3 +62,19 @@ class Divergence:
     position: Position | None = None
     expected: ExecutionEvent | None = None
     actual: ExecutionEvent | None = None
+    # The decision that changed, when it concerns a task run: "task <id> (run <id>)".
+    decision: str | None = None
+
+    def describe(self) -> str:
+        """One line naming the execution, the first differing event and the decision."""
+        where = f"execution {self.execution_id}"
+        if self.seq is not None:
+            where += f", seq {self.seq}"
+        event = self.expected or self.actual
+        if event is not None:
+            where += f" ({event.type})"
+        if self.decision:
+            where += f", {self.decision}"
+        if self.position is not None:
+            where += f", at {self.position}"
+        return f"{where}: {self.kind}: {self.message}"

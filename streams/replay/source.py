@@ -6,55 +6,32 @@ verification never disturbs the running apps and always finishes.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 
-from pydantic import ValidationError
-
-from schemas.commands import EXECUTOR_INPUT_ADAPTER
-from schemas.decode import decode_execution_event, decode_flow_event
-from schemas.events import ExecutionCreated
+from schemas.decode import decode_flow_event
 from schemas.settings import Limits
 from streams.core.bounds import Bounds
-from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
 from streams.flow_catalog import FlowSources
 from streams.log.reader import Record, read_all
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
-from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedInput
-from streams.replay.verify import ExecutionVerdict, VerifyReport, flow_resolver, verify_many
+from streams.replay.collect import RawRecord, ReadStats, Selection, collect_recorded
+from streams.replay.recorded import Position, Recorded
+from streams.replay.verify import (
+    ExecutionVerdict,
+    VerifyReport,
+    flow_resolver,
+    source_validator,
+    verify_many,
+)
+
+# Selection and ReadStats are part of this module's interface (the CLI, tests, bench).
+__all__ = ["ReadStats", "Selection", "read_flows", "read_recorded", "verify_log"]
 
 log = logging.getLogger(__name__)
 
 Tick = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which executions to verify: by id, or by namespace (prefix, as in the API) and
-    creation time; nothing set means every execution."""
-
-    execution_ids: frozenset[str] = frozenset()
-    namespace: str | None = None
-    since: dt.datetime | None = None
-
-    def wants(self, created: ExecutionCreated) -> bool:
-        if self.execution_ids and created.execution_id not in self.execution_ids:
-            return False
-        if self.namespace and not (
-            created.namespace == self.namespace
-            or created.namespace.startswith(f"{self.namespace}.")
-        ):
-            return False
-        return self.since is None or created.time >= self.since
-
-
-@dataclass
-class ReadStats:
-    records: int = 0
-    malformed: int = 0
 
 
 def read_flows(
@@ -69,20 +46,6 @@ def read_flows(
     return sources
 
 
-def source_validator(
-    registry: PluginRegistry, limits: Limits | None = None
-) -> Callable[[str, int], ValidatedFlow | UnrunnableFlow]:
-    """A flow from the source a CreateExecution carries, as the executor validates it."""
-    cache: dict[tuple[str, int], ValidatedFlow | UnrunnableFlow] = {}
-
-    def validated(source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:
-        if (source, revision) not in cache:
-            cache[(source, revision)] = flow_from_source(source, revision, registry, limits)
-        return cache[(source, revision)]
-
-    return validated
-
-
 def _position(record: Record) -> Position:
     return Position(record.topic, record.partition, record.offset)
 
@@ -90,48 +53,23 @@ def _position(record: Record) -> Position:
 def read_recorded(
     bootstrap: str, topics: Topics, selection: Selection, tick: Tick | None = None
 ) -> tuple[dict[str, Recorded], ReadStats]:
-    """The recorded histories of the selected executions.
-
-    Events are read first: their ExecutionCreated says which executions are selected;
-    then the inputs of those executions. Malformed records are counted and skipped,
-    as the executor skips them.
-    """
+    """The recorded histories of the selected executions (see `collect_recorded`)."""
     stats = ReadStats()
-    found: dict[str, Recorded] = {}
-    for record in read_all(bootstrap, topics.execution_events):
-        stats.records += 1
-        if tick:
-            tick("execution-events")
-        try:
-            event = decode_execution_event(record.value)
-        except (ValidationError, ValueError):
-            stats.malformed += 1
-            continue
-        eid = event.execution_id
-        # An execution asked for by id is taken even when its creation is missing, so
-        # the gap at its start gets reported rather than hidden.
-        if eid not in found and (
-            eid in selection.execution_ids
-            or (isinstance(event, ExecutionCreated) and selection.wants(event))
-        ):
-            found[eid] = Recorded(eid)
-        if eid in found:
-            found[eid].events.append(RecordedEvent(event, _position(record)))
-    for topic in (topics.commands, topics.worker_results):
+
+    def raw(topic: str) -> Iterator[RawRecord]:
         for record in read_all(bootstrap, topic):
-            stats.records += 1
-            if tick:
-                tick(topic.removeprefix(topics.prefix))
-            try:
-                inp = EXECUTOR_INPUT_ADAPTER.validate_json(record.value)
-            except (ValidationError, ValueError):
-                stats.malformed += 1
-                continue
-            target = found.get(inp.execution_id)
-            if target is None:
-                continue
-            item = RecordedInput(inp, _position(record), record.timestamp_ms)
-            (target.commands if topic == topics.commands else target.results).append(item)
+            yield RawRecord(_position(record), record.timestamp_ms, record.value)
+
+    def inputs() -> Iterator[tuple[RawRecord, bool]]:
+        for topic in (topics.commands, topics.worker_results):
+            for record in raw(topic):
+                yield record, topic == topics.commands
+
+    def ticked(record: RawRecord) -> None:
+        if tick:
+            tick(record.position.topic.removeprefix(topics.prefix))
+
+    found = collect_recorded(raw(topics.execution_events), inputs(), selection, stats, ticked)
     return found, stats
 
 

@@ -14,18 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from schemas.commands import CreateExecution, ExecutorInput
-from schemas.events import ExecutionEvent
+from schemas.events import ExecutionEvent, TaskRunCreated
 from schemas.execution import Execution
+from schemas.settings import Limits
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.decide import FlowCatalog
 from streams.core.evolve import HistoryError, fold
 from streams.core.handle import RECENT_EVENTS, ExecutorRecord, handle
-from streams.core.validation import UnrunnableFlow, ValidatedFlow
+from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
 from streams.replay.history import distinct_history
 from streams.replay.order import order_inputs
 from streams.replay.recorded import Divergence, Position, Recorded, RecordedInput
+
+if TYPE_CHECKING:
+    from streams.plugins.registry import PluginRegistry
 
 # (input, state it meets) -> the flow revision the executor would use.
 FlowFor = Callable[[ExecutorInput, Execution | None], ValidatedFlow | UnrunnableFlow | None]
@@ -60,6 +65,20 @@ def flow_resolver(
         return None
 
     return flow_for
+
+
+def source_validator(
+    registry: PluginRegistry, limits: Limits | None = None
+) -> Callable[[str, int], ValidatedFlow | UnrunnableFlow]:
+    """A flow from the source a CreateExecution carries, as the executor validates it."""
+    cache: dict[tuple[str, int], ValidatedFlow | UnrunnableFlow] = {}
+
+    def validated(source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:
+        if (source, revision) not in cache:
+            cache[(source, revision)] = flow_from_source(source, revision, registry, limits)
+        return cache[(source, revision)]
+
+    return validated
 
 
 def verify_execution(
@@ -99,7 +118,7 @@ def verify_execution(
             done += len(mine)
             continue
         verdict.divergences.append(
-            _first_difference(eid, item, done, mine, handled.events, positions)
+            _first_difference(eid, item, done, mine, handled.events, positions, truth)
         )
         try:
             truth = fold(mine, truth)
@@ -147,6 +166,7 @@ def _first_difference(
     recorded: list[ExecutionEvent],
     replayed: list[ExecutionEvent],
     positions: dict[int, Position],
+    state: Execution | None,
 ) -> Divergence:
     index = next(
         (i for i, (a, b) in enumerate(zip(recorded, replayed, strict=False)) if a != b),
@@ -170,7 +190,25 @@ def _first_difference(
         positions.get(seq, item.position),
         expected=expected,
         actual=actual,
+        decision=_decision(expected or actual, state, [*recorded, *replayed]),
     )
+
+
+def _decision(
+    event: ExecutionEvent | None, state: Execution | None, around: list[ExecutionEvent]
+) -> str | None:
+    """The task run an event is about, named by its task id: from the state the input met,
+    or from the TaskRunCreated among the events of that input."""
+    run_id = getattr(event, "task_run_id", None)
+    if not isinstance(run_id, str):
+        return None
+    task_id: str | None = None
+    if state is not None and run_id in state.task_runs:
+        task_id = state.task_runs[run_id].task_id
+    for other in around:
+        if isinstance(other, TaskRunCreated) and other.task_run_id == run_id:
+            task_id = other.task_id
+    return f"task {task_id or '?'} (run {run_id})"
 
 
 def _positions(recorded: Recorded) -> dict[int, Position]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -452,6 +453,11 @@ def test_export_then_import_under_another_prefix(
     done = _lanner(source.env, "log", "export", "--namespace", ran.ns, str(exported))
     assert done.returncode == 0, done.stderr
     lines = [json.loads(x) for x in exported.read_text().splitlines()]
+    # The export is a recording the replayer verifies as it is (tests/data/histories/).
+    verified = _lanner(source.env, "replay", "verify", "--file", str(exported))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert re.search(r"executions checked\s+│ 3 ", verified.stdout), verified.stdout
+    assert re.search(r"divergences\s+│ 0 ", verified.stdout), verified.stdout
     assert {x["topic"] for x in lines} == {
         "flow-events",
         "execution-events",
