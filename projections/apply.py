@@ -96,10 +96,11 @@ class ViewWriter:
         self.folder.clear()
         self.trigger_folder.clear()
 
-    def _stored_source(self, key: str) -> str | None:
+    def _stored_source(self, key: str) -> tuple[int, str] | None:
         doc = self.store.get(self._read_index(mappings.FLOWS), key)
-        source = doc.get("source") if doc else None
-        return source if isinstance(source, str) else None
+        if doc is None or not isinstance(doc.get("source"), str):
+            return None
+        return int(doc.get("revision") or 0), doc["source"]
 
     # --- projecting and writing --------------------------------------------------------
 

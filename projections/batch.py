@@ -32,7 +32,8 @@ from streams.log.topics import Topics
 log = logging.getLogger(__name__)
 
 Doc = tuple[str, int, dict[str, Any]]
-SourceLookup = Callable[[str], str | None]
+# A flow's latest (revision, source) as the view stored it.
+SourceLookup = Callable[[str], tuple[int, str] | None]
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,9 @@ class BatchProjector:
         # Without a view to read states back from: every trigger folds from memory.
         self._triggers = triggers or TriggerFolder(lambda keys: {})
         self._flow_source = flow_source
-        # The last source per flow, so a deletion document keeps what was deleted.
-        self._sources: dict[str, str] = {}
+        # The latest (revision, source) per flow: a deletion document keeps what was
+        # deleted, and a revision written twice keeps its first write.
+        self._latest: dict[str, tuple[int, str]] = {}
 
     def project(self, records: list[RawRecord]) -> Writes:
         writes = Writes()
@@ -160,12 +162,14 @@ class BatchProjector:
     def _flow(self, event: FlowEvent, record: RawRecord, writes: Writes) -> None:
         writes.add(AUDIT, flow_event_doc(event))
         key = flow_key(event.tenant, event.namespace, event.flow_id)
-        previous = self._sources.get(key)
-        if isinstance(event, FlowDeleted):
-            if previous is None:
-                previous = self._flow_source(key)
-        else:
-            self._sources[key] = event.source
+        latest = self._latest.get(key) or self._flow_source(key)
+        previous = latest[1] if latest else None
+        if not isinstance(event, FlowDeleted):
+            if latest is not None and event.revision <= latest[0]:
+                # Two writers raced for one revision: the first on the log has it (as the
+                # flow catalog decides, streams/flow_catalog.py); the other lost.
+                return
+            self._latest[key] = (event.revision, event.source)
             revision_doc = flow_docs(event)
             writes.add(
                 mappings.FLOW_REVISIONS, (f"{key}/{event.revision}", event.revision, revision_doc)

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class FlowHistory:
     revisions: dict[int, str] = field(default_factory=dict)
+    # revision -> the event that wrote it: the first on the log (see FlowSources.apply).
+    writers: dict[int, str] = field(default_factory=dict)
     latest: int = 0
     deleted: bool = False
     events: list[FlowEvent] = field(default_factory=list)
@@ -50,7 +52,17 @@ class FlowSources:
             history.events.append(event)
             if isinstance(event, FlowDeleted):
                 history.deleted = True
+            elif event.revision in history.revisions:
+                # Two writers (API processes) raced for one revision: the first on the
+                # log has it, for every reader alike; the other writer sees it lost and
+                # writes the next revision (streams/gateway/flows.py).
+                if history.writers.get(event.revision) != event.event_id:
+                    log.info(
+                        "flow revision already written; this write lost the race",
+                        extra={"flow": event.key, "revision": event.revision},
+                    )
             else:
+                history.writers[event.revision] = event.event_id
                 history.revisions[event.revision] = event.source
                 history.latest = max(history.latest, event.revision)
                 history.deleted = False
@@ -90,6 +102,12 @@ class FlowSources:
         with self._lock:
             self._validated[(key, wanted)] = validated
         return validated
+
+    def writer_of(self, tenant: str, namespace: str, flow_id: str, revision: int) -> str | None:
+        """The id of the event that wrote this revision (None: not folded yet)."""
+        with self._lock:
+            history = self._flows.get(f"{tenant}/{namespace}/{flow_id}")
+            return history.writers.get(revision) if history else None
 
     def wait_for(
         self, tenant: str, namespace: str, flow_id: str, revision: int, timeout_s: float

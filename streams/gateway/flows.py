@@ -14,7 +14,7 @@ from typing import Literal
 from schemas.events import FlowCreated, FlowDeleted, FlowUpdated
 from schemas.settings import Limits
 from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
-from streams.flow_catalog import FlowSources
+from streams.flow_catalog import FlowHistory, FlowSources
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
@@ -31,6 +31,14 @@ class Deployed:
 
 class FlowNotFound(LookupError):
     pass
+
+
+class FlowWriteContended(RuntimeError):
+    """Every attempt to append the next revision lost to another writer."""
+
+
+# How many times a deploy writes the next revision again after losing it to another writer.
+MAX_RACES = 20
 
 
 class FlowWriter:
@@ -53,42 +61,56 @@ class FlowWriter:
     def deploy(
         self, source: str, actor: str, *, wait_s: float = 5.0
     ) -> Deployed | list[FlowProblem]:
+        """Append the next revision. Another writer (an API process elsewhere) may append
+        the same revision at the same moment: the first on the log has it, and the loser
+        writes the one after (optimistic concurrency on the log, one writer per revision)."""
         result = validate_flow(source, self.registry, self.limits)
         if isinstance(result, list):
             return result
         flow = result.flow
-        history = self.catalog.history(self.tenant, flow.namespace, flow.id)
-        now = dt.datetime.now(dt.UTC)
+        for _ in range(MAX_RACES):
+            history = self.catalog.history(self.tenant, flow.namespace, flow.id)
+            if (
+                history is not None
+                and not history.deleted
+                and history.revisions.get(history.latest) == source
+            ):
+                return Deployed(flow.namespace, flow.id, history.latest, "unchanged", result)
+            event = self._next_revision(history, flow.namespace, flow.id, source, actor)
+            self.producer.send_and_wait(
+                self.topics.flow_events, event.key, event.model_dump_json().encode()
+            )
+            # Read your writes: the catalog (and so the executor's) has the revision
+            # before anyone is told it exists, and says whose write it is.
+            self.catalog.wait_for(self.tenant, flow.namespace, flow.id, event.revision, wait_s)
+            writer = self.catalog.writer_of(self.tenant, flow.namespace, flow.id, event.revision)
+            if writer in (event.event_id, None):  # None: not folded in time; as before
+                validated = ValidatedFlow(
+                    flow=flow.model_copy(update={"revision": event.revision}), tasks=result.tasks
+                )
+                outcome: Literal["created", "updated"] = (
+                    "created" if isinstance(event, FlowCreated) else "updated"
+                )
+                return Deployed(flow.namespace, flow.id, event.revision, outcome, validated)
+        raise FlowWriteContended(
+            f"flow {flow.namespace}.{flow.id}: {MAX_RACES} writes in a row lost the race "
+            "for the next revision to other writers"
+        )
+
+    def _next_revision(
+        self, history: FlowHistory | None, namespace: str, flow_id: str, source: str, actor: str
+    ) -> FlowCreated | FlowUpdated:
         common = {
             "event_id": uuid.uuid4().hex,
             "tenant": self.tenant,
-            "namespace": flow.namespace,
-            "flow_id": flow.id,
-            "time": now,
+            "namespace": namespace,
+            "flow_id": flow_id,
+            "time": dt.datetime.now(dt.UTC),
             "actor": actor,
         }
-        if (
-            history is not None
-            and not history.deleted
-            and history.revisions.get(history.latest) == source
-        ):
-            return Deployed(flow.namespace, flow.id, history.latest, "unchanged", result)
         if history is None or not history.revisions:
-            event: FlowCreated | FlowUpdated = FlowCreated(revision=1, source=source, **common)
-            outcome: Literal["created", "updated"] = "created"
-        else:
-            event = FlowUpdated(revision=history.latest + 1, source=source, **common)
-            outcome = "updated"
-        self.producer.send_and_wait(
-            self.topics.flow_events, event.key, event.model_dump_json().encode()
-        )
-        # Read your writes: the catalog (and so the executor's) has the revision before
-        # anyone is told it exists.
-        self.catalog.wait_for(self.tenant, flow.namespace, flow.id, event.revision, wait_s)
-        validated = ValidatedFlow(
-            flow=flow.model_copy(update={"revision": event.revision}), tasks=result.tasks
-        )
-        return Deployed(flow.namespace, flow.id, event.revision, outcome, validated)
+            return FlowCreated(revision=1, source=source, **common)
+        return FlowUpdated(revision=history.latest + 1, source=source, **common)
 
     def delete(self, namespace: str, flow_id: str, actor: str) -> int:
         history = self.catalog.history(self.tenant, namespace, flow_id)
