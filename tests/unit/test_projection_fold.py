@@ -112,7 +112,7 @@ def test_execution_document_keeps_the_model_for_folding() -> None:
 
 def test_batch_projects_events_logs_flows_and_skips_malformed() -> None:
     view = FakeView()
-    projector = BatchProjector(TOPICS, ExecutionFolder(view.load), lambda key: (1, "id: x\n"))
+    projector = BatchProjector(TOPICS, ExecutionFolder(view.load), lambda key: None)
     flow = FlowCreated(
         event_id="f1",
         tenant="main",
