@@ -1,5 +1,7 @@
-"""ForEachItem's decisions (pure): the subflow executions of `<id>_items`, how their ends
-are counted, and what `<id>_merge` is given.
+"""ForEachItem in the executor (pure): the commands that start and kill the subflow
+executions of `<id>_items` (which ForEachItemExecutable decides, in
+streams/plugins/core/for_each_item.py), how their ends are counted, and what
+`<id>_merge` is given.
 
 Kestra's model, kept: `<id>_split` (a worker) lists the batch files; `<id>_items` starts
 one subflow execution per batch, all at once, each rendered with `taskrun.items` (the
