@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from schemas.events import ExecutionPaused, TaskRunCreated, TaskRunPaused, TaskRunStarted
 from schemas.execution import Execution, TaskRun
 from schemas.flow import TaskSpec
@@ -339,7 +341,11 @@ class Walker:
     def _step_flowable(self, run: TaskRun, task: FlowableTask) -> None:
         """Runs the children the flowable's plan says may run now, then `errors` and
         `finally`; ends the run once they all have, as the flowable resolves it."""
-        decision = task.DECISION.model_validate(run.decision or {})
+        try:
+            decision = task.DECISION.model_validate(run.decision or {})
+        except ValidationError as exc:  # a record this flowable cannot read: never guessed
+            self._fail(run, task, f"task {task.id}: its start decision is unreadable: {exc}")
+            return
         plan = task.next_children(run, decision, self.view)
         if plan is None:
             return  # something else (a worker, a subflow) ends it
