@@ -11,15 +11,18 @@ execution as an `ExecutionView` shows it (read-only; the walk passes one in):
 - `after_children` and `resolve_state` (Kestra's resolveState): what the children's
   end means for the run, and `final_outputs`, what the run ends with.
 
-A third-party flowable implements the same methods on a `FlowableTask` subclass and
-needs nothing private: the view is all it sees of the execution.
+The methods live on `FlowableTask` (streams/plugins/base.py), with defaults for all but
+`next_children`; a flowable class without it is refused when a flow using it is
+validated. A third-party flowable subclasses FlowableTask like the core ones
+(streams/plugins/core/flowables.py) and needs nothing private: the view is all it sees
+of the execution.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -222,29 +225,3 @@ class PauseUntil:
 
 
 AfterChildren = Resolved | PauseUntil
-
-
-class FlowableProtocol(Protocol):
-    """What the walk asks of a flowable (implemented by FlowableTask subclasses)."""
-
-    DECISION: ClassVar[type[Decision]]
-    # Whether a failure inside ends the run WARNING (AllowFailure).
-    ABSORBS_FAILURE: ClassVar[bool]
-    # Whether the run is dispatched whole to one worker (WorkingDirectory).
-    RUNS_ON_WORKER: ClassVar[bool]
-    errors: list[TaskSpec]
-    finally_: list[TaskSpec]
-
-    def decide(self, run: TaskRun, view: ExecutionView) -> Decision: ...
-
-    def after_start(self, run: TaskRun, decision: Decision, view: ExecutionView) -> AfterStart: ...
-
-    def next_children(
-        self, run: TaskRun, decision: Decision, view: ExecutionView
-    ) -> ChildPlan | None: ...
-
-    def after_children(self, run: TaskRun, state: State, view: ExecutionView) -> AfterChildren: ...
-
-    def resolve_state(self, run: TaskRun, state: State, view: ExecutionView) -> State: ...
-
-    def final_outputs(self, run: TaskRun, decision: Decision) -> dict[str, Any]: ...
