@@ -1,5 +1,7 @@
-"""ForEachItem's decisions (pure): the subflow executions of `<id>_items`, how their ends
-are counted, and what `<id>_merge` is given.
+"""ForEachItem in the executor (pure): the commands that start and kill the subflow
+executions of `<id>_items` (which ForEachItemExecutable decides, in
+streams/plugins/core/for_each_item.py), how their ends are counted, and what
+`<id>_merge` is given.
 
 Kestra's model, kept: `<id>_split` (a worker) lists the batch files; `<id>_items` starts
 one subflow execution per batch, all at once, each rendered with `taskrun.items` (the
@@ -18,19 +20,14 @@ from schemas.commands import CreateExecution, KillExecution, SubflowEnded
 from schemas.events import SubflowIterationEnded, TaskRunStarted
 from schemas.execution import Execution, ParentRef, TaskRun
 from schemas.flow import FlowRef
-from schemas.inputs import coerce_inputs
 from schemas.states import State
-from streams.core.ids import derive_id
-from streams.core.labels import SYSTEM_LABEL_PREFIX
+from streams.plugins.core.for_each_item import BASE_URI, ITERATIONS, NUMBER_OF_BATCHES, base_uri
 
 if TYPE_CHECKING:
     from streams.core.emitter import Emitter
-    from streams.core.walk import Walker
-    from streams.plugins.core.for_each_item import ForEachItemExecutable, ForEachItemMergeOutputs
+    from streams.plugins.core.for_each_item import ForEachItemMergeOutputs
+    from streams.plugins.flowable import ExecutionView
 
-ITERATIONS = "iterations"
-NUMBER_OF_BATCHES = "numberOfBatches"
-BASE_URI = "subflowOutputsBaseUri"
 _TERMINAL = (State.SUCCESS, State.WARNING, State.FAILED, State.KILLED, State.CANCELLED)
 
 
@@ -39,74 +36,7 @@ def is_iterative(run: TaskRun) -> bool:
     return run.decision is not None and "children" in run.decision
 
 
-# --- starting the subflow executions ----------------------------------------------------
-
-
-def decide(walker: Walker, run: TaskRun, task: ForEachItemExecutable) -> dict[str, Any]:
-    """The children to start, one per batch the split task listed."""
-    s = walker.state
-    if task.scheduleDate is not None:
-        raise ValueError("scheduleDate is not supported by Lanner's ForEachItem")
-    split = walker._find(run.parent_id, task.split_id, run.value)
-    uris = split.outputs.get("uris") if split is not None else None
-    if not isinstance(uris, list):
-        raise ValueError(f"{task.split_id} listed no batches")
-    walker.bounds.check_fan_out(len(uris), "batches")
-    name = f"subflow {task.namespace}.{task.flowId}"
-    target = walker.catalog.get(s.tenant, task.namespace, task.flowId, task.revision)
-    if target is None:
-        revision = f" revision {task.revision}" if task.revision else ""
-        return {"error": f"{name}{revision} does not exist"}
-    raw = walker._decided_here(task.inputs, "inputs")
-    context = walker._context(run, task)
-    attempt = len(run.attempts) + 1
-    children: list[dict[str, Any]] = []
-    for iteration, uri in enumerate(uris, start=1):
-        batch = {**context, "taskrun": {**context["taskrun"], "items": uri, "iteration": iteration}}
-        inputs, errors = coerce_inputs(target.flow.inputs, walker._render(raw, batch))
-        if errors:
-            return {"error": f"{name} (batch {iteration}): " + "; ".join(errors)}
-        # A restarted run starts new children, not the ones that ended.
-        parts: tuple[Any, ...] = ("iteration", iteration) + ((attempt,) if attempt > 1 else ())
-        children.append(
-            {
-                "executionId": derive_id(s.id, run.id, *parts),
-                "iteration": iteration,
-                "inputs": inputs,
-            }
-        )
-    # System labels (the correlation id) always follow the chain, as in Kestra.
-    system = {k: v for k, v in s.labels.items() if k.startswith(SYSTEM_LABEL_PREFIX)}
-    return {
-        "namespace": task.namespace,
-        "flowId": task.flowId,
-        "revision": target.flow.revision,
-        "labels": {**system, **(s.labels if task.inheritLabels else {}), **task.labels},
-        "wait": task.wait,
-        "transmitFailed": task.transmitFailed,
-        "children": children,
-    }
-
-
-def started(walker: Walker, run: TaskRun) -> None:
-    """Right after the run started its children: without any, or without `wait`, it ends."""
-    decision = run.decision or {}
-    count = len(decision.get("children", []))
-    if count == 0:
-        walker.em.end_task_run(run.id, State.SUCCESS)  # an empty file: no outputs, as Kestra
-    elif not decision.get("wait", True):
-        outputs = {
-            ITERATIONS: {State.RUNNING.value: 0, State.SUCCESS.value: count},
-            NUMBER_OF_BATCHES: count,
-            BASE_URI: _base_uri(walker.state, run),
-        }
-        walker.em.end_task_run(run.id, State.SUCCESS, outputs=outputs)
-
-
-def _base_uri(state: Execution, run: TaskRun) -> str:
-    """The run's storage folder, as a path (Kestra's `subflowOutputsBaseUri`)."""
-    namespace = state.namespace.replace(".", "/")
-    return f"/{namespace}/{state.flow_id}/executions/{state.id}/tasks/{run.task_id}/{run.id}"
+# --- starting the subflow executions (decided by ForEachItemExecutable) -------------
 
 
 def create_children(state: Execution, event: TaskRunStarted) -> list[CreateExecution]:
@@ -179,7 +109,7 @@ def on_child_ended(em: Emitter, run: TaskRun, cmd: SubflowEnded) -> None:
     outputs = {
         ITERATIONS: iterations,
         NUMBER_OF_BATCHES: count,
-        BASE_URI: _base_uri(em.current, run),
+        BASE_URI: base_uri(em.current, run),
     }
     failed = iterations.get(final.value, 0)
     error = f"{failed} of {count} subflow executions ended {final}" if final.is_failure else None
@@ -218,10 +148,10 @@ def record(run: TaskRun, event: SubflowIterationEnded) -> TaskRun:
 
 
 def with_results(
-    walker: Walker, run: TaskRun, task: ForEachItemMergeOutputs
+    view: ExecutionView, run: TaskRun, task: ForEachItemMergeOutputs
 ) -> ForEachItemMergeOutputs:
     """The merge task, given the outputs of the children (in batch order) that had some."""
-    items = walker._find(run.parent_id, task.items_id, run.value)
+    items = view.find(run.parent_id, task.items_id, run.value)
     decision = (items.decision if items is not None else None) or {}
     ended = decision.get("ended", {})
     results = [

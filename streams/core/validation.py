@@ -25,7 +25,7 @@ from streams.core.plugin_defaults import apply_plugin_defaults, declared_default
 from streams.core.trigger_checks import trigger_problems
 from streams.core.type_names import closest_type_names
 from streams.core.yaml_loader import FlowLoader, YamlLimitExceeded, source_too_large
-from streams.plugins.base import Task
+from streams.plugins.base import FlowableTask, Task
 from streams.plugins.core.flowables import Dag
 from streams.plugins.core.for_each_item import ForEachItem
 from streams.plugins.registry import PluginRegistry
@@ -303,6 +303,10 @@ def _merge(messages: list[str]) -> str:
 # --- which parts of a model's data are tasks --------------------------------------------
 
 
+def _walkable(plugin: type[Task]) -> bool:
+    return issubclass(plugin, FlowableTask) and plugin.implements_protocol()
+
+
 def _task_slots(
     model: type[BaseModel], raw: Mapping[str, Any], path: str
 ) -> Iterator[tuple[str, Any]]:
@@ -457,6 +461,13 @@ class _Checker:
             if nearest:
                 message += f"; did you mean {_either(nearest)}?"
             self.report(_join(path, "type"), message)
+        if plugin is not None and plugin.KIND == "flowable" and not _walkable(plugin):
+            self.report(
+                _join(path, "type"),
+                f"task type '{type_name}' is a flowable that does not implement the flowable "
+                "protocol (a FlowableTask with next_children; see streams/plugins/flowable.py)",
+            )
+            return None
         return plugin
 
     def check_dag(self, dag: Dag, path: str) -> None:

@@ -1,70 +1,59 @@
 """The walk: step the flow's task tree from the root after every input (Kestra's way).
 
-Each flowable creates the children it may now run, inline tasks run on the spot, worker
-tasks are dispatched, and finished children end their parents.
+The walk is the generic driver of the flowable protocol (streams/plugins/flowable.py):
+each flowable decides once when it starts, then says which children run next
+(streams/core/children.py and dag.py carry its plan out) and what their end means;
+inline tasks run on the spot, worker tasks are dispatched, and finished children end
+their parents.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.events import (
-    EXECUTION_END_STATES,
-    ExecutionPaused,
-    TaskRunCreated,
-    TaskRunPaused,
-    TaskRunStarted,
-)
+from schemas.events import ExecutionPaused, TaskRunCreated, TaskRunPaused, TaskRunStarted
 from schemas.execution import Execution, TaskRun
-from schemas.flow import NOT_RENDERED_AS_INPUTS, TaskSpec
-from schemas.inputs import coerce_inputs, parse_duration
-from schemas.states import State, worst
+from schemas.flow import TaskSpec
+from schemas.states import State
 from schemas.worker import LogLine
-from streams.core import for_each_item, wait_for, working_directory
+from streams.core import for_each_item, working_directory
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
+from streams.core.children import block, in_parallel, in_scopes
 from streams.core.context import render_context
-from streams.core.deferred import defer_lookups, lookups_in, needs_worker
-
-# Properties every task has; they steer the executor and are never rendered as inputs.
+from streams.core.dag import as_dag
+from streams.core.deferred import lookups_in, needs_worker
 from streams.core.emitter import Emitter
+from streams.core.execution_end import end_execution
 from streams.core.execution_updates import WalkStopped, apply_to_execution
 from streams.core.expressions import Budget, ExpressionError, render, render_bool
-from streams.core.expressions.values import templated_text, to_text
 from streams.core.flow_catalog_port import FlowCatalog
+from streams.core.flowable_view import WalkView
 from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
-from streams.core.java_text import java_text
 from streams.core.jobs import worker_job
-from streams.core.labels import SYSTEM_LABEL_PREFIX
-from streams.core.retry import next_retry
+from streams.core.rendering import rendered
 from streams.core.validation import ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineLog, InlineTask, Outcome, Task
-from streams.plugins.core.flowables import (
-    AllowFailure,
-    Dag,
-    EachParallel,
-    EachSequential,
-    ForEach,
-    If,
-    Parallel,
-    Pause,
-    Sequential,
-    Subflow,
-    Switch,
-)
-from streams.plugins.core.for_each_item import (
-    ForEachItem,
-    ForEachItemExecutable,
-    ForEachItemMergeOutputs,
-)
+from streams.plugins.core.for_each_item import ForEachItemMergeOutputs
 from streams.plugins.core.simple import Fail
-from streams.plugins.core.wait_for import WaitFor
-from streams.plugins.core.working_directory import WorkingDirectory
+from streams.plugins.flowable import (
+    AfterChildren,
+    AsDag,
+    AwaitInput,
+    ChildPlan,
+    EndRun,
+    InParallel,
+    InScopes,
+    PauseRun,
+    PauseUntil,
+    Scope,
+)
+
+
+class _FlowableFailed(Exception):
+    """What a flowable made of its children's end did not evaluate: its run fails."""
 
 
 class Walker:
@@ -89,6 +78,10 @@ class Walker:
         self._runs_by_scope = {
             (r.parent_id, r.task_id, r.value): r.id for r in em.current.task_runs.values()
         }
+        # (parent, task, iteration) -> run id, for loops whose iterations have runs of
+        # their own (WaitFor); built when first needed.
+        self._runs_by_iteration: dict[tuple[str | None, str, int | None], str] | None = None
+        self.view = WalkView(self)
 
     @property
     def state(self) -> Execution:
@@ -98,15 +91,20 @@ class Walker:
     def killing(self) -> bool:
         return self.state.state == State.KILLING
 
-    def _render(self, value: Any, context: dict[str, Any]) -> Any:
+    def render(self, value: Any, context: dict[str, Any]) -> Any:
         return render(
             value, context, now=self.em.time, limits=self._render_limits, account=self._account
         )
 
-    def _decided_here(self, value: Any, what: str) -> Any:
+    def render_bool(self, value: Any, context: dict[str, Any]) -> bool:
+        return render_bool(
+            value, context, now=self.em.time, limits=self._render_limits, account=self._account
+        )
+
+    def decided_here(self, value: Any, what: str) -> Any:
         """`value`, which the executor itself must evaluate (a condition, a ForEach's values):
         secret()/kv()/read() cannot be resolved here, and a placeholder would decide wrong
-        (it is always truthy), so their use fails clearly instead (issue 16)."""
+        (it is always truthy), so their use fails clearly instead."""
         used = lookups_in(value)
         if used:
             calls = ", ".join(f"{name}()" for name in sorted(used))
@@ -117,214 +115,75 @@ class Walker:
             )
         return value
 
-    def _render_bool(self, value: Any, context: dict[str, Any]) -> bool:
-        return render_bool(
-            value, context, now=self.em.time, limits=self._render_limits, account=self._account
-        )
-
     def advance(self) -> None:
         if self.state.state in (State.PAUSED, State.QUEUED):
             return
         flow = self.flow.flow
         try:
-            result = self._block(flow.tasks, flow.errors, flow.finally_, None, None, self._sequence)
+            result = block(
+                self,
+                lambda: in_scopes(self, flow.tasks, None, [Scope(None)], 0),
+                flow.errors,
+                flow.finally_,
+                None,
+                None,
+            )
         except WalkStopped:  # an Exit task ended the execution
             return
         if result is None:
             if self.killing and not any(
                 not r.state.is_terminal for r in self.state.task_runs.values()
             ):
-                self._end_execution(State.KILLED)
+                end_execution(self, State.KILLED)
             return
         if self.killing:
             result = State.KILLED
-        self._end_execution(result)
+        end_execution(self, result)
 
-    def _end_execution(self, result: State) -> None:
-        outputs: dict[str, Any] = {}
-        error: str | None = None
-        if result in (State.SUCCESS, State.WARNING) and self.flow.flow.outputs:
-            try:
-                context = render_context(self.flow.flow, self.state, None, None)
-                outputs = {o.id: self._render(o.value, context) for o in self.flow.flow.outputs}
-            except ExpressionError as exc:
-                result, error = State.FAILED, f"flow outputs: {exc}"
-        if result.is_failure and error is None:
-            error = self._blame()
-        next_id, next_at = self._next_attempt(result)
-        self.em.emit(
-            EXECUTION_END_STATES[result],
-            outputs=outputs,
-            error=error,
-            next_attempt_id=next_id,
-            next_attempt_at=next_at,
-        )
+    # --- the runs of children ---------------------------------------------------------
 
-    def _next_attempt(self, result: State) -> tuple[str | None, dt.datetime | None]:
-        """Flow-level retry with CREATE_NEW_EXECUTION: when, and under which id, to try again."""
-        policy = self.flow.flow.retry
-        if result != State.FAILED or policy is None or policy.behavior != "CREATE_NEW_EXECUTION":
-            return None, None
-        trigger = self.state.trigger or {}
-        retrying = trigger.get("type") == "retry"
-        attempt = int(trigger.get("attempt", 1)) if retrying else 1
-        first = str(trigger.get("originalId")) if retrying else self.state.id
-        first_start = (
-            dt.datetime.fromisoformat(str(trigger["firstStart"]))
-            if retrying and "firstStart" in trigger
-            else self.state.created
-        )
-        due = next_retry(policy, first, attempt, first_start, self.em.time)
-        if due is None:
-            return None, None
-        return derive_id(first, "retry", attempt + 1), due
-
-    def _blame(self) -> str | None:
-        """The error of the failure that failed the execution: not one that was allowed."""
-        state = self.state
-        for run in reversed(list(state.task_runs.values())):
-            if not run.state.is_failure or not run.error:
-                continue
-            tasks = (self.flow.tasks[r.task_id] for r in [run, *state.ancestors(run)])
-            if not any(t.allowFailure or isinstance(t, AllowFailure) for t in tasks):
-                return run.error
-        return None
-
-    # --- groups of children --------------------------------------------------------
-
-    def _find(self, parent_id: str | None, task_id: str, value: str | None) -> TaskRun | None:
+    def find(self, parent_id: str | None, task_id: str, value: str | None) -> TaskRun | None:
         run_id = self._runs_by_scope.get((parent_id, task_id, value))
         return None if run_id is None else self.state.task_runs[run_id]
 
-    def create_execution(
-        self, spec: TaskSpec, parent_id: str | None, value: str | None, iteration: int | None
-    ) -> TaskRun:
+    def find_in(self, parent_id: str | None, task_id: str, scope: Scope) -> TaskRun | None:
+        if not scope.own_runs:
+            return self.find(parent_id, task_id, scope.value)
+        if self._runs_by_iteration is None:
+            self._runs_by_iteration = {
+                (r.parent_id, r.task_id, r.iteration): r.id for r in self.state.task_runs.values()
+            }
+        run_id = self._runs_by_iteration.get((parent_id, task_id, scope.iteration))
+        return None if run_id is None else self.state.task_runs[run_id]
+
+    def create_task_run(self, spec: TaskSpec, parent_id: str | None, scope: Scope) -> TaskRun:
+        """A new run of `spec` under `parent_id`, its id derived from where it runs (and,
+        for a loop whose iterations have runs of their own, from the iteration)."""
         self.bounds.check_task_runs(len(self.state.task_runs), self._created)
         self._created += 1
-        run_id = derive_id(self.state.id, parent_id, spec.id, value)
+        own = ("iteration", scope.iteration) if scope.own_runs else ()
+        run_id = derive_id(self.state.id, parent_id, spec.id, scope.value, *own)
         self.em.emit(
             TaskRunCreated,
             task_run_id=run_id,
             task_id=spec.id,
             parent_id=parent_id,
-            value=value,
-            iteration=iteration,
+            value=scope.value,
+            iteration=scope.iteration,
         )
-        self._runs_by_scope[(parent_id, spec.id, value)] = run_id
+        self._runs_by_scope[(parent_id, spec.id, scope.value)] = run_id
+        if self._runs_by_iteration is not None:
+            self._runs_by_iteration[(parent_id, spec.id, scope.iteration)] = run_id
         return self.state.task_runs[run_id]
 
-    def _child(
-        self, spec: TaskSpec, parent_id: str | None, value: str | None, iteration: int | None
-    ) -> TaskRun | None:
+    def child(self, spec: TaskSpec, parent_id: str | None, scope: Scope) -> TaskRun | None:
         """The run of `spec` in this scope, created and stepped; None when not to be run."""
-        run = self._find(parent_id, spec.id, value)
+        run = self.find_in(parent_id, spec.id, scope)
         if run is None:
             if self.killing:
                 return None
-            run = self.create_execution(spec, parent_id, value, iteration)
+            run = self.create_task_run(spec, parent_id, scope)
         return self._step(run)
-
-    @staticmethod
-    def _counted(spec: TaskSpec, state: State) -> State:
-        """How a child's end counts for its parent: a failure allowed is a warning, and a
-        warning allowed (that one included, as in Kestra) is a success."""
-        if state.is_failure and spec.allowFailure:
-            state = State.WARNING
-        if state == State.WARNING and spec.allowWarning:
-            return State.SUCCESS
-        return state
-
-    def _sequence(
-        self,
-        specs: list[TaskSpec],
-        parent_id: str | None,
-        value: str | None,
-        iteration: int | None = None,
-    ) -> State | None:
-        return self._in_order(specs, lambda spec: self._child(spec, parent_id, value, iteration))
-
-    def _in_order(
-        self, specs: list[TaskSpec], child: Callable[[TaskSpec], TaskRun | None]
-    ) -> State | None:
-        """`specs` one after another, `child` giving each one's run, stepped (None when
-        killed before it was created): the first failure not allowed ends them, an
-        unfinished run waits (None); else the worst of their ends."""
-        states: list[State] = []
-        for spec in specs:
-            if spec.disabled:
-                continue
-            run = child(spec)
-            if run is None:
-                return State.KILLED
-            if not run.state.is_terminal:
-                return None
-            counted = self._counted(spec, run.state)
-            if counted.is_failure:
-                return counted
-            states.append(counted)
-        return worst(states)
-
-    def _parallel(
-        self, specs: list[TaskSpec], parent_id: str | None, value: str | None, limit: int
-    ) -> State | None:
-        states: list[State] = []
-        pending = False
-        failed = False
-        active = sum(
-            1
-            for s in specs
-            if (r := self._find(parent_id, s.id, value)) is not None and not r.state.is_terminal
-        )
-        for spec in specs:
-            if spec.disabled:
-                continue
-            existing = self._find(parent_id, spec.id, value)
-            if existing is None and (failed or self.killing or (limit and active >= limit)):
-                pending = pending or not (failed or self.killing)
-                continue
-            run = self._child(spec, parent_id, value, None)
-            if run is None:
-                continue
-            if existing is None and not run.state.is_terminal:
-                active += 1
-            # A running child (a flowable) that ends during this walk frees its slot now:
-            # `active` was counted before the loop, and with `concurrent` the next child
-            # would otherwise never start.
-            if existing is not None and not existing.state.is_terminal and run.state.is_terminal:
-                active -= 1
-            if not run.state.is_terminal:
-                pending = True
-                continue
-            counted = self._counted(spec, run.state)
-            failed = failed or counted.is_failure
-            states.append(counted)
-        if pending:
-            return None
-        return State.KILLED if self.killing else worst(states)
-
-    def _block(
-        self,
-        main: list[TaskSpec],
-        errors: list[TaskSpec],
-        finally_: list[TaskSpec],
-        parent_id: str | None,
-        value: str | None,
-        runner: Callable[[list[TaskSpec], str | None, str | None], State | None],
-    ) -> State | None:
-        result = runner(main, parent_id, value)
-        if result is None:
-            return None
-        if self.killing:
-            return State.KILLED
-        # The errors branch handles a failure; the block still ends FAILED, as in Kestra.
-        if result.is_failure and errors and self._sequence(errors, parent_id, value) is None:
-            return None
-        if finally_:
-            after = self._sequence(finally_, parent_id, value)
-            if after is None:
-                return None
-            result = worst([result, after])
-        return result
 
     # --- one task run ---------------------------------------------------------------
 
@@ -368,31 +227,13 @@ class Walker:
             index=index,
         )
 
-    def _rendered(self, run: TaskRun, task: Task) -> Task:
-        """The task with its properties rendered (unless it has no expression at all)."""
-        raw = task.model_dump(by_alias=True, exclude_unset=True)
-        names = [k for k in raw if k not in NOT_RENDERED_AS_INPUTS and k not in task.UNRENDERED]
-        if not any(_has_expression(raw[k]) for k in names):
-            return task
-        context = self._context(run, task)
-        written = dict(raw)
-        for key in names:
-            # Templates using secret()/kv()/read() render on the worker.
-            raw[key] = self._render(defer_lookups(raw[key], context, self.em.time), context)
-            if key in task.text_properties():
-                raw[key] = templated_text(written[key], raw[key])
-        try:
-            return type(task).model_validate(raw)
-        except ValidationError as exc:
-            raise ValueError(f"rendered properties are invalid: {_short_validation(exc)}") from None
-
     def _start(self, run: TaskRun, task: Task, *, again: bool = False) -> None:
         try:
             if (
                 not again
                 and task.runIf is not None
-                and not self._render_bool(
-                    self._decided_here(task.runIf, "runIf"), self._context(run, task)
+                and not self.render_bool(
+                    self.decided_here(task.runIf, "runIf"), self._context(run, task)
                 )
             ):
                 self.em.end_task_run(run.id, State.SKIPPED)
@@ -401,18 +242,18 @@ class Walker:
             self._fail(run, task, f"task {task.id}: {exc}")
             return
         try:
-            rendered = self._rendered(run, task)
-            if isinstance(rendered, ForEachItemMergeOutputs):
-                rendered = for_each_item.with_results(self, run, rendered)
+            ready = rendered(task, lambda: self._context(run, task), self.render, self.em.time)
+            if isinstance(ready, ForEachItemMergeOutputs):
+                ready = for_each_item.with_results(self.view, run, ready)
         except (ExpressionError, ValueError) as exc:
             self._attempt_failed(run, task, f"task {task.id}: {exc}")
             return
-        if isinstance(rendered, InlineTask) and not needs_worker(rendered):
-            self._run_inline(run, rendered)
-        elif isinstance(rendered, FlowableTask):
-            self._start_flowable(run, rendered)
+        if isinstance(ready, InlineTask) and not needs_worker(ready):
+            self._run_inline(run, ready)
+        elif isinstance(ready, FlowableTask):
+            self._start_flowable(run, ready)
         else:
-            self._dispatch(run, rendered)
+            self._dispatch(run, ready)
 
     def _attempt_failed(self, run: TaskRun, task: Task, message: str) -> None:
         """Properties that do not render fail an attempt, as on Kestra's worker: the
@@ -430,8 +271,8 @@ class Walker:
         run = self.state.task_runs[run.id]
         if isinstance(task, Fail) and task.condition is not None:
             try:
-                condition = self._decided_here(task.condition, "condition")
-                if not self._render_bool(condition, self._context(run, task)):
+                condition = self.decided_here(task.condition, "condition")
+                if not self.render_bool(condition, self._context(run, task)):
                     self.em.end_task_run(run.id, State.SUCCESS)
                     return
             except ExpressionError as exc:
@@ -467,284 +308,87 @@ class Walker:
     # --- flowables ------------------------------------------------------------------
 
     def _start_flowable(self, run: TaskRun, task: FlowableTask) -> None:
-        if isinstance(task, WorkingDirectory):
+        if task.RUNS_ON_WORKER:
             return working_directory.start(self, run, task)  # one job for all its tasks
         try:
-            decision = self._decide_flowable(run, task)
+            decision = task.decide(run, self.view)
         except (ExpressionError, ValueError, LimitExceeded) as exc:
             self._fail(run, task, f"task {task.id}: {exc}")
             return
-        if "error" in decision:
-            self._fail(run, task, f"task {task.id}: {decision['error']}")
-            return
-        child_id = decision.get("executionId") if isinstance(task, Subflow) else None
         self.em.emit(
             TaskRunStarted,
             task_run_id=run.id,
             attempt=run.attempt_number + 1,
-            decision=decision,
-            child_execution_id=child_id,
+            decision=decision.record(),
+            child_execution_id=decision.child_execution_id,
         )
-        if isinstance(task, Pause):
-            resume_at = None
-            if task.duration or task.timeout:
-                resume_at = self.em.time + parse_duration(task.duration or str(task.timeout))
+        run = self.state.task_runs[run.id]
+        after = task.after_start(run, decision, self.view)
+        if isinstance(after, PauseRun):
             self.em.emit(
                 TaskRunPaused,
                 task_run_id=run.id,
-                resume_at=resume_at,
-                timeout_fails=bool(task.timeout) and not task.duration,
+                resume_at=after.resume_at,
+                timeout_fails=after.timeout_fails,
             )
             if self.state.state == State.RUNNING:
                 self.em.emit(ExecutionPaused)
-            return
-        if isinstance(task, Subflow):
-            if not task.wait:
-                self.em.end_task_run(run.id, State.SUCCESS, outputs={"executionId": child_id})
-            return
-        if isinstance(task, ForEachItemExecutable):
-            for_each_item.started(self, self.state.task_runs[run.id])
-            return
-        self._step_flowable(self.state.task_runs[run.id], task)
-
-    def _decide_flowable(self, run: TaskRun, task: FlowableTask) -> dict[str, Any]:
-        if isinstance(task, If):
-            condition = self._decided_here(task.condition, "condition")
-            return {"condition": self._render_bool(condition, self._context(run, task))}
-        if isinstance(task, Switch):
-            value = self._render(self._decided_here(task.value, "value"), self._context(run, task))
-            # Compared as Kestra prints it: `true`, not Python's `True`.
-            text = to_text(value)
-            if text not in task.cases and not task.defaults:
-                # Kestra's "No task found": nothing to run is a failure, not a success.
-                raise ValueError(f"no case matches {text!r} and there are no defaults")
-            return {"value": text}
-        if isinstance(task, ForEach | EachSequential | EachParallel):
-            raw = task.values if isinstance(task, ForEach) else task.value
-            values = self._render(self._decided_here(raw, "values"), self._context(run, task))
-            if isinstance(values, str):
-                try:
-                    values = json.loads(values)
-                except json.JSONDecodeError:
-                    raise ValueError(
-                        f"values must be a list or a JSON array, got {values!r}"
-                    ) from None
-            if not isinstance(values, list):
-                raise ValueError(f"values must be a list, got {type(values).__name__}")
-            nulls = sum(1 for v in values if v is None)
-            if nulls:
-                # Kestra's words, so a search for its message finds ours.
-                raise ValueError(
-                    f"Found '{nulls}' null values on Each, with values={java_text(values)}"
-                )
-            self.bounds.check_fan_out(len(values), "values")
-            return {"values": [v if isinstance(v, str) else json.dumps(v) for v in values]}
-        if isinstance(task, Subflow):
-            return self._decide_subflow(run, task)
-        if isinstance(task, ForEachItemExecutable):
-            return for_each_item.decide(self, run, task)
-        if isinstance(task, WaitFor):
-            return wait_for.decide(run, task)
-        if isinstance(task, Pause) and (task.duration or task.timeout):
-            try:
-                parse_duration(task.duration or str(task.timeout))
-            except ValueError as exc:
-                raise ValueError(f"pauseDuration/delay/timeout: {exc}") from None
-        if isinstance(task, Parallel | Dag):
-            self.bounds.check_fan_out(len(task.tasks), "parallel tasks")
-        return {}
-
-    def _decide_subflow(self, run: TaskRun, task: Subflow) -> dict[str, Any]:
-        s = self.state
-        target = self.catalog.get(s.tenant, task.namespace, task.flowId, task.revision)
-        if target is None:
-            revision = f" revision {task.revision}" if task.revision else ""
-            return {"error": f"subflow {task.namespace}.{task.flowId}{revision} does not exist"}
-        inputs, errors = coerce_inputs(target.flow.inputs, task.inputs)
-        if errors:
-            return {"error": f"subflow {task.namespace}.{task.flowId}: " + "; ".join(errors)}
-        # System labels (the correlation id) always follow the chain, as in Kestra.
-        system = {k: v for k, v in s.labels.items() if k.startswith(SYSTEM_LABEL_PREFIX)}
-        labels = {**system, **(s.labels if task.inheritLabels else {}), **task.labels}
-        return {
-            # A restarted Subflow task starts a new child, not the one that failed.
-            "executionId": derive_id(s.id, run.id, "subflow")
-            if not run.attempts
-            else derive_id(s.id, run.id, "subflow", len(run.attempts) + 1),
-            "namespace": task.namespace,
-            "flowId": task.flowId,
-            "revision": target.flow.revision,
-            "inputs": inputs,
-            "labels": labels,
-            "wait": task.wait,
-            "transmitFailed": task.transmitFailed,
-            "extract": bool(task.outputs),
-        }
+        elif isinstance(after, EndRun):
+            self.em.end_task_run(run.id, after.state, outputs=dict(after.outputs))
+        elif not isinstance(after, AwaitInput):
+            self._step_flowable(run, task)
 
     def _step_flowable(self, run: TaskRun, task: FlowableTask) -> None:
-        if isinstance(task, Subflow | ForEachItemExecutable):
-            return  # it ends through SubflowEnded, not through children
-        if isinstance(task, WaitFor):
-            return wait_for.step(self, run, task)  # ends or pauses the run itself
-        if isinstance(task, WorkingDirectory) and working_directory.waiting(self.state, run, task):
-            return  # its job runs its tasks; the report records them
-        result = self._flowable_result(run, task)
+        """Runs the children the flowable's plan says may run now, then `errors` and
+        `finally`; ends the run once they all have, as the flowable resolves it."""
+        try:
+            decision = task.DECISION.model_validate(run.decision or {})
+        except ValidationError as exc:  # a record this flowable cannot read: never guessed
+            self._fail(run, task, f"task {task.id}: its start decision is unreadable: {exc}")
+            return
+        plan = task.next_children(run, decision, self.view)
+        if plan is None:
+            return  # something else (a worker, a subflow) ends it
+        resolved: list[AfterChildren] = []
+
+        def main() -> State | None:
+            state = self._run_plan(plan, run.id)
+            if state is None:
+                return None
+            try:
+                after = task.after_children(run, state, self.view)
+            except (ExpressionError, ValueError) as exc:
+                raise _FlowableFailed(str(exc)) from None
+            resolved.append(after)
+            if isinstance(after, PauseUntil):
+                self.em.emit(
+                    TaskRunPaused,
+                    task_run_id=run.id,
+                    resume_at=after.resume_at,
+                    outputs=after.outputs,
+                )
+                if self.state.state == State.RUNNING:
+                    self.em.emit(ExecutionPaused)
+                return None
+            return after.state
+
+        try:
+            result = block(self, main, task.errors, task.finally_, run.id, run.value)
+        except _FlowableFailed as exc:
+            self._fail(self.state.task_runs[run.id], task, f"task {task.id}: {exc}")
+            return
         if result is None:
             return
-        if isinstance(task, AllowFailure) and result.is_failure and not self.killing:
-            result = State.WARNING
-        self.em.end_task_run(run.id, result, outputs=self._flowable_outputs(run, task))
+        result = task.resolve_state(run, result, self.view)
+        given = resolved[-1].outputs if resolved else None
+        outputs = given if given is not None else task.final_outputs(run, decision)
+        self.em.end_task_run(run.id, result, outputs=outputs)
 
-    @staticmethod
-    def _flowable_outputs(run: TaskRun, task: FlowableTask) -> dict[str, Any]:
-        if isinstance(task, Pause):
-            return dict(run.outputs)  # what it was resumed with (`onResume`)
-        if isinstance(task, Switch):
-            value = str((run.decision or {}).get("value", ""))
-            return {"value": value, "defaults": value not in task.cases}
-        return {}
-
-    def _flowable_result(self, run: TaskRun, task: FlowableTask) -> State | None:
-        errors, finally_ = task.errors, task.finally_
-        value = run.value
-        if isinstance(task, Sequential | Pause):
-            # A Pause is stepped once resumed: its `tasks` run then, in sequence.
-            return self._block(task.tasks, errors, finally_, run.id, value, self._sequence)
-        if isinstance(task, ForEachItem):  # its split, items and merge subtasks
-            return self._block(task.main_specs(), errors, finally_, run.id, value, self._sequence)
-        if isinstance(task, Parallel):
-            limit = task.concurrent
-            return self._block(
-                task.tasks,
-                errors,
-                finally_,
-                run.id,
-                value,
-                lambda specs, p, v: self._parallel(specs, p, v, limit),
-            )
-        if isinstance(task, If):
-            branch = task.then if (run.decision or {}).get("condition") else task.else_
-            return self._block(branch, errors, finally_, run.id, value, self._sequence)
-        if isinstance(task, Switch):
-            case = str((run.decision or {}).get("value", ""))
-            branch = task.cases.get(case, task.defaults)
-            return self._block(branch, errors, finally_, run.id, value, self._sequence)
-        if isinstance(task, ForEach | EachSequential | EachParallel):
-            values = list((run.decision or {}).get("values", []))
-            return self._block(
-                task.tasks,
-                errors,
-                finally_,
-                run.id,
-                value,
-                lambda specs, p, v: self._iterations(specs, p, values, task.limit),
-            )
-        if isinstance(task, Dag):
-            return self._block(
-                [t.task for t in task.tasks],
-                errors,
-                finally_,
-                run.id,
-                value,
-                lambda specs, p, v: self._dag(task, p, v),
-            )
-        raise ValueError(f"task {task.id}: no planner for flowable {task.type}")
-
-    def _iterations(
-        self, specs: list[TaskSpec], parent_id: str | None, values: list[str], limit: int
-    ) -> State | None:
-        """ForEach: each value runs `specs` in sequence; at most `limit` values at once (0: all)."""
-        states: list[State] = []
-        running = 0
-        waiting = False
-        stop = False
-        for index, value in enumerate(values):
-            started = any(self._find(parent_id, s.id, value) is not None for s in specs)
-            if not started:
-                if stop or self.killing:
-                    continue
-                if limit and running >= limit:
-                    waiting = True
-                    continue
-            result = self._sequence(specs, parent_id, value, index)
-            if result is None:
-                running += 1
-                continue
-            # After a failed iteration no new one starts; those running may finish.
-            stop = stop or result.is_failure
-            states.append(result)
-        if running or waiting:
-            return None
-        return State.KILLED if self.killing else worst(states)
-
-    def _dag(self, task: Dag, parent_id: str | None, value: str | None) -> State | None:
-        states: dict[str, State] = {}
-        for node in task.tasks:
-            run = self._find(parent_id, node.task.id, value)
-            if run is not None and run.state.is_terminal:
-                states[node.task.id] = self._counted(node.task, run.state)
-        failed = any(s.is_failure for s in states.values())
-        disabled = {n.task.id for n in task.tasks if n.task.disabled}
-        progressed = True
-        while progressed:
-            progressed = False
-            active = sum(
-                1
-                for n in task.tasks
-                if (r := self._find(parent_id, n.task.id, value)) is not None
-                and not r.state.is_terminal
-            )
-            for node in task.tasks:
-                spec = node.task
-                if spec.id in states or spec.disabled:
-                    continue
-                run = self._find(parent_id, spec.id, value)
-                if run is None:
-                    # A disabled dependency never gets a run: it counts as satisfied (a
-                    # disabled task is not part of the flow), or the Dag would wait forever.
-                    ready = all(
-                        states.get(d) in (State.SUCCESS, State.WARNING, State.SKIPPED)
-                        or d in disabled
-                        for d in node.dependsOn
-                    )
-                    if (
-                        failed
-                        or self.killing
-                        or not ready
-                        or (task.concurrent and active >= task.concurrent)
-                    ):
-                        continue
-                    active += 1
-                stepped = self._child(spec, parent_id, value, None)
-                if stepped is not None and stepped.state.is_terminal:
-                    states[spec.id] = self._counted(spec, stepped.state)
-                    failed = failed or states[spec.id].is_failure
-                    progressed = True
-        if any(
-            (r := self._find(parent_id, n.task.id, value)) is not None and not r.state.is_terminal
-            for n in task.tasks
-        ):
-            return None
-        if self.killing:
-            return State.KILLED
-        if failed:
-            return worst(list(states.values()))
-        if len(states) < len([n for n in task.tasks if not n.task.disabled]):
-            return None
-        return worst(list(states.values()))
-
-
-def _has_expression(value: Any) -> bool:
-    if isinstance(value, str):
-        return "{{" in value or "{%" in value
-    if isinstance(value, dict):
-        return any(_has_expression(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_expression(v) for v in value)
-    return False
-
-
-def _short_validation(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-    )
+    def _run_plan(self, plan: ChildPlan, parent_id: str) -> State | None:
+        if isinstance(plan, InScopes):
+            return in_scopes(self, plan.specs, parent_id, plan.scopes, plan.limit)
+        if isinstance(plan, InParallel):
+            return in_parallel(self, plan.specs, parent_id, Scope(plan.value), plan.limit)
+        if isinstance(plan, AsDag):
+            return as_dag(self, plan, parent_id)
+        raise TypeError(f"unknown child plan {type(plan).__name__}")

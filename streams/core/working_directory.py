@@ -34,11 +34,11 @@ from schemas.states import State, task_run_may_move, worst
 from schemas.worker import TaskRunReport
 from streams.core.context import _values_path, render_context
 from streams.core.emitter import Emitter
-from streams.core.ids import derive_id
 from streams.core.inputs import end_or_retry
 from streams.core.jobs import worker_job
 from streams.core.validation import ValidatedFlow
-from streams.plugins.core.working_directory import WorkingDirectory
+from streams.plugins.base import FlowableTask
+from streams.plugins.core.working_directory import WorkingDirectory, child_run_id
 
 if TYPE_CHECKING:
     from streams.core.walk import Walker
@@ -48,16 +48,12 @@ _JSON: TypeAdapter[Any] = TypeAdapter(Any)
 _LOOKUPS = ("_secrets", "_kv", "_files")
 
 
-def child_run_id(
-    execution_id: str, run_id: str, value: str | None, task_id: str, attempt: int
-) -> str:
-    """The id of a task's run in attempt `attempt` of the WorkingDirectory run `run_id`."""
-    return derive_id(execution_id, run_id, task_id, value, "attempt", attempt)
+__all__ = ["child_run_id", "finished", "shipped_context", "start"]
 
 
-def start(w: Walker, run: TaskRun, task: WorkingDirectory) -> None:
-    """Dispatches the whole WorkingDirectory (its properties already rendered, its tasks
-    not) as one job, with the variables its tasks render with."""
+def start(w: Walker, run: TaskRun, task: FlowableTask) -> None:
+    """Dispatches a flowable that runs on one worker (a WorkingDirectory; its properties
+    already rendered, its tasks not) as one job, with the variables its tasks render with."""
     job = worker_job(w, run, task, context=shipped_context(w.flow, w.state, run, task.type))
     if job is None:
         return
@@ -92,15 +88,6 @@ def shipped_context(
     shipped = _JSON.dump_python(context, mode="json")
     assert isinstance(shipped, dict)
     return shipped
-
-
-def waiting(state: Execution, run: TaskRun, task: WorkingDirectory) -> bool:
-    """Whether the run's job has not reported its tasks yet (the walk leaves it alone)."""
-    attempt = run.attempt_number
-    return not any(
-        child_run_id(state.id, run.id, run.value, spec.id, attempt) in state.task_runs
-        for spec in task.tasks
-    )
 
 
 def finished(em: Emitter, flow: ValidatedFlow, run: TaskRun, report: TaskRunReport) -> None:

@@ -20,8 +20,19 @@ from typing import Any, ClassVar, Literal, Protocol, Union, get_args, get_origin
 
 from pydantic import ConfigDict, Field
 
+from schemas.execution import TaskRun
 from schemas.flow import TaskSpec
 from schemas.states import State
+from streams.plugins.flowable import (
+    AfterChildren,
+    AfterStart,
+    ChildPlan,
+    Decision,
+    ExecutionView,
+    NoDecision,
+    Resolved,
+    StepChildren,
+)
 from streams.storage.base import Storage
 from streams.storage.uris import task_prefix
 
@@ -103,7 +114,7 @@ class InlineTask(Task):
 
 
 class KvPort(Protocol):
-    """The namespace key-value store as a task sees it (issue 6; see streams/plugins/kv)."""
+    """The namespace key-value store as a task sees it (see streams/plugins/kv)."""
 
     async def set(
         self, namespace: str, key: str, value: Any, expires: dt.datetime | None
@@ -234,16 +245,49 @@ class WorkerTask(Task):
 
 
 class FlowableTask(Task):
+    """A task that steers children: the flowable protocol (streams/plugins/flowable.py),
+    with defaults for all but `next_children`, which every flowable must give."""
+
     KIND: ClassVar[TaskKind] = "flowable"
     # Child tasks render when they run, in their own context, never with their parent.
     UNRENDERED: ClassVar[frozenset[str]] = frozenset({"tasks", "errors", "finally_"})
+    DECISION: ClassVar[type[Decision]] = NoDecision
+    ABSORBS_FAILURE: ClassVar[bool] = False
+    RUNS_ON_WORKER: ClassVar[bool] = False
     errors: list[TaskSpec] = Field(default_factory=list)
     finally_: list[TaskSpec] = Field(default_factory=list, alias="finally")
 
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @classmethod
+    def implements_protocol(cls) -> bool:
+        """Whether the class says how its children run (else it cannot be walked)."""
+        return cls.next_children is not FlowableTask.next_children
 
     def child_specs(self) -> list[TaskSpec]:
         return [*self.main_specs(), *self.errors, *self.finally_]
 
     def main_specs(self) -> list[TaskSpec]:
         raise NotImplementedError
+
+    def decide(self, run: TaskRun, view: ExecutionView) -> Decision:
+        return NoDecision()
+
+    def after_start(self, run: TaskRun, decision: Decision, view: ExecutionView) -> AfterStart:
+        return StepChildren()
+
+    def next_children(
+        self, run: TaskRun, decision: Decision, view: ExecutionView
+    ) -> ChildPlan | None:
+        raise NotImplementedError(f"flowable {self.type} does not say how its children run")
+
+    def after_children(self, run: TaskRun, state: State, view: ExecutionView) -> AfterChildren:
+        return Resolved(state)
+
+    def resolve_state(self, run: TaskRun, state: State, view: ExecutionView) -> State:
+        if self.ABSORBS_FAILURE and state.is_failure and not view.killing:
+            return State.WARNING
+        return state
+
+    def final_outputs(self, run: TaskRun, decision: Decision) -> dict[str, Any]:
+        return {}

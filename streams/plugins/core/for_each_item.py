@@ -3,8 +3,8 @@
 As in Kestra, the task expands into three task runs under its own: `<id>_split` (a
 worker splits the file into batches), `<id>_items` (the executor starts one subflow
 execution per batch and counts how they end) and `<id>_merge` (a worker gathers the
-subflows' outputs into one Ion file). The executor's decisions are in
-streams/core/for_each_item.py; the two worker tasks are here.
+subflows' outputs into one Ion file). `<id>_items` decides its subflow executions here
+(the flowable protocol); streams/core/for_each_item.py counts how they end.
 """
 
 from __future__ import annotations
@@ -15,12 +15,25 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from schemas.execution import Execution, TaskRun
 from schemas.flow import TaskSpec
+from schemas.inputs import coerce_inputs
 from schemas.states import State
 from streams.core.expressions.filters_data import to_ion
+from streams.core.ids import derive_id
 from streams.plugins.base import FlowableTask, Outcome, WorkerContext, WorkerTask
 from streams.plugins.core.files import TaskFileError, extension_of, fetch, publish, workdir
 from streams.plugins.core.storage import Split
+from streams.plugins.core.subflow import inherited_labels
+from streams.plugins.flowable import (
+    AfterStart,
+    AwaitInput,
+    ChildPlan,
+    Decision,
+    EndRun,
+    ExecutionView,
+    in_sequence,
+)
 from streams.storage import StorageError, is_storage_uri
 
 _KESTRA = "io.kestra.plugin.core.flow.ForEachItem"
@@ -29,6 +42,9 @@ _KESTRA_OLD = "io.kestra.core.tasks.flows.ForEachItem"
 SPLIT_SUFFIX = "_split"
 ITEMS_SUFFIX = "_items"
 MERGE_SUFFIX = "_merge"
+ITERATIONS = "iterations"
+NUMBER_OF_BATCHES = "numberOfBatches"
+BASE_URI = "subflowOutputsBaseUri"
 
 
 class Batch(BaseModel):
@@ -102,6 +118,11 @@ class ForEachItem(_SubflowCall):
     def main_specs(self) -> list[TaskSpec]:
         return [self.split_task(), self.items_task(), self.merge_task()]
 
+    def next_children(
+        self, run: TaskRun, decision: Decision, view: ExecutionView
+    ) -> ChildPlan | None:
+        return in_sequence(self.main_specs(), run.value)
+
     def split_task(self) -> ForEachItemSplit:
         return ForEachItemSplit(
             id=self.id + SPLIT_SUFFIX,
@@ -125,6 +146,32 @@ class ForEachItem(_SubflowCall):
         )
 
 
+class BatchChild(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    executionId: str
+    iteration: int
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class ForEachItemDecision(Decision):
+    """The subflow executions of `<id>_items`, one per batch, and how it waits for them."""
+
+    namespace: str
+    flowId: str
+    revision: int | None
+    labels: dict[str, str] = Field(default_factory=dict)
+    wait: bool = True
+    transmitFailed: bool = True
+    children: list[BatchChild] = Field(default_factory=list)
+
+
+def base_uri(state: Execution, run: TaskRun) -> str:
+    """The run's storage folder, as a path (Kestra's `subflowOutputsBaseUri`)."""
+    namespace = state.namespace.replace(".", "/")
+    return f"/{namespace}/{state.flow_id}/executions/{state.id}/tasks/{run.task_id}/{run.id}"
+
+
 class ForEachItemExecutable(_SubflowCall):
     """`<id>_items`: one subflow execution per batch; ends when they all have (with `wait`)."""
 
@@ -135,9 +182,72 @@ class ForEachItemExecutable(_SubflowCall):
     )
     # Rendered once per batch, with taskrun.items and taskrun.iteration.
     UNRENDERED: ClassVar[frozenset[str]] = frozenset({"inputs", "errors", "finally_"})
+    DECISION: ClassVar[type[Decision]] = ForEachItemDecision
 
     def main_specs(self) -> list[TaskSpec]:
         return []
+
+    def decide(self, run: TaskRun, view: ExecutionView) -> Decision:
+        """The children to start, one per batch the split task listed, all at once."""
+        s = view.execution
+        if self.scheduleDate is not None:
+            raise ValueError("scheduleDate is not supported by Lanner's ForEachItem")
+        split = view.find(run.parent_id, self.split_id, run.value)
+        uris = split.outputs.get("uris") if split is not None else None
+        if not isinstance(uris, list):
+            raise ValueError(f"{self.split_id} listed no batches")
+        view.check_fan_out(len(uris), "batches")
+        name = f"subflow {self.namespace}.{self.flowId}"
+        target = view.flow(self.namespace, self.flowId, self.revision)
+        if target is None:
+            revision = f" revision {self.revision}" if self.revision else ""
+            raise ValueError(f"{name}{revision} does not exist")
+        raw = view.decided_here(self.inputs, "inputs")
+        context = view.context(run, self.type)
+        attempt = len(run.attempts) + 1
+        children: list[BatchChild] = []
+        for iteration, uri in enumerate(uris, start=1):
+            taskrun = {**context["taskrun"], "items": uri, "iteration": iteration}
+            inputs, errors = coerce_inputs(
+                target.inputs, view.render(raw, {**context, "taskrun": taskrun})
+            )
+            if errors:
+                raise ValueError(f"{name} (batch {iteration}): " + "; ".join(errors))
+            # A restarted run starts new children, not the ones that ended.
+            parts: tuple[Any, ...] = ("iteration", iteration) + ((attempt,) if attempt > 1 else ())
+            children.append(
+                BatchChild(
+                    executionId=derive_id(s.id, run.id, *parts), iteration=iteration, inputs=inputs
+                )
+            )
+        return ForEachItemDecision(
+            namespace=self.namespace,
+            flowId=self.flowId,
+            revision=target.revision,
+            labels=inherited_labels(s.labels, self.inheritLabels, self.labels),
+            wait=self.wait,
+            transmitFailed=self.transmitFailed,
+            children=children,
+        )
+
+    def after_start(self, run: TaskRun, decision: Decision, view: ExecutionView) -> AfterStart:
+        """Without children, or without `wait`, it ends at once; else as they end."""
+        count = len(decision.children) if isinstance(decision, ForEachItemDecision) else 0
+        if count == 0:
+            return EndRun(State.SUCCESS)  # an empty file: no outputs, as Kestra
+        if isinstance(decision, ForEachItemDecision) and not decision.wait:
+            outputs = {
+                ITERATIONS: {State.RUNNING.value: 0, State.SUCCESS.value: count},
+                NUMBER_OF_BATCHES: count,
+                BASE_URI: base_uri(view.execution, run),
+            }
+            return EndRun(State.SUCCESS, outputs)
+        return AwaitInput()  # streams/core/for_each_item.py counts their ends
+
+    def next_children(
+        self, run: TaskRun, decision: Decision, view: ExecutionView
+    ) -> ChildPlan | None:
+        return None
 
     @property
     def split_id(self) -> str:

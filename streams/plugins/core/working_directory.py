@@ -3,7 +3,9 @@ cache restored, `inputFiles` written before them; `outputFiles` stored and the c
 saved after them (Kestra's preExecuteTasks and postExecuteTasks).
 
 How it runs (the executor dispatches it whole, the worker runs its tasks one after the
-other in one folder) is told in streams/core/working_directory.py.
+other in one folder, and its report becomes a task run per task) is told in
+streams/core/working_directory.py; here, once they are recorded, the walk ends it as the
+Sequential it is.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.execution import Execution, TaskRun
 from schemas.inputs import parse_duration
+from streams.core.ids import derive_id
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.flowables import Sequential
+from streams.plugins.flowable import ChildPlan, Decision, ExecutionView, in_sequence
 from streams.plugins.scripts.files import (
     FilesError,
     collect_output_files,
@@ -62,6 +67,29 @@ class WorkingDirectory(Sequential):
     outputFiles: list[str] | None = None
     namespaceFiles: NamespaceFiles | None = None
     cache: Cache | None = None
+    RUNS_ON_WORKER: ClassVar[bool] = True
+
+    def next_children(
+        self, run: TaskRun, decision: Decision, view: ExecutionView
+    ) -> ChildPlan | None:
+        if self.waiting(view.execution, run):
+            return None  # its job runs its tasks; the report records them
+        return in_sequence(self.tasks, run.value)
+
+    def waiting(self, state: Execution, run: TaskRun) -> bool:
+        """Whether the run's job has not reported its tasks yet."""
+        attempt = run.attempt_number
+        return not any(
+            child_run_id(state.id, run.id, run.value, spec.id, attempt) in state.task_runs
+            for spec in self.tasks
+        )
+
+
+def child_run_id(
+    execution_id: str, run_id: str, value: str | None, task_id: str, attempt: int
+) -> str:
+    """The id of a task's run in attempt `attempt` of the WorkingDirectory run `run_id`."""
+    return derive_id(execution_id, run_id, task_id, value, "attempt", attempt)
 
 
 class WorkingDirectoryError(Exception):
