@@ -160,6 +160,7 @@ class LannerSettings(BaseModel):
             "LANNER_TOPIC_PREFIX": "topic_prefix",
             "LANNER_INDEX_PREFIX": "index_prefix",
             "LANNER_PARTITIONS": "partitions",
+            "LANNER_REPLICATION_FACTOR": "replication_factor",
             "LANNER_WORKER_THREADS": "worker_threads",
             "LANNER_SCHEDULER_ENABLED": "scheduler_enabled",
             "LANNER_API_HOST": "api_host",

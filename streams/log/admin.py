@@ -52,6 +52,10 @@ def ensure_topics(
     missing = [name for name in dict.fromkeys(names) if name not in existing]
     if missing:
         topic_config = {"max.message.bytes": str(MAX_RECORD_BYTES), **(config or {})}
+        if replication > 1:
+            # With acks=all (every producer here), a write needs this many replicas in
+            # sync: one broker down still accepts writes, none is acknowledged by one copy.
+            topic_config.setdefault("min.insync.replicas", str(min(2, replication - 1)))
         futures = admin.create_topics(
             [
                 NewTopic(
