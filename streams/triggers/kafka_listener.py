@@ -41,7 +41,6 @@ from schemas.commands import CreateExecution
 from schemas.triggers import TriggerState, trigger_key
 from schemas.triggers.kafka import KafkaTriggerBase
 from streams.core.ids import derive_id
-from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.client_logging import kafka_logging
 from streams.log.producer import MAX_RECORD_BYTES, LogProducer
 from streams.log.topics import Topics
@@ -55,6 +54,7 @@ from streams.triggers.kafka_records import (
     message,
 )
 from streams.triggers.kafka_report import ListenerReport
+from streams.writers.executions import REFUSED, ExecutionWriter
 
 log = logging.getLogger("lanner.triggers.kafka")
 
@@ -105,7 +105,7 @@ class ListenerPorts:
     """What a listener writes to and reads from on Lanner's side."""
 
     producer: LogProducer
-    gateway: ExecutionGateway
+    execution_writer: ExecutionWriter
     topics: Topics
     trigger_state: Callable[[str], TriggerState | None]
     catch_up_states: Callable[[], bool]
@@ -347,7 +347,7 @@ class KafkaListener:
         )
 
     def prepare(self, execution_id: str, trigger_vars: dict[str, Any]) -> CreateExecution:
-        return self.ports.gateway.prepare_create(
+        return self.ports.execution_writer.prepare_create(
             self.target.namespace,
             self.target.flow_id,
             {},

@@ -14,9 +14,9 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.states import State
-from streams.gateway.executions import InvalidInputs
 from streams.log.admin import ensure_topics
 from streams.log.producer import LogProducer
+from streams.writers.executions import InvalidInputs
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import REPO, Cluster, distinct_history
 

@@ -24,9 +24,9 @@ from api.web.queries import (
     utc_iso,
 )
 from schemas.settings import Limits
-from streams.gateway.executions import InputsTooDeep, InputsTooLarge, check_input_size
 from streams.storage.base import StorageError
 from streams.storage.local import LocalStorage
+from streams.writers.executions import InputsTooDeep, InputsTooLarge, check_input_size
 
 LIMITS = Limits(request_body_bytes=2048, upload_bytes=8192)
 

@@ -43,7 +43,7 @@ IMPURE_OURS = (
     "streams.app",
     "streams.log",
     "streams.storage",
-    "streams.gateway",
+    "streams.writers",
     "streams.scheduler",
     "streams.triggers",
     "streams.replay",
