@@ -28,7 +28,7 @@ from streams.log.admin import ensure_topics
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
-from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedInput
+from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedMessage
 from streams.replay.source import Selection, verify_log
 from streams.replay.verify import flow_resolver, verify_many
 from tests.unit.core.driver import NAMESPACE, TENANT, Result, Sim
@@ -66,7 +66,7 @@ def in_memory(sim: Sim) -> dict[str, Recorded]:
     for clock, delivery in enumerate(sim.log):
         rec = found.setdefault(delivery.execution_id, Recorded(delivery.execution_id))
         results = isinstance(delivery.inp, TaskRunReport)
-        item = RecordedInput(delivery.inp, Position("-", 0, clock), clock)
+        item = RecordedMessage(delivery.inp, Position("-", 0, clock), clock)
         (rec.results if results else rec.commands).append(item)
         rec.events.extend(RecordedEvent(e, Position("-", 0, clock)) for e in delivery.events)
     return found

@@ -28,7 +28,7 @@ class CommandBase(BaseModel):
     correlation_id: str | None = None
 
     @property
-    def input_id(self) -> str:
+    def message_id(self) -> str:
         return f"command:{self.command_id}"
 
 
@@ -139,7 +139,7 @@ Command = Annotated[
     | SubflowEnded,
     Field(discriminator="type"),
 ]
-ExecutorInput = Annotated[
+ExecutorMessage = Annotated[
     CreateExecution
     | KillExecution
     | ResumeExecution
@@ -156,4 +156,4 @@ ExecutorInput = Annotated[
 ]
 
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
-EXECUTOR_INPUT_ADAPTER: TypeAdapter[ExecutorInput] = TypeAdapter(ExecutorInput)
+EXECUTOR_MESSAGE_ADAPTER: TypeAdapter[ExecutorMessage] = TypeAdapter(ExecutorMessage)

@@ -17,7 +17,7 @@ from typing import Any
 import faust
 from pydantic import BaseModel
 
-from schemas.commands import EXECUTOR_INPUT_ADAPTER, CreateExecution, ExecutorInput
+from schemas.commands import EXECUTOR_MESSAGE_ADAPTER, CreateExecution, ExecutorMessage
 from schemas.settings import LannerSettings
 from schemas.worker import TaskRunReport
 from streams.app.codecs import RECORD_CODEC
@@ -100,7 +100,7 @@ class Executor:
 
     async def _apply(self, event: Any) -> None:
         message = event.message
-        inp = decode_or_log(event, EXECUTOR_INPUT_ADAPTER.validate_json, "executor input", log)
+        inp = decode_or_log(event, EXECUTOR_MESSAGE_ADAPTER.validate_json, "executor input", log)
         if inp is None:
             return
         try:
@@ -112,13 +112,13 @@ class Executor:
                 "input could not be processed",
                 extra={
                     "execution_id": inp.execution_id,
-                    "input": inp.input_id,
+                    "input": inp.message_id,
                     "partition": message.partition,
                     "offset": message.offset,
                 },
             )
 
-    async def _process(self, inp: ExecutorInput) -> None:
+    async def _process(self, inp: ExecutorMessage) -> None:
         if isinstance(inp, TaskRunReport) and inp.kind == "heartbeat":
             # Heartbeats feed the health loop only: no decision, no table write.
             self.health.heartbeat(inp.task_run_id, inp.attempt, inp.worker_id, _now())
@@ -136,7 +136,7 @@ class Executor:
             log.error(
                 "decision failed",
                 exc_info=result.failure,
-                extra={"execution_id": inp.execution_id, "input": inp.input_id},
+                extra={"execution_id": inp.execution_id, "input": inp.message_id},
             )
         if spent > self.settings.limits.render_seconds:
             # Everything else on this partition waited that long (issue 19 makes steps O(1)).
@@ -144,7 +144,7 @@ class Executor:
                 "slow decision",
                 extra={
                     "execution_id": inp.execution_id,
-                    "input": inp.input_id,
+                    "input": inp.message_id,
                     "seconds": round(spent, 3),
                     "events": len(result.events),
                 },
@@ -160,7 +160,7 @@ class Executor:
         elif result.events:
             log.info(
                 "re-emitting the events of an input seen before",
-                extra={"execution_id": inp.execution_id, "input": inp.input_id},
+                extra={"execution_id": inp.execution_id, "input": inp.message_id},
             )
         if not result.events:
             return
@@ -207,7 +207,7 @@ class Executor:
         return value if isinstance(value, ExecutorRecord) else None
 
     async def _flow_for(
-        self, inp: ExecutorInput, record: ExecutorRecord | None
+        self, inp: ExecutorMessage, record: ExecutorRecord | None
     ) -> ValidatedFlow | UnrunnableFlow | None:
         state = record.execution if record else None
         if isinstance(inp, CreateExecution) and state is None:
@@ -250,7 +250,7 @@ class Executor:
         return found
 
     def _missing(
-        self, inp: ExecutorInput, tenant: str, namespace: str, flow_id: str, revision: int
+        self, inp: ExecutorMessage, tenant: str, namespace: str, flow_id: str, revision: int
     ) -> UnrunnableFlow:
         history = self.catalog.history(tenant, namespace, flow_id)
         stored = history is not None and revision in history.revisions
@@ -259,7 +259,7 @@ class Executor:
             if stored
             else f"flow {namespace}.{flow_id} revision {revision} does not exist"
         )
-        log.error(reason, extra={"execution_id": inp.execution_id, "input": inp.input_id})
+        log.error(reason, extra={"execution_id": inp.execution_id, "input": inp.message_id})
         return UnrunnableFlow(reason=reason)
 
     def _from_source(self, source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:

@@ -1,12 +1,12 @@
-"""decide(flow, state, input) -> events: what the executor does next, as a pure function.
+"""decide(flow, state, message) -> events: what the executor does next, as a pure function.
 
-No clock, no I/O, no randomness: the decision time (`now`) comes with the input, ids are
+No clock, no I/O, no randomness: the decision time (`now`) comes with the message, ids are
 derived from what is already known, and other flows (for subflows) come from the catalog
-argument. So the same (flow, state, input, now) always gives the same events, which is
+argument. So the same (flow, state, message, now) always gives the same events, which is
 what makes the executor correct under at-least-once delivery and lets the replayer check
 recorded histories.
 
-The walk is Kestra's: after every input, the flow's task tree is stepped from the root;
+The walk is Kestra's: after every message, the flow's task tree is stepped from the root;
 each flowable creates the children it may now run, inline tasks (Log, Return, ...) run
 on the spot, worker tasks are dispatched, and finished children end their parents.
 """
@@ -19,7 +19,7 @@ from schemas.commands import (
     AdmitExecution,
     ChangeTaskRunState,
     CreateExecution,
-    ExecutorInput,
+    ExecutorMessage,
     KillExecution,
     RefuseExecution,
     ReplayExecution,
@@ -42,7 +42,7 @@ from schemas.worker import TaskRunReport
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.emitter import Emitter
 from streams.core.flow_catalog_port import EmptyCatalog, FlowCatalog
-from streams.core.inputs import (
+from streams.core.messages import (
     create_execution,
     on_change_state,
     on_kill,
@@ -64,7 +64,7 @@ __all__ = ["EmptyCatalog", "FlowCatalog", "decide"]
 def decide(
     flow: ValidatedFlow | UnrunnableFlow | None,
     state: Execution | None,
-    inp: ExecutorInput,
+    inp: ExecutorMessage,
     catalog: FlowCatalog,
     *,
     bounds: Bounds = DEFAULT_BOUNDS,
@@ -80,7 +80,7 @@ def decide(
         return []
     elif isinstance(flow, UnrunnableFlow):
         # The execution's revision is gone from the catalog, or stopped validating: it
-        # fails with why, rather than waiting forever for inputs that cannot be decided.
+        # fails with why, rather than waiting forever for messages that cannot be decided.
         if not state.state.is_terminal:
             end = State.FAILED if execution_may_move(state.state, State.FAILED) else State.KILLED
             emitter.emit(EXECUTION_END_STATES[end], error=flow.reason)
@@ -120,7 +120,7 @@ def decide(
     if isinstance(flow, ValidatedFlow) and flow.flow.sla:
         check_slas(emitter, flow, bounds)
     running = emitter.state is not None and not emitter.state.state.is_terminal
-    # Walking again after any input is deterministic and cheap; it is also how a retry
+    # Walking again after any message is deterministic and cheap; it is also how a retry
     # whose time has come (WakeUp) is started.
     if running and isinstance(flow, ValidatedFlow):
         Walker(emitter, flow, catalog, bounds).advance()

@@ -1,7 +1,7 @@
-"""The executor's step for one input, safe under at-least-once delivery.
+"""The executor's step for one message, safe under at-least-once delivery.
 
-`handle` wraps `decide` with the bookkeeping that makes a redelivered input harmless:
-the record remembers which inputs it applied and the events each produced, and an input
+`handle` wraps `decide` with the bookkeeping that makes a redelivered message harmless:
+the record remembers which messages it applied and the events each produced, and a message
 seen again re-emits those same events (consumers drop them by (execution id, seq))
 instead of being applied twice.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.commands import CreateExecution, ExecutorInput
+from schemas.commands import CreateExecution, ExecutorMessage
 from schemas.events import EXECUTION_END_STATES, ExecutionEvent
 from schemas.execution import Execution
 from schemas.states import State, execution_may_move
@@ -21,12 +21,12 @@ from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.decide import FlowCatalog, decide
 from streams.core.emitter import Emitter
 from streams.core.evolve import fold
-from streams.core.inputs import create_execution
+from streams.core.messages import create_execution
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
 
 # How many recent events a record keeps for re-emission. A redelivery comes from the
-# inputs after the last committed offset (Faust commits every 0.5 s, after flushing what
-# they produced), which is far fewer events than this; the latest input's events are
+# messages after the last committed offset (Faust commits every 0.5 s, after flushing what
+# they produced), which is far fewer events than this; the latest message's events are
 # always kept whole, however many there are.
 RECENT_EVENTS = 1024
 # Inputs kept for an execution that does not exist (yet): bounded, so commands naming an
@@ -42,11 +42,11 @@ class ExecutorRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     execution: Execution | None = None
-    # input id -> (first seq, last seq) of the events it produced; (0, -1) for none.
+    # message id -> (first seq, last seq) of the events it produced; (0, -1) for none.
     applied: dict[str, tuple[int, int]] = Field(default_factory=dict)
     recent: tuple[ExecutionEvent, ...] = ()
     # Inputs that arrived before their execution was created, applied right after it.
-    early: tuple[ExecutorInput, ...] = ()
+    early: tuple[ExecutorMessage, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,18 +62,18 @@ class Handled:
 def handle(
     record: ExecutorRecord | None,
     flow: ValidatedFlow | UnrunnableFlow | None,
-    inp: ExecutorInput,
+    inp: ExecutorMessage,
     catalog: FlowCatalog,
     *,
     bounds: Bounds = DEFAULT_BOUNDS,
     now: dt.datetime | None = None,
 ) -> Handled:
-    """`now` is the decision time, read once by the executor's edge when the input arrives
-    (None: the input's own time). A redelivered input that was applied re-emits its events
-    as they were, times included; the inputs parked until their execution's creation are
+    """`now` is the decision time, read once by the executor's edge when the message arrives
+    (None: the message's own time). A redelivered message that was applied re-emits its events
+    as they were, times included; the messages parked until their execution's creation are
     decided with the creation, at its time."""
     record = record or ExecutorRecord()
-    seen = record.applied.get(inp.input_id)
+    seen = record.applied.get(inp.message_id)
     if seen is not None:
         first, last = seen
         again = [e for e in record.recent if first <= e.seq <= last]
@@ -98,8 +98,8 @@ def handle(
         failure = failure or later.failure
     if events:
         # A redelivered creation must re-emit all that its first delivery emitted: the
-        # waiting inputs' offsets were committed when they were parked.
-        applied = {**current.applied, inp.input_id: (events[0].seq, events[-1].seq)}
+        # waiting messages' offsets were committed when they were parked.
+        applied = {**current.applied, inp.message_id: (events[0].seq, events[-1].seq)}
         current = current.model_copy(update={"applied": applied})
     return Handled(current, events, replayed=False, failure=failure)
 
@@ -107,7 +107,7 @@ def handle(
 def _apply(
     record: ExecutorRecord,
     flow: ValidatedFlow | UnrunnableFlow | None,
-    inp: ExecutorInput,
+    inp: ExecutorMessage,
     catalog: FlowCatalog,
     bounds: Bounds,
     now: dt.datetime | None,
@@ -121,16 +121,16 @@ def _apply(
         events = _fail_execution(state, inp, f"execution {inp.execution_id}: {exc}", now)
         new_state = fold(events, state) if events else state
     except Exception as exc:  # RecursionError included
-        # A bug in a decision must not stop the executor nor loop on the same input
+        # A bug in a decision must not stop the executor nor loop on the same message
         # forever: the execution fails with the reason, deterministically; the events
-        # this input would have produced are dropped, the failure follows the old state.
+        # this message would have produced are dropped, the failure follows the old state.
         failure = exc
         reason = f"executor error in execution {inp.execution_id}: {type(exc).__name__}: {exc}"
         events = _fail_execution(state, inp, reason, now)
         new_state = fold(events, state) if events else state
     span = (events[0].seq, events[-1].seq) if events else (0, -1)
     recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
-    applied = {**record.applied, inp.input_id: span}
+    applied = {**record.applied, inp.message_id: span}
     return Handled(
         record.model_copy(update={"execution": new_state, "applied": applied, "recent": recent}),
         events,
@@ -140,7 +140,7 @@ def _apply(
 
 
 def _fail_execution(
-    state: Execution | None, inp: ExecutorInput, error: str, now: dt.datetime | None
+    state: Execution | None, inp: ExecutorMessage, error: str, now: dt.datetime | None
 ) -> list[ExecutionEvent]:
     """The events that end an execution whose decision failed: FAILED where that move is
     legal (KILLED from PAUSED or KILLING). An execution whose creation itself failed is

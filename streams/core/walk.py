@@ -37,10 +37,10 @@ from streams.core.expressions import Budget, ExpressionError, render, render_boo
 from streams.core.expressions.values import templated_text, to_text
 from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.ids import derive_id
-from streams.core.inputs import end_or_retry
 from streams.core.java_text import java_text
 from streams.core.jobs import worker_job
 from streams.core.labels import SYSTEM_LABEL_PREFIX
+from streams.core.messages import end_or_retry
 from streams.core.retry import next_retry
 from streams.core.validation import ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineLog, InlineTask, Outcome, Task

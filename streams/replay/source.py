@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from schemas.commands import EXECUTOR_INPUT_ADAPTER
+from schemas.commands import EXECUTOR_MESSAGE_ADAPTER
 from schemas.decode import decode_execution_event, decode_flow_event
 from schemas.events import ExecutionCreated
 from schemas.settings import Limits
@@ -23,7 +23,7 @@ from streams.flow_catalog import FlowSources
 from streams.log.reader import Record, read_all
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
-from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedInput
+from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedMessage
 from streams.replay.verify import ExecutionVerdict, VerifyReport, flow_resolver, verify_many
 
 log = logging.getLogger(__name__)
@@ -123,14 +123,14 @@ def read_recorded(
             if tick:
                 tick(topic.removeprefix(topics.prefix))
             try:
-                inp = EXECUTOR_INPUT_ADAPTER.validate_json(record.value)
+                inp = EXECUTOR_MESSAGE_ADAPTER.validate_json(record.value)
             except (ValidationError, ValueError):
                 stats.malformed += 1
                 continue
             target = found.get(inp.execution_id)
             if target is None:
                 continue
-            item = RecordedInput(inp, _position(record), record.timestamp_ms)
+            item = RecordedMessage(inp, _position(record), record.timestamp_ms)
             (target.commands if topic == topics.commands else target.results).append(item)
     return found, stats
 

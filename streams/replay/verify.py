@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from schemas.commands import CreateExecution, ExecutorInput
+from schemas.commands import CreateExecution, ExecutorMessage
 from schemas.events import ExecutionEvent
 from schemas.execution import Execution
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds
@@ -24,11 +24,11 @@ from streams.core.evolve import HistoryError, fold
 from streams.core.handle import RECENT_EVENTS, ExecutorRecord, handle
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.replay.history import distinct_history
-from streams.replay.order import order_inputs
-from streams.replay.recorded import Divergence, Position, Recorded, RecordedInput
+from streams.replay.order import order_messages
+from streams.replay.recorded import Divergence, Position, Recorded, RecordedMessage
 
 # (input, state it meets) -> the flow revision the executor would use.
-FlowFor = Callable[[ExecutorInput, Execution | None], ValidatedFlow | UnrunnableFlow | None]
+FlowFor = Callable[[ExecutorMessage, Execution | None], ValidatedFlow | UnrunnableFlow | None]
 
 
 @dataclass
@@ -48,7 +48,7 @@ def flow_resolver(
     uses the revision the execution was created with."""
 
     def flow_for(
-        inp: ExecutorInput, state: Execution | None
+        inp: ExecutorMessage, state: Execution | None
     ) -> ValidatedFlow | UnrunnableFlow | None:
         if isinstance(inp, CreateExecution) and state is None:
             ref = inp.flow
@@ -74,14 +74,14 @@ def verify_execution(
         # Never fold past a gap: the history is reported, and not replayed.
         verdict.divergences.append(broken)
         return verdict
-    inputs, missing = order_inputs(eid, recorded.commands, recorded.results, history)
+    inputs, missing = order_messages(eid, recorded.commands, recorded.results, history)
     positions = _positions(recorded)
     record: ExecutorRecord | None = None
     truth: Execution | None = None  # the recorded history folded up to `done`
     done = 0
     for item in inputs:
         verdict.inputs += 1
-        mine = _caused_by(history, done, item.inp.input_id)
+        mine = _caused_by(history, done, item.inp.message_id)
         # The decision time is not on the input: the executor read its clock when the input
         # arrived, and the first event the input caused carries it. An input that caused
         # nothing is decided at its own time, which is no later than its arrival: what was
@@ -110,7 +110,7 @@ def verify_execution(
         previous = record or ExecutorRecord()
         record = ExecutorRecord(
             execution=truth,
-            applied={**handled.record.applied, item.inp.input_id: span},
+            applied={**handled.record.applied, item.inp.message_id: span},
             recent=(*previous.recent, *mine)[-max(RECENT_EVENTS, len(mine)) :],
         )
         done += len(mine)
@@ -133,16 +133,16 @@ def verify_execution(
     return verdict
 
 
-def _caused_by(history: list[ExecutionEvent], start: int, input_id: str) -> list[ExecutionEvent]:
+def _caused_by(history: list[ExecutionEvent], start: int, message_id: str) -> list[ExecutionEvent]:
     end = start
-    while end < len(history) and history[end].causation_id == input_id:
+    while end < len(history) and history[end].causation_id == message_id:
         end += 1
     return history[start:end]
 
 
 def _first_difference(
     eid: str,
-    item: RecordedInput,
+    item: RecordedMessage,
     done: int,
     recorded: list[ExecutionEvent],
     replayed: list[ExecutionEvent],
@@ -156,12 +156,12 @@ def _first_difference(
     actual = replayed[index] if index < len(replayed) else None
     seq = done + index + 1
     if expected is not None and actual is not None:
-        message = f"{item.inp.type} {item.inp.input_id}: {expected.type} differs"
+        message = f"{item.inp.type} {item.inp.message_id}: {expected.type} differs"
     elif expected is not None:
-        message = f"{item.inp.type} {item.inp.input_id}: recorded {expected.type} not emitted"
+        message = f"{item.inp.type} {item.inp.message_id}: recorded {expected.type} not emitted"
     else:
         assert actual is not None
-        message = f"{item.inp.type} {item.inp.input_id}: emits {actual.type}, not recorded"
+        message = f"{item.inp.type} {item.inp.message_id}: emits {actual.type}, not recorded"
     return Divergence(
         eid,
         "event",

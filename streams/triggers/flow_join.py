@@ -104,9 +104,9 @@ def join(
         # A new revision of the downstream flow may name other preconditions: start over.
         state = JoinState(flow_revision=met.flow_revision, seen=state.seen if state else ())
     upstream = met.upstream
-    if upstream.input_id in state.seen:
+    if upstream.message_id in state.seen:
         return state, None
-    seen = (*state.seen, upstream.input_id)[-SEEN_LIMIT:]
+    seen = (*state.seen, upstream.message_id)[-SEEN_LIMIT:]
     current = upstream.time
     window = pre.timeWindow
     if window.type != "SLIDING_WINDOW" and window_of(window, current) is None:

@@ -27,7 +27,7 @@ import uvicorn
 
 import streams.core.handle
 from projections.documents import api_view, execution_doc
-from schemas.commands import ExecutorInput
+from schemas.commands import ExecutorMessage
 from schemas.decode import decode_execution_event
 from schemas.events import ExecutionEvent, TaskRunSucceeded
 from schemas.execution import Execution
@@ -407,7 +407,7 @@ def test_replay_verify_reports_a_changed_decision(
     def changed(
         flow: ValidatedFlow | None,
         state: Execution | None,
-        inp: ExecutorInput,
+        inp: ExecutorMessage,
         catalog: Any,
         **rest: Any,
     ) -> list[ExecutionEvent]:

@@ -105,7 +105,7 @@ def test_histories_decided_late_replay_without_divergence(flow_id: str, duplicat
     sim.start(flow_id)
     sim.check()
     events = [e for history in sim.events.values() for e in history]
-    inputs = {d.inp.input_id: d.inp for d in sim.log}
+    inputs = {d.inp.message_id: d.inp for d in sim.log}
     # Every event is decided after the input that caused it was sent; the first creation
     # (sent by the test's clock at T0) is decided LATE after it.
     assert all(e.time >= inputs[e.causation_id].time for e in events)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import streams.core.handle
-from schemas.commands import ExecutorInput
+from schemas.commands import ExecutorMessage
 from schemas.events import ExecutionEvent, TaskRunSucceeded
 from schemas.execution import Execution
 from schemas.settings import Limits
@@ -18,8 +18,8 @@ from schemas.worker import TaskRunReport
 from streams.core.bounds import Bounds
 from streams.core.decide import FlowCatalog
 from streams.core.validation import ValidatedFlow
-from streams.replay.order import order_inputs
-from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedInput
+from streams.replay.order import order_messages
+from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedMessage
 from streams.replay.verify import ExecutionVerdict, flow_resolver, verify_execution
 from tests.unit.core.driver import Result, Sim
 from tests.unit.core.helpers import flow
@@ -39,7 +39,7 @@ def recorded_log(sim: Sim) -> dict[str, Recorded]:
     for clock, delivery in enumerate(sim.log):
         rec = found.setdefault(delivery.execution_id, Recorded(delivery.execution_id))
         topic = "worker-results" if isinstance(delivery.inp, TaskRunReport) else "commands"
-        item = RecordedInput(delivery.inp, Position(topic, 0, offsets[topic]), clock)
+        item = RecordedMessage(delivery.inp, Position(topic, 0, offsets[topic]), clock)
         offsets[topic] += 1
         (rec.results if topic == "worker-results" else rec.commands).append(item)
         for event in delivery.events:
@@ -79,7 +79,7 @@ def test_a_changed_decision_is_reported_once_with_its_seq() -> None:
         def changed(
             flow: ValidatedFlow | None,
             state: Execution | None,
-            inp: ExecutorInput,
+            inp: ExecutorMessage,
             catalog: Any,
             **rest: Any,
         ) -> list[ExecutionEvent]:
@@ -138,7 +138,7 @@ def test_a_lost_input_is_reported() -> None:
     lost = rec.results.pop(-1)
     verdict = verify_execution(rec, sim.catalog, flow_resolver(sim.catalog, lambda s, r: None))
     assert [d.kind for d in verdict.divergences] == ["input"]
-    assert lost.inp.input_id in verdict.divergences[0].message
+    assert lost.inp.message_id in verdict.divergences[0].message
 
 
 def test_inputs_that_caused_nothing_keep_their_place() -> None:
@@ -146,7 +146,9 @@ def test_inputs_that_caused_nothing_keep_their_place() -> None:
     sim = Sim(*_sources(), duplicates=True, seed=3)
     sim.start("hello_world")
     rec = recorded_log(sim)["e1"]
-    ordered, problem = order_inputs("e1", rec.commands, rec.results, [e.event for e in rec.events])
+    ordered, problem = order_messages(
+        "e1", rec.commands, rec.results, [e.event for e in rec.events]
+    )
     assert problem is None
     assert sorted(r.position.offset for r in ordered if r.position.topic == "commands") == [
         r.position.offset for r in ordered if r.position.topic == "commands"

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from schemas.commands import (
     CreateExecution,
-    ExecutorInput,
+    ExecutorMessage,
     KillExecution,
     ResumeExecution,
     WakeUp,
@@ -95,7 +95,7 @@ ReportKind = Literal["started", "finished", "heartbeat"]
 class Delivery:
     """One input handed to `handle`, and what came out."""
 
-    inp: ExecutorInput
+    inp: ExecutorMessage
     execution_id: str
     seq_before: int  # seq of the state the input met (0: no execution yet)
     events: list[ExecutionEvent]
@@ -129,7 +129,7 @@ class Sim:
         self.events: dict[str, list[ExecutionEvent]] = {}
         self.snapshots: dict[str, list[Execution]] = {}
         self.log: list[Delivery] = []
-        self.queue: list[ExecutorInput] = []
+        self.queue: list[ExecutorMessage] = []
         self.timers: list[WakeUp] = []
         self.held: list[WorkerJob] = []
         self.jobs: list[WorkerJob] = []
@@ -241,7 +241,7 @@ class Sim:
         self.run()
         return self
 
-    def send(self, inp: ExecutorInput) -> list[ExecutionEvent]:
+    def send(self, inp: ExecutorMessage) -> list[ExecutionEvent]:
         """Delivers one input now (and processes its effects), without running the rest."""
         return self._deliver(inp)
 
@@ -270,7 +270,7 @@ class Sim:
         originals = [d for d in self.log if not d.replayed]
         return [self._handle(d.inp) for d in originals]
 
-    def _handle(self, inp: ExecutorInput) -> Delivery:
+    def _handle(self, inp: ExecutorMessage) -> Delivery:
         eid = inp.execution_id
         record = self.records.get(eid)
         if isinstance(inp, CreateExecution):
@@ -281,8 +281,10 @@ class Sim:
         before = record.execution.seq if record and record.execution else 0
         # A redelivery arrives later still: applied inputs must re-emit unchanged events.
         lag = self.arrival_lag
-        now = None if lag is None else self.now + lag * (2 if inp.input_id in self._handled else 1)
-        self._handled.add(inp.input_id)
+        now = (
+            None if lag is None else self.now + lag * (2 if inp.message_id in self._handled else 1)
+        )
+        self._handled.add(inp.message_id)
         handled = handle(record, flow, inp, self.catalog, bounds=self.bounds, now=now)
         self.records[eid] = handled.record
         delivery = Delivery(inp, eid, before, handled.events, handled.replayed)
@@ -293,7 +295,7 @@ class Sim:
                 self.snapshots.setdefault(eid, []).append(handled.record.execution)
         return delivery
 
-    def _deliver(self, inp: ExecutorInput) -> list[ExecutionEvent]:
+    def _deliver(self, inp: ExecutorMessage) -> list[ExecutionEvent]:
         delivery = self._handle(inp)
         if not delivery.replayed:
             self.now += dt.timedelta(seconds=1)
@@ -363,7 +365,7 @@ def replay(sim: Sim) -> list[str]:
     """
     from streams.core.decide import decide
 
-    inputs = {d.inp.input_id: d.inp for d in sim.log}
+    inputs = {d.inp.message_id: d.inp for d in sim.log}
     problems: list[str] = []
     for number, delivery in enumerate(d for d in sim.log if not d.replayed):
         history = sim.events.get(delivery.execution_id, [])
@@ -375,9 +377,9 @@ def replay(sim: Sim) -> list[str]:
                 groups.append((event.causation_id, []))
             groups[-1][1].append(event)
         if not groups:
-            groups = [(delivery.inp.input_id, [])]
-        for input_id, recorded in groups:
-            inp = inputs[input_id]
+            groups = [(delivery.inp.message_id, [])]
+        for message_id, recorded in groups:
+            inp = inputs[message_id]
             before = recorded[0].seq - 1 if recorded else delivery.seq_before
             state = fold(history[:before])
             flow = sim.flow_of(delivery.execution_id)
@@ -391,7 +393,7 @@ def replay(sim: Sim) -> list[str]:
             again = decide(flow, state, inp, sim.catalog, now=now)
             if again != recorded:
                 problems.append(
-                    f"input {number} ({inp.type} {inp.input_id}) of"
+                    f"input {number} ({inp.type} {inp.message_id}) of"
                     f" {delivery.execution_id}: recorded {[e.type for e in recorded]},"
                     f" replayed {[e.type for e in again]}"
                 )

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.commands import (
-    ExecutorInput,
+    ExecutorMessage,
     KillExecution,
     ResumeExecution,
     SubflowEnded,
@@ -201,7 +201,7 @@ def test_random_flows_end_and_keep_their_invariants(case: Case) -> None:
 def _assert_absorbing(sim: Sim) -> None:
     final = sim.state()
     flow_ = sim.flow_of("e1")
-    later: list[ExecutorInput] = []
+    later: list[ExecutorMessage] = []
     for job in sim.jobs:
         kinds: list[tuple[ReportKind, State | None]] = [
             ("started", None),
@@ -257,19 +257,19 @@ def test_random_flows_under_at_least_once_delivery(case: Case) -> None:
     replayed = [d for d in twice.log if d.replayed]
     assert len(originals) == len(once.log)
     assert len(replayed) >= len(originals)
-    ids = {d.inp.input_id for d in originals}
-    assert all(d.inp.input_id in ids for d in replayed)
+    ids = {d.inp.message_id for d in originals}
+    assert all(d.inp.message_id in ids for d in replayed)
     # Once more at the end, everything replays with its original events; an input that
     # arrived before its execution existed waited (no events then) and re-emits what it
     # caused once the execution was created.
     applied_late = {e.causation_id for d in originals for e in d.events} - {
-        d.inp.input_id for d in originals if d.events
+        d.inp.message_id for d in originals if d.events
     }
     for before, again in zip(originals, twice.redeliver_all(), strict=True):
         assert again.replayed
-        if before.inp.input_id in applied_late:
+        if before.inp.message_id in applied_late:
             assert before.events == [] and all(
-                e.causation_id == before.inp.input_id for e in again.events
+                e.causation_id == before.inp.message_id for e in again.events
             )
         else:
             assert again.events == before.events

@@ -1,4 +1,4 @@
-"""What each kind of input does to an execution, before the walk (pure).
+"""What each kind of executor message does to an execution, before the walk (pure).
 
 Commands from operators (kill, resume, restart, replay, state by hand), the gate, timers
 and worker reports: each either changes nothing or emits the events that record it.
