@@ -21,9 +21,9 @@ from schemas.commands import EXECUTOR_MESSAGE_ADAPTER, CreateExecution, Executor
 from schemas.settings import LannerSettings
 from schemas.worker import TaskRunReport
 from streams.app.codecs import RECORD_CODEC
+from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import ChangelogWrites, raw_topic
-from streams.app.input_positions import InputPositions
 from streams.app.outbox import Outbox
 from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.bounds import Bounds
@@ -52,7 +52,7 @@ class Executor:
         settings: LannerSettings,
         catalog: LiveFlowCatalog,
         registry: PluginRegistry,
-        positions: InputPositions,
+        positions: ConsumedPositions,
     ) -> None:
         self.app = app
         self.positions = positions

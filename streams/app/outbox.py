@@ -6,7 +6,7 @@ the agent held every input behind the previous one's: measured 182 one-Return ex
 per second in a burst, against 512/s before the wait. The agent now hands each input's
 record write and outputs to this outbox and goes on deciding; one sender, in input order,
 waits for each record and then sends what followed from it. The input's position moves
-only once those sends are acknowledged (`InputPositions.hold_until_sent`), so a crash at
+only once those sends are acknowledged (`ConsumedPositions.hold_until_sent`), so a crash at
 any point re-reads the input, which re-emits the same outputs.
 """
 

@@ -2,7 +2,7 @@
 
 An agent's outputs go through Faust's producer in the background; the position after an
 input becomes durable only once every record that input sent is acknowledged, and never
-past an earlier input still waiting for its own. (streams/app/input_positions.py says
+past an earlier input still waiting for its own. (streams/app/consumed_positions.py says
 what was measured without this.)
 """
 

@@ -24,9 +24,9 @@ from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
 from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
+from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
-from streams.app.input_positions import InputPositions
 from streams.app.views_port import SearchViews
 from streams.app.worker_control import listen_for_stops
 from streams.app.working_directory import run_working_directory
@@ -61,7 +61,7 @@ class Worker:
         app: faust.App,
         settings: LannerSettings,
         registry: PluginRegistry,
-        positions: InputPositions,
+        positions: ConsumedPositions,
     ) -> None:
         self.app = app
         self.positions = positions

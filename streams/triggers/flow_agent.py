@@ -13,7 +13,7 @@ changelog-backed table on the same partitions, and at every state change:
 - writes TriggerDisabled when an execution started by a trigger ends in one of that
   trigger's `stopAfter` states.
 
-Both agents read through InputPositions (tracking records: Faust can skip records after a
+Both agents read through ConsumedPositions (tracking records: Faust can skip records after a
 restart, streams/log/gaps.py). A fire is requested *before* the join state that it
 consumed is stored, so a crash in between fires again with the same derived id (a no-op
 for the executor) instead of losing it.
@@ -52,9 +52,9 @@ from schemas.triggers import (
     trigger_key,
 )
 from schemas.triggers.upstream import ConditionsMet, ExecutionFacts, JoinState, UpstreamExecution
+from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
-from streams.app.input_positions import InputPositions
 from streams.core.ids import derive_id
 from streams.flow_catalog import LiveFlowCatalog
 from streams.log.topics import Topics
@@ -103,7 +103,7 @@ class FlowTriggers:
         catalog: LiveFlowCatalog,
         execution_writer: ExecutionWriter,
         states: LiveTriggerStates,
-        positions: InputPositions,
+        positions: ConsumedPositions,
     ) -> None:
         self.tenant = settings.tenant_id
         self.catalog = catalog
@@ -382,7 +382,7 @@ def install_flow_triggers(
 ) -> FlowTriggers:
     """Add the Flow trigger agents (and their tracking records) to the scheduler's app."""
     topics = Topics(settings.full_topic_prefix)
-    positions = InputPositions(
+    positions = ConsumedPositions(
         app, settings.partitions, {topics.execution_events, topics.flow_trigger_conditions}
     )
     return FlowTriggers(app, settings, catalog, execution_writer, states, positions)

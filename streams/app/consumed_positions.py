@@ -1,6 +1,6 @@
-"""Tracking records for the executor app's inputs (see streams/log/gaps.py for why).
+"""Tracking records for the partitions an agent consumes (see streams/log/gaps.py for why).
 
-A changelog-backed table holds, per input partition, the offset after the last record
+A changelog-backed table holds, per consumed partition, the offset after the last record
 applied, written to the same changelog partition as the record's own state. It is never
 ahead of what was applied *and sent*: an agent hands over the sends of each input
 (`hold_until_sent`), and the position moves past that input only once the broker has
@@ -28,10 +28,10 @@ import faust
 from streams.app.sent_positions import OutputLost, PositionsAwaitingSends
 from streams.log.gaps import GapGuard, Verdict
 
-log = logging.getLogger("lanner.inputs")
+log = logging.getLogger("lanner.consumed_positions")
 
 
-class InputPositions:
+class ConsumedPositions:
     def __init__(
         self, app: faust.App, partitions: int, topics: set[str], *, durable: bool = True
     ) -> None:
@@ -39,6 +39,8 @@ class InputPositions:
         self.topics = topics  # the input topics guarded
         self.table = (
             app.Table(
+                # The table's (and its changelog topic's) name from before the rename:
+                # a new name would start every deployed partition from nothing.
                 "input-positions",
                 default=None,
                 partitions=partitions,
