@@ -60,7 +60,7 @@ from projections import mappings
 from projections.apply import ViewWriter
 from projections.audit import AUDIT
 from projections.generations import ensure_views, next_physical
-from projections.replay import Offsets, read_ranges, remaining, watermarks
+from projections.range_reader import Offsets, read_ranges, remaining, watermarks
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
 from streams.log.topics import Topics
@@ -154,8 +154,8 @@ def source_topics(topics: Topics, views: list[str]) -> list[str]:
     return list(dict.fromkeys(topic for view in views for topic in by_view.get(view, every)))
 
 
-class _Replayer:
-    """Runs replay passes into the new generations and keeps count for the progress bar."""
+class _RebuildPasses:
+    """Copies log ranges into the new generations, counting records for the progress bar."""
 
     def __init__(
         self,
@@ -231,7 +231,7 @@ def rebuild(
         if progress is not None:
             progress(RebuildProgress("prepare", 0, 0))
         writer = ViewWriter(store, Topics(settings.full_topic_prefix), targets)
-        replayer = _Replayer(
+        passes = _RebuildPasses(
             settings,
             writer,
             source_topics(Topics(settings.full_topic_prefix), views),
@@ -240,8 +240,8 @@ def rebuild(
         )
         try:
             _create_indices(store, targets)
-            positions = _fill(replayer, catch_up_lag)
-            replayer.report("swap")
+            positions = _fill(passes, catch_up_lag)
+            passes.report("swap")
             # Searches see only refreshed documents: without this, the first second
             # after the swap would answer from a partly empty view.
             for index in targets.values():
@@ -251,17 +251,17 @@ def rebuild(
             _drop_unswapped(store, targets)
             raise
         # Not stoppable: these passes are what makes the swap safe, and they are short.
-        replayer.stop = threading.Event()
-        before_swap = replayer.records
+        passes.stop = threading.Event()
+        before_swap = passes.records
         for phase in ("after swap", "settle"):
-            _, ends = replayer.ends()
-            positions = replayer.run(phase, positions, ends)
+            _, ends = passes.ends()
+            positions = passes.run(phase, positions, ends)
         reports = _reports(store, writer, views, targets, live)
         _retire(store, views, live, keep_old)
         return RebuildReport(
             reports,
-            replayer.records,
-            replayer.records - before_swap,
+            passes.records,
+            passes.records - before_swap,
             round(time.monotonic() - began, 3),
             keep_old,
         )
@@ -296,15 +296,15 @@ def _create_indices(store: SearchStore, targets: dict[str, str]) -> None:
             created.result()
 
 
-def _fill(replayer: _Replayer, catch_up_lag: int) -> Offsets:
+def _fill(passes: _RebuildPasses, catch_up_lag: int) -> Offsets:
     """Replay from the beginning, then catch up until close enough to swap."""
-    lows, ends = replayer.ends()
-    positions = replayer.run("replay", lows, ends)
+    lows, ends = passes.ends()
+    positions = passes.run("replay", lows, ends)
     for _ in range(MAX_CATCH_UP_PASSES):
-        _, ends = replayer.ends()
+        _, ends = passes.ends()
         if remaining(positions, ends) <= catch_up_lag:
             break
-        positions = replayer.run("catch-up", positions, ends)
+        positions = passes.run("catch-up", positions, ends)
     else:
         log.warning(
             "still behind after the catch-up passes; swapping anyway, the passes "
