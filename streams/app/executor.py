@@ -150,7 +150,7 @@ class Executor:
                 },
             )
         record_written = None
-        if not result.replayed:
+        if not result.redelivered:
             self.table[key] = result.record
             # The record remembers the input and the events it caused, times included:
             # the outbox sends those events only once it is on the log, so a crash cannot

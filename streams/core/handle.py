@@ -53,7 +53,7 @@ class ExecutorRecord(BaseModel):
 class Handled:
     record: ExecutorRecord
     events: list[ExecutionEvent]
-    replayed: bool
+    redelivered: bool
     # A decision that raised (a bug, not a limit): the events fail the execution with its
     # reason; the exception is handed to the caller's edge, which logs it.
     failure: Exception | None = None
@@ -77,14 +77,14 @@ def handle(
     if seen is not None:
         first, last = seen
         again = [e for e in record.recent if first <= e.seq <= last]
-        return Handled(record, again, replayed=True)
+        return Handled(record, again, redelivered=True)
     if record.execution is None and not isinstance(inp, CreateExecution):
         # Commands and worker results travel on different topics: after a restart the
         # executor may read a worker's report before the command that created its
         # execution. Dropping it would leave the execution waiting forever for a job the
         # worker will not run again; it waits here, durably, until the creation.
         if inp in record.early or len(record.early) >= MAX_EARLY_INPUTS:
-            return Handled(record, [], replayed=True)
+            return Handled(record, [], redelivered=True)
         return Handled(record.model_copy(update={"early": (*record.early, inp)}), [], False)
     handled = _apply(record, flow, inp, catalog, bounds, now)
     if not isinstance(inp, CreateExecution) or not record.early:
@@ -101,7 +101,7 @@ def handle(
         # waiting messages' offsets were committed when they were parked.
         applied = {**current.applied, inp.message_id: (events[0].seq, events[-1].seq)}
         current = current.model_copy(update={"applied": applied})
-    return Handled(current, events, replayed=False, failure=failure)
+    return Handled(current, events, redelivered=False, failure=failure)
 
 
 def _apply(
@@ -134,7 +134,7 @@ def _apply(
     return Handled(
         record.model_copy(update={"execution": new_state, "applied": applied, "recent": recent}),
         events,
-        replayed=False,
+        redelivered=False,
         failure=failure,
     )
 

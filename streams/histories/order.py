@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from schemas.events import ExecutionEvent
-from streams.replay.recorded import Divergence, RecordedMessage
+from streams.histories.recorded import Divergence, RecordedMessage
 
 
 def causes_in_order(history: Iterable[ExecutionEvent]) -> list[str]:

@@ -49,7 +49,7 @@ DivergenceKind = Literal["event", "history", "input"]
 
 @dataclass(frozen=True)
 class Divergence:
-    """Where the replay and the record part ways.
+    """Where the current code and the record part ways.
 
     `expected` is what was recorded (the truth the code must reproduce), `actual` what
     the current code emits for the same message on the same state.

@@ -1,4 +1,4 @@
-"""The Kafka edge of the replayer: read recorded histories and flow revisions.
+"""The Kafka edge of history verification: read recorded histories and flow revisions.
 
 Reads with `read_all` (no consumer group, up to the end captured at the start), so a
 verification never disturbs the running apps and always finishes.
@@ -20,11 +20,11 @@ from schemas.settings import Limits
 from streams.core.bounds import Bounds
 from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
 from streams.flow_catalog import FlowSources
+from streams.histories.recorded import Position, Recorded, RecordedEvent, RecordedMessage
+from streams.histories.verify import ExecutionVerdict, VerifyReport, flow_resolver, verify_many
 from streams.log.reader import Record, read_all
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
-from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedMessage
-from streams.replay.verify import ExecutionVerdict, VerifyReport, flow_resolver, verify_many
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def verify_log(
     on_read: Callable[[int], None] | None = None,
     limits: Limits | None = None,
 ) -> tuple[VerifyReport, ReadStats]:
-    """Read what the log recorded, then replay it with the current code (and the limits
+    """Read what the log recorded, then re-decide it with the current code (and the limits
     the executor ran with)."""
     flows = read_flows(bootstrap, topics, registry, limits)
     recorded, stats = read_recorded(bootstrap, topics, selection, tick)

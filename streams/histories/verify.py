@@ -1,12 +1,12 @@
 """Re-run the executor's step over recorded inputs and compare with recorded events.
 
 For each input, in the order the executor consumed them, `handle` (hence `decide`) runs
-with the current code, at the input's recorded decision time, on the record the replay
+with the current code, at the input's recorded decision time, on the record the check
 has built so far, exactly as the
 executor's table held it: a redelivered input is recognised by its input id and
-replays nothing, an input that caused nothing still enters the bookkeeping. The events
+re-decides nothing, an input that caused nothing still enters the bookkeeping. The events
 it returns must equal the recorded events of that input, field by field. After a
-divergence the replay carries on from the recorded state, so one changed decision is
+divergence the check carries on from the recorded state, so one changed decision is
 reported once and later inputs are still checked.
 """
 
@@ -23,9 +23,9 @@ from streams.core.decide import FlowCatalog
 from streams.core.evolve import HistoryError, fold
 from streams.core.handle import RECENT_EVENTS, ExecutorRecord, handle
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
-from streams.replay.history import distinct_history
-from streams.replay.order import order_messages
-from streams.replay.recorded import Divergence, Position, Recorded, RecordedMessage
+from streams.histories.history import distinct_history
+from streams.histories.order import order_messages
+from streams.histories.recorded import Divergence, Position, Recorded, RecordedMessage
 
 # (input, state it meets) -> the flow revision the executor would use.
 FlowFor = Callable[[ExecutorMessage, Execution | None], ValidatedFlow | UnrunnableFlow | None]
@@ -34,7 +34,7 @@ FlowFor = Callable[[ExecutorMessage, Execution | None], ValidatedFlow | Unrunnab
 @dataclass
 class ExecutionVerdict:
     execution_id: str
-    inputs: int = 0
+    messages: int = 0
     events: int = 0
     divergences: list[Divergence] = field(default_factory=list)
 
@@ -71,7 +71,7 @@ def verify_execution(
     verdict = ExecutionVerdict(eid)
     history, broken = distinct_history(eid, recorded.events)
     if broken is not None:
-        # Never fold past a gap: the history is reported, and not replayed.
+        # Never fold past a gap: the history is reported, and not re-decided.
         verdict.divergences.append(broken)
         return verdict
     inputs, missing = order_messages(eid, recorded.commands, recorded.results, history)
@@ -80,7 +80,7 @@ def verify_execution(
     truth: Execution | None = None  # the recorded history folded up to `done`
     done = 0
     for item in inputs:
-        verdict.inputs += 1
+        verdict.messages += 1
         mine = _caused_by(history, done, item.inp.message_id)
         # The decision time is not on the input: the executor read its clock when the input
         # arrived, and the first event the input caused carries it. An input that caused
@@ -90,7 +90,7 @@ def verify_execution(
         handled = handle(
             record, flow_for(item.inp, truth), item.inp, catalog, bounds=bounds, now=now
         )
-        if handled.replayed:
+        if handled.redelivered:
             record = handled.record
             continue
         verdict.events += max(len(mine), len(handled.events))
@@ -145,15 +145,15 @@ def _first_difference(
     item: RecordedMessage,
     done: int,
     recorded: list[ExecutionEvent],
-    replayed: list[ExecutionEvent],
+    decided: list[ExecutionEvent],
     positions: dict[int, Position],
 ) -> Divergence:
     index = next(
-        (i for i, (a, b) in enumerate(zip(recorded, replayed, strict=False)) if a != b),
-        min(len(recorded), len(replayed)),
+        (i for i, (a, b) in enumerate(zip(recorded, decided, strict=False)) if a != b),
+        min(len(recorded), len(decided)),
     )
     expected = recorded[index] if index < len(recorded) else None
-    actual = replayed[index] if index < len(replayed) else None
+    actual = decided[index] if index < len(decided) else None
     seq = done + index + 1
     if expected is not None and actual is not None:
         message = f"{item.inp.type} {item.inp.message_id}: {expected.type} differs"
@@ -183,7 +183,7 @@ def _positions(recorded: Recorded) -> dict[int, Position]:
 @dataclass
 class VerifyReport:
     executions: int = 0
-    inputs: int = 0
+    messages: int = 0
     events: int = 0
     divergences: list[Divergence] = field(default_factory=list)
 
@@ -203,7 +203,7 @@ def verify_many(
     for eid in sorted(recorded):
         verdict = verify_execution(recorded[eid], catalog, flow_for, bounds)
         report.executions += 1
-        report.inputs += verdict.inputs
+        report.messages += verdict.messages
         report.events += verdict.events
         report.divergences.extend(verdict.divergences)
         if on_verified:

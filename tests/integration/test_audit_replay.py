@@ -2,7 +2,7 @@
 
 A flow with a subflow runs, another execution is killed through the API; their
 histories name every actor and link causes; the execution as of every seq matches the
-state folded live; `replay verify` reproduces every recorded event, and reports a
+state folded live; `history verify` reproduces every recorded event, and reports a
 deliberately changed decision with its seq; an export of the namespace imported under
 another topic prefix shows the same executions and logs through that prefix's API.
 """
@@ -35,11 +35,11 @@ from schemas.settings import LannerSettings
 from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.core.validation import ValidatedFlow
+from streams.histories.source import Selection, verify_log
 from streams.log.admin import wait_group_consuming
 from streams.log.reader import read_all
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
-from streams.replay.source import Selection, verify_log
 from tests.harness.common import free_ports, stop_process
 from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
@@ -380,7 +380,7 @@ def test_as_of_every_seq_matches_the_state_folded_live(ran: Ran) -> None:
 # --- replay ----------------------------------------------------------------------------------
 
 
-def test_replay_verify_reproduces_every_execution(ran: Ran) -> None:
+def test_history_verify_reproduces_every_execution(ran: Ran) -> None:
     api = ran.api
     report, _stats = verify_log(
         api.settings.kafka_bootstrap,
@@ -393,12 +393,12 @@ def test_replay_verify_reproduces_every_execution(ran: Ran) -> None:
     assert report.events >= sum(
         len(_log_history(api, i)) for i in (ran.parent["id"], ran.child_id, ran.killed["id"])
     )
-    done = _lanner(api.env, "replay", "verify", "--namespace", ran.ns)
+    done = _lanner(api.env, "history", "verify", "--namespace", ran.ns)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "executions checked" in done.stdout and "divergences" in done.stdout
 
 
-def test_replay_verify_reports_a_changed_decision(
+def test_history_verify_reports_a_changed_decision(
     ran: Ran, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = ran.api

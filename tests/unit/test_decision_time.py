@@ -27,11 +27,11 @@ from streams.app.executor import decision_time
 from streams.core.decide import decide
 from streams.core.evolve import fold
 from streams.core.handle import handle
-from streams.replay.recorded import RecordedEvent
-from streams.replay.verify import flow_resolver, verify_execution
+from streams.histories.recorded import RecordedEvent
+from streams.histories.verify import flow_resolver, verify_execution
 from tests.unit.core.driver import T0, Result, Sim, replay
 from tests.unit.core.helpers import flow
-from tests.unit.test_replay_verify import _sources, recorded_log, verify_all
+from tests.unit.test_history_verify import _sources, recorded_log, verify_all
 
 LATE = dt.timedelta(minutes=10)
 
@@ -68,7 +68,7 @@ def test_a_redelivered_input_re_emits_its_events_with_their_first_times() -> Non
     flow_ = sim.catalog.get("main", "company.team", "hello_world", 1)
     first = handle(None, flow_, create, sim.catalog, now=T0 + LATE)
     again = handle(first.record, flow_, create, sim.catalog, now=T0 + 2 * LATE)
-    assert again.replayed and again.events == first.events
+    assert again.redelivered and again.events == first.events
     assert {e.time for e in again.events} == {T0 + LATE}
 
 

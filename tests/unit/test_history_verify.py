@@ -1,4 +1,4 @@
-"""The log replayer's pure part: recorded histories of the simulated executor replay with
+"""History verification's pure part: recorded histories of the simulated executor replay with
 no divergence; a changed decision, a gap, a seq out of order and a lost input are
 reported with the execution, the sequence number and the position."""
 
@@ -18,9 +18,9 @@ from schemas.worker import TaskRunReport
 from streams.core.bounds import Bounds
 from streams.core.decide import FlowCatalog
 from streams.core.validation import ValidatedFlow
-from streams.replay.order import order_messages
-from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedMessage
-from streams.replay.verify import ExecutionVerdict, flow_resolver, verify_execution
+from streams.histories.order import order_messages
+from streams.histories.recorded import Position, Recorded, RecordedEvent, RecordedMessage
+from streams.histories.verify import ExecutionVerdict, flow_resolver, verify_execution
 from tests.unit.core.driver import Result, Sim
 from tests.unit.core.helpers import flow
 
@@ -66,7 +66,7 @@ def test_recorded_histories_replay_without_divergence(
     verdicts = verify_all(sim)
     assert [d for v in verdicts for d in v.divergences] == []
     assert sum(v.events for v in verdicts) == sum(len(h) for h in sim.events.values())
-    assert sum(v.inputs for v in verdicts) == len(sim.log)
+    assert sum(v.messages for v in verdicts) == len(sim.log)
 
 
 def test_a_changed_decision_is_reported_once_with_its_seq() -> None:
@@ -113,7 +113,7 @@ def test_a_gap_is_reported_with_its_position_and_not_folded() -> None:
     assert divergence.kind == "history" and divergence.seq == 4
     assert "gap: expected seq 3, found 4" in divergence.message
     assert str(divergence.position) == "execution-events[0]@3"
-    assert verdict.inputs == 0
+    assert verdict.messages == 0
 
 
 def test_a_seq_out_of_order_and_a_forged_copy_are_reported() -> None:
@@ -184,7 +184,7 @@ def test_kill_pause_resume_and_stale_reports_replay() -> None:
 
 
 def test_a_history_decided_under_custom_limits_replays_under_the_same_limits() -> None:
-    # The replayer decides with the limits the executor ran with (`verify_log(limits=)`),
+    # Verification decides with the limits the executor ran with (`verify_log(limits=)`),
     # not with the defaults: a fan-out refused under LANNER_LIMITS_FAN_OUT=2 is reproduced.
     bounds = Bounds(Limits(fan_out=2))
     sim = Sim(

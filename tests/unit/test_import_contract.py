@@ -46,7 +46,7 @@ IMPURE_OURS = (
     "streams.writers",
     "streams.scheduler",
     "streams.triggers",
-    "streams.replay",
+    "streams.histories",
     "streams.secrets",
     "streams.secret_store",
     "streams.flow_catalog",

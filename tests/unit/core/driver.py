@@ -99,7 +99,7 @@ class Delivery:
     execution_id: str
     seq_before: int  # seq of the state the input met (0: no execution yet)
     events: list[ExecutionEvent]
-    replayed: bool
+    redelivered: bool
 
 
 class Sim:
@@ -267,7 +267,7 @@ class Sim:
 
     def redeliver_all(self) -> list[Delivery]:
         """Every input delivered so far, once more, in order."""
-        originals = [d for d in self.log if not d.replayed]
+        originals = [d for d in self.log if not d.redelivered]
         return [self._handle(d.inp) for d in originals]
 
     def _handle(self, inp: ExecutorMessage) -> Delivery:
@@ -287,9 +287,9 @@ class Sim:
         self._handled.add(inp.message_id)
         handled = handle(record, flow, inp, self.catalog, bounds=self.bounds, now=now)
         self.records[eid] = handled.record
-        delivery = Delivery(inp, eid, before, handled.events, handled.replayed)
+        delivery = Delivery(inp, eid, before, handled.events, handled.redelivered)
         self.log.append(delivery)
-        if not handled.replayed:
+        if not handled.redelivered:
             self.events.setdefault(eid, []).extend(handled.events)
             if handled.record.execution is not None:
                 self.snapshots.setdefault(eid, []).append(handled.record.execution)
@@ -297,17 +297,17 @@ class Sim:
 
     def _deliver(self, inp: ExecutorMessage) -> list[ExecutionEvent]:
         delivery = self._handle(inp)
-        if not delivery.replayed:
+        if not delivery.redelivered:
             self.now += dt.timedelta(seconds=1)
         self._apply_effects(delivery)
-        if isinstance(inp, TaskRunReport) and inp.kind == "started" and not delivery.replayed:
+        if isinstance(inp, TaskRunReport) and inp.kind == "started" and not delivery.redelivered:
             self._finish(inp)
-        if self.dup is not None and not delivery.replayed:
+        if self.dup is not None and not delivery.redelivered:
             # At-least-once: the same input again, then some earlier one.
             again = self._handle(inp)
-            assert again.replayed and again.events == delivery.events
+            assert again.redelivered and again.events == delivery.events
             self._apply_effects(again)
-            originals = [d for d in self.log if not d.replayed]
+            originals = [d for d in self.log if not d.redelivered]
             old = originals[self.dup.randrange(len(originals))]
             self._apply_effects(self._handle(old.inp))
         return delivery.events
@@ -367,7 +367,7 @@ def replay(sim: Sim) -> list[str]:
 
     inputs = {d.inp.message_id: d.inp for d in sim.log}
     problems: list[str] = []
-    for number, delivery in enumerate(d for d in sim.log if not d.replayed):
+    for number, delivery in enumerate(d for d in sim.log if not d.redelivered):
         history = sim.events.get(delivery.execution_id, [])
         if delivery.events:
             assert delivery.events[0].seq == delivery.seq_before + 1

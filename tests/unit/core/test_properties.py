@@ -253,8 +253,8 @@ def test_random_flows_under_at_least_once_delivery(case: Case) -> None:
     assert distinct == {(e.execution_id, e.seq): e for e in once.events["e1"]}
     assert twice.state() == once.state()
     assert twice.events == once.events
-    originals = [d for d in twice.log if not d.replayed]
-    replayed = [d for d in twice.log if d.replayed]
+    originals = [d for d in twice.log if not d.redelivered]
+    replayed = [d for d in twice.log if d.redelivered]
     assert len(originals) == len(once.log)
     assert len(replayed) >= len(originals)
     ids = {d.inp.message_id for d in originals}
@@ -266,7 +266,7 @@ def test_random_flows_under_at_least_once_delivery(case: Case) -> None:
         d.inp.message_id for d in originals if d.events
     }
     for before, again in zip(originals, twice.redeliver_all(), strict=True):
-        assert again.replayed
+        assert again.redelivered
         if before.inp.message_id in applied_late:
             assert before.events == [] and all(
                 e.causation_id == before.inp.message_id for e in again.events

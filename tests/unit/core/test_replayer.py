@@ -72,7 +72,7 @@ def test_the_replayer_finds_a_divergence() -> None:
         for e in delivery.events
     ]
     sim.log[index] = type(delivery)(
-        delivery.inp, delivery.execution_id, delivery.seq_before, events, delivery.replayed
+        delivery.inp, delivery.execution_id, delivery.seq_before, events, delivery.redelivered
     )
     [problem] = replay(sim)
     assert "e1" in problem
