@@ -21,7 +21,7 @@ from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.kv.view import LiveKvView
 from streams.plugins.registry import PluginRegistry
-from streams.secret_store import LiveSecretView
+from streams.secrets.stored import LiveSecretView
 from streams.storage.base import Storage
 from streams.storage.config import storage_from_env
 from streams.writers.executions import ExecutionWriter

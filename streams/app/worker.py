@@ -31,6 +31,7 @@ from streams.app.views_port import SearchViews
 from streams.app.worker_control import listen_for_stops
 from streams.app.working_directory import run_working_directory
 from streams.core.bounds import Bounds
+from streams.deferred_lookups import DeferredError
 from streams.log.topics import Topics
 from streams.plugins.base import (
     InlineLog,
@@ -42,7 +43,7 @@ from streams.plugins.base import (
 )
 from streams.plugins.core.working_directory import WorkingDirectory
 from streams.plugins.registry import PluginRegistry
-from streams.secrets import DeferredError, WorkerEdges
+from streams.worker_edges import WorkerEdges
 
 log = logging.getLogger("lanner.worker")
 

@@ -48,7 +48,8 @@ IMPURE_OURS = (
     "streams.triggers",
     "streams.histories",
     "streams.secrets",
-    "streams.secret_store",
+    "streams.deferred_lookups",
+    "streams.worker_edges",
     "streams.flow_catalog",
 )
 OURS = ("api", "projections", "streams", "schemas")
