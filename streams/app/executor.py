@@ -139,7 +139,7 @@ class Executor:
                 extra={"execution_id": inp.execution_id, "input": inp.message_id},
             )
         if spent > self.settings.limits.render_seconds:
-            # Everything else on this partition waited that long (issue 19 makes steps O(1)).
+            # Everything else on this partition waited that long.
             log.warning(
                 "slow decision",
                 extra={

@@ -72,7 +72,7 @@ class Worker:
         self.jobs = raw_topic(app, topics.worker_jobs)
         self.results = raw_topic(app, topics.worker_results)
         self.logs = raw_topic(app, topics.logs)
-        # Secrets, masking, storage, KV and deferred lookups (streams/secrets.py).
+        # Secrets, masking, storage, KV and deferred lookups (streams/worker_edges.py).
         self.edges = WorkerEdges(
             os.environ,
             settings.data_dir,

@@ -1,4 +1,4 @@
-"""What one decision may do (issue 16): the flow author's limits, handed in as values.
+"""What one decision may do: the flow author's limits, handed in as values.
 
 `Bounds` carries schemas.settings.Limits into the pure core (the executor builds it from
 LannerSettings.limits; tests and the replayer use the defaults). The only impure part is

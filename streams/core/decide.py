@@ -37,8 +37,6 @@ from schemas.events import (
 from schemas.execution import Execution
 from schemas.states import State, execution_may_move
 from schemas.worker import TaskRunReport
-
-# Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.emitter import Emitter
 from streams.core.flow_catalog_port import EmptyCatalog, FlowCatalog

@@ -19,8 +19,6 @@ from schemas.states import State
 from schemas.worker import TaskRunReport
 from streams.core.evolve import evolve
 
-# Properties every task has; they steer the executor and are never rendered as inputs.
-
 
 def actor_of(inp: ExecutorMessage) -> str:
     if isinstance(inp, TaskRunReport):

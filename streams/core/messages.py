@@ -38,8 +38,6 @@ from schemas.flow import FlowRef, TaskSpec
 from schemas.inputs import coerce_inputs
 from schemas.states import SETTABLE_BY_HAND, State, task_run_may_move
 from schemas.worker import LogLine, TaskRunReport
-
-# Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core import for_each_item
 from streams.core.deferred import may_need_worker
 from streams.core.emitter import Emitter

@@ -103,7 +103,7 @@ class InlineTask(Task):
 
 
 class KvPort(Protocol):
-    """The namespace key-value store as a task sees it (issue 6; see streams/plugins/kv)."""
+    """The namespace key-value store as a task sees it (see streams/plugins/kv)."""
 
     async def set(
         self, namespace: str, key: str, value: Any, expires: dt.datetime | None

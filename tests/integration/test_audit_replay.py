@@ -292,7 +292,7 @@ def test_history_names_every_actor_and_links_causes(ran: Ran) -> None:
         for e in history:
             assert e["event_id"] == f"{e['execution_id']}:{e['seq']}"
             assert e["actor"] and e["causation_id"] and e["time"]
-            # ExecutionCreated v2 adds `requested`, the request's time (issue 16).
+            # ExecutionCreated v2 adds `requested`, the request's time.
             assert e["version"] == (2 if e["type"] == "ExecutionCreated" else 1)
         created = history[0]
         assert datetime.fromisoformat(created["requested"]) <= datetime.fromisoformat(

@@ -1,4 +1,4 @@
-"""Event times are the executor's decisions, not the commands' (issue 16, item 8).
+"""Event times are the executor's decisions, not the commands'.
 
 The executor is frozen (SIGSTOP) for 5 s behind a created execution: the creation's
 request time stays before the pause (`requested`), while every event, SUCCESS included,

@@ -1,4 +1,4 @@
-"""Request body limit, search pages and dates, input size and depth, storage paths (issue 16).
+"""Request body limit, search pages and dates, input size and depth, storage paths.
 
 The ASGI middleware is driven here message by message, as a server would; the same
 behaviour through a real server is in tests/integration/test_api_limits.py.

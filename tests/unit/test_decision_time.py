@@ -1,8 +1,8 @@
-"""Events carry when the executor decided, not when the command was sent (issue 16, item 8).
+"""Events carry when the executor decided, not when the command was sent.
 
 The edge reads the clock once per input and passes it in; the pure core stamps every
 event of that decision with it; the creation keeps the request's time as `requested`. A
-redelivered input re-emits its events unchanged, replay verify reads each input's
+redelivered input re-emits its events unchanged, history verify reads each input's
 decision time back from the first event it caused, and histories recorded before this
 (events stamped with the request time, ExecutionCreated v1) still fold and verify.
 """

@@ -1,4 +1,4 @@
-"""Secrets from SECRET_* variables, masking, and deferred lookups end to end (issue 6)."""
+"""Secrets from SECRET_* variables, masking, and deferred lookups end to end."""
 
 from __future__ import annotations
 

@@ -388,7 +388,7 @@ def replay(sim: Sim) -> list[str]:
                 flow = sim.catalog.get(ref.tenant, ref.namespace, ref.flow_id, ref.revision)
             elif state is None and not recorded:
                 continue  # an input that waited for its execution: nothing to compare yet
-            # The decision time is the recorded one (the first event's), as in replay verify.
+            # The decision time is the recorded one (the first event's), as in history verify.
             now = recorded[0].time if recorded else None
             again = decide(flow, state, inp, sim.catalog, now=now)
             if again != recorded:
