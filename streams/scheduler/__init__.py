@@ -122,8 +122,8 @@ def start_kafka_triggers(
     topics: Topics,
 ) -> KafkaTriggerManager:
     from streams.storage import storage_from_env
-    from streams.triggers.kafka_listener import ListenerPorts
     from streams.triggers.kafka_manager import KafkaTriggerManager
+    from streams.triggers.kafka_target import ListenerPorts
 
     ports = ListenerPorts(
         producer=producer,
