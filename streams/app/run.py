@@ -27,8 +27,8 @@ def ensure_lanner_topics(settings: LannerSettings) -> None:
     after the group formed is not seen for minutes)."""
     topics = Topics(settings.full_topic_prefix)
     # The log is the record: Kafka's default retention (7 days) would silently delete the
-    # history that the views, audits and replays are rebuilt from. Only stop requests to
-    # workers are transient.
+    # history that the views, the audit and history verification are built from. Only
+    # stop requests to workers are transient.
     transient = [topics.worker_control]
     ensure_topics(
         settings.kafka_bootstrap,

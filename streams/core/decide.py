@@ -3,8 +3,8 @@
 No clock, no I/O, no randomness: the decision time (`now`) comes with the message, ids are
 derived from what is already known, and other flows (for subflows) come from the catalog
 argument. So the same (flow, state, message, now) always gives the same events, which is
-what makes the executor correct under at-least-once delivery and lets the replayer check
-recorded histories.
+what makes the executor correct under at-least-once delivery and lets history verification
+check recorded histories.
 
 The walk is Kestra's: after every message, the flow's task tree is stepped from the root;
 each flowable creates the children it may now run, inline tasks (Log, Return, ...) run

@@ -120,7 +120,7 @@ def flow_from_source(
     source: str, revision: int, registry: PluginRegistry, limits: Limits | None
 ) -> ValidatedFlow | UnrunnableFlow:
     """The flow a CreateExecution carries (`flow_source`), or why it cannot run: the
-    executor and the replayer decide the same creation from it."""
+    executor and history verification decide the same creation from it."""
     try:
         result = validate_revision(source, revision, registry, limits)
     except Exception as exc:  # a flow that cannot even be validated cannot run

@@ -1,7 +1,7 @@
 """The join of a Flow trigger's preconditions over time windows. Pure functions.
 
 Times are the upstream events' times (when the upstream execution changed state), never
-the clock of the process deciding, so a replay, a restart or a slow consumer decides the
+the clock of the process deciding, so a redelivery, a restart or a slow consumer decides the
 same. Windows (Kestra's TimeWindow, UTC):
 
 - DURATION_WINDOW (default `window: P1D`): fixed windows. Shorter than a day, they are cut
