@@ -93,7 +93,7 @@ def verify_command(
         str | None, typer.Option(help="Only executions created at or after this ISO-8601 time.")
     ] = None,
 ) -> None:
-    """Re-run the executor's decisions over recorded inputs; exit 0 only with no divergence."""
+    """Re-run the executor's decisions over recorded messages; exit 0 only with no divergence."""
     from streams.histories.source import Selection, verify_log
     from streams.plugins.registry import PluginRegistry
 

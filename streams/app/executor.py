@@ -100,7 +100,7 @@ class Executor:
 
     async def _apply(self, event: Any) -> None:
         message = event.message
-        inp = decode_or_log(event, EXECUTOR_MESSAGE_ADAPTER.validate_json, "executor input", log)
+        inp = decode_or_log(event, EXECUTOR_MESSAGE_ADAPTER.validate_json, "executor message", log)
         if inp is None:
             return
         try:

@@ -1,4 +1,4 @@
-"""Re-run the executor's step over recorded inputs and compare with recorded events.
+"""Re-run the executor's step over recorded messages and compare with recorded events.
 
 For each input, in the order the executor consumed them, `handle` (hence `decide`) runs
 with the current code, at the input's recorded decision time, on the record the check
