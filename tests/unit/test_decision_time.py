@@ -29,7 +29,7 @@ from streams.core.evolve import fold
 from streams.core.handle import handle
 from streams.histories.recorded import RecordedEvent
 from streams.histories.verify import flow_resolver, verify_execution
-from tests.unit.core.driver import T0, Result, Sim, replay
+from tests.unit.core.driver import T0, Result, Sim, redecide
 from tests.unit.core.helpers import flow
 from tests.unit.test_history_verify import _sources, recorded_log, verify_all
 
@@ -95,7 +95,7 @@ def test_a_job_decided_late_gets_its_deadline_and_retry_from_the_decision() -> N
     assert retrying.time > T0 + LATE  # decided when the failure arrived, not at creation
     assert len([e for e in sim.events["e1"] if isinstance(e, TaskRunStarted)]) == 2
     assert sim.state().state == State.FAILED
-    assert replay(sim) == []
+    assert redecide(sim) == []
 
 
 @pytest.mark.parametrize("duplicates", [False, True])
@@ -113,7 +113,7 @@ def test_histories_decided_late_replay_without_divergence(flow_id: str, duplicat
     verdicts = verify_all(sim)
     assert [d for v in verdicts for d in v.divergences] == []
     assert sum(v.events for v in verdicts) == len(events)
-    assert replay(sim) == []
+    assert redecide(sim) == []
 
 
 def test_an_event_whose_time_is_not_its_decisions_is_a_divergence() -> None:

@@ -1,5 +1,5 @@
-"""History verification's pure part: recorded histories of the simulated executor replay with
-no divergence; a changed decision, a gap, a seq out of order and a lost input are
+"""History verification's pure part: recorded histories of the simulated executor are
+re-decided with no divergence; a changed decision, a gap, a seq out of order and a lost input are
 reported with the execution, the sequence number and the position."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The scheduler honours trigger state (disabled, backfills), and the triggers view folds
-each trigger's events into one document, the same under replay."""
+each trigger's events into one document, the same when read again."""
 
 from __future__ import annotations
 

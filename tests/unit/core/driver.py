@@ -356,8 +356,8 @@ class Sim:
             assert fold(list(events)) == self.records[eid].execution, eid
 
 
-def replay(sim: Sim) -> list[str]:
-    """Temporal-style replayer: re-runs `decide` for every recorded input on the state
+def redecide(sim: Sim) -> list[str]:
+    """History verification, Temporal style: re-runs `decide` for every recorded input on the state
     folded from the recorded history up to that input, and lists every divergence.
 
     A delivery's events are grouped by the input that caused them: a creation also

@@ -22,7 +22,7 @@ from schemas.commands import (
 )
 from schemas.states import State
 from streams.core.decide import decide
-from tests.unit.core.driver import ReportKind, Result, Sim, replay
+from tests.unit.core.driver import ReportKind, Result, Sim, redecide
 from tests.unit.core.helpers import assert_legal_histories, flow
 
 K = "io.kestra.plugin.core"
@@ -194,8 +194,8 @@ def test_random_flows_end_and_keep_their_invariants(case: Case) -> None:
     assert_legal_histories(final)
     # (b) terminal states are absorbing
     _assert_absorbing(sim)
-    # the replayer reproduces every recorded step
-    assert replay(sim) == []
+    # history verification reproduces every recorded step
+    assert redecide(sim) == []
 
 
 def _assert_absorbing(sim: Sim) -> None:
@@ -226,7 +226,7 @@ def _assert_absorbing(sim: Sim) -> None:
         )
     for inp in later:
         assert decide(flow_, final, inp, sim.catalog) == [], inp
-    # Fresh inputs through `handle` as well (redelivered ones would replay, by design).
+    # Fresh inputs through `handle` as well (redelivered ones would re-emit, by design).
     for inp in (sim.kill(), sim.resume()):
         assert isinstance(inp, KillExecution | ResumeExecution | WakeUp)
         assert sim.send(inp) == []
