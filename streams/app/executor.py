@@ -1,6 +1,6 @@
 """The executor role: a Faust agent over `commands` and `worker-results`.
 
-Per input: look the execution up in the changelog-backed table, run the pure
+Per message: look the execution up in the changelog-backed table, run the pure
 `handle`, store the new record, then write the events and what they imply (worker jobs,
 commands to other executions, log lines). All I/O of the executor is in this file.
 """
@@ -36,7 +36,7 @@ from streams.plugins.registry import PluginRegistry
 
 log = logging.getLogger("lanner.executor")
 
-# How long the executor waits for its flow catalog to show a revision an input names
+# How long the executor waits for its flow catalog to show a revision a message names
 # before it asks whether the catalog has caught up with the log (then waits again, or
 # knows the revision is missing).
 CATALOG_WAIT_S = 10.0
@@ -63,7 +63,7 @@ class Executor:
         # backstop (LANNER_LIMITS_RENDER_SECONDS), read only every thousand render steps.
         self.bounds = Bounds(settings.limits, clock=time.monotonic)
         topics = Topics(settings.full_topic_prefix)
-        self.inputs = raw_topic(app, topics.commands, topics.worker_results)
+        self.messages = raw_topic(app, topics.commands, topics.worker_results)
         self.events_topic = raw_topic(app, topics.execution_events)
         self.jobs_topic = raw_topic(app, topics.worker_jobs)
         self.commands_topic = raw_topic(app, topics.commands)
@@ -88,7 +88,7 @@ class Executor:
         self.timers = TimerIndex()
         self.health = WorkerHealth(lost_after=WORKER_LOST_AFTER)
         self._sources: dict[int, ValidatedFlow | UnrunnableFlow] = {}
-        app.agent(self.inputs, name="executor")(self._agent)
+        app.agent(self.messages, name="executor")(self._agent)
         app.timer(interval=0.25)(self._fire_timers)
         app.timer(interval=1.0)(self._check_workers)
         # mode types its handlers with mypy_extensions arguments no method can match.
@@ -109,10 +109,10 @@ class Executor:
             # Skipping is safer than stopping the agent: a stopped agent halts every
             # execution on its partitions. Decisions themselves never raise (handle).
             log.exception(
-                "input could not be processed",
+                "message could not be processed",
                 extra={
                     "execution_id": inp.execution_id,
-                    "input": inp.message_id,
+                    "message": inp.message_id,
                     "partition": message.partition,
                     "offset": message.offset,
                 },
@@ -136,7 +136,7 @@ class Executor:
             log.error(
                 "decision failed",
                 exc_info=result.failure,
-                extra={"execution_id": inp.execution_id, "input": inp.message_id},
+                extra={"execution_id": inp.execution_id, "message": inp.message_id},
             )
         if spent > self.settings.limits.render_seconds:
             # Everything else on this partition waited that long.
@@ -144,7 +144,7 @@ class Executor:
                 "slow decision",
                 extra={
                     "execution_id": inp.execution_id,
-                    "input": inp.message_id,
+                    "message": inp.message_id,
                     "seconds": round(spent, 3),
                     "events": len(result.events),
                 },
@@ -152,15 +152,15 @@ class Executor:
         record_written = None
         if not result.redelivered:
             self.table[key] = result.record
-            # The record remembers the input and the events it caused, times included:
+            # The record remembers the message and the events it caused, times included:
             # the outbox sends those events only once it is on the log, so a crash cannot
-            # leave events on the log that the restored table does not know (the input
+            # leave events on the log that the restored table does not know (the message
             # would be decided again, at a later time, and its events would differ).
             record_written = self.record_writes.take()
         elif result.events:
             log.info(
-                "re-emitting the events of an input seen before",
-                extra={"execution_id": inp.execution_id, "input": inp.message_id},
+                "re-emitting the events of a message seen before",
+                extra={"execution_id": inp.execution_id, "message": inp.message_id},
             )
         if not result.events:
             return
@@ -168,7 +168,7 @@ class Executor:
         assert state is not None
         effects = effects_of(state, result.events)
         sent = await self.outbox.put(record_written, self._outputs(result, effects))
-        # Until the broker has them all, a crash must find this input unread.
+        # Until the broker has them all, a crash must find this message unread.
         self.positions.hold_until_sent([sent])
         self.timers.add(effects.timers)
         for command in effects.delayed:
@@ -180,7 +180,7 @@ class Executor:
     def _outputs(
         self, result: Handled, effects: Effects
     ) -> list[tuple[faust.TopicT, bytes, bytes]]:
-        """What the input's decision writes, in order: its events first."""
+        """What the message's decision writes, in order: its events first."""
         key = result.record.execution.id.encode() if result.record.execution else b""
         return [
             *((self.events_topic, key, ev.model_dump_json().encode()) for ev in result.events),
@@ -231,7 +231,7 @@ class Executor:
         ):
             found = self.catalog.get(tenant, namespace, flow_id, revision)
         while found is None:
-            # Deciding without the flow would apply the input as if it said nothing (a
+            # Deciding without the flow would apply the message as if it said nothing (a
             # worker's report lost, its execution waiting forever): the partition waits
             # until the catalog has caught up with the log, then knows.
             caught_up = await asyncio.to_thread(self.catalog.catch_up, CATALOG_WAIT_S)
@@ -259,7 +259,7 @@ class Executor:
             if stored
             else f"flow {namespace}.{flow_id} revision {revision} does not exist"
         )
-        log.error(reason, extra={"execution_id": inp.execution_id, "input": inp.message_id})
+        log.error(reason, extra={"execution_id": inp.execution_id, "message": inp.message_id})
         return UnrunnableFlow(reason=reason)
 
     def _from_source(self, source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:
@@ -320,7 +320,7 @@ class Executor:
 
 
 def decision_time(record: ExecutorRecord | None, arrived: dt.datetime) -> dt.datetime:
-    """When an input is decided: its arrival, read once; never before the execution's last
+    """When a message is decided: its arrival, read once; never before the execution's last
     event (another executor's clock may have run ahead before a rebalance), so every
     execution's event times are in seq order, which time travel (as_of) relies on."""
     if record is not None and record.recent and record.recent[-1].time > arrived:
