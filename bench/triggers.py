@@ -299,7 +299,7 @@ def main() -> None:
     ms = 1000.0
     where = "a second broker" if args.external_broker else "the same broker"
     table = Table(title=f"Lanner triggers, real Kafka, producers on {where}, 1 partition")
-    for column in ("figure", "value", "target (issue 15)"):
+    for column in ("figure", "value", "target"):
         table.add_column(column)
     table.add_row(
         f"Kafka record -> ExecutionCreated, p50 / p95 ({len(latency)} records)",

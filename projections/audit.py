@@ -1,7 +1,7 @@
 """The `audit` view: one document per flow event and execution event, for search by
 actor, type, namespace and time (GET /api/v1/audit).
 
-Facts never change, so every document is written once (external version 1): a replayed
+Facts never change, so every document is written once (external version 1): a redelivered
 record is skipped by Elasticsearch like any stale version.
 """
 

@@ -175,5 +175,5 @@ class BatchProjector:
                 mappings.FLOW_REVISIONS, (f"{key}/{event.revision}", event.revision, revision_doc)
             )
         # One key lives on one partition, so its offsets order its events: the offset is
-        # the external version that keeps a replayed event from moving the view back.
+        # the external version that keeps a redelivered event from moving the view back.
         writes.add(mappings.FLOWS, (key, record.offset + 1, flow_docs(event, previous)))

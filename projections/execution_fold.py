@@ -2,7 +2,7 @@
 
 A state not in memory is read back from the `executions` view (its `model` field), so
 a restarted indexer continues where the view stands. Events at or below the known seq
-are dropped: that is how a replayed or duplicated record leaves the view unchanged.
+are dropped: that is how a redelivered or duplicated record leaves the view unchanged.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The indexer: a consumer group that folds the log into the Elasticsearch views.
 
 At least once, made exact by the documents: a batch is written in bulk, and only then
-are its offsets committed. A crash between the two replays the batch, and every
-document has a log-derived id and external version, so the replay changes nothing.
+are its offsets committed. A crash between the two reads the batch again, and every
+document has a log-derived id and external version, so the second write changes nothing.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class Indexer:
         try:
             consumer.commit(offsets=offsets, asynchronous=False)
         except Exception as exc:
-            # Lost the partitions in a rebalance: their new owner replays, harmlessly.
+            # Lost the partitions in a rebalance: their new owner reads them again, harmlessly.
             log.warning("offset commit failed", extra={"error": str(exc)})
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -5,15 +5,15 @@ Steps, for the chosen views (all by default):
 1. Create a fresh physical generation per view (`executions-v2` beside the live
    `executions-v1`, which the alias `executions` names). The API and the live indexer
    keep reading and writing through the aliases, i.e. the old generation.
-2. Capture the end offsets E0 of the views' source topics and replay every partition
+2. Capture the end offsets E0 of the views' source topics and copy every partition
    from its beginning to E0 into the new indices, in bulk, with the live indexer's own
    code (`ViewWriter`: BatchProjector + ExecutionFolder); only the writes' destination
    differs. Memory is bounded: the consumer's prefetch, one batch, the folder's LRU.
-3. Catch up: replay from where we stopped to the current ends, again, until a pass
+3. Catch up: copy from where we stopped to the current ends, again, until a pass
    starts less than CATCH_UP_LAG records behind.
-4. Refresh the new indices (so searches see everything replayed), then swap every
+4. Refresh the new indices (so searches see everything copied), then swap every
    alias in ONE atomic update_aliases request: readers see all old views or all new.
-5. Replay twice more, each time from where we stopped to the ends read at that moment
+5. Copy twice more, each time from where we stopped to the ends read at that moment
    (pass A: ends read right after the swap; pass B: ends read after pass A).
 6. Delete the old generations (after a short drain), unless keep_old.
 
@@ -36,7 +36,7 @@ ahead of the rebuild when the alias moves (we swap at a small lag, not at zero):
   indexer itself.
 - Writing the same event twice is harmless everywhere: every document has a log-derived
   id and an external version (execution seq, event seq, log id with version 1, offset
-  of the flow or trigger record), so a replayed or older write is a 409 that changes
+  of the flow or trigger record), so a repeated or older write is a 409 that changes
   nothing, whichever of the two writers comes second. That also makes a second rebuild
   produce the same documents (idempotent).
 
@@ -60,7 +60,7 @@ from projections import mappings
 from projections.apply import ViewWriter
 from projections.audit import AUDIT
 from projections.generations import ensure_views, next_physical
-from projections.replay import Offsets, read_ranges, remaining, watermarks
+from projections.range_reader import Offsets, read_ranges, remaining, watermarks
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
 from streams.log.topics import Topics
@@ -99,7 +99,7 @@ class ViewReport:
 class RebuildReport:
     views: list[ViewReport]
     records: int
-    # Records replayed by the passes after the swap (what the live indexer raced).
+    # Records copied by the passes after the swap (what the live indexer raced).
     records_after_swap: int
     seconds: float
     kept_old: bool
@@ -154,8 +154,8 @@ def source_topics(topics: Topics, views: list[str]) -> list[str]:
     return list(dict.fromkeys(topic for view in views for topic in by_view.get(view, every)))
 
 
-class _Replayer:
-    """Runs replay passes into the new generations and keeps count for the progress bar."""
+class _RebuildPasses:
+    """Copies log ranges into the new generations, counting records for the progress bar."""
 
     def __init__(
         self,
@@ -182,7 +182,7 @@ class _Replayer:
             self._progress(RebuildProgress(phase, self.done, self.total))
 
     def run(self, phase: str, starts: Offsets, ends: Offsets) -> Offsets:
-        """Replay [starts, ends); return the positions reached (the ends)."""
+        """Copy [starts, ends); return the positions reached (the ends)."""
         self.total += remaining(starts, ends)
         self.report(phase)
         began, before = time.monotonic(), self.records
@@ -231,7 +231,7 @@ def rebuild(
         if progress is not None:
             progress(RebuildProgress("prepare", 0, 0))
         writer = ViewWriter(store, Topics(settings.full_topic_prefix), targets)
-        replayer = _Replayer(
+        passes = _RebuildPasses(
             settings,
             writer,
             source_topics(Topics(settings.full_topic_prefix), views),
@@ -240,8 +240,8 @@ def rebuild(
         )
         try:
             _create_indices(store, targets)
-            positions = _fill(replayer, catch_up_lag)
-            replayer.report("swap")
+            positions = _fill(passes, catch_up_lag)
+            passes.report("swap")
             # Searches see only refreshed documents: without this, the first second
             # after the swap would answer from a partly empty view.
             for index in targets.values():
@@ -251,17 +251,17 @@ def rebuild(
             _drop_unswapped(store, targets)
             raise
         # Not stoppable: these passes are what makes the swap safe, and they are short.
-        replayer.stop = threading.Event()
-        before_swap = replayer.records
+        passes.stop = threading.Event()
+        before_swap = passes.records
         for phase in ("after swap", "settle"):
-            _, ends = replayer.ends()
-            positions = replayer.run(phase, positions, ends)
+            _, ends = passes.ends()
+            positions = passes.run(phase, positions, ends)
         reports = _reports(store, writer, views, targets, live)
         _retire(store, views, live, keep_old)
         return RebuildReport(
             reports,
-            replayer.records,
-            replayer.records - before_swap,
+            passes.records,
+            passes.records - before_swap,
             round(time.monotonic() - began, 3),
             keep_old,
         )
@@ -296,15 +296,15 @@ def _create_indices(store: SearchStore, targets: dict[str, str]) -> None:
             created.result()
 
 
-def _fill(replayer: _Replayer, catch_up_lag: int) -> Offsets:
-    """Replay from the beginning, then catch up until close enough to swap."""
-    lows, ends = replayer.ends()
-    positions = replayer.run("replay", lows, ends)
+def _fill(passes: _RebuildPasses, catch_up_lag: int) -> Offsets:
+    """Copy from the beginning, then catch up until close enough to swap."""
+    lows, ends = passes.ends()
+    positions = passes.run("replay", lows, ends)
     for _ in range(MAX_CATCH_UP_PASSES):
-        _, ends = replayer.ends()
+        _, ends = passes.ends()
         if remaining(positions, ends) <= catch_up_lag:
             break
-        positions = replayer.run("catch-up", positions, ends)
+        positions = passes.run("catch-up", positions, ends)
     else:
         log.warning(
             "still behind after the catch-up passes; swapping anyway, the passes "

@@ -4,7 +4,7 @@ The same shape as the execution fold: states in memory (LRU), a state not in mem
 read back from the view (`model`, and `offset`: the next record of its key to apply),
 and a record below that offset is dropped. One trigger's events share one key, so one
 partition: the offset orders them, and `offset` is the document's external version, so
-a replayed batch, a redelivery or a rebuild from offset zero writes the same documents.
+a batch read again, a redelivery or a rebuild from offset zero writes the same documents.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class TriggerFolder:
         for offset, event in events:
             known = self._states.get(event.key)
             if known is not None and offset < known.offset:
-                continue  # applied already: a redelivery or a replay
+                continue  # applied already: a redelivery or a rebuild
             folded = FoldedTrigger(fold_trigger(known.state if known else None, event), offset + 1)
             self._remember(event.key, folded)
             changed[event.key] = folded

@@ -28,7 +28,7 @@ class CommandBase(BaseModel):
     correlation_id: str | None = None
 
     @property
-    def input_id(self) -> str:
+    def message_id(self) -> str:
         return f"command:{self.command_id}"
 
 
@@ -157,7 +157,7 @@ Command = Annotated[
     | ForgetExecution,
     Field(discriminator="type"),
 ]
-ExecutorInput = Annotated[
+ExecutorMessage = Annotated[
     CreateExecution
     | KillExecution
     | ResumeExecution
@@ -175,4 +175,4 @@ ExecutorInput = Annotated[
 ]
 
 COMMAND_ADAPTER: TypeAdapter[Command] = TypeAdapter(Command)
-EXECUTOR_INPUT_ADAPTER: TypeAdapter[ExecutorInput] = TypeAdapter(ExecutorInput)
+EXECUTOR_MESSAGE_ADAPTER: TypeAdapter[ExecutorMessage] = TypeAdapter(ExecutorMessage)

@@ -67,10 +67,10 @@ class Limits(BaseModel):
     yaml_depth: int = Field(default=100, ge=10, le=250)
     # Flowables inside flowables (checked at validation, with the line).
     nesting_depth: int = Field(default=20, ge=2)
-    # Values one ForEach/Parallel may fan out to, and task runs in one execution. Until
-    # the executor's steps are O(1) (issue 19), one input that creates N task runs costs
-    # about N^2: 1,000 took 0.6 s, 10,000 took 160 s on 2 busy cores; hence the defaults,
-    # and a bound on what one step (one input's decision) may create.
+    # Values one ForEach/Parallel may fan out to, and task runs in one execution. One
+    # message that creates N task runs costs about N^2 in the executor's steps: 1,000 took
+    # 0.6 s, 10,000 took 160 s on 2 busy cores; hence the defaults, and a bound on what one
+    # step (one message's decision) may create.
     fan_out: int = Field(default=1_000, ge=1)
     task_runs_per_execution: int = Field(default=50_000, ge=10)
     task_runs_per_step: int = Field(default=2_000, ge=10)

@@ -4,8 +4,9 @@ An event type's version is the default of its model's `version` field. When a ty
 changes shape, its model's version goes up by one and an upcaster is registered for
 (type, previous version): a pure function from the old JSON object to the next
 version's. Decoding applies the chain until the event is current, so every reader (the
-executor, projections, replay, time travel) sees only current events and no reader ever
-branches on versions. A version newer than the code knows is refused, never guessed at.
+executor, projections, history verification, time travel) sees only current events
+and no reader ever branches on versions. A version newer than the code knows is refused,
+never guessed at.
 
 Pure and dependency-free on purpose: `schemas.events` hooks it into its adapters, so it
 must not import them.

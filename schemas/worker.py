@@ -89,6 +89,6 @@ class TaskRunReport(BaseModel):
     children: tuple[ChildRunReport, ...] = ()
 
     @property
-    def input_id(self) -> str:
+    def message_id(self) -> str:
         suffix = f"/{self.time.isoformat()}" if self.kind == "heartbeat" else ""
         return f"report:{self.task_run_id}/{self.attempt}/{self.kind}{suffix}"

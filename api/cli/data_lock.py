@@ -1,4 +1,4 @@
-"""One Lanner process tree per data folder (issue 16, item 9).
+"""One Lanner process tree per data folder.
 
 `lanner server local|standalone` holds an exclusive flock on `<data folder>/lanner.lock`
 while it runs, and hands the open lock to each of its children: the kernel keeps the

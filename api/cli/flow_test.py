@@ -14,7 +14,7 @@ from api.cli.validation_output import flow_files
 from projections.views.kestra_shape import execution_to_api
 from schemas.execution import Execution
 from schemas.states import State
-from streams.gateway.executions import InvalidInputs, UnknownFlow
+from streams.writers.executions import InvalidInputs, UnknownFlow
 
 
 def run_flow_test(

@@ -1,6 +1,6 @@
 """How a Lanner process ends: within a deadline when asked, and with its supervisor.
 
-Two guarantees for every role process (issue 16, items 9 and 10):
+Two guarantees for every role process:
 
 - A stop request (SIGTERM, SIGINT) is honoured within `stop_deadline_s`: the role's own
   graceful stop runs first, and if it is still stuck when the deadline passes (a long

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from api.cli.replay import parse_since
+from api.cli.history import parse_since
 from schemas.settings import LannerSettings
 from streams.log.topics import Topics
 

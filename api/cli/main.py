@@ -9,12 +9,12 @@ import typer
 from api.cli import (
     execution,
     flow,
+    history,
     kv,
     log,
     namespace,
     plugins,
     projections,
-    replay,
     schema,
     secret,
     server,
@@ -51,7 +51,11 @@ app.add_typer(
 )
 app.add_typer(schema.app, name="schema", help="JSON Schemas of the flow language.")
 app.add_typer(server.app, name="server", help="Run Lanner's server processes.")
-app.add_typer(replay.app, name="replay", help="Replay recorded histories with the current code.")
+app.add_typer(
+    history.app, name="history", help="Verify recorded histories against the current code."
+)
+# The group's earlier name, kept working for scripts; `execution replay` is the only replay.
+app.add_typer(history.app, name="replay", hidden=True)
 app.add_typer(plugins.app, name="plugins", help="Task types and their properties.")
 app.add_typer(namespace.app, name="namespace", help="Namespaces (through the API).")
 app.add_typer(secret.app, name="secret", help="Namespace secrets (through the API).")

@@ -73,7 +73,7 @@ def rebuild(
         bool, typer.Option("--keep-old", help="Keep the replaced indices instead of deleting them.")
     ] = False,
 ) -> None:
-    """Replay the log into fresh indices, then swap the views' aliases to them.
+    """Copy the log into fresh indices, then swap the views' aliases to them.
 
     The API keeps answering from the current indices until the swap.
     """

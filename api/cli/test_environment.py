@@ -28,14 +28,14 @@ from schemas.settings import LannerSettings, Limits
 from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.flow_catalog import LiveFlowCatalog
-from streams.gateway.executions import ExecutionGateway
-from streams.gateway.flows import FlowWriter
 from streams.log.admin import wait_group_consuming
 from streams.log.client_logging import admin_config
 from streams.log.producer import LogProducer
 from streams.log.reader import tail
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
+from streams.writers.executions import ExecutionWriter
+from streams.writers.flows import FlowWriter
 
 
 class TestEnvironmentError(RuntimeError):
@@ -107,7 +107,7 @@ class TestEnvironment:
         self.catalog = LiveFlowCatalog(bootstrap, topics, registry, limits).start()
         self.producer = LogProducer(bootstrap, client_id="lanner-flow-test")
         self.flows = FlowWriter(self.producer, self.catalog, registry, topics, self.tenant, limits)
-        self.executions = ExecutionGateway(self.producer, self.catalog, topics, self.tenant, limits)
+        self.executions = ExecutionWriter(self.producer, self.catalog, topics, self.tenant, limits)
         self.topics = topics
         self.phase("flow catalog and producer")
         return self

@@ -37,16 +37,16 @@ from schemas.decode import decode_execution_event
 from schemas.settings import Limits
 from schemas.states import State
 from streams.core.evolve import HistoryError
-from streams.gateway.executions import (
+from streams.histories.as_of import AsOf, OutsideHistory, state_as_of
+from streams.storage.base import Storage, StorageError
+from streams.storage.uris import execution_prefix, input_file_uri, is_storage_uri
+from streams.writers.executions import (
     InputsTooLarge,
     InvalidInputs,
     UnknownFlow,
     check_input_size,
     new_id,
 )
-from streams.replay.as_of import AsOf, OutsideHistory, state_as_of
-from streams.storage.base import Storage, StorageError
-from streams.storage.uris import execution_prefix, input_file_uri, is_storage_uri
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 _PARSE_INLINE_BYTES = 64 * 1024

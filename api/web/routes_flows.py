@@ -15,7 +15,7 @@ from api.web.services import Services, services
 from projections import mappings
 from projections.documents import flow_key
 from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
-from streams.gateway.flows import Deployed, FlowNotFound
+from streams.writers.flows import Deployed, FlowNotFound
 
 router = APIRouter(prefix="/flows", tags=["flows"])
 

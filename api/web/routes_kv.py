@@ -20,7 +20,7 @@ from api.web.errors import ApiError, not_found
 from api.web.services import Services, services
 from schemas.inputs import parse_duration
 from streams.plugins.kv.events import KvDeleted, KvSet
-from streams.secret_store import NAMESPACE
+from streams.secrets.stored import NAMESPACE
 
 router = APIRouter(prefix="/namespaces", tags=["kv"])
 Svc = Annotated[Services, Depends(services)]

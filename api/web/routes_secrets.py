@@ -1,6 +1,6 @@
 """/api/v1/{tenant}/namespaces/{ns}/secrets: set, list (names only) and delete secrets.
 
-Values go onto the tenant's `secrets` topic encrypted (streams/secret_store.py); no route
+Values go onto the tenant's `secrets` topic encrypted (streams/secrets/stored.py); no route
 ever returns one.
 """
 
@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Response
 
 from api.web.errors import ApiError, not_found
 from api.web.services import Services, services
-from streams.secret_store import NAMESPACE, SECRET_NAME, SecretCipher, SecretDeleted, SecretSet
+from streams.secrets.stored import NAMESPACE, SECRET_NAME, SecretCipher, SecretDeleted, SecretSet
 
 router = APIRouter(prefix="/namespaces", tags=["secrets"])
 Svc = Annotated[Services, Depends(services)]

@@ -35,7 +35,7 @@ from schemas.triggers import (
     trigger_key,
 )
 from streams.core.validation import ValidatedFlow
-from streams.gateway.executions import new_id
+from streams.writers.executions import new_id
 
 router = APIRouter(prefix="/triggers", tags=["triggers"])
 Svc = Annotated[Services, Depends(services)]

@@ -36,12 +36,12 @@ from schemas.settings import LannerSettings
 from schemas.triggers import TriggerFailed, TriggerFired, trigger_key
 from schemas.triggers.webhook import WebhookTrigger
 from streams.core.expressions import ExpressionError
-from streams.gateway.executions import InvalidInputs, UnknownFlow, new_id
 from streams.log.admin import shared_admin
 from streams.log.topics import Topics
-from streams.secret_store import SecretCipher
-from streams.secrets import load_secrets, namespace_secrets
+from streams.secrets.environment import load_secrets
+from streams.secrets.stored import SecretCipher, namespace_secrets
 from streams.triggers.view import LiveTriggerStates
+from streams.writers.executions import InvalidInputs, UnknownFlow, new_id
 
 router = APIRouter(prefix="/executions", tags=["webhooks"])
 log = logging.getLogger("lanner.api.webhooks")

@@ -17,15 +17,15 @@ from projections.indexer import ensure_indices
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
 from streams.flow_catalog import LiveFlowCatalog
-from streams.gateway.executions import ExecutionGateway
-from streams.gateway.flows import FlowWriter
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.kv.view import LiveKvView
 from streams.plugins.registry import PluginRegistry
-from streams.secret_store import LiveSecretView
+from streams.secrets.stored import LiveSecretView
 from streams.storage.base import Storage
 from streams.storage.config import storage_from_env
+from streams.writers.executions import ExecutionWriter
+from streams.writers.flows import FlowWriter
 
 # The actor of writes when no token is involved; per request it is the token's name.
 ACTOR = ANONYMOUS
@@ -39,7 +39,7 @@ class Services:
     catalog: LiveFlowCatalog
     producer: LogProducer
     flows: FlowWriter
-    executions: ExecutionGateway
+    executions: ExecutionWriter
     store: SearchStore
     topics: Topics
     secrets: LiveSecretView
@@ -80,7 +80,7 @@ class Services:
             flows=FlowWriter(
                 producer, catalog, registry, topics, settings.tenant_id, settings.limits
             ),
-            executions=ExecutionGateway(
+            executions=ExecutionWriter(
                 producer, catalog, topics, settings.tenant_id, settings.limits
             ),
             store=store,

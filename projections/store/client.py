@@ -101,7 +101,7 @@ class SearchStore:
     ) -> BulkResult:
         """Index documents with external versions: only a newer version replaces a doc.
 
-        Replaying events is therefore harmless; a replayed one comes back as `skipped`.
+        Writing events again is therefore harmless; a repeated one comes back as `skipped`.
         """
         full = self.full_name(index)
         result = BulkResult()

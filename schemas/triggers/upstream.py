@@ -48,7 +48,7 @@ class UpstreamExecution(BaseModel):
     outputs: dict[str, Any] = Field(default_factory=dict)
 
     @property
-    def input_id(self) -> str:
+    def message_id(self) -> str:
         return f"{self.execution_id}:{self.seq}"
 
 

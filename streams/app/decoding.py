@@ -13,7 +13,7 @@ def decode_or_log(
     event: Any, decode: Callable[[bytes], T], what: str, log: logging.Logger
 ) -> T | None:
     """The decoded record, or None after an error naming where the record sits: garbage on
-    an input topic is skipped, never allowed to stop the agent (and its partitions)."""
+    a consumed topic is skipped, never allowed to stop the agent (and its partitions)."""
     try:
         return decode(event.value)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError

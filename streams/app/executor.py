@@ -18,17 +18,17 @@ import faust
 from pydantic import BaseModel
 
 from schemas.commands import (
-    EXECUTOR_INPUT_ADAPTER,
+    EXECUTOR_MESSAGE_ADAPTER,
     CreateExecution,
-    ExecutorInput,
+    ExecutorMessage,
     ForgetExecution,
 )
 from schemas.settings import LannerSettings
 from schemas.worker import TaskRunReport
 from streams.app.codecs import RECORD_CODEC
+from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import ChangelogWrites, raw_topic
-from streams.app.input_positions import InputPositions
 from streams.app.outbox import Outbox
 from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.bounds import Bounds
@@ -58,7 +58,7 @@ class Executor:
         settings: LannerSettings,
         catalog: LiveFlowCatalog,
         registry: PluginRegistry,
-        positions: InputPositions,
+        positions: ConsumedPositions,
     ) -> None:
         self.app = app
         self.positions = positions
@@ -69,7 +69,7 @@ class Executor:
         # backstop (LANNER_LIMITS_RENDER_SECONDS), read only every thousand render steps.
         self.bounds = Bounds(settings.limits, clock=time.monotonic)
         topics = Topics(settings.full_topic_prefix)
-        self.inputs = raw_topic(app, topics.commands, topics.worker_results)
+        self.messages = raw_topic(app, topics.commands, topics.worker_results)
         self.events_topic = raw_topic(app, topics.execution_events)
         self.jobs_topic = raw_topic(app, topics.worker_jobs)
         self.commands_topic = raw_topic(app, topics.commands)
@@ -96,7 +96,7 @@ class Executor:
         self.timers = TimerIndex()
         self.health = WorkerHealth(lost_after=WORKER_LOST_AFTER)
         self._sources: dict[int, ValidatedFlow | UnrunnableFlow] = {}
-        app.agent(self.inputs, name="executor")(self._agent)
+        app.agent(self.messages, name="executor")(self._agent)
         app.timer(interval=0.25)(self._fire_timers)
         app.timer(interval=1.0)(self._check_workers)
         # mode types its handlers with mypy_extensions arguments no method can match.
@@ -108,7 +108,7 @@ class Executor:
 
     async def _apply(self, event: Any) -> None:
         message = event.message
-        inp = decode_or_log(event, EXECUTOR_INPUT_ADAPTER.validate_json, "executor input", log)
+        inp = decode_or_log(event, EXECUTOR_MESSAGE_ADAPTER.validate_json, "executor message", log)
         if inp is None:
             return
         try:
@@ -117,16 +117,16 @@ class Executor:
             # Skipping is safer than stopping the agent: a stopped agent halts every
             # execution on its partitions. Decisions themselves never raise (handle).
             log.exception(
-                "input could not be processed",
+                "message could not be processed",
                 extra={
                     "execution_id": inp.execution_id,
-                    "input": inp.input_id,
+                    "message": inp.message_id,
                     "partition": message.partition,
                     "offset": message.offset,
                 },
             )
 
-    async def _process(self, inp: ExecutorInput) -> None:
+    async def _process(self, inp: ExecutorMessage) -> None:
         if isinstance(inp, TaskRunReport) and inp.kind == "heartbeat":
             # Heartbeats feed the health loop only: no decision, no table write.
             self.health.heartbeat(inp.task_run_id, inp.attempt, inp.worker_id, _now())
@@ -148,7 +148,7 @@ class Executor:
             log.error(
                 "decision failed",
                 exc_info=result.failure,
-                extra={"execution_id": inp.execution_id, "input": inp.input_id},
+                extra={"execution_id": inp.execution_id, "message": inp.message_id},
             )
         if spent > self.settings.limits.render_seconds:
             # Everything else on this partition waited that long (issue 19 makes steps O(1)).
@@ -156,13 +156,13 @@ class Executor:
                 "slow decision",
                 extra={
                     "execution_id": inp.execution_id,
-                    "input": inp.input_id,
+                    "message": inp.message_id,
                     "seconds": round(spent, 3),
                     "events": len(result.events),
                 },
             )
         record_written = None
-        if not result.replayed:
+        if not result.redelivered:
             self.table[key] = result.record
             # The record remembers the input and the events it caused, times included:
             # the outbox sends those events only once it is on the log, so a crash cannot
@@ -173,7 +173,7 @@ class Executor:
         elif result.events:
             log.info(
                 "re-emitting the events of an input seen before",
-                extra={"execution_id": inp.execution_id, "input": inp.input_id},
+                extra={"execution_id": inp.execution_id, "message": inp.message_id},
             )
         if not result.events:
             return
@@ -213,7 +213,7 @@ class Executor:
                 "inputs dropped: their execution was never created here, or was forgotten",
                 extra={
                     "execution_id": inp.execution_id,
-                    "inputs": [early.input_id for early in record.early],
+                    "inputs": [early.message_id for early in record.early],
                 },
             )
         else:
@@ -249,7 +249,7 @@ class Executor:
         return value if isinstance(value, ExecutorRecord) else None
 
     async def _flow_for(
-        self, inp: ExecutorInput, record: ExecutorRecord | None
+        self, inp: ExecutorMessage, record: ExecutorRecord | None
     ) -> ValidatedFlow | UnrunnableFlow | None:
         state = record.execution if record else None
         if isinstance(inp, CreateExecution) and state is None:
@@ -292,7 +292,7 @@ class Executor:
         return found
 
     def _missing(
-        self, inp: ExecutorInput, tenant: str, namespace: str, flow_id: str, revision: int
+        self, inp: ExecutorMessage, tenant: str, namespace: str, flow_id: str, revision: int
     ) -> UnrunnableFlow:
         history = self.catalog.history(tenant, namespace, flow_id)
         stored = history is not None and revision in history.revisions
@@ -301,7 +301,7 @@ class Executor:
             if stored
             else f"flow {namespace}.{flow_id} revision {revision} does not exist"
         )
-        log.error(reason, extra={"execution_id": inp.execution_id, "input": inp.input_id})
+        log.error(reason, extra={"execution_id": inp.execution_id, "message": inp.message_id})
         return UnrunnableFlow(reason=reason)
 
     def _from_source(self, source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:

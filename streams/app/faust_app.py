@@ -34,7 +34,7 @@ def make_app(settings: LannerSettings, role: str) -> faust.App:
         producer_linger_ms=0,
         producer_acks=-1,
         # Offsets are committed often enough that a restart redelivers little, but not
-        # per record (a commit per record would cost a round trip per input).
+        # per record (a commit per record would cost a round trip per message).
         broker_commit_every=1000,
         broker_commit_interval=0.5,
         consumer_auto_offset_reset="earliest",

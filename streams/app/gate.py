@@ -9,9 +9,9 @@ import faust
 
 from schemas.concurrency import GateRequest, GateState
 from schemas.settings import LannerSettings
+from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import ChangelogWrites, raw_topic
-from streams.app.input_positions import InputPositions
 from streams.gate.decide import gate
 from streams.log.topics import Topics
 
@@ -19,7 +19,9 @@ log = logging.getLogger("lanner.gate")
 
 
 class Gate:
-    def __init__(self, app: faust.App, settings: LannerSettings, positions: InputPositions) -> None:
+    def __init__(
+        self, app: faust.App, settings: LannerSettings, positions: ConsumedPositions
+    ) -> None:
         self.positions = positions
         topics = Topics(settings.full_topic_prefix)
         self.requests = raw_topic(app, topics.concurrency)

@@ -1,13 +1,13 @@
-"""The executor's outputs, sent in input order once the record they follow is on the log.
+"""The executor's outputs, sent in message order once the record they follow is on the log.
 
-Each input's record must reach the broker before the events it caused (a restart would
+Each message's record must reach the broker before the events it caused (a restart would
 otherwise find events the restored table does not know). Waiting for that round trip in
-the agent held every input behind the previous one's: measured 182 one-Return executions
-per second in a burst, against 512/s before the wait. The agent now hands each input's
-record write and outputs to this outbox and goes on deciding; one sender, in input order,
-waits for each record and then sends what followed from it. The input's position moves
-only once those sends are acknowledged (`InputPositions.hold_until_sent`), so a crash at
-any point re-reads the input, which re-emits the same outputs.
+the agent held every message behind the previous one's: measured 182 one-Return executions
+per second in a burst, against 512/s before the wait. The agent now hands each message's
+record write and outputs to this outbox and goes on deciding; one sender, in message order,
+waits for each record and then sends what followed from it. The message's position moves
+only once those sends are acknowledged (`ConsumedPositions.hold_until_sent`), so a crash at
+any point re-reads the message, which re-emits the same outputs.
 """
 
 from __future__ import annotations
@@ -36,22 +36,22 @@ class Outbox:
     async def put(
         self, record_written: Awaitable[Any] | None, outputs: Sequence[Output]
     ) -> asyncio.Future[None]:
-        """Queue an input's outputs behind its record write (None: nothing to wait for);
+        """Queue a message's outputs behind its record write (None: nothing to wait for);
         the future resolves once the broker has them all, or fails with why."""
         sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         await self._queue.put((record_written, outputs, sent))
         return sent
 
     async def run(self) -> None:
-        """The sender: one input at a time, in the order the agent decided them."""
+        """The sender: one message at a time, in the order the agent decided them."""
         while True:
             record_written, outputs, sent = await self._queue.get()
             try:
                 if record_written is not None:
                     await record_written
                 acks = [await topic.send(key=key, value=value) for topic, key, value in outputs]
-            except Exception as exc:  # the input's position never moves: a restart re-reads it
-                log.exception("an input's outputs could not be sent")
+            except Exception as exc:  # the message's position never moves: a restart re-reads it
+                log.exception("a message's outputs could not be sent")
                 sent.set_exception(exc)
                 continue
             _resolve_when_all(acks, sent)

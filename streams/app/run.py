@@ -7,10 +7,10 @@ import logging
 import faust
 
 from schemas.settings import LannerSettings
+from streams.app.consumed_positions import ConsumedPositions
 from streams.app.executor import Executor
 from streams.app.faust_app import ensure_changelogs, make_app
 from streams.app.gate import Gate
-from streams.app.input_positions import InputPositions
 from streams.app.worker import Worker
 from streams.flow_catalog import LiveFlowCatalog
 from streams.log.admin import ensure_topics
@@ -27,8 +27,8 @@ def ensure_lanner_topics(settings: LannerSettings) -> None:
     after the group formed is not seen for minutes)."""
     topics = Topics(settings.full_topic_prefix)
     # The log is the record: Kafka's default retention (7 days) would silently delete the
-    # history that the views, audits and replays are rebuilt from. Only stop requests to
-    # workers are transient.
+    # history that the views, the audit and history verification are built from. Only
+    # stop requests to workers are transient.
     transient = [topics.worker_control]
     ensure_topics(
         settings.kafka_bootstrap,
@@ -55,7 +55,7 @@ def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = 
         catalog.start()
         # One tracking table for both agents of the executor app (streams/log/gaps.py).
         topics = Topics(settings.full_topic_prefix)
-        positions = InputPositions(
+        positions = ConsumedPositions(
             app,
             settings.partitions,
             {topics.commands, topics.worker_results, topics.concurrency},
@@ -64,7 +64,7 @@ def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = 
         Gate(app, settings, positions)
     if "worker" in roles:
         jobs = {Topics(settings.full_topic_prefix).worker_jobs}
-        positions = InputPositions(app, settings.partitions, jobs, durable=False)
+        positions = ConsumedPositions(app, settings.partitions, jobs, durable=False)
         Worker(app, settings, registry, positions)
     return app
 

@@ -1,8 +1,8 @@
-"""Which input positions may be written: those whose inputs' outputs the broker has.
+"""Which consumed positions may be written: those whose messages' outputs the broker has.
 
 An agent's outputs go through Faust's producer in the background; the position after an
-input becomes durable only once every record that input sent is acknowledged, and never
-past an earlier input still waiting for its own. (streams/app/input_positions.py says
+message becomes durable only once every record that message sent is acknowledged, and never
+past an earlier message still waiting for its own. (streams/app/consumed_positions.py says
 what was measured without this.)
 """
 
@@ -14,12 +14,12 @@ from typing import Any
 
 
 class OutputLost(RuntimeError):
-    """An input's output never reached the broker: its position must never be written."""
+    """A message's output never reached the broker: its position must never be written."""
 
 
 class PositionsAwaitingSends:
     def __init__(self) -> None:
-        # per partition key: (position after the input, the input's sends), in input order
+        # per partition key: (position after the message, the message's sends), in message order
         self._waiting: dict[str, deque[tuple[int, list[asyncio.Future[Any]]]]] = {}
 
     def add(self, key: str, position: int, sends: list[asyncio.Future[Any]]) -> None:
@@ -32,7 +32,7 @@ class PositionsAwaitingSends:
         return sum(len(waiting) for waiting in self._waiting.values())
 
     def ready(self) -> dict[str, int]:
-        """Per partition, the newest position whose inputs' sends have all arrived (each
+        """Per partition, the newest position whose messages' sends have all arrived (each
         is handed out once). Raises OutputLost when a send failed."""
         ready: dict[str, int] = {}
         for key, waiting in self._waiting.items():

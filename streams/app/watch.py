@@ -84,7 +84,7 @@ class WorkerHealth:
                 self.running[event.task_run_id] = _Beat(
                     event.execution_id, event.attempt, event.worker_id, now
                 )
-        # Only this execution's runs: scanning every tracked attempt on each input would
+        # Only this execution's runs: scanning every tracked attempt on each message would
         # put O(running task runs) on the executor's hot path.
         for run_id in [r for r in state.task_runs if r in self.running]:
             run = state.task_runs.get(run_id)

@@ -24,13 +24,14 @@ from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
 from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
+from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
-from streams.app.input_positions import InputPositions
 from streams.app.views_port import SearchViews
 from streams.app.worker_control import listen_for_stops
 from streams.app.working_directory import run_working_directory
 from streams.core.bounds import Bounds
+from streams.deferred_lookups import DeferredError
 from streams.log.topics import Topics
 from streams.plugins.base import (
     InlineLog,
@@ -42,7 +43,7 @@ from streams.plugins.base import (
 )
 from streams.plugins.core.working_directory import WorkingDirectory
 from streams.plugins.registry import PluginRegistry
-from streams.secrets import DeferredError, WorkerEdges
+from streams.worker_edges import WorkerEdges
 
 log = logging.getLogger("lanner.worker")
 
@@ -61,7 +62,7 @@ class Worker:
         app: faust.App,
         settings: LannerSettings,
         registry: PluginRegistry,
-        positions: InputPositions,
+        positions: ConsumedPositions,
     ) -> None:
         self.app = app
         self.positions = positions
@@ -71,7 +72,7 @@ class Worker:
         self.jobs = raw_topic(app, topics.worker_jobs)
         self.results = raw_topic(app, topics.worker_results)
         self.logs = raw_topic(app, topics.logs)
-        # Secrets, masking, storage, KV and deferred lookups (streams/secrets.py).
+        # Secrets, masking, storage, KV and deferred lookups (streams/worker_edges.py).
         self.edges = WorkerEdges(
             os.environ,
             settings.data_dir,

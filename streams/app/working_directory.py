@@ -29,6 +29,7 @@ from streams.core.deferred import defer_lookups
 from streams.core.expressions import ExpressionError, render, render_bool
 from streams.core.expressions.values import templated_text
 from streams.core.working_directory import child_run_id
+from streams.deferred_lookups import DeferredError
 from streams.plugins.base import InlineLog, InlineTask, Outcome, WorkerContext, WorkerTask
 from streams.plugins.core.working_directory import (
     WorkingDirectory,
@@ -37,7 +38,6 @@ from streams.plugins.core.working_directory import (
     before,
 )
 from streams.plugins.scripts.files import FilesError
-from streams.secrets import DeferredError
 from streams.storage import StorageError
 
 if TYPE_CHECKING:

@@ -1,10 +1,10 @@
-"""What one decision may do (issue 16): the flow author's limits, handed in as values.
+"""What one decision may do: the flow author's limits, handed in as values.
 
 `Bounds` carries schemas.settings.Limits into the pure core (the executor builds it from
-LannerSettings.limits; tests and the replayer use the defaults). The only impure part is
+LannerSettings.limits; tests and history verification use the defaults). The only impure part is
 the optional clock of the render backstop: the executor's edge passes its monotonic
 clock, so that a render running past LANNER_LIMITS_RENDER_SECONDS stops; the pure
-callers (replay, tests) pass none and rely on the deterministic step budget alone.
+callers (history verification, tests) pass none and rely on the deterministic step budget alone.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from streams.core.labels import labels_view
 # The executor holds no secrets, KV data or file contents, yet renders task properties.
 # Unless the caller passes them in, `secret()`, `kv()` and `read()` render to a marker
 # "\x00lanner-deferred:<kind>:<json argument>\x00" that the worker resolves just before
-# the task runs (streams/secrets.py), so secret values never travel in events. Pure: the
+# the task runs (streams/deferred_lookups.py), so secret values never travel in events. Pure: the
 # marker is a function of the call only. Data that could come from outside (inputs,
 # trigger, labels) is defanged, so a caller cannot smuggle a marker in; worker outputs are
 # defanged by the worker before they are reported.

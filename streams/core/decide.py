@@ -19,7 +19,7 @@ from schemas.commands import (
     AdmitExecution,
     ChangeTaskRunState,
     CreateExecution,
-    ExecutorInput,
+    ExecutorMessage,
     ForgetExecution,
     KillExecution,
     RefuseExecution,
@@ -43,7 +43,7 @@ from schemas.worker import TaskRunReport
 from streams.core.bounds import DEFAULT_BOUNDS, Bounds
 from streams.core.emitter import Emitter
 from streams.core.flow_catalog_port import EmptyCatalog, FlowCatalog
-from streams.core.inputs import (
+from streams.core.messages import (
     create_execution,
     on_change_state,
     on_kill,
@@ -65,7 +65,7 @@ __all__ = ["EmptyCatalog", "FlowCatalog", "decide"]
 def decide(
     flow: ValidatedFlow | UnrunnableFlow | None,
     state: Execution | None,
-    inp: ExecutorInput,
+    inp: ExecutorMessage,
     catalog: FlowCatalog,
     *,
     bounds: Bounds = DEFAULT_BOUNDS,

@@ -4,11 +4,11 @@ Pure: looks at task properties and templates only.
 
 - `needs_worker`: an inline task whose rendered properties hold a deferred marker runs on
   a worker (which resolves and masks), not in the executor.
-- `defer_lookups` (issue 16): a template that acts on what secret(), kv() or read()
+- `defer_lookups`: a template that acts on what secret(), kv() or read()
   return is not rendered here at all. Rendering it with placeholders would let filters act
   on the placeholder (`{{ secret('X') | upper }}` gave the marker in capitals), so the
   whole template travels to the worker as a `render` marker with the variables it reads,
-  and the worker renders it with the real values (streams/secrets.py) and masks the whole
+  and the worker renders it with the real values (streams/deferred_lookups.py) and masks the whole
   result. A lookup only printed as is (`Bearer {{ secret('X') }}`) keeps the placeholder.
 """
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from schemas.commands import (
     CreateExecution,
-    ExecutorInput,
+    ExecutorMessage,
 )
 from schemas.events import (
     TASK_RUN_END_STATES,
@@ -19,10 +19,8 @@ from schemas.states import State
 from schemas.worker import TaskRunReport
 from streams.core.evolve import evolve
 
-# Properties every task has; they steer the executor and are never rendered as inputs.
 
-
-def actor_of(inp: ExecutorInput) -> str:
+def actor_of(inp: ExecutorMessage) -> str:
     if isinstance(inp, TaskRunReport):
         return f"worker:{inp.worker_id}"
     return inp.actor
@@ -31,27 +29,27 @@ def actor_of(inp: ExecutorInput) -> str:
 class Emitter:
     """Stamps events with seq, time and causality, and folds each one as it is emitted.
 
-    `now` is the decision time: when the executor took the input up (its edge reads the
-    clock once per input, and a replay reads it back from the first recorded event the
-    input caused). Every event of one decision carries it; the input's own `time` (when
-    the request was made, when the worker reported) stays on the input. Without `now`,
-    the input's time is used: histories recorded before decision times, and tests that
+    `now` is the decision time: when the executor took the message up (its edge reads the
+    clock once per message, and a replay reads it back from the first recorded event the
+    message caused). Every event of one decision carries it; the message's own `time` (when
+    the request was made, when the worker reported) stays on the message. Without `now`,
+    the message's time is used: histories recorded before decision times, and tests that
     drive the core with one fake clock."""
 
     def __init__(
-        self, state: Execution | None, inp: ExecutorInput, now: dt.datetime | None = None
+        self, state: Execution | None, inp: ExecutorMessage, now: dt.datetime | None = None
     ) -> None:
         self.state = state
         self.events: list[ExecutionEvent] = []
         self.time = inp.time if now is None else now
-        self.causation = inp.input_id
+        self.causation = inp.message_id
         self.actor = actor_of(inp)
         if state is not None:
             self.correlation = state.correlation_id
         elif isinstance(inp, CreateExecution):
             self.correlation = inp.correlation_id or inp.command_id
         else:
-            self.correlation = inp.input_id
+            self.correlation = inp.message_id
 
     @property
     def current(self) -> Execution:

@@ -1,6 +1,6 @@
 """evolve(state, event) -> state: the only place where an event's meaning is written down.
 
-The executor, the projections, time travel and the replayer all fold events with it,
+The executor, the projections, time travel and history verification all fold events with it,
 so they cannot disagree. It refuses a history with a gap or an illegal transition
 instead of folding it silently.
 """

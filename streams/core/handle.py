@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.commands import CreateExecution, ExecutorInput, OnFinishedBase
+from schemas.commands import CreateExecution, ExecutorMessage, OnFinishedBase
 from schemas.events import EXECUTION_END_STATES, ExecutionEvent
 from schemas.execution import Execution
 from schemas.states import State, execution_may_move
@@ -21,7 +21,7 @@ from streams.core.bounds import DEFAULT_BOUNDS, Bounds, LimitExceeded
 from streams.core.decide import FlowCatalog, decide
 from streams.core.emitter import Emitter
 from streams.core.evolve import fold
-from streams.core.inputs import create_execution
+from streams.core.messages import create_execution
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
 
 # How many recent events a record keeps for re-emission. A redelivery comes from the
@@ -30,7 +30,7 @@ from streams.core.validation import UnrunnableFlow, ValidatedFlow
 # always kept whole, however many there are.
 RECENT_EVENTS = 1024
 # How many applied inputs a record remembers. A redelivery comes from the inputs after
-# the last position written (streams/app/input_positions.py: written as soon as an
+# the last position written (streams/app/consumed_positions.py: written as soon as an
 # input's sends are acknowledged), a window of a few hundred inputs at most; an input
 # older than that and delivered again is late, and decisions ignore late inputs (a
 # report for an attempt no longer current, a command for a state that has moved on).
@@ -55,7 +55,7 @@ class ExecutorRecord(BaseModel):
     # Inputs that arrived before their execution was created, applied right after it,
     # and when the first of them was parked (the record is forgotten some time after,
     # if the creation never comes: streams/core/forget.py).
-    early: tuple[ExecutorInput, ...] = ()
+    early: tuple[ExecutorMessage, ...] = ()
     parked_at: dt.datetime | None = None
 
 
@@ -63,7 +63,7 @@ class ExecutorRecord(BaseModel):
 class Handled:
     record: ExecutorRecord
     events: list[ExecutionEvent]
-    replayed: bool
+    redelivered: bool
     # A decision that raised (a bug, not a limit): the events fail the execution with its
     # reason; the exception is handed to the caller's edge, which logs it.
     failure: Exception | None = None
@@ -72,7 +72,7 @@ class Handled:
 def handle(
     record: ExecutorRecord | None,
     flow: ValidatedFlow | UnrunnableFlow | None,
-    inp: ExecutorInput,
+    inp: ExecutorMessage,
     catalog: FlowCatalog,
     *,
     bounds: Bounds = DEFAULT_BOUNDS,
@@ -83,18 +83,18 @@ def handle(
     as they were, times included; the inputs parked until their execution's creation are
     decided with the creation, at its time."""
     record = taken_up(record, inp) or ExecutorRecord()
-    seen = record.applied.get(inp.input_id)
+    seen = record.applied.get(inp.message_id)
     if seen is not None:
         first, last = seen
         again = [e for e in record.recent if first <= e.seq <= last]
-        return Handled(record, again, replayed=True)
+        return Handled(record, again, redelivered=True)
     if record.execution is None and not isinstance(inp, CreateExecution):
         # Commands and worker results travel on different topics: after a restart the
         # executor may read a worker's report before the command that created its
         # execution. Dropping it would leave the execution waiting forever for a job the
         # worker will not run again; it waits here, durably, until the creation.
         if inp in record.early or len(record.early) >= MAX_EARLY_INPUTS:
-            return Handled(record, [], replayed=True)
+            return Handled(record, [], redelivered=True)
         parked_at = record.parked_at or now or inp.time
         parked = record.model_copy(update={"early": (*record.early, inp), "parked_at": parked_at})
         return Handled(parked, [], False)
@@ -111,12 +111,12 @@ def handle(
     if events:
         # A redelivered creation must re-emit all that its first delivery emitted: the
         # waiting inputs' offsets were committed when they were parked.
-        applied = _remember(current.applied, inp.input_id, (events[0].seq, events[-1].seq))
+        applied = _remember(current.applied, inp.message_id, (events[0].seq, events[-1].seq))
         current = current.model_copy(update={"applied": applied})
-    return Handled(current, events, replayed=False, failure=failure)
+    return Handled(current, events, redelivered=False, failure=failure)
 
 
-def taken_up(record: ExecutorRecord | None, inp: ExecutorInput) -> ExecutorRecord | None:
+def taken_up(record: ExecutorRecord | None, inp: ExecutorMessage) -> ExecutorRecord | None:
     """The record an input applies to. An operator's command for a finished execution
     the executor has forgotten (streams/core/forget.py) carries it as its sender's view
     held it; inputs parked meanwhile were late ones for it, which a finished execution
@@ -130,7 +130,7 @@ def taken_up(record: ExecutorRecord | None, inp: ExecutorInput) -> ExecutorRecor
 def _apply(
     record: ExecutorRecord,
     flow: ValidatedFlow | UnrunnableFlow | None,
-    inp: ExecutorInput,
+    inp: ExecutorMessage,
     catalog: FlowCatalog,
     bounds: Bounds,
     now: dt.datetime | None,
@@ -153,17 +153,17 @@ def _apply(
         new_state = fold(events, state) if events else state
     span = (events[0].seq, events[-1].seq) if events else (0, -1)
     recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
-    applied = _remember(record.applied, inp.input_id, span)
+    applied = _remember(record.applied, inp.message_id, span)
     return Handled(
         record.model_copy(update={"execution": new_state, "applied": applied, "recent": recent}),
         events,
-        replayed=False,
+        redelivered=False,
         failure=failure,
     )
 
 
 def _fail_execution(
-    state: Execution | None, inp: ExecutorInput, error: str, now: dt.datetime | None
+    state: Execution | None, inp: ExecutorMessage, error: str, now: dt.datetime | None
 ) -> list[ExecutionEvent]:
     """The events that end an execution whose decision failed: FAILED where that move is
     legal (KILLED from PAUSED or KILLING). An execution whose creation itself failed is

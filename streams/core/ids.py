@@ -1,4 +1,4 @@
-"""Deterministic ids: the same inputs give the same ids, so a replay reproduces them."""
+"""Deterministic ids: the same inputs give the same ids, so a re-decided history has them."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Retry policies (Kestra's `retry`): when the next attempt is due, as pure arithmetic.
 
 The `random` policy must not use a random number generator here (the core is pure):
-its jitter is derived from the task run id and attempt, so a replay computes the same
+its jitter is derived from the task run id and attempt, so history verification computes the same
 time.
 """
 

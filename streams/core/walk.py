@@ -31,8 +31,8 @@ from streams.core.expressions import Budget, ExpressionError, render, render_boo
 from streams.core.flow_catalog_port import FlowCatalog
 from streams.core.flowable_view import WalkView
 from streams.core.ids import derive_id
-from streams.core.inputs import end_or_retry
 from streams.core.jobs import worker_job
+from streams.core.messages import end_or_retry
 from streams.core.rendering import rendered
 from streams.core.validation import ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineLog, InlineTask, Outcome, Task

@@ -34,8 +34,8 @@ from schemas.states import State, task_run_may_move, worst
 from schemas.worker import TaskRunReport
 from streams.core.context import _values_path, render_context
 from streams.core.emitter import Emitter
-from streams.core.inputs import end_or_retry
 from streams.core.jobs import worker_job
+from streams.core.messages import end_or_retry
 from streams.core.validation import ValidatedFlow
 from streams.plugins.base import FlowableTask
 from streams.plugins.core.working_directory import WorkingDirectory, child_run_id

@@ -15,7 +15,7 @@ at a partition's tail shows no later record and is found from the high watermark
 A hole is never given up on while its records are on the log: after MAX_SEEKS seeks the
 caller asks the broker where the partition's log starts, and only records before that
 start (retention, a truncated topic) are accepted as lost. Giving up after a fixed number
-of seeks lost 69 executions' inputs in a CI run on a loaded machine (the executor was
+of seeks lost 69 executions' messages in a CI run on a loaded machine (the executor was
 SIGKILLed in a burst, and its restart's recovery outlasted the seeks).
 
 This module is the pure part: no clock (time comes in), no I/O.

@@ -1,4 +1,4 @@
-"""Read topics without a consumer group: replays (read_all) and live followers (tail).
+"""Read topics without a consumer group: whole reads (read_all) and live followers (tail).
 
 Both use `assign()`, never `subscribe()`: no group join, no rebalance delay, no offset
 commits, so reading can never disturb the Faust apps' own consumer groups.

@@ -155,7 +155,7 @@ def record_id(logical: str, value: Any) -> str:
     if logical == "commands":
         return f"command:{COMMAND_ADAPTER.validate_python(value).command_id}"
     if logical == "worker-results":
-        return TaskRunReport.model_validate(value).input_id
+        return TaskRunReport.model_validate(value).message_id
     if logical == "logs":
         return f"log:{LogLine.model_validate(value).log_id}"
     raise ValueError(f"unknown topic {logical!r}")

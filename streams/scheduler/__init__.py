@@ -16,11 +16,11 @@ from schemas.settings import LannerSettings
 
 if TYPE_CHECKING:
     from streams.flow_catalog import FlowSources
-    from streams.gateway.executions import ExecutionGateway
     from streams.log.producer import LogProducer
     from streams.log.topics import Topics
     from streams.triggers.kafka_manager import KafkaTriggerManager
     from streams.triggers.view import LiveTriggerStates
+    from streams.writers.executions import ExecutionWriter
 
 log = logging.getLogger("lanner.scheduler")
 
@@ -42,7 +42,6 @@ def run_scheduler(settings: LannerSettings) -> None:
     from streams.app.faust_app import ensure_changelogs, make_app
     from streams.app.run import ensure_lanner_topics
     from streams.flow_catalog import LiveFlowCatalog
-    from streams.gateway.executions import ExecutionGateway
     from streams.log.producer import LogProducer
     from streams.log.topics import Topics
     from streams.plugins.registry import PluginRegistry
@@ -50,6 +49,7 @@ def run_scheduler(settings: LannerSettings) -> None:
     from streams.triggers.flow_agent import install_flow_triggers
     from streams.triggers.http_poller import HttpTriggerPoller
     from streams.triggers.view import LiveTriggerStates
+    from streams.writers.executions import ExecutionWriter
 
     ensure_lanner_topics(settings)
     topics = Topics(settings.full_topic_prefix)
@@ -57,13 +57,15 @@ def run_scheduler(settings: LannerSettings) -> None:
         settings.kafka_bootstrap, topics, PluginRegistry.discover(), settings.limits
     ).start()
     producer = LogProducer(settings.kafka_bootstrap, client_id="lanner-scheduler")
-    gateway = ExecutionGateway(producer, catalog, topics, settings.tenant_id, settings.limits)
+    execution_writer = ExecutionWriter(
+        producer, catalog, topics, settings.tenant_id, settings.limits
+    )
     # Every trigger's state (last fires, disabled, backfills), followed live: an
     # operator's TriggerDisabled reaches the next tick.
     states = LiveTriggerStates(settings.kafka_bootstrap, topics).start()
-    scheduler = Scheduler(settings.tenant_id, catalog, gateway, producer, topics, states)
+    scheduler = Scheduler(settings.tenant_id, catalog, execution_writer, producer, topics, states)
     app = make_app(settings, "scheduler")
-    install_flow_triggers(app, settings, catalog, gateway, states)
+    install_flow_triggers(app, settings, catalog, execution_writer, states)
 
     async def fire_due() -> None:
         # On the first tick as leader (not at start: the previous leader may have fired
@@ -88,13 +90,15 @@ def run_scheduler(settings: LannerSettings) -> None:
 
     # Kafka trigger listeners run in every scheduler process, not only the leader: their
     # consumer groups spread each trigger's partitions over the processes.
-    kafka_triggers = start_kafka_triggers(settings, catalog, states, producer, gateway, topics)
+    kafka_triggers = start_kafka_triggers(
+        settings, catalog, states, producer, execution_writer, topics
+    )
     # HTTP triggers poll from the leader only, on threads of their own (never the ticks').
     http_triggers = HttpTriggerPoller(
         settings.tenant_id,
         catalog,
         states,
-        gateway,
+        execution_writer,
         producer,
         topics,
         active=lambda: app.is_leader() and states.ready(30.0),
@@ -114,16 +118,16 @@ def start_kafka_triggers(
     catalog: FlowSources,
     states: LiveTriggerStates,
     producer: LogProducer,
-    gateway: ExecutionGateway,
+    execution_writer: ExecutionWriter,
     topics: Topics,
 ) -> KafkaTriggerManager:
     from streams.storage import storage_from_env
-    from streams.triggers.kafka_listener import ListenerPorts
     from streams.triggers.kafka_manager import KafkaTriggerManager
+    from streams.triggers.kafka_target import ListenerPorts
 
     ports = ListenerPorts(
         producer=producer,
-        gateway=gateway,
+        execution_writer=execution_writer,
         topics=topics,
         trigger_state=states.get,
         catch_up_states=states.catch_up,

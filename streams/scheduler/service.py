@@ -30,12 +30,12 @@ from schemas.triggers import (
 )
 from streams.core.ids import derive_id
 from streams.flow_catalog import FlowSources
-from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.scheduler.cron import backfill_slots, due, next_fire
 from streams.triggers.specs import TriggerSpecs
 from streams.triggers.view import TriggerStates
+from streams.writers.executions import REFUSED, ExecutionWriter
 
 log = logging.getLogger("lanner.scheduler")
 
@@ -55,7 +55,7 @@ class Scheduler:
         self,
         tenant: str,
         catalog: FlowSources,
-        gateway: ExecutionGateway,
+        execution_writer: ExecutionWriter,
         producer: LogProducer,
         topics: Topics,
         states: TriggerStates,
@@ -66,7 +66,7 @@ class Scheduler:
     ) -> None:
         self.tenant = tenant
         self.catalog = catalog
-        self.gateway = gateway
+        self.execution_writer = execution_writer
         self.producer = producer
         self.topics = topics
         self.states = states
@@ -213,7 +213,7 @@ class Scheduler:
         }
         event: TriggerFired | TriggerFailed
         try:
-            self.gateway.create(
+            self.execution_writer.create(
                 namespace,
                 flow_id,
                 inputs,

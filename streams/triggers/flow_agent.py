@@ -13,7 +13,7 @@ changelog-backed table on the same partitions, and at every state change:
 - writes TriggerDisabled when an execution started by a trigger ends in one of that
   trigger's `stopAfter` states.
 
-Both agents read through InputPositions (tracking records: Faust can skip records after a
+Both agents read through ConsumedPositions (tracking records: Faust can skip records after a
 restart, streams/log/gaps.py). A fire is requested *before* the join state that it
 consumed is stored, so a crash in between fires again with the same derived id (a no-op
 for the executor) instead of losing it.
@@ -52,12 +52,11 @@ from schemas.triggers import (
     trigger_key,
 )
 from schemas.triggers.upstream import ConditionsMet, ExecutionFacts, JoinState, UpstreamExecution
+from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
-from streams.app.input_positions import InputPositions
 from streams.core.ids import derive_id
 from streams.flow_catalog import LiveFlowCatalog
-from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.topics import Topics
 from streams.triggers.flow_index import FlowTriggerIndex, Target
 from streams.triggers.flow_join import join
@@ -69,6 +68,7 @@ from streams.triggers.flow_match import (
     trigger_variables,
 )
 from streams.triggers.view import LiveTriggerStates
+from streams.writers.executions import REFUSED, ExecutionWriter
 
 log = logging.getLogger("lanner.flow_triggers")
 
@@ -101,14 +101,14 @@ class FlowTriggers:
         app: faust.App,
         settings: LannerSettings,
         catalog: LiveFlowCatalog,
-        gateway: ExecutionGateway,
+        execution_writer: ExecutionWriter,
         states: LiveTriggerStates,
-        positions: InputPositions,
+        positions: ConsumedPositions,
     ) -> None:
         self.tenant = settings.tenant_id
         self.catalog = catalog
         self.index = FlowTriggerIndex(catalog)
-        self.gateway = gateway
+        self.execution_writer = execution_writer
         self.states = states
         self.positions = positions
         topics = Topics(settings.full_topic_prefix)
@@ -310,7 +310,7 @@ class FlowTriggers:
         try:
             inputs = render_inputs(trigger, upstream)
             await asyncio.to_thread(
-                self.gateway.create,
+                self.execution_writer.create,
                 target.namespace,
                 target.flow_id,
                 inputs,
@@ -377,12 +377,12 @@ def install_flow_triggers(
     app: faust.App,
     settings: LannerSettings,
     catalog: LiveFlowCatalog,
-    gateway: ExecutionGateway,
+    execution_writer: ExecutionWriter,
     states: LiveTriggerStates,
 ) -> FlowTriggers:
     """Add the Flow trigger agents (and their tracking records) to the scheduler's app."""
     topics = Topics(settings.full_topic_prefix)
-    positions = InputPositions(
+    positions = ConsumedPositions(
         app, settings.partitions, {topics.execution_events, topics.flow_trigger_conditions}
     )
-    return FlowTriggers(app, settings, catalog, gateway, states, positions)
+    return FlowTriggers(app, settings, catalog, execution_writer, states, positions)

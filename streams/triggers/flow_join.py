@@ -1,7 +1,7 @@
 """The join of a Flow trigger's preconditions over time windows. Pure functions.
 
 Times are the upstream events' times (when the upstream execution changed state), never
-the clock of the process deciding, so a replay, a restart or a slow consumer decides the
+the clock of the process deciding, so a redelivery, a restart or a slow consumer decides the
 same. Windows (Kestra's TimeWindow, UTC):
 
 - DURATION_WINDOW (default `window: P1D`): fixed windows. Shorter than a day, they are cut
@@ -104,9 +104,9 @@ def join(
         # A new revision of the downstream flow may name other preconditions: start over.
         state = JoinState(flow_revision=met.flow_revision, seen=state.seen if state else ())
     upstream = met.upstream
-    if upstream.input_id in state.seen:
+    if upstream.message_id in state.seen:
         return state, None
-    seen = (*state.seen, upstream.input_id)[-SEEN_LIMIT:]
+    seen = (*state.seen, upstream.message_id)[-SEEN_LIMIT:]
     current = upstream.time
     window = pre.timeWindow
     if window.type != "SLIDING_WINDOW" and window_of(window, current) is None:

@@ -30,12 +30,12 @@ from schemas.triggers.http import MODELS, HttpTrigger
 from streams.core.expressions import ExpressionError
 from streams.core.ids import derive_id
 from streams.flow_catalog import FlowSources
-from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.triggers import http_poll
 from streams.triggers.specs import RunningTrigger, TriggerSpecs
 from streams.triggers.view import TriggerStates
+from streams.writers.executions import REFUSED, ExecutionWriter
 
 log = logging.getLogger("lanner.triggers.http")
 
@@ -59,7 +59,7 @@ class HttpTriggerPoller:
         tenant: str,
         catalog: FlowSources,
         states: TriggerStates,
-        gateway: ExecutionGateway,
+        execution_writer: ExecutionWriter,
         producer: LogProducer,
         topics: Topics,
         *,
@@ -69,7 +69,7 @@ class HttpTriggerPoller:
         self.tenant = tenant
         self.catalog = catalog
         self.states = states
-        self.gateway = gateway
+        self.execution_writer = execution_writer
         self.producer = producer
         self.topics = topics
         self.active = active
@@ -157,7 +157,7 @@ class HttpTriggerPoller:
                 self._recovered(key, namespace, flow_id, trigger.id)
                 return
             execution_id = derive_id(self.tenant, namespace, flow_id, trigger.id, slot.isoformat())
-            self.gateway.create(
+            self.execution_writer.create(
                 namespace,
                 flow_id,
                 dict(trigger.inputs),

@@ -18,8 +18,9 @@ from schemas.inputs import parse_duration
 from schemas.triggers import BatchClosed, TriggerState
 from schemas.triggers.kafka import KafkaBatchTrigger
 from streams.storage.uris import execution_prefix
-from streams.triggers.kafka_listener import KafkaListener, ListenerPorts, ListenerTarget
+from streams.triggers.kafka_listener import KafkaListener
 from streams.triggers.kafka_records import RawRecord
+from streams.triggers.kafka_target import ListenerPorts, ListenerTarget
 
 
 class BatchListener(KafkaListener):
@@ -96,16 +97,16 @@ class BatchListener(KafkaListener):
             ranges[record.position] = (min(first, record.offset), record.offset + 1)
             if not self.keep(record):
                 continue
-            variables = self.decode(record)
+            variables = self.requests.decode(record)
             if variables is not None:
                 lines.append(json.dumps(variables, separators=(",", ":")))
         ends = {position: end for position, (_, end) in ranges.items()}
         if not lines:  # every record filtered out or dead-lettered: nothing to run
-            self.write_pending([])
+            self.requests.write_pending([])
             self.commit(ends)
             return
         spans = ",".join(f"{p}:{a}-{b}" for p, (a, b) in sorted(ranges.items()))
-        execution_id = self.execution_id("batch", spans)
+        execution_id = self.requests.execution_id("batch", spans)
         uri = (
             execution_prefix(
                 self.target.tenant, self.target.namespace, self.target.flow_id, execution_id
@@ -113,10 +114,10 @@ class BatchListener(KafkaListener):
             + f"trigger/{self.trigger.id}.jsonl"
         )
         variables = {"uri": uri, "messagesCount": len(lines)}
-        if self.command_for(None, execution_id, variables) is None:
+        if self.requests.command_for(None, execution_id, variables) is None:
             # The flow takes no execution now: read the batch again at the next interval.
             self._seek_back(self._active_consumer(), records)
-            self.pending.clear()
+            self.requests.pending.clear()
             return
         self.ports.storage.put_bytes(uri, ("\n".join(lines) + "\n").encode())
         batch = BatchClosed(
@@ -126,16 +127,16 @@ class BatchListener(KafkaListener):
             count=len(lines),
             ranges=ranges,
         )
-        self.write_pending([])  # dead letters of this batch, before it is recorded
+        self.requests.write_pending([])  # dead letters of this batch, before it is recorded
         self.report.emit(batch, wait=True)
         self._request(batch)
         self.commit(ends)
 
     def _request(self, batch: BatchClosed) -> None:
-        command = self.command_for(
+        command = self.requests.command_for(
             None, batch.execution_id, {"uri": batch.uri, "messagesCount": batch.count}
         )
-        self.write_pending([command] if command is not None else [])
+        self.requests.write_pending([command] if command is not None else [])
 
     def recover_batches(self, state: TriggerState | None, partitions: list[TopicPartition]) -> None:
         if state is None:

@@ -19,12 +19,9 @@ one owner per partition at a time.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import (
@@ -33,28 +30,15 @@ from confluent_kafka import (
     KafkaError,
     KafkaException,
     Message,
-    Producer,
     TopicPartition,
 )
 
-from schemas.commands import CreateExecution
-from schemas.triggers import TriggerState, trigger_key
-from schemas.triggers.kafka import KafkaTriggerBase
-from streams.core.ids import derive_id
-from streams.gateway.executions import REFUSED, ExecutionGateway
+from schemas.triggers import TriggerState
 from streams.log.client_logging import kafka_logging
-from streams.log.producer import MAX_RECORD_BYTES, LogProducer
-from streams.log.topics import Topics
-from streams.storage.base import Storage
-from streams.triggers.kafka_records import (
-    RawRecord,
-    Undeserializable,
-    client_config,
-    dead_letter,
-    matches_headers,
-    message,
-)
+from streams.triggers.kafka_records import RawRecord, client_config, matches_headers
 from streams.triggers.kafka_report import ListenerReport
+from streams.triggers.kafka_requests import ListenerRequests
+from streams.triggers.kafka_target import ListenerPorts, ListenerTarget
 
 log = logging.getLogger("lanner.triggers.kafka")
 
@@ -73,46 +57,6 @@ _UNREACHABLE = {
 _DRAIN = 500
 
 
-@dataclass(frozen=True)
-class ListenerTarget:
-    """Which trigger of which flow; `fingerprint` changes when the listener must restart."""
-
-    tenant: str
-    namespace: str
-    flow_id: str
-    trigger: KafkaTriggerBase
-    fingerprint: str
-
-    @property
-    def key(self) -> str:
-        return trigger_key(self.tenant, self.namespace, self.flow_id, self.trigger.id)
-
-    @property
-    def group_id(self) -> str:
-        return self.trigger.groupId or f"lanner-{self.key.replace('/', '.')}"
-
-    @property
-    def log_context(self) -> dict[str, Any]:
-        return {
-            "trigger": self.key,
-            "flow": f"{self.namespace}.{self.flow_id}",
-            "trigger_type": self.trigger.type,
-        }
-
-
-@dataclass(frozen=True)
-class ListenerPorts:
-    """What a listener writes to and reads from on Lanner's side."""
-
-    producer: LogProducer
-    gateway: ExecutionGateway
-    topics: Topics
-    trigger_state: Callable[[str], TriggerState | None]
-    catch_up_states: Callable[[], bool]
-    # Internal storage, for batch files.
-    storage: Storage
-
-
 class KafkaListener:
     """The shared machinery; `RealtimeListener` and `BatchListener` say what a poll makes."""
 
@@ -125,13 +69,11 @@ class KafkaListener:
             target=self._run, name=f"kafka-trigger:{target.key}", daemon=True
         )
         self._consumer: Consumer | None = None
-        self._cluster_id = ""
         self._last_probe = 0.0
         # Progress, errors and batches, as trigger-events.
         self.report = ListenerReport(target, ports)
-        self._external_dlq: Producer | None = None
-        # Records for Lanner's log that must be durable before the next commit.
-        self.pending: list[tuple[str, str, bytes]] = []
+        # CreateExecutions and dead letters, durable before each commit.
+        self.requests = ListenerRequests(target, ports, self.report)
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -162,7 +104,7 @@ class KafkaListener:
     def _consume_until_stopped(self) -> None:
         consumer = Consumer(self._consumer_config())
         self._consumer = consumer
-        self._cluster_id = self._find_cluster_id(consumer)
+        self.requests.cluster_id = self._find_cluster_id(consumer)
         subscription = self.trigger.topics or [self._pattern()]
         consumer.subscribe(subscription, on_assign=self._on_assign, on_revoke=self._on_revoke)
         while not self._stop.is_set():
@@ -334,104 +276,10 @@ class KafkaListener:
         except KafkaException as exc:  # a partition revoked meanwhile: the next owner re-reads
             log.debug("commit refused", extra={**self.target.log_context, "error": str(exc)})
 
-    # --- making executions ------------------------------------------------------------
-
-    def execution_id(self, *parts: str | int) -> str:
-        return derive_id(
-            self.target.tenant,
-            self.target.namespace,
-            self.target.flow_id,
-            self.trigger.id,
-            self._cluster_id,
-            *parts,
-        )
-
-    def prepare(self, execution_id: str, trigger_vars: dict[str, Any]) -> CreateExecution:
-        return self.ports.gateway.prepare_create(
-            self.target.namespace,
-            self.target.flow_id,
-            {},
-            actor=f"trigger:{self.trigger.id}",
-            labels=self.trigger.labels,
-            trigger={"id": self.trigger.id, "type": self.trigger.type, **trigger_vars},
-            execution_id=execution_id,
-        )
-
-    def encode(self, command: CreateExecution) -> tuple[str, str, bytes] | None:
-        value = command.model_dump_json().encode()
-        if len(value) > MAX_RECORD_BYTES:
-            return None
-        return self.ports.topics.commands, command.execution_id, value
-
-    def decode(self, record: RawRecord) -> dict[str, Any] | None:
-        """Kestra's Message for the record, or None when it was dead-lettered."""
-        try:
-            return message(record, self.trigger.keyDeserializer, self.trigger.valueDeserializer)
-        except Undeserializable as exc:
-            self.dead_letter(record, str(exc))
-            return None
-
     def keep(self, record: RawRecord) -> bool:
         return self._wanted(record.partition) and matches_headers(
             record, self.trigger.headerFilters
         )
-
-    def dead_letter(self, record: RawRecord, reason: str) -> None:
-        log.warning(
-            "kafka record skipped to the dead-letter topic",
-            extra={
-                **self.target.log_context,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "reason": reason,
-            },
-        )
-        body = json.dumps(dead_letter(self.target.key, record, reason)).encode()
-        # Written with the poll's own records, before its offsets are committed.
-        self.pending.append((self.ports.topics.trigger_dead_letters, self.target.key, body))
-        self.report.count(dead_lettered=1)
-        on_error = self.trigger.onSerdeError
-        if on_error is not None and on_error.type == "DLQ" and on_error.topic:
-            self._external_dead_letter(on_error.topic, record)
-
-    def _external_dead_letter(self, topic: str, record: RawRecord) -> None:
-        if self._external_dlq is None:
-            self._external_dlq = Producer(
-                {**client_config(self.trigger.properties), **kafka_logging()}
-            )
-        self._external_dlq.produce(
-            topic, key=record.key, value=record.value, headers=list(record.headers)
-        )
-        self._external_dlq.poll(0)
-
-    def write_pending(self, records: list[tuple[str, str, bytes]]) -> None:
-        """Write `records` and every pending dead letter; return once all are durable."""
-        batch, self.pending = [*self.pending, *records], []
-        if batch:
-            self.ports.producer.send_all_and_wait(batch)
-        if self._external_dlq is not None:
-            self._external_dlq.flush(30)
-        self.report.count(
-            accepted=sum(1 for topic, _, _ in records if topic == self.ports.topics.commands)
-        )
-
-    def command_for(
-        self, record: RawRecord | None, execution_id: str, trigger_vars: dict[str, Any]
-    ) -> tuple[str, str, bytes] | None:
-        """The CreateExecution record to write, or None when the request cannot be made
-        (the flow refuses it, or it is too large for the log): then the record goes to
-        the dead-letter topic with the reason, and the trigger shows the error."""
-        try:
-            encoded = self.encode(self.prepare(execution_id, trigger_vars))
-            reason = None if encoded else f"the execution request is over {MAX_RECORD_BYTES} bytes"
-        except REFUSED as exc:
-            encoded, reason = None, str(exc)
-        if reason is not None:
-            self.report.errored(reason)
-            if record is not None:
-                self.dead_letter(record, reason)
-        return encoded
 
     @property
     def stopping(self) -> bool:

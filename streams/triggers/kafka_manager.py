@@ -15,8 +15,9 @@ import threading
 from schemas.triggers.kafka import BATCH_TYPES, MODELS, KafkaTriggerBase
 from streams.flow_catalog import FlowSources
 from streams.triggers.kafka_batch import BatchListener
-from streams.triggers.kafka_listener import KafkaListener, ListenerPorts, ListenerTarget
+from streams.triggers.kafka_listener import KafkaListener
 from streams.triggers.kafka_realtime import RealtimeListener
+from streams.triggers.kafka_target import ListenerPorts, ListenerTarget
 from streams.triggers.specs import TriggerSpecs
 from streams.triggers.view import TriggerStates
 

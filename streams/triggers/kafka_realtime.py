@@ -21,13 +21,13 @@ class RealtimeListener(KafkaListener):
             ends[record.position] = record.offset + 1
             if not self.keep(record):
                 continue
-            variables = self.decode(record)
+            variables = self.requests.decode(record)
             if variables is None:
                 continue
-            execution_id = self.execution_id(record.topic, record.partition, record.offset)
-            command = self.command_for(record, execution_id, variables)
+            execution_id = self.requests.execution_id(record.topic, record.partition, record.offset)
+            command = self.requests.command_for(record, execution_id, variables)
             if command is not None:
                 commands.append(command)
         # Durable on Lanner's log first; only then may the cluster forget the records.
-        self.write_pending(commands)
+        self.requests.write_pending(commands)
         self.commit(ends)

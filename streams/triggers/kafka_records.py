@@ -113,7 +113,7 @@ def message(record: RawRecord, key_kind: Deserializer, value_kind: Deserializer)
 
 
 def dead_letter(trigger_key: str, record: RawRecord, reason: str) -> dict[str, Any]:
-    """What the dead-letter topic keeps of a record no flow could read: enough to replay it."""
+    """What the dead-letter topic keeps of a record no flow could read: enough to send it again."""
     return {
         "trigger": trigger_key,
         "topic": record.topic,

@@ -17,7 +17,7 @@ from schemas.triggers import (
 )
 
 if TYPE_CHECKING:
-    from streams.triggers.kafka_listener import ListenerPorts, ListenerTarget
+    from streams.triggers.kafka_target import ListenerPorts, ListenerTarget
 
 log = logging.getLogger("lanner.triggers.kafka")
 

@@ -18,7 +18,7 @@ def _decode(value: bytes) -> TriggerEvent:
 
 
 class TriggerStates:
-    """The fold itself, without I/O (tests and replays use it alone)."""
+    """The fold itself, without I/O (tests and rebuilds use it alone)."""
 
     def __init__(self) -> None:
         self._states: dict[str, TriggerState] = {}

@@ -42,8 +42,8 @@ from schemas.decode import decode_execution_event
 from schemas.events import ExecutionCreated, ExecutionEvent
 from schemas.execution import Execution
 from streams.core.evolve import evolve
+from streams.histories.export_file import verify_export
 from streams.plugins.registry import PluginRegistry
-from streams.replay.export_file import verify_export
 
 if TYPE_CHECKING:  # the cluster's machinery is imported by the run, not by a reader of
     # SCENARIOS (tests/unit/test_recorded_histories.py)

@@ -25,13 +25,13 @@ from schemas.settings import LannerSettings
 from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.flow_catalog import LiveFlowCatalog
-from streams.gateway.executions import ExecutionGateway, Requested
-from streams.gateway.flows import Deployed, FlowWriter
 from streams.log.admin import wait_group_consuming
 from streams.log.producer import LogProducer
 from streams.log.reader import Record, read_all, tail
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
+from streams.writers.executions import ExecutionWriter, Requested
+from streams.writers.flows import Deployed, FlowWriter
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,7 +72,7 @@ class Cluster:
         self.catalog = LiveFlowCatalog(bootstrap, self.topics, registry).start()
         self.producer = LogProducer(bootstrap, client_id="lanner-tests")
         self.flows = FlowWriter(self.producer, self.catalog, registry, self.topics, "main")
-        self.executions = ExecutionGateway(self.producer, self.catalog, self.topics, "main")
+        self.executions = ExecutionWriter(self.producer, self.catalog, self.topics, "main")
 
     # --- processes -------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 """Hostile requests through the real API (Kafka + Elasticsearch): each is refused with a
-4xx that names its limit, and the API keeps answering meanwhile (issue 16)."""
+4xx that names its limit, and the API keeps answering meanwhile."""
 
 from __future__ import annotations
 

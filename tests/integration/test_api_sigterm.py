@@ -1,5 +1,5 @@
 """The API process honours SIGTERM within seconds while it is being sent YAML bombs and
-holds requests in flight (issue 16, findings 1 and 10): `lanner server webserver` as its
+holds requests in flight: `lanner server webserver` as its
 own process on the real Kafka broker and Elasticsearch node."""
 
 from __future__ import annotations

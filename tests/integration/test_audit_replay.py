@@ -2,7 +2,7 @@
 
 A flow with a subflow runs, another execution is killed through the API; their
 histories name every actor and link causes; the execution as of every seq matches the
-state folded live; `replay verify` reproduces every recorded event, and reports a
+state folded live; `history verify` reproduces every recorded event, and reports a
 deliberately changed decision with its seq; an export of the namespace imported under
 another topic prefix shows the same executions and logs through that prefix's API.
 """
@@ -28,7 +28,7 @@ import uvicorn
 
 import streams.core.handle
 from projections.documents import api_view, execution_doc
-from schemas.commands import ExecutorInput
+from schemas.commands import ExecutorMessage
 from schemas.decode import decode_execution_event
 from schemas.events import ExecutionEvent, TaskRunSucceeded
 from schemas.execution import Execution
@@ -36,11 +36,11 @@ from schemas.settings import LannerSettings
 from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.core.validation import ValidatedFlow
+from streams.histories.source import Selection, verify_log
 from streams.log.admin import wait_group_consuming
 from streams.log.reader import read_all
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
-from streams.replay.source import Selection, verify_log
 from tests.harness.common import free_ports, stop_process
 from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
@@ -293,7 +293,7 @@ def test_history_names_every_actor_and_links_causes(ran: Ran) -> None:
         for e in history:
             assert e["event_id"] == f"{e['execution_id']}:{e['seq']}"
             assert e["actor"] and e["causation_id"] and e["time"]
-            # ExecutionCreated v2 adds `requested`, the request's time (issue 16).
+            # ExecutionCreated v2 adds `requested`, the request's time.
             assert e["version"] == (2 if e["type"] == "ExecutionCreated" else 1)
         created = history[0]
         assert datetime.fromisoformat(created["requested"]) <= datetime.fromisoformat(
@@ -381,7 +381,7 @@ def test_as_of_every_seq_matches_the_state_folded_live(ran: Ran) -> None:
 # --- replay ----------------------------------------------------------------------------------
 
 
-def test_replay_verify_reproduces_every_execution(ran: Ran) -> None:
+def test_history_verify_reproduces_every_execution(ran: Ran) -> None:
     api = ran.api
     report, _stats = verify_log(
         api.settings.kafka_bootstrap,
@@ -394,12 +394,12 @@ def test_replay_verify_reproduces_every_execution(ran: Ran) -> None:
     assert report.events >= sum(
         len(_log_history(api, i)) for i in (ran.parent["id"], ran.child_id, ran.killed["id"])
     )
-    done = _lanner(api.env, "replay", "verify", "--namespace", ran.ns)
+    done = _lanner(api.env, "history", "verify", "--namespace", ran.ns)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "executions checked" in done.stdout and "divergences" in done.stdout
 
 
-def test_replay_verify_reports_a_changed_decision(
+def test_history_verify_reports_a_changed_decision(
     ran: Ran, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api = ran.api
@@ -408,7 +408,7 @@ def test_replay_verify_reports_a_changed_decision(
     def changed(
         flow: ValidatedFlow | None,
         state: Execution | None,
-        inp: ExecutorInput,
+        inp: ExecutorMessage,
         catalog: Any,
         **rest: Any,
     ) -> list[ExecutionEvent]:

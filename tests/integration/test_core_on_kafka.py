@@ -14,9 +14,9 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from schemas.states import State
-from streams.gateway.executions import InvalidInputs
 from streams.log.admin import ensure_topics
 from streams.log.producer import LogProducer
+from streams.writers.executions import InvalidInputs
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import REPO, Cluster, distinct_history
 
@@ -170,7 +170,7 @@ def test_garbage_on_the_commands_topic_is_skipped(cluster: Cluster) -> None:
         cluster.producer.send_and_wait(cluster.topics.commands, "garbage", garbage)
     cluster.producer.send_and_wait(cluster.topics.worker_results, "garbage", b"[1,2]")
     assert cluster.run("company.team", "hello_world").state == State.SUCCESS
-    assert "skipping a malformed executor input" in cluster.log_of("executor")
+    assert "skipping a malformed executor message" in cluster.log_of("executor")
 
 
 def _wait_for_event(cluster: Cluster, execution_id: str, event_type: str) -> None:

@@ -1,8 +1,8 @@
-"""Event times are the executor's decisions, not the commands' (issue 16, item 8).
+"""Event times are the executor's decisions, not the commands'.
 
 The executor is frozen (SIGSTOP) for 5 s behind a created execution: the creation's
 request time stays before the pause (`requested`), while every event, SUCCESS included,
-is stamped when the executor actually decided, after it; and `replay verify` still
+is stamped when the executor actually decided, after it; and `history verify` still
 reproduces the history exactly, reading each decision time back from the record.
 """
 
@@ -20,8 +20,8 @@ import pytest
 
 from schemas.events import ExecutionCreated, ExecutionSucceeded
 from schemas.states import State
+from streams.histories.source import Selection, verify_log
 from streams.plugins.registry import PluginRegistry
-from streams.replay.source import Selection, verify_log
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import REPO, Cluster, distinct_history
 
@@ -102,7 +102,7 @@ def test_events_are_stamped_when_decided_not_when_requested(cluster: Cluster) ->
             sys.executable,
             "-m",
             "api.cli.main",
-            "replay",
+            "history",
             "verify",
             "--execution",
             requested.execution_id,

@@ -11,10 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from schemas.settings import LannerSettings
 from streams.app.run import ensure_lanner_topics
 from streams.flow_catalog import LiveFlowCatalog
-from streams.gateway.flows import Deployed, FlowWriter
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
+from streams.writers.flows import Deployed, FlowWriter
 from tests.harness.kafka_broker import KafkaBroker
 
 ROUNDS = 8

@@ -1,4 +1,4 @@
-"""Process trees end cleanly (issue 16, items 9 and 10).
+"""Process trees end cleanly.
 
 - `lanner server local` whose supervisor is SIGKILLed leaves no role and no back end
   running (they die with it), and a new start on the same data folder comes up.

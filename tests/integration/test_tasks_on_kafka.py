@@ -1,4 +1,4 @@
-"""Tasks that do real work (issue 6), through the real path: a real Kafka broker, real
+"""Tasks that do real work, through the real path: a real Kafka broker, real
 executor and worker processes, flows deployed on the log, results read back from it."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Request body limit, search pages and dates, input size and depth, storage paths (issue 16).
+"""Request body limit, search pages and dates, input size and depth, storage paths.
 
 The ASGI middleware is driven here message by message, as a server would; the same
 behaviour through a real server is in tests/integration/test_api_limits.py.
@@ -24,9 +24,9 @@ from api.web.queries import (
     utc_iso,
 )
 from schemas.settings import Limits
-from streams.gateway.executions import InputsTooDeep, InputsTooLarge, check_input_size
 from streams.storage.base import StorageError
 from streams.storage.local import LocalStorage
+from streams.writers.executions import InputsTooDeep, InputsTooLarge, check_input_size
 
 LIMITS = Limits(request_body_bytes=2048, upload_bytes=8192)
 

@@ -1,8 +1,8 @@
-"""Events carry when the executor decided, not when the command was sent (issue 16, item 8).
+"""Events carry when the executor decided, not when the command was sent.
 
 The edge reads the clock once per input and passes it in; the pure core stamps every
 event of that decision with it; the creation keeps the request's time as `requested`. A
-redelivered input re-emits its events unchanged, replay verify reads each input's
+redelivered input re-emits its events unchanged, history verify reads each input's
 decision time back from the first event it caused, and histories recorded before this
 (events stamped with the request time, ExecutionCreated v1) still fold and verify.
 """
@@ -27,11 +27,11 @@ from streams.app.executor import decision_time
 from streams.core.decide import decide
 from streams.core.evolve import fold
 from streams.core.handle import handle
-from streams.replay.recorded import RecordedEvent
-from streams.replay.verify import flow_resolver, verify_execution
-from tests.unit.core.driver import T0, Result, Sim, replay
+from streams.histories.recorded import RecordedEvent
+from streams.histories.verify import flow_resolver, verify_execution
+from tests.unit.core.driver import T0, Result, Sim, redecide
 from tests.unit.core.helpers import flow
-from tests.unit.test_replay_verify import _sources, recorded_log, verify_all
+from tests.unit.test_history_verify import _sources, recorded_log, verify_all
 
 LATE = dt.timedelta(minutes=10)
 
@@ -68,7 +68,7 @@ def test_a_redelivered_input_re_emits_its_events_with_their_first_times() -> Non
     flow_ = sim.catalog.get("main", "company.team", "hello_world", 1)
     first = handle(None, flow_, create, sim.catalog, now=T0 + LATE)
     again = handle(first.record, flow_, create, sim.catalog, now=T0 + 2 * LATE)
-    assert again.replayed and again.events == first.events
+    assert again.redelivered and again.events == first.events
     assert {e.time for e in again.events} == {T0 + LATE}
 
 
@@ -95,7 +95,7 @@ def test_a_job_decided_late_gets_its_deadline_and_retry_from_the_decision() -> N
     assert retrying.time > T0 + LATE  # decided when the failure arrived, not at creation
     assert len([e for e in sim.events["e1"] if isinstance(e, TaskRunStarted)]) == 2
     assert sim.state().state == State.FAILED
-    assert replay(sim) == []
+    assert redecide(sim) == []
 
 
 @pytest.mark.parametrize("duplicates", [False, True])
@@ -105,7 +105,7 @@ def test_histories_decided_late_replay_without_divergence(flow_id: str, duplicat
     sim.start(flow_id)
     sim.check()
     events = [e for history in sim.events.values() for e in history]
-    inputs = {d.inp.input_id: d.inp for d in sim.log}
+    inputs = {d.inp.message_id: d.inp for d in sim.log}
     # Every event is decided after the input that caused it was sent; the first creation
     # (sent by the test's clock at T0) is decided LATE after it.
     assert all(e.time >= inputs[e.causation_id].time for e in events)
@@ -113,7 +113,7 @@ def test_histories_decided_late_replay_without_divergence(flow_id: str, duplicat
     verdicts = verify_all(sim)
     assert [d for v in verdicts for d in v.divergences] == []
     assert sum(v.events for v in verdicts) == len(events)
-    assert replay(sim) == []
+    assert redecide(sim) == []
 
 
 def test_an_event_whose_time_is_not_its_decisions_is_a_divergence() -> None:

@@ -12,9 +12,9 @@ from projections.batch import BatchProjector, RawRecord
 from projections.execution_fold import ExecutionFolder
 from schemas.events import FLOW_EVENT_ADAPTER, FlowUpdated
 from streams.flow_catalog import FlowSources
-from streams.gateway.flows import Deployed, FlowWriter
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
+from streams.writers.flows import Deployed, FlowWriter
 
 TOPICS = Topics("t.main.")
 FLOW = """\

@@ -24,7 +24,6 @@ from schemas.triggers import (
 from schemas.triggers.http import HttpTrigger
 from streams.core.validation import FlowProblem, validate_flow
 from streams.flow_catalog import FlowSources
-from streams.gateway.executions import ExecutionGateway
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
@@ -32,6 +31,7 @@ from streams.triggers import http_poll
 from streams.triggers.flow_index import FlowTriggerIndex
 from streams.triggers.http_poller import HttpTriggerPoller
 from streams.triggers.view import TriggerStates
+from streams.writers.executions import ExecutionWriter
 
 REGISTRY = PluginRegistry.discover()
 TOPICS = Topics("unit.")
@@ -244,9 +244,11 @@ def _poller(
     )
     log = FakeLog()
     producer = cast(LogProducer, log)
-    gateway = ExecutionGateway(producer, catalog, TOPICS, "main")
+    execution_writer = ExecutionWriter(producer, catalog, TOPICS, "main")
     clock = Clock()
-    poller = HttpTriggerPoller("main", catalog, states, gateway, producer, TOPICS, clock=clock)
+    poller = HttpTriggerPoller(
+        "main", catalog, states, execution_writer, producer, TOPICS, clock=clock
+    )
     return poller, log, clock
 
 

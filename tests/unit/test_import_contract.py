@@ -43,12 +43,13 @@ IMPURE_OURS = (
     "streams.app",
     "streams.log",
     "streams.storage",
-    "streams.gateway",
+    "streams.writers",
     "streams.scheduler",
     "streams.triggers",
-    "streams.replay",
+    "streams.histories",
     "streams.secrets",
-    "streams.secret_store",
+    "streams.deferred_lookups",
+    "streams.worker_edges",
     "streams.flow_catalog",
 )
 OURS = ("api", "projections", "streams", "schemas")

@@ -13,8 +13,8 @@ from schemas.triggers import (
 )
 from schemas.triggers.kafka import KafkaRealtimeTrigger
 from streams.log.topics import Topics
-from streams.triggers.kafka_listener import ListenerPorts, ListenerTarget
 from streams.triggers.kafka_report import ListenerReport
+from streams.triggers.kafka_target import ListenerPorts, ListenerTarget
 
 TOPICS = Topics("unit.")
 

@@ -1,4 +1,4 @@
-"""The data folder lock and the process lifeline (issue 16, items 9 and 10), in small."""
+"""The data folder lock and the process lifeline, in small."""
 
 from __future__ import annotations
 

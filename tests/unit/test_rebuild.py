@@ -15,8 +15,8 @@ from projections.apply import ViewWriter
 from projections.audit import AUDIT
 from projections.batch import RawRecord
 from projections.generations import generation_of, next_physical, physical_name
+from projections.range_reader import remaining
 from projections.rebuild import RebuildReport, ViewReport, resolve_views, source_topics
-from projections.replay import remaining
 from projections.store.client import BulkResult, SearchStore
 from schemas.events import ExecutionCreated, ExecutionStarted
 from schemas.worker import LogLine

@@ -25,15 +25,15 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli.main import app
-from schemas.commands import ExecutorInput
+from schemas.commands import ExecutorMessage
 from schemas.decode import decode_execution_event, decode_flow_event
 from schemas.events import ExecutionEvent, TaskRunSucceeded
 from schemas.execution import Execution
 from streams.core.decide import decide as original
 from streams.core.evolve import fold
 from streams.core.validation import ValidatedFlow
+from streams.histories.export_file import verify_export
 from streams.plugins.registry import PluginRegistry
-from streams.replay.export_file import verify_export
 from tests.harness.record_histories import HISTORIES, SCENARIOS, flow_sources
 
 FIXTURES = sorted(HISTORIES.glob("*.jsonl"))
@@ -133,7 +133,7 @@ def assert_reproduces(path: Path, name: str | None = None) -> None:
     inputs = [x for x in recorded if x["topic"] in ("commands", "worker-results")]
     assert report.executions == len(created), f"{name}: executions missing from the replay"
     assert report.events == len(events), f"{name}: events left unchecked"
-    assert report.inputs == len(inputs), f"{name}: inputs left unreplayed"
+    assert report.messages == len(inputs), f"{name}: inputs left unreplayed"
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: p.stem)
@@ -260,7 +260,7 @@ def test_a_changed_decision_in_the_code_fails_the_fixture_that_records_it(
     def changed(
         flow: ValidatedFlow | None,
         state: Execution | None,
-        inp: ExecutorInput,
+        inp: ExecutorMessage,
         catalog: Any,
         **rest: Any,
     ) -> list[ExecutionEvent]:

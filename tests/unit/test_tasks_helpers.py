@@ -1,4 +1,4 @@
-"""Shared pieces of the task unit tests (issue 6): a WorkerContext that records logs."""
+"""Shared pieces of the task unit tests: a WorkerContext that records logs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTTP Request task against a loopback test server (issue 6)."""
+"""The HTTP Request task against a loopback test server."""
 
 from __future__ import annotations
 

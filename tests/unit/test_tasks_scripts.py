@@ -1,4 +1,4 @@
-"""Shell and Python script tasks run as local processes (issue 6)."""
+"""Shell and Python script tasks run as local processes."""
 
 from __future__ import annotations
 

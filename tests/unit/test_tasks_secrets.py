@@ -1,4 +1,4 @@
-"""Secrets from SECRET_* variables, masking, and deferred lookups end to end (issue 6)."""
+"""Secrets from SECRET_* variables, masking, and deferred lookups end to end."""
 
 from __future__ import annotations
 
@@ -10,16 +10,9 @@ import pytest
 
 from streams.core.context import _Deferred, defang
 from streams.core.expressions import render
-from streams.secrets import (
-    MASK,
-    DeferredError,
-    Masker,
-    has_deferred,
-    load_secrets,
-    make_resolver,
-    resolve_deferred,
-    without_secrets,
-)
+from streams.deferred_lookups import DeferredError, has_deferred, make_resolver, resolve_deferred
+from streams.secrets.environment import load_secrets, without_secrets
+from streams.secrets.masking import MASK, Masker
 
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

@@ -1,4 +1,4 @@
-"""Internal storage: local back end, URIs, spilling big outputs (issue 6)."""
+"""Internal storage: local back end, URIs, spilling big outputs."""
 
 from __future__ import annotations
 

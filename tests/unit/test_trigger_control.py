@@ -1,5 +1,5 @@
 """The scheduler honours trigger state (disabled, backfills), and the triggers view folds
-each trigger's events into one document, the same under replay."""
+each trigger's events into one document, the same when read again."""
 
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ from schemas.triggers import (
     TriggerFired,
 )
 from streams.flow_catalog import FlowSources
-from streams.gateway.executions import ExecutionGateway
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 from streams.scheduler.service import BACKFILL_LABEL, Scheduler
 from streams.triggers.view import TriggerStates
+from streams.writers.executions import ExecutionWriter
 
 UTC = dt.UTC
 TOPICS = Topics("unit.")
@@ -114,11 +114,11 @@ def scheduler(clock: Clock, states: TriggerStates, batch: int = 2) -> tuple[Sche
     )
     fake = FakeLog()
     producer = cast(LogProducer, fake)
-    gateway = ExecutionGateway(producer, catalog, TOPICS, "main")
+    execution_writer = ExecutionWriter(producer, catalog, TOPICS, "main")
     return Scheduler(
         "main",
         catalog,
-        gateway,
+        execution_writer,
         producer,
         TOPICS,
         states,
@@ -204,7 +204,7 @@ def test_a_paused_backfill_fires_nothing_and_goes_on_where_it_stopped() -> None:
 
 
 def test_a_backfill_slot_over_the_input_limit_is_recorded_failed_and_passed() -> None:
-    # Refused by the gateway's size check (InputsTooLarge): the slot is a TriggerFailed
+    # Refused by the execution writer's size check (InputsTooLarge): the slot is a TriggerFailed
     # and the backfill goes on, instead of the slot being tried again at every tick.
     clock, states = Clock(T0), TriggerStates()
     sched, log = scheduler(clock, states, batch=1)

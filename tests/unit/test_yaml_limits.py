@@ -1,4 +1,4 @@
-"""What a flow's YAML may cost: source size, aliases, depth and expanded nodes (issue 16)."""
+"""What a flow's YAML may cost: source size, aliases, depth and expanded nodes."""
 
 from __future__ import annotations
 

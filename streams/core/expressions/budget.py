@@ -1,8 +1,8 @@
 """The render budget: what one render may compute, checked as it goes.
 
 A flow author controls the templates, so a render must not be able to keep the executor
-busy or eat its memory (issue 16): `{{ ((10**999)**999)**999 }}`, `'a'|center(400000000)`
-or nested `{% for %}` loops. The budget is deterministic, so a replay decides the same:
+busy or eat its memory: `{{ ((10**999)**999)**999 }}`, `'a'|center(400000000)`
+or nested `{% for %}` loops. The budget is deterministic, so history verification decides the same:
 
 - steps: every loop iteration, call, filter, attribute lookup and intercepted operator
   costs one step (LANNER_LIMITS_RENDER_STEPS);

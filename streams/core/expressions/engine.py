@@ -12,93 +12,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import GeneratorType
-from typing import Any, NoReturn
+from typing import Any
 
 from jinja2 import Template, TemplateError, Undefined, UndefinedError, nodes
 from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError, TemplateSyntaxError
 from jinja2.parser import Parser
-from jinja2.runtime import StrictUndefined
-from jinja2.utils import missing
 
 from streams.core.expressions import budget, functions_extra, guarded, pebble
 from streams.core.expressions.budget import Budget, BudgetExceeded, RenderLimits
 from streams.core.expressions.errors import ExpressionError
 from streams.core.expressions.filters import FILTERS, TESTS
 from streams.core.expressions.functions import FUNCTIONS, NOW_KEY
+from streams.core.expressions.undefined import ChainableUndefined, MissingValue, describe_missing
 from streams.core.expressions.values import to_text
 
 CACHE_SIZE = 4096
 DEFAULT_LIMITS = RenderLimits()
 # Kestra's falsy texts (TruthUtils), compared case-insensitively after trimming.
 _FALSE_TEXT = frozenset({"", "false", "0", "-0"})
-_SHOWN_KEYS = 10
-
-
-class _Missing(UndefinedError):
-    """An undefined value was used; keeps what was looked up, and where, for the message."""
-
-    def __init__(self, message: str, name: Any, owner: Any) -> None:
-        super().__init__(message)
-        self.name = name
-        self.owner = owner
-
-
-class _Undefined(StrictUndefined):
-    """Strict when used, but chainable: `a.missing.b | default(x)` and `a.missing.b ?? x`
-    see one undefined value instead of failing on the inner attribute access."""
-
-    __slots__ = ()
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self
-
-    def __getitem__(self, key: Any) -> Any:
-        return self
-
-    def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise _Missing(self._undefined_message, self._undefined_name, self._undefined_obj)
-
-
-# Jinja binds every strict operation (__str__, __eq__, __add__...) to the base class's
-# failing method; point them at ours so each failure carries the name and its owner.
-for _base in (Undefined, StrictUndefined):
-    for _attr, _value in list(vars(_base).items()):
-        strict_op = _value is _base._fail_with_undefined_error and _attr.startswith("__")
-        if strict_op and _attr not in ("__getattr__", "__getitem__"):
-            setattr(_Undefined, _attr, _Undefined._fail_with_undefined_error)
-
-
-def _path_of(target: Any, context: Mapping[str, Any], depth: int = 4) -> str | None:
-    """Where `target` sits in the context (by identity), e.g. `outputs.task1`."""
-    frontier: list[tuple[str, Any]] = [(k, v) for k, v in context.items() if not k.startswith("_")]
-    for _ in range(depth):
-        nxt: list[tuple[str, Any]] = []
-        for path, value in frontier:
-            if value is target:
-                return path
-            if isinstance(value, Mapping):
-                nxt.extend((f"{path}.{k}", v) for k, v in value.items())
-            elif isinstance(value, list):
-                nxt.extend((f"{path}[{i}]", v) for i, v in enumerate(value))
-        frontier = nxt
-    return None
-
-
-def _describe(exc: _Missing, context: Mapping[str, Any]) -> str:
-    if exc.owner is missing:
-        return f"undefined variable {exc.name!r}"
-    if not isinstance(exc.owner, Mapping):
-        return exc.message or "undefined value"
-    known = ", ".join(sorted(map(str, exc.owner))[:_SHOWN_KEYS]) or "none"
-    if len(exc.owner) > _SHOWN_KEYS:
-        known += ", ..."
-    path = _path_of(exc.owner, context)
-    if path is None:
-        return f"undefined key {exc.name!r} (available: {known})"
-    return f"undefined variable '{path}.{exc.name}' (keys of {path}: {known})"
 
 
 class _Environment(guarded.BudgetedEnvironment):
@@ -124,7 +56,7 @@ class _Environment(guarded.BudgetedEnvironment):
 
 def _environment() -> _Environment:
     env = _Environment(
-        undefined=_Undefined,
+        undefined=ChainableUndefined,
         autoescape=False,
         finalize=to_text,
         keep_trailing_newline=True,  # YAML block scalars end with a newline that must stay
@@ -249,8 +181,8 @@ def _evaluate(source: str, context: Mapping[str, Any], now: datetime, as_text: b
         raise ExpressionError(source, "too deeply nested (recursion)") from None
     except ExpressionError as exc:
         raise ExpressionError(source, exc.message) from exc
-    except _Missing as exc:
-        raise ExpressionError(source, _describe(exc, context)) from exc
+    except MissingValue as exc:
+        raise ExpressionError(source, describe_missing(exc, context)) from exc
     except UndefinedError as exc:
         raise ExpressionError(source, exc.message or "undefined value") from exc
     except SecurityError as exc:

@@ -4,7 +4,7 @@ max(), min().
 
 Rendering is pure, so "random" values are drawn from the render's inputs: the execution
 and task run ids, the render time and how many draws the render made so far (one counter
-per `render()` call). The same render gives the same values (a replay decides the same);
+per `render()` call). The same render gives the same values (history verification decides the same);
 two calls in one render, or two task runs, give different ones. encrypt() derives its
 AES-GCM nonce the same way, mixed with the key and the plaintext, so that two different
 texts never share a nonce under one key.

@@ -18,23 +18,10 @@ Rewrites (Pebble precedence in brackets, from Pebble's CoreExtension and Kestra'
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Literal, cast
 
-# One token per match; `op` falls back to any single non-space character so the token
-# texts always concatenate back to the source.
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>\s+)
-    |(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-    |(?P<num>\d[\d_]*(?:\.\d[\d_]*)?(?:[eE][+-]?\d+)?)
-    |(?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    |(?P<op>\?\?\?|\?\?|\.\.|==|!=|<=|>=|//|\*\*|\S)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_OPENERS = {"(": ")", "[": "]", "{": "}"}
-_CLOSERS = frozenset(_OPENERS.values())
+from streams.core.expressions.pebble_segments import segments
+from streams.core.expressions.pebble_tokens import Group, Item, Tok, Unparseable, tokens
+
 _COALESCE = frozenset({"??", "???"})
 # Names that end an operand of `contains` (operators looser than Pebble's precedence 20).
 _BOUNDARY_NAMES = frozenset({"and", "or", "not", "if", "else", "contains"})
@@ -43,121 +30,11 @@ _KEYWORDS = frozenset({"and", "or", "not", "in", "is", "if", "else", "contains",
 _PEBBLE_HINT = re.compile(r"\?|\.\.|\b(?:null|equals|contains|elseif)\b")
 
 
-Kind = Literal["ws", "str", "num", "name", "op", "expr"]
-
-
-@dataclass(frozen=True, slots=True)
-class Tok:
-    kind: Kind
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Group:
-    open: str
-    close: str
-    items: list[Item]
-
-
-Item = Tok | Group
-
-
-class _Unparseable(Exception):
-    """The block is not valid enough to translate; Jinja will report the real error."""
-
-
-# --- template level -------------------------------------------------------------------
-
-_BLOCK_START = re.compile(r"\{[{%#]")
-_RAW_END = re.compile(r"\{%[-+]?\s*end(raw|verbatim)\s*[-+]?%\}")
-
-
-@dataclass(frozen=True, slots=True)
-class Segment:
-    kind: Literal["text", "var", "block"]
-    open: str
-    body: str
-    close: str
-
-
-def _scan_block(text: str, start: int, close: str) -> int:
-    """Index of the closing delimiter, skipping strings and bracketed parts (like Jinja)."""
-    depth = 0
-    i = start
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if c in "'\"":
-            j = i + 1
-            while j < n and text[j] != c:
-                j += 2 if text[j] == "\\" else 1
-            if j >= n:
-                raise _Unparseable
-            i = j + 1
-            continue
-        if depth == 0 and text.startswith(close, i):
-            return i
-        if c in "([{":
-            depth += 1
-        elif c in ")]}" and depth > 0:
-            depth -= 1
-        i += 1
-    raise _Unparseable
-
-
-def segments(text: str) -> list[Segment]:
-    """Split a template into text, `{{ }}` and `{% %}` parts; comments and raw stay text."""
-    out: list[Segment] = []
-    pos = 0
-    text_start = 0
-    while (m := _BLOCK_START.search(text, pos)) is not None:
-        start = m.start()
-        kind = text[start + 1]
-        if kind == "#":
-            end = text.find("#}", start + 2)
-            if end < 0:
-                raise _Unparseable
-            pos = end + 2
-            continue
-        body_start = start + 2
-        if text[body_start : body_start + 1] in ("-", "+"):
-            body_start += 1
-        close = "}}" if kind == "{" else "%}"
-        end = _scan_block(text, body_start, close)
-        body_end = end
-        if body_end > body_start and text[body_end - 1] in "-+":
-            body_end -= 1
-        if start > text_start:
-            out.append(Segment("text", "", text[text_start:start], ""))
-        seg = Segment(
-            "var" if kind == "{" else "block",
-            text[start:body_start],
-            text[body_start:body_end],
-            text[body_end : end + 2],
-        )
-        pos = text_start = end + 2
-        word = seg.body.strip()
-        if seg.kind == "block" and word in ("raw", "verbatim"):
-            raw_end = _RAW_END.search(text, pos)
-            if raw_end is None:
-                raise _Unparseable
-            # Keep the inside untouched; Pebble's verbatim is Jinja's raw.
-            closing = raw_end.group(0).replace("endverbatim", "endraw")
-            out.append(Segment("text", "", seg.open + " raw " + seg.close, ""))
-            out.append(Segment("text", "", text[pos : raw_end.start()] + closing, ""))
-            pos = text_start = raw_end.end()
-            continue
-        out.append(seg)
-    if text_start < len(text):
-        out.append(Segment("text", "", text[text_start:], ""))
-    return out
-
-
 def translate(text: str) -> str:
     """The template with every Pebble construct rewritten to Jinja."""
     try:
         parts = segments(text)
-    except _Unparseable:
+    except Unparseable:
         return text
     out: list[str] = []
     for seg in parts:
@@ -176,7 +53,7 @@ def whole_expression(text: str) -> str | None:
         return None
     try:
         parts = segments(text)
-    except _Unparseable:
+    except Unparseable:
         return None
     if len(parts) != 1 or parts[0].kind != "var":
         return None
@@ -186,36 +63,13 @@ def whole_expression(text: str) -> str | None:
 # --- expression level -----------------------------------------------------------------
 
 
-def _tokens(source: str) -> list[Item]:
-    stack: list[tuple[str, list[Item]]] = [("", [])]
-    for m in _TOKEN.finditer(source):
-        kind = m.lastgroup
-        text = m.group()
-        if kind == "op":
-            if text in ("'", '"'):
-                raise _Unparseable  # unterminated string literal
-            if text in _OPENERS:
-                stack.append((text, []))
-                continue
-            if text in _CLOSERS:
-                opener, items = stack.pop() if len(stack) > 1 else ("", [])
-                if _OPENERS.get(opener) != text:
-                    raise _Unparseable
-                stack[-1][1].append(Group(opener, text, items))
-                continue
-        stack[-1][1].append(Tok(cast(Kind, kind), text))
-    if len(stack) != 1:
-        raise _Unparseable
-    return stack[0][1]
-
-
 def translate_expression(source: str) -> str:
     """Translate the inside of a `{{ }}` block."""
     if _PEBBLE_HINT.search(source) is None:
         return source
     try:
-        return _region(_tokens(source), "")
-    except _Unparseable:
+        return _region(tokens(source), "")
+    except Unparseable:
         return source
 
 
@@ -306,7 +160,7 @@ def _expr(items: list[Item]) -> str:
                     other = _expr(core[j + 1 :]).strip()
                     return f"{lead}(({then}) if ({cond}) else ({other})){trail}"
                 depth -= 1
-        raise _Unparseable  # `?` without its `:`
+        raise Unparseable  # `?` without its `:`
     core = _rename(core)
     core = _tight(core)
     core = _contains(core)
@@ -350,7 +204,7 @@ def _chain_before(core: list[Item], end: int) -> int:
     while i > 0 and _chainable(core[i - 1]):
         i -= 1
     if i == stop:
-        raise _Unparseable
+        raise Unparseable
     return i
 
 
@@ -366,7 +220,7 @@ def _chain_after(core: list[Item], start: int) -> tuple[int, int]:
     while i < len(core) and _chainable(core[i]):
         i += 1
     if i == body:
-        raise _Unparseable
+        raise Unparseable
     return first, i
 
 
@@ -429,7 +283,7 @@ def _contains(core: list[Item]) -> list[Item]:
         lead, left, _ = _strip(core[lo:k])
         _, right, trail = _strip(core[k + 1 : hi])
         if not left or not right:
-            raise _Unparseable
+            raise Unparseable
         text = f"{lead}(({_emit(right)}) in ({_emit(left)})){trail}"
         core = [*core[:lo], Tok("expr", text), *core[hi:]]
 
@@ -441,8 +295,8 @@ def _statement(body: str) -> str:
     if _PEBBLE_HINT.search(body) is None:
         return body
     try:
-        items = _tokens(body)
-    except _Unparseable:
+        items = tokens(body)
+    except Unparseable:
         return body
     lead, core, trail = _strip(items)
     if not core or not isinstance(core[0], Tok) or core[0].kind != "name":
@@ -464,6 +318,6 @@ def _statement(body: str) -> str:
             eq = next((i for i, it in enumerate(core) if _is_op(it, "=")), None)
             if eq is not None:
                 return lead + _emit(core[: eq + 1]) + _expr(core[eq + 1 :]) + trail
-    except (_Unparseable, StopIteration):
+    except (Unparseable, StopIteration):
         return body
     return body

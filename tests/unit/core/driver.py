@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from schemas.commands import (
     CreateExecution,
-    ExecutorInput,
+    ExecutorMessage,
     KillExecution,
     ResumeExecution,
     WakeUp,
@@ -95,11 +95,11 @@ ReportKind = Literal["started", "finished", "heartbeat"]
 class Delivery:
     """One input handed to `handle`, and what came out."""
 
-    inp: ExecutorInput
+    inp: ExecutorMessage
     execution_id: str
     seq_before: int  # seq of the state the input met (0: no execution yet)
     events: list[ExecutionEvent]
-    replayed: bool
+    redelivered: bool
 
 
 class Sim:
@@ -129,7 +129,7 @@ class Sim:
         self.events: dict[str, list[ExecutionEvent]] = {}
         self.snapshots: dict[str, list[Execution]] = {}
         self.log: list[Delivery] = []
-        self.queue: list[ExecutorInput] = []
+        self.queue: list[ExecutorMessage] = []
         self.timers: list[WakeUp] = []
         self.held: list[WorkerJob] = []
         self.jobs: list[WorkerJob] = []
@@ -241,7 +241,7 @@ class Sim:
         self.run()
         return self
 
-    def send(self, inp: ExecutorInput) -> list[ExecutionEvent]:
+    def send(self, inp: ExecutorMessage) -> list[ExecutionEvent]:
         """Delivers one input now (and processes its effects), without running the rest."""
         return self._deliver(inp)
 
@@ -267,10 +267,10 @@ class Sim:
 
     def redeliver_all(self) -> list[Delivery]:
         """Every input delivered so far, once more, in order."""
-        originals = [d for d in self.log if not d.replayed]
+        originals = [d for d in self.log if not d.redelivered]
         return [self._handle(d.inp) for d in originals]
 
-    def _handle(self, inp: ExecutorInput) -> Delivery:
+    def _handle(self, inp: ExecutorMessage) -> Delivery:
         eid = inp.execution_id
         record = taken_up(self.records.get(eid), inp)
         if isinstance(inp, CreateExecution):
@@ -284,31 +284,33 @@ class Sim:
         before = record.execution.seq if record and record.execution else 0
         # A redelivery arrives later still: applied inputs must re-emit unchanged events.
         lag = self.arrival_lag
-        now = None if lag is None else self.now + lag * (2 if inp.input_id in self._handled else 1)
-        self._handled.add(inp.input_id)
+        now = (
+            None if lag is None else self.now + lag * (2 if inp.message_id in self._handled else 1)
+        )
+        self._handled.add(inp.message_id)
         handled = handle(record, flow, inp, self.catalog, bounds=self.bounds, now=now)
         self.records[eid] = handled.record
-        delivery = Delivery(inp, eid, before, handled.events, handled.replayed)
+        delivery = Delivery(inp, eid, before, handled.events, handled.redelivered)
         self.log.append(delivery)
-        if not handled.replayed:
+        if not handled.redelivered:
             self.events.setdefault(eid, []).extend(handled.events)
             if handled.record.execution is not None:
                 self.snapshots.setdefault(eid, []).append(handled.record.execution)
         return delivery
 
-    def _deliver(self, inp: ExecutorInput) -> list[ExecutionEvent]:
+    def _deliver(self, inp: ExecutorMessage) -> list[ExecutionEvent]:
         delivery = self._handle(inp)
-        if not delivery.replayed:
+        if not delivery.redelivered:
             self.now += dt.timedelta(seconds=1)
         self._apply_effects(delivery)
-        if isinstance(inp, TaskRunReport) and inp.kind == "started" and not delivery.replayed:
+        if isinstance(inp, TaskRunReport) and inp.kind == "started" and not delivery.redelivered:
             self._finish(inp)
-        if self.dup is not None and not delivery.replayed:
+        if self.dup is not None and not delivery.redelivered:
             # At-least-once: the same input again, then some earlier one.
             again = self._handle(inp)
-            assert again.replayed and again.events == delivery.events
+            assert again.redelivered and again.events == delivery.events
             self._apply_effects(again)
-            originals = [d for d in self.log if not d.replayed]
+            originals = [d for d in self.log if not d.redelivered]
             old = originals[self.dup.randrange(len(originals))]
             self._apply_effects(self._handle(old.inp))
         return delivery.events
@@ -357,8 +359,8 @@ class Sim:
             assert fold(list(events)) == self.records[eid].execution, eid
 
 
-def replay(sim: Sim) -> list[str]:
-    """Temporal-style replayer: re-runs `decide` for every recorded input on the state
+def redecide(sim: Sim) -> list[str]:
+    """History verification, Temporal style: re-runs `decide` for every recorded input on the state
     folded from the recorded history up to that input, and lists every divergence.
 
     A delivery's events are grouped by the input that caused them: a creation also
@@ -366,9 +368,9 @@ def replay(sim: Sim) -> list[str]:
     """
     from streams.core.decide import decide
 
-    inputs = {d.inp.input_id: d.inp for d in sim.log}
+    inputs = {d.inp.message_id: d.inp for d in sim.log}
     problems: list[str] = []
-    for number, delivery in enumerate(d for d in sim.log if not d.replayed):
+    for number, delivery in enumerate(d for d in sim.log if not d.redelivered):
         history = sim.events.get(delivery.execution_id, [])
         if delivery.events:
             assert delivery.events[0].seq == delivery.seq_before + 1
@@ -378,9 +380,9 @@ def replay(sim: Sim) -> list[str]:
                 groups.append((event.causation_id, []))
             groups[-1][1].append(event)
         if not groups:
-            groups = [(delivery.inp.input_id, [])]
-        for input_id, recorded in groups:
-            inp = inputs[input_id]
+            groups = [(delivery.inp.message_id, [])]
+        for message_id, recorded in groups:
+            inp = inputs[message_id]
             before = recorded[0].seq - 1 if recorded else delivery.seq_before
             state = fold(history[:before])
             flow = sim.flow_of(delivery.execution_id)
@@ -389,12 +391,12 @@ def replay(sim: Sim) -> list[str]:
                 flow = sim.catalog.get(ref.tenant, ref.namespace, ref.flow_id, ref.revision)
             elif state is None and not recorded:
                 continue  # an input that waited for its execution: nothing to compare yet
-            # The decision time is the recorded one (the first event's), as in replay verify.
+            # The decision time is the recorded one (the first event's), as in history verify.
             now = recorded[0].time if recorded else None
             again = decide(flow, state, inp, sim.catalog, now=now)
             if again != recorded:
                 problems.append(
-                    f"input {number} ({inp.type} {inp.input_id}) of"
+                    f"input {number} ({inp.type} {inp.message_id}) of"
                     f" {delivery.execution_id}: recorded {[e.type for e in recorded]},"
                     f" replayed {[e.type for e in again]}"
                 )

@@ -171,7 +171,7 @@ def test_a_duplicate_report_is_replayed_not_applied() -> None:
     done = sim.state()
     sim.send(report)
     again = sim.log[-1]
-    assert again.replayed and again.events == first
+    assert again.redelivered and again.events == first
     assert sim.state() == done
 
 

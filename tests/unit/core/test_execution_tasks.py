@@ -15,7 +15,7 @@ from schemas.flow import FlowRef
 from schemas.states import State
 from streams.app.watch import TimerIndex
 from streams.core.labels import CORRELATION_ID
-from tests.unit.core.driver import TENANT, Sim, parse, replay
+from tests.unit.core.driver import TENANT, Sim, parse, redecide
 from tests.unit.core.helpers import assert_legal_histories, flow, run
 from tests.unit.core.kestra_scenarios import SCENARIOS
 
@@ -379,4 +379,4 @@ def test_labels_exit_and_slas_are_deterministic_under_redelivery(seed: int) -> N
     sim.check()
     assert sim.state().state == State.FAILED
     assert sim.state().labels["a"] == sim.run_of("labels").id
-    assert replay(sim) == []
+    assert redecide(sim) == []

@@ -54,7 +54,7 @@ def test_a_pending_flow_retry_keeps_the_record_until_its_new_execution_was_asked
 def test_the_forget_command_is_the_same_when_a_restarted_timer_sends_it_again() -> None:
     due = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     assert forget_command("e1", due) == forget_command("e1", due)
-    assert forget_command("e1", due).input_id != forget_command("e2", due).input_id
+    assert forget_command("e1", due).message_id != forget_command("e2", due).message_id
 
 
 def test_a_restart_carries_the_forgotten_execution_and_it_runs_on_from_its_last_event() -> None:

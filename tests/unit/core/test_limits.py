@@ -302,7 +302,7 @@ def test_a_decision_that_raises_hands_its_exception_to_the_edge_instead_of_loggi
 
 
 def test_a_creation_whose_own_source_does_not_validate_fails_with_the_problem() -> None:
-    # The executor and the replayer read a creation's `flow_source` with flow_from_source:
+    # The executor and history verification read a creation's `flow_source` with flow_from_source:
     # the problem (here the YAML depth limit) is the execution's error; it used to read
     # "flow company.team.f revision 1 does not exist".
     unrunnable = flow_from_source(nested_flow(200), 1, REGISTRY, Limits())

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.commands import (
-    ExecutorInput,
+    ExecutorMessage,
     KillExecution,
     ResumeExecution,
     SubflowEnded,
@@ -22,7 +22,7 @@ from schemas.commands import (
 )
 from schemas.states import State
 from streams.core.decide import decide
-from tests.unit.core.driver import ReportKind, Result, Sim, replay
+from tests.unit.core.driver import ReportKind, Result, Sim, redecide
 from tests.unit.core.helpers import assert_legal_histories, flow
 
 K = "io.kestra.plugin.core"
@@ -194,14 +194,14 @@ def test_random_flows_end_and_keep_their_invariants(case: Case) -> None:
     assert_legal_histories(final)
     # (b) terminal states are absorbing
     _assert_absorbing(sim)
-    # the replayer reproduces every recorded step
-    assert replay(sim) == []
+    # history verification reproduces every recorded step
+    assert redecide(sim) == []
 
 
 def _assert_absorbing(sim: Sim) -> None:
     final = sim.state()
     flow_ = sim.flow_of("e1")
-    later: list[ExecutorInput] = []
+    later: list[ExecutorMessage] = []
     for job in sim.jobs:
         kinds: list[tuple[ReportKind, State | None]] = [
             ("started", None),
@@ -226,7 +226,7 @@ def _assert_absorbing(sim: Sim) -> None:
         )
     for inp in later:
         assert decide(flow_, final, inp, sim.catalog) == [], inp
-    # Fresh inputs through `handle` as well (redelivered ones would replay, by design).
+    # Fresh inputs through `handle` as well (redelivered ones would re-emit, by design).
     for inp in (sim.kill(), sim.resume()):
         assert isinstance(inp, KillExecution | ResumeExecution | WakeUp)
         assert sim.send(inp) == []
@@ -253,23 +253,23 @@ def test_random_flows_under_at_least_once_delivery(case: Case) -> None:
     assert distinct == {(e.execution_id, e.seq): e for e in once.events["e1"]}
     assert twice.state() == once.state()
     assert twice.events == once.events
-    originals = [d for d in twice.log if not d.replayed]
-    replayed = [d for d in twice.log if d.replayed]
+    originals = [d for d in twice.log if not d.redelivered]
+    replayed = [d for d in twice.log if d.redelivered]
     assert len(originals) == len(once.log)
     assert len(replayed) >= len(originals)
-    ids = {d.inp.input_id for d in originals}
-    assert all(d.inp.input_id in ids for d in replayed)
+    ids = {d.inp.message_id for d in originals}
+    assert all(d.inp.message_id in ids for d in replayed)
     # Once more at the end, everything replays with its original events; an input that
     # arrived before its execution existed waited (no events then) and re-emits what it
     # caused once the execution was created.
     applied_late = {e.causation_id for d in originals for e in d.events} - {
-        d.inp.input_id for d in originals if d.events
+        d.inp.message_id for d in originals if d.events
     }
     for before, again in zip(originals, twice.redeliver_all(), strict=True):
-        assert again.replayed
-        if before.inp.input_id in applied_late:
+        assert again.redelivered
+        if before.inp.message_id in applied_late:
             assert before.events == [] and all(
-                e.causation_id == before.inp.input_id for e in again.events
+                e.causation_id == before.inp.message_id for e in again.events
             )
         else:
             assert again.events == before.events

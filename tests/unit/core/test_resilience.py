@@ -340,7 +340,7 @@ def test_a_report_read_before_its_creation_waits_for_it() -> None:
     assert sim.records["e1"].early == (report,)
     events = sim.send(sim.create("f"))
     assert sim.state().state == State.SUCCESS  # the waiting report finished `work`
-    assert {e.causation_id for e in events} == {"command:create:e1", report.input_id}
+    assert {e.causation_id for e in events} == {"command:create:e1", report.message_id}
     again = sim.send(sim.create("f"))  # a redelivered creation re-emits all of it
     assert again == events
 

@@ -15,7 +15,8 @@ import pytest
 from schemas.worker import WorkerJob
 from streams.core.context import DEFERRED_OPEN
 from streams.core.expressions import RenderLimits
-from streams.secrets import MASK, DeferredError, Masker, make_resolver, resolve_deferred
+from streams.deferred_lookups import DeferredError, make_resolver, resolve_deferred
+from streams.secrets.masking import MASK, Masker
 from tests.unit.core.driver import Sim
 from tests.unit.core.helpers import flow
 

@@ -109,7 +109,7 @@ def _depth(value: Any, stop: int) -> int:
     return deepest
 
 
-class ExecutionGateway:
+class ExecutionWriter:
     def __init__(
         self,
         producer: LogProducer,

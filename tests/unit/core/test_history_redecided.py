@@ -1,5 +1,5 @@
-"""The replayer, in the style of Temporal's: a recorded history must be reproduced by
-re-running `decide` on the state folded up to each recorded input."""
+"""History verification in the style of Temporal's replayer: a recorded history must be
+reproduced by re-running `decide` on the state folded up to each recorded message."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from schemas.events import TaskRunSucceeded
 from schemas.states import State
-from tests.unit.core.driver import Result, Sim, replay
+from tests.unit.core.driver import Result, Sim, redecide
 from tests.unit.core.helpers import flow
 
 FLOWS = Path(__file__).resolve().parents[3] / "flows"
@@ -26,7 +26,7 @@ def test_recorded_histories_of_the_example_flows_replay(flow_id: str, seed: int)
     sim.start(flow_id)
     sim.check()
     assert sim.state().state.is_terminal
-    assert replay(sim) == []
+    assert redecide(sim) == []
 
 
 def test_replay_of_kill_pause_and_resume() -> None:
@@ -51,15 +51,15 @@ def test_replay_of_kill_pause_and_resume() -> None:
     sim.send(sim.kill())
     sim.check()
     assert sim.state().state == State.KILLED
-    assert replay(sim) == []
+    assert redecide(sim) == []
 
 
-def test_the_replayer_finds_a_divergence() -> None:
+def test_verification_finds_a_divergence() -> None:
     """A history edited after the fact (or a changed `decide`) is caught."""
     sim = Sim(*_sources(), outcomes={"pause_a_little": Result(State.SUCCESS)})
     sim.start("fan_out")
-    assert replay(sim) == []
-    # Tamper with one recorded event: the replayer must notice.
+    assert redecide(sim) == []
+    # Tamper with one recorded event: verification must notice.
     index, delivery = next(
         (i, d)
         for i, d in enumerate(sim.log)
@@ -72,7 +72,7 @@ def test_the_replayer_finds_a_divergence() -> None:
         for e in delivery.events
     ]
     sim.log[index] = type(delivery)(
-        delivery.inp, delivery.execution_id, delivery.seq_before, events, delivery.replayed
+        delivery.inp, delivery.execution_id, delivery.seq_before, events, delivery.redelivered
     )
-    [problem] = replay(sim)
+    [problem] = redecide(sim)
     assert "e1" in problem

@@ -9,7 +9,7 @@ and the history is cut there, never folded past it.
 from __future__ import annotations
 
 from schemas.events import ExecutionEvent
-from streams.replay.recorded import Divergence, RecordedEvent
+from streams.histories.recorded import Divergence, RecordedEvent
 
 
 def distinct_history(

@@ -1,4 +1,4 @@
-"""Re-run the executor's step over recorded inputs and compare with recorded events.
+"""Re-run the executor's step over recorded messages and compare with recorded events.
 
 For each input, in the order the executor consumed them, `handle` (hence `decide`) runs
 with the current code, at the input's recorded decision time, on the record the replay
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from schemas.commands import CreateExecution, ExecutorInput
+from schemas.commands import CreateExecution, ExecutorMessage
 from schemas.events import ExecutionEvent, TaskRunCreated
 from schemas.execution import Execution
 from schemas.settings import Limits
@@ -25,21 +25,21 @@ from streams.core.decide import FlowCatalog
 from streams.core.evolve import HistoryError, fold
 from streams.core.handle import RECENT_EVENTS, ExecutorRecord, handle
 from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
-from streams.replay.history import distinct_history
-from streams.replay.order import order_inputs
-from streams.replay.recorded import Divergence, Position, Recorded, RecordedInput
+from streams.histories.history import distinct_history
+from streams.histories.order import order_messages
+from streams.histories.recorded import Divergence, Position, Recorded, RecordedMessage
 
 if TYPE_CHECKING:
     from streams.plugins.registry import PluginRegistry
 
 # (input, state it meets) -> the flow revision the executor would use.
-FlowFor = Callable[[ExecutorInput, Execution | None], ValidatedFlow | UnrunnableFlow | None]
+FlowFor = Callable[[ExecutorMessage, Execution | None], ValidatedFlow | UnrunnableFlow | None]
 
 
 @dataclass
 class ExecutionVerdict:
     execution_id: str
-    inputs: int = 0
+    messages: int = 0
     events: int = 0
     divergences: list[Divergence] = field(default_factory=list)
 
@@ -53,7 +53,7 @@ def flow_resolver(
     uses the revision the execution was created with."""
 
     def flow_for(
-        inp: ExecutorInput, state: Execution | None
+        inp: ExecutorMessage, state: Execution | None
     ) -> ValidatedFlow | UnrunnableFlow | None:
         if isinstance(inp, CreateExecution) and state is None:
             ref = inp.flow
@@ -93,14 +93,14 @@ def verify_execution(
         # Never fold past a gap: the history is reported, and not replayed.
         verdict.divergences.append(broken)
         return verdict
-    inputs, missing = order_inputs(eid, recorded.commands, recorded.results, history)
+    inputs, missing = order_messages(eid, recorded.commands, recorded.results, history)
     positions = _positions(recorded)
     record: ExecutorRecord | None = None
     truth: Execution | None = None  # the recorded history folded up to `done`
     done = 0
     for item in inputs:
-        verdict.inputs += 1
-        mine = _caused_by(history, done, item.inp.input_id)
+        verdict.messages += 1
+        mine = _caused_by(history, done, item.inp.message_id)
         # The decision time is not on the input: the executor read its clock when the input
         # arrived, and the first event the input caused carries it. An input that caused
         # nothing is decided at its own time, which is no later than its arrival: what was
@@ -109,7 +109,7 @@ def verify_execution(
         handled = handle(
             record, flow_for(item.inp, truth), item.inp, catalog, bounds=bounds, now=now
         )
-        if handled.replayed:
+        if handled.redelivered:
             record = handled.record
             continue
         verdict.events += max(len(mine), len(handled.events))
@@ -129,7 +129,7 @@ def verify_execution(
         previous = record or ExecutorRecord()
         record = ExecutorRecord(
             execution=truth,
-            applied={**handled.record.applied, item.inp.input_id: span},
+            applied={**handled.record.applied, item.inp.message_id: span},
             recent=(*previous.recent, *mine)[-max(RECENT_EVENTS, len(mine)) :],
         )
         done += len(mine)
@@ -161,7 +161,7 @@ def _caused_by(history: list[ExecutionEvent], start: int, input_id: str) -> list
 
 def _first_difference(
     eid: str,
-    item: RecordedInput,
+    item: RecordedMessage,
     done: int,
     recorded: list[ExecutionEvent],
     replayed: list[ExecutionEvent],
@@ -176,12 +176,12 @@ def _first_difference(
     actual = replayed[index] if index < len(replayed) else None
     seq = done + index + 1
     if expected is not None and actual is not None:
-        message = f"{item.inp.type} {item.inp.input_id}: {expected.type} differs"
+        message = f"{item.inp.type} {item.inp.message_id}: {expected.type} differs"
     elif expected is not None:
-        message = f"{item.inp.type} {item.inp.input_id}: recorded {expected.type} not emitted"
+        message = f"{item.inp.type} {item.inp.message_id}: recorded {expected.type} not emitted"
     else:
         assert actual is not None
-        message = f"{item.inp.type} {item.inp.input_id}: emits {actual.type}, not recorded"
+        message = f"{item.inp.type} {item.inp.message_id}: emits {actual.type}, not recorded"
     return Divergence(
         eid,
         "event",
@@ -221,7 +221,7 @@ def _positions(recorded: Recorded) -> dict[int, Position]:
 @dataclass
 class VerifyReport:
     executions: int = 0
-    inputs: int = 0
+    messages: int = 0
     events: int = 0
     divergences: list[Divergence] = field(default_factory=list)
 
@@ -241,7 +241,7 @@ def verify_many(
     for eid in sorted(recorded):
         verdict = verify_execution(recorded[eid], catalog, flow_for, bounds)
         report.executions += 1
-        report.inputs += verdict.inputs
+        report.messages += verdict.messages
         report.events += verdict.events
         report.divergences.extend(verdict.divergences)
         if on_verified:

@@ -1,4 +1,4 @@
-"""What each kind of input does to an execution, before the walk (pure).
+"""What each kind of executor message does to an execution, before the walk (pure).
 
 Commands from operators (kill, resume, restart, replay, state by hand), the gate, timers
 and worker reports: each either changes nothing or emits the events that record it.
@@ -38,8 +38,6 @@ from schemas.flow import FlowRef, TaskSpec
 from schemas.inputs import coerce_inputs
 from schemas.states import SETTABLE_BY_HAND, State, task_run_may_move
 from schemas.worker import LogLine, TaskRunReport
-
-# Properties every task has; they steer the executor and are never rendered as inputs.
 from streams.core import for_each_item
 from streams.core.deferred import may_need_worker
 from streams.core.emitter import Emitter

@@ -1,4 +1,4 @@
-"""`lanner replay verify`: prove that the current code reproduces recorded histories.
+"""`lanner history verify`: prove that the current code reproduces recorded histories.
 
 Reads Kafka directly (LANNER_KAFKA_BOOTSTRAP, LANNER_TOPIC_PREFIX, LANNER_TENANT_ID):
 the log is the record, the views are not consulted. With `--file`, reads a recording
@@ -21,10 +21,10 @@ from rich.text import Text
 from schemas.settings import LannerSettings
 from streams.log.topics import Topics
 
-if TYPE_CHECKING:  # the replay machinery is imported by the command that uses it
+if TYPE_CHECKING:  # the verification machinery is imported by the command that uses it
     from schemas.events import ExecutionEvent
-    from streams.replay.recorded import Divergence
-    from streams.replay.verify import ExecutionVerdict, VerifyReport
+    from streams.histories.recorded import Divergence
+    from streams.histories.verify import ExecutionVerdict, VerifyReport
 
 app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -51,9 +51,9 @@ def _event_text(event: ExecutionEvent | None) -> Text:
 
 
 def print_report(report: VerifyReport, malformed: int, out: Console) -> None:
-    summary = Table(title="replay verify", show_header=False)
+    summary = Table(title="history verify", show_header=False)
     summary.add_row("executions checked", str(report.executions))
-    summary.add_row("inputs replayed", str(report.inputs))
+    summary.add_row("messages re-decided", str(report.messages))
     summary.add_row("events compared", str(report.events))
     summary.add_row("malformed records skipped", str(malformed))
     summary.add_row(
@@ -73,7 +73,7 @@ def print_divergences(found: list[Divergence], out: Console) -> None:
     table.add_column("WHAT")
     table.add_column("DECISION")
     table.add_column("EXPECTED (recorded)", overflow="fold")
-    table.add_column("ACTUAL (replayed)", overflow="fold")
+    table.add_column("ACTUAL (re-decided)", overflow="fold")
     for d in found:
         table.add_row(
             d.execution_id,
@@ -107,14 +107,14 @@ def verify_command(
         ),
     ] = None,
 ) -> None:
-    """Re-run the executor's decisions over recorded inputs; exit 0 only with no divergence."""
+    """Re-run the executor's decisions over recorded messages; exit 0 only with no divergence."""
+    from streams.histories.source import Selection, verify_log
     from streams.plugins.registry import PluginRegistry
-    from streams.replay.source import Selection, verify_log
 
     settings = LannerSettings.from_env()
     selection = Selection(frozenset(execution or ()), namespace, parse_since(since))
     if file is not None:
-        from streams.replay.export_file import verify_export
+        from streams.histories.export_file import verify_export
 
         with file.open(encoding="utf-8") as lines:
             report, stats = verify_export(
@@ -133,7 +133,7 @@ def verify_command(
         transient=True,
     ) as progress:
         reading = progress.add_task("reading the log", total=None)
-        checking = progress.add_task("replaying executions", total=None, visible=False)
+        checking = progress.add_task("verifying executions", total=None, visible=False)
 
         def read(count: int) -> None:
             progress.update(reading, visible=False)

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Iterable
 
 from schemas.events import ExecutionEvent
-from streams.replay.recorded import Divergence, RecordedInput
+from streams.histories.recorded import Divergence, RecordedMessage
 
 
 def causes_in_order(history: Iterable[ExecutionEvent]) -> list[str]:
@@ -27,23 +27,23 @@ def causes_in_order(history: Iterable[ExecutionEvent]) -> list[str]:
     return causes
 
 
-def order_inputs(
+def order_messages(
     execution_id: str,
-    commands: list[RecordedInput],
-    results: list[RecordedInput],
+    commands: list[RecordedMessage],
+    results: list[RecordedMessage],
     history: list[ExecutionEvent],
-) -> tuple[list[RecordedInput], Divergence | None]:
+) -> tuple[list[RecordedMessage], Divergence | None]:
     queues = (deque(commands), deque(results))
     causes = causes_in_order(history)
     pending = set(causes)
     first_seq: dict[str, int] = {}
     for event in history:
         first_seq.setdefault(event.causation_id, event.seq)
-    ordered: list[RecordedInput] = []
+    ordered: list[RecordedMessage] = []
     for cause in causes:
         found = None
         for side, queue in enumerate(queues):
-            index = next((i for i, r in enumerate(queue) if r.inp.input_id == cause), None)
+            index = next((i for i, r in enumerate(queue) if r.inp.message_id == cause), None)
             if index is not None:
                 found = (side, index)
                 break
@@ -62,7 +62,7 @@ def order_inputs(
         # Inputs of the other topic that caused nothing and were written before it.
         while (
             other
-            and other[0].inp.input_id not in pending
+            and other[0].inp.message_id not in pending
             and other[0].timestamp_ms <= target.timestamp_ms
         ):
             ordered.append(other.popleft())

@@ -1,4 +1,4 @@
-"""Replay tooling: prove that the current `decide` reproduces recorded histories.
+"""History verification: prove that the current `decide` reproduces recorded histories.
 
 Pure logic here (`recorded`, `history`, `order`, `verify`, `as_of`); reading Kafka is
 in `source`, at the edge.

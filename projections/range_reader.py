@@ -108,7 +108,7 @@ def read_ranges(
                 last_progress = time.monotonic()
             elif time.monotonic() - last_progress > timeout_s:
                 raise LogTimeoutError(
-                    f"replay: no record for {timeout_s:.0f} s, partitions "
+                    f"range read: no record for {timeout_s:.0f} s, partitions "
                     f"{sorted(pending)} short of their ends"
                 )
             records = _in_range(messages, ends, pending)
@@ -135,7 +135,7 @@ def _in_range(
                 if offset >= ends[where]:
                     pending.discard(where)
                 continue
-            raise LogError(f"replaying {topic!r}[{partition}]: {error.str()}")
+            raise LogError(f"reading {topic!r}[{partition}]: {error.str()}")
         if offset >= ends[where]:
             pending.discard(where)
             continue

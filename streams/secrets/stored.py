@@ -16,6 +16,7 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from streams.log.follower import FollowedView
 
-log = logging.getLogger("lanner.secret_store")
+log = logging.getLogger("lanner.secrets")
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 NAMESPACE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
@@ -144,3 +145,26 @@ class LiveSecretView(SecretFold, FollowedView):
         super().__init__()
         decode = SECRET_EVENT_ADAPTER.validate_json
         self.follow(bootstrap, topic, decode, self.apply, self.forget, name="secret-view")
+
+
+def namespace_secrets(
+    namespace: str,
+    env_secrets: Mapping[str, str],
+    stored: SecretFold | None,
+    cipher: SecretCipher | None,
+) -> dict[str, str]:
+    """What secret('NAME') means in `namespace`, on a worker as in the API (a webhook's
+    key): the namespace's stored secret, else its nearest parent's, else SECRET_<NAME> of
+    the environment. A stored secret this key does not decrypt is left out, and said."""
+    found = dict(env_secrets)
+    if stored is not None and cipher is not None:
+        for name, event in stored.visible(namespace).items():
+            value = cipher.decrypt(event)
+            if value is None:
+                log.error(
+                    "stored secret does not decrypt with this LANNER_SECRET_KEY",
+                    extra={"namespace": event.namespace, "secret": name},
+                )
+                continue
+            found[name] = value
+    return found

@@ -13,18 +13,18 @@ from schemas.decode import decode_flow_event
 from schemas.settings import Limits
 from streams.core.bounds import Bounds
 from streams.flow_catalog import FlowSources
-from streams.log.reader import Record, read_all
-from streams.log.topics import Topics
-from streams.plugins.registry import PluginRegistry
-from streams.replay.collect import RawRecord, ReadStats, Selection, collect_recorded
-from streams.replay.recorded import Position, Recorded
-from streams.replay.verify import (
+from streams.histories.collect import RawRecord, ReadStats, Selection, collect_recorded
+from streams.histories.recorded import Position, Recorded
+from streams.histories.verify import (
     ExecutionVerdict,
     VerifyReport,
     flow_resolver,
     source_validator,
     verify_many,
 )
+from streams.log.reader import Record, read_all
+from streams.log.topics import Topics
+from streams.plugins.registry import PluginRegistry
 
 # Selection and ReadStats are part of this module's interface (the CLI, tests, bench).
 __all__ = ["ReadStats", "Selection", "read_flows", "read_recorded", "verify_log"]

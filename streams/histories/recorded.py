@@ -1,11 +1,11 @@
-"""What the log recorded about one execution: its executor inputs and its events."""
+"""What the log recorded about one execution: the messages it consumed, the events caused."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Literal
 
-from schemas.commands import ExecutorInput
+from schemas.commands import ExecutorMessage
 from schemas.events import ExecutionEvent
 
 
@@ -22,8 +22,8 @@ class Position:
 
 
 @dataclass(frozen=True)
-class RecordedInput:
-    inp: ExecutorInput
+class RecordedMessage:
+    inp: ExecutorMessage
     position: Position
     timestamp_ms: int
 
@@ -39,8 +39,8 @@ class Recorded:
     """One execution's records, each list in its topic's partition (= offset) order."""
 
     execution_id: str
-    commands: list[RecordedInput] = field(default_factory=list)
-    results: list[RecordedInput] = field(default_factory=list)
+    commands: list[RecordedMessage] = field(default_factory=list)
+    results: list[RecordedMessage] = field(default_factory=list)
     events: list[RecordedEvent] = field(default_factory=list)
 
 
@@ -49,10 +49,10 @@ DivergenceKind = Literal["event", "history", "input"]
 
 @dataclass(frozen=True)
 class Divergence:
-    """Where the replay and the record part ways.
+    """Where the current code and the record part ways.
 
     `expected` is what was recorded (the truth the code must reproduce), `actual` what
-    the current code emits for the same input on the same state.
+    the current code emits for the same message on the same state.
     """
 
     execution_id: str

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from api.web.routes_flows import with_diffs
-from streams.replay.as_of import AsOf, OutsideHistory, events_until, state_as_of
+from streams.histories.as_of import AsOf, OutsideHistory, events_until, state_as_of
 from tests.unit.core.driver import T0, Result, Sim
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"

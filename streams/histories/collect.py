@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.commands import EXECUTOR_INPUT_ADAPTER, ExecutorInput
+from schemas.commands import EXECUTOR_MESSAGE_ADAPTER, ExecutorMessage
 from schemas.decode import decode_execution_event
 from schemas.events import ExecutionCreated
-from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedInput
+from streams.histories.recorded import Position, Recorded, RecordedEvent, RecordedMessage
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,10 @@ class RawRecord:
     value: bytes | dict[str, Any]
 
 
-def _input(value: bytes | dict[str, Any]) -> ExecutorInput:
+def _input(value: bytes | dict[str, Any]) -> ExecutorMessage:
     if isinstance(value, dict):
-        return EXECUTOR_INPUT_ADAPTER.validate_python(value)
-    return EXECUTOR_INPUT_ADAPTER.validate_json(value)
+        return EXECUTOR_MESSAGE_ADAPTER.validate_python(value)
+    return EXECUTOR_MESSAGE_ADAPTER.validate_json(value)
 
 
 def collect_recorded(
@@ -104,6 +104,6 @@ def collect_recorded(
         target = found.get(inp.execution_id)
         if target is None:
             continue
-        item = RecordedInput(inp, record.position, record.timestamp_ms)
+        item = RecordedMessage(inp, record.position, record.timestamp_ms)
         (target.commands if is_command else target.results).append(item)
     return found

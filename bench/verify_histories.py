@@ -1,12 +1,12 @@
-"""Replay-verify throughput: recorded events compared per second.
+"""History verification throughput: recorded events compared per second.
 
-    PYTHONPATH=. python bench/replay.py [--events 10000] [--bootstrap HOST:PORT]
+    PYTHONPATH=. python bench/verify_histories.py [--events 10000] [--bootstrap HOST:PORT]
 
 Histories are generated with the simulated executor and worker of the unit tests
 (tests/unit/core/driver.py: the real `handle`, `decide` and `effects_of`), written to a
 real Kafka topic set (the test harness's Apache Kafka unless --bootstrap is given), then
-verified twice: in memory (the pure replay alone) and end to end (`verify_log`: read
-flow-events, execution-events, commands and worker-results, then replay).
+verified twice: in memory (the pure check alone) and end to end (`verify_log`: read
+flow-events, execution-events, commands and worker-results, then re-decide).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from rich.table import Table
 
 from schemas.events import FlowCreated
 from schemas.worker import TaskRunReport
+from streams.histories.recorded import Position, Recorded, RecordedEvent, RecordedMessage
+from streams.histories.source import Selection, verify_log
+from streams.histories.verify import flow_resolver, verify_many
 from streams.log.admin import ensure_topics
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
-from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedInput
-from streams.replay.source import Selection, verify_log
-from streams.replay.verify import flow_resolver, verify_many
 from tests.unit.core.driver import NAMESPACE, TENANT, Result, Sim
 
 FLOWS = Path(__file__).resolve().parents[1] / "flows"
@@ -66,7 +66,7 @@ def in_memory(sim: Sim) -> dict[str, Recorded]:
     for clock, delivery in enumerate(sim.log):
         rec = found.setdefault(delivery.execution_id, Recorded(delivery.execution_id))
         results = isinstance(delivery.inp, TaskRunReport)
-        item = RecordedInput(delivery.inp, Position("-", 0, clock), clock)
+        item = RecordedMessage(delivery.inp, Position("-", 0, clock), clock)
         (rec.results if results else rec.commands).append(item)
         rec.events.extend(RecordedEvent(e, Position("-", 0, clock)) for e in delivery.events)
     return found
@@ -75,7 +75,7 @@ def in_memory(sim: Sim) -> dict[str, Recorded]:
 def write(sim: Sim, bootstrap: str, topics: Topics) -> int:
     ensure_topics(bootstrap, topics.all(), partitions=4)
     records = 0
-    with LogProducer(bootstrap, client_id="bench-replay") as producer:
+    with LogProducer(bootstrap, client_id="bench-verify-histories") as producer:
         for (namespace, flow_id), revisions in sim.catalog.flows.items():
             for revision, flow in revisions.items():
                 assert namespace == NAMESPACE
@@ -133,21 +133,21 @@ def main() -> None:
         kafka_s = time.perf_counter() - begun
     assert logged.ok, logged.divergences[:3]
 
-    table = Table(title="replay verify throughput (bench/replay.py)")
+    table = Table(title="history verify throughput (bench/verify_histories.py)")
     for column in ("what", "executions", "inputs", "events", "seconds", "events/s"):
         table.add_column(column, justify="right")
     table.add_row(
-        "in memory (pure replay)",
+        "in memory (pure check)",
         str(report.executions),
-        str(report.inputs),
+        str(report.messages),
         str(report.events),
         f"{memory_s:.2f}",
         f"{report.events / memory_s:,.0f}",
     )
     table.add_row(
-        "from Kafka (read + replay)",
+        "from Kafka (read + check)",
         str(logged.executions),
-        str(logged.inputs),
+        str(logged.messages),
         str(logged.events),
         f"{kafka_s:.2f}",
         f"{logged.events / kafka_s:,.0f}",

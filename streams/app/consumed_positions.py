@@ -1,12 +1,12 @@
-"""Tracking records for the executor app's inputs (see streams/log/gaps.py for why).
+"""Tracking records for the partitions an agent consumes (see streams/log/gaps.py for why).
 
-A changelog-backed table holds, per input partition, the offset after the last record
+A changelog-backed table holds, per consumed partition, the offset after the last record
 applied, written to the same changelog partition as the record's own state. It is never
-ahead of what was applied *and sent*: an agent hands over the sends of each input
-(`hold_until_sent`), and the position moves past that input only once the broker has
+ahead of what was applied *and sent*: an agent hands over the sends of each message
+(`hold_until_sent`), and the position moves past that message only once the broker has
 acknowledged them. Measured (CI, the executor SIGKILLed in a burst): written as soon as
-the input was applied, a position reached the broker while the input's worker jobs were
-still in the producer's buffer; after the restart the input was not read again, and 69
+the message was applied, a position reached the broker while the message's worker jobs were
+still in the producer's buffer; after the restart the message was not read again, and 69
 executions waited for jobs that were never sent. After a restart the table is restored
 with the rest of the state, and every partition is read from it, whatever offsets Faust
 committed: a record that Faust skipped, or committed past, is read again.
@@ -28,17 +28,19 @@ import faust
 from streams.app.sent_positions import OutputLost, PositionsAwaitingSends
 from streams.log.gaps import GapGuard, Verdict
 
-log = logging.getLogger("lanner.inputs")
+log = logging.getLogger("lanner.consumed_positions")
 
 
-class InputPositions:
+class ConsumedPositions:
     def __init__(
         self, app: faust.App, partitions: int, topics: set[str], *, durable: bool = True
     ) -> None:
         self.app = app
-        self.topics = topics  # the input topics guarded
+        self.topics = topics  # the consumed topics guarded
         self.table = (
             app.Table(
+                # The table's (and its changelog topic's) name from before the rename:
+                # a new name would start every deployed partition from nothing.
                 "input-positions",
                 default=None,
                 partitions=partitions,
@@ -51,7 +53,7 @@ class InputPositions:
         self.guard = GapGuard()
         self._partitions: dict[str, Any] = {}  # guard key -> Faust TP, for seeking
         self._channels: dict[int, Any] = {}  # the agents' channels (their buffers)
-        # The current input's sends, and per partition the positions waiting for theirs.
+        # The current message's sends, and per partition the positions waiting for theirs.
         self._held: list[asyncio.Future[Any]] = []
         self._unsent = PositionsAwaitingSends()
         self._lost = False
@@ -87,7 +89,7 @@ class InputPositions:
         return all(channel.queue.empty() for channel in self._channels.values())
 
     def hold_until_sent(self, sends: Iterable[Awaitable[Any]]) -> None:
-        """The current input's sends (what Faust's `topic.send` returned): its position is
+        """The current message's sends (what Faust's `topic.send` returned): its position is
         written only once the broker has acknowledged every one of them."""
         self._held.extend(asyncio.ensure_future(send) for send in sends)
 
@@ -198,23 +200,23 @@ class InputPositions:
             self._write_sent()
 
     def _write_sent(self) -> None:
-        """Write, per partition, the newest position whose inputs' sends all arrived."""
+        """Write, per partition, the newest position whose messages' sends all arrived."""
         if self.table is None or self._lost:
             return
         try:
             ready = self._unsent.ready()
         except OutputLost as lost:
-            # Nothing after that input may pass it either: the process stops, and its
-            # restart reads the input again.
+            # Nothing after that message may pass it either: the process stops, and its
+            # restart reads the message again.
             self._lost = True
             log.critical(
-                "an input's output never reached the broker; stopping", extra={"reason": str(lost)}
+                "a message's output never reached the broker; stopping", extra={"reason": str(lost)}
             )
             self._crashing = asyncio.ensure_future(self.app.crash(lost))
             return
         for key, position in ready.items():
             # The partition is explicit (a timer has no current event); a tracking record
-            # shares its input's partition, as the agent's state does.
+            # shares its message's partition, as the agent's state does.
             encoded, value = key.encode(), str(position).encode()
             self.table.data[encoded] = value
             self.table.send_changelog(int(key.rsplit(":", 1)[1]), encoded, value)

@@ -1,5 +1,5 @@
-"""The log replayer's pure part: recorded histories of the simulated executor replay with
-no divergence; a changed decision, a gap, a seq out of order and a lost input are
+"""History verification's pure part: recorded histories of the simulated executor are
+re-decided with no divergence; a changed decision, a gap, a seq out of order and a lost input are
 reported with the execution, the sequence number and the position."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import streams.core.handle
-from schemas.commands import ExecutorInput
+from schemas.commands import ExecutorMessage
 from schemas.events import ExecutionEvent, TaskRunSucceeded
 from schemas.execution import Execution
 from schemas.settings import Limits
@@ -18,9 +18,9 @@ from schemas.worker import TaskRunReport
 from streams.core.bounds import Bounds
 from streams.core.decide import FlowCatalog
 from streams.core.validation import ValidatedFlow
-from streams.replay.order import order_inputs
-from streams.replay.recorded import Position, Recorded, RecordedEvent, RecordedInput
-from streams.replay.verify import ExecutionVerdict, flow_resolver, verify_execution
+from streams.histories.order import order_messages
+from streams.histories.recorded import Position, Recorded, RecordedEvent, RecordedMessage
+from streams.histories.verify import ExecutionVerdict, flow_resolver, verify_execution
 from tests.unit.core.driver import Result, Sim
 from tests.unit.core.helpers import flow
 
@@ -39,7 +39,7 @@ def recorded_log(sim: Sim) -> dict[str, Recorded]:
     for clock, delivery in enumerate(sim.log):
         rec = found.setdefault(delivery.execution_id, Recorded(delivery.execution_id))
         topic = "worker-results" if isinstance(delivery.inp, TaskRunReport) else "commands"
-        item = RecordedInput(delivery.inp, Position(topic, 0, offsets[topic]), clock)
+        item = RecordedMessage(delivery.inp, Position(topic, 0, offsets[topic]), clock)
         offsets[topic] += 1
         (rec.results if topic == "worker-results" else rec.commands).append(item)
         for event in delivery.events:
@@ -66,7 +66,7 @@ def test_recorded_histories_replay_without_divergence(
     verdicts = verify_all(sim)
     assert [d for v in verdicts for d in v.divergences] == []
     assert sum(v.events for v in verdicts) == sum(len(h) for h in sim.events.values())
-    assert sum(v.inputs for v in verdicts) == len(sim.log)
+    assert sum(v.messages for v in verdicts) == len(sim.log)
 
 
 def test_a_changed_decision_is_reported_once_with_its_seq() -> None:
@@ -79,7 +79,7 @@ def test_a_changed_decision_is_reported_once_with_its_seq() -> None:
         def changed(
             flow: ValidatedFlow | None,
             state: Execution | None,
-            inp: ExecutorInput,
+            inp: ExecutorMessage,
             catalog: Any,
             **rest: Any,
         ) -> list[ExecutionEvent]:
@@ -113,7 +113,7 @@ def test_a_gap_is_reported_with_its_position_and_not_folded() -> None:
     assert divergence.kind == "history" and divergence.seq == 4
     assert "gap: expected seq 3, found 4" in divergence.message
     assert str(divergence.position) == "execution-events[0]@3"
-    assert verdict.inputs == 0
+    assert verdict.messages == 0
 
 
 def test_a_seq_out_of_order_and_a_forged_copy_are_reported() -> None:
@@ -138,7 +138,7 @@ def test_a_lost_input_is_reported() -> None:
     lost = rec.results.pop(-1)
     verdict = verify_execution(rec, sim.catalog, flow_resolver(sim.catalog, lambda s, r: None))
     assert [d.kind for d in verdict.divergences] == ["input"]
-    assert lost.inp.input_id in verdict.divergences[0].message
+    assert lost.inp.message_id in verdict.divergences[0].message
 
 
 def test_inputs_that_caused_nothing_keep_their_place() -> None:
@@ -146,7 +146,9 @@ def test_inputs_that_caused_nothing_keep_their_place() -> None:
     sim = Sim(*_sources(), duplicates=True, seed=3)
     sim.start("hello_world")
     rec = recorded_log(sim)["e1"]
-    ordered, problem = order_inputs("e1", rec.commands, rec.results, [e.event for e in rec.events])
+    ordered, problem = order_messages(
+        "e1", rec.commands, rec.results, [e.event for e in rec.events]
+    )
     assert problem is None
     assert sorted(r.position.offset for r in ordered if r.position.topic == "commands") == [
         r.position.offset for r in ordered if r.position.topic == "commands"
@@ -182,7 +184,7 @@ def test_kill_pause_resume_and_stale_reports_replay() -> None:
 
 
 def test_a_history_decided_under_custom_limits_replays_under_the_same_limits() -> None:
-    # The replayer decides with the limits the executor ran with (`verify_log(limits=)`),
+    # Verification decides with the limits the executor ran with (`verify_log(limits=)`),
     # not with the defaults: a fan-out refused under LANNER_LIMITS_FAN_OUT=2 is reproduced.
     bounds = Bounds(Limits(fan_out=2))
     sim = Sim(

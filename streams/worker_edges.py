@@ -1,0 +1,196 @@
+"""What a worker adds around every job, kept out of streams/app/worker.py: secrets (read
+here, at the process edge), masking, deferred lookups, storage, the KV view, the
+working-directory root, and the outcome as it may go into an event.
+
+Every log line, output and error a worker emits is masked (`******`), and its outputs are
+defanged so data cannot smuggle a deferred marker into a later task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from schemas.states import State
+from schemas.worker import WorkerJob
+from streams.core.context import defang
+from streams.core.expressions import RenderLimits
+from streams.core.expressions.engine import DEFAULT_LIMITS
+from streams.deferred_lookups import MAX_READ_BYTES, has_deferred, make_resolver, resolve_deferred
+from streams.plugins.base import Outcome
+from streams.plugins.kv.store import LiveKvStore
+from streams.plugins.kv.view import LiveKvView
+from streams.secrets.environment import load_secrets, without_secrets
+from streams.secrets.masking import Masker
+from streams.secrets.stored import LiveSecretView, SecretCipher, namespace_secrets
+from streams.storage import spill_outputs, storage_from_env, task_prefix
+from streams.storage.uris import namespace_prefix
+
+log = logging.getLogger("lanner.secrets")
+
+# A task run's error goes into an event; a runaway message must not make it too big.
+_MAX_ERROR_CHARS = 10_000
+
+
+class WorkerEdges:
+    """Secrets, masking, deferred lookups, storage, KV and the work root for one worker."""
+
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        data_dir: str,
+        bootstrap: str,
+        kv_topic_name: str,
+        kv_topic: Any,
+        *,
+        tenant: str = "main",
+        secrets_topic: str | None = None,
+        secret_key: str | None = None,
+        render_limits: RenderLimits = DEFAULT_LIMITS,
+    ) -> None:
+        self.render_limits = render_limits  # deferred renders: the executor's limits
+        self.secrets = load_secrets(environ)
+        self._env_masker = Masker(list(self.secrets.values()))
+        self.child_env = without_secrets(environ)
+        self.storage = storage_from_env(environ, data_dir)
+        # Per tenant: two tenants' workers on one machine must not share working
+        # directories or cached venvs (a task may write into its venv).
+        self.work_root = Path(data_dir).resolve() / "work" / tenant
+        # Stored namespace secrets (streams/secrets/stored.py), when this tenant has a key.
+        self._cipher = SecretCipher(secret_key, tenant) if secret_key else None
+        self.stored = (
+            LiveSecretView(bootstrap, secrets_topic).start()
+            if secrets_topic and self._cipher
+            else None
+        )
+        self._masker_of: tuple[int, Masker] = (-1, self._env_masker)
+        # Per job: what its deferred renders made of secrets (`secret('X') | upper` is not
+        # the secret's text, yet must be masked as well); dropped by `forget`.
+        self._derived: dict[str, Masker] = {}
+        self._kv_topic = kv_topic
+        self.kv_view = LiveKvView(bootstrap, kv_topic_name).start()
+
+    @property
+    def masker(self) -> Masker:
+        """Masks the environment's secrets and every stored secret of the tenant (all
+        namespaces: masking too much is harmless), rebuilt when the stored ones change."""
+        if self.stored is None or self._cipher is None:
+            return self._env_masker
+        version, masker = self._masker_of
+        if version != self.stored.version:
+            version = self.stored.version
+            stored = [self._cipher.decrypt(e) for e in self.stored.everything()]
+            masker = Masker([*self.secrets.values(), *(v for v in stored if v is not None)])
+            self._masker_of = (version, masker)
+        return masker
+
+    def job_secrets(self, namespace: str) -> dict[str, str]:
+        """What secret('NAME') means for a job of `namespace` (namespace_secrets)."""
+        return namespace_secrets(namespace, self.secrets, self.stored, self._cipher)
+
+    def mask(self, message: str, job: WorkerJob | None = None) -> str:
+        derived = self._derived.get(job.job_id) if job is not None else None
+        if derived is not None:
+            message = derived.text(message)
+        return self.masker.text(message)
+
+    def _mask_value(self, job: WorkerJob, value: Any) -> Any:
+        derived = self._derived.get(job.job_id)
+        if derived is not None:
+            value = derived.value(value)
+        return self.masker.value(value)
+
+    def forget(self, job: WorkerJob) -> None:
+        """The job's attempt is over: its derived secrets need no masking any more."""
+        self._derived.pop(job.job_id, None)
+
+    async def _send_kv(self, key: str, value: bytes) -> None:
+        # Awaiting delivery: a KV Set is done only once its event is in the log.
+        pending = await self._kv_topic.send(key=key.encode(), value=value)
+        await pending
+
+    def _kv_store(self, job: WorkerJob, now: Callable[[], dt.datetime]) -> LiveKvStore:
+        return LiveKvStore(
+            self.kv_view, self._send_kv, job.tenant, now, job.execution_id, job.task_run_id
+        )
+
+    def context_fields(self, job: WorkerJob, now: Callable[[], dt.datetime]) -> dict[str, Any]:
+        """Extra WorkerContext fields for this job."""
+        return {
+            "tenant": job.tenant,
+            "task_id": job.task_id,
+            "storage": self.storage,
+            "work_root": self.work_root,
+            "kv": self._kv_store(job, now),
+            "env": self.child_env,
+        }
+
+    async def resolve(self, job: WorkerJob, now: Callable[[], dt.datetime]) -> dict[str, Any]:
+        """The job's task properties with deferred markers resolved (DeferredError if not)."""
+        properties = job.task
+        if not has_deferred(properties):
+            return properties
+        if has_deferred(properties, "kv"):
+            await self._kv_store(job, now).catch_up()
+        if self.stored is not None and has_deferred(properties, "secret"):
+            # A secret set just before the run is on the topic, maybe not folded yet.
+            await asyncio.to_thread(self.stored.catch_up, 5.0)
+
+        def read(uri: str) -> bytes:
+            return self.storage.get_bytes(uri, MAX_READ_BYTES)
+
+        def kv_value(key: str) -> tuple[bool, Any]:
+            found = self.kv_view.get(job.tenant, job.namespace, key, now())
+            return (False, None) if found is None else (True, found.value)
+
+        derived: list[str] = []
+        resolver = make_resolver(
+            self.job_secrets(job.namespace),
+            read,
+            kv_value,
+            namespace_prefix(job.tenant, job.namespace),
+            derived,
+            self.render_limits,
+        )
+        try:
+            resolved = resolve_deferred(properties, resolver)
+        finally:
+            if derived:
+                self._derived[job.job_id] = Masker(derived)
+        assert isinstance(resolved, dict)
+        return resolved
+
+    async def publishable(self, job: WorkerJob, outcome: Outcome) -> Outcome:
+        """Outputs and error as they may go into an event: secrets masked, deferred markers
+        defanged (so data cannot smuggle one into a later task), big values spilled."""
+        try:
+            return await asyncio.to_thread(self._publishable, job, outcome)
+        except Exception as exc:  # storage failing must still end the task run
+            log.exception("could not publish outputs", extra={"task_run_id": job.task_run_id})
+            error = self.mask(f"outputs could not be stored: {exc}", job)
+            return Outcome(State.FAILED, error=error)
+
+    def _publishable(self, job: WorkerJob, outcome: Outcome) -> Outcome:
+        outputs = defang(self._mask_value(job, dict(outcome.outputs)))
+        prefix = task_prefix(
+            job.tenant,
+            job.namespace,
+            job.flow_id,
+            job.execution_id,
+            job.task_id,
+            job.task_run_id,
+            job.attempt,
+        )
+        outputs, spilled = spill_outputs(outputs, self.storage, prefix)
+        if spilled:
+            log.info(
+                "outputs spilled to storage",
+                extra={"task_run_id": job.task_run_id, "outputs": spilled},
+            )
+        error = self.mask(outcome.error, job)[:_MAX_ERROR_CHARS] if outcome.error else None
+        return dataclasses.replace(outcome, outputs=outputs, error=error)
