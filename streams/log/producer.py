@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
@@ -65,6 +65,24 @@ class LogProducer:
     ) -> None:
         self._raise_failures()
         self._produce(topic, key, value, headers, self._on_delivery)
+
+    def send_reporting(
+        self, topic: str, key: str, value: bytes, report: Callable[[str | None, int, int], None]
+    ) -> None:
+        """Write one record; `report(error, partition, offset)` is called from whichever
+        thread serves the producer's reports (streams/log/async_sends.py polls for it)."""
+
+        def deliver(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                report(_describe(error), -1, -1)
+            else:
+                report(None, message.partition() or 0, message.offset() or 0)
+
+        self._produce(topic, key, value, None, deliver)
+
+    def serve_reports(self, timeout_s: float) -> None:
+        """Serve delivery reports (their callbacks run on this thread)."""
+        self._producer.poll(timeout_s)
 
     def send_and_wait(
         self,
