@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from api.web.models import ANSWER
+from api.web.models_ops import HEALTH, METRICS, DailyStats
 from api.web.queries import BadParameter, namespace_filter, utc_iso
 from api.web.services import Services, public_services, services
 from projections import mappings
@@ -30,7 +32,7 @@ def kafka_ok(bootstrap: str) -> tuple[bool, str]:
     return True, f"{len(metadata.brokers)} broker(s)"
 
 
-@router.get("/health")
+@router.get("/health", response_model=None, responses=HEALTH)
 def health(svc: PublicSvc) -> JSONResponse:
     kafka_up, kafka_detail = kafka_ok(svc.settings.kafka_bootstrap)
     es_up, es_detail = svc.store.healthy()
@@ -49,7 +51,7 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, responses=METRICS)
 def metrics(svc: Svc) -> PlainTextResponse:
     lines: list[str] = []
     try:
@@ -104,7 +106,12 @@ def metrics(svc: Svc) -> PlainTextResponse:
     )
 
 
-@router.get("/stats/executions/daily")
+@router.get(
+    "/stats/executions/daily",
+    name="daily_execution_stats",
+    response_model=list[DailyStats],
+    **ANSWER,
+)
 def daily(
     svc: Svc,
     start_date: Annotated[dt.datetime | None, Query(alias="startDate")] = None,
