@@ -53,6 +53,13 @@ def install(app: FastAPI) -> None:
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.body)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug: the same shape for the client. Starlette raises it again after this
+        # answer, so the server's log has its trace.
+        message = f"unexpected error ({type(exc).__name__}) on {request.method} {request.url.path}"
+        return error_response(500, ErrorBody(message=message))
+
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
         # Starlette's and FastAPI's own refusals (unknown route, bad multipart, ...) in

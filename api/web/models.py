@@ -85,11 +85,21 @@ _ERRORS = {
     413: "The request body (or its inputs) is over a limit, which the body names",
     415: "The body is not of a media type this route reads",
     422: "A parameter or body that cannot be used; `errors` or `problems` say which",
+    500: "An unexpected error (a bug): the server's log has its trace",
     503: "A service behind the API cannot be reached, or is not configured",
 }
 # Every API route's error answers, in the OpenAPI document (APIRouter(responses=...)).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": description}
+    for status, description in _ERRORS.items()
+}
+# The same for a route whose answer is not JSON (text, a stream): FastAPI would give its
+# errors the route's media type; they are JSON all the same.
+JSON_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
     for status, description in _ERRORS.items()
 }
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.web.models import Answer, Document, Label
+from api.web.models import JSON_ERRORS, Answer, Document, Label
 from schemas.states import State
 
 
@@ -155,8 +155,9 @@ FILE_DOWNLOAD: dict[int | str, dict[str, Any]] = {
     }
 }
 LOG_DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    **JSON_ERRORS,
     200: {
         "description": "The log lines as text, one a line: time, level, [task id], message",
         "content": {"text/plain": {"schema": {"type": "string"}}},
-    }
+    },
 }

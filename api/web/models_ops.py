@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from api.web.models import Answer, Document
+from api.web.models import JSON_ERRORS, Answer, Document
 
 Status = Literal["UP", "DOWN"]
 
@@ -31,10 +31,11 @@ HEALTH: dict[int | str, dict[str, Any]] = {
     503: {"model": Health, "description": "Kafka or Elasticsearch does not answer"},
 }
 METRICS: dict[int | str, dict[str, Any]] = {
+    **JSON_ERRORS,
     200: {
         "description": "Prometheus text exposition (version 0.0.4)",
         "content": {"text/plain": {"schema": {"type": "string"}}},
-    }
+    },
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, RootModel
 
 from api.web.models import Answer, Document, ErrorBody, Label
 
@@ -94,21 +94,28 @@ class WebhookAnswer(Document):
     url: str = Field(description="Where to follow the execution")
 
 
+class WebhookReply(
+    RootModel[WebhookAnswer | dict[str, Any] | list[Any] | str | float | bool | None]
+):
+    """A webhook's answer: Kestra's WebhookResponse, or the flow's outputs (any JSON)
+    with `returnOutputs`."""
+
+
+class WebhookFailure(RootModel[WebhookAnswer | ErrorBody]):
+    """500: the waited-for execution FAILED (its WebhookResponse), or an unexpected error."""
+
+
 WEBHOOK_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {
+        "model": WebhookReply,
         "description": (
             "The execution requested (or ended, with `wait`). With `returnOutputs` the "
             "body is the flow's outputs instead (as JSON, or as text with "
             "`responseContentType: text/plain`); `responseCode` may set another status"
         ),
-        "content": {
-            "application/json": {
-                "schema": {"anyOf": [{"$ref": "#/components/schemas/WebhookAnswer"}, {}]}
-            },
-            "text/plain": {"schema": {"type": "string"}},
-        },
+        "content": {"text/plain": {"schema": {"type": "string"}}},
     },
     204: {"description": "The trigger's conditions do not hold: nothing started"},
-    500: {"model": WebhookAnswer, "description": "With `wait`: the execution FAILED"},
+    500: {"model": WebhookFailure, "description": "With `wait`: the execution FAILED"},
     504: {"model": ErrorBody, "description": "With `wait`: the execution did not end in time"},
 }
