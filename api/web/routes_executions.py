@@ -95,15 +95,13 @@ def _create(
     doc = svc.wait_visible(mappings.EXECUTIONS, requested.execution_id)
     svc.mark_written(mappings.EXECUTIONS)
     if doc is None:
-        return JSONResponse(
-            {
-                "id": requested.execution_id,
-                "namespace": namespace,
-                "flowId": flow_id,
-                "message": "accepted; not yet searchable",
-            },
-            status_code=202,
+        accepted = ExecutionAccepted(
+            id=requested.execution_id,
+            namespace=namespace,
+            flowId=flow_id,
+            message="accepted; not yet searchable",
         )
+        return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
     return JSONResponse(api_view(doc))
 
 

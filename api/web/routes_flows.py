@@ -11,7 +11,14 @@ from fastapi.responses import JSONResponse
 
 from api.web.errors import ApiError, not_found
 from api.web.models import ANSWER, FlowProblemBody
-from api.web.models_flows import DEPLOYED, FlowPage, FlowRevision, FlowValidation, FlowView
+from api.web.models_flows import (
+    DEPLOYED,
+    FlowAccepted,
+    FlowPage,
+    FlowRevision,
+    FlowValidation,
+    FlowView,
+)
 from api.web.queries import FLOW_SORTS, flow_query, page_offset, parse_sort
 from api.web.services import Services, services
 from projections import mappings
@@ -98,16 +105,14 @@ def _deploy(
         lambda d: int(d.get("revision", 0)) >= deployed.revision and not d.get("deleted"),
     )
     if doc is None:
-        return JSONResponse(
-            {
-                "namespace": deployed.namespace,
-                "id": deployed.flow_id,
-                "revision": deployed.revision,
-                "outcome": deployed.outcome,
-                "message": "accepted; not yet searchable",
-            },
-            status_code=202,
+        accepted = FlowAccepted(
+            namespace=deployed.namespace,
+            id=deployed.flow_id,
+            revision=deployed.revision,
+            outcome=deployed.outcome,
+            message="accepted; not yet searchable",
         )
+        return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
     # Read your writes in searches too: flows change rarely, a refresh costs little.
     svc.store.refresh(mappings.FLOWS)
     return JSONResponse({**flow_view(doc), "outcome": deployed.outcome})

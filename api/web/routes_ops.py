@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.web.models import ANSWER
-from api.web.models_ops import HEALTH, METRICS, DailyStats
+from api.web.models_ops import HEALTH, METRICS, Check, Checks, DailyStats, Health
 from api.web.queries import BadParameter, namespace_filter, utc_iso
 from api.web.services import Services, public_services, services
 from projections import mappings
@@ -37,14 +37,14 @@ def health(svc: PublicSvc) -> JSONResponse:
     kafka_up, kafka_detail = kafka_ok(svc.settings.kafka_bootstrap)
     es_up, es_detail = svc.store.healthy()
     up = kafka_up and es_up
-    body = {
-        "status": "UP" if up else "DOWN",
-        "checks": {
-            "kafka": {"status": "UP" if kafka_up else "DOWN", "detail": kafka_detail},
-            "elasticsearch": {"status": "UP" if es_up else "DOWN", "detail": es_detail},
-        },
-    }
-    return JSONResponse(body, status_code=200 if up else 503)
+    body = Health(
+        status="UP" if up else "DOWN",
+        checks=Checks(
+            kafka=Check(status="UP" if kafka_up else "DOWN", detail=kafka_detail),
+            elasticsearch=Check(status="UP" if es_up else "DOWN", detail=es_detail),
+        ),
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if up else 503)
 
 
 def _escape(value: str) -> str:
