@@ -16,7 +16,12 @@ from pydantic import BaseModel
 
 from api.web.app import create_app
 from api.web.models import ANSWER, ErrorBody
-from api.web.models_executions import ExecutionEventView, ExecutionView, LogLineView
+from api.web.models_executions import (
+    ExecutionEventView,
+    ExecutionPage,
+    ExecutionView,
+    LogLineView,
+)
 from api.web.models_flows import FlowRevision, FlowView
 from api.web.models_ops import AuditEntry
 from api.web.models_triggers import TriggerContext
@@ -182,8 +187,6 @@ def test_executions_pass_through_unchanged(ended: bool) -> None:
     view = as_json(api_view(execution_doc(state)))
     assert passed_through(ExecutionView, view) == view
     page = {"results": [view], "total": 1}
-    from api.web.models_executions import ExecutionPage
-
     assert passed_through(ExecutionPage, page) == page
     as_of = {**view, "asOf": {"seq": 1, "time": T0.isoformat(), "lastSeq": 7}}
     assert passed_through(ExecutionView, as_of) == as_of
