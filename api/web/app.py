@@ -26,12 +26,17 @@ from api.web import (
     routes_webhooks,
 )
 from api.web.body_limit import BodyLimit
+from api.web.models import ERROR_RESPONSES
 from api.web.services import Services
 from api.web.tenants import TenantPaths, TenantRegistry
 from schemas.settings import LannerSettings
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"
+
+
+def operation_id(route: APIRoute) -> str:
+    return route.name
 
 
 def create_app(settings: LannerSettings) -> FastAPI:
@@ -66,9 +71,17 @@ def create_app(settings: LannerSettings) -> FastAPI:
             for svc in tenants.all():
                 await run_in_threadpool(svc.stop)
 
-    app = FastAPI(title="Lanner", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Lanner",
+        version="0.1.0",
+        lifespan=lifespan,
+        # Operation ids are the route functions' names (unique, checked by a test): the
+        # method names of a client generated from /openapi.json.
+        generate_unique_id_function=operation_id,
+    )
     errors.install(app)
-    api = APIRouter(prefix=API_PREFIX)
+    # Every error of every route has the one ErrorBody shape: say so in the document.
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     # routes_control before routes_executions: POST /{namespace}/{flow_id} would match
     # /{id}/restart too.
     modules = (

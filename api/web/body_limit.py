@@ -20,6 +20,7 @@ from collections.abc import Callable
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.web.models import ErrorBody
 from schemas.settings import Limits
 
 _EXECUTION_POSTS = re.compile(r"^/api/v1/executions/[^/]+/(?P<last>[^/]+)/?$")
@@ -48,8 +49,11 @@ class BodyTooLarge(HTTPException):
         )
         super().__init__(413, self.message)
 
+    def error_body(self) -> ErrorBody:
+        return ErrorBody(message=self.message, limit=self.limit, maxBytes=self.max_bytes)
+
     def payload(self) -> dict[str, object]:
-        return {"message": self.message, "limit": self.limit, "maxBytes": self.max_bytes}
+        return self.error_body().model_dump(mode="json", exclude_unset=True)
 
     def body(self) -> bytes:
         return json.dumps(self.payload()).encode()

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from api.web.models import ANSWER
+from api.web.models_ops import AuditPage
 from api.web.queries import BadParameter, as_utc, namespace_filter, page_offset, utc_iso
 from api.web.services import Services, services
 from projections.audit import AUDIT
@@ -42,7 +44,7 @@ def audit_query(
     return {"bool": {"filter": filters}}
 
 
-@router.get("")
+@router.get("", response_model=AuditPage, **ANSWER)
 def search_audit(
     svc: Svc,
     actor: str | None = None,

@@ -8,12 +8,13 @@ the execution untouched. The executor checks again: it is the authority.
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.web.errors import ApiError, not_found
+from api.web.models import ANSWER, CommandAccepted, ReplayAccepted
 from api.web.services import Services, services
 from projections import mappings
 from schemas.execution import Execution
@@ -31,8 +32,14 @@ def _execution(svc: Services, execution_id: str) -> Execution:
     return Execution.model_validate(doc["model"])
 
 
-@router.post("/{execution_id}/restart", status_code=202)
-def restart(execution_id: str, svc: Svc) -> dict[str, Any]:
+@router.post(
+    "/{execution_id}/restart",
+    name="restart_execution",
+    status_code=202,
+    response_model=CommandAccepted,
+    **ANSWER,
+)
+def restart(execution_id: str, svc: Svc) -> CommandAccepted:
     execution = _execution(svc, execution_id)
     if execution.state not in (State.FAILED, State.KILLED):
         raise ApiError(
@@ -41,16 +48,22 @@ def restart(execution_id: str, svc: Svc) -> dict[str, Any]:
             "FAILED or KILLED execution can be restarted",
         )
     command_id = svc.executions.restart(execution_id, svc.actor, known=execution)
-    return {"id": execution_id, "commandId": command_id}
+    return CommandAccepted(id=execution_id, commandId=command_id)
 
 
-@router.post("/{execution_id}/replay", status_code=202)
+@router.post(
+    "/{execution_id}/replay",
+    name="replay_execution",
+    status_code=202,
+    response_model=ReplayAccepted,
+    **ANSWER,
+)
 def replay(
     execution_id: str,
     svc: Svc,
     task_run_id: Annotated[str | None, Query(alias="taskRunId")] = None,
     revision: Annotated[int | None, Query(ge=1)] = None,
-) -> dict[str, Any]:
+) -> ReplayAccepted:
     execution = _execution(svc, execution_id)
     if not execution.state.is_terminal:
         raise ApiError(
@@ -76,16 +89,16 @@ def replay(
     new_id, command_id = svc.executions.replay(
         execution_id, svc.actor, task_run_id, revision, known=execution
     )
-    return {"id": new_id, "originalId": execution_id, "commandId": command_id}
+    return ReplayAccepted(id=new_id, originalId=execution_id, commandId=command_id)
 
 
-@router.post("/{execution_id}/state", status_code=202)
+@router.post("/{execution_id}/state", status_code=202, response_model=CommandAccepted, **ANSWER)
 async def change_task_run_state(
     execution_id: str,
     svc: Svc,
     task_run_id: Annotated[str, Body(alias="taskRunId", embed=True)],
     state: Annotated[State, Body(embed=True)],
-) -> dict[str, Any]:
+) -> CommandAccepted:
     execution = await run_in_threadpool(_execution, svc, execution_id)
     run = execution.task_runs.get(task_run_id)
     if run is None:
@@ -112,4 +125,4 @@ async def change_task_run_state(
         task_run_id,
         state,
     )
-    return {"id": execution_id, "commandId": command_id}
+    return CommandAccepted(id=execution_id, commandId=command_id)

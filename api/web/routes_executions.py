@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
-import shutil
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -18,10 +15,18 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 from sse_starlette.sse import EventSourceResponse
 from starlette.background import BackgroundTask
-from starlette.datastructures import UploadFile
 
 from api.web.errors import ApiError, not_found
 from api.web.follow import follow_execution
+from api.web.models import ANSWER, CommandAccepted
+from api.web.models_executions import (
+    FILE_DOWNLOAD,
+    FOLLOW_EXECUTION,
+    ExecutionAccepted,
+    ExecutionEventView,
+    ExecutionPage,
+    ExecutionView,
+)
 from api.web.queries import (
     EXECUTION_SORTS,
     BadParameter,
@@ -30,49 +35,28 @@ from api.web.queries import (
     page_offset,
     parse_sort,
 )
+from api.web.request_inputs import INPUTS_BODY, read_inputs, too_large
 from api.web.services import Services, services
 from projections import mappings
 from projections.documents import api_view, execution_doc
 from schemas.decode import decode_execution_event
-from schemas.settings import Limits
 from schemas.states import State
 from streams.core.evolve import HistoryError
 from streams.histories.as_of import AsOf, OutsideHistory, state_as_of
-from streams.storage.base import Storage, StorageError
+from streams.storage.base import StorageError
 from streams.storage.uris import execution_prefix, input_file_uri, is_storage_uri
-from streams.writers.executions import (
-    InputsTooLarge,
-    InvalidInputs,
-    UnknownFlow,
-    check_input_size,
-    new_id,
-)
+from streams.writers.executions import InputsTooLarge, InvalidInputs, UnknownFlow, new_id
 
 router = APIRouter(prefix="/executions", tags=["executions"])
-_PARSE_INLINE_BYTES = 64 * 1024
 _DOWNLOAD_INLINE_BYTES = 1024 * 1024
 Svc = Annotated[Services, Depends(services)]
-# Read by _inputs, not declared as parameters: described for the OpenAPI document.
-INPUTS_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": False,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "additionalProperties": True,
-                    "description": "input id -> value",
-                }
-            },
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "additionalProperties": {"type": "string", "format": "binary"},
-                    "description": "FILE inputs as files",
-                }
-            },
-        },
-    }
+# POST /executions/{namespace}/{flow_id}: the execution, or 202 while the views catch up.
+CREATED: dict[int | str, dict[str, Any]] = {
+    200: {"model": ExecutionView, "description": "The execution, as its view shows it"},
+    202: {
+        "model": ExecutionAccepted,
+        "description": "Requested; not yet in the views (read it again in a moment)",
+    },
 }
 
 
@@ -81,69 +65,6 @@ def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
     if doc is None:
         raise not_found(f"execution {execution_id}")
     return doc
-
-
-def too_large(exc: InputsTooLarge) -> ApiError:
-    return ApiError(413, str(exc), limit=exc.limit, maxBytes=exc.max_bytes, size=exc.size)
-
-
-def _store_upload(storage: Storage, uri: str, upload: UploadFile) -> None:
-    """Copy an upload (spooled to disk by Starlette past 1 MB) to storage in chunks."""
-    upload.file.seek(0)
-    with tempfile.NamedTemporaryFile(prefix="lanner-upload-") as spool:
-        shutil.copyfileobj(upload.file, spool, 1024 * 1024)
-        spool.flush()
-        storage.put_file(uri, Path(spool.name))
-
-
-async def _inputs(
-    request: Request,
-    limits: Limits,
-    files_at: Callable[[str, str], str] | None = None,
-    storage: Storage | None = None,
-) -> dict[str, Any]:
-    """Inputs from a JSON body or a form; uploaded files (FILE inputs) go to storage and
-    the input's value is their `kestra://` URI (`files_at(input, file name)`). The values
-    other than files are held to limits.input_bytes before any file is stored."""
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        form = await request.form()
-        values: dict[str, Any] = {}
-        uploads: list[tuple[str, UploadFile]] = []
-        for name, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if files_at is None or storage is None:
-                    raise ApiError(422, f"input {name!r}: a file is not expected here")
-                uploads.append((name, value))
-            else:
-                values[name] = value
-        try:
-            check_input_size("the request", values, limits)
-        except InputsTooLarge as exc:
-            raise too_large(exc) from None
-        for name, upload in uploads:
-            assert files_at is not None and storage is not None
-            uri = files_at(name, upload.filename or "file")
-            await run_in_threadpool(_store_upload, storage, uri, upload)
-            values[name] = uri
-        return values
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        # A large body is parsed off the event loop, so /health and the others need not wait.
-        body = (
-            json.loads(raw)
-            if len(raw) < _PARSE_INLINE_BYTES
-            else await run_in_threadpool(json.loads, raw)
-        )
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ApiError(422, f"the body is not JSON: {exc}") from None
-    except RecursionError:
-        raise ApiError(422, "the body's JSON nests too deeply to be read") from None
-    if not isinstance(body, dict):
-        raise ApiError(422, "inputs must be a JSON object of input id -> value")
-    return body
 
 
 def _create(
@@ -174,19 +95,17 @@ def _create(
     doc = svc.wait_visible(mappings.EXECUTIONS, requested.execution_id)
     svc.mark_written(mappings.EXECUTIONS)
     if doc is None:
-        return JSONResponse(
-            {
-                "id": requested.execution_id,
-                "namespace": namespace,
-                "flowId": flow_id,
-                "message": "accepted; not yet searchable",
-            },
-            status_code=202,
+        accepted = ExecutionAccepted(
+            id=requested.execution_id,
+            namespace=namespace,
+            flowId=flow_id,
+            message="accepted; not yet searchable",
         )
+        return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
     return JSONResponse(api_view(doc))
 
 
-@router.get("/search")
+@router.get("/search", response_model=ExecutionPage, **ANSWER)
 def search_executions(
     svc: Svc,
     namespace: str | None = None,
@@ -218,7 +137,7 @@ def search_executions(
     return {"results": [api_view(d) for d in docs], "total": total}
 
 
-@router.get("/{execution_id}")
+@router.get("/{execution_id}", response_model=ExecutionView, **ANSWER)
 def get_execution(
     execution_id: str,
     svc: Svc,
@@ -274,7 +193,7 @@ def events_of(svc: Services, execution_id: str) -> list[dict[str, Any]]:
     return events
 
 
-@router.get("/{execution_id}/events")
+@router.get("/{execution_id}/events", response_model=list[ExecutionEventView], **ANSWER)
 def execution_events(
     execution_id: str,
     svc: Svc,
@@ -292,7 +211,12 @@ def execution_events(
     ]
 
 
-@router.delete("/{execution_id}", status_code=204)
+@router.delete(
+    "/{execution_id}",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Deleted from the views"}},
+)
 def delete_execution(execution_id: str, svc: Svc) -> Response:
     doc = execution_or_404(svc, execution_id)
     if not State(doc["state"]["current"]).is_terminal:
@@ -308,39 +232,50 @@ def delete_execution(execution_id: str, svc: Svc) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/{execution_id}/kill", status_code=202)
-def kill_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
+@router.post("/{execution_id}/kill", status_code=202, response_model=CommandAccepted, **ANSWER)
+def kill_execution(execution_id: str, svc: Svc) -> CommandAccepted:
     doc = execution_or_404(svc, execution_id)
     current = State(doc["state"]["current"])
     if current.is_terminal:
         raise ApiError(409, f"execution {execution_id} already ended ({current.value})")
     command_id = svc.executions.kill(execution_id, svc.actor)
-    return {"id": execution_id, "commandId": command_id, "state": current.value}
+    return CommandAccepted(id=execution_id, commandId=command_id, state=current.value)
 
 
-@router.post("/{execution_id}/resume", status_code=202, openapi_extra=INPUTS_BODY)
-async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dict[str, Any]:
+@router.post(
+    "/{execution_id}/resume",
+    status_code=202,
+    openapi_extra=INPUTS_BODY,
+    response_model=CommandAccepted,
+    **ANSWER,
+)
+async def resume_execution(execution_id: str, request: Request, svc: Svc) -> CommandAccepted:
     doc = await run_in_threadpool(execution_or_404, svc, execution_id)
     current = State(doc["state"]["current"])
     if current is not State.PAUSED:
         raise ApiError(409, f"execution {execution_id} is {current.value}, not PAUSED")
-    inputs = await _inputs(request, svc.settings.limits)
+    inputs = await read_inputs(request, svc.settings.limits)
     try:
         command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor, inputs)
     except InputsTooLarge as exc:
         raise too_large(exc) from None
     except InvalidInputs as exc:
         raise ApiError(422, str(exc), errors=exc.errors) from None
-    return {"id": execution_id, "commandId": command_id, "state": current.value}
+    return CommandAccepted(id=execution_id, commandId=command_id, state=current.value)
 
 
-@router.get("/{execution_id}/follow")
+@router.get(
+    "/{execution_id}/follow",
+    name="follow_execution",
+    response_class=EventSourceResponse,
+    responses=FOLLOW_EXECUTION,
+)
 async def follow(execution_id: str, svc: Svc) -> EventSourceResponse:
     await run_in_threadpool(execution_or_404, svc, execution_id)
     return EventSourceResponse(follow_execution(svc, execution_id))
 
 
-@router.get("/{execution_id}/file")
+@router.get("/{execution_id}/file", response_class=Response, responses=FILE_DOWNLOAD)
 def download_file(
     execution_id: str, svc: Svc, path: Annotated[str, Query(description="a kestra:// URI")]
 ) -> Response:
@@ -386,8 +321,17 @@ def attachment(name: str) -> str:
 
 
 # Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill` and `/{id}/resume`.
-@router.post("/trigger/{namespace}/{flow_id}", openapi_extra=INPUTS_BODY)
-@router.post("/{namespace}/{flow_id}", openapi_extra=INPUTS_BODY)
+@router.post(
+    "/trigger/{namespace}/{flow_id}",
+    name="trigger_execution",
+    description="The same as POST /executions/{namespace}/{flow_id}, at Kestra's older path",
+    openapi_extra=INPUTS_BODY,
+    response_model=None,
+    responses=CREATED,
+)
+@router.post(
+    "/{namespace}/{flow_id}", openapi_extra=INPUTS_BODY, response_model=None, responses=CREATED
+)
 async def create_execution(
     namespace: str,
     flow_id: str,
@@ -404,7 +348,7 @@ async def create_execution(
     def files_at(input_id: str, filename: str) -> str:
         return input_file_uri(tenant, namespace, flow_id, execution_id, input_id, filename)
 
-    inputs = await _inputs(request, svc.settings.limits, files_at, svc.storage)
+    inputs = await read_inputs(request, svc.settings.limits, files_at, svc.storage)
     return await run_in_threadpool(
         _create, svc, namespace, flow_id, inputs, {k: v for k, v in pairs}, revision, execution_id
     )

@@ -10,6 +10,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.web.errors import ApiError, not_found
+from api.web.models import ANSWER, FlowProblemBody
+from api.web.models_flows import (
+    DEPLOYED,
+    FlowAccepted,
+    FlowPage,
+    FlowRevision,
+    FlowValidation,
+    FlowView,
+)
 from api.web.queries import FLOW_SORTS, flow_query, page_offset, parse_sort
 from api.web.services import Services, services
 from projections import mappings
@@ -46,12 +55,16 @@ async def yaml_body(request: Request) -> str:
         raise ApiError(422, f"the flow is not UTF-8 text: {exc}") from None
 
 
+def problem_bodies(problems: list[FlowProblem]) -> list[FlowProblemBody]:
+    return [FlowProblemBody(path=p.path, line=p.line, message=p.message) for p in problems]
+
+
 def problems_response(problems: list[FlowProblem]) -> ApiError:
     count = len(problems)
     return ApiError(
         422,
         f"the flow is invalid ({count} problem{'s' if count != 1 else ''})",
-        problems=[{"path": p.path, "line": p.line, "message": p.message} for p in problems],
+        problems=problem_bodies(problems),
     )
 
 
@@ -92,45 +105,43 @@ def _deploy(
         lambda d: int(d.get("revision", 0)) >= deployed.revision and not d.get("deleted"),
     )
     if doc is None:
-        return JSONResponse(
-            {
-                "namespace": deployed.namespace,
-                "id": deployed.flow_id,
-                "revision": deployed.revision,
-                "outcome": deployed.outcome,
-                "message": "accepted; not yet searchable",
-            },
-            status_code=202,
+        accepted = FlowAccepted(
+            namespace=deployed.namespace,
+            id=deployed.flow_id,
+            revision=deployed.revision,
+            outcome=deployed.outcome,
+            message="accepted; not yet searchable",
         )
+        return JSONResponse(accepted.model_dump(mode="json"), status_code=202)
     # Read your writes in searches too: flows change rarely, a refresh costs little.
     svc.store.refresh(mappings.FLOWS)
     return JSONResponse({**flow_view(doc), "outcome": deployed.outcome})
 
 
-@router.post("", openapi_extra=YAML_BODY)
+@router.post("", openapi_extra=YAML_BODY, response_model=None, responses=DEPLOYED)
 async def create_flow(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> Response:
     """Create a flow from its YAML source (409 when it exists: use PUT to update)."""
     return await run_in_threadpool(_deploy, svc, source, False)
 
 
-@router.post("/validate", openapi_extra=YAML_BODY)
-async def validate(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> dict[str, Any]:
+@router.post(
+    "/validate",
+    name="validate_flow",
+    openapi_extra=YAML_BODY,
+    response_model=FlowValidation,
+    **ANSWER,
+)
+async def validate(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> FlowValidation:
     # Off the event loop: validating a large flow takes a while, and /health must not wait.
     checked = await run_in_threadpool(validate_flow, source, svc.registry, svc.settings.limits)
     if isinstance(checked, ValidatedFlow):
-        return {
-            "valid": True,
-            "namespace": checked.flow.namespace,
-            "id": checked.flow.id,
-            "problems": [],
-        }
-    return {
-        "valid": False,
-        "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in checked],
-    }
+        return FlowValidation(
+            valid=True, namespace=checked.flow.namespace, id=checked.flow.id, problems=[]
+        )
+    return FlowValidation(valid=False, problems=problem_bodies(checked))
 
 
-@router.get("/search")
+@router.get("/search", response_model=FlowPage, **ANSWER)
 def search_flows(
     svc: Svc,
     q: str | None = None,
@@ -147,14 +158,16 @@ def search_flows(
     return {"results": [flow_view(d) for d in docs], "total": total}
 
 
-@router.put("/{namespace}/{flow_id}", openapi_extra=YAML_BODY)
+@router.put(
+    "/{namespace}/{flow_id}", openapi_extra=YAML_BODY, response_model=None, responses=DEPLOYED
+)
 async def update_flow(
     namespace: str, flow_id: str, svc: Svc, source: Annotated[str, Depends(yaml_body)]
 ) -> Response:
     return await run_in_threadpool(_deploy, svc, source, True, (namespace, flow_id))
 
 
-@router.get("/{namespace}/{flow_id}")
+@router.get("/{namespace}/{flow_id}", response_model=FlowView, **ANSWER)
 def get_flow(
     namespace: str, flow_id: str, svc: Svc, revision: Annotated[int | None, Query(ge=1)] = None
 ) -> dict[str, Any]:
@@ -170,7 +183,7 @@ def get_flow(
     return flow_view(doc)
 
 
-@router.get("/{namespace}/{flow_id}/revisions")
+@router.get("/{namespace}/{flow_id}/revisions", response_model=list[FlowRevision], **ANSWER)
 def flow_revisions(namespace: str, flow_id: str, svc: Svc) -> list[dict[str, Any]]:
     query = {
         "bool": {
@@ -231,7 +244,12 @@ def _delete(svc: Services, namespace: str, flow_id: str) -> None:
     )
 
 
-@router.delete("/{namespace}/{flow_id}", status_code=204)
+@router.delete(
+    "/{namespace}/{flow_id}",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Deleted: the flow is gone from the views"}},
+)
 async def delete_flow(namespace: str, flow_id: str, svc: Svc) -> Response:
     await run_in_threadpool(_delete, svc, namespace, flow_id)
     return Response(status_code=204)

@@ -17,6 +17,8 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from api.web.errors import ApiError, not_found
+from api.web.models import ANSWER
+from api.web.models_namespaces import KvEntry, KvValue
 from api.web.services import Services, services
 from schemas.inputs import parse_duration
 from streams.plugins.kv.events import KvDeleted, KvSet
@@ -26,6 +28,18 @@ router = APIRouter(prefix="/namespaces", tags=["kv"])
 Svc = Annotated[Services, Depends(services)]
 # Kestra's rule for KV keys.
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$")
+# The body is read by set_value as it is (_value_of): described for the OpenAPI document.
+KV_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": {"description": "the value, as JSON"}},
+            "text/plain": {
+                "schema": {"type": "string", "description": "read as JSON when it parses"}
+            },
+        },
+    }
+}
 
 
 def _checked(namespace: str, key: str | None = None) -> None:
@@ -81,7 +95,7 @@ def _value_of(body: bytes, content_type: str) -> Any:
         return text
 
 
-@router.get("/{namespace}/kv")
+@router.get("/{namespace}/kv", name="list_kv_keys", response_model=list[KvEntry], **ANSWER)
 def list_keys(namespace: str, svc: Svc) -> list[dict[str, Any]]:
     """Every live key of a namespace (its own, not its parents'), with type and dates."""
     _checked(namespace)
@@ -89,7 +103,7 @@ def list_keys(namespace: str, svc: Svc) -> list[dict[str, Any]]:
     return [_entry(e) for e in svc.kv.entries(svc.settings.tenant_id, namespace, now)]
 
 
-@router.get("/{namespace}/kv/{key}")
+@router.get("/{namespace}/kv/{key}", name="get_kv_value", response_model=KvValue, **ANSWER)
 def get_value(namespace: str, key: str, svc: Svc) -> dict[str, Any]:
     """One key's value and type (404 when it is not set or has expired)."""
     _checked(namespace, key)
@@ -99,7 +113,14 @@ def get_value(namespace: str, key: str, svc: Svc) -> dict[str, Any]:
     return {**_entry(found), "value": found.value}
 
 
-@router.put("/{namespace}/kv/{key}", status_code=204)
+@router.put(
+    "/{namespace}/kv/{key}",
+    name="set_kv_value",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Set (readable at once)"}},
+    openapi_extra=KV_BODY,
+)
 async def set_value(
     namespace: str, key: str, request: Request, svc: Svc, ttl: str | None = None
 ) -> Response:
@@ -130,7 +151,13 @@ async def set_value(
     return Response(status_code=204)
 
 
-@router.delete("/{namespace}/kv/{key}", status_code=204)
+@router.delete(
+    "/{namespace}/kv/{key}",
+    name="delete_kv_value",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Deleted"}},
+)
 def delete_value(namespace: str, key: str, svc: Svc) -> Response:
     _checked(namespace, key)
     if svc.kv.get(svc.settings.tenant_id, namespace, key, dt.datetime.now(dt.UTC)) is None:

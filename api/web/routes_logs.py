@@ -11,6 +11,8 @@ from fastapi.responses import PlainTextResponse
 from sse_starlette.sse import EventSourceResponse
 
 from api.web.follow import follow_logs
+from api.web.models import ANSWER
+from api.web.models_executions import FOLLOW_LOGS, LOG_DOWNLOAD, LogLineView
 from api.web.queries import LOG_SORT, log_query
 from api.web.routes_executions import execution_or_404
 from api.web.services import Services, services
@@ -39,7 +41,7 @@ def read_logs(
     return docs
 
 
-@router.get("/{execution_id}")
+@router.get("/{execution_id}", name="get_logs", response_model=list[LogLineView], **ANSWER)
 def logs(
     execution_id: str,
     svc: Svc,
@@ -50,7 +52,12 @@ def logs(
     return read_logs(svc, execution_id, task_id, min_level, q)
 
 
-@router.get("/{execution_id}/download", response_class=PlainTextResponse)
+@router.get(
+    "/{execution_id}/download",
+    name="download_logs",
+    response_class=PlainTextResponse,
+    responses=LOG_DOWNLOAD,
+)
 def download(
     execution_id: str,
     svc: Svc,
@@ -67,7 +74,12 @@ def download(
     )
 
 
-@router.get("/{execution_id}/follow")
+@router.get(
+    "/{execution_id}/follow",
+    name="follow_logs",
+    response_class=EventSourceResponse,
+    responses=FOLLOW_LOGS,
+)
 async def follow(
     execution_id: str,
     svc: Svc,

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, PlainTextResponse
 
+from api.web.models import ANSWER
+from api.web.models_ops import HEALTH, METRICS, Check, Checks, DailyStats, Health
 from api.web.queries import BadParameter, namespace_filter, utc_iso
 from api.web.services import Services, public_services, services
 from projections import mappings
@@ -30,26 +32,26 @@ def kafka_ok(bootstrap: str) -> tuple[bool, str]:
     return True, f"{len(metadata.brokers)} broker(s)"
 
 
-@router.get("/health")
+@router.get("/health", response_model=None, responses=HEALTH)
 def health(svc: PublicSvc) -> JSONResponse:
     kafka_up, kafka_detail = kafka_ok(svc.settings.kafka_bootstrap)
     es_up, es_detail = svc.store.healthy()
     up = kafka_up and es_up
-    body = {
-        "status": "UP" if up else "DOWN",
-        "checks": {
-            "kafka": {"status": "UP" if kafka_up else "DOWN", "detail": kafka_detail},
-            "elasticsearch": {"status": "UP" if es_up else "DOWN", "detail": es_detail},
-        },
-    }
-    return JSONResponse(body, status_code=200 if up else 503)
+    body = Health(
+        status="UP" if up else "DOWN",
+        checks=Checks(
+            kafka=Check(status="UP" if kafka_up else "DOWN", detail=kafka_detail),
+            elasticsearch=Check(status="UP" if es_up else "DOWN", detail=es_detail),
+        ),
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=200 if up else 503)
 
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, responses=METRICS)
 def metrics(svc: Svc) -> PlainTextResponse:
     lines: list[str] = []
     try:
@@ -104,7 +106,12 @@ def metrics(svc: Svc) -> PlainTextResponse:
     )
 
 
-@router.get("/stats/executions/daily")
+@router.get(
+    "/stats/executions/daily",
+    name="daily_execution_stats",
+    response_model=list[DailyStats],
+    **ANSWER,
+)
 def daily(
     svc: Svc,
     start_date: Annotated[dt.datetime | None, Query(alias="startDate")] = None,

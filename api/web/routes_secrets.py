@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Response
 
 from api.web.errors import ApiError, not_found
+from api.web.models import ANSWER
+from api.web.models_namespaces import SecretName
 from api.web.services import Services, services
 from streams.secrets.stored import NAMESPACE, SECRET_NAME, SecretCipher, SecretDeleted, SecretSet
 
@@ -38,7 +40,12 @@ def _write(svc: Services, event: SecretSet | SecretDeleted) -> None:
     svc.secrets.wait_for_record(partition, offset, svc.settings.read_your_writes_timeout_s)
 
 
-@router.put("/{namespace}/secrets/{name}", status_code=204)
+@router.put(
+    "/{namespace}/secrets/{name}",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Set, encrypted (its value is never returned)"}},
+)
 def set_secret(
     namespace: str, name: str, svc: Svc, value: Annotated[str, Body(embed=True)]
 ) -> Response:
@@ -61,7 +68,7 @@ def set_secret(
     return Response(status_code=204)
 
 
-@router.get("/{namespace}/secrets")
+@router.get("/{namespace}/secrets", response_model=list[SecretName], **ANSWER)
 def list_secrets(namespace: str, svc: Svc) -> list[dict[str, Any]]:
     _checked(namespace)
     return [
@@ -70,7 +77,12 @@ def list_secrets(namespace: str, svc: Svc) -> list[dict[str, Any]]:
     ]
 
 
-@router.delete("/{namespace}/secrets/{name}", status_code=204)
+@router.delete(
+    "/{namespace}/secrets/{name}",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "Deleted"}},
+)
 def delete_secret(namespace: str, name: str, svc: Svc) -> Response:
     _checked(namespace, name)
     if svc.secrets.get(namespace, name) is None:

@@ -17,6 +17,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict
 
 from api.web.errors import ApiError, not_found
+from api.web.models import ANSWER
+from api.web.models_triggers import (
+    TriggerContext,
+    TriggerContextPage,
+    TriggersChanged,
+    TriggerSearchPage,
+)
 from api.web.services import Services, services
 from api.web.trigger_list import TriggerRow, matches, sort_rows, state_of
 from projections import mappings
@@ -109,7 +116,7 @@ def _page(rows: list[TriggerRow], page: int, size: int) -> list[TriggerRow]:
     return rows[(page - 1) * size : page * size]
 
 
-@router.get("/search")
+@router.get("/search", response_model=TriggerSearchPage, **ANSWER)
 def search_triggers(
     svc: Svc,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -124,7 +131,7 @@ def search_triggers(
     return {"results": [row.api() for row in _page(rows, page, size)], "total": len(rows)}
 
 
-@router.get("/{namespace}/{flow_id}")
+@router.get("/{namespace}/{flow_id}", response_model=TriggerContextPage, **ANSWER)
 def flow_triggers(
     namespace: str,
     flow_id: str,
@@ -312,7 +319,7 @@ def _update(svc: Services, body: TriggerBody) -> dict[str, Any]:
     return change.commit()
 
 
-@router.put("")
+@router.put("", response_model=TriggerContext, **ANSWER)
 async def update_trigger(body: TriggerBody, svc: Svc) -> dict[str, Any]:
     """Kestra's `PUT /api/v1/triggers`: `disabled` enables or disables the trigger,
     `backfill: {start, end, inputs, labels}` starts a backfill."""
@@ -328,17 +335,17 @@ def _backfill_action(svc: Services, body: TriggerBody, action: str) -> dict[str,
     return change.commit()
 
 
-@router.put("/backfill/pause")
+@router.put("/backfill/pause", response_model=TriggerContext, **ANSWER)
 async def pause_backfill(body: TriggerBody, svc: Svc) -> dict[str, Any]:
     return await run_in_threadpool(_backfill_action, svc, body, "pause")
 
 
-@router.put("/backfill/unpause")
+@router.put("/backfill/unpause", response_model=TriggerContext, **ANSWER)
 async def unpause_backfill(body: TriggerBody, svc: Svc) -> dict[str, Any]:
     return await run_in_threadpool(_backfill_action, svc, body, "unpause")
 
 
-@router.post("/backfill/delete")
+@router.post("/backfill/delete", response_model=TriggerContext, **ANSWER)
 async def delete_backfill(body: TriggerBody, svc: Svc) -> dict[str, Any]:
     return await run_in_threadpool(_backfill_action, svc, body, "delete")
 
@@ -349,12 +356,12 @@ def _unlock(svc: Services, namespace: str, flow_id: str, trigger_id: str) -> dic
     return change.commit()
 
 
-@router.post("/{namespace}/{flow_id}/{trigger_id}/unlock")
+@router.post("/{namespace}/{flow_id}/{trigger_id}/unlock", response_model=TriggerContext, **ANSWER)
 async def unlock_trigger(namespace: str, flow_id: str, trigger_id: str, svc: Svc) -> dict[str, Any]:
     return await run_in_threadpool(_unlock, svc, namespace, flow_id, trigger_id)
 
 
-def _set_disabled(svc: Services, body: SetDisabledBody) -> dict[str, Any]:
+def _set_disabled(svc: Services, body: SetDisabledBody) -> TriggersChanged:
     # Every trigger is checked before anything is written: one unknown trigger refuses
     # the whole request instead of leaving it half done.
     changes = [_Change(svc, t.namespace, t.flowId, t.triggerId) for t in body.triggers]
@@ -362,10 +369,10 @@ def _set_disabled(svc: Services, body: SetDisabledBody) -> dict[str, Any]:
         change.set_disabled(body.disabled)
     for change in changes:
         change.commit()
-    return {"count": len(changes)}
+    return TriggersChanged(count=len(changes))
 
 
-@router.post("/set-disabled/by-triggers")
-async def set_disabled_by_triggers(body: SetDisabledBody, svc: Svc) -> dict[str, Any]:
+@router.post("/set-disabled/by-triggers", response_model=TriggersChanged, **ANSWER)
+async def set_disabled_by_triggers(body: SetDisabledBody, svc: Svc) -> TriggersChanged:
     """Kestra's bulk enable/disable: `{triggers: [...], disabled: true|false}`."""
     return await run_in_threadpool(_set_disabled, svc, body)

@@ -29,6 +29,7 @@ from starlette.background import BackgroundTask
 from api.web import webhook_requests as hooks
 from api.web.errors import ApiError
 from api.web.follow import until_ended
+from api.web.models_triggers import WEBHOOK_ANSWERS
 from api.web.services import Services
 from api.web.tenants import SCOPE_KEY, TenantRegistry
 from schemas.flow import Flow
@@ -273,7 +274,9 @@ def _variables_or_413(target: _Target, raw: bytes, request: Request) -> dict[str
             413,
             f"webhook {target.where}: the request makes {size} bytes of "
             f"trigger variables, over {limit} (LANNER_LIMITS_INPUT_BYTES)",
-            limit=limit,
+            limit="input_bytes",
+            maxBytes=limit,
+            size=size,
         )
     return variables
 
@@ -339,10 +342,15 @@ async def webhook(namespace: str, flow_id: str, key: str, request: Request) -> R
     )
 
 
-router.add_api_route(
-    "/webhook/{namespace}/{flow_id}/{key}",
-    webhook,
-    methods=["GET", "POST", "PUT"],
-    summary="Start an execution by webhook",
-    description=__doc__,
-)
+# One route a method, so each has its own operation id in the OpenAPI document.
+for _method in ("GET", "POST", "PUT"):
+    router.add_api_route(
+        "/webhook/{namespace}/{flow_id}/{key}",
+        webhook,
+        methods=[_method],
+        name=f"webhook_{_method.lower()}",
+        summary="Start an execution by webhook",
+        description=__doc__,
+        response_model=None,
+        responses=WEBHOOK_ANSWERS,
+    )

@@ -387,3 +387,56 @@ def test_cli_reads_executions_through_the_api(stack: Stack, ns: str, tmp_path: P
         app, ["execution", "get", "x"], env={"LANNER_URL": "http://127.0.0.1:9"}
     )
     assert unreachable.exit_code == 3
+
+
+# --- one error shape ----------------------------------------------------------------------
+
+
+def test_real_errors_have_the_one_declared_shape(stack: Stack, ns: str) -> None:
+    """Errors from the running API, each in the ErrorBody shape (nothing else in it) and
+    with a status its operation declares in /openapi.json."""
+    from api.web.models import ErrorBody
+
+    document = stack.http.get(str(stack.http.base_url.copy_with(path="/openapi.json"))).json()
+    declared = {
+        operation["operationId"]: set(operation["responses"])
+        for item in document["paths"].values()
+        for operation in item.values()
+    }
+    yaml = {"content-type": "application/x-yaml"}
+    source = LOG_FLOW.format(id="hello", ns=ns, sleep="0.1")
+    stack.deploy(source)
+    too_big = b"a" * (stack.settings.limits.request_body_bytes + 1)
+    answers = {
+        ("get_flow", 404): stack.http.get(f"/flows/{ns}/nope"),
+        ("create_execution", 404): stack.http.post(f"/executions/{ns}/nope", json={}),
+        ("get_execution", 404): stack.http.get("/executions/no-such-execution"),
+        ("create_flow", 422): stack.http.post("/flows", content="id: [unclosed\n", headers=yaml),
+        ("create_flow", 409): stack.http.post("/flows", content=source, headers=yaml),
+        ("create_flow", 413): stack.http.post("/flows", content=too_big, headers=yaml),
+        ("create_flow", 415): stack.http.post("/flows", json={"id": "x"}),
+        ("search_executions", 422): stack.http.get("/executions/search", params={"state": "NOPE"}),
+        ("search_executions", 400): stack.http.get(
+            "/executions/search", params={"page": 1000, "size": 1000}
+        ),
+        ("create_execution", 422): stack.http.post(
+            f"/executions/{ns}/hello", json={"name": {"not": "a string"}}
+        ),
+    }
+    for (operation_id, status), response in answers.items():
+        where = f"{operation_id} {status}: {response.text[:300]}"
+        assert response.status_code == status, where
+        assert str(status) in declared[operation_id], where
+        assert response.headers["content-type"].startswith("application/json"), where
+        body = ErrorBody.model_validate(response.json())
+        assert body.message, where
+    invalid = answers[("create_flow", 422)].json()
+    assert invalid["problems"] and {"path", "line", "message"} == set(invalid["problems"][0])
+    too_large = answers[("create_flow", 413)].json()
+    assert too_large["limit"] == "request_body_bytes"
+    assert too_large["maxBytes"] == stack.settings.limits.request_body_bytes
+    assert answers[("get_flow", 404)].json() == {"message": f"flow {ns}.nope not found"}
+    assert "already exists" in answers[("create_flow", 409)].json()["message"]
+    [refused] = answers[("search_executions", 422)].json()["errors"]
+    assert refused["parameter"] == "state"
+    assert answers[("create_execution", 422)].json()["errors"]

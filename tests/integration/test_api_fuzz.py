@@ -1,5 +1,7 @@
 """Property-based fuzzing of the whole OpenAPI against a real `lanner server local`
-(noida-db, every role, the webserver as its own process): no operation answers 5xx.
+(noida-db, every role, the webserver as its own process): no operation answers 5xx, and
+every answer is what the document declares for it (a documented status, its media type,
+a body that matches its schema), so a client generated from /openapi.json can read it.
 
 Schemathesis generates the cases from the API's own /openapi.json, valid ones and (where
 an operation has query parameters or a body) invalid ones, with Hypothesis derandomized
@@ -26,12 +28,18 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.harness.common import free_ports, stop_process
 from tests.integration.stack import REPO, wait_for
 
 EXAMPLES = int(os.environ.get("LANNER_FUZZ_EXAMPLES", "10"))
 REQUEST_TIMEOUT_S = 20.0
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 FLOW = """\
 id: fuzzed
 namespace: company.fuzz
@@ -182,13 +190,21 @@ def test_no_operation_answers_a_server_error(local_server: LocalServer) -> None:
                             f"{response.status_code} {response.text[:300]}\n    "
                             f"{case.as_curl_command()}"
                         )
+                        return
+                    try:
+                        case.validate_response(response, checks=CONFORMANCE)
+                    except Exception as exc:  # schemathesis' FailureGroup: say what and where
+                        failures.append(
+                            f"{label}: {response.status_code} not as declared: "
+                            f"{str(exc)[:600]}\n    {case.as_curl_command()}"
+                        )
 
                 call()
     elapsed = time.monotonic() - started
     print(
         f"fuzzed {len(operations)} operations with {sum(counts.values())} requests in "
         f"{elapsed:.0f} s ({EXAMPLES} examples per operation and mode); "
-        f"{len(failures)} server errors"
+        f"{len(failures)} server errors or answers not as declared"
     )
     assert not failures, "\n".join(failures[:20])
     assert httpx.get(f"{local_server.url}/health", timeout=5).status_code == 200
