@@ -7,6 +7,12 @@ import datetime as dt
 import pytest
 
 from schemas.events import (
+    EXECUTION_END_STATES,
+    EXECUTION_ENDED_STATE,
+    EXECUTION_STATE_OF,
+    TASK_RUN_END_STATES,
+    TASK_RUN_ENDED_STATE,
+    ExecutionCancelled,
     ExecutionCreated,
     ExecutionEvent,
     ExecutionStarted,
@@ -40,6 +46,32 @@ def test_the_tables_cover_every_state() -> None:
 def test_terminal_states_only_leave_by_a_restart(table: dict[State, frozenset[State]]) -> None:
     for state in TERMINAL_STATES:
         assert table[state] <= {State.RESTARTED}, state
+
+
+def test_each_end_event_means_one_state_both_ways() -> None:
+    # One table per level, read both ways: the end event a state is recorded by, and the
+    # state an end event records (evolve, effects and the flow trigger agent read these).
+    assert {cls: st for st, cls in EXECUTION_END_STATES.items()} == EXECUTION_ENDED_STATE
+    assert {cls: st for st, cls in TASK_RUN_END_STATES.items()} == TASK_RUN_ENDED_STATE
+    assert EXECUTION_ENDED_STATE[ExecutionCancelled] == State.CANCELLED
+    assert all(state.is_terminal for state in EXECUTION_ENDED_STATE.values())
+    assert all(state.is_terminal for state in TASK_RUN_ENDED_STATE.values())
+    # Every execution-level move goes through EXECUTION_STATE_OF, the ends included.
+    assert EXECUTION_ENDED_STATE.items() <= EXECUTION_STATE_OF.items()
+    assert not any(
+        s.is_terminal for c, s in EXECUTION_STATE_OF.items() if c not in EXECUTION_ENDED_STATE
+    )
+
+
+def test_an_end_event_folds_to_its_state() -> None:
+    ids = {"execution_id": "e", "time": T, "causation_id": "c", "correlation_id": "e"}
+    created = ExecutionCreated(
+        seq=1, tenant="main", namespace="n", flow_id="f", flow_revision=1, **ids
+    )
+    started = ExecutionStarted(seq=2, **ids)
+    for end_state, cls in EXECUTION_END_STATES.items():
+        ended = fold([created, started, cls(seq=3, **ids)])
+        assert ended is not None and ended.state == end_state, cls
 
 
 def test_worst() -> None:
