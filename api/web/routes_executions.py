@@ -35,7 +35,7 @@ from projections import mappings
 from projections.documents import api_view, execution_doc
 from schemas.decode import decode_execution_event
 from schemas.settings import Limits
-from schemas.states import State
+from schemas.states import Operation, State, operator_refusal
 from streams.core.evolve import HistoryError
 from streams.gateway.executions import (
     InputsTooLarge,
@@ -312,8 +312,9 @@ def delete_execution(execution_id: str, svc: Svc) -> Response:
 def kill_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
     doc = execution_or_404(svc, execution_id)
     current = State(doc["state"]["current"])
-    if current.is_terminal:
-        raise ApiError(409, f"execution {execution_id} already ended ({current.value})")
+    refused = operator_refusal(Operation.KILL, execution_id, current)
+    if refused:
+        raise ApiError(409, refused)
     command_id = svc.executions.kill(execution_id, svc.actor)
     return {"id": execution_id, "commandId": command_id, "state": current.value}
 
@@ -322,8 +323,9 @@ def kill_execution(execution_id: str, svc: Svc) -> dict[str, Any]:
 async def resume_execution(execution_id: str, request: Request, svc: Svc) -> dict[str, Any]:
     doc = await run_in_threadpool(execution_or_404, svc, execution_id)
     current = State(doc["state"]["current"])
-    if current is not State.PAUSED:
-        raise ApiError(409, f"execution {execution_id} is {current.value}, not PAUSED")
+    refused = operator_refusal(Operation.RESUME, execution_id, current)
+    if refused:
+        raise ApiError(409, refused)
     inputs = await _inputs(request, svc.settings.limits)
     try:
         command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor, inputs)

@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.states import State
+from schemas.states import Operation, State, operator_may
 from streams.core.expressions import ExpressionError, render
 from streams.core.expressions.values import to_text
 from streams.core.labels import SYSTEM_LABEL_PREFIX
@@ -160,7 +160,7 @@ class Resume(ViewsTask):
         if doc is None:
             raise TaskError(f"No execution found for execution id {execution_id}")
         current = (doc.get("state") or {}).get("current")
-        if current != State.PAUSED.value:
+        if current not in set(State) or not operator_may(Operation.RESUME, State(current)):
             raise TaskError(f"execution {execution_id} is {current}, not PAUSED")
         await views.resume(
             execution_id,

@@ -24,9 +24,15 @@ from schemas.events import (
 from schemas.execution import Execution
 from schemas.states import (
     EXECUTION_TRANSITIONS,
+    OPERATOR_MAY,
     TASK_RUN_TRANSITIONS,
     TERMINAL_STATES,
+    Operation,
     State,
+    execution_may_move,
+    may_change_task_run,
+    operator_may,
+    operator_refusal,
     worst,
 )
 from streams.core.evolve import HistoryError, evolve, fold
@@ -225,3 +231,33 @@ def test_time_travel_folds_any_prefix() -> None:
         State.RUNNING,
         State.SUCCESS,
     ]
+
+
+# --- who may change an execution: one table, read by the API and the executor -------------
+
+
+@pytest.mark.parametrize("operation", list(Operation))
+def test_every_operation_has_its_states_and_a_reason_for_the_others(operation: Operation) -> None:
+    for state in State:
+        refused = operator_refusal(operation, "e1", state)
+        assert (refused is None) == operator_may(operation, state), (operation, state)
+        if refused is not None:
+            assert "e1" in refused and state.value in refused
+
+
+def test_the_operator_rules_agree_with_the_transition_tables() -> None:
+    # A restart is a legal move from every state it is accepted from; a kill only from a
+    # running (not terminal) execution; replay and a change by hand need a finished run.
+    assert all(execution_may_move(s, State.RESTARTED) for s in OPERATOR_MAY[Operation.RESTART])
+    assert OPERATOR_MAY[Operation.KILL].isdisjoint(TERMINAL_STATES)
+    assert OPERATOR_MAY[Operation.RESUME] == {State.PAUSED}
+    assert OPERATOR_MAY[Operation.REPLAY] == TERMINAL_STATES
+    assert may_change_task_run(State.PAUSED, State.FAILED)
+    assert not may_change_task_run(State.PAUSED, State.RUNNING)
+    assert not may_change_task_run(State.RUNNING, State.FAILED)
+    assert operator_refusal(Operation.KILL, "e1", State.SUCCESS) == (
+        "execution e1 already ended (SUCCESS)"
+    )
+    assert operator_refusal(Operation.RESUME, "e1", State.RUNNING) == (
+        "execution e1 is RUNNING, not PAUSED"
+    )
