@@ -19,6 +19,7 @@ from schemas.settings import LannerSettings
 from streams.flow_catalog import LiveFlowCatalog
 from streams.gateway.executions import ExecutionGateway
 from streams.gateway.flows import FlowWriter
+from streams.log.admin import ensure_lanner_topics
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.kv.view import LiveKvView
@@ -56,7 +57,6 @@ class Services:
 
     @classmethod
     def start(cls, settings: LannerSettings) -> Services:
-        from streams.app.run import ensure_lanner_topics
 
         ensure_lanner_topics(settings)
         topics = Topics(settings.full_topic_prefix)

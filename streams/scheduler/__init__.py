@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING
 
 from schemas.settings import LannerSettings
+from streams.log.admin import ensure_lanner_topics
 
 if TYPE_CHECKING:
     from streams.flow_catalog import FlowSources
@@ -40,7 +41,6 @@ def run_scheduler(settings: LannerSettings) -> None:
     import faust
 
     from streams.app.faust_app import ensure_changelogs, make_app
-    from streams.app.run import ensure_lanner_topics
     from streams.flow_catalog import LiveFlowCatalog
     from streams.gateway.executions import ExecutionGateway
     from streams.log.producer import LogProducer
