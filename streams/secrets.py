@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.states import State
+from schemas.storage import namespace_prefix
 from schemas.worker import WorkerJob
 from streams.core.context import DEFERRED_PATTERN, defang
 from streams.core.deferred import RENDER_KIND, unpack_render
@@ -34,7 +35,6 @@ from streams.plugins.kv.store import LiveKvStore
 from streams.plugins.kv.view import LiveKvView
 from streams.secret_store import LiveSecretView, SecretCipher, SecretFold
 from streams.storage import spill_outputs, storage_from_env, task_prefix
-from streams.storage.uris import namespace_prefix
 
 log = logging.getLogger("lanner.secrets")
 

@@ -36,6 +36,7 @@ from projections.documents import api_view, execution_doc
 from schemas.decode import decode_execution_event
 from schemas.settings import Limits
 from schemas.states import Operation, State, operator_refusal
+from schemas.storage import Storage, StorageError, execution_prefix, input_file_uri, is_storage_uri
 from streams.core.evolve import HistoryError
 from streams.gateway.executions import (
     InputsTooLarge,
@@ -45,8 +46,6 @@ from streams.gateway.executions import (
     new_id,
 )
 from streams.replay.as_of import AsOf, OutsideHistory, state_as_of
-from streams.storage.base import Storage, StorageError
-from streams.storage.uris import execution_prefix, input_file_uri, is_storage_uri
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 _PARSE_INLINE_BYTES = 64 * 1024

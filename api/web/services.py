@@ -16,6 +16,7 @@ from api.web.tenants import SCOPE_KEY, TenantRegistry
 from projections.indexer import ensure_indices
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
+from schemas.storage import Storage
 from streams.flow_catalog import LiveFlowCatalog
 from streams.gateway.executions import ExecutionGateway
 from streams.gateway.flows import FlowWriter
@@ -25,7 +26,6 @@ from streams.log.topics import Topics
 from streams.plugins.kv.view import LiveKvView
 from streams.plugins.registry import PluginRegistry
 from streams.secret_store import LiveSecretView
-from streams.storage.base import Storage
 from streams.storage.config import storage_from_env
 
 # The actor of writes when no token is involved; per request it is the token's name.

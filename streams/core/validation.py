@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from schemas.flow import Flow, TaskSpec
-from schemas.settings import Limits
+from schemas.limits import Limits
 from schemas.triggers import TRIGGER_MODELS
 from streams.core.expressions import syntax_errors
 from streams.core.plugin_defaults import apply_plugin_defaults, declared_defaults

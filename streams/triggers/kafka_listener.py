@@ -38,6 +38,7 @@ from confluent_kafka import (
 )
 
 from schemas.commands import CreateExecution
+from schemas.storage import Storage
 from schemas.triggers import TriggerState, trigger_key
 from schemas.triggers.kafka import KafkaTriggerBase
 from streams.core.ids import derive_id
@@ -45,7 +46,6 @@ from streams.gateway.executions import REFUSED, ExecutionGateway
 from streams.log.client_logging import kafka_logging
 from streams.log.producer import MAX_RECORD_BYTES, LogProducer
 from streams.log.topics import Topics
-from streams.storage.base import Storage
 from streams.triggers.kafka_records import (
     RawRecord,
     Undeserializable,

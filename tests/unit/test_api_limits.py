@@ -24,8 +24,8 @@ from api.web.queries import (
     utc_iso,
 )
 from schemas.settings import Limits
+from schemas.storage import StorageError
 from streams.gateway.executions import InputsTooDeep, InputsTooLarge, check_input_size
-from streams.storage.base import StorageError
 from streams.storage.local import LocalStorage
 
 LIMITS = Limits(request_body_bytes=2048, upload_bytes=8192)

@@ -17,11 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from schemas.flow import TaskSpec
 from schemas.states import State
+from schemas.storage import StorageError, is_storage_uri
 from streams.core.expressions.filters_data import to_ion
 from streams.plugins.base import FlowableTask, Outcome, WorkerContext, WorkerTask
 from streams.plugins.core.files import TaskFileError, extension_of, fetch, publish, workdir
 from streams.plugins.core.storage import Split
-from streams.storage import StorageError, is_storage_uri
 
 _KESTRA = "io.kestra.plugin.core.flow.ForEachItem"
 _KESTRA_OLD = "io.kestra.core.tasks.flows.ForEachItem"
