@@ -25,7 +25,7 @@ from api.cli.lifeline import SUPERVISOR_PID_ENV
 from schemas.events import EXECUTION_EVENT_ADAPTER
 from schemas.execution import Execution
 from schemas.settings import LannerSettings, Limits
-from streams.core.evolve import evolve
+from streams.core import evolve
 from streams.flow_catalog import LiveFlowCatalog
 from streams.gateway.executions import ExecutionGateway
 from streams.gateway.flows import FlowWriter

@@ -23,7 +23,7 @@ from schemas.states import (
     may_change_task_run,
     operator_refusal,
 )
-from streams.core.replay_seed import replay_seed
+from streams.core import replay_seed
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 Svc = Annotated[Services, Depends(services)]

@@ -37,7 +37,7 @@ from schemas.decode import decode_execution_event
 from schemas.settings import Limits
 from schemas.states import Operation, State, operator_refusal
 from schemas.storage import Storage, StorageError, execution_prefix, input_file_uri, is_storage_uri
-from streams.core.evolve import HistoryError
+from streams.core import HistoryError
 from streams.gateway.executions import (
     InputsTooLarge,
     InvalidInputs,

@@ -34,7 +34,7 @@ from schemas.triggers import (
     schedule,
     trigger_key,
 )
-from streams.core.validation import ValidatedFlow
+from streams.core import ValidatedFlow
 from streams.gateway.executions import new_id
 
 router = APIRouter(prefix="/triggers", tags=["triggers"])

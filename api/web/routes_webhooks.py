@@ -35,7 +35,7 @@ from schemas.flow import Flow
 from schemas.settings import LannerSettings
 from schemas.triggers import TriggerFailed, TriggerFired, trigger_key
 from schemas.triggers.webhook import WebhookTrigger
-from streams.core.expressions import ExpressionError
+from streams.core import ExpressionError
 from streams.gateway.executions import InvalidInputs, UnknownFlow, new_id
 from streams.log.admin import shared_admin
 from streams.log.topics import Topics

@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import UnionType
-from typing import Any, Union, cast, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Union, cast, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -28,7 +28,9 @@ from streams.core.yaml_loader import FlowLoader, YamlLimitExceeded, source_too_l
 from streams.plugins.base import Task
 from streams.plugins.core.flowables import Dag
 from streams.plugins.core.for_each_item import ForEachItem
-from streams.plugins.registry import PluginRegistry
+
+if TYPE_CHECKING:  # handed in by the caller: the core does not discover plugins
+    from streams.plugins.registry import PluginRegistry
 
 PathPart = str | int
 

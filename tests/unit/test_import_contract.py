@@ -285,3 +285,62 @@ def test_the_transitive_checker_sees_a_violation_two_steps_away(tmp_path: Path) 
     assert _violations(chains, {"streams.core.helper": "worker side"}) == [
         b for b in bad if not b.startswith("time")
     ]
+
+
+# --- the edges reach the core through its front door --------------------------------------
+
+
+def _core_front_door() -> set[str]:
+    tree = ast.parse((ROOT / "streams" / "core" / "__init__.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return set(ast.literal_eval(node.value))
+    raise AssertionError("streams/core/__init__.py has no __all__")
+
+
+def _through_the_front_door(path: Path, exposed: set[str]) -> list[str]:
+    bad: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            bad += [
+                f"line {node.lineno}: import {a.name}"
+                for a in node.names
+                if _under(a.name, ("streams.core",))
+            ]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module != "streams.core" and _under(node.module, ("streams.core",)):
+                bad.append(f"line {node.lineno}: from {node.module}")
+            elif node.module == "streams.core":
+                bad += [
+                    f"line {node.lineno}: {a.name} is not in streams.core.__all__"
+                    for a in node.names
+                    if a.name not in exposed
+                ]
+    return bad
+
+
+@pytest.mark.parametrize(
+    "path", _modules("api") + _modules("projections"), ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_the_edges_import_the_core_only_through_its_front_door(path: Path) -> None:
+    bad = _through_the_front_door(path, _core_front_door())
+    assert not bad, f"{path.relative_to(ROOT)}: {bad}"
+
+
+def test_the_front_door_exposes_what_it_says(tmp_path: Path) -> None:
+    import streams.core
+
+    exposed = _core_front_door()
+    assert exposed == set(streams.core.__all__)
+    assert all(hasattr(streams.core, name) for name in exposed)
+    # ... and the check catches a side entrance and a name the front door does not show.
+    sample = tmp_path / "edge.py"
+    sample.write_text(
+        "from streams.core.walk import Walker\nfrom streams.core import evolve, decide\n"
+    )
+    assert _through_the_front_door(sample, exposed) == [
+        "line 1: from streams.core.walk",
+        "line 2: decide is not in streams.core.__all__",
+    ]
