@@ -73,6 +73,11 @@ class LannerSettings(BaseModel):
     # Stored secrets are encrypted with a key derived from this (LANNER_SECRET_KEY).
     secret_key: SecretStr | None = None
     limits: Limits = Field(default_factory=Limits)
+    # The process environment as the edge read it (from_env), for what is configured by
+    # variables the fields above do not name: SECRET_<NAME> secrets, the storage back end
+    # (LANNER_STORAGE_*, AWS_*) and what a worker's child processes inherit. Nothing below
+    # the entry points reads os.environ; never shown nor serialised (it holds secrets).
+    environ: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 
     @field_validator("tenant_id")
     @classmethod
@@ -115,6 +120,7 @@ class LannerSettings(BaseModel):
             if name in env and env[name] != "":
                 values[field] = env[name]
         values["limits"] = Limits.from_env(env)
+        values["environ"] = dict(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
 

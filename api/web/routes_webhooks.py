@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -121,7 +120,7 @@ class WebhookViews:
 
 
 def install(app_state: Any, settings: LannerSettings) -> WebhookViews:
-    views = WebhookViews(settings, os.environ)
+    views = WebhookViews(settings, settings.environ)
     app_state.webhooks = views
     return views
 

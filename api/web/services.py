@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -87,7 +86,7 @@ class Services:
             topics=topics,
             secrets=secrets,
             # The same root as the workers' (LANNER_STORAGE_DIR or <data dir>/storage).
-            storage=storage_from_env(os.environ, settings.data_dir),
+            storage=storage_from_env(settings.environ, settings.data_dir),
             kv=kv,
         )
 

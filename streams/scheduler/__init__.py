@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import threading
 import time
@@ -127,6 +126,6 @@ def start_kafka_triggers(
         topics=topics,
         trigger_state=states.get,
         catch_up_states=states.catch_up,
-        storage=storage_from_env(os.environ, settings.data_dir),
+        storage=storage_from_env(settings.environ, settings.data_dir),
     )
     return KafkaTriggerManager(settings.tenant_id, catalog, states, ports).start()

@@ -344,3 +344,64 @@ def test_the_front_door_exposes_what_it_says(tmp_path: Path) -> None:
         "line 1: from streams.core.walk",
         "line 2: decide is not in streams.core.__all__",
     ]
+
+
+# --- settings are built once, at the edge ---------------------------------------------------
+
+# Where the process environment may be read: the command line (every process's entry
+# point) and the settings' own builder, LannerSettings.from_env, which it calls.
+READS_THE_ENVIRONMENT = ("api/cli/", "schemas/settings.py")
+
+
+def _environment_reads(path: Path) -> list[str]:
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+            and node.attr in ("environ", "environb", "getenv", "putenv")
+        ):
+            found.append(f"line {node.lineno}: os.{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            found += [
+                f"line {node.lineno}: from os import {a.name}"
+                for a in node.names
+                if a.name in ("environ", "environb", "getenv", "putenv")
+            ]
+    return found
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        p
+        for package in ("api", "projections", "streams", "schemas")
+        for p in _modules(package)
+        if not str(p.relative_to(ROOT)).startswith(READS_THE_ENVIRONMENT)
+    ],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_nothing_below_the_entry_points_reads_the_environment(path: Path) -> None:
+    found = _environment_reads(path)
+    assert not found, f"{path.relative_to(ROOT)} reads the environment ({found}): take it " + (
+        "from the LannerSettings the entry point built (settings.environ)"
+    )
+
+
+def test_the_environment_check_sees_a_read(tmp_path: Path) -> None:
+    sample = tmp_path / "services.py"
+    sample.write_text("import os\nfrom os import getenv\nbucket = os.environ.get('B')\n")
+    assert _environment_reads(sample) == ["line 2: from os import getenv", "line 3: os.environ"]
+    assert _environment_reads(ROOT / "schemas" / "settings.py")  # the builder does read it
+
+
+def test_the_settings_carry_the_environment_the_edge_read_and_never_show_it() -> None:
+    from schemas.settings import LannerSettings
+
+    env = {"LANNER_TENANT_ID": "acme", "SECRET_TOKEN": "c2VjcmV0", "LANNER_STORAGE_DIR": "/x"}
+    settings = LannerSettings.from_env(env)
+    assert settings.tenant_id == "acme" and settings.environ == env
+    assert settings.for_tenant("other").environ == env
+    assert "c2VjcmV0" not in repr(settings) and "c2VjcmV0" not in settings.model_dump_json()
+    assert LannerSettings().environ == {}  # built by hand (a test): no environment at all
