@@ -32,7 +32,7 @@ from schemas.events import (
 )
 from schemas.settings import LannerSettings
 from schemas.worker import LogLine
-from streams.app.run import ensure_lanner_topics
+from streams.log.admin import ensure_lanner_topics
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 

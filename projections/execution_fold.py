@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from schemas.events import ExecutionEvent
 from schemas.execution import Execution
-from streams.core.evolve import HistoryError, evolve
+from streams.core import HistoryError, evolve
 
 log = logging.getLogger(__name__)
 

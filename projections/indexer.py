@@ -21,6 +21,7 @@ from projections.generations import ensure_views
 from projections.lag import indexed_topics, indexer_group
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
+from streams.log.admin import ensure_lanner_topics
 from streams.log.client_logging import kafka_logging
 from streams.log.topics import Topics
 
@@ -138,7 +139,6 @@ def _names(partitions: list[TopicPartition]) -> list[str]:
 
 def run_indexer(settings: LannerSettings) -> None:
     """Run until SIGTERM or Ctrl-C (`lanner server indexer`)."""
-    from streams.app.run import ensure_lanner_topics
 
     stop = threading.Event()
 

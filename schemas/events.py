@@ -279,6 +279,26 @@ TASK_RUN_END_STATES: dict[State, type[_TaskRunEnded]] = {
     State.KILLED: TaskRunKilled,
     State.SKIPPED: TaskRunSkipped,
 }
+# The same tables read the other way: the state an end event records. Derived, so an
+# end event and its state cannot drift apart.
+EXECUTION_ENDED_STATE: dict[type[EventBase], State] = {
+    cls: state for state, cls in EXECUTION_END_STATES.items()
+}
+TASK_RUN_ENDED_STATE: dict[type[EventBase], State] = {
+    cls: state for state, cls in TASK_RUN_END_STATES.items()
+}
+# The state each execution-level event moves its execution to: the one table of what
+# those events mean (evolve folds with it; the flow trigger agent follows executions by
+# it). ExecutionRestarted also restarts task runs, which evolve does first.
+EXECUTION_STATE_OF: dict[type[EventBase], State] = {
+    ExecutionQueued: State.QUEUED,
+    ExecutionStarted: State.RUNNING,
+    ExecutionPaused: State.PAUSED,
+    ExecutionResumed: State.RUNNING,
+    ExecutionKilling: State.KILLING,
+    ExecutionRestarted: State.RESTARTED,
+    **EXECUTION_ENDED_STATE,
+}
 
 ExecutionEvent = Annotated[
     ExecutionCreated

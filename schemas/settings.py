@@ -13,6 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from schemas.limits import Limits
+
+__all__ = ["AUTH_DEFAULTS", "RESERVED_TENANTS", "LannerSettings", "Limits", "auth_default"]
+
 _SAFE_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # The first segment after /api/v1 is a tenant unless it names a route group; a tenant
 # called like one would be unreachable through Kestra's /api/v1/{tenant}/... paths.
@@ -43,60 +47,6 @@ def auth_default(mode: str) -> bool:
 
 def default_worker_threads() -> int:
     return max(3, os.cpu_count() or 1)
-
-
-class Limits(BaseModel):
-    """What a flow author or an API caller may ask for (LANNER_LIMITS_<FIELD>, upper case).
-
-    Everything a hostile flow or request controls has a bound here, with a default a
-    demanding user will not meet by accident; the README's limits table lists them.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    # HTTP request bodies (413 past it), webhooks included.
-    request_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    # Multipart uploads of FILE inputs (creating or resuming an execution): spooled to
-    # disk and copied to storage in chunks, never held in memory whole.
-    upload_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
-    # A flow's YAML source, and what its YAML may expand to.
-    flow_source_bytes: int = Field(default=1024 * 1024, ge=1024)
-    yaml_aliases: int = Field(default=100, ge=0)
-    yaml_nodes: int = Field(default=100_000, ge=100)
-    # YAML nesting, bounded below what the composer's recursion can take.
-    yaml_depth: int = Field(default=100, ge=10, le=250)
-    # Flowables inside flowables (checked at validation, with the line).
-    nesting_depth: int = Field(default=20, ge=2)
-    # Values one ForEach/Parallel may fan out to, and task runs in one execution. One
-    # message that creates N task runs costs about N^2 in the executor's steps: 1,000 took
-    # 0.6 s, 10,000 took 160 s on 2 busy cores; hence the defaults, and a bound on what one
-    # step (one message's decision) may create.
-    fan_out: int = Field(default=1_000, ge=1)
-    task_runs_per_execution: int = Field(default=50_000, ge=10)
-    task_runs_per_step: int = Field(default=2_000, ge=10)
-    # One expression render: wall time and size of what it produces.
-    render_seconds: float = Field(default=2.0, gt=0)
-    render_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
-    # ... and its deterministic budget: loop iterations, calls, filters, lookups (a step
-    # each; producing text costs a step per 128 bytes). About 1 s of Jinja on 2 cores.
-    render_steps: int = Field(default=100_000, ge=1000)
-    # Execution inputs kept on the log (task outputs past 256 KiB spill to storage:
-    # streams/storage/spill.py).
-    input_bytes: int = Field(default=1024 * 1024, ge=1024)
-    # Nesting of an input's JSON value: the log's JSON decoder stops at 200 levels, and a
-    # command it cannot decode would never run.
-    input_depth: int = Field(default=32, ge=1, le=150)
-    # How long a webhook with `wait: true` holds its caller before answering 504.
-    webhook_wait_seconds: float = Field(default=300.0, gt=0)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Limits:
-        values = {
-            name: env[f"LANNER_LIMITS_{name.upper()}"]
-            for name in cls.model_fields
-            if env.get(f"LANNER_LIMITS_{name.upper()}", "") != ""
-        }
-        return cls.model_validate(values)
 
 
 class LannerSettings(BaseModel):
@@ -131,6 +81,11 @@ class LannerSettings(BaseModel):
     # "rocksdb://" (on disk under data_dir, for working sets larger than memory; one
     # data_dir per executor process).
     executor_store: Literal["memory://", "rocksdb://"] = "memory://"
+    # The process environment as the edge read it (from_env), for what is configured by
+    # variables the fields above do not name: SECRET_<NAME> secrets, the storage back end
+    # (LANNER_STORAGE_*, AWS_*) and what a worker's child processes inherit. Nothing below
+    # the entry points reads os.environ; never shown nor serialised (it holds secrets).
+    environ: Mapping[str, str] = Field(default_factory=dict, repr=False, exclude=True)
 
     @field_validator("tenant_id")
     @classmethod
@@ -176,6 +131,7 @@ class LannerSettings(BaseModel):
             if name in env and env[name] != "":
                 values[field] = env[name]
         values["limits"] = Limits.from_env(env)
+        values["environ"] = dict(env)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
 

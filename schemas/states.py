@@ -95,6 +95,55 @@ EXECUTION_TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
+class Operation(StrEnum):
+    """What an operator (the API, the CLI, an execution.Resume task) may ask of an execution."""
+
+    KILL = "kill"
+    RESUME = "resume"
+    RESTART = "restart"
+    REPLAY = "replay"
+    CHANGE_TASK_RUN_STATE = "change a task run's state"
+
+
+# Who may change an execution: the execution states each operation is accepted from. The
+# API refuses the others (409) before writing anything, and the executor, the authority,
+# ignores a command that arrives when its execution has moved on since.
+OPERATOR_MAY: dict[Operation, frozenset[State]] = {
+    Operation.KILL: frozenset(State) - TERMINAL_STATES,
+    Operation.RESUME: frozenset({State.PAUSED}),
+    # WARNING -> RESTARTED is a change of state by hand, not a restart.
+    Operation.RESTART: frozenset({State.FAILED, State.KILLED}),
+    Operation.REPLAY: TERMINAL_STATES,
+    Operation.CHANGE_TASK_RUN_STATE: TERMINAL_STATES | {State.PAUSED},
+}
+
+
+def operator_may(operation: Operation, execution: State) -> bool:
+    return execution in OPERATOR_MAY[operation]
+
+
+def operator_refusal(operation: Operation, execution_id: str, execution: State) -> str | None:
+    """Why `operation` is refused on an execution in this state (None: it is accepted)."""
+    if operator_may(operation, execution):
+        return None
+    now = f"execution {execution_id} is {execution.value}"
+    if operation is Operation.KILL:
+        return f"execution {execution_id} already ended ({execution.value})"
+    if operation is Operation.RESUME:
+        return f"{now}, not PAUSED"
+    if operation is Operation.RESTART:
+        return f"{now}; only a FAILED or KILLED execution can be restarted"
+    if operation is Operation.REPLAY:
+        return f"{now}; replay a finished execution"
+    return f"{now}; only a finished or paused execution's task runs can be changed"
+
+
+def may_change_task_run(execution: State, run: State) -> bool:
+    """A task run's state may be set by hand (to one of SETTABLE_BY_HAND) once it ended,
+    in an execution that ended or is paused."""
+    return run.is_terminal and operator_may(Operation.CHANGE_TASK_RUN_STATE, execution)
+
+
 def task_run_may_move(current: State, target: State) -> bool:
     return target in TASK_RUN_TRANSITIONS[current]
 

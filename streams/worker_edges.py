@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.states import State
+from schemas.storage import namespace_prefix
 from schemas.worker import WorkerJob
 from streams.core.context import defang
 from streams.core.expressions import RenderLimits
@@ -29,7 +30,6 @@ from streams.secrets.environment import load_secrets, without_secrets
 from streams.secrets.masking import Masker
 from streams.secrets.stored import LiveSecretView, SecretCipher, namespace_secrets
 from streams.storage import spill_outputs, storage_from_env, task_prefix
-from streams.storage.uris import namespace_prefix
 
 log = logging.getLogger("lanner.secrets")
 

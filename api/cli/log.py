@@ -16,6 +16,7 @@ from rich.text import Text
 
 from api.cli.history import parse_since
 from schemas.settings import LannerSettings
+from streams.log.admin import ensure_lanner_topics, group_is_consuming
 from streams.log.topics import Topics
 
 app = typer.Typer(no_args_is_help=True)
@@ -81,10 +82,8 @@ def import_command(
 
     Stops at the first malformed line (exit 1, with its number); run again to resume.
     """
-    # Imported here: Faust and the Kafka client cost seconds, and `lanner --help` and
-    # every other command must not pay for them.
-    from streams.app.run import ensure_lanner_topics
-    from streams.log.admin import group_is_consuming
+    # Imported here: the producer and the transfer cost time that `lanner --help` and
+    # every other command must not pay.
     from streams.log.producer import LogProducer
     from streams.log.transfer import MalformedLine, import_lines, present_ids
 

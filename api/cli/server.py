@@ -14,6 +14,7 @@ from rich.console import Console
 
 from api.cli.data_lock import DataFolderInUse, DataFolderLock
 from schemas.settings import LannerSettings, auth_default
+from streams.log.admin import ensure_lanner_topics
 
 app = typer.Typer(no_args_is_help=True)
 console = Console(stderr=True)
@@ -124,7 +125,6 @@ def _run_tree(
     other_pids: tuple[int, ...] = (),
 ) -> int:
     from api.cli.supervisor import Supervisor
-    from streams.app.run import ensure_lanner_topics
 
     ensure_lanner_topics(settings)
     supervisor = Supervisor(env, console, lock, other_pids)

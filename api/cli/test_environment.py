@@ -25,10 +25,9 @@ from api.cli.lifeline import SUPERVISOR_PID_ENV
 from schemas.events import EXECUTION_EVENT_ADAPTER
 from schemas.execution import Execution
 from schemas.settings import LannerSettings, Limits
-from streams.app.run import ensure_lanner_topics
-from streams.core.evolve import evolve
+from streams.core import evolve
 from streams.flow_catalog import LiveFlowCatalog
-from streams.log.admin import wait_group_consuming
+from streams.log.admin import ensure_lanner_topics, wait_group_consuming
 from streams.log.client_logging import admin_config
 from streams.log.producer import LogProducer
 from streams.log.reader import tail

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from schemas.settings import Limits
-from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
+from streams.core import FlowProblem, ValidatedFlow, validate_flow
 from streams.plugins.registry import PluginRegistry
 
 FLOW_SUFFIXES = (".yml", ".yaml")

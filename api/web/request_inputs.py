@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 from api.web.errors import ApiError
 from schemas.settings import Limits
-from streams.storage.base import Storage
+from schemas.storage import Storage
 from streams.writers.executions import InputsTooLarge, check_input_size
 
 _PARSE_INLINE_BYTES = 64 * 1024

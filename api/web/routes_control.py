@@ -18,8 +18,14 @@ from api.web.models import ANSWER, CommandAccepted, ReplayAccepted
 from api.web.services import Services, services
 from projections import mappings
 from schemas.execution import Execution
-from schemas.states import SETTABLE_BY_HAND, State
-from streams.core.replay_seed import replay_seed
+from schemas.states import (
+    SETTABLE_BY_HAND,
+    Operation,
+    State,
+    may_change_task_run,
+    operator_refusal,
+)
+from streams.core import replay_seed
 
 router = APIRouter(prefix="/executions", tags=["executions"])
 Svc = Annotated[Services, Depends(services)]
@@ -41,12 +47,9 @@ def _execution(svc: Services, execution_id: str) -> Execution:
 )
 def restart(execution_id: str, svc: Svc) -> CommandAccepted:
     execution = _execution(svc, execution_id)
-    if execution.state not in (State.FAILED, State.KILLED):
-        raise ApiError(
-            409,
-            f"execution {execution_id} is {execution.state.value}; only a "
-            "FAILED or KILLED execution can be restarted",
-        )
+    refused = operator_refusal(Operation.RESTART, execution_id, execution.state)
+    if refused:
+        raise ApiError(409, refused)
     command_id = svc.executions.restart(execution_id, svc.actor, known=execution)
     return CommandAccepted(id=execution_id, commandId=command_id)
 
@@ -65,10 +68,9 @@ def replay(
     revision: Annotated[int | None, Query(ge=1)] = None,
 ) -> ReplayAccepted:
     execution = _execution(svc, execution_id)
-    if not execution.state.is_terminal:
-        raise ApiError(
-            409, f"execution {execution_id} is {execution.state.value}; replay a finished execution"
-        )
+    refused = operator_refusal(Operation.REPLAY, execution_id, execution.state)
+    if refused:
+        raise ApiError(409, refused)
     if task_run_id is not None and task_run_id not in execution.task_runs:
         raise ApiError(422, f"execution {execution_id} has no task run {task_run_id}")
     target = svc.catalog.get(
@@ -109,9 +111,7 @@ async def change_task_run_state(
             f"a task run can be set to {', '.join(s.value for s in SETTABLE_BY_HAND)}"
             f" by hand, not {state.value}",
         )
-    if not run.state.is_terminal or not (
-        execution.state.is_terminal or execution.state == State.PAUSED
-    ):
+    if not may_change_task_run(execution.state, run.state):
         raise ApiError(
             409,
             f"task run {task_run_id} is {run.state.value} in a "

@@ -40,11 +40,10 @@ from api.web.services import Services, services
 from projections import mappings
 from projections.documents import api_view, execution_doc
 from schemas.decode import decode_execution_event
-from schemas.states import State
-from streams.core.evolve import HistoryError
+from schemas.states import Operation, State, operator_refusal
+from schemas.storage import StorageError, execution_prefix, input_file_uri, is_storage_uri
+from streams.core import HistoryError
 from streams.histories.as_of import AsOf, OutsideHistory, state_as_of
-from streams.storage.base import StorageError
-from streams.storage.uris import execution_prefix, input_file_uri, is_storage_uri
 from streams.writers.executions import InputsTooLarge, InvalidInputs, UnknownFlow, new_id
 
 router = APIRouter(prefix="/executions", tags=["executions"])
@@ -236,8 +235,9 @@ def delete_execution(execution_id: str, svc: Svc) -> Response:
 def kill_execution(execution_id: str, svc: Svc) -> CommandAccepted:
     doc = execution_or_404(svc, execution_id)
     current = State(doc["state"]["current"])
-    if current.is_terminal:
-        raise ApiError(409, f"execution {execution_id} already ended ({current.value})")
+    refused = operator_refusal(Operation.KILL, execution_id, current)
+    if refused:
+        raise ApiError(409, refused)
     command_id = svc.executions.kill(execution_id, svc.actor)
     return CommandAccepted(id=execution_id, commandId=command_id, state=current.value)
 
@@ -252,8 +252,9 @@ def kill_execution(execution_id: str, svc: Svc) -> CommandAccepted:
 async def resume_execution(execution_id: str, request: Request, svc: Svc) -> CommandAccepted:
     doc = await run_in_threadpool(execution_or_404, svc, execution_id)
     current = State(doc["state"]["current"])
-    if current is not State.PAUSED:
-        raise ApiError(409, f"execution {execution_id} is {current.value}, not PAUSED")
+    refused = operator_refusal(Operation.RESUME, execution_id, current)
+    if refused:
+        raise ApiError(409, refused)
     inputs = await read_inputs(request, svc.settings.limits)
     try:
         command_id = await run_in_threadpool(svc.executions.resume, execution_id, svc.actor, inputs)

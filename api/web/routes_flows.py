@@ -23,7 +23,7 @@ from api.web.queries import FLOW_SORTS, flow_query, page_offset, parse_sort
 from api.web.services import Services, services
 from projections import mappings
 from projections.documents import flow_key
-from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
+from streams.core import FlowProblem, ValidatedFlow, validate_flow
 from streams.writers.flows import Deployed, FlowNotFound
 
 router = APIRouter(prefix="/flows", tags=["flows"])

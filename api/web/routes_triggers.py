@@ -41,7 +41,7 @@ from schemas.triggers import (
     schedule,
     trigger_key,
 )
-from streams.core.validation import ValidatedFlow
+from streams.core import ValidatedFlow
 from streams.writers.executions import new_id
 
 router = APIRouter(prefix="/triggers", tags=["triggers"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -36,7 +35,7 @@ from schemas.flow import Flow
 from schemas.settings import LannerSettings
 from schemas.triggers import TriggerFailed, TriggerFired, trigger_key
 from schemas.triggers.webhook import WebhookTrigger
-from streams.core.expressions import ExpressionError
+from streams.core import ExpressionError
 from streams.log.admin import shared_admin
 from streams.log.topics import Topics
 from streams.secrets.environment import load_secrets
@@ -122,7 +121,7 @@ class WebhookViews:
 
 
 def install(app_state: Any, settings: LannerSettings) -> WebhookViews:
-    views = WebhookViews(settings, os.environ)
+    views = WebhookViews(settings, settings.environ)
     app_state.webhooks = views
     return views
 

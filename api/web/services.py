@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -16,13 +15,14 @@ from api.web.tenants import SCOPE_KEY, TenantRegistry
 from projections.indexer import ensure_indices
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
+from schemas.storage import Storage
 from streams.flow_catalog import LiveFlowCatalog
+from streams.log.admin import ensure_lanner_topics
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.kv.view import LiveKvView
 from streams.plugins.registry import PluginRegistry
 from streams.secrets.stored import LiveSecretView
-from streams.storage.base import Storage
 from streams.storage.config import storage_from_env
 from streams.writers.executions import ExecutionWriter
 from streams.writers.flows import FlowWriter
@@ -56,7 +56,6 @@ class Services:
 
     @classmethod
     def start(cls, settings: LannerSettings) -> Services:
-        from streams.app.run import ensure_lanner_topics
 
         ensure_lanner_topics(settings)
         topics = Topics(settings.full_topic_prefix)
@@ -87,7 +86,7 @@ class Services:
             topics=topics,
             secrets=secrets,
             # The same root as the workers' (LANNER_STORAGE_DIR or <data dir>/storage).
-            storage=storage_from_env(os.environ, settings.data_dir),
+            storage=storage_from_env(settings.environ, settings.data_dir),
             kv=kv,
         )
 

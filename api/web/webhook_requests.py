@@ -16,8 +16,7 @@ from pydantic import ValidationError
 
 from schemas.flow import Flow
 from schemas.triggers.webhook import WEBHOOK_TYPES, WebhookTrigger
-from streams.core.context import defang
-from streams.core.expressions import ExpressionError, render, render_bool
+from streams.core import ExpressionError, defang, render, render_bool
 
 log = logging.getLogger("lanner.api.webhooks")
 

@@ -13,33 +13,11 @@ from streams.app.faust_app import ensure_changelogs, make_app
 from streams.app.gate import Gate
 from streams.app.worker import Worker
 from streams.flow_catalog import LiveFlowCatalog
-from streams.log.admin import ensure_topics
+from streams.log.admin import ensure_lanner_topics
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry
 
 log = logging.getLogger("lanner.streams")
-
-RECORD_TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1"}
-
-
-def ensure_lanner_topics(settings: LannerSettings) -> None:
-    """Create every topic before any consumer subscribes (DESIGN.md: a topic created
-    after the group formed is not seen for minutes)."""
-    topics = Topics(settings.full_topic_prefix)
-    # The log is the record: Kafka's default retention (7 days) would silently delete the
-    # history that the views, the audit and history verification are built from. Only
-    # stop requests to workers are transient.
-    transient = [topics.worker_control]
-    ensure_topics(
-        settings.kafka_bootstrap,
-        [t for t in topics.all() if t not in transient],
-        settings.partitions,
-        settings.replication_factor,
-        config=RECORD_TOPIC_CONFIG,
-    )
-    ensure_topics(
-        settings.kafka_bootstrap, transient, settings.partitions, settings.replication_factor
-    )
 
 
 def build_app(settings: LannerSettings, roles: set[str], app_name: str | None = None) -> faust.App:

@@ -74,7 +74,7 @@ class Worker:
         self.logs = raw_topic(app, topics.logs)
         # Secrets, masking, storage, KV and deferred lookups (streams/worker_edges.py).
         self.edges = WorkerEdges(
-            os.environ,
+            settings.environ,
             settings.data_dir,
             settings.kafka_bootstrap,
             topics.kv_events,

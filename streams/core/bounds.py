@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from schemas.settings import Limits
+from schemas.limits import Limits
 from streams.core.expressions import RenderLimits
 
 

@@ -100,7 +100,7 @@ def decide(
             on_replay(emitter, inp)
         else:
             return []
-    elif isinstance(inp, ChangeTaskRunState) and state.state == State.PAUSED:
+    elif isinstance(inp, ChangeTaskRunState):
         on_change_state(emitter, inp, flow)
     elif isinstance(inp, WorkerLost):
         on_worker_lost(emitter, inp)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from schemas.commands import Command, CreateExecution, KillExecution, SubflowEnded, WakeUp
 from schemas.concurrency import GateRequest
 from schemas.events import (
+    EXECUTION_ENDED_STATE,
     ExecutionCancelled,
     ExecutionDeadlineSet,
     ExecutionEvent,
@@ -38,14 +39,6 @@ from schemas.worker import LogLine, WorkerJob
 from streams.core import for_each_item
 from streams.core.context import outputs_view
 from streams.core.replay_seed import replay_seed
-
-_END_STATE: dict[type[ExecutionEvent], State] = {
-    ExecutionCancelled: State.CANCELLED,
-    ExecutionSucceeded: State.SUCCESS,
-    ExecutionWarned: State.WARNING,
-    ExecutionFailed: State.FAILED,
-    ExecutionKilled: State.KILLED,
-}
 
 
 @dataclass(frozen=True)
@@ -111,7 +104,7 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
             out.timers.append(wake_up(event.execution_id, event.task_run_id, event.resume_at))
         elif isinstance(event, ExecutionDeadlineSet):
             out.timers.append(wake_up(event.execution_id, f"sla:{event.sla_id}", event.deadline))
-        elif type(event) in _END_STATE and state.parent is not None:
+        elif type(event) in EXECUTION_ENDED_STATE and state.parent is not None:
             assert isinstance(
                 event,
                 ExecutionSucceeded
@@ -129,7 +122,7 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
                     correlation_id=state.correlation_id,
                     task_run_id=state.parent.task_run_id,
                     child_execution_id=event.execution_id,
-                    state=_END_STATE[type(event)],
+                    state=EXECUTION_ENDED_STATE[type(event)],
                     outputs=event.outputs,
                     task_outputs=outputs_view(state) if state.parent.wants_task_outputs else {},
                 )
@@ -150,7 +143,9 @@ def _gate_requests(state: Execution, event: ExecutionEvent, out: Effects) -> Non
                 behavior=event.behavior,
             )
         )
-    elif type(event) in _END_STATE and any(h.state == State.QUEUED for h in state.history):
+    elif type(event) in EXECUTION_ENDED_STATE and any(
+        h.state == State.QUEUED for h in state.history
+    ):
         # It held (or waited for) a slot: free it for the next one in the queue.
         out.gate.append(
             GateRequest(kind="release", flow_uid=uid, execution_id=state.id, time=event.time)

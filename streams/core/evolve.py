@@ -8,21 +8,17 @@ instead of folding it silently.
 from __future__ import annotations
 
 from schemas.events import (
-    EventBase,
+    EXECUTION_STATE_OF,
+    TASK_RUN_ENDED_STATE,
     ExecutionCancelled,
     ExecutionCreated,
     ExecutionDeadlineSet,
     ExecutionEvent,
     ExecutionFailed,
     ExecutionKilled,
-    ExecutionKilling,
     ExecutionLabelsChanged,
-    ExecutionPaused,
-    ExecutionQueued,
     ExecutionReplayed,
     ExecutionRestarted,
-    ExecutionResumed,
-    ExecutionStarted,
     ExecutionSucceeded,
     ExecutionWarned,
     SubflowIterationEnded,
@@ -51,27 +47,6 @@ class HistoryError(ValueError):
         super().__init__(f"execution {execution_id}, event {seq}: {message}")
         self.execution_id = execution_id
         self.seq = seq
-
-
-_EXECUTION_STATE: dict[type[EventBase], State] = {
-    ExecutionQueued: State.QUEUED,
-    ExecutionCancelled: State.CANCELLED,
-    ExecutionStarted: State.RUNNING,
-    ExecutionPaused: State.PAUSED,
-    ExecutionResumed: State.RUNNING,
-    ExecutionKilling: State.KILLING,
-    ExecutionSucceeded: State.SUCCESS,
-    ExecutionWarned: State.WARNING,
-    ExecutionFailed: State.FAILED,
-    ExecutionKilled: State.KILLED,
-}
-_TASK_RUN_END_STATE: dict[type[EventBase], State] = {
-    TaskRunSucceeded: State.SUCCESS,
-    TaskRunWarned: State.WARNING,
-    TaskRunFailed: State.FAILED,
-    TaskRunKilled: State.KILLED,
-    TaskRunSkipped: State.SKIPPED,
-}
 
 
 def evolve(state: Execution | None, event: ExecutionEvent) -> Execution:
@@ -116,7 +91,7 @@ def evolve(state: Execution | None, event: ExecutionEvent) -> Execution:
     if isinstance(event, ExecutionDeadlineSet):
         deadlines = {**state.deadlines, event.sla_id: event.deadline}
         return state.model_copy(update={"deadlines": deadlines, "seq": event.seq})
-    target = _EXECUTION_STATE.get(type(event))
+    target = EXECUTION_STATE_OF.get(type(event))
     if target is not None:
         return _move_execution(state, event, target)
     return _evolve_task_run(state, event).model_copy(update={"seq": event.seq})
@@ -276,7 +251,7 @@ def _evolve_task_run(state: Execution, event: ExecutionEvent) -> Execution:
         resumed = {"onResume": event.inputs} if event.inputs else kept
         cleared = {"resume_at": None, "timeout_fails": False, "outputs": resumed}
         return _replace_run(state, moved.model_copy(update=cleared))
-    target = _TASK_RUN_END_STATE.get(type(event))
+    target = TASK_RUN_ENDED_STATE.get(type(event))
     if target is not None:
         assert isinstance(
             event, TaskRunSucceeded | TaskRunWarned | TaskRunFailed | TaskRunKilled | TaskRunSkipped

@@ -14,7 +14,7 @@ from typing import Any, cast
 from pydantic import BaseModel, ValidationError
 
 from schemas.flow import Flow
-from schemas.settings import Limits
+from schemas.limits import Limits
 from schemas.triggers import TRIGGER_MODELS
 from streams.core.expressions import syntax_errors
 from streams.core.flow_yaml import join_path

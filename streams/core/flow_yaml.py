@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from schemas.settings import Limits
+from schemas.limits import Limits
 from streams.core.yaml_loader import FlowLoader
 
 PathPart = str | int

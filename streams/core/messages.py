@@ -36,7 +36,14 @@ from schemas.events import (
 from schemas.execution import Execution, TaskRun
 from schemas.flow import FlowRef, TaskSpec
 from schemas.inputs import coerce_inputs
-from schemas.states import SETTABLE_BY_HAND, State, task_run_may_move
+from schemas.states import (
+    SETTABLE_BY_HAND,
+    Operation,
+    State,
+    may_change_task_run,
+    operator_may,
+    task_run_may_move,
+)
 from schemas.worker import LogLine, TaskRunReport
 from streams.core import for_each_item
 from streams.core.deferred import may_need_worker
@@ -220,6 +227,8 @@ def _enclosing_tasks(state: Execution, run: TaskRun, flow: ValidatedFlow) -> lis
 
 
 def on_kill(em: Emitter, cmd: KillExecution) -> None:
+    if not operator_may(Operation.KILL, em.current.state):
+        return
     if em.current.state == State.QUEUED:
         em.emit(EXECUTION_END_STATES[State.KILLED], error="killed while queued")
         return
@@ -243,7 +252,7 @@ def _failed_with_ancestors(state: Execution, roots: list[TaskRun]) -> list[str]:
 
 def on_restart(em: Emitter) -> None:
     state = em.current
-    if state.state not in (State.FAILED, State.KILLED):
+    if not operator_may(Operation.RESTART, state.state):
         return
     failed = [r for r in state.task_runs.values() if r.state in (State.FAILED, State.KILLED)]
     em.emit(ExecutionRestarted, task_run_ids=tuple(_failed_with_ancestors(state, failed)))
@@ -253,9 +262,9 @@ def on_restart(em: Emitter) -> None:
 def on_change_state(em: Emitter, cmd: ChangeTaskRunState, flow: ValidatedFlow) -> None:
     run = em.current.task_runs.get(cmd.task_run_id)
     target = cmd.state
-    if run is None or not run.state.is_terminal or not target.is_terminal or target == run.state:
+    if run is None or target == run.state or target not in SETTABLE_BY_HAND:
         return
-    if target not in SETTABLE_BY_HAND:
+    if not may_change_task_run(em.current.state, run.state):
         return
     em.emit(TaskRunStateChanged, task_run_id=run.id, previous=run.state, state=target)
     if em.current.state.is_terminal:
@@ -269,6 +278,8 @@ def on_change_state(em: Emitter, cmd: ChangeTaskRunState, flow: ValidatedFlow) -
 
 
 def on_replay(em: Emitter, cmd: ReplayExecution) -> None:
+    if not operator_may(Operation.REPLAY, em.current.state):
+        return
     if cmd.task_run_id is not None and cmd.task_run_id not in em.current.task_runs:
         return
     em.emit(
@@ -280,7 +291,7 @@ def on_replay(em: Emitter, cmd: ReplayExecution) -> None:
 
 
 def on_resume(em: Emitter, cmd: ResumeExecution) -> None:
-    if em.current.state != State.PAUSED:
+    if not operator_may(Operation.RESUME, em.current.state):
         return
     for run in list(em.current.task_runs.values()):
         if run.state == State.PAUSED:

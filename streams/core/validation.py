@@ -9,17 +9,20 @@ unique ids, Dag dependencies, expression syntax (streams/core/flow_checks.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
 from schemas.flow import Flow
-from schemas.settings import Limits
+from schemas.limits import Limits
 from streams.core.flow_checks import FlowChecker, FlowProblem
 from streams.core.flow_yaml import kind_of, load_with_lines, yaml_message
 from streams.core.plugin_defaults import apply_plugin_defaults, declared_defaults
 from streams.core.yaml_loader import YamlLimitExceeded, source_too_large
 from streams.plugins.base import Task
-from streams.plugins.registry import PluginRegistry
+
+if TYPE_CHECKING:  # handed in by the caller: the core does not discover plugins
+    from streams.plugins.registry import PluginRegistry
 
 __all__ = [
     "FlowProblem",

@@ -20,7 +20,7 @@ import yaml
 from yaml.error import Mark
 from yaml.events import AliasEvent
 
-from schemas.settings import Limits
+from schemas.limits import Limits
 
 
 class YamlLimitExceeded(yaml.YAMLError):

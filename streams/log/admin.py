@@ -14,9 +14,11 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic  # its typed home; .admin re-exports it untyped
 
+from schemas.settings import LannerSettings
 from streams.log.client_logging import admin_config
 from streams.log.errors import LogTimeoutError, TopicError
 from streams.log.producer import MAX_RECORD_BYTES
+from streams.log.topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +151,26 @@ def wait_group_consuming(bootstrap: str, group: str, topic: str, timeout_s: floa
                 f"consumer group {group!r} not consuming {topic!r} after {timeout_s:.0f} s"
             )
         time.sleep(0.2)
+
+
+RECORD_TOPIC_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+def ensure_lanner_topics(settings: LannerSettings) -> None:
+    """Create every topic before any consumer subscribes (DESIGN.md: a topic created
+    after the group formed is not seen for minutes)."""
+    topics = Topics(settings.full_topic_prefix)
+    # The log is the record: Kafka's default retention (7 days) would silently delete the
+    # history that the views, audits and replays are rebuilt from. Only stop requests to
+    # workers are transient.
+    transient = [topics.worker_control]
+    ensure_topics(
+        settings.kafka_bootstrap,
+        [t for t in topics.all() if t not in transient],
+        settings.partitions,
+        settings.replication_factor,
+        config=RECORD_TOPIC_CONFIG,
+    )
+    ensure_topics(
+        settings.kafka_bootstrap, transient, settings.partitions, settings.replication_factor
+    )

@@ -14,15 +14,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import UnionType
-from typing import Any, ClassVar, Literal, Protocol, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, Union, get_args, get_origin
 
 from pydantic import ConfigDict, Field
 
 from schemas.execution import TaskRun
 from schemas.flow import TaskSpec
 from schemas.states import State
+from schemas.storage import Storage, task_prefix
 from streams.plugins.flowable import (
     AfterChildren,
     AfterStart,
@@ -33,8 +33,9 @@ from streams.plugins.flowable import (
     Resolved,
     StepChildren,
 )
-from streams.storage.base import Storage
-from streams.storage.uris import task_prefix
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 TaskKind = Literal["flowable", "inline", "worker"]
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]

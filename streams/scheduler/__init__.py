@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from schemas.settings import LannerSettings
+from streams.log.admin import ensure_lanner_topics
 
 if TYPE_CHECKING:
     from streams.flow_catalog import FlowSources
@@ -40,7 +40,6 @@ def run_scheduler(settings: LannerSettings) -> None:
     import faust
 
     from streams.app.faust_app import ensure_changelogs, make_app
-    from streams.app.run import ensure_lanner_topics
     from streams.flow_catalog import LiveFlowCatalog
     from streams.log.producer import LogProducer
     from streams.log.topics import Topics
@@ -131,6 +130,6 @@ def start_kafka_triggers(
         topics=topics,
         trigger_state=states.get,
         catch_up_states=states.catch_up,
-        storage=storage_from_env(os.environ, settings.data_dir),
+        storage=storage_from_env(settings.environ, settings.data_dir),
     )
     return KafkaTriggerManager(settings.tenant_id, catalog, states, ports).start()

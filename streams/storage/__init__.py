@@ -1,16 +1,22 @@
 """Internal storage: files travel in events as `kestra://` URIs, never as payloads.
 
-Storage            the port (put/get/exists/size); LocalStorage is the default back end
+Storage            the port (schemas/storage.py); LocalStorage is the default back end
 storage_from_env   the back end this process is configured with
 task_file_uri      where a task run's output file lives
 spill_outputs      replace outputs too big for an event by URIs of stored JSON
 """
 
-from streams.storage.base import Storage, StorageError
+from schemas.storage import (
+    SCHEME,
+    Storage,
+    StorageError,
+    is_storage_uri,
+    task_file_uri,
+    task_prefix,
+)
 from streams.storage.config import storage_from_env
 from streams.storage.local import LocalStorage
 from streams.storage.spill import spill_outputs
-from streams.storage.uris import SCHEME, is_storage_uri, task_file_uri, task_prefix
 
 __all__ = [
     "SCHEME",

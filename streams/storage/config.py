@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from streams.storage.base import Storage, StorageError
+from schemas.storage import Storage, StorageError
 from streams.storage.local import LocalStorage
 
 if TYPE_CHECKING:

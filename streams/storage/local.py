@@ -7,8 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from streams.storage.base import StorageError
-from streams.storage.uris import SCHEME
+from schemas.storage import SCHEME, StorageError
 
 
 class LocalStorage:
@@ -78,3 +77,22 @@ class LocalStorage:
             return path.stat().st_size
         except (FileNotFoundError, NotADirectoryError):
             raise StorageError(f"file {uri} does not exist in storage") from None
+
+    def delete(self, uri: str) -> bool:
+        """Delete one file; whether it existed."""
+        path = self.path_of(uri)
+        if not path.is_file():
+            return False
+        path.unlink(missing_ok=True)
+        return True
+
+    def delete_under(self, prefix: str) -> list[str]:
+        """Delete every file under the folder `prefix` (ending in "/"); their URIs."""
+        folder = prefix.rstrip("/")
+        root = self.path_of(folder)
+        if not root.is_dir():
+            return []
+        files = sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
+        deleted = [f"{folder}/{p.relative_to(root).as_posix()}" for p in files]
+        shutil.rmtree(root, ignore_errors=True)
+        return deleted

@@ -12,8 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from streams.storage.base import StorageError
-from streams.storage.uris import SCHEME
+from schemas.storage import SCHEME, StorageError
 
 
 class S3Storage:
@@ -84,3 +83,28 @@ class S3Storage:
         except ClientError as exc:
             raise self._missing(exc, uri) from None
         return int(head["ContentLength"])
+
+    def delete(self, uri: str) -> bool:
+        """Delete one object; whether it existed."""
+        if not self.exists(uri):
+            return False
+        self._s3.delete_object(Bucket=self.bucket, Key=self.key_of(uri))
+        return True
+
+    def delete_under(self, prefix: str) -> list[str]:
+        """Delete every object under the folder `prefix` (ending in "/"); their URIs."""
+        folder = prefix.rstrip("/")
+        key_prefix = self.key_of(folder) + "/"
+        deleted_keys: list[str] = []
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=key_prefix
+        )
+        for page in pages:
+            keys = [item["Key"] for item in page.get("Contents", [])]
+            if keys:
+                self._s3.delete_objects(
+                    Bucket=self.bucket,
+                    Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+                )
+                deleted_keys.extend(keys)
+        return sorted(f"{folder}/{k[len(key_prefix) :]}" for k in deleted_keys)

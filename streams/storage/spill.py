@@ -11,8 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from streams.storage.base import Storage
-from streams.storage.uris import task_file_uri
+from schemas.storage import Storage, task_file_uri
 
 # Outputs of one task run, as JSON; well under the broker's limit with room for the rest.
 MAX_OUTPUTS_BYTES = 256 * 1024

@@ -31,19 +31,13 @@ from typing import Any
 import faust
 
 from schemas.events import (
-    EXECUTION_END_STATES,
     EXECUTION_EVENT_ADAPTER,
+    EXECUTION_STATE_OF,
     ExecutionCreated,
     ExecutionEvent,
-    ExecutionKilling,
-    ExecutionPaused,
-    ExecutionQueued,
-    ExecutionRestarted,
-    ExecutionResumed,
-    ExecutionStarted,
 )
 from schemas.settings import LannerSettings
-from schemas.states import EXECUTION_TRANSITIONS, State
+from schemas.states import EXECUTION_TRANSITIONS
 from schemas.triggers import (
     TriggerDisabled,
     TriggerEventBase,
@@ -72,15 +66,6 @@ from streams.writers.executions import REFUSED, ExecutionWriter
 
 log = logging.getLogger("lanner.flow_triggers")
 
-_STATE_OF: dict[type, State] = {
-    ExecutionQueued: State.QUEUED,
-    ExecutionStarted: State.RUNNING,
-    ExecutionResumed: State.RUNNING,
-    ExecutionPaused: State.PAUSED,
-    ExecutionKilling: State.KILLING,
-    ExecutionRestarted: State.RESTARTED,
-    **{cls: state for state, cls in EXECUTION_END_STATES.items()},
-}
 # Every execution-level event has a type value starting so, whatever the JSON spacing;
 # task run events (most of the topic) are passed over without decoding them.
 _EXECUTION_MARK = b'"Execution'
@@ -149,7 +134,7 @@ class FlowTriggers:
             facts = ExecutionFacts.model_validate(event, from_attributes=True)
             self.facts[key] = facts.model_dump_json().encode()
             return
-        state = _STATE_OF.get(type(event))
+        state = EXECUTION_STATE_OF.get(type(event))
         if state is None:
             return
         stored = self.facts.get(key)

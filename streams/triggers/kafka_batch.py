@@ -15,9 +15,9 @@ import time
 from confluent_kafka import Consumer, TopicPartition
 
 from schemas.inputs import parse_duration
+from schemas.storage import execution_prefix
 from schemas.triggers import BatchClosed, TriggerState
 from schemas.triggers.kafka import KafkaBatchTrigger
-from streams.storage.uris import execution_prefix
 from streams.triggers.kafka_listener import KafkaListener
 from streams.triggers.kafka_records import RawRecord
 from streams.triggers.kafka_target import ListenerPorts, ListenerTarget

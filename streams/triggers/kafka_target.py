@@ -6,11 +6,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from schemas.storage import Storage
 from schemas.triggers import TriggerState, trigger_key
 from schemas.triggers.kafka import KafkaTriggerBase
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
-from streams.storage.base import Storage
 from streams.writers.executions import ExecutionWriter
 
 

@@ -22,10 +22,9 @@ from typing import Any
 from schemas.events import EXECUTION_EVENT_ADAPTER, ExecutionEvent
 from schemas.execution import Execution
 from schemas.settings import LannerSettings
-from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.flow_catalog import LiveFlowCatalog
-from streams.log.admin import wait_group_consuming
+from streams.log.admin import ensure_lanner_topics, wait_group_consuming
 from streams.log.producer import LogProducer
 from streams.log.reader import Record, read_all, tail
 from streams.log.topics import Topics

@@ -22,8 +22,7 @@ import uvicorn
 
 from projections.indexer import Indexer
 from schemas.settings import LannerSettings
-from streams.app.run import ensure_lanner_topics
-from streams.log.admin import wait_group_consuming
+from streams.log.admin import ensure_lanner_topics, wait_group_consuming
 from streams.log.topics import Topics
 from tests.harness.common import free_ports, stop_process
 from tests.harness.elasticsearch_node import ElasticsearchNode

@@ -33,11 +33,10 @@ from schemas.decode import decode_execution_event
 from schemas.events import ExecutionEvent, TaskRunSucceeded
 from schemas.execution import Execution
 from schemas.settings import LannerSettings
-from streams.app.run import ensure_lanner_topics
 from streams.core.evolve import evolve
 from streams.core.validation import ValidatedFlow
 from streams.histories.source import Selection, verify_log
-from streams.log.admin import wait_group_consuming
+from streams.log.admin import ensure_lanner_topics, wait_group_consuming
 from streams.log.reader import read_all
 from streams.log.topics import Topics
 from streams.plugins.registry import PluginRegistry

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from streams.storage.base import Storage, StorageError
+from schemas.storage import Storage, StorageError
 from streams.storage.config import storage_from_env
 from streams.storage.local import LocalStorage
 from streams.storage.s3 import S3Storage

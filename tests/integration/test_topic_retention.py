@@ -7,7 +7,7 @@ import os
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from schemas.settings import LannerSettings
-from streams.app.run import ensure_lanner_topics
+from streams.log.admin import ensure_lanner_topics
 from streams.log.topics import Topics
 from tests.harness.kafka_broker import KafkaBroker
 

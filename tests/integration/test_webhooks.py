@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
-import os
 import secrets
 import statistics
 import threading
@@ -332,14 +331,15 @@ def small_api(stack: Stack) -> Iterator[httpx.Client]:
     from api.web.app import create_app
 
     (port,) = free_ports(1)
-    # SECRET_<NAME> of the API's environment, as a worker reads them (base64).
-    previous = os.environ.get("SECRET_WEBHOOK_KEY")
-    os.environ["SECRET_WEBHOOK_KEY"] = base64.b64encode(b"from-a-secret").decode()
+    # SECRET_<NAME> of the API's environment, as a worker reads them (base64): the
+    # environment the edge read, handed in with the settings.
+    secret = base64.b64encode(b"from-a-secret").decode()
     settings = stack.settings.model_copy(
         update={
             "api_port": port,
             "auth": True,
             "limits": Limits(request_body_bytes=4096, webhook_wait_seconds=1.0),
+            "environ": {**stack.settings.environ, "SECRET_WEBHOOK_KEY": secret},
         }
     )
     server = uvicorn.Server(
@@ -350,10 +350,6 @@ def small_api(stack: Stack) -> Iterator[httpx.Client]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, 60, "the second API to start")
-    if previous is None:
-        del os.environ["SECRET_WEBHOOK_KEY"]
-    else:
-        os.environ["SECRET_WEBHOOK_KEY"] = previous
     with httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=30) as client:
         assert client.get("/flows/search").status_code == 401
         yield client

@@ -24,7 +24,7 @@ from api.web.queries import (
     utc_iso,
 )
 from schemas.settings import Limits
-from streams.storage.base import StorageError
+from schemas.storage import StorageError
 from streams.storage.local import LocalStorage
 from streams.writers.executions import InputsTooDeep, InputsTooLarge, check_input_size
 

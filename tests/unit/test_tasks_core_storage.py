@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from schemas.states import State
+from schemas.storage import execution_prefix, input_file_uri
 from streams.plugins.base import Outcome, Task, WorkerContext
 from streams.plugins.core.files import delete_file, delete_under
 from streams.plugins.core.items import DeduplicateItems, FilterItems
@@ -25,7 +26,6 @@ from streams.plugins.core.storage import (
 )
 from streams.plugins.registry import PluginRegistry
 from streams.storage import LocalStorage
-from streams.storage.uris import execution_prefix, input_file_uri
 from tests.unit.test_tasks_helpers import Recorder, make_ctx
 
 

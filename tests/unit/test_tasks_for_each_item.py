@@ -7,13 +7,13 @@ import dataclasses
 from pathlib import Path
 
 from schemas.states import State
+from schemas.storage import input_file_uri
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.for_each_item import (
     ForEachItemMergeOutputs,
     ForEachItemSplit,
 )
 from streams.plugins.registry import PluginRegistry
-from streams.storage.uris import input_file_uri
 from tests.unit.test_tasks_helpers import Recorder, make_ctx
 
 KESTRA = "io.kestra.plugin.core.flow.ForEachItem"

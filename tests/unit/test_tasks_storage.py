@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from schemas.storage import task_file_uri, task_prefix
 from streams.storage import LocalStorage, StorageError, spill_outputs, storage_from_env
 from streams.storage.spill import MAX_OUTPUTS_BYTES, MAX_VALUE_BYTES
-from streams.storage.uris import task_file_uri, task_prefix
 
 
 def test_put_get_and_traversal_is_refused(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.settings import Limits
+from schemas.limits import Limits
 from streams.core.expressions.errors import ExpressionError
 
 # 65,536 bits is about 19,700 decimal digits: more than any flow needs, and multiplying two

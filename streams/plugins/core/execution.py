@@ -11,7 +11,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.states import State
+from schemas.states import Operation, State, operator_may
+from schemas.storage import execution_prefix
 from streams.core.expressions import ExpressionError, render
 from streams.core.expressions.values import to_text
 from streams.core.labels import SYSTEM_LABEL_PREFIX
@@ -24,7 +25,6 @@ from streams.plugins.base import (
     WorkerTask,
 )
 from streams.plugins.core.files import delete_under
-from streams.storage.uris import execution_prefix
 
 _KESTRA = "io.kestra.plugin.core"
 _KESTRA_OLD = "io.kestra.core.tasks"
@@ -160,7 +160,7 @@ class Resume(ViewsTask):
         if doc is None:
             raise TaskError(f"No execution found for execution id {execution_id}")
         current = (doc.get("state") or {}).get("current")
-        if current != State.PAUSED.value:
+        if current not in set(State) or not operator_may(Operation.RESUME, State(current)):
             raise TaskError(f"execution {execution_id} is {current}, not PAUSED")
         await views.resume(
             execution_id,

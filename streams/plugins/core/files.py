@@ -1,25 +1,21 @@
 """What the core storage tasks share: reading and writing `kestra://` files of a task run,
 and deleting them.
 
-The storage port (streams/storage/base.py) has no delete and no listing yet; until it does,
-`delete_file` and `delete_under` use a back end's own `delete`/`delete_under` methods when
-it has them, and otherwise know the two back ends that ship with Lanner (a local folder,
-an S3-compatible bucket).
+The storage port (schemas/storage.py) has no delete and no listing yet; `delete_file` and
+`delete_under` use a back end's own `delete`/`delete_under` methods (both back ends that
+ship with Lanner, streams/storage/local.py and s3.py, have them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
-from typing import Any
 
+from schemas.storage import SCHEME, Storage, StorageError, is_storage_uri, task_file_uri
 from streams.plugins.base import WorkerContext
 from streams.plugins.scripts.files import make_workdir, remove_workdir
-from streams.storage import LocalStorage, Storage, StorageError, is_storage_uri, task_file_uri
-from streams.storage.uris import SCHEME
 
 
 class TaskFileError(Exception):
@@ -78,19 +74,6 @@ def delete_file(storage: Storage, uri: str) -> bool:
     own = getattr(storage, "delete", None)
     if callable(own):
         return bool(own(uri))
-    if isinstance(storage, LocalStorage):
-        path = storage.path_of(uri)
-        if not path.is_file():
-            return False
-        path.unlink(missing_ok=True)
-        return True
-    s3 = _s3_parts(storage)
-    if s3 is not None:
-        client, bucket, key = s3[0], s3[1], s3[2](uri)
-        if not storage.exists(uri):
-            return False
-        client.delete_object(Bucket=bucket, Key=key)
-        return True
     raise TaskFileError(f"this storage ({type(storage).__name__}) cannot delete files")
 
 
@@ -100,34 +83,4 @@ def delete_under(storage: Storage, prefix: str) -> list[str]:
     own = getattr(storage, "delete_under", None)
     if callable(own):
         return sorted(own(folder + "/"))
-    if isinstance(storage, LocalStorage):
-        root = storage.path_of(folder)
-        if not root.is_dir():
-            return []
-        files = sorted(p for p in root.rglob("*") if p.is_file() or p.is_symlink())
-        deleted = [f"{folder}/{p.relative_to(root).as_posix()}" for p in files]
-        shutil.rmtree(root, ignore_errors=True)
-        return deleted
-    s3 = _s3_parts(storage)
-    if s3 is not None:
-        client, bucket, key_of = s3
-        key_prefix = key_of(folder) + "/"
-        deleted_keys: list[str] = []
-        for page in client.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=key_prefix
-        ):
-            keys = [item["Key"] for item in page.get("Contents", [])]
-            if keys:
-                client.delete_objects(
-                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
-                )
-                deleted_keys.extend(keys)
-        return sorted(f"{folder}/{k[len(key_prefix) :]}" for k in deleted_keys)
     raise TaskFileError(f"this storage ({type(storage).__name__}) cannot delete files")
-
-
-def _s3_parts(storage: Storage) -> tuple[Any, str, Any] | None:
-    """(client, bucket, key_of) of an S3Storage, without importing boto3 otherwise."""
-    if type(storage).__name__ != "S3Storage":
-        return None
-    return storage._s3, storage.bucket, storage.key_of  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from schemas.execution import Execution, TaskRun
 from schemas.flow import TaskSpec
 from schemas.inputs import coerce_inputs
 from schemas.states import State
+from schemas.storage import StorageError, is_storage_uri
 from streams.core.expressions.filters_data import to_ion
 from streams.core.ids import derive_id
 from streams.plugins.base import FlowableTask, Outcome, WorkerContext, WorkerTask
@@ -34,7 +35,6 @@ from streams.plugins.flowable import (
     ExecutionView,
     in_sequence,
 )
-from streams.storage import StorageError, is_storage_uri
 
 _KESTRA = "io.kestra.plugin.core.flow.ForEachItem"
 _KESTRA_OLD = "io.kestra.core.tasks.flows.ForEachItem"

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any, ClassVar, Literal
 
+from schemas.storage import task_file_uri
 from streams.plugins.base import ViewsPort, WorkerContext
 from streams.plugins.core.execution import (
     TaskError,
@@ -15,7 +16,6 @@ from streams.plugins.core.execution import (
     target_execution,
 )
 from streams.plugins.core.files import storage_of
-from streams.storage import task_file_uri
 
 # How long log.Fetch waits for the views to hold the logs written before it.
 FETCH_WAIT_S = 10.0

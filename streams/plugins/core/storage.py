@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from schemas.states import State
+from schemas.storage import StorageError, execution_prefix
 from streams.plugins.base import Outcome, WorkerContext, WorkerTask
 from streams.plugins.core.files import (
     TaskFileError,
@@ -39,8 +40,6 @@ from streams.plugins.scripts.files import (
     parse_input_files,
     write_input_files,
 )
-from streams.storage import StorageError
-from streams.storage.uris import execution_prefix
 
 _KESTRA = "io.kestra.plugin.core.storage"
 _KESTRA_OLD = "io.kestra.core.tasks.storages"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import yaml
 from pydantic import ValidationError
 
-from schemas.settings import Limits
+from schemas.limits import Limits
 from schemas.states import State
 from streams.core.yaml_loader import load_yaml
 from streams.plugins.base import InlineLog, InlineTask, Outcome, WorkerContext, WorkerTask

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.execution import Execution, TaskRun
 from schemas.inputs import parse_duration
+from schemas.storage import SCHEME, StorageError, safe_part
 from streams.core.ids import derive_id
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.flowables import Sequential
@@ -31,8 +32,6 @@ from streams.plugins.scripts.files import (
     parse_input_files,
     write_input_files,
 )
-from streams.storage import StorageError
-from streams.storage.uris import SCHEME, _part
 
 _KESTRA = "io.kestra.plugin.core.flow"
 _KESTRA_OLD = "io.kestra.core.tasks.flows"
@@ -99,11 +98,11 @@ class WorkingDirectoryError(Exception):
 def cache_uri(ctx: WorkerContext, task_id: str, value: str | None) -> str:
     """Where a WorkingDirectory's cache lives: per flow, task and loop value (Kestra's
     getCacheFile(id, value))."""
-    ns = "/".join(_part(p) for p in ctx.namespace.split("."))
-    suffix = _part(value) if value else "default"
+    ns = "/".join(safe_part(p) for p in ctx.namespace.split("."))
+    suffix = safe_part(value) if value else "default"
     return (
-        f"{SCHEME}{_part(ctx.tenant)}/{ns}/{_part(ctx.flow_id)}/caches/"
-        f"{_part(task_id)}/{suffix}/cache.zip"
+        f"{SCHEME}{safe_part(ctx.tenant)}/{ns}/{safe_part(ctx.flow_id)}/caches/"
+        f"{safe_part(task_id)}/{suffix}/cache.zip"
     )
 
 

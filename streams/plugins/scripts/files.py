@@ -9,8 +9,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
+from schemas.storage import StorageError, is_storage_uri, task_file_uri
 from streams.plugins.base import WorkerContext
-from streams.storage import StorageError, is_storage_uri, task_file_uri
 
 # Bounds on what one task run may publish.
 MAX_OUTPUT_FILES = 1_000

@@ -6,8 +6,13 @@ import datetime as dt
 
 import pytest
 
-from schemas.commands import SubflowEnded
-from schemas.states import State
+from schemas.commands import (
+    ChangeTaskRunState,
+    ReplayExecution,
+    RestartExecution,
+    SubflowEnded,
+)
+from schemas.states import Operation, State, operator_may
 from schemas.worker import WorkerJob
 from streams.core.effects import effects_of
 from tests.unit.core.driver import Result, Sim
@@ -327,6 +332,20 @@ def test_resume_of_a_non_paused_execution_emits_nothing(finished: bool) -> None:
         sim.run()
         assert sim.state().state == State.SUCCESS
     assert sim.send(sim.resume()) == []
+
+
+def test_what_the_operator_rules_refuse_on_a_running_execution_emits_nothing() -> None:
+    # The API refuses these with 409 by the same table (schemas/states.py OPERATOR_MAY);
+    # a command that slips past it (the views lagged) changes nothing here.
+    sim = _held()
+    quick = sim.run_of("quick")
+    assert not operator_may(Operation.RESTART, sim.state().state)
+    ids = {"execution_id": "e1", "time": sim.now}
+    assert sim.send(RestartExecution(command_id="r1", **ids)) == []
+    assert sim.send(ReplayExecution(command_id="r2", new_execution_id="e2", **ids)) == []
+    change = ChangeTaskRunState(command_id="r3", task_run_id=quick.id, state=State.FAILED, **ids)
+    assert sim.send(change) == []
+    assert sim.run_of("quick").state == State.SUCCESS
 
 
 def test_two_parallel_pauses_resume_the_execution_once_both_are_done() -> None:

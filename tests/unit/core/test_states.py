@@ -7,6 +7,12 @@ import datetime as dt
 import pytest
 
 from schemas.events import (
+    EXECUTION_END_STATES,
+    EXECUTION_ENDED_STATE,
+    EXECUTION_STATE_OF,
+    TASK_RUN_END_STATES,
+    TASK_RUN_ENDED_STATE,
+    ExecutionCancelled,
     ExecutionCreated,
     ExecutionEvent,
     ExecutionStarted,
@@ -18,9 +24,15 @@ from schemas.events import (
 from schemas.execution import Execution
 from schemas.states import (
     EXECUTION_TRANSITIONS,
+    OPERATOR_MAY,
     TASK_RUN_TRANSITIONS,
     TERMINAL_STATES,
+    Operation,
     State,
+    execution_may_move,
+    may_change_task_run,
+    operator_may,
+    operator_refusal,
     worst,
 )
 from streams.core.evolve import HistoryError, evolve, fold
@@ -40,6 +52,32 @@ def test_the_tables_cover_every_state() -> None:
 def test_terminal_states_only_leave_by_a_restart(table: dict[State, frozenset[State]]) -> None:
     for state in TERMINAL_STATES:
         assert table[state] <= {State.RESTARTED}, state
+
+
+def test_each_end_event_means_one_state_both_ways() -> None:
+    # One table per level, read both ways: the end event a state is recorded by, and the
+    # state an end event records (evolve, effects and the flow trigger agent read these).
+    assert {cls: st for st, cls in EXECUTION_END_STATES.items()} == EXECUTION_ENDED_STATE
+    assert {cls: st for st, cls in TASK_RUN_END_STATES.items()} == TASK_RUN_ENDED_STATE
+    assert EXECUTION_ENDED_STATE[ExecutionCancelled] == State.CANCELLED
+    assert all(state.is_terminal for state in EXECUTION_ENDED_STATE.values())
+    assert all(state.is_terminal for state in TASK_RUN_ENDED_STATE.values())
+    # Every execution-level move goes through EXECUTION_STATE_OF, the ends included.
+    assert EXECUTION_ENDED_STATE.items() <= EXECUTION_STATE_OF.items()
+    assert not any(
+        s.is_terminal for c, s in EXECUTION_STATE_OF.items() if c not in EXECUTION_ENDED_STATE
+    )
+
+
+def test_an_end_event_folds_to_its_state() -> None:
+    ids = {"execution_id": "e", "time": T, "causation_id": "c", "correlation_id": "e"}
+    created = ExecutionCreated(
+        seq=1, tenant="main", namespace="n", flow_id="f", flow_revision=1, **ids
+    )
+    started = ExecutionStarted(seq=2, **ids)
+    for end_state, cls in EXECUTION_END_STATES.items():
+        ended = fold([created, started, cls(seq=3, **ids)])
+        assert ended is not None and ended.state == end_state, cls
 
 
 def test_worst() -> None:
@@ -193,3 +231,33 @@ def test_time_travel_folds_any_prefix() -> None:
         State.RUNNING,
         State.SUCCESS,
     ]
+
+
+# --- who may change an execution: one table, read by the API and the executor -------------
+
+
+@pytest.mark.parametrize("operation", list(Operation))
+def test_every_operation_has_its_states_and_a_reason_for_the_others(operation: Operation) -> None:
+    for state in State:
+        refused = operator_refusal(operation, "e1", state)
+        assert (refused is None) == operator_may(operation, state), (operation, state)
+        if refused is not None:
+            assert "e1" in refused and state.value in refused
+
+
+def test_the_operator_rules_agree_with_the_transition_tables() -> None:
+    # A restart is a legal move from every state it is accepted from; a kill only from a
+    # running (not terminal) execution; replay and a change by hand need a finished run.
+    assert all(execution_may_move(s, State.RESTARTED) for s in OPERATOR_MAY[Operation.RESTART])
+    assert OPERATOR_MAY[Operation.KILL].isdisjoint(TERMINAL_STATES)
+    assert OPERATOR_MAY[Operation.RESUME] == {State.PAUSED}
+    assert OPERATOR_MAY[Operation.REPLAY] == TERMINAL_STATES
+    assert may_change_task_run(State.PAUSED, State.FAILED)
+    assert not may_change_task_run(State.PAUSED, State.RUNNING)
+    assert not may_change_task_run(State.RUNNING, State.FAILED)
+    assert operator_refusal(Operation.KILL, "e1", State.SUCCESS) == (
+        "execution e1 already ended (SUCCESS)"
+    )
+    assert operator_refusal(Operation.RESUME, "e1", State.RUNNING) == (
+        "execution e1 is RUNNING, not PAUSED"
+    )
