@@ -164,7 +164,11 @@ class LannerClient(ApiConnection):
         inputs: Mapping[str, Any] | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
-        params = {"labels": [f"{k}:{v}" for k, v in (labels or {}).items()]}
+        # A person runs this, then lists or follows: read-your-writes is worth the wait.
+        params: dict[str, Any] = {
+            "labels": [f"{k}:{v}" for k, v in (labels or {}).items()],
+            "visible": "true",
+        }
         result: dict[str, Any] = self._json(
             "POST", _create_path(namespace, flow_id), json=dict(inputs or {}), params=params
         )

@@ -66,17 +66,22 @@ def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
     return doc
 
 
-def _create(
+async def _create(
     svc: Services,
     namespace: str,
     flow_id: str,
     inputs: dict[str, Any],
     labels: dict[str, str],
     revision: int | None,
-    execution_id: str | None = None,
+    execution_id: str | None,
+    visible: bool,
 ) -> Response:
+    """The creation is a validated command on the log, nothing more: the answer is the
+    execution as created (state CREATED) once the broker has the command; with `visible`
+    it waits until the views show it (read-your-writes), 202 if they are slower."""
     try:
-        requested = svc.executions.create(
+        created = await svc.executions.submit(
+            svc.sends,
             namespace,
             flow_id,
             inputs,
@@ -91,11 +96,13 @@ def _create(
         raise ApiError(422, str(exc), errors=exc.errors) from None
     except InputsTooLarge as exc:
         raise too_large(exc) from None
-    doc = svc.wait_visible(mappings.EXECUTIONS, requested.execution_id)
     svc.mark_written(mappings.EXECUTIONS)
+    if not visible:
+        return JSONResponse(api_view(execution_doc(created)))
+    doc = await run_in_threadpool(svc.wait_visible, mappings.EXECUTIONS, created.id)
     if doc is None:
         accepted = ExecutionAccepted(
-            id=requested.execution_id,
+            id=created.id,
             namespace=namespace,
             flowId=flow_id,
             message="accepted; not yet searchable",
@@ -340,6 +347,17 @@ async def create_execution(
     svc: Svc,
     labels: Annotated[list[str] | None, Query()] = None,
     revision: Annotated[int | None, Query(ge=1)] = None,
+    visible: Annotated[
+        bool,
+        Query(
+            description=(
+                "Answer once the execution is in the views, so that a read or a search "
+                "right after finds it (read-your-writes); 202 if they are slower than the "
+                "API's read-your-writes timeout. Without it the answer comes as soon as "
+                "the creation is on the log."
+            )
+        ),
+    ] = False,
 ) -> Response:
     pairs = [label_pair(x).split(":", 1) for x in labels or []]
     # The id is chosen here so that uploaded FILE inputs are stored under it.
@@ -350,6 +368,5 @@ async def create_execution(
         return input_file_uri(tenant, namespace, flow_id, execution_id, input_id, filename)
 
     inputs = await read_inputs(request, svc.settings.limits, files_at, svc.storage)
-    return await run_in_threadpool(
-        _create, svc, namespace, flow_id, inputs, {k: v for k, v in pairs}, revision, execution_id
-    )
+    labelled = {k: v for k, v in pairs}
+    return await _create(svc, namespace, flow_id, inputs, labelled, revision, execution_id, visible)

@@ -18,6 +18,7 @@ from schemas.settings import LannerSettings
 from schemas.storage import Storage
 from streams.flow_catalog import LiveFlowCatalog
 from streams.log.admin import ensure_lanner_topics
+from streams.log.async_sends import AsyncSends
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.kv.view import LiveKvView
@@ -38,6 +39,8 @@ class Services:
     registry: PluginRegistry
     catalog: LiveFlowCatalog
     producer: LogProducer
+    # The producer's writes awaited on the event loop (execution creations).
+    sends: AsyncSends
     flows: FlowWriter
     executions: ExecutionWriter
     store: SearchStore
@@ -76,6 +79,7 @@ class Services:
             registry=registry,
             catalog=catalog,
             producer=producer,
+            sends=AsyncSends(producer),
             flows=FlowWriter(
                 producer, catalog, registry, topics, settings.tenant_id, settings.limits
             ),
@@ -94,6 +98,7 @@ class Services:
         self.catalog.stop()
         self.secrets.stop()
         self.kv.stop()
+        self.sends.close()
         self.producer.close(timeout_s=5)
         self.store.close()
 

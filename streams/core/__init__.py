@@ -8,6 +8,7 @@ replay carries over. Everything else in here is the executor's own business.
 from streams.core.context import defang
 from streams.core.evolve import HistoryError, evolve
 from streams.core.expressions import ExpressionError, render, render_bool
+from streams.core.messages import as_created
 from streams.core.replay_seed import replay_seed
 from streams.core.validation import FlowProblem, ValidatedFlow, validate_flow
 
@@ -16,6 +17,7 @@ __all__ = [
     "FlowProblem",
     "HistoryError",
     "ValidatedFlow",
+    "as_created",
     "defang",
     "evolve",
     "render",

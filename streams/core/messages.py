@@ -48,6 +48,7 @@ from schemas.worker import LogLine, TaskRunReport
 from streams.core import for_each_item
 from streams.core.deferred import may_need_worker
 from streams.core.emitter import Emitter
+from streams.core.evolve import evolve
 from streams.core.expressions import ExpressionError, render
 from streams.core.labels import with_correlation
 from streams.core.retry import next_retry, retry_policy
@@ -55,6 +56,17 @@ from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.plugins.base import FlowableTask, InlineTask
 from streams.plugins.core.flowables import Subflow
 from streams.plugins.core.working_directory import WorkingDirectory
+
+
+def as_created(flow: ValidatedFlow, cmd: CreateExecution) -> Execution:
+    """The execution as its creation makes it, before the executor takes it up: what the
+    first event it will decide (ExecutionCreated) folds to, timed at the request. The API
+    answers a creation with it at once, without waiting for the views."""
+    em = Emitter(None, cmd, cmd.time)
+    create_execution(em, flow, cmd)
+    state = evolve(None, em.events[0])
+    assert state is not None
+    return state
 
 
 def create_execution(
