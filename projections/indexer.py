@@ -26,7 +26,7 @@ from streams.log.topics import Topics
 
 log = logging.getLogger(__name__)
 
-BATCH_RECORDS = 500
+BATCH_RECORDS = 5000
 BATCH_WAIT_S = 0.05
 
 
