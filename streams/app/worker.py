@@ -150,7 +150,10 @@ class Worker:
     ) -> None:
         """Send a report; `flush_logs`: the execution's queued log lines go first, so no
         line of a task run is behind the report that ends it."""
-        if outcome is not None:  # masked, defanged, big outputs spilled
+        if outcome is not None and (outcome.outputs or outcome.error):
+            # Masked, defanged, big outputs spilled: in a thread (storage I/O), which an
+            # outcome with neither outputs nor error does not need (it would come back
+            # unchanged), so a quick task's report does not wait for a thread hand-off.
             outcome = await self.edges.publishable(job, outcome)
         if flush_logs:
             await self.logs.flush(job.execution_id.encode())
