@@ -6,8 +6,10 @@ Measured (bench/log_lines.py, 100,000 lines printed by one Script task): sent on
 producer's per-record and per-request work. Here a line costs an append to a list; the
 lines of one key (the execution id, the records' key and so their partition) leave
 together once a few milliseconds pass, a batch fills up, or the task run reports how it
-ended, as one record batch per produce call. Each line is still its own record on the
-logs topic, so readers (the indexer, replays) are unchanged.
+ended: many lines as record batches of up to 512 KB (the producer's own are 16 KB, and
+aiokafka sends one batch per partition per request), a few lines into the producer's open
+batch. Each line is still its own record on the logs topic, so readers (the indexer,
+replays) are unchanged.
 
 Order: lines of one key are taken from one list and enqueued under one lock, so they
 reach the partition in the order they were written. `flush(key)` enqueues a key's lines
@@ -36,6 +38,8 @@ LINGER_S = 0.005
 # A record batch's bytes: below the broker's default message.max.bytes (1 MB).
 BATCH_BYTES = 512 * 1024
 _NO_COMPRESSION = 0  # aiokafka's code for no compression
+# Up to this many lines join the producer's open batch rather than make one of their own.
+FEW = 64
 # Lines a key may hold before they are sent without waiting for the linger.
 MAX_PENDING = 5000
 
@@ -85,6 +89,16 @@ class LogBatches:
             self._partitions = sorted(await producer.partitions_for(self.topic))
         # The partition Faust's own send picks for the key (aiokafka's murmur2, as Java).
         partition = DefaultPartitioner()(key, self._partitions, self._partitions)
+        if len(values) <= FEW:
+            # Few lines (a quick task's): they join the partition's open batch. A batch
+            # of their own would first wait for the one before it to leave (aiokafka
+            # keeps one batch per partition in flight), and the report with them.
+            for value in values:
+                sent = await producer.send(self.topic, value, key=key, partition=partition)
+                self._watch(key, sent)
+            return
+        # Many lines: batches far larger than the producer's own (16 KB), each one
+        # request; waiting for the one before to leave is the backpressure they need.
         batch = BatchBuilder(BATCH_BYTES, _NO_COMPRESSION)
         for value in values:
             if batch.append(timestamp=None, key=key, value=value) is None:
