@@ -29,6 +29,7 @@ from streams.app.decoding import decode_or_log
 from streams.app.faust_app import raw_topic
 from streams.app.views_port import SearchViews
 from streams.app.worker_control import listen_for_stops
+from streams.app.worker_logs import LogBatches
 from streams.app.working_directory import run_working_directory
 from streams.core.bounds import Bounds
 from streams.deferred_lookups import DeferredError
@@ -71,7 +72,7 @@ class Worker:
         topics = Topics(settings.full_topic_prefix)
         self.jobs = raw_topic(app, topics.worker_jobs)
         self.results = raw_topic(app, topics.worker_results)
-        self.logs = raw_topic(app, topics.logs)
+        self.logs = LogBatches(app, topics.logs)
         # Secrets, masking, storage, KV and deferred lookups (streams/worker_edges.py).
         self.edges = WorkerEdges(
             settings.environ,
@@ -140,9 +141,23 @@ class Worker:
             if len(self.done) > _DONE_MEMORY:
                 self.done.popitem(last=False)
 
-    async def _report(self, job: WorkerJob, kind: Any, outcome: Outcome | None = None) -> None:
-        if outcome is not None:  # masked, defanged, big outputs spilled
+    async def _report(
+        self,
+        job: WorkerJob,
+        kind: Any,
+        outcome: Outcome | None = None,
+        *,
+        flush_logs: bool = False,
+    ) -> None:
+        """Send a report; `flush_logs`: the execution's queued log lines go first, so no
+        line of a task run is behind the report that ends it."""
+        if outcome is not None and (outcome.outputs or outcome.error):
+            # Masked, defanged, big outputs spilled: in a thread (storage I/O), which an
+            # outcome with neither outputs nor error does not need (it would come back
+            # unchanged), so a quick task's report does not wait for a thread hand-off.
             outcome = await self.edges.publishable(job, outcome)
+        if flush_logs:
+            await self.logs.flush(job.execution_id.encode())
         report = TaskRunReport(
             kind=kind,
             execution_id=job.execution_id,
@@ -174,7 +189,7 @@ class Worker:
                 # This worker is shutting down: hand the attempt back so it runs elsewhere
                 # now, rather than after the group notices this worker is gone.
                 running.cancel()
-                await asyncio.shield(self._report(job, "abandoned"))
+                await asyncio.shield(self._report(job, "abandoned", flush_logs=True))
                 raise
             outcome = Outcome(State.KILLED, error=f"task {job.task_id}: killed")
         finally:
@@ -182,7 +197,7 @@ class Worker:
             self.stopped.discard(job.task_run_id)
         if outcome.error:
             await write_log("ERROR", outcome.error)
-        await self._report(job, "finished", outcome)
+        await self._report(job, "finished", outcome, flush_logs=True)
         self.edges.forget(job)
 
     def task_context(
@@ -226,9 +241,7 @@ class Worker:
                 index=index,
             )
             index += 1
-            await self.logs.send(
-                key=job.execution_id.encode(), value=line.model_dump_json().encode()
-            )
+            await self.logs.add(job.execution_id.encode(), line.model_dump_json().encode())
 
         return write_log
 
