@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ValidationError
 
@@ -25,7 +25,9 @@ from streams.core.type_names import closest_type_names
 from streams.plugins.base import FlowableTask, Task
 from streams.plugins.core.flowables import Dag
 from streams.plugins.core.for_each_item import ForEachItem
-from streams.plugins.registry import PluginRegistry
+
+if TYPE_CHECKING:  # handed in by the caller: the core does not discover plugins
+    from streams.plugins.registry import PluginRegistry
 
 
 @dataclass(frozen=True)

@@ -406,3 +406,19 @@ def test_the_settings_carry_the_environment_the_edge_read_and_never_show_it() ->
     assert settings.for_tenant("other").environ == env
     assert "c2VjcmV0" not in repr(settings) and "c2VjcmV0" not in settings.model_dump_json()
     assert LannerSettings().environ == {}  # built by hand (a test): no environment at all
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["api.cli.main", "streams.plugins.registry", "streams.app.run", "api.web.app", "projections"],
+)
+def test_each_entry_point_imports_alone(module: str) -> None:
+    # An import cycle shows only when a module is the first one loaded (the processes'
+    # `python -m api.cli.main` did, while the suite, importing in another order, passed).
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
