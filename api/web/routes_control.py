@@ -16,7 +16,6 @@ from fastapi.concurrency import run_in_threadpool
 from api.web.errors import ApiError, not_found
 from api.web.models import ANSWER, CommandAccepted, ReplayAccepted
 from api.web.services import Services, services
-from projections import mappings
 from schemas.execution import Execution
 from schemas.states import (
     SETTABLE_BY_HAND,
@@ -32,7 +31,7 @@ Svc = Annotated[Services, Depends(services)]
 
 
 def _execution(svc: Services, execution_id: str) -> Execution:
-    doc = svc.store.get(mappings.EXECUTIONS, execution_id)
+    doc = svc.execution_doc(execution_id)
     if doc is None or "model" not in doc:
         raise not_found(f"execution {execution_id}")
     return Execution.model_validate(doc["model"])

@@ -60,7 +60,7 @@ CREATED: dict[int | str, dict[str, Any]] = {
 
 
 def execution_or_404(svc: Services, execution_id: str) -> dict[str, Any]:
-    doc = svc.store.get(mappings.EXECUTIONS, execution_id)
+    doc = svc.execution_doc(execution_id)
     if doc is None:
         raise not_found(f"execution {execution_id}")
     return doc
@@ -97,6 +97,7 @@ async def _create(
     except InputsTooLarge as exc:
         raise too_large(exc) from None
     svc.mark_written(mappings.EXECUTIONS)
+    svc.remember_created(created.id)
     if not visible:
         return JSONResponse(api_view(execution_doc(created)))
     doc = await run_in_threadpool(svc.wait_visible, mappings.EXECUTIONS, created.id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -12,6 +13,7 @@ from fastapi import Request
 from api.web.access import ANONYMOUS, authenticate, authorize
 from api.web.errors import ApiError
 from api.web.tenants import SCOPE_KEY, TenantRegistry
+from projections import mappings
 from projections.indexer import ensure_indices
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
@@ -31,6 +33,8 @@ from streams.writers.flows import FlowWriter
 # The actor of writes when no token is involved; per request it is the token's name.
 ACTOR = ANONYMOUS
 _POLL_S = 0.02
+# Ids of executions created here and not yet read back (Services.created_here).
+_CREATED_REMEMBERED = 10_000
 
 
 @dataclass
@@ -53,6 +57,10 @@ class Services:
     # GET sees a document at once, a search only after the next refresh, up to 1 s later).
     # A set, shared by the per-request copies of Services.
     unrefreshed: set[str] = field(default_factory=set)
+    # Executions this API created lately, not yet seen in the views: a read of one waits
+    # for the indexer (read-your-writes for the creator) instead of answering 404.
+    # Bounded; shared by the per-request copies of Services.
+    created_here: OrderedDict[str, None] = field(default_factory=OrderedDict)
     # Who this request is: the token's name, recorded as the actor of what it writes.
     # One Services per tenant is shared; each request gets a shallow copy with its actor.
     actor: str = ACTOR
@@ -101,6 +109,21 @@ class Services:
         self.sends.close()
         self.producer.close(timeout_s=5)
         self.store.close()
+
+    def remember_created(self, execution_id: str) -> None:
+        self.created_here[execution_id] = None
+        while len(self.created_here) > _CREATED_REMEMBERED:
+            self.created_here.popitem(last=False)
+
+    def execution_doc(self, execution_id: str) -> dict[str, Any] | None:
+        """The execution's view document; for one this API created and the indexer has
+        not shown yet, once it does (or None after the read-your-writes timeout)."""
+        doc = self.store.get(mappings.EXECUTIONS, execution_id)
+        if doc is None and execution_id in self.created_here:
+            doc = self.wait_visible(mappings.EXECUTIONS, execution_id)
+        if doc is not None:
+            self.created_here.pop(execution_id, None)
+        return doc
 
     def mark_written(self, index: str) -> None:
         self.unrefreshed.add(index)
