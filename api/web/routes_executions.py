@@ -80,8 +80,7 @@ async def _create(
     execution as created (state CREATED) once the broker has the command; with `visible`
     it waits until the views show it (read-your-writes), 202 if they are slower."""
     try:
-        created = await svc.executions.submit(
-            svc.sends,
+        command = svc.executions.prepare_create(
             namespace,
             flow_id,
             inputs,
@@ -90,6 +89,7 @@ async def _create(
             revision=revision,
             execution_id=execution_id,
         )
+        created = await svc.executions.submit(svc.sends, command)
     except UnknownFlow:
         raise not_found(f"flow {namespace}.{flow_id}") from None
     except InvalidInputs as exc:

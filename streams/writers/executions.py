@@ -151,33 +151,14 @@ class ExecutionWriter:
         self.send(command)
         return Requested(command.execution_id, command.command_id, command.flow)
 
-    async def submit(
-        self,
-        sends: AsyncSends,
-        namespace: str,
-        flow_id: str,
-        inputs: Mapping[str, Any],
-        *,
-        actor: str,
-        labels: Mapping[str, str] | None = None,
-        revision: int | None = None,
-        execution_id: str | None = None,
-    ) -> Execution:
-        """Create an execution from an event loop: once the broker has the command, the
+    async def submit(self, sends: AsyncSends, command: CreateExecution) -> Execution:
+        """Write a prepared creation from an event loop: once the broker has it, the
         execution as its creation makes it (nothing waits for the executor or the views).
         Concurrent submissions share the producer's batches."""
-        command = self.prepare_create(
-            namespace,
-            flow_id,
-            inputs,
-            actor=actor,
-            labels=labels,
-            revision=revision,
-            execution_id=execution_id,
-        )
         value = command.model_dump_json().encode()
         await sends.send(self.topics.commands, command.execution_id, value)
-        flow = self.catalog.get(self.tenant, namespace, flow_id, command.flow.revision)
+        ref = command.flow
+        flow = self.catalog.get(self.tenant, ref.namespace, ref.flow_id, ref.revision)
         assert flow is not None  # prepare_create found this very revision
         return as_created(flow, command)
 
