@@ -120,7 +120,7 @@ class Executor:
                 "message could not be processed",
                 extra={
                     "execution_id": inp.execution_id,
-                    "message": inp.message_id,
+                    "message_id": inp.message_id,
                     "partition": message.partition,
                     "offset": message.offset,
                 },
@@ -148,7 +148,7 @@ class Executor:
             log.error(
                 "decision failed",
                 exc_info=result.failure,
-                extra={"execution_id": inp.execution_id, "message": inp.message_id},
+                extra={"execution_id": inp.execution_id, "message_id": inp.message_id},
             )
         if spent > self.settings.limits.render_seconds:
             # Everything else on this partition waited that long (issue 19 makes steps O(1)).
@@ -156,7 +156,7 @@ class Executor:
                 "slow decision",
                 extra={
                     "execution_id": inp.execution_id,
-                    "message": inp.message_id,
+                    "message_id": inp.message_id,
                     "seconds": round(spent, 3),
                     "events": len(result.events),
                 },
@@ -173,7 +173,7 @@ class Executor:
         elif result.events:
             log.info(
                 "re-emitting the events of an input seen before",
-                extra={"execution_id": inp.execution_id, "message": inp.message_id},
+                extra={"execution_id": inp.execution_id, "message_id": inp.message_id},
             )
         if not result.events:
             return
@@ -301,7 +301,7 @@ class Executor:
             if stored
             else f"flow {namespace}.{flow_id} revision {revision} does not exist"
         )
-        log.error(reason, extra={"execution_id": inp.execution_id, "message": inp.message_id})
+        log.error(reason, extra={"execution_id": inp.execution_id, "message_id": inp.message_id})
         return UnrunnableFlow(reason=reason)
 
     def _from_source(self, source: str, revision: int) -> ValidatedFlow | UnrunnableFlow:
