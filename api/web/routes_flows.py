@@ -99,6 +99,7 @@ def _deploy(
     deployed = svc.flows.deploy(source, svc.actor, wait_s=svc.settings.read_your_writes_timeout_s)
     if not isinstance(deployed, Deployed):
         raise problems_response(deployed)
+    svc.mark_written(mappings.FLOWS)
     doc = svc.wait_visible(
         mappings.FLOWS,
         flow_key(tenant, deployed.namespace, deployed.flow_id),
@@ -152,6 +153,8 @@ def search_flows(
 ) -> dict[str, Any]:
     order = parse_sort(sort, FLOW_SORTS, [{"namespace": "asc"}, {"id": "asc"}])
     offset = page_offset(page, size)
+    # A search right after this API deployed or deleted a flow finds the change.
+    svc.refresh_if_written(mappings.FLOWS)
     total, docs = svc.store.search(
         mappings.FLOWS, flow_query(q, namespace), size=size, from_=offset, sort=order
     )
@@ -237,6 +240,7 @@ def _delete(svc: Services, namespace: str, flow_id: str) -> None:
         svc.flows.delete(namespace, flow_id, svc.actor)
     except FlowNotFound:
         raise not_found(f"flow {namespace}.{flow_id}") from None
+    svc.mark_written(mappings.FLOWS)
     svc.wait_visible(
         mappings.FLOWS,
         flow_key(svc.settings.tenant_id, namespace, flow_id),
