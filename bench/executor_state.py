@@ -109,7 +109,13 @@ def for_each_cost(bootstrap: str, console: Console) -> tuple[float, float, float
         "      - id: each\n        type: io.kestra.plugin.core.debug.Return\n"
         "        format: '{{ taskrun.value }}'\n"
     )
-    cluster = Cluster(bootstrap, f"loop{int(time.time())}", partitions=1)
+    # Past the default fan-out limit (1,000 values): raised for this measurement.
+    cluster = Cluster(
+        bootstrap,
+        f"loop{int(time.time())}",
+        partitions=1,
+        env={"LANNER_LIMITS_FAN_OUT": str(FOR_EACH_VALUES)},
+    )
     try:
         cluster.start("executor")
         cluster.wait_ready("executor")
