@@ -18,26 +18,7 @@ from streams.log.producer import LogProducer
 from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.stack import Stack, running_stack, wait_for
-
-FLAKY = """\
-id: flaky
-namespace: {ns}
-inputs:
-  - id: fail
-    type: BOOLEAN
-    defaults: true
-tasks:
-  - id: first
-    type: io.kestra.plugin.core.debug.Return
-    format: one
-  - id: check
-    type: io.kestra.plugin.core.execution.Fail
-    condition: "{{{{ inputs.fail }}}}"
-    errorMessage: failing on purpose
-  - id: last
-    type: io.kestra.plugin.core.debug.Return
-    format: "{{{{ outputs.first.value }}}} and last"
-"""
+from tests.integration.test_control_api import FLAKY
 
 
 @pytest.fixture(scope="module")

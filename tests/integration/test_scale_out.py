@@ -15,23 +15,9 @@ import pytest
 from schemas.states import State
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import Cluster
-from tests.integration.test_faults_on_kafka import _assert_each_event_once
+from tests.integration.test_faults_on_kafka import CHAIN, _assert_each_event_once
 
 BURST = 500
-CHAIN = """
-id: chain
-namespace: company.scale
-tasks:
-  - id: first
-    type: io.kestra.plugin.core.debug.Return
-    format: one
-  - id: nap
-    type: io.kestra.plugin.core.flow.Sleep
-    duration: PT0.2S
-  - id: second
-    type: io.kestra.plugin.core.debug.Return
-    format: "{{ outputs.first.value }} and two"
-"""
 
 
 @pytest.fixture
@@ -55,7 +41,7 @@ def test_a_burst_survives_executors_and_workers_dying_and_joining(cluster: Clust
     ids: list[str] = []
     started = time.monotonic()
     for n in range(BURST):
-        ids.append(cluster.create("company.scale", "chain").execution_id)
+        ids.append(cluster.create("company.faults", "chain").execution_id)
         if n == BURST // 4:
             cluster.kill("executor-1")
         elif n == BURST // 2:
