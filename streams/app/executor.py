@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import heapq
 import json
 import logging
 import time
@@ -95,8 +94,6 @@ class Executor:
         self.gate_topic = raw_topic(app, topics.concurrency)
         self.retain = dt.timedelta(seconds=settings.executor_retain_finished_s)
         self.timers = TimerIndex()
-        # (due, execution id) of the ForgetExecution commands to send: a heap.
-        self.forgets: list[tuple[dt.datetime, str]] = []
         self.health = WorkerHealth(lost_after=WORKER_LOST_AFTER)
         self._sources: dict[int, ValidatedFlow | UnrunnableFlow] = {}
         app.agent(self.messages, name="executor")(self._agent)
@@ -196,10 +193,7 @@ class Executor:
     def _plan_forget(self, execution_id: str, record: ExecutorRecord) -> None:
         due = forget_at(record, self.retain)
         if due is not None:
-            # Not in the TimerIndex: it would hold one timer per finished execution and
-            # walk them all on every tick (measured: a third of the worker-bound
-            # throughput); a heap by due time costs O(log n) per plan and per send.
-            heapq.heappush(self.forgets, (due, execution_id))
+            self.timers.add_command(execution_id, forget_command(execution_id, due), due)
 
     def _forget(
         self, key: bytes, record: ExecutorRecord | None, inp: ForgetExecution, now: dt.datetime
@@ -321,14 +315,7 @@ class Executor:
         return self._sources[cache_key]
 
     async def _fire_timers(self) -> None:
-        now = _now()
-        while self.forgets and self.forgets[0][0] <= now:
-            due, execution_id = heapq.heappop(self.forgets)
-            forget = forget_command(execution_id, due)
-            await self.commands_topic.send(
-                key=execution_id.encode(), value=forget.model_dump_json().encode()
-            )
-        for command in self.timers.due(now):
+        for command in self.timers.due(_now()):
             await self.commands_topic.send(
                 key=command.execution_id.encode(), value=command.model_dump_json().encode()
             )

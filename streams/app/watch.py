@@ -5,6 +5,7 @@ after a restart); losing them only delays, never changes, a decision."""
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -17,17 +18,26 @@ from streams.core.effects import next_attempt, wake_up
 
 class TimerIndex:
     """Commands to send when they are due (Pause delays, retries, a flow retry's new
-    execution), by the execution that asked for them."""
+    execution, forgetting a finished execution), by the execution that asked for them.
+
+    A heap by due time finds what is due in O(log n): walking every owner on each tick
+    cost a third of the executor's worker-bound throughput once every finished execution
+    held a timer. Entries replaced or forgotten stay in the heap until they surface and
+    are skipped there (the dict says what is current)."""
 
     def __init__(self) -> None:
         self.pending: dict[str, dict[str, tuple[dt.datetime, Command]]] = {}
+        self._heap: list[tuple[dt.datetime, str, str]] = []  # (due, owner, command id)
 
     def add(self, timers: Iterable[WakeUp]) -> None:
         for wake in timers:
             self.add_command(wake.execution_id, wake, wake.due)
 
     def add_command(self, owner: str, command: Command, due: dt.datetime) -> None:
-        self.pending.setdefault(owner, {})[command.command_id] = (due, command)
+        timers = self.pending.setdefault(owner, {})
+        if timers.get(command.command_id, (None,))[0] != due:
+            heapq.heappush(self._heap, (due, owner, command.command_id))
+        timers[command.command_id] = (due, command)
 
     def forget(self, execution_id: str) -> None:
         """The execution ended: its wake-ups are moot (but not its delayed commands)."""
@@ -39,10 +49,13 @@ class TimerIndex:
 
     def due(self, now: dt.datetime) -> list[Command]:
         fired: list[Command] = []
-        for owner in list(self.pending):
-            timers = self.pending[owner]
-            for command_id in [c for c, (due, _) in timers.items() if due <= now]:
-                fired.append(timers.pop(command_id)[1])
+        while self._heap and self._heap[0][0] <= now:
+            due, owner, command_id = heapq.heappop(self._heap)
+            timers = self.pending.get(owner)
+            current = timers.get(command_id) if timers else None
+            if timers is None or current is None or current[0] != due:
+                continue  # replaced or forgotten since
+            fired.append(timers.pop(command_id)[1])
             if not timers:
                 del self.pending[owner]
         return fired
