@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from schemas.commands import KillExecution
 from streams.log.producer import LogProducer
@@ -61,6 +62,13 @@ def _changelog(stack: Stack, bootstrap: str) -> dict[str, list[bytes | None]]:
         consumer.close()
 
 
+def _topic_config(stack: Stack, bootstrap: str) -> dict[str, str]:
+    topic = f"{stack.settings.full_topic_prefix}executor-executions-changelog"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    [future] = admin.describe_configs([ConfigResource("topic", topic)]).values()
+    return {name: entry.value for name, entry in future.result(timeout=30).items()}
+
+
 def _forgotten(stack: Stack, bootstrap: str, *ids: str, times: int = 1) -> None:
     """Until each execution's record was deleted `times` times and is deleted now."""
 
@@ -93,6 +101,8 @@ def test_finished_executions_leave_the_table_and_operators_still_reach_them(
     assert failed["state"]["current"] == "FAILED"
     execution_id = failed["id"]
     _forgotten(stack, bootstrap, *passed, execution_id)
+    # Compaction cleans only rolled segments: the changelog rolls hourly, not weekly.
+    assert _topic_config(stack, bootstrap)["segment.ms"] == "3600000"
     # The views still serve what the executor forgot.
     assert stack.http.get(f"/executions/{passed[0]}").json()["state"]["current"] == "SUCCESS"
 
