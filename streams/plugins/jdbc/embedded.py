@@ -6,8 +6,12 @@ file in it (an absolute path is used as it is); `jdbc:sqlite:` and `jdbc:duckdb:
 memory. SQLite's `sqliteFile` and DuckDB's `databaseUri` load a database file from internal
 storage; `outputDbFile: true` stores it back (`databaseUri` output). DuckDB's `inputFiles`
 (name -> content or `kestra://` URI) are written to the folder, which is DuckDB's
-`file_search_path`, so `read_csv_auto('data.csv')` finds them; its `outputFiles` are
-uploaded afterwards (`outputFiles` output, name -> URI).
+`file_search_path`, so `read_csv_auto('data.csv')` finds them.
+
+Not here: Kestra's `outputFiles` and the `{{ workingDir }}` / `{{ outputFiles.x }}`
+variables, which only the task can know and Lanner renders before dispatch (the executor
+refuses them as undefined); a DuckDB write to a relative path would land in the worker's
+own folder, so `outputFiles` is refused at validation rather than half-working.
 """
 
 from __future__ import annotations
@@ -17,16 +21,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
-from pydantic import Field
 
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.files import fetch, publish
 from streams.plugins.jdbc.query import Connected, SingleQuery, SqlError
-from streams.plugins.scripts.files import (
-    collect_output_files,
-    parse_input_files,
-    write_input_files,
-)
+from streams.plugins.scripts.files import parse_input_files, write_input_files
 
 _MEMORY = ("", ":memory:")
 
@@ -102,7 +101,6 @@ class DuckDbQuery(SingleQuery):
 
     url: str | None = "jdbc:duckdb:"
     inputFiles: dict[str, str] | str | None = None
-    outputFiles: list[str] = Field(default_factory=list)
     databaseUri: str | None = None
     outputDbFile: bool = False
 
@@ -127,8 +125,6 @@ class DuckDbQuery(SingleQuery):
         return DuckDbConnected(raw)
 
     async def finish(self, ctx: WorkerContext, folder: Path, outputs: dict[str, Any]) -> None:
-        if self.outputFiles:
-            outputs["outputFiles"] = await collect_output_files(ctx, folder, self.outputFiles)
         if self.outputDbFile:
             path = Path(self._db_file(folder))
             outputs["databaseUri"] = await publish(ctx, path, path.name)

@@ -122,7 +122,10 @@ class SqlQueryTask(WorkerTask):
                 outputs = await self._execute_on_thread(folder)
                 stored = outputs.pop("_stored", [])
                 for path, holder in stored:
-                    holder["uri"] = await publish(ctx, path, path.name)
+                    uri = await publish(ctx, path, path.name)
+                    # Kestra's key order: uri before size.
+                    size = holder.pop("size")
+                    holder.update(uri=uri, size=size)
                 await self.finish(ctx, folder, outputs)
                 return Outcome(State.SUCCESS, outputs)
         except (SqlError, TaskFileError, FilesError) as exc:
@@ -239,7 +242,9 @@ class SingleQuery(SqlQueryTask):
             raise
         stored: list[tuple[Path, dict[str, Any]]] = []
         collect_stored(result, stored)
-        return {**result, "_stored": stored}
+        # The same dict: the async side publishes the stored file into its `uri`.
+        result["_stored"] = stored
+        return result
 
 
 class ManyQueries(SqlQueryTask):
