@@ -95,9 +95,9 @@ async def test_sqlite_fetch_types_and_database_file(ctx: WorkerContext) -> None:
     inserted = await insert.run(ctx)
     assert inserted.state == State.SUCCESS, inserted.error
     db = inserted.outputs["databaseUri"]
-    one = await _task(
-        SQLITE, sqliteFile=db, sql="SELECT * FROM items", fetchType="FETCH_ONE"
-    ).run(ctx)
+    one = await _task(SQLITE, sqliteFile=db, sql="SELECT * FROM items", fetchType="FETCH_ONE").run(
+        ctx
+    )
     assert one.outputs == {"row": {"id": 1, "name": "book", "price": 9.5}, "size": 1}
     many = await _task(SQLITE, sqliteFile=db, sql="SELECT name FROM items", fetch=True).run(ctx)
     assert many.outputs == {"rows": [{"name": "book"}], "size": 1}
@@ -157,7 +157,7 @@ async def test_duckdb_reads_input_files_from_its_folder(ctx: WorkerContext) -> N
     }
     stored = await _task(
         DUCKDB,
-        inputFiles='{"data.csv": "%s"}' % csv_uri,
+        inputFiles=json.dumps({"data.csv": csv_uri}),
         sql="SELECT * FROM 'data.csv' WHERE salary > 5",
         fetchType="STORE",
     ).run(ctx)
