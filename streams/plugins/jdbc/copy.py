@@ -139,14 +139,12 @@ class CopyIn(AbstractCopy):
         def work() -> int:
             with self.open(folder) as conn:
                 box.append(conn)
-                with (
-                    conn.cursor() as cursor,
-                    cursor.copy(statement) as copy,
-                    source.open("rb") as handle,
-                ):
-                    while chunk := handle.read(_CHUNK):
-                        copy.write(chunk)
-                return int(cursor.rowcount)
+                with conn.cursor() as cursor:
+                    with cursor.copy(statement) as copy, source.open("rb") as handle:
+                        while chunk := handle.read(_CHUNK):
+                            copy.write(chunk)
+                    # Set once the COPY has ended, and gone when the cursor closes.
+                    return int(cursor.rowcount)
 
         rows = await self.on_thread(work, box)
         return Outcome(State.SUCCESS, {"rowCount": rows})
@@ -167,14 +165,11 @@ class CopyOut(AbstractCopy):
         def work() -> int:
             with self.open(folder) as conn:
                 box.append(conn)
-                with (
-                    conn.cursor() as cursor,
-                    cursor.copy(statement) as copy,
-                    target.open("wb") as handle,
-                ):
-                    for chunk in copy:
-                        handle.write(chunk)
-                return int(cursor.rowcount)
+                with conn.cursor() as cursor:
+                    with cursor.copy(statement) as copy, target.open("wb") as handle:
+                        for chunk in copy:
+                            handle.write(chunk)
+                    return int(cursor.rowcount)
 
         rows = await self.on_thread(work, box)
         uri = await publish(ctx, target, target.name)
