@@ -3,7 +3,9 @@ parameters and Kestra's PostgreSQL JDBC URLs."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -178,3 +180,18 @@ async def test_duckdb_bad_sql_fails_with_the_engine_message(ctx: WorkerContext) 
     assert done.state == State.FAILED
     assert done.error is not None and "no_such_table" in done.error
     assert "Catalog Error" in done.error
+
+
+async def test_a_cancelled_query_is_interrupted_in_the_engine(ctx: WorkerContext) -> None:
+    endless = _task(
+        SQLITE,
+        sql=(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+        ),
+        fetchType="FETCH_ONE",
+    )
+    started = time.monotonic()
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(endless.run(ctx), timeout=0.5)
+    # The engine stopped: the thread is not left running the query for ever.
+    assert time.monotonic() - started < 5

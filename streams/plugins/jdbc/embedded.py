@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import duckdb
+from pydantic import Field
 
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.files import fetch, publish
@@ -103,6 +104,9 @@ class DuckDbQuery(SingleQuery):
     inputFiles: dict[str, str] | str | None = None
     databaseUri: str | None = None
     outputDbFile: bool = False
+    # Loaded when already installed on the worker (no download at run time); a missing one
+    # fails the run with DuckDB's own message.
+    communityExtensions: list[str] = Field(default_factory=list)
 
     def _db_file(self, folder: Path) -> str:
         needs_file = self.databaseUri is not None or self.outputDbFile
@@ -122,6 +126,8 @@ class DuckDbQuery(SingleQuery):
         raw = duckdb.connect(self._db_file(folder))
         quoted = str(folder).replace("'", "''")
         raw.execute(f"SET file_search_path = '{quoted}'")
+        for extension in self.communityExtensions:
+            raw.load_extension(extension)
         return DuckDbConnected(raw)
 
     async def finish(self, ctx: WorkerContext, folder: Path, outputs: dict[str, Any]) -> None:
