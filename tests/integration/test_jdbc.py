@@ -184,6 +184,13 @@ tasks:
     type: io.kestra.plugin.jdbc.postgresql.Query{conn}
     sql: SELECT id, name FROM items ORDER BY id
     fetchType: STORE
+  - id: store_many
+    type: io.kestra.plugin.jdbc.postgresql.Query{conn}
+    sql: SELECT n, md5(n::text) AS hash FROM generate_series(1, :last) AS n
+    parameters:
+      last: 25000
+    fetchType: STORE
+    fetchSize: 1000
   - id: export
     type: io.kestra.plugin.jdbc.postgresql.CopyOut{conn}
     format: CSV
@@ -236,6 +243,10 @@ def test_every_sql_task_on_the_real_services(cluster: Cluster, postgres: Postgre
         {"id": 1, "name": "book"},
         {"id": 2, "name": "pen"},
     ]
+    many = runs["store_many"].outputs
+    assert many["size"] == 25000
+    lines = _storage(cluster).get_bytes(many["uri"]).decode().splitlines()
+    assert len(lines) == 25000 and json.loads(lines[-1])["n"] == 25000
     assert runs["export"].outputs["rowCount"] == 2
     assert _storage(cluster).get_bytes(runs["export"].outputs["uri"]) == b"id,name\n1,book\n2,pen\n"
     assert runs["import"].outputs == {"rowCount": 2}

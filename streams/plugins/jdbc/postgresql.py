@@ -10,6 +10,7 @@ are understood; `username`/`password` properties win over the URL's. The SSL pro
 from __future__ import annotations
 
 import contextlib
+import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -21,6 +22,7 @@ from streams.plugins.jdbc.query import Connected, ManyQueries, SingleQuery, SqlE
 
 KESTRA = "io.kestra.plugin.jdbc.postgresql"
 SCHEME = "jdbc:postgresql"
+_DECLARABLE = re.compile(r"^\s*(select|values|table)\b", re.IGNORECASE)
 SslMode = Literal["DISABLE", "ALLOW", "PREFER", "REQUIRE", "VERIFY_CA", "VERIFY_FULL"]
 
 
@@ -74,6 +76,7 @@ def parse_url(url: str | None) -> dict[str, str]:
 class PostgresConnected(Connected):
     placeholder: ClassVar[str] = "%s"
     percent_escaped: ClassVar[bool] = True
+    _stores = 0
 
     def begin(self) -> None:
         self.raw.autocommit = False
@@ -81,9 +84,15 @@ class PostgresConnected(Connected):
     def cancel(self) -> None:
         self.raw.cancel()
 
-    def rows(self, cursor: Any, fetch_size: int) -> Any:
-        # psycopg's client cursor already holds the whole result; hand it out in batches.
-        return super().rows(cursor, fetch_size)
+    def store_cursor(self, sql: str) -> Any | None:
+        """A server-side cursor for a query STORE streams: a client cursor would hold the
+        whole result in memory. DECLARE takes SELECT and VALUES only; anything else (a
+        RETURNING clause...) is fetched by the client cursor."""
+        if not _DECLARABLE.match(sql):
+            return None
+        self._stores += 1
+        # Outside a transaction (autocommit), a cursor must be WITH HOLD to live past it.
+        return self.raw.cursor(name=f"lanner_store_{self._stores}", withhold=self.raw.autocommit)
 
 
 class PostgresConnection(Task):

@@ -62,6 +62,10 @@ class Connected:
     def close(self) -> None:
         self.raw.close()
 
+    def store_cursor(self, sql: str) -> Any | None:
+        """A cursor that streams a large result for STORE, where the driver needs one."""
+        return None
+
     def rows(self, cursor: Any, fetch_size: int) -> Any:
         """The rows of the current result, streamed in batches of `fetch_size`."""
         while True:
@@ -161,6 +165,18 @@ class SqlQueryTask(WorkerTask):
         self, conn: Connected, cursor: Any, sql: str, folder: Path, index: int
     ) -> dict[str, Any] | None:
         """Execute one statement; its outputs when it returned a result set, else None."""
+        if self.effective_fetch_type() == "STORE":
+            streaming = conn.store_cursor(sql)
+            if streaming is not None:
+                try:
+                    return self._run_on(conn, streaming, sql, folder, index)
+                finally:
+                    streaming.close()
+        return self._run_on(conn, cursor, sql, folder, index)
+
+    def _run_on(
+        self, conn: Connected, cursor: Any, sql: str, folder: Path, index: int
+    ) -> dict[str, Any] | None:
         if self.parameters is not None:
             bound, values = bind_named(sql, self.parameters, conn.placeholder, conn.percent_escaped)
             cursor.execute(bound, values)
