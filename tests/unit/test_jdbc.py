@@ -195,3 +195,37 @@ async def test_a_cancelled_query_is_interrupted_in_the_engine(ctx: WorkerContext
         await asyncio.wait_for(endless.run(ctx), timeout=0.5)
     # The engine stopped: the thread is not left running the query for ever.
     assert time.monotonic() - started < 5
+
+
+async def test_queries_run_in_one_transaction_and_roll_back_together(ctx: WorkerContext) -> None:
+    queries = "io.kestra.plugin.jdbc.sqlite.Queries"
+    made = await _task(
+        queries,
+        url="jdbc:sqlite:t.db",
+        outputDbFile=True,
+        sql="CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1); SELECT a FROM t",
+        fetchType="FETCH",
+    ).run(ctx)
+    assert made.state == State.SUCCESS, made.error
+    assert made.outputs["outputs"] == [{"rows": [{"a": 1}], "size": 1}]
+    db = made.outputs["databaseUri"]
+    failed = await _task(
+        queries,
+        url="jdbc:sqlite:t.db",
+        sqliteFile=db,
+        sql="INSERT INTO t VALUES (2); INSERT INTO missing VALUES (3)",
+    ).run(ctx)
+    assert failed.state == State.FAILED
+    assert failed.error is not None and "no such table: missing" in failed.error
+    # The first insert went with the failed second one.
+    after = await _task(
+        SQLITE, sqliteFile=db, sql="SELECT count(*) AS n FROM t", fetchType="FETCH_ONE"
+    ).run(ctx)
+    assert after.outputs["row"] == {"n": 1}
+    duck = await _task(
+        "io.kestra.plugin.jdbc.duckdb.Queries",
+        sql="CREATE TABLE d AS SELECT 1 AS x; SELECT x + 1 AS y FROM d; SELECT 'z' AS z",
+        fetchType="FETCH_ONE",
+    ).run(ctx)
+    assert duck.state == State.SUCCESS, duck.error
+    assert duck.outputs["outputs"] == [{"row": {"y": 2}, "size": 1}, {"row": {"z": "z"}, "size": 1}]

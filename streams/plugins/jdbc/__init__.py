@@ -3,7 +3,16 @@ point `jdbc`: PostgreSQL (psycopg 3), SQLite (the standard library) and DuckDB."
 
 from streams.plugins.base import Task
 from streams.plugins.jdbc.copy import CopyIn, CopyOut
-from streams.plugins.jdbc.embedded import DuckDbQuery, SqliteQuery
+from streams.plugins.jdbc.embedded import DuckDbQueries, DuckDbQuery, SqliteQueries, SqliteQuery
 from streams.plugins.jdbc.postgresql import Queries, Query
 
-PLUGINS: list[type[Task]] = [Query, Queries, CopyIn, CopyOut, SqliteQuery, DuckDbQuery]
+PLUGINS: list[type[Task]] = [
+    Query,
+    Queries,
+    CopyIn,
+    CopyOut,
+    SqliteQuery,
+    SqliteQueries,
+    DuckDbQuery,
+    DuckDbQueries,
+]

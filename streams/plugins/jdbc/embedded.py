@@ -1,5 +1,5 @@
-"""io.kestra.plugin.jdbc.sqlite.Query and io.kestra.plugin.jdbc.duckdb.Query: databases in
-the task's own working folder.
+"""io.kestra.plugin.jdbc.sqlite.Query|Queries and io.kestra.plugin.jdbc.duckdb.Query|Queries:
+databases in the task's own working folder.
 
 As on Kestra, the run has a folder: `jdbc:sqlite:myfile.db` / `jdbc:duckdb:file.db` name a
 file in it (an absolute path is used as it is); `jdbc:sqlite:` and `jdbc:duckdb:` are in
@@ -25,10 +25,23 @@ from pydantic import Field
 
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.files import fetch, publish
-from streams.plugins.jdbc.query import Connected, SingleQuery, SqlError
+from streams.plugins.jdbc.query import (
+    Connected,
+    ManyQueries,
+    SingleQuery,
+    SqlError,
+    SqlQueryTask,
+)
 from streams.plugins.scripts.files import parse_input_files, write_input_files
 
+KESTRA = "io.kestra.plugin.jdbc"
 _MEMORY = ("", ":memory:")
+_QUERY_KINDS = {
+    duckdb.StatementType.SELECT,
+    duckdb.StatementType.PRAGMA,
+    duckdb.StatementType.CALL,
+    duckdb.StatementType.EXPLAIN,
+}
 
 
 def _database_path(url: str, scheme: str, folder: Path, default_name: str) -> str:
@@ -49,9 +62,9 @@ class SqliteConnected(Connected):
         self.raw.interrupt()
 
 
-class SqliteQuery(SingleQuery):
-    TYPE: ClassVar[str] = "jdbc.sqlite.Query"
-    KESTRA_TYPES: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.jdbc.sqlite.Query",)
+class SqliteDatabase(SqlQueryTask):
+    """Where a SQLite task's database is, and how it is opened and kept."""
+
     DRIVER_ERRORS: ClassVar[tuple[type[BaseException], ...]] = (sqlite3.Error,)
 
     url: str | None = "jdbc:sqlite:"
@@ -89,15 +102,26 @@ class DuckDbConnected(Connected):
     def cancel(self) -> None:
         self.raw.interrupt()
 
+    def has_result(self, cursor: Any, sql: str) -> bool:
+        # DuckDB answers INSERT, UPDATE, CREATE... with a one-column "Count" relation,
+        # where JDBC (and so Kestra) sees an update count and no result set.
+        description = cursor.description
+        if description is None:
+            return False
+        if [d[0] for d in description] != ["Count"]:
+            return True
+        kinds = {s.type for s in duckdb.extract_statements(sql)}
+        return bool(kinds & _QUERY_KINDS)
+
     def cursor(self) -> Any:
         # A DuckDB cursor is a second connection to the same database; the statements of
         # one run share the connection itself, as its transaction lives there.
         return self.raw
 
 
-class DuckDbQuery(SingleQuery):
-    TYPE: ClassVar[str] = "jdbc.duckdb.Query"
-    KESTRA_TYPES: ClassVar[tuple[str, ...]] = ("io.kestra.plugin.jdbc.duckdb.Query",)
+class DuckDbDatabase(SqlQueryTask):
+    """Where a DuckDB task's database and files are, and how it is opened and kept."""
+
     DRIVER_ERRORS: ClassVar[tuple[type[BaseException], ...]] = (duckdb.Error,)
 
     url: str | None = "jdbc:duckdb:"
@@ -134,3 +158,23 @@ class DuckDbQuery(SingleQuery):
         if self.outputDbFile:
             path = Path(self._db_file(folder))
             outputs["databaseUri"] = await publish(ctx, path, path.name)
+
+
+class SqliteQuery(SqliteDatabase, SingleQuery):
+    TYPE: ClassVar[str] = "jdbc.sqlite.Query"
+    KESTRA_TYPES: ClassVar[tuple[str, ...]] = (f"{KESTRA}.sqlite.Query",)
+
+
+class SqliteQueries(SqliteDatabase, ManyQueries):
+    TYPE: ClassVar[str] = "jdbc.sqlite.Queries"
+    KESTRA_TYPES: ClassVar[tuple[str, ...]] = (f"{KESTRA}.sqlite.Queries",)
+
+
+class DuckDbQuery(DuckDbDatabase, SingleQuery):
+    TYPE: ClassVar[str] = "jdbc.duckdb.Query"
+    KESTRA_TYPES: ClassVar[tuple[str, ...]] = (f"{KESTRA}.duckdb.Query",)
+
+
+class DuckDbQueries(DuckDbDatabase, ManyQueries):
+    TYPE: ClassVar[str] = "jdbc.duckdb.Queries"
+    KESTRA_TYPES: ClassVar[tuple[str, ...]] = (f"{KESTRA}.duckdb.Queries",)

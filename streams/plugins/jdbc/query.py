@@ -62,6 +62,10 @@ class Connected:
     def close(self) -> None:
         self.raw.close()
 
+    def has_result(self, cursor: Any, sql: str) -> bool:
+        """Whether the statement returned rows (rather than only a row count)."""
+        return cursor.description is not None
+
     def store_cursor(self, sql: str) -> Any | None:
         """A cursor that streams a large result for STORE, where the driver needs one."""
         return None
@@ -182,7 +186,7 @@ class SqlQueryTask(WorkerTask):
             cursor.execute(bound, values)
         else:
             cursor.execute(sql)
-        if cursor.description is None:
+        if not conn.has_result(cursor, sql):
             return None
         return self.fetch_result(conn, cursor, folder, index)
 
