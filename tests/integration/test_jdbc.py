@@ -217,6 +217,15 @@ tasks:
     sqliteFile: "{{{{ outputs.sqlite.databaseUri }}}}"
     sql: SELECT name FROM copied
     fetchType: FETCH
+  - id: sqlite_many
+    type: io.kestra.plugin.jdbc.sqlite.Queries
+    sqliteFile: "{{{{ outputs.sqlite.databaseUri }}}}"
+    sql: INSERT INTO copied VALUES (2, 'pen'); SELECT count(*) AS n FROM copied
+    fetchType: FETCH_ONE
+  - id: duckdb_many
+    type: io.kestra.plugin.jdbc.duckdb.Queries
+    sql: CREATE TABLE x AS SELECT 41 AS a; UPDATE x SET a = a + 1; SELECT a FROM x
+    fetchType: FETCH
   - id: duckdb
     type: io.kestra.plugin.jdbc.duckdb.Query
     inputFiles:
@@ -251,6 +260,8 @@ def test_every_sql_task_on_the_real_services(cluster: Cluster, postgres: Postgre
     assert _storage(cluster).get_bytes(runs["export"].outputs["uri"]) == b"id,name\n1,book\n2,pen\n"
     assert runs["import"].outputs == {"rowCount": 2}
     assert runs["sqlite_read"].outputs == {"rows": [{"name": "book"}], "size": 1}
+    assert runs["sqlite_many"].outputs == {"outputs": [{"row": {"n": 2}, "size": 1}]}
+    assert runs["duckdb_many"].outputs == {"outputs": [{"rows": [{"a": 42}], "size": 1}]}
     assert runs["duckdb"].outputs == {"row": {"n": 2, "last": "pen"}, "size": 1}
     with psycopg.connect(postgres.dsn()) as conn:
         copied = conn.execute("SELECT id, name FROM items_copy ORDER BY id").fetchall()
