@@ -172,6 +172,8 @@ tasks:
       DROP TABLE IF EXISTS items;
       CREATE TABLE items (id int PRIMARY KEY, name text, price numeric(8,2), added date);
       INSERT INTO items VALUES (1, 'book', 12.50, '2024-01-02'), (2, 'pen', 1.20, NULL);
+      DROP TABLE IF EXISTS items_by_batch;
+      CREATE TABLE items_by_batch (id int, name text);
       SELECT count(*) AS n FROM items;
     fetchType: FETCH_ONE
   - id: one
@@ -191,6 +193,19 @@ tasks:
       last: 25000
     fetchType: STORE
     fetchSize: 1000
+  - id: batch_table
+    type: io.kestra.plugin.jdbc.postgresql.Query{conn}
+    sql: CREATE TABLE IF NOT EXISTS batch_items (id int, hash text)
+  - id: batch
+    type: io.kestra.plugin.jdbc.postgresql.Batch{conn}
+    from: "{{{{ outputs.store_many.uri }}}}"
+    sql: INSERT INTO batch_items (id, hash) VALUES (?, ?)
+    columns: [n, hash]
+    chunk: 5000
+  - id: batch_by_table
+    type: io.kestra.plugin.jdbc.postgresql.Batch{conn}
+    from: "{{{{ outputs.store.uri }}}}"
+    table: items_by_batch
   - id: export
     type: io.kestra.plugin.jdbc.postgresql.CopyOut{conn}
     format: CSV
@@ -256,6 +271,8 @@ def test_every_sql_task_on_the_real_services(cluster: Cluster, postgres: Postgre
     assert many["size"] == 25000
     lines = _storage(cluster).get_bytes(many["uri"]).decode().splitlines()
     assert len(lines) == 25000 and json.loads(lines[-1])["n"] == 25000
+    assert runs["batch"].outputs == {"rowCount": 25000, "updatedCount": 25000}
+    assert runs["batch_by_table"].outputs == {"rowCount": 2, "updatedCount": 2}
     assert runs["export"].outputs["rowCount"] == 2
     assert _storage(cluster).get_bytes(runs["export"].outputs["uri"]) == b"id,name\n1,book\n2,pen\n"
     assert runs["import"].outputs == {"rowCount": 2}
@@ -265,9 +282,15 @@ def test_every_sql_task_on_the_real_services(cluster: Cluster, postgres: Postgre
     assert runs["duckdb"].outputs == {"row": {"n": 2, "last": "pen"}, "size": 1}
     with psycopg.connect(postgres.dsn()) as conn:
         copied = conn.execute("SELECT id, name FROM items_copy ORDER BY id").fetchall()
+        batched = conn.execute("SELECT count(*), max(id) FROM batch_items").fetchone()
+        by_table = conn.execute("SELECT id, name FROM items_by_batch ORDER BY id").fetchall()
+        conn.execute("DROP TABLE batch_items")
+        conn.execute("DROP TABLE items_by_batch")
         conn.execute("DROP TABLE items_copy")
         conn.execute("DROP TABLE items")
     assert copied == [(1, "book"), (2, "pen")]
+    assert batched == (25000, 25000)
+    assert by_table == [(1, "book"), (2, "pen")]
 
 
 def _failing(flow_id: str, url: str, password: str, sql: str) -> str:

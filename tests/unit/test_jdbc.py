@@ -16,7 +16,7 @@ from streams.plugins.base import WorkerContext, WorkerTask
 from streams.plugins.jdbc import PLUGINS
 from streams.plugins.jdbc.postgresql import parse_url
 from streams.plugins.jdbc.query import SqlError
-from streams.plugins.jdbc.statements import bind_named, split_statements
+from streams.plugins.jdbc.statements import bind_named, positional, split_statements
 from tests.unit.test_tasks_helpers import Recorder, make_ctx
 
 BY_TYPE = {name: cls for cls in PLUGINS for name in cls.names()}
@@ -57,6 +57,14 @@ def test_named_parameters_bind_in_order_and_leave_casts_alone() -> None:
     assert sql == "SELECT %s, x::int, ':b in text', 10 %% 3 WHERE y = %s OR z = %s"
     assert values == [1, "two", 1]
     assert bind_named("SELECT :missing", {}, "?", percent_escaped=False) == ("SELECT ?", [None])
+
+
+def test_jdbc_question_marks_become_the_driver_placeholder() -> None:
+    sql, count = positional(
+        "INSERT INTO t VALUES (?, ?, '?', 5 % 2) -- ?\n", "%s", percent_escaped=True
+    )
+    assert (sql, count) == ("INSERT INTO t VALUES (%s, %s, '?', 5 %% 2) -- ?\n", 2)
+    assert positional("SELECT j ?| array['a'] WHERE x = ?", "?", False)[1] == 1
 
 
 def test_postgres_jdbc_urls() -> None:

@@ -104,3 +104,22 @@ def bind_named(
             out.append("%%" if percent_escaped and ch == "%" else ch)
             i += 1
     return "".join(out), values
+
+
+def positional(sql: str, placeholder: str, percent_escaped: bool) -> tuple[str, int]:
+    """JDBC's `?` placeholders as the driver's `placeholder`, and how many there are; a
+    `?` in a literal or comment is left alone (PostgreSQL's `?|` JSON operators are not
+    placeholders either)."""
+    out: list[str] = []
+    count = 0
+    for is_code, text in _pieces(sql):
+        if not is_code:
+            out.append(text.replace("%", "%%") if percent_escaped else text)
+            continue
+        for i, ch in enumerate(text):
+            if ch == "?" and not text.startswith(("?|", "?&"), i):
+                out.append(placeholder)
+                count += 1
+            else:
+                out.append("%%" if percent_escaped and ch == "%" else ch)
+    return "".join(out), count
