@@ -183,10 +183,12 @@ tasks:
     type: io.kestra.plugin.serdes.json.IonToJson
     from: "{{{{ outputs.csv_rows.uri }}}}"
     newLine: false
+  - id: jsonl
+    type: io.kestra.plugin.serdes.json.JsonToJsonl
+    from: "{{{{ outputs.json.uri }}}}"
   - id: json_rows
     type: io.kestra.plugin.serdes.json.JsonToIon
-    from: "{{{{ outputs.json.uri }}}}"
-    newLine: false
+    from: "{{{{ outputs.jsonl.uri }}}}"
   - id: avro
     type: io.kestra.plugin.serdes.avro.IonToAvro
     from: "{{{{ outputs.json_rows.uri }}}}"
@@ -217,7 +219,7 @@ def test_rows_travel_through_every_format(cluster: Cluster, files: str, tmp_path
     execution = cluster.run(NS, "every_format", {"base": files}, timeout_s=120)
     assert execution.state == State.SUCCESS, execution.error
     runs = _runs(execution)
-    for task_id in ("csv_rows", "json_rows", "avro_rows", "parquet_rows", "csv"):
+    for task_id in ("csv_rows", "jsonl", "json_rows", "avro_rows", "parquet_rows", "csv"):
         assert runs[task_id].outputs["size"] == 3, task_id
     assert runs["excel_rows"].outputs["size"] == 3
     assert (

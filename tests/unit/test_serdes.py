@@ -15,6 +15,7 @@ from openpyxl import load_workbook
 from schemas.states import State
 from streams.plugins.base import WorkerContext, WorkerTask
 from streams.plugins.serdes import PLUGINS
+from streams.plugins.serdes import json as serdes_json
 from tests.unit.test_tasks_helpers import Recorder, make_ctx
 
 BY_TYPE = {name: cls for cls in PLUGINS for name in cls.names()}
@@ -204,3 +205,25 @@ async def test_excel_both_ways(ctx: WorkerContext) -> None:
     not_excel = await _task(f"{K}.excel.ExcelToIon", **{"from": source}).run(ctx)
     assert not_excel.state == State.FAILED
     assert not_excel.error is not None and "not an Excel" in not_excel.error
+
+
+async def test_json_arrays_stream_to_json_lines(
+    ctx: WorkerContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small chunks: values cut across reads must still decode whole.
+    monkeypatch.setattr(serdes_json, "_CHUNK", 5)
+    source = _put(ctx, "doc.json", b'[ {"a": 12345678},\n 2, "x,]", [1, 2] ]')
+    done = await _task(f"{K}.json.JsonToJsonl", **{"from": source}).run(ctx)
+    assert done.state == State.SUCCESS, done.error
+    assert _rows(ctx, done.outputs["uri"]) == [{"a": 12345678}, 2, "x,]", [1, 2]]
+    objects = _put(ctx, "objects.json", b'{"a": 1}\n{"b": 2}\n')
+    done = await _task(f"{K}.json.JsonToIon", **{"from": objects, "newLine": False}).run(ctx)
+    assert _rows(ctx, done.outputs["uri"]) == [{"a": 1}, {"b": 2}]
+    broken = _put(ctx, "broken.json", b'[{"a": 1},\n{"a": }]')
+    failed = await _task(f"{K}.json.JsonToJsonl", **{"from": broken}).run(ctx)
+    assert failed.state == State.FAILED
+    assert failed.error is not None and "line 2 is not JSON" in failed.error
+    unclosed = _put(ctx, "unclosed.json", b'[{"a": 1}, ')
+    failed = await _task(f"{K}.json.JsonToJsonl", **{"from": unclosed}).run(ctx)
+    assert failed.state == State.FAILED
+    assert failed.error is not None and "not closed" in failed.error

@@ -6,7 +6,7 @@ from streams.plugins.base import Task
 from streams.plugins.serdes.avro import AvroToIon, IonToAvro
 from streams.plugins.serdes.csv import CsvToIon, IonToCsv
 from streams.plugins.serdes.excel import ExcelToIon, IonToExcel
-from streams.plugins.serdes.json import IonToJson, JsonToIon
+from streams.plugins.serdes.json import IonToJson, JsonToIon, JsonToJsonl
 from streams.plugins.serdes.parquet import IonToParquet, ParquetToIon
 
 PLUGINS: list[type[Task]] = [
@@ -14,6 +14,7 @@ PLUGINS: list[type[Task]] = [
     IonToCsv,
     JsonToIon,
     IonToJson,
+    JsonToJsonl,
     IonToAvro,
     AvroToIon,
     IonToParquet,
