@@ -237,3 +237,13 @@ async def test_queries_run_in_one_transaction_and_roll_back_together(ctx: Worker
     ).run(ctx)
     assert duck.state == State.SUCCESS, duck.error
     assert duck.outputs["outputs"] == [{"row": {"y": 2}, "size": 1}, {"row": {"z": "z"}, "size": 1}]
+
+
+def test_a_bad_fetch_type_or_a_missing_url_is_refused_at_validation() -> None:
+    with pytest.raises(ValueError, match="fetchType"):
+        BY_TYPE[SQLITE].model_validate(
+            {"id": "q", "type": SQLITE, "sql": "SELECT 1", "fetchType": "FETCH_ALL"}
+        )
+    postgres = "io.kestra.plugin.jdbc.postgresql.Query"
+    with pytest.raises(ValueError, match="url"):
+        BY_TYPE[postgres].model_validate({"id": "q", "type": postgres, "sql": "SELECT 1"})
