@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import secrets
+import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.harness.common import HarnessError
 from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
 from tests.harness.noida import NoidaServer
+from tests.harness.postgres import PostgresServer, postgres_bin
 
 _INTEGRATION_DIR = Path(__file__).parent / "integration"
 
@@ -44,6 +48,21 @@ def es_node() -> Iterator[ElasticsearchNode]:
 @pytest.fixture(scope="session")
 def noida() -> Iterator[NoidaServer]:
     with NoidaServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's package, apt-get installed when missing and we
+    are root); skipped, loudly, only when it cannot be had at all."""
+    try:
+        postgres_bin()
+    except HarnessError as exc:
+        message = f"POSTGRESQL UNAVAILABLE, SQL TESTS SKIPPED: {exc}"
+        warnings.warn(message, stacklevel=1)
+        print(f"\n*** {message} ***", file=sys.stderr)
+        pytest.skip(message)
+    with PostgresServer() as server:
         yield server
 
 

@@ -18,11 +18,19 @@ BUILT_IN = (
     "streams.plugins.scripts",
     "streams.plugins.http",
     "streams.plugins.kv",
+    "streams.plugins.jdbc",
+    "streams.plugins.serdes",
 )
 
 
 def _load(module: str) -> list[type[Task]]:
-    plugins: list[type[Task]] = importlib.import_module(module).PLUGINS
+    try:
+        plugins: list[type[Task]] = importlib.import_module(module).PLUGINS
+    except ModuleNotFoundError as exc:
+        # A built-in plugin whose optional extra is not installed (e.g. `lanner[data]`
+        # for the SQL and file-format tasks): its task types are unknown, nothing else.
+        log.warning("plugin needs an extra", extra={"plugin": module, "missing": exc.name})
+        return []
     return plugins
 
 
