@@ -287,21 +287,24 @@ def _store(svc: Services, namespace: str, path: str, source: Path) -> dict[str, 
 
 
 def _store_upload(
-    svc: Services, namespace: str, path: str, upload: UploadFile
+    svc: Services, namespace: str, path: str, upload: UploadFile, unzip: bool
 ) -> list[dict[str, Any]]:
+    """The upload as one file at `path`, or (`unzip`) its entries below the folder `path`."""
     upload.file.seek(0)
     with tempfile.TemporaryDirectory(prefix="lanner-nsfile-") as spool:
         local = Path(spool) / "content"
         with local.open("wb") as target:
             while chunk := upload.file.read(1024 * 1024):
                 target.write(chunk)
-        if (upload.filename or "").lower().endswith(".zip"):
-            return _store_zip(svc, namespace, local, Path(spool))
+        if unzip:
+            return _store_zip(svc, namespace, local, Path(spool), path)
         return [_store(svc, namespace, path, local)]
 
 
-def _store_zip(svc: Services, namespace: str, archive: Path, spool: Path) -> list[dict[str, Any]]:
-    """Kestra unpacks a .zip upload into the namespace's root, entry by entry."""
+def _store_zip(
+    svc: Services, namespace: str, archive: Path, spool: Path, under: str
+) -> list[dict[str, Any]]:
+    """Kestra unpacks a .zip upload into the namespace, entry by entry (here below `under`)."""
     limit = svc.settings.limits.upload_bytes
     try:
         with zipfile.ZipFile(archive) as unpacked:
@@ -316,7 +319,8 @@ def _store_zip(svc: Services, namespace: str, archive: Path, spool: Path) -> lis
                     f"the zip unpacks to more than {limit} bytes "
                     "(limits.upload_bytes, LANNER_LIMITS_UPLOAD_BYTES)",
                 )
-            paths = {e.filename: _path(e.filename, namespace) for e in entries}
+            # Every entry checked before any is stored: a bad one refuses the whole archive.
+            paths = {e.filename: _path(under + e.filename, namespace) for e in entries}
             stored = []
             for entry in entries:
                 local = spool / "entry"
@@ -334,9 +338,8 @@ async def create_file(
     namespace: str, path: PathQuery, request: Request, svc: Svc
 ) -> list[dict[str, Any]]:
     """Upload a file (multipart, part `fileContent`) as a new version of `path`; a `.zip`
-    upload is unpacked into the namespace, as Kestra does."""
+    upload is unpacked into the namespace, as Kestra does, below `path` as a folder."""
     _namespace(namespace)
-    wanted = _path(path, namespace)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != "multipart/form-data":
         raise ApiError(415, "send the file as multipart/form-data, in a part named fileContent")
@@ -344,7 +347,14 @@ async def create_file(
     upload = form.get("fileContent")
     if not isinstance(upload, UploadFile):
         raise ApiError(422, "the form has no file part named fileContent")
-    return await run_in_threadpool(_store_upload, svc, namespace, wanted, upload)
+    if (upload.filename or "").lower().endswith(".zip"):
+        try:
+            under = folder(path)
+        except BadPath as exc:
+            raise ApiError(422, f"namespace {namespace}: {exc}") from None
+        return await run_in_threadpool(_store_upload, svc, namespace, under, upload, True)
+    wanted = _path(path, namespace)
+    return await run_in_threadpool(_store_upload, svc, namespace, wanted, upload, False)
 
 
 @router.delete(
