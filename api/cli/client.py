@@ -155,6 +155,21 @@ class LannerClient(ApiConnection):
     def delete_kv(self, namespace: str, key: str) -> None:
         self._request("DELETE", f"/namespaces/{namespace}/kv/{key}")
 
+    # --- namespace pluginDefaults ------------------------------------------------------
+
+    def get_namespace_defaults(self, namespace: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/namespaces/{namespace}/plugindefaults")
+        return result
+
+    def set_namespace_defaults(self, namespace: str, source: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "PUT",
+            f"/namespaces/{namespace}/plugindefaults",
+            content=source.encode(),
+            headers={"content-type": "application/x-yaml"},
+        )
+        return result
+
     # --- namespace files ---------------------------------------------------------------
 
     def list_namespace_files(self, namespace: str, path: str = "/") -> list[dict[str, Any]]:

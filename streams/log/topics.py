@@ -59,6 +59,12 @@ class Topics:
         return f"{self.prefix}namespace-file-events"
 
     @property
+    def namespace_events(self) -> str:
+        """A namespace's settings (NamespaceDefaultsSet: its pluginDefaults), keyed by
+        tenant/namespace (streams/plugins/namespace/defaults.py)."""
+        return f"{self.prefix}namespace-events"
+
+    @property
     def secrets(self) -> str:
         """Encrypted namespace secrets (SecretSet/SecretDeleted), keyed by namespace/name."""
         return f"{self.prefix}secrets"
@@ -90,6 +96,7 @@ class Topics:
             self.trigger_dead_letters,
             self.flow_trigger_conditions,
             self.namespace_files,
+            self.namespace_events,
         ]
 
 
