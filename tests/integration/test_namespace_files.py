@@ -263,3 +263,38 @@ def test_bad_input_is_answered_clearly(stack: Stack) -> None:
     unpacked = _upload(stack, "/queries", good.getvalue(), name="queries.zip")
     assert unpacked.status_code == 200, unpacked.text
     assert [e["path"] for e in unpacked.json()] == ["/queries/a.sql", "/queries/sub/b.sql"]
+
+
+WORKING_DIRECTORY_FLOW = """\
+id: working_directory
+namespace: company.team
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    namespaceFiles:
+      enabled: true
+      include:
+        - wd/**
+    tasks:
+      - id: build
+        type: io.kestra.plugin.scripts.shell.Commands
+        taskRunner:
+          type: io.kestra.plugin.core.runner.Process
+        commands:
+          - mkdir -p out && tr a-z A-Z < wd/input.txt > out/result.txt
+      - id: publish
+        type: io.kestra.plugin.core.namespace.UploadFiles
+        files:
+          - "out/*.txt"
+        destination: /published
+"""
+
+
+def test_a_working_directory_gets_namespace_files_and_uploads_its_results(stack: Stack) -> None:
+    assert _upload(stack, "/wd/input.txt", b"shout this").status_code == 200
+    stack.deploy(WORKING_DIRECTORY_FLOW)
+    execution = _run(stack, "working_directory")
+    assert execution["state"]["current"] == "SUCCESS", execution
+    assert list(_runs(execution)["publish"]["outputs"]["files"]) == ["/published/out/result.txt"]
+    result = stack.http.get(f"/namespaces/{NS}/files", params={"path": "published/out/result.txt"})
+    assert result.status_code == 200 and result.content == b"SHOUT THIS"
