@@ -21,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from api.web.errors import ApiError
 from api.web.services import Services, services
 from schemas.flow import PluginDefault
-from streams.core.validation import validate_flow
+from streams.core import validate_flow
 from streams.plugins.namespace.defaults import NamespaceDefaultsSet
 from streams.secrets.stored import NAMESPACE
 from streams.writers.flows import Deployed
