@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import tempfile
 import zipfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -24,18 +22,16 @@ from starlette.datastructures import UploadFile
 from api.web.errors import ApiError
 from api.web.models import ANSWER
 from api.web.models_namespace_files import FileAttributes, FileRevision
+from api.web.namespace_file_writes import checked_path, store_upload, write_event
 from api.web.services import Services, services
-from streams.plugins.namespace.events import NamespaceFileDeleted, NamespaceFileWritten
-from streams.plugins.namespace.paths import BadPath, folder, normalise
-from streams.plugins.namespace.store import store_content
+from streams.plugins.namespace.events import NamespaceFileDeleted
+from streams.plugins.namespace.paths import BadPath, folder
 from streams.plugins.namespace.view import FileVersion
 from streams.secrets.stored import NAMESPACE
 
 router = APIRouter(prefix="/namespaces", tags=["files"])
 Svc = Annotated[Services, Depends(services)]
 PathQuery = Annotated[str, Query(description="The file's path, e.g. /scripts/main.py")]
-# A zip upload is unpacked into files: bounded in entries.
-MAX_ZIP_ENTRIES = 10_000
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -55,13 +51,6 @@ UPLOAD_BODY: dict[str, Any] = {
 def _namespace(namespace: str) -> None:
     if not NAMESPACE.match(namespace):
         raise ApiError(422, f"{namespace!r} is not a namespace")
-
-
-def _path(path: str, namespace: str) -> str:
-    try:
-        return normalise(path)
-    except BadPath as exc:
-        raise ApiError(422, f"namespace {namespace}: {exc}") from None
 
 
 def _known(svc: Services, namespace: str) -> None:
@@ -173,7 +162,7 @@ def stats(namespace: str, svc: Svc, path: str | None = None) -> dict[str, Any]:
             "lastModifiedTime": 0,
             "creationTime": 0,
         }
-    wanted = _path(path, namespace)
+    wanted = checked_path(path, namespace)
     found = svc.files.get(svc.settings.tenant_id, namespace, wanted)
     if found is not None:
         return _file(found, _created(svc, namespace, wanted))
@@ -212,7 +201,7 @@ def search(namespace: str, svc: Svc, q: str = "") -> list[str]:
 def revisions(namespace: str, path: PathQuery, svc: Svc) -> list[dict[str, Any]]:
     """Every version of a file, oldest first (a deleted file's too)."""
     _namespace(namespace)
-    wanted = _path(path, namespace)
+    wanted = checked_path(path, namespace)
     versions = svc.files.versions(svc.settings.tenant_id, namespace, wanted)
     if not versions:
         _live(svc, namespace, wanted)  # raises the 404
@@ -246,7 +235,7 @@ def revisions(namespace: str, path: PathQuery, svc: Svc) -> list[dict[str, Any]]
 def get_file(namespace: str, path: PathQuery, svc: Svc, revision: int | None = None) -> Response:
     """A file's content (its current version, or `revision`)."""
     _namespace(namespace)
-    wanted = _path(path, namespace)
+    wanted = checked_path(path, namespace)
     if revision is None:
         found = _live(svc, namespace, wanted)
     else:
@@ -259,78 +248,6 @@ def get_file(namespace: str, path: PathQuery, svc: Svc, revision: int | None = N
         found = versions[revision - 1]
     content = svc.storage.get_bytes(found.written.uri)
     return Response(content, media_type="application/octet-stream")
-
-
-def _write(svc: Services, event: NamespaceFileWritten | NamespaceFileDeleted) -> None:
-    partition, offset = svc.producer.send_and_wait(
-        svc.topics.namespace_files, event.record_key, event.model_dump_json().encode()
-    )
-    svc.files.wait_for_record(partition, offset, svc.settings.read_your_writes_timeout_s)
-
-
-def _store(svc: Services, namespace: str, path: str, source: Path) -> dict[str, Any]:
-    tenant = svc.settings.tenant_id
-    uri, size, sha = store_content(svc.storage, tenant, namespace, source)
-    event = NamespaceFileWritten(
-        tenant=tenant,
-        namespace=namespace,
-        path=path,
-        uri=uri,
-        size=size,
-        sha256=sha,
-        time=dt.datetime.now(dt.UTC),
-        actor=svc.actor,
-    )
-    _write(svc, event)
-    found = svc.files.get(tenant, namespace, path)
-    return {"path": path, "size": size, "version": found.version if found else None}
-
-
-def _store_upload(
-    svc: Services, namespace: str, path: str, upload: UploadFile, unzip: bool
-) -> list[dict[str, Any]]:
-    """The upload as one file at `path`, or (`unzip`) its entries below the folder `path`."""
-    upload.file.seek(0)
-    with tempfile.TemporaryDirectory(prefix="lanner-nsfile-") as spool:
-        local = Path(spool) / "content"
-        with local.open("wb") as target:
-            while chunk := upload.file.read(1024 * 1024):
-                target.write(chunk)
-        if unzip:
-            return _store_zip(svc, namespace, local, Path(spool), path)
-        return [_store(svc, namespace, path, local)]
-
-
-def _store_zip(
-    svc: Services, namespace: str, archive: Path, spool: Path, under: str
-) -> list[dict[str, Any]]:
-    """Kestra unpacks a .zip upload into the namespace, entry by entry (here below `under`)."""
-    limit = svc.settings.limits.upload_bytes
-    try:
-        with zipfile.ZipFile(archive) as unpacked:
-            entries = [e for e in unpacked.infolist() if not e.is_dir()]
-            if len(entries) > MAX_ZIP_ENTRIES:
-                raise ApiError(
-                    413, f"the zip holds {len(entries)} files, more than {MAX_ZIP_ENTRIES}"
-                )
-            if sum(e.file_size for e in entries) > limit:
-                raise ApiError(
-                    413,
-                    f"the zip unpacks to more than {limit} bytes "
-                    "(limits.upload_bytes, LANNER_LIMITS_UPLOAD_BYTES)",
-                )
-            # Every entry checked before any is stored: a bad one refuses the whole archive.
-            paths = {e.filename: _path(under + e.filename, namespace) for e in entries}
-            stored = []
-            for entry in entries:
-                local = spool / "entry"
-                with unpacked.open(entry) as source, local.open("wb") as target:
-                    while chunk := source.read(1024 * 1024):
-                        target.write(chunk)
-                stored.append(_store(svc, namespace, paths[entry.filename], local))
-            return stored
-    except (zipfile.BadZipFile, io.UnsupportedOperation) as exc:
-        raise ApiError(422, f"the upload is named .zip but is not a zip archive: {exc}") from None
 
 
 @router.post("/{namespace}/files", name="create_namespace_file", openapi_extra=UPLOAD_BODY)
@@ -352,9 +269,9 @@ async def create_file(
             under = folder(path)
         except BadPath as exc:
             raise ApiError(422, f"namespace {namespace}: {exc}") from None
-        return await run_in_threadpool(_store_upload, svc, namespace, under, upload, True)
-    wanted = _path(path, namespace)
-    return await run_in_threadpool(_store_upload, svc, namespace, wanted, upload, False)
+        return await run_in_threadpool(store_upload, svc, namespace, under, upload, True)
+    wanted = checked_path(path, namespace)
+    return await run_in_threadpool(store_upload, svc, namespace, wanted, upload, False)
 
 
 @router.delete(
@@ -368,7 +285,7 @@ def delete_file(namespace: str, path: PathQuery, svc: Svc) -> Response:
     """Delete a file, or a folder and every file in it. Earlier versions stay readable
     with `revision`."""
     _namespace(namespace)
-    wanted = _path(path, namespace)
+    wanted = checked_path(path, namespace)
     tenant = svc.settings.tenant_id
     doomed = [
         f.path
@@ -379,7 +296,7 @@ def delete_file(namespace: str, path: PathQuery, svc: Svc) -> Response:
         _live(svc, namespace, wanted)  # raises the 404
     now = dt.datetime.now(dt.UTC)
     for gone in doomed:
-        _write(
+        write_event(
             svc,
             NamespaceFileDeleted(
                 tenant=tenant, namespace=namespace, path=gone, time=now, actor=svc.actor
