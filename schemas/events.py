@@ -355,11 +355,15 @@ class FlowEventBase(BaseModel):
 class FlowCreated(FlowEventBase):
     type: Literal["FlowCreated"] = "FlowCreated"
     source: str
+    # The pluginDefaults of the flow's namespace and its parents in force when this
+    # revision was written, most important first: part of what the revision means.
+    namespace_defaults: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class FlowUpdated(FlowEventBase):
     type: Literal["FlowUpdated"] = "FlowUpdated"
     source: str
+    namespace_defaults: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class FlowDeleted(FlowEventBase):

@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from schemas.storage import SCHEME
 from streams.core.context import DEFERRED_PATTERN
 from streams.core.deferred import RENDER_KIND, unpack_render
 from streams.core.expressions import ExpressionError, RenderLimits, render
@@ -128,9 +129,12 @@ def make_resolver(
     files_scope: str,
     derived: list[str] | None = None,
     render_limits: RenderLimits = DEFAULT_LIMITS,
+    read_namespace_file: Callable[[str], bytes] | None = None,
 ) -> Resolver:
     """The lookups a worker can do for one job. `files_scope` is the `kestra://` prefix a
-    task may read (its tenant and namespace), so a flow cannot read another one's files.
+    task may read (its tenant and namespace), so a flow cannot read another one's files;
+    read() of a path that is no `kestra://` URI reads the flow's namespace file
+    (`read_namespace_file`), as Kestra's does.
     A deferred render that used a secret adds its text to `derived`, to be masked too."""
 
     def resolve(kind: str, argument: Any) -> Any:
@@ -144,6 +148,13 @@ def make_resolver(
                     f"nor as {SECRET_PREFIX}{name} on this worker)"
                 )
             return secrets[name]
+        if kind == "read" and not name.startswith(SCHEME):
+            if read_namespace_file is None:
+                raise DeferredError(f"read(): {name}: this worker has no namespace files")
+            try:
+                return read_namespace_file(name).decode("utf-8", errors="replace")
+            except Exception as exc:  # unknown file, bad path, too big, storage down
+                raise DeferredError(f"read(): {exc}") from None
         if kind == "read":
             if read_file is None:
                 raise DeferredError("read(): this worker has no storage")

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from schemas.events import FLOW_EVENT_ADAPTER, FlowDeleted, FlowEvent
 from schemas.settings import Limits
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class FlowHistory:
     revisions: dict[int, str] = field(default_factory=dict)
+    # revision -> the namespace defaults it was written with (absent: none).
+    defaults: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     # revision -> the event that wrote it: the first on the log (see FlowSources.apply).
     writers: dict[int, str] = field(default_factory=dict)
     latest: int = 0
@@ -64,6 +67,8 @@ class FlowSources:
             else:
                 history.writers[event.revision] = event.event_id
                 history.revisions[event.revision] = event.source
+                if event.namespace_defaults:
+                    history.defaults[event.revision] = event.namespace_defaults
                 history.latest = max(history.latest, event.revision)
                 history.deleted = False
             self.version += 1
@@ -87,12 +92,13 @@ class FlowSources:
                 return None
             wanted = revision or history.latest
             source = history.revisions.get(wanted)
+            defaults = history.defaults.get(wanted, [])
             cached = self._validated.get((key, wanted))
         if source is None:
             return None
         if cached is not None:
             return cached
-        validated = validate_revision(source, wanted, self._registry, self._limits)
+        validated = validate_revision(source, wanted, self._registry, self._limits, defaults)
         if isinstance(validated, list):
             log.error(
                 "stored flow revision does not validate any more",

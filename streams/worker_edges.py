@@ -26,6 +26,9 @@ from streams.deferred_lookups import MAX_READ_BYTES, has_deferred, make_resolver
 from streams.plugins.base import Outcome
 from streams.plugins.kv.store import LiveKvStore
 from streams.plugins.kv.view import LiveKvView
+from streams.plugins.namespace.paths import normalise
+from streams.plugins.namespace.store import LiveNamespaceFiles
+from streams.plugins.namespace.view import LiveNamespaceFilesView
 from streams.secrets.environment import load_secrets, without_secrets
 from streams.secrets.masking import Masker
 from streams.secrets.stored import LiveSecretView, SecretCipher, namespace_secrets
@@ -52,6 +55,8 @@ class WorkerEdges:
         secrets_topic: str | None = None,
         secret_key: str | None = None,
         render_limits: RenderLimits = DEFAULT_LIMITS,
+        files_topic_name: str | None = None,
+        files_topic: Any = None,
     ) -> None:
         self.render_limits = render_limits  # deferred renders: the executor's limits
         self.secrets = load_secrets(environ)
@@ -74,6 +79,13 @@ class WorkerEdges:
         self._derived: dict[str, Masker] = {}
         self._kv_topic = kv_topic
         self.kv_view = LiveKvView(bootstrap, kv_topic_name).start()
+        # Namespace files (streams/plugins/namespace), when the worker is given their topic.
+        self._files_topic = files_topic
+        self.files_view = (
+            LiveNamespaceFilesView(bootstrap, files_topic_name).start()
+            if files_topic_name and files_topic is not None
+            else None
+        )
 
     @property
     def masker(self) -> Masker:
@@ -119,6 +131,26 @@ class WorkerEdges:
             self.kv_view, self._send_kv, job.tenant, now, job.execution_id, job.task_run_id
         )
 
+    async def _send_file_event(self, key: str, value: bytes) -> None:
+        # Awaiting delivery: an upload is done only once its event is in the log.
+        pending = await self._files_topic.send(key=key.encode(), value=value)
+        await pending
+
+    def _namespace_files(
+        self, job: WorkerJob, now: Callable[[], dt.datetime]
+    ) -> LiveNamespaceFiles | None:
+        if self.files_view is None:
+            return None
+        return LiveNamespaceFiles(
+            self.files_view,
+            self.storage,
+            self._send_file_event,
+            job.tenant,
+            now,
+            job.execution_id,
+            job.task_run_id,
+        )
+
     def context_fields(self, job: WorkerJob, now: Callable[[], dt.datetime]) -> dict[str, Any]:
         """Extra WorkerContext fields for this job."""
         return {
@@ -127,6 +159,7 @@ class WorkerEdges:
             "storage": self.storage,
             "work_root": self.work_root,
             "kv": self._kv_store(job, now),
+            "namespace_files": self._namespace_files(job, now),
             "env": self.child_env,
         }
 
@@ -137,12 +170,25 @@ class WorkerEdges:
             return properties
         if has_deferred(properties, "kv"):
             await self._kv_store(job, now).catch_up()
+        files = self._namespace_files(job, now)
+        if files is not None and has_deferred(properties, "read"):
+            await files.catch_up()  # a file uploaded just before the run
         if self.stored is not None and has_deferred(properties, "secret"):
             # A secret set just before the run is on the topic, maybe not folded yet.
             await asyncio.to_thread(self.stored.catch_up, 5.0)
 
         def read(uri: str) -> bytes:
             return self.storage.get_bytes(uri, MAX_READ_BYTES)
+
+        def read_namespace_file(path: str) -> bytes:
+            if self.files_view is None:
+                raise FileNotFoundError("this worker has no namespace files")
+            found = self.files_view.get(job.tenant, job.namespace, normalise(path))
+            if found is None:
+                raise FileNotFoundError(
+                    f"namespace file {normalise(path)} not found in namespace {job.namespace}"
+                )
+            return self.storage.get_bytes(found.written.uri, MAX_READ_BYTES)
 
         def kv_value(key: str) -> tuple[bool, Any]:
             found = self.kv_view.get(job.tenant, job.namespace, key, now())
@@ -156,6 +202,7 @@ class WorkerEdges:
             namespace_prefix(job.tenant, job.namespace),
             derived,
             self.render_limits,
+            read_namespace_file,
         )
         try:
             resolved = resolve_deferred(properties, resolver)

@@ -155,6 +155,51 @@ class LannerClient(ApiConnection):
     def delete_kv(self, namespace: str, key: str) -> None:
         self._request("DELETE", f"/namespaces/{namespace}/kv/{key}")
 
+    # --- namespace pluginDefaults ------------------------------------------------------
+
+    def get_namespace_defaults(self, namespace: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json("GET", f"/namespaces/{namespace}/plugindefaults")
+        return result
+
+    def set_namespace_defaults(self, namespace: str, source: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "PUT",
+            f"/namespaces/{namespace}/plugindefaults",
+            content=source.encode(),
+            headers={"content-type": "application/x-yaml"},
+        )
+        return result
+
+    # --- namespace files ---------------------------------------------------------------
+
+    def list_namespace_files(self, namespace: str, path: str = "/") -> list[dict[str, Any]]:
+        params = {"path": path, "recursive": "true"}
+        result: list[dict[str, Any]] = self._json(
+            "GET", f"/namespaces/{namespace}/files/directory", params=params
+        )
+        return result
+
+    def get_namespace_file(self, namespace: str, path: str, revision: int | None = None) -> bytes:
+        params: dict[str, Any] = {"path": path}
+        if revision is not None:
+            params["revision"] = revision
+        return self._request("GET", f"/namespaces/{namespace}/files", params=params).content
+
+    def upload_namespace_file(
+        self, namespace: str, path: str, source: Path
+    ) -> list[dict[str, Any]]:
+        with source.open("rb") as handle:
+            result: list[dict[str, Any]] = self._json(
+                "POST",
+                f"/namespaces/{namespace}/files",
+                params={"path": path},
+                files={"fileContent": (source.name, handle)},
+            )
+        return result
+
+    def delete_namespace_file(self, namespace: str, path: str) -> None:
+        self._request("DELETE", f"/namespaces/{namespace}/files", params={"path": path})
+
     # --- executions -------------------------------------------------------------------
 
     def create_execution(

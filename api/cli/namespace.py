@@ -1,4 +1,5 @@
-"""`lanner namespace list|tree`: the namespaces that hold flows (from the flows search)."""
+"""`lanner namespace list|tree`: the namespaces that hold flows (from the flows search);
+`lanner namespace files ...`: their files (api/cli/namespace_files.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,16 @@ from typing import Annotated, Any
 import typer
 from rich.tree import Tree
 
+from api.cli import namespace_defaults, namespace_files
 from api.cli.output import OutputFormat, OutputOption, call, console, emit
 
 app = typer.Typer(no_args_is_help=True)
+app.add_typer(
+    namespace_files.app, name="files", help="A namespace's files: list, get, upload, delete."
+)
+app.add_typer(
+    namespace_defaults.app, name="defaults", help="A namespace's pluginDefaults: get, set."
+)
 Prefix = Annotated[
     str | None, typer.Option("--prefix", help="Only this namespace and its children.")
 ]

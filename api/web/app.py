@@ -20,6 +20,8 @@ from api.web import (
     routes_flows,
     routes_kv,
     routes_logs,
+    routes_namespace_defaults,
+    routes_namespace_files,
     routes_ops,
     routes_secrets,
     routes_triggers,
@@ -94,6 +96,8 @@ def create_app(settings: LannerSettings) -> FastAPI:
         routes_secrets,
         routes_triggers,
         routes_kv,
+        routes_namespace_files,
+        routes_namespace_defaults,
         routes_ops,
     )
     for module in modules:

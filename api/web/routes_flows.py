@@ -23,7 +23,7 @@ from api.web.queries import FLOW_SORTS, flow_query, page_offset, parse_sort
 from api.web.services import Services, services
 from projections import mappings
 from projections.documents import flow_key
-from streams.core import FlowProblem, ValidatedFlow, validate_flow
+from streams.core import FlowProblem, ValidatedFlow
 from streams.writers.flows import Deployed, FlowNotFound
 
 router = APIRouter(prefix="/flows", tags=["flows"])
@@ -75,7 +75,7 @@ def flow_view(doc: dict[str, Any]) -> dict[str, Any]:
 def _deploy(
     svc: Services, source: str, expect_existing: bool | None, path: tuple[str, str] | None = None
 ) -> Response:
-    checked = validate_flow(source, svc.registry, svc.settings.limits)
+    checked, _defaults = svc.flows.check(source)  # with the namespace's pluginDefaults
     if not isinstance(checked, ValidatedFlow):
         raise problems_response(checked)
     flow = checked.flow
@@ -134,7 +134,7 @@ async def create_flow(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> R
 )
 async def validate(svc: Svc, source: Annotated[str, Depends(yaml_body)]) -> FlowValidation:
     # Off the event loop: validating a large flow takes a while, and /health must not wait.
-    checked = await run_in_threadpool(validate_flow, source, svc.registry, svc.settings.limits)
+    checked, _defaults = await run_in_threadpool(svc.flows.check, source)
     if isinstance(checked, ValidatedFlow):
         return FlowValidation(
             valid=True, namespace=checked.flow.namespace, id=checked.flow.id, problems=[]

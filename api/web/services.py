@@ -24,6 +24,8 @@ from streams.log.async_sends import AsyncSends
 from streams.log.producer import LogProducer
 from streams.log.topics import Topics
 from streams.plugins.kv.view import LiveKvView
+from streams.plugins.namespace.defaults import LiveNamespaceDefaultsView
+from streams.plugins.namespace.view import LiveNamespaceFilesView
 from streams.plugins.registry import PluginRegistry
 from streams.secrets.stored import LiveSecretView
 from streams.storage.config import storage_from_env
@@ -52,6 +54,8 @@ class Services:
     secrets: LiveSecretView
     storage: Storage
     kv: LiveKvView
+    files: LiveNamespaceFilesView
+    namespace_defaults: LiveNamespaceDefaultsView
     # Views this API wrote to since their last refresh: a search of one refreshes it first,
     # so `execution list` right after `execution run` shows the new execution (a realtime
     # GET sees a document at once, a search only after the next refresh, up to 1 s later).
@@ -82,6 +86,11 @@ class Services:
         ensure_indices(store)
         secrets = LiveSecretView(settings.kafka_bootstrap, topics.secrets).start()
         kv = LiveKvView(settings.kafka_bootstrap, topics.kv_events).start()
+        files = LiveNamespaceFilesView(settings.kafka_bootstrap, topics.namespace_files).start()
+        defaults = LiveNamespaceDefaultsView(
+            settings.kafka_bootstrap, topics.namespace_events
+        ).start()
+        tenant = settings.tenant_id
         return cls(
             settings=settings,
             registry=registry,
@@ -89,7 +98,13 @@ class Services:
             producer=producer,
             sends=AsyncSends(producer),
             flows=FlowWriter(
-                producer, catalog, registry, topics, settings.tenant_id, settings.limits
+                producer,
+                catalog,
+                registry,
+                topics,
+                tenant,
+                settings.limits,
+                namespace_defaults=lambda namespace: defaults.in_force(tenant, namespace),
             ),
             executions=ExecutionWriter(
                 producer, catalog, topics, settings.tenant_id, settings.limits
@@ -100,12 +115,16 @@ class Services:
             # The same root as the workers' (LANNER_STORAGE_DIR or <data dir>/storage).
             storage=storage_from_env(settings.environ, settings.data_dir),
             kv=kv,
+            files=files,
+            namespace_defaults=defaults,
         )
 
     def stop(self) -> None:
         self.catalog.stop()
         self.secrets.stop()
         self.kv.stop()
+        self.files.stop()
+        self.namespace_defaults.stop()
         self.sends.close()
         self.producer.close(timeout_s=5)
         self.store.close()

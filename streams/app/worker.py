@@ -85,6 +85,8 @@ class Worker:
             secret_key=settings.secret_key.get_secret_value() if settings.secret_key else None,
             # A deferred template renders here within the executor's limits and clock.
             render_limits=Bounds(settings.limits, clock=time.monotonic).render(),
+            files_topic_name=topics.namespace_files,
+            files_topic=raw_topic(app, topics.namespace_files),
         )
         # The views and the command topic, for Count, Resume, log.Fetch and the purges.
         commands = raw_topic(app, topics.commands)

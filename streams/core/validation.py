@@ -8,8 +8,9 @@ unique ids, Dag dependencies, expression syntax (streams/core/flow_checks.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -46,6 +47,7 @@ def validate_flow(
     limits: Limits | None = None,
     *,
     check_triggers: bool = True,
+    namespace_defaults: Sequence[Mapping[str, Any]] = (),
 ) -> ValidatedFlow | list[FlowProblem]:
     """The flow parsed into its models, or every problem found in it.
 
@@ -53,7 +55,8 @@ def validate_flow(
     past one, that is the only problem reported. Callers pass their settings' limits;
     None stands for the defaults. `check_triggers=False` re-reads a stored revision: one
     deployed before a trigger rule existed still runs its tasks; each trigger runtime
-    checks its own trigger again.
+    checks its own trigger again. `namespace_defaults`: the pluginDefaults of the flow's
+    namespace and its parents, most important first; the flow's own come before them.
     """
     limits = limits or Limits()
     try:
@@ -78,7 +81,8 @@ def validate_flow(
         message = f"a flow must be a YAML mapping; this document is {kind}"
         return [FlowProblem("", lines.get("", 1), message)]
 
-    data = apply_plugin_defaults(data, declared_defaults(data), registry.aliases)
+    defaults = [*declared_defaults(data), *namespace_defaults]
+    data = apply_plugin_defaults(data, defaults, registry.aliases)
     checker = FlowChecker(data, lines, registry, limits)
     for path, message in duplicate_keys:
         checker.report(path, message)
@@ -106,12 +110,18 @@ _REASON_PROBLEMS = 5
 
 
 def validate_revision(
-    source: str, revision: int, registry: PluginRegistry, limits: Limits | None
+    source: str,
+    revision: int,
+    registry: PluginRegistry,
+    limits: Limits | None,
+    namespace_defaults: Sequence[Mapping[str, Any]] = (),
 ) -> ValidatedFlow | list[FlowProblem]:
     """A stored flow source as the executor runs it: at its revision, its triggers not
     checked again (one deployed before a trigger rule existed still runs its tasks; each
-    trigger runtime checks its own trigger)."""
-    result = validate_flow(source, registry, limits, check_triggers=False)
+    trigger runtime checks its own trigger), with the namespace defaults it was written with."""
+    result = validate_flow(
+        source, registry, limits, check_triggers=False, namespace_defaults=namespace_defaults
+    )
     if isinstance(result, list):
         return result
     return ValidatedFlow(

@@ -53,6 +53,18 @@ class Topics:
         return f"{self.prefix}kv-events"
 
     @property
+    def namespace_files(self) -> str:
+        """NamespaceFileWritten/Deleted keyed by tenant/namespace/path (the content is in
+        internal storage; streams/plugins/namespace)."""
+        return f"{self.prefix}namespace-file-events"
+
+    @property
+    def namespace_events(self) -> str:
+        """A namespace's settings (NamespaceDefaultsSet: its pluginDefaults), keyed by
+        tenant/namespace (streams/plugins/namespace/defaults.py)."""
+        return f"{self.prefix}namespace-events"
+
+    @property
     def secrets(self) -> str:
         """Encrypted namespace secrets (SecretSet/SecretDeleted), keyed by namespace/name."""
         return f"{self.prefix}secrets"
@@ -83,6 +95,8 @@ class Topics:
             self.secrets,
             self.trigger_dead_letters,
             self.flow_trigger_conditions,
+            self.namespace_files,
+            self.namespace_events,
         ]
 
 

@@ -130,6 +130,23 @@ class KvPort(Protocol):
         ...
 
 
+class NamespaceFilesPort(Protocol):
+    """A namespace's files as a task sees them (see streams/plugins/namespace): contents
+    are read from storage by their `kestra://` URI."""
+
+    async def files(self, namespace: str) -> list[tuple[str, str]]:
+        """(path, content URI) of every file, sorted by path ("/scripts/main.py")."""
+        ...
+
+    async def write(self, namespace: str, path: str, source: Path) -> str:
+        """Store `source` as a new version of the file `path`; its content URI."""
+        ...
+
+    async def delete(self, namespace: str, path: str) -> bool:
+        """Delete the file; whether it existed."""
+        ...
+
+
 class ViewsPort(Protocol):
     """The executions and logs views (the search store) and the command topic, as a task
     sees them (Count, Resume, log.Fetch, the purges; see streams/app/views_port.py)."""
@@ -224,6 +241,8 @@ class WorkerContext:
     # Inside a WorkingDirectory: the folder its tasks share (made, filled and removed by
     # the WorkingDirectory; a task uses it instead of a fresh one, and leaves it).
     shared_dir: Path | None = None
+    # The namespace files (namespaceFiles, namespace.UploadFiles/DownloadFiles/DeleteFiles).
+    namespace_files: NamespaceFilesPort | None = None
 
     def files_prefix(self) -> str:
         """The `kestra://` folder of this attempt's files."""

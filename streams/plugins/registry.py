@@ -20,6 +20,7 @@ BUILT_IN = (
     "streams.plugins.kv",
     "streams.plugins.jdbc",
     "streams.plugins.serdes",
+    "streams.plugins.namespace",
 )
 
 
@@ -41,17 +42,21 @@ class PluginRegistry:
     @classmethod
     def discover(cls) -> PluginRegistry:
         classes: list[type[Task]] = []
+        modules: set[str] = set()
         for entry in entry_points(group="lanner.plugins"):
+            modules.add(entry.module)
             try:
                 loaded = entry.load()
             except Exception:  # a broken third-party plugin must not stop the system
                 log.exception("plugin entry point failed to load", extra={"plugin": entry.name})
                 continue
             classes.extend(loaded if isinstance(loaded, list) else [loaded])
-        if not classes:
-            # Running from a source tree that was not installed (no entry points): the
-            # plugins that ship with Lanner still work, third-party ones need installing.
-            classes = [plugin for module in BUILT_IN for plugin in _load(module)]
+        # The plugins that ship with Lanner work from a source tree whose installed entry
+        # points are missing or older than the tree (an editable install made before a
+        # built-in plugin was added); third-party ones need installing.
+        for module in BUILT_IN:
+            if module not in modules:
+                classes.extend(_load(module))
         return cls.of(classes)
 
     @classmethod

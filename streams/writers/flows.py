@@ -7,9 +7,11 @@ way a flow enters the log.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from schemas.events import FlowCreated, FlowDeleted, FlowUpdated
 from schemas.settings import Limits
@@ -37,6 +39,11 @@ class FlowWriteContended(RuntimeError):
     """Every attempt to append the next revision lost to another writer."""
 
 
+# A namespace's pluginDefaults in force, most important first (streams/plugins/namespace/
+# defaults.py); none by default.
+NamespaceDefaults = Callable[[str], list[dict[str, Any]]]
+# The flow's namespace, as Kestra's import finds it: a top-level `namespace:` line.
+_NAMESPACE = re.compile(r"^namespace:[ \t]*([A-Za-z0-9_.-]+)[ \t]*(?:#.*)?$", re.MULTILINE)
 # How many times a deploy writes the next revision again after losing it to another writer.
 MAX_RACES = 20
 
@@ -50,8 +57,10 @@ class FlowWriter:
         topics: Topics,
         tenant: str,
         limits: Limits | None = None,
+        namespace_defaults: NamespaceDefaults = lambda _namespace: [],
     ) -> None:
         self.limits = limits
+        self.namespace_defaults = namespace_defaults
         self.producer = producer
         self.catalog = catalog
         self.registry = registry
@@ -64,7 +73,7 @@ class FlowWriter:
         """Append the next revision. Another writer (an API process elsewhere) may append
         the same revision at the same moment: the first on the log has it, and the loser
         writes the one after (optimistic concurrency on the log, one writer per revision)."""
-        result = validate_flow(source, self.registry, self.limits)
+        result, defaults = self.check(source)
         if isinstance(result, list):
             return result
         flow = result.flow
@@ -74,9 +83,10 @@ class FlowWriter:
                 history is not None
                 and not history.deleted
                 and history.revisions.get(history.latest) == source
+                and history.defaults.get(history.latest, []) == defaults
             ):
                 return Deployed(flow.namespace, flow.id, history.latest, "unchanged", result)
-            event = self._next_revision(history, flow.namespace, flow.id, source, actor)
+            event = self._next_revision(history, flow.namespace, flow.id, source, actor, defaults)
             self.producer.send_and_wait(
                 self.topics.flow_events, event.key, event.model_dump_json().encode()
             )
@@ -97,8 +107,27 @@ class FlowWriter:
             "for the next revision to other writers"
         )
 
+    def check(self, source: str) -> tuple[ValidatedFlow | list[FlowProblem], list[dict[str, Any]]]:
+        """The flow validated with its namespace's pluginDefaults in force, and those."""
+        found = _NAMESPACE.search(source)
+        defaults = self.namespace_defaults(found.group(1)) if found else []
+        result = validate_flow(source, self.registry, self.limits, namespace_defaults=defaults)
+        if not isinstance(result, list) and result.flow.namespace != (
+            found.group(1) if found else None
+        ):
+            # The line the pattern found was not the flow's namespace (quoted, say).
+            defaults = self.namespace_defaults(result.flow.namespace)
+            result = validate_flow(source, self.registry, self.limits, namespace_defaults=defaults)
+        return result, defaults
+
     def _next_revision(
-        self, history: FlowHistory | None, namespace: str, flow_id: str, source: str, actor: str
+        self,
+        history: FlowHistory | None,
+        namespace: str,
+        flow_id: str,
+        source: str,
+        actor: str,
+        defaults: list[dict[str, Any]],
     ) -> FlowCreated | FlowUpdated:
         common = {
             "event_id": uuid.uuid4().hex,
@@ -109,8 +138,10 @@ class FlowWriter:
             "actor": actor,
         }
         if history is None or not history.revisions:
-            return FlowCreated(revision=1, source=source, **common)
-        return FlowUpdated(revision=history.latest + 1, source=source, **common)
+            return FlowCreated(revision=1, source=source, namespace_defaults=defaults, **common)
+        return FlowUpdated(
+            revision=history.latest + 1, source=source, namespace_defaults=defaults, **common
+        )
 
     def delete(self, namespace: str, flow_id: str, actor: str) -> int:
         history = self.catalog.history(self.tenant, namespace, flow_id)

@@ -127,6 +127,8 @@ WORKER_SIDE: dict[str, str] = {
     "streams.plugins.core.simple": "Sleep sleeps on the worker (asyncio)",
     "streams.plugins.core.storage": "the storage tasks (asyncio, shutil, pathlib)",
     "streams.plugins.core.working_directory": "a WorkingDirectory's folder and cache zip",
+    "streams.plugins.namespace.tasks": "namespace.*Files copy files (asyncio, tempfile)",
+    "streams.plugins.namespace.working_files": "namespaceFiles fill a task's folder",
     "streams.plugins.registry": "plugin discovery (entry points), run by a TemplatedTask",
     "streams.plugins.scripts.common": "script tasks: processes, folders, environment",
     "streams.plugins.scripts.files": "script tasks' input and output files",

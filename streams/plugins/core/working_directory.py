@@ -26,6 +26,7 @@ from streams.core.ids import derive_id
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.flowables import Sequential
 from streams.plugins.flowable import ChildPlan, Decision, ExecutionView, in_sequence
+from streams.plugins.namespace.working_files import NamespaceFiles, materialise
 from streams.plugins.scripts.files import (
     FilesError,
     collect_output_files,
@@ -44,14 +45,6 @@ class Cache(BaseModel):
 
     patterns: list[str] = Field(min_length=1)
     ttl: str | None = None
-
-
-class NamespaceFiles(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    enabled: bool = True
-    include: list[str] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list)
 
 
 class WorkingDirectory(Sequential):
@@ -111,12 +104,9 @@ async def before(task: WorkingDirectory, ctx: WorkerContext, folder: Path) -> fl
     restored = 0.0
     if task.cache is not None:
         restored = await asyncio.to_thread(_restore_cache, task, ctx, folder)
-    if task.namespaceFiles is not None and task.namespaceFiles.enabled:
-        # Kestra copies the namespace's files in; there is no namespace file store here.
-        raise WorkingDirectoryError(
-            "namespaceFiles: namespace files are not supported here (no namespace file store)"
-        )
     try:
+        # Namespace files first, so that an input file of the same name wins (Kestra).
+        await materialise(ctx, folder, task.namespaceFiles)
         files = parse_input_files(_as_text_map(task.inputFiles))
         await write_input_files(ctx, folder, files)
     except FilesError as exc:

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from schemas.states import State
 from streams.core.type_names import closest_type_names
 from streams.plugins.base import Outcome, WorkerContext, WorkerTask
+from streams.plugins.namespace.working_files import NamespaceFiles, materialise
 from streams.plugins.scripts.files import (
     FilesError,
     collect_output_files,
@@ -38,6 +39,7 @@ class ScriptTask(WorkerTask):
     beforeCommands: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
     inputFiles: dict[str, str] | str | None = None
+    namespaceFiles: NamespaceFiles | None = None
     outputFiles: list[str] = Field(default_factory=list)
     interpreter: list[str] = Field(default_factory=lambda: ["/bin/sh", "-c"])
     failFast: bool = True
@@ -84,6 +86,8 @@ class ScriptTask(WorkerTask):
             remove_workdir(workdir, ctx)
 
     async def _run_in(self, ctx: WorkerContext, workdir: Path) -> Outcome:
+        # Namespace files first, so that an input file of the same name wins (Kestra).
+        await materialise(ctx, workdir, self.namespaceFiles)
         await write_input_files(ctx, workdir, parse_input_files(self.inputFiles))
         env = self.base_env(ctx, workdir)
         commands = await self.prepare(ctx, workdir, env)
