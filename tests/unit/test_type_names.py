@@ -44,8 +44,8 @@ def test_a_close_task_type_is_offered_once_in_the_style_written(
 @pytest.mark.parametrize(
     "wanted",
     [
-        "io.kestra.plugin.jdbc.postgresql.Query",  # once offered kv.Set
-        "io.kestra.plugin.jdbc.postgresql.Trigger",
+        "io.kestra.plugin.mongodb.Find",
+        "io.kestra.plugin.jdbc.oracle.Trigger",
         "io.kestra.plugin.scripts.node.Commands",  # not shell's or python's Commands
         "io.kestra.plugin.aws.s3.Upload",
         "io.kestra.plugin.core.http.Upload",
@@ -57,13 +57,13 @@ def test_nothing_is_offered_when_nothing_is_close(wanted: str) -> None:
     assert REGISTRY.nearest(wanted) == []
 
 
-def test_the_unknown_postgres_query_is_an_error_with_its_line_and_no_false_hint() -> None:
+def test_an_unknown_plugin_task_is_an_error_with_its_line_and_no_false_hint() -> None:
     problems = _problems(
-        "tasks:\n  - id: q\n    type: io.kestra.plugin.jdbc.postgresql.Query\n    sql: select 1\n"
+        "tasks:\n  - id: q\n    type: io.kestra.plugin.mongodb.Find\n    filter: {}\n"
     )
     [problem] = [p for p in problems if p.path == "tasks[0].type"]
     assert problem.line == 5
-    assert problem.message == "unknown task type 'io.kestra.plugin.jdbc.postgresql.Query'"
+    assert problem.message == "unknown task type 'io.kestra.plugin.mongodb.Find'"
 
 
 def test_triggers_use_the_same_rule() -> None:
@@ -71,7 +71,7 @@ def test_triggers_use_the_same_rule() -> None:
         "io.kestra.plugin.core.trigger.Schedule"
     ]
     assert closest_type_names("io.kestra.plugin.gcp.pubsub.RealtimeTrigger", TRIGGER_MODELS) == []
-    assert closest_type_names("io.kestra.plugin.jdbc.postgresql.Trigger", TRIGGER_MODELS) == []
+    assert closest_type_names("io.kestra.plugin.jdbc.oracle.Trigger", TRIGGER_MODELS) == []
     problems = _problems(
         "tasks:\n  - id: a\n    type: log.Log\n    message: hi\n"
         "triggers:\n  - id: t\n    type: io.kestra.plugin.jdbc.postgresql.Trigger\n"
