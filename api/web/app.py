@@ -20,6 +20,7 @@ from api.web import (
     routes_flows,
     routes_kv,
     routes_logs,
+    routes_metrics,
     routes_ops,
     routes_secrets,
     routes_triggers,
@@ -94,6 +95,7 @@ def create_app(settings: LannerSettings) -> FastAPI:
         routes_secrets,
         routes_triggers,
         routes_kv,
+        routes_metrics,
         routes_ops,
     )
     for module in modules:

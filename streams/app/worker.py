@@ -169,6 +169,7 @@ class Worker:
             outputs=dict(outcome.outputs) if outcome else {},
             error=outcome.error if outcome else None,
             children=outcome.children if outcome else (),
+            metrics=outcome.metrics if outcome else (),
         )
         await self.results.send(
             key=job.execution_id.encode(), value=report.model_dump_json().encode()
