@@ -82,7 +82,7 @@ def test_the_metrics_view_gets_one_document_per_metric_with_its_task() -> None:
     sim.start("f")
     _finish(sim, State.SUCCESS)
     sim.run()
-    projector = BatchProjector(TOPICS, ExecutionFolder(_nothing_stored), lambda key: None)  # type: ignore[arg-type]
+    projector = BatchProjector(TOPICS, ExecutionFolder(_nothing_stored), lambda key: None)
     records = [
         RawRecord(TOPICS.execution_events, 0, i, "e1", event.model_dump_json().encode())
         for i, event in enumerate(sim.events["e1"])
