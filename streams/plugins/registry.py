@@ -18,6 +18,7 @@ BUILT_IN = (
     "streams.plugins.scripts",
     "streams.plugins.http",
     "streams.plugins.kv",
+    "streams.plugins.notifications",
 )
 
 
