@@ -151,7 +151,7 @@ class Worker:
     ) -> None:
         """Send a report; `flush_logs`: the execution's queued log lines go first, so no
         line of a task run is behind the report that ends it."""
-        if outcome is not None and (outcome.outputs or outcome.error):
+        if outcome is not None and (outcome.outputs or outcome.error or outcome.metrics):
             # Masked, defanged, big outputs spilled: in a thread (storage I/O), which an
             # outcome with neither outputs nor error does not need (it would come back
             # unchanged), so a quick task's report does not wait for a thread hand-off.
