@@ -4,7 +4,8 @@ a local webhook server and a local SMTP server.
 Kestra's two ways of alerting on failure, as its docs write them: an `errors` branch that
 posts to Slack, and a separate flow started by a Flow trigger on FAILED that sends a
 SlackExecution message and an email; that alert flow ends SUCCESS. Bad input: a webhook
-answering 500 and a refused SMTP login fail the task run with the server's own reply."""
+answering 500 and a refused SMTP login fail the task run with the server's own reply
+(a Discord post beside them goes through)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from tests.integration.stack import Stack, wait_for
 pytestmark = pytest.mark.integration
 
 NS = "it.notify"
+# Outside NS: a failure here must not start the failure_alert flow.
+QUIET = "it.refusals"
 
 
 def unreliable_flow(hooks: WebhookServer) -> str:
@@ -93,7 +96,7 @@ triggers:
 def refused_flow(hooks: WebhookServer, smtp: SmtpServer) -> str:
     return f"""
 id: refused
-namespace: {NS}.bad
+namespace: {QUIET}
 tasks:
   - id: both
     type: io.kestra.plugin.core.flow.Parallel
@@ -102,6 +105,10 @@ tasks:
         type: io.kestra.plugin.notifications.teams.TeamsIncomingWebhook
         url: "{hooks.url}/broken"
         payload: '{{"text": "hello"}}'
+      - id: discord
+        type: io.kestra.plugin.notifications.discord.DiscordIncomingWebhook
+        url: "{hooks.url}/discord"
+        payload: '{{"username": "Kestra", "content": "{{{{ flow.id }}}} is running"}}'
       - id: mail
         type: io.kestra.plugin.notifications.mail.MailSend
         host: 127.0.0.1
@@ -201,7 +208,7 @@ def test_a_webhook_500_and_a_refused_login_fail_with_the_servers_words(
     hooks.answers["/broken"] = (500, "Webhook message delivery failed with error: Internal")
     deploy(stack, refused_flow(hooks, smtp))
     before = len(smtp.messages)
-    execution = stack.until_ended(stack.run(f"{NS}.bad", "refused")["id"], 180)
+    execution = stack.until_ended(stack.run(QUIET, "refused")["id"], 180)
     assert execution["state"]["current"] == "FAILED"
 
     def errors() -> dict[str, str] | None:
@@ -221,3 +228,6 @@ def test_a_webhook_500_and_a_refused_login_fail_with_the_servers_words(
         "535 5.7.8 Authentication credentials invalid"
     )
     assert len(smtp.messages) == before
+    states = {r["taskId"]: r["state"]["current"] for r in execution["taskRunList"]}
+    assert states["discord"] == "SUCCESS"  # a sibling's failure does not undo its post
+    assert hooks.json_posts("/discord") == [{"username": "Kestra", "content": "refused is running"}]
