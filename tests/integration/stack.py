@@ -206,10 +206,16 @@ def running_stack(
         "worker": topics.worker_jobs,
         "scheduler": topics.execution_events,  # its flow-trigger join
     }
-    for role, topic in ((r, consumed[r]) for r in roles):
-        wait_group_consuming(
-            kafka_broker.bootstrap, f"{settings.full_topic_prefix}{role}", topic, 120
-        )
+    try:
+        for role, topic in ((r, consumed[r]) for r in roles):
+            wait_group_consuming(
+                kafka_broker.bootstrap, f"{settings.full_topic_prefix}{role}", topic, 120
+            )
+    except BaseException:
+        # A role that never joined (a slow machine) must not outlive the failed set-up.
+        for proc, role in zip(procs, roles, strict=True):
+            stop_process(proc, what=role)
+        raise
     indexer = InProcessIndexer(settings).start()
     from api.web.app import create_app
 
