@@ -17,6 +17,7 @@ from projections import mappings
 from projections.audit import AUDIT, execution_event_doc, flow_event_doc
 from projections.documents import event_doc, execution_doc, flow_docs, flow_key, log_doc
 from projections.execution_fold import ExecutionFolder
+from projections.metrics_view import METRICS, metric_docs
 from projections.trigger_fold import TriggerFolder, trigger_doc
 from schemas.events import (
     EXECUTION_EVENT_ADAPTER,
@@ -93,10 +94,11 @@ class BatchProjector:
 
     def project(self, records: list[RawRecord]) -> Writes:
         writes = Writes()
-        # Events before executions: once a state is visible its history is too.
+        # Events (and metrics) before executions: once a state is visible its history is.
         for index in (
             mappings.EVENTS,
             mappings.LOGS,
+            METRICS,
             mappings.EXECUTIONS,
             mappings.FLOW_REVISIONS,
             mappings.FLOWS,
@@ -125,6 +127,8 @@ class BatchProjector:
                 writes.add(mappings.EXECUTIONS, (state.id, state.seq, execution_doc(state)))
             for event in events:
                 folded = changed.get(event.execution_id)
+                for doc in metric_docs(event, folded):
+                    writes.add(METRICS, doc)
                 writes.add(
                     AUDIT,
                     execution_event_doc(

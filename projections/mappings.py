@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.audit import AUDIT, AUDIT_MAPPING
+from projections.metrics_view import METRICS, METRICS_MAPPING
 
 FLOWS = "flows"
 FLOW_REVISIONS = "flow-revisions"
@@ -132,5 +133,6 @@ MAPPINGS: dict[str, dict[str, Any]] = {
 }
 
 MAPPINGS[AUDIT] = AUDIT_MAPPING
+MAPPINGS[METRICS] = METRICS_MAPPING
 
 LEVEL_RANK: dict[str, int] = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4}

@@ -60,6 +60,7 @@ from projections import mappings
 from projections.apply import ViewWriter
 from projections.audit import AUDIT
 from projections.generations import ensure_views, next_physical
+from projections.metrics_view import METRICS
 from projections.range_reader import Offsets, read_ranges, remaining, watermarks
 from projections.store.client import SearchStore
 from schemas.settings import LannerSettings
@@ -118,14 +119,15 @@ def _view_topics(topics: Topics) -> dict[str, tuple[str, ...]]:
         mappings.LOGS: (topics.logs,),
         mappings.TRIGGERS: (topics.trigger_events,),
         AUDIT: (topics.flow_events, topics.execution_events),
+        METRICS: (topics.execution_events,),
     }
 
 
 # Views whose documents read the execution fold (audit takes an execution event's
-# namespace and flow from it). The fold must then start from nothing and keep its states
-# in the generation being built: one that loaded live states would skip the events it
-# has already seen, and leave those fields empty.
-_NEEDS_FOLD = {AUDIT}
+# namespace and flow from it, metrics their tenant and task ids). The fold must then
+# start from nothing and keep its states in the generation being built: one that loaded
+# live states would skip the events it has already seen, and leave those fields empty.
+_NEEDS_FOLD = {AUDIT, METRICS}
 
 
 def resolve_views(names: list[str] | None) -> list[str]:

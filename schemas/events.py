@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.execution import ParentRef, TaskRun
+from schemas.metrics import TaskMetric
 from schemas.states import State
 from schemas.upcasting import register, upcasting
 from schemas.worker import LogLine, WorkerJob
@@ -193,6 +194,8 @@ class TaskRunRetrying(EventBase):
     attempt: int
     retry_at: dt.datetime
     error: str | None = None
+    # What the failed attempt measured before it failed (as on an ending).
+    metrics: tuple[TaskMetric, ...] = ()
 
 
 class TaskRunStateChanged(EventBase):
@@ -238,6 +241,8 @@ class _TaskRunEnded(EventBase):
     # Log lines of a task that ran inside the executor travel with its ending, so a
     # re-emitted ending re-emits its logs too.
     logs: tuple[LogLine, ...] = ()
+    # The attempt's counters, timers and gauges: the metrics view is folded from these.
+    metrics: tuple[TaskMetric, ...] = ()
 
 
 class TaskRunSucceeded(_TaskRunEnded):

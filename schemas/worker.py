@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from schemas.metrics import TaskMetric
 from schemas.states import State
 
 
@@ -67,6 +68,7 @@ class ChildRunReport(BaseModel):
     state: State
     outputs: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    metrics: tuple[TaskMetric, ...] = ()
 
 
 class TaskRunReport(BaseModel):
@@ -87,6 +89,8 @@ class TaskRunReport(BaseModel):
     error: str | None = None
     # A WorkingDirectory's "finished" report: its tasks, in the order they ran.
     children: tuple[ChildRunReport, ...] = ()
+    # Counters, timers and gauges the attempt reported ("finished" only).
+    metrics: tuple[TaskMetric, ...] = ()
 
     @property
     def message_id(self) -> str:

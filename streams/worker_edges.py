@@ -240,4 +240,14 @@ class WorkerEdges:
                 extra={"task_run_id": job.task_run_id, "outputs": spilled},
             )
         error = self.mask(outcome.error, job)[:_MAX_ERROR_CHARS] if outcome.error else None
-        return dataclasses.replace(outcome, outputs=outputs, error=error)
+        # A metric's name and tags are text a script chose: masked as its log lines are.
+        metrics = tuple(
+            m.model_copy(
+                update={
+                    "name": self.mask(m.name, job),
+                    "tags": {k: self.mask(v, job) for k, v in m.tags.items()},
+                }
+            )
+            for m in outcome.metrics
+        )
+        return dataclasses.replace(outcome, outputs=outputs, error=error, metrics=metrics)

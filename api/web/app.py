@@ -22,6 +22,7 @@ from api.web import (
     routes_logs,
     routes_namespace_defaults,
     routes_namespace_files,
+    routes_metrics,
     routes_ops,
     routes_secrets,
     routes_triggers,
@@ -98,6 +99,7 @@ def create_app(settings: LannerSettings) -> FastAPI:
         routes_kv,
         routes_namespace_files,
         routes_namespace_defaults,
+        routes_metrics,
         routes_ops,
     )
     for module in modules:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.web.models import ANSWER
 from api.web.models_ops import HEALTH, METRICS, Check, Checks, DailyStats, Health
+from api.web.prometheus_task_metrics import task_metric_lines
 from api.web.queries import BadParameter, namespace_filter, utc_iso
 from api.web.services import Services, public_services, services
 from projections import mappings
@@ -101,6 +102,10 @@ def metrics(svc: Svc) -> PlainTextResponse:
         "# TYPE lanner_task_runs_running gauge",
         f"lanner_task_runs_running {running}",
     ]
+    try:
+        lines += task_metric_lines(svc.store)
+    except Exception as exc:  # a scrape still answers with what it has
+        log.warning("task metrics unavailable", extra={"error": str(exc)})
     return PlainTextResponse(
         "\n".join(lines) + "\n", media_type="text/plain; version=0.0.4; charset=utf-8"
     )

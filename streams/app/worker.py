@@ -153,7 +153,7 @@ class Worker:
     ) -> None:
         """Send a report; `flush_logs`: the execution's queued log lines go first, so no
         line of a task run is behind the report that ends it."""
-        if outcome is not None and (outcome.outputs or outcome.error):
+        if outcome is not None and (outcome.outputs or outcome.error or outcome.metrics):
             # Masked, defanged, big outputs spilled: in a thread (storage I/O), which an
             # outcome with neither outputs nor error does not need (it would come back
             # unchanged), so a quick task's report does not wait for a thread hand-off.
@@ -171,6 +171,7 @@ class Worker:
             outputs=dict(outcome.outputs) if outcome else {},
             error=outcome.error if outcome else None,
             children=outcome.children if outcome else (),
+            metrics=outcome.metrics if outcome else (),
         )
         await self.results.send(
             key=job.execution_id.encode(), value=report.model_dump_json().encode()

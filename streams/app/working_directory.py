@@ -113,6 +113,7 @@ async def _run_child(
         state=published.state,
         outputs=dict(published.outputs),
         error=published.error,
+        metrics=published.metrics,
     )
     return report, dict(published.outputs)
 

@@ -36,6 +36,7 @@ from schemas.events import (
 from schemas.execution import Execution, TaskRun
 from schemas.flow import FlowRef, TaskSpec
 from schemas.inputs import coerce_inputs
+from schemas.metrics import TaskMetric
 from schemas.states import (
     SETTABLE_BY_HAND,
     Operation,
@@ -172,7 +173,15 @@ def on_report(em: Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:
         # SKIPPED for a RUNNING run) is a failure of the task run, not of the executor.
         allowed = final in TASK_RUN_END_STATES and task_run_may_move(run.state, final)
         task_state = final if allowed else State.FAILED
-        end_or_retry(em, flow, run, task_state, outputs=report.outputs, error=report.error)
+        end_or_retry(
+            em,
+            flow,
+            run,
+            task_state,
+            outputs=report.outputs,
+            error=report.error,
+            metrics=report.metrics,
+        )
     elif report.kind == "abandoned":
         # A worker shutting down handed the attempt back: run it again, not as a retry.
         _run_again(em, run, f"worker {report.worker_id} handed the task back")
@@ -207,6 +216,7 @@ def end_or_retry(
     outputs: dict[str, Any] | None = None,
     error: str | None = None,
     logs: tuple[LogLine, ...] = (),
+    metrics: tuple[TaskMetric, ...] = (),
 ) -> None:
     """End the attempt; a failure becomes a retry while the task's policy allows one."""
     run = em.current.task_runs[run.id]
@@ -225,12 +235,13 @@ def end_or_retry(
                 attempt=run.attempt_number,
                 retry_at=retry_at,
                 error=error,
+                metrics=metrics,
             )
             return
     retried = policy is not None and policy.warningOnRetry and run.attempt_number > 1
     if state == State.SUCCESS and retried:
         state = State.WARNING
-    em.end_task_run(run.id, state, outputs=outputs or {}, error=error, logs=logs)
+    em.end_task_run(run.id, state, outputs=outputs or {}, error=error, logs=logs, metrics=metrics)
 
 
 def _enclosing_tasks(state: Execution, run: TaskRun, flow: ValidatedFlow) -> list[TaskSpec]:

@@ -123,16 +123,25 @@ def finished(em: Emitter, flow: ValidatedFlow, run: TaskRun, report: TaskRunRepo
             task_run_id=run_id,
             outputs=child.outputs,
             error=child.error,
+            metrics=child.metrics,
         )
         counted.append(_counted(spec, state))
     if any(s.is_failure for s in counted):
         return  # the walk runs `errors`, then ends it FAILED
     final = report.state if report.state is not None else State.FAILED
     if final.is_failure or not final.is_terminal:
-        end_or_retry(em, flow, run, State.FAILED, outputs=report.outputs, error=report.error)
+        end_or_retry(
+            em,
+            flow,
+            run,
+            State.FAILED,
+            outputs=report.outputs,
+            error=report.error,
+            metrics=report.metrics,
+        )
         return
     result = worst(counted) if counted else State.SUCCESS
-    em.end_task_run(run.id, result, outputs=report.outputs)
+    em.end_task_run(run.id, result, outputs=report.outputs, metrics=report.metrics)
 
 
 def _counted(spec: TaskSpec, state: State) -> State:

@@ -21,6 +21,7 @@ from pydantic import ConfigDict, Field
 
 from schemas.execution import TaskRun
 from schemas.flow import TaskSpec
+from schemas.metrics import TaskMetric
 from schemas.states import State
 from schemas.storage import Storage, task_prefix
 from streams.plugins.flowable import (
@@ -98,6 +99,8 @@ class Outcome:
     exit_state: State | None = None
     # A WorkingDirectory's tasks, as they ended (schemas.worker.ChildRunReport).
     children: tuple[Any, ...] = ()
+    # Counters, timers and gauges the attempt reported (recorded on its end event).
+    metrics: tuple[TaskMetric, ...] = ()
 
 
 @dataclass

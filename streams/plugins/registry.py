@@ -21,6 +21,7 @@ BUILT_IN = (
     "streams.plugins.jdbc",
     "streams.plugins.serdes",
     "streams.plugins.namespace",
+    "streams.plugins.notifications",
 )
 
 

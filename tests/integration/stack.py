@@ -163,9 +163,10 @@ def running_stack(
     es_node: ElasticsearchNode,
     work: Path,
     extra_env: Mapping[str, str] | None = None,
+    roles: tuple[str, ...] = ("executor", "worker"),
 ) -> Iterator[Stack]:
-    """Executor and worker processes (their environment plus `extra_env`), indexer and API
-    in this process, on fresh topics and indices."""
+    """Executor and worker processes (their environment plus `extra_env`; `roles` may add
+    a scheduler), indexer and API in this process, on fresh topics and indices."""
     prefix = f"t{secrets.token_hex(4)}"
     (api_port,) = free_ports(1)
     settings = LannerSettings(
@@ -196,14 +197,25 @@ def running_stack(
         "LANNER_LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
-    procs = [_spawn(role, env, work) for role in ("executor", "worker")]
+    procs = [_spawn(role, env, work) for role in roles]
     # Faust apps take seconds to join their groups; a job sent before the worker holds
     # its partitions waits for a rebalance, which made first tests slow and flaky.
     topics = Topics(settings.full_topic_prefix)
-    for role, topic in (("executor", topics.commands), ("worker", topics.worker_jobs)):
-        wait_group_consuming(
-            kafka_broker.bootstrap, f"{settings.full_topic_prefix}{role}", topic, 120
-        )
+    consumed = {
+        "executor": topics.commands,
+        "worker": topics.worker_jobs,
+        "scheduler": topics.execution_events,  # its flow-trigger join
+    }
+    try:
+        for role, topic in ((r, consumed[r]) for r in roles):
+            wait_group_consuming(
+                kafka_broker.bootstrap, f"{settings.full_topic_prefix}{role}", topic, 120
+            )
+    except BaseException:
+        # A role that never joined (a slow machine) must not outlive the failed set-up.
+        for proc, role in zip(procs, roles, strict=True):
+            stop_process(proc, what=role)
+        raise
     indexer = InProcessIndexer(settings).start()
     from api.web.app import create_app
 
@@ -226,5 +238,5 @@ def running_stack(
         # A test may have replaced the indexer (restart): stop the current one.
         if the_stack.indexer.thread.is_alive():
             the_stack.indexer.stop()
-        for proc, role in zip(procs, ("executor", "worker"), strict=True):
+        for proc, role in zip(procs, roles, strict=True):
             stop_process(proc, what=role)

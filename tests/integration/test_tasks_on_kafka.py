@@ -19,6 +19,7 @@ from elasticsearch import NotFoundError
 
 from projections import mappings
 from projections.store.client import SearchStore
+from schemas.events import TaskRunSucceeded
 from schemas.execution import Execution, TaskRun
 from schemas.states import State
 from streams.storage import LocalStorage
@@ -343,6 +344,7 @@ tasks:
       - echo "the token is {{{{ secret('API_TOKEN') }}}}"
       - echo "from env $TOKEN" >&2
       - echo '::{{"outputs":{{"leak":"'"$TOKEN"'"}}}}::'
+      - python3 -c "import os, kestra; kestra.Kestra.counter('n', 1, dict(t=os.getenv('TOKEN')))"
       - env | grep -c SECRET_ || true
   - id: say
     type: io.kestra.plugin.core.log.Log
@@ -364,6 +366,12 @@ def test_a_secret_never_appears_in_any_log_or_event(cluster: Cluster) -> None:
     runs = _runs(execution)
     assert runs["shout"].state == State.SUCCESS
     assert runs["shout"].outputs["vars"] == {"leak": "******"}
+    [ended] = [
+        e
+        for e in cluster.events_of(execution.id)
+        if isinstance(e, TaskRunSucceeded) and e.task_run_id == runs["shout"].id
+    ]
+    assert [(m.name, m.value, m.tags) for m in ended.metrics] == [("n", 1.0, {"t": "******"})]
     shout = _messages(cluster, execution.id, "shout")
     # stdout and stderr are two pipes: lines keep their order within each, not across.
     assert sorted(shout) == ["0", "from env ******", "the token is ******"]  # 0: no SECRET_*

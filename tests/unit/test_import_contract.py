@@ -132,6 +132,7 @@ WORKER_SIDE: dict[str, str] = {
     "streams.plugins.registry": "plugin discovery (entry points), run by a TemplatedTask",
     "streams.plugins.scripts.common": "script tasks: processes, folders, environment",
     "streams.plugins.scripts.files": "script tasks' input and output files",
+    "streams.plugins.scripts.node": "the Node.js script task (finds node on PATH)",
     "streams.plugins.scripts.process": "script tasks run a child process",
     "streams.plugins.scripts.python": "the Python script task (interpreter, venv)",
     "streams.plugins.scripts.shell": "the shell script task's files",

@@ -46,7 +46,7 @@ def test_a_close_task_type_is_offered_once_in_the_style_written(
     [
         "io.kestra.plugin.mongodb.Find",
         "io.kestra.plugin.jdbc.oracle.Trigger",
-        "io.kestra.plugin.scripts.node.Commands",  # not shell's or python's Commands
+        "io.kestra.plugin.scripts.r.Commands",  # not shell's, python's or node's Commands
         "io.kestra.plugin.aws.s3.Upload",
         "io.kestra.plugin.core.http.Upload",
         "io.kestra.plugin.gcp.bigquery.Query",

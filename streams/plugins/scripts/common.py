@@ -23,6 +23,8 @@ from streams.plugins.scripts.files import (
 from streams.plugins.scripts.process import InterpreterNotFound, run_process
 
 KESTRA_SCRIPTS = "io.kestra.plugin.scripts"
+# Kestra's `kestra` helper library (our own implementation), importable by every script.
+HELPER_PATH = str(Path(__file__).parent / "pythonpath")
 # The only task runner there is here: Kestra's name for running commands on the host.
 PROCESS_RUNNERS = ("io.kestra.plugin.core.runner.Process", "runner.Process")
 
@@ -73,6 +75,10 @@ class ScriptTask(WorkerTask):
         env = {k: v for k, v in ctx.env.items() if not k.startswith("LANNER_")}
         env.setdefault("PATH", os.defpath)
         env.update({"WORKING_DIR": str(workdir), "PYTHONUNBUFFERED": "1"})
+        # `from kestra import Kestra` works without a pip install (a Python task that lists
+        # `kestra` in its dependencies gets pip's instead: see python.py).
+        known = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = os.pathsep.join([*([known] if known else []), HELPER_PATH])
         env.update(self.env)
         return env
 
@@ -94,12 +100,17 @@ class ScriptTask(WorkerTask):
         lines = [*(["set -e"] if self.failFast else []), *self.beforeCommands, *commands]
         result = await run_process([*self.interpreter, "\n".join(lines)], workdir, env, ctx)
         outputs: dict[str, Any] = {"exitCode": result.exit_code, "vars": result.outputs}
+        metrics = tuple(result.metrics)
         if result.exit_code != 0:
             return Outcome(
                 State.FAILED,
                 outputs,
                 error=f"task {self.id}: command exited with code {result.exit_code}",
+                metrics=metrics,
             )
+        if result.protocol_errors:
+            error = f"task {self.id}: {result.protocol_errors[0]}"
+            return Outcome(State.FAILED, outputs, error=error, metrics=metrics)
         outputs["outputFiles"] = await collect_output_files(ctx, workdir, self.outputFiles)
         warn = self.warningOnStdErr and result.stderr_lines > 0
-        return Outcome(State.WARNING if warn else State.SUCCESS, outputs)
+        return Outcome(State.WARNING if warn else State.SUCCESS, outputs, metrics=metrics)

@@ -1,8 +1,9 @@
 """Run a child process, streaming its output into the task run's logs line by line.
 
-stdout lines are INFO, stderr lines WARN. A line `::{"outputs": {...}}::` (Kestra's
-protocol) is not logged: its outputs are collected instead. Lines are split at
-MAX_LINE_BYTES so one endless line cannot eat the worker's memory or exceed an event.
+stdout lines are INFO, stderr lines WARN. A line `::{...}::` (Kestra's protocol, see
+protocol.py) is not logged as it is: its outputs, metrics and log lines are collected.
+Lines are split at MAX_LINE_BYTES so one endless line cannot eat the worker's memory or
+exceed an event.
 The process runs in its own session; cancelling the run (task timeout, worker shutdown)
 kills the whole process group.
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import signal
@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schemas.metrics import MAX_METRICS_PER_ATTEMPT, TaskMetric
 from streams.plugins.base import LogLevel, WorkerContext
+from streams.plugins.scripts.protocol import ProtocolError, parse_protocol
 
 log = logging.getLogger("lanner.scripts")
 
@@ -39,33 +41,40 @@ class ProcessResult:
     exit_code: int
     outputs: dict[str, Any] = field(default_factory=dict)
     stderr_lines: int = 0
-
-
-def _parse_protocol(line: str) -> dict[str, Any] | None:
-    """The outputs of a `::{...}::` line, or None when the line is ordinary output."""
-    text = line.strip()
-    if not (text.startswith("::{") and text.endswith("}::")):
-        return None
-    try:
-        message = json.loads(text[2:-2])
-    except ValueError:
-        return None
-    if not isinstance(message, dict):
-        return None
-    outputs = message.get("outputs")
-    return outputs if isinstance(outputs, dict) else {}
+    metrics: list[TaskMetric] = field(default_factory=list)
+    # Protocol lines that could not be read: the task run fails with the first.
+    protocol_errors: list[str] = field(default_factory=list)
 
 
 async def _pump(
     stream: asyncio.StreamReader, level: LogLevel, ctx: WorkerContext, result: ProcessResult
 ) -> None:
     buffer = b""
+    stream_name = "stdout" if level == "INFO" else "stderr"
+    number = 0
 
     async def emit(raw: bytes) -> None:
+        nonlocal number
+        number += 1
         line = raw.decode("utf-8", errors="replace").rstrip("\r")
-        outputs = _parse_protocol(line)
-        if outputs is not None:
-            result.outputs.update(outputs)
+        try:
+            message = parse_protocol(line, ctx.now())
+        except ProtocolError as exc:
+            error = f"unreadable ::{{...}}:: line {number} of {stream_name} ({exc}): {line[:200]}"
+            result.protocol_errors.append(error)
+            await ctx.log("ERROR", error)
+            return
+        if message is not None:
+            result.outputs.update(message.outputs)
+            result.metrics.extend(message.metrics)
+            if len(result.metrics) > MAX_METRICS_PER_ATTEMPT:
+                del result.metrics[MAX_METRICS_PER_ATTEMPT:]
+                if not result.protocol_errors:
+                    result.protocol_errors.append(
+                        f"more than {MAX_METRICS_PER_ATTEMPT} metrics in one task run"
+                    )
+            for log_level, text in message.logs:
+                await ctx.log(log_level, text)
             return
         if level == "WARN":
             result.stderr_lines += 1

@@ -8,6 +8,7 @@ comes first on PATH, so `python` in Commands is the venv's.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -17,7 +18,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from streams.plugins.base import WorkerContext
-from streams.plugins.scripts.common import KESTRA_SCRIPTS, ScriptTask
+from streams.plugins.scripts.common import HELPER_PATH, KESTRA_SCRIPTS, ScriptTask
 from streams.plugins.scripts.process import InterpreterNotFound
 from streams.plugins.scripts.venvs import VenvError, ensure_venv
 
@@ -45,6 +46,10 @@ class _PythonTask(ScriptTask):
             except VenvError as exc:
                 raise InterpreterNotFound(str(exc)) from None
             python = str(venv / "bin" / "python")
+            if any(re.match(r"kestra\b(?![-.])", dep.strip()) for dep in self.dependencies):
+                # The flow asked for PyPI's `kestra`: ours must not shadow it.
+                paths = env.get("PYTHONPATH", "").split(os.pathsep)
+                env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p != HELPER_PATH)
         bin_dir = str(Path(python).parent)
         env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
         return python

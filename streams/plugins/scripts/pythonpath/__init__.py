@@ -1,0 +1,1 @@
+"""Put on the PYTHONPATH of every script task: the `kestra` helper library lives here."""
