@@ -18,6 +18,8 @@ BUILT_IN = (
     "streams.plugins.scripts",
     "streams.plugins.http",
     "streams.plugins.kv",
+    "streams.plugins.kafka",
+    "streams.plugins.elasticsearch",
 )
 
 
