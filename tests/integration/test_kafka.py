@@ -345,3 +345,47 @@ tasks:
     assert isinstance(problems, list)
     text = "\n".join(str(p) for p in problems)
     assert "properties" in text and "exactly one of `topic` or `topicPattern`" in text, text
+
+
+def test_consume_since_a_date_and_from_chosen_partitions(
+    cluster: Cluster, kafka_broker: KafkaBroker, unique_prefix: str
+) -> None:
+    topic = f"{unique_prefix}-dated"
+    _topics(kafka_broker.bootstrap, topic, partitions=2)
+    cluster.deploy(f"""
+id: consume_since
+namespace: {NS}
+tasks:
+  - id: produce
+    type: io.kestra.plugin.kafka.Produce
+    properties:
+      bootstrap.servers: {kafka_broker.bootstrap}
+    topic: {topic}
+    from:
+      - {{key: a, value: old, partition: 0, timestamp: "2020-01-01T00:00:00Z"}}
+      - {{key: b, value: mid, partition: 0, timestamp: "2022-01-01T00:00:00Z"}}
+      - {{key: c, value: new, partition: 1, timestamp: "2024-01-01T00:00:00Z"}}
+  - id: since
+    type: io.kestra.plugin.kafka.Consume
+    properties:
+      bootstrap.servers: {kafka_broker.bootstrap}
+    topic: [{topic}]
+    since: "2021-06-01T00:00:00Z"
+    pollDuration: PT2S
+  - id: partition_zero
+    type: io.kestra.plugin.kafka.Consume
+    properties:
+      bootstrap.servers: {kafka_broker.bootstrap}
+    topic: {topic}
+    partitions: [0]
+    pollDuration: PT2S
+""")
+    execution = cluster.run(NS, "consume_since", timeout_s=90)
+    assert execution.state == State.SUCCESS, execution.error
+    runs = _runs(execution)
+    since = sorted(m["value"] for m in _lines(cluster, runs["since"].outputs["uri"]))
+    assert since == ["mid", "new"]
+    zero = [
+        (m["value"], m["partition"]) for m in _lines(cluster, runs["partition_zero"].outputs["uri"])
+    ]
+    assert zero == [("old", 0), ("mid", 0)]
