@@ -22,6 +22,8 @@ BUILT_IN = (
     "streams.plugins.serdes",
     "streams.plugins.namespace",
     "streams.plugins.notifications",
+    "streams.plugins.kafka",
+    "streams.plugins.elasticsearch",
 )
 
 
