@@ -54,7 +54,11 @@ def test_a_missing_asset_is_a_404_not_the_app(tmp_path: Path) -> None:
 
 def test_paths_out_of_the_build_get_the_app_not_the_file(tmp_path: Path) -> None:
     client = client_for(built(tmp_path))
-    for path in ("/ui/../secret.txt", "/ui/%2e%2e/secret.txt", "/ui/assets/%2e%2e/%2e%2e/secret.txt"):
+    for path in (
+        "/ui/../secret.txt",
+        "/ui/%2e%2e/secret.txt",
+        "/ui/assets/%2e%2e/%2e%2e/secret.txt",
+    ):
         answer = client.get(path)
         assert "not for the browser" not in answer.text, path
 
