@@ -8,10 +8,15 @@ Every page is saved as a screenshot under test-artifacts/ui/ (printed)."""
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
+import json
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -204,3 +209,87 @@ def test_write_run_watch_search_and_rewind_a_flow(stack: Stack, browser: object)
         shot(page, name)
     assert not console_errors, console_errors
     print(f"screenshots of every page: {ARTIFACTS}")
+
+
+PAINT_FLOW = """\
+id: paint
+namespace: ui.paint
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+"""
+PAINT_EXECUTIONS = 10_000
+
+
+def fill_executions_index(stack: Stack, model: dict[str, Any], count: int) -> None:
+    """`count` executions in the executions view: the real one the stack ran, and copies of
+    its document under new ids and start times (the list's paint depends on what the index
+    holds, not on how it got there; running 10,000 executions would take the shared
+    machine many minutes)."""
+    import httpx
+
+    from projections import mappings
+    from projections.store.client import SearchStore
+
+    index = SearchStore(stack.settings.elasticsearch_url, stack.settings.full_index_prefix)
+    name = index.full_name(mappings.EXECUTIONS)
+    start = dt.datetime.fromisoformat(model["state"]["startDate"])
+    deadline = time.monotonic() + 300
+    with httpx.Client(base_url=stack.settings.elasticsearch_url, timeout=120) as es:
+        for first in range(1, count, 2000):
+            lines = []
+            for n in range(first, min(first + 2000, count)):
+                doc = copy.deepcopy(model)
+                doc["id"] = f"{model['id'][:12]}c{n:07d}"
+                doc["state"]["startDate"] = (start - dt.timedelta(seconds=n)).isoformat()
+                lines.append(json.dumps({"index": {"_index": name, "_id": doc["id"]}}))
+                lines.append(json.dumps(doc))
+            answer = es.post(
+                "/_bulk",
+                content="\n".join(lines) + "\n",
+                headers={"content-type": "application/x-ndjson"},
+            )
+            assert answer.status_code == 200 and not answer.json()["errors"], answer.text[:2000]
+            assert time.monotonic() < deadline, "filling the executions index took too long"
+        es.post(f"/{name}/_refresh").raise_for_status()
+
+
+def test_first_paint_of_the_executions_list_with_10000_executions(
+    stack: Stack, browser: object
+) -> None:
+    from playwright.sync_api import BrowserContext, expect
+
+    from projections import mappings
+    from projections.store.client import SearchStore
+
+    assert isinstance(browser, BrowserContext)
+    stack.deploy(PAINT_FLOW)
+    ran = stack.until_ended(stack.run("ui.paint", "paint")["id"])
+    assert ran["state"]["current"] == "SUCCESS"
+    store = SearchStore(stack.settings.elasticsearch_url, stack.settings.full_index_prefix)
+    model = store.get(mappings.EXECUTIONS, ran["id"])
+    assert model is not None
+    fill_executions_index(stack, model, PAINT_EXECUTIONS)
+    assert stack.search(namespace="ui.paint", size=1)["total"] == PAINT_EXECUTIONS
+
+    page = browser.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    timings = []
+    for attempt in range(3):
+        started = time.monotonic()
+        page.goto(f"{base_url(stack)}/ui/executions?namespace=ui.paint&x={attempt}")
+        page.locator("[data-execution]").first.wait_for()
+        rows_ms = (time.monotonic() - started) * 1000
+        fcp = page.evaluate(
+            "() => performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null"
+        )
+        timings.append((rows_ms, fcp))
+    expect(page.get_by_test_id("execution-total")).to_contain_text(f"{PAINT_EXECUTIONS} executions")
+    shot(page, "17-executions-10000")
+    for n, (rows_ms, fcp) in enumerate(timings, 1):
+        fcp_text = f"{fcp:.0f} ms" if fcp is not None else "n/a"
+        print(
+            f"executions list with {PAINT_EXECUTIONS} executions in the index, load {n}: "
+            f"first contentful paint {fcp_text}, first 50 rows painted {rows_ms:.0f} ms"
+        )
