@@ -5,18 +5,29 @@ and its components' unit tests run with Vitest (ui/tests/*.spec.ts)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
-import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 UI = REPO / "ui"
 
-sys.path.insert(0, str(UI))
-import build  # noqa: E402  (ui/build.py: npm ci and the generated sources, as the build does)
+
+def _load_build() -> ModuleType:
+    """ui/build.py (npm ci and the generated sources, as the build does), by its path: a
+    plain `import build` could find PyPA's `build` package instead."""
+    spec = importlib.util.spec_from_file_location("lanner_ui_build", UI / "build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build()
 
 
 @pytest.fixture(scope="module")
