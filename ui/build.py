@@ -47,7 +47,7 @@ def _files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
 
 def inputs_hash() -> str:
     digest = hashlib.sha256()
-    ui_files = _files(UI, (".ts", ".vue", ".css", ".html", ".json", ".js"))
+    ui_files = _files(UI, (".ts", ".vue", ".css", ".html", ".json", ".js", ".yml"))
     python = _files(REPO / "api" / "web", (".py",)) + _files(REPO / "streams" / "plugins", (".py",))
     for path in [*ui_files, *python, REPO / "pyproject.toml"]:
         digest.update(str(path.relative_to(REPO)).encode())

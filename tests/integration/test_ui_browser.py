@@ -96,6 +96,12 @@ def test_write_run_watch_search_and_rewind_a_flow(stack: Stack, browser: object)
     assert page.url.startswith(url + "/ui/")
     shot(page, "01-dashboard")
 
+    # An empty instance offers the gallery: one click deploys an example flow.
+    expect(page.get_by_test_id("gallery")).to_be_visible()
+    page.locator('[data-example="hello_world"]').click()
+    page.wait_for_url("**/ui/flows/examples/hello_world")
+    expect(page.get_by_test_id("yaml-editor")).to_contain_text("Hello {{ inputs.name }}!")
+
     # A bad task type: the inline error, with its line, while typing.
     page.goto(url + "/ui/flows/new")
     replace_editor_text(page, BAD_FLOW)
@@ -184,6 +190,13 @@ def test_write_run_watch_search_and_rewind_a_flow(stack: Stack, browser: object)
     page.goto(url + "/ui/no/such/page")
     expect(page.get_by_test_id("not-found")).to_contain_text("/no/such/page")
     shot(page, "12-not-found")
+
+    # At phone width the execution page stays usable (a screenshot to look at).
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{url}/ui/executions/{execution_id}")
+    expect(page.get_by_test_id("gantt")).to_have_attribute("data-state", "SUCCESS")
+    shot(page, "12b-execution-phone-width")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     # The other pages render with data (and the dark theme), each a screenshot.
     page.goto(url + "/ui/flows")
