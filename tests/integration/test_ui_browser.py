@@ -94,10 +94,10 @@ def test_write_run_watch_search_and_rewind_a_flow(stack: Stack, browser: object)
     page.goto(url + "/")
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     assert page.url.startswith(url + "/ui/")
-    shot(page, "01-dashboard")
 
     # An empty instance offers the gallery: one click deploys an example flow.
     expect(page.get_by_test_id("gallery")).to_be_visible()
+    shot(page, "01-dashboard-gallery")
     page.locator('[data-example="hello_world"]').click()
     page.wait_for_url("**/ui/flows/examples/hello_world")
     expect(page.get_by_test_id("yaml-editor")).to_contain_text("Hello {{ inputs.name }}!")
@@ -166,6 +166,19 @@ def test_write_run_watch_search_and_rewind_a_flow(stack: Stack, browser: object)
     expect(page.get_by_test_id("history")).to_contain_text("ExecutionCreated")
     shot(page, "09-history")
 
+    # Saving a change makes a new revision; the revisions tab shows its diff.
+    page.goto(url + "/ui/flows/ui.e2e/greet_ui")
+    expect(page.get_by_test_id("yaml-editor")).to_contain_text("Hello {{ inputs.name }}")
+    replace_editor_text(page, GOOD_FLOW.replace("Hello {{", "Good day {{"))
+    expect(page.get_by_test_id("valid")).to_be_visible()
+    page.get_by_test_id("save").click()
+    expect(page.get_by_test_id("saved")).to_contain_text("(updated)")
+    page.get_by_test_id("tab-revisions").click()
+    diff = page.get_by_test_id("revision-diff")
+    expect(diff.locator(".diff-add")).to_contain_text("Good day")
+    expect(diff.locator(".diff-del")).to_contain_text("Hello")
+    shot(page, "09b-revision-diff")
+
     # The filtered list finds it, and the filters are in the URL (a shareable view).
     page.goto(url + "/ui/executions")
     filters = page.get_by_test_id("execution-filters")
@@ -220,6 +233,10 @@ def test_write_run_watch_search_and_rewind_a_flow(stack: Stack, browser: object)
         page.goto(url + path)
         expect(page.locator("main")).to_contain_text(text)
         shot(page, name)
+    page.goto(url + "/ui/")
+    expect(page.get_by_test_id("failure-rate")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Executions, 30 days")
+    shot(page, "18-dashboard-with-data")
     assert not console_errors, console_errors
     print(f"screenshots of every page: {ARTIFACTS}")
 

@@ -116,3 +116,19 @@ describe("editor completions from the flow schema", () => {
     expect(keys).toContain("message");
   });
 });
+
+describe("API errors", () => {
+  it("keep the API's message and problems, and a 401 asks for a login", async () => {
+    const { errorOf } = await import("../src/api/client");
+    const { session } = await import("../src/api/session");
+    session.needsLogin = false;
+    const body = { message: "the API token is invalid or revoked" };
+    const read = await errorOf(new Response(JSON.stringify(body), { status: 401 }), "x", body);
+    expect(read.message).toBe("the API token is invalid or revoked");
+    expect(session.needsLogin).toBe(true);
+    const unread = await errorOf(new Response("gateway down", { status: 502, statusText: "Bad Gateway" }), "searching");
+    expect(unread.message).toBe("gateway down");
+    const empty = await errorOf(new Response("", { status: 500, statusText: "Oops" }), "searching");
+    expect(empty.message).toBe("searching: HTTP 500 Oops");
+  });
+});

@@ -33,15 +33,21 @@ interface ErrorShape {
   errors?: unknown[] | null;
 }
 
-/** An ApiError from any answer that is not 2xx, whatever its body. */
-export async function errorOf(response: Response, what: string): Promise<ApiError> {
-  let body: ErrorShape = {};
-  try {
-    body = (await response.clone().json()) as ErrorShape;
-  } catch {
-    body = { message: (await response.text()).slice(0, 500) };
-  }
+/** An ApiError from any answer that is not 2xx, whatever its body; `parsed` is the body
+ * when the caller read it already (openapi-fetch does). */
+export async function errorOf(response: Response, what: string, parsed?: unknown): Promise<ApiError> {
   if (response.status === 401) session.needsLogin = true;
+  let body: ErrorShape = {};
+  if (parsed !== undefined && parsed !== null) {
+    body = typeof parsed === "object" ? (parsed as ErrorShape) : { message: String(parsed).slice(0, 500) };
+  } else if (!response.bodyUsed) {
+    const text = await response.text().catch(() => "");
+    try {
+      body = JSON.parse(text) as ErrorShape;
+    } catch {
+      body = { message: text.slice(0, 500) };
+    }
+  }
   const details = (body.errors ?? []).map((e) =>
     typeof e === "string" ? e : JSON.stringify(e),
   );
@@ -68,8 +74,14 @@ export async function must<T>(
   call: Promise<{ data?: T; error?: unknown; response: Response }>,
   what: string,
 ): Promise<T> {
-  const { data, response } = await call;
-  if (!response.ok || data === undefined) throw await errorOf(response, what);
+  let answer: { data?: T; error?: unknown; response: Response };
+  try {
+    answer = await call;
+  } catch (exc) {
+    throw new ApiError(0, `${what}: the API cannot be reached (${String(exc)})`);
+  }
+  const { data, error, response } = answer;
+  if (!response.ok || data === undefined) throw await errorOf(response, what, error);
   return data;
 }
 
