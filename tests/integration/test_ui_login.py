@@ -6,6 +6,7 @@ set through the UI is read back through the API with the same token."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from tests.harness.chromium import headless_chromium
 from tests.harness.common import free_ports
 from tests.harness.elasticsearch_node import ElasticsearchNode
 from tests.harness.kafka_broker import KafkaBroker
-from tests.integration.stack import REPO, wait_for
+from tests.integration.stack import REPO, InProcessIndexer, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -55,6 +56,8 @@ def api_with_auth(
     for tenant in (settings.tenant_id, TENANT):
         ensure_lanner_topics(settings.for_tenant(tenant))
     token, _record = create_token(settings, "ui-tester", TENANT, False)
+    # The tenant's views (its indices) exist once its indexer runs.
+    indexer = InProcessIndexer(settings.for_tenant(TENANT)).start()
     from api.web.app import create_app
 
     server = uvicorn.Server(
@@ -70,6 +73,7 @@ def api_with_auth(
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+        indexer.stop()
 
 
 def test_login_with_a_token_and_every_request_carries_it(api_with_auth: tuple[str, str]) -> None:
@@ -80,7 +84,7 @@ def test_login_with_a_token_and_every_request_carries_it(api_with_auth: tuple[st
         page = browser.new_page()
         page.set_default_timeout(30_000)
         page.goto(url + "/ui/namespaces/team.a")
-        page.wait_for_url("**/ui/login?next=*")
+        page.wait_for_url(re.compile(r"/ui/login\?next=(%2F|/)namespaces(%2F|/)team\.a$"))
         expect(page.get_by_role("heading", name="Log in")).to_be_visible()
 
         page.get_by_label("API token").fill("not-a-token")

@@ -1,8 +1,10 @@
 // Server-sent events over fetch (EventSource cannot send the token), reconnecting by itself
 // with a growing pause, and saying so through `onStatus`.
+import { errorOf } from "./client";
 import { apiBase, authHeaders } from "./session";
 
-export type StreamStatus = "connecting" | "live" | "reconnecting" | "ended";
+// "failed": the API refused the stream (4xx: no such execution, no access); no retry.
+export type StreamStatus = "connecting" | "live" | "reconnecting" | "ended" | "failed";
 
 export interface SseEvent {
   event: string;
@@ -46,6 +48,7 @@ export function follow(
 ): Follow {
   let closed = false;
   let ended = false;
+  let refused: Error | null = null;
   const controller = new AbortController();
 
   async function once(): Promise<void> {
@@ -53,6 +56,10 @@ export function follow(
       headers: { ...authHeaders(), accept: "text/event-stream" },
       signal: controller.signal,
     });
+    if (response.status >= 400 && response.status < 500) {
+      refused = await errorOf(response, `following ${path}`);
+      return;
+    }
     if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
     onStatus("live");
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -79,6 +86,10 @@ export function follow(
       } catch (exc) {
         if (closed) return;
         onStatus("reconnecting", String(exc));
+      }
+      if (refused) {
+        onStatus("failed", refused.message);
+        return;
       }
       if (ended || closed) break;
       onStatus("reconnecting", "the event stream was lost; reconnecting");
