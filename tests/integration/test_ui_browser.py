@@ -34,6 +34,8 @@ namespace: ui.e2e
 inputs:
   - id: name
     type: STRING
+  - id: data
+    type: FILE
 tasks:
   - id: say
     type: io.kestra.plugin.core.log.Lgo
@@ -106,7 +108,7 @@ def test_write_run_watch_search_and_rewind_a_flow(stack: Stack, browser: object)
     page.goto(url + "/ui/flows/new")
     replace_editor_text(page, BAD_FLOW)
     problems = page.get_by_test_id("problems")
-    expect(problems).to_contain_text("line 8", timeout=TIMEOUT_MS)
+    expect(problems).to_contain_text("line 10", timeout=TIMEOUT_MS)
     expect(problems).to_contain_text("Lgo")
     expect(page.locator(".cm-lint-marker-error").first).to_be_visible()
     expect(page.get_by_test_id("save")).to_be_disabled()
@@ -130,6 +132,10 @@ def test_write_run_watch_search_and_rewind_a_flow(stack: Stack, browser: object)
     dialog.get_by_test_id("execute-submit").click()
     expect(dialog).to_contain_text("name is required")
     dialog.get_by_label("name").fill("Ada")
+    # A FILE input goes up as a multipart form and is stored under the execution.
+    dialog.locator("input[name=data]").set_input_files(
+        files=[{"name": "hello.txt", "mimeType": "text/plain", "buffer": b"hi there"}]
+    )
     shot(page, "04-execute-dialog")
     dialog.get_by_test_id("execute-submit").click()
     page.wait_for_url("**/ui/executions/*")
@@ -137,6 +143,8 @@ def test_write_run_watch_search_and_rewind_a_flow(stack: Stack, browser: object)
     gantt = page.get_by_test_id("gantt")
     expect(gantt).to_have_attribute("data-state", "RUNNING", timeout=TIMEOUT_MS)
     shot(page, "05-gantt-running")
+    expect(page.locator("main")).to_contain_text("hello.txt")
+    expect(page.locator("main")).to_contain_text("kestra://")
     expect(gantt).to_have_attribute("data-state", "SUCCESS", timeout=TIMEOUT_MS)
     expect(gantt.locator('[data-task="ret"]')).to_contain_text("SUCCESS")
     shot(page, "06-gantt-success")
