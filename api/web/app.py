@@ -27,6 +27,7 @@ from api.web import (
     routes_secrets,
     routes_triggers,
     routes_webhooks,
+    ui_serving,
 )
 from api.web.body_limit import BodyLimit
 from api.web.models import ERROR_RESPONSES
@@ -107,6 +108,8 @@ def create_app(settings: LannerSettings) -> FastAPI:
     app.include_router(api)
     # Probes and scrapers expect /health and /metrics at the root, without the API prefix.
     app.include_router(routes_ops.router, include_in_schema=False)
+    # The web UI at /ui (and / redirects there): outside the API prefix and its tenants.
+    ui_serving.install(app)
     # /api/v1/{tenant}/...: the first segment is a tenant unless it is a route group.
     groups = {
         route.path.split("/")[1]
