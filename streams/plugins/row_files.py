@@ -17,10 +17,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from amazon.ion import simpleion  # type: ignore[import-untyped]
-from amazon.ion.core import IonType, Timestamp  # type: ignore[import-untyped]
-from amazon.ion.simple_types import IonPyNull  # type: ignore[import-untyped]
-from amazon.ion.symbols import SymbolToken  # type: ignore[import-untyped]
+from amazon.ion import simpleion
+from amazon.ion.core import IonType, Timestamp
+from amazon.ion.simple_types import IonPyNull
+from amazon.ion.symbols import SymbolToken
 
 RowFormat = Literal["json", "ion"]
 _SHOWN = 200
