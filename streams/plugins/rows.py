@@ -112,8 +112,8 @@ class RowWriter:
 
 @dataclass(frozen=True, slots=True)
 class RowLine:
-    """A non-blank line of a row file: its number, its text (without surrounding blanks),
-    its value, and whether the text is JSON (and so may be sent on as it is)."""
+    """A non-blank line of a row file: its number, its text as written (without the line
+    break), its value, and whether the text is JSON (and so may be sent on as it is)."""
 
     number: int
     text: str
@@ -159,8 +159,8 @@ def read_lines(path: Path) -> Iterator[RowLine]:
     with path.open(encoding="utf-8") as handle:
         try:
             for number, line in enumerate(handle, start=1):
-                text = line.strip()
-                if not text:
+                text = line.rstrip("\r\n")
+                if not text.strip():
                     continue
                 row = _parse(text, number, file_is_json is not False)
                 if file_is_json is None:

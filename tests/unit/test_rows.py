@@ -80,7 +80,7 @@ def test_each_line_is_json_else_ion_and_says_which(tmp_path: Path) -> None:
         (2, {"a": 1.0, "b": "hello"}, False),
         (3, [1, "x"], True),
     ]
-    assert lines[2].text == '[1, "x"]'
+    assert lines[2].text == '  [1, "x"]  '
     # Ion's NaN stays a float, as JSON reading gives NaN.
     assert math.isnan(lines[3].value["f"])
 
@@ -90,7 +90,7 @@ def test_a_bad_line_in_an_ion_file_is_not_ion_and_in_a_json_file_not_json(tmp_pa
     with pytest.raises(RowFormatError, match=r"line 3 is not Ion \(it holds 2 values, .*'1 2'"):
         list(read_rows(ion))
     first = _write(tmp_path, '{"a": \n')
-    with pytest.raises(RowFormatError, match=r"line 1 is not JSON \(Expecting value at column 6\)"):
+    with pytest.raises(RowFormatError, match=r"line 1 is not JSON \(Expecting value at column 7\)"):
         list(read_rows(first))
 
 
