@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from streams.plugins.elasticsearch import Bulk, Load, Put, Search
 from streams.plugins.elasticsearch.connection import Connection, EsTaskError, describe
 from streams.plugins.elasticsearch.search import request_body
-from streams.plugins.row_files import RowFileError
+from streams.plugins.rows import RowFormatError
 
 CONNECTION = {"hosts": ["http://127.0.0.1:9200"]}
 
@@ -102,7 +102,7 @@ def test_bulk_reads_ion_as_kestra_writes_it(tmp_path: Path) -> None:
 )
 def test_a_bad_bulk_file_names_the_line(tmp_path: Path, lines: list[str], fragment: str) -> None:
     task = _task(Bulk, **{"from": "kestra://main/x"})
-    with pytest.raises(RowFileError) as caught:
+    with pytest.raises(RowFormatError) as caught:
         list(task.operations(_file(tmp_path, lines)))
     assert fragment in str(caught.value)
 

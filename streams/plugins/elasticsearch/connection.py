@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.states import State
 from streams.plugins.base import Outcome, WorkerContext, WorkerTask
 from streams.plugins.core.files import TaskFileError, workdir
-from streams.plugins.row_files import RowFileError
+from streams.plugins.rows import RowFormatError
 
 _KESTRA = "io.kestra.plugin.elasticsearch"
 REQUEST_TIMEOUT_S = 60.0
@@ -117,7 +117,7 @@ class ElasticsearchTask(WorkerTask):
                 await asyncio.to_thread(es.close)
         except (ApiError, TransportError) as exc:
             return Outcome(State.FAILED, error=f"task {self.id}: {describe(exc, self.hosts)}")
-        except (EsTaskError, RowFileError, TaskFileError, ValueError) as exc:
+        except (EsTaskError, RowFormatError, TaskFileError, ValueError) as exc:
             return Outcome(State.FAILED, error=f"task {self.id}: {exc}")
         return Outcome(State.SUCCESS, outputs)
 

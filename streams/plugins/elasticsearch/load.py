@@ -5,7 +5,7 @@ Bulk's file is the bulk API's own: an action line (`{"index": {"_index": ..., "_
 `create`, `update` (an upsert of the next line, as in Kestra) or `delete`), then the
 document line (not for delete). Load's file has one document a line, indexed into `index`,
 its id taken from the `idKey` field (removed from the document unless `removeIdKey: false`).
-Files are JSON lines, or Ion as Kestra writes them (streams/plugins/row_files.py).
+Files are JSON lines, or Ion as Kestra writes them (streams/plugins/rows.py).
 
 A line that does not parse fails the task with its number; a document Elasticsearch
 refuses fails it with the server's reason and the line it came from. Chunks already sent
@@ -27,13 +27,7 @@ from pydantic import Field
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.files import fetch
 from streams.plugins.elasticsearch.connection import ElasticsearchTask, EsTaskError, names
-from streams.plugins.row_files import (
-    RowFileError,
-    detect,
-    numbered_lines,
-    parse_line,
-    read_rows,
-)
+from streams.plugins.rows import RowFormatError, read_lines, read_rows
 
 _SHOWN_ERRORS = 10
 _ACTIONS = ("index", "create", "update", "delete")
@@ -125,33 +119,37 @@ class Bulk(_LoadTask):
     KESTRA_TYPES: ClassVar[tuple[str, ...]] = names("Bulk")
 
     def operations(self, path: Path) -> Iterator[Operation]:
-        lines = numbered_lines(path)
-        fmt = None
-        for number, text in lines:
-            fmt = fmt or detect(text)
-            action = parse_line(text, fmt, number)
+        # A JSON line is sent as it is written; an Ion one as the JSON of its value.
+        lines = read_lines(path)
+        for line in lines:
+            number, action = line.number, line.value
             if not (
                 isinstance(action, dict) and len(action) == 1 and next(iter(action)) in _ACTIONS
             ):
-                raise RowFileError(f"line {number}: Invalid bulk request type on '{text[:200]}'")
+                raise RowFormatError(
+                    f"line {number}: Invalid bulk request type on '{line.text[:200]}'"
+                )
             kind, meta = next(iter(action.items()))
             if not isinstance(meta, dict):
-                raise RowFileError(f"line {number}: `{kind}` must name a map of metadata")
-            head = text if fmt == "json" else _compact(action)
+                raise RowFormatError(f"line {number}: `{kind}` must name a map of metadata")
+            head = line.text if line.is_json else _compact(action)
             if kind == "delete":
                 yield Operation(number, [head])
                 continue
             document = next(lines, None)
             if document is None:
-                raise RowFileError(f"line {number}: `{kind}` has no document line after it")
-            doc_number, doc_text = document
-            doc = parse_line(doc_text, fmt, doc_number)
+                raise RowFormatError(f"line {number}: `{kind}` has no document line after it")
+            doc = document.value
             if not isinstance(doc, dict):
-                raise RowFileError(f"line {doc_number} is not a document: {doc_text[:200]!r}")
+                raise RowFormatError(
+                    f"line {document.number} is not a document: {document.text[:200]!r}"
+                )
             if kind == "update":
                 yield Operation(number, [head, _compact({"doc": doc, "doc_as_upsert": True})])
             else:
-                yield Operation(number, [head, doc_text if fmt == "json" else _compact(doc)])
+                yield Operation(
+                    number, [head, document.text if document.is_json else _compact(doc)]
+                )
 
 
 class Load(_LoadTask):
@@ -166,7 +164,7 @@ class Load(_LoadTask):
         action = "create" if self.opType == "CREATE" else "index"
         for number, row in read_rows(path):
             if not isinstance(row, dict):
-                raise RowFileError(f"line {number} is not a document: {row!r:.200}")
+                raise RowFormatError(f"line {number} is not a document: {row!r:.200}")
             meta: dict[str, Any] = {"_index": self.index}
             if self.idKey is not None:
                 if row.get(self.idKey) is None:

@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.files import publish
 from streams.plugins.elasticsearch.connection import ElasticsearchTask, EsTaskError, call, names
-from streams.plugins.row_files import json_line
+from streams.plugins.rows import RowWriter
 
 FetchType = Literal["FETCH", "FETCH_ONE", "STORE", "NONE"]
 _SCROLL_KEEP_ALIVE = "60s"
@@ -76,7 +76,10 @@ class Search(_SearchTask):
             outputs["size"] = 1 if sources else 0
         elif self.fetchType == "STORE":
             target = folder / "search.jsonl"
-            target.write_text("".join(json_line(s) for s in sources), encoding="utf-8")
+            with target.open("w", encoding="utf-8") as out:
+                writer = RowWriter(out)
+                for source in sources:
+                    writer.write(source)
             outputs["uri"] = await publish(ctx, target, target.name)
         await ctx.log("DEBUG", f"search took {response.get('took')} ms: {len(sources)} hits")
         return outputs
@@ -92,6 +95,7 @@ class Scroll(_SearchTask):
         scroll_id: str | None = None
         try:
             with target.open("w", encoding="utf-8") as out:
+                writer = RowWriter(out)
                 response = await call(es.search, scroll=_SCROLL_KEEP_ALIVE, **self._search_args())
                 while True:
                     requests += 1
@@ -99,7 +103,8 @@ class Scroll(_SearchTask):
                     sources = _sources(response)
                     if not sources or scroll_id is None:
                         break
-                    out.writelines(json_line(s) for s in sources)
+                    for source in sources:
+                        writer.write(source)
                     count += len(sources)
                     response = await call(es.scroll, scroll_id=scroll_id, scroll=_SCROLL_KEEP_ALIVE)
         finally:

@@ -20,7 +20,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import Any, ClassVar
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -43,7 +43,7 @@ from streams.plugins.kafka.clients import (
     settings,
 )
 from streams.plugins.kafka.serdes import SerdeType, check_serde
-from streams.plugins.row_files import json_line
+from streams.plugins.rows import RowWriter
 from streams.triggers.kafka_records import RawRecord, Undeserializable, matches_headers, message
 
 _BATCH = 500
@@ -143,7 +143,7 @@ class Consume(WorkerTask):
         try:
             self._subscribe(consumer, progress, since, heard)
             with target.open("w", encoding="utf-8") as out:
-                self._read(consumer, out, progress, poll_s, max_s, heard)
+                self._read(consumer, RowWriter(out), progress, poll_s, max_s, heard)
         except BaseException:
             consumer.close()
             raise
@@ -180,7 +180,7 @@ class Consume(WorkerTask):
     def _read(
         self,
         consumer: Consumer,
-        out: TextIO,
+        out: RowWriter,
         progress: _Progress,
         poll_s: float,
         max_s: float | None,
@@ -207,7 +207,7 @@ class Consume(WorkerTask):
             if self.maxRecords is not None and progress.count >= self.maxRecords:
                 return
 
-    def _write(self, record: Any, out: TextIO, progress: _Progress) -> None:
+    def _write(self, record: Any, out: RowWriter, progress: _Progress) -> None:
         error = record.error()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
@@ -227,7 +227,7 @@ class Consume(WorkerTask):
         if not matches_headers(raw, self.headerFilters):
             return
         try:
-            out.write(json_line(message(raw, self.keyDeserializer, self.valueDeserializer)))
+            out.write(message(raw, self.keyDeserializer, self.valueDeserializer))
         except Undeserializable as exc:
             raise KafkaTaskError(
                 f"record {raw.topic}/{raw.partition}@{raw.offset} cannot be read: {exc}"

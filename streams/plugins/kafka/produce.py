@@ -39,7 +39,7 @@ from streams.plugins.kafka.clients import (
     settings,
 )
 from streams.plugins.kafka.serdes import SerdeType, Unserializable, check_serde, serialize
-from streams.plugins.row_files import RowFileError, read_rows
+from streams.plugins.rows import RowFormatError, read_rows
 
 Headers = list[tuple[str, bytes]]
 
@@ -99,7 +99,7 @@ class Produce(WorkerTask):
         try:
             async with workdir(ctx) as folder:
                 count = await self._send_from(ctx, folder)
-        except (KafkaTaskError, RecordError, RowFileError, TaskFileError) as exc:
+        except (KafkaTaskError, RecordError, RowFormatError, TaskFileError) as exc:
             return Outcome(State.FAILED, error=f"task {self.id}: {exc}")
         await ctx.log("INFO", f"sent {count} records to Kafka")
         return Outcome(State.SUCCESS, {"messagesCount": count})
