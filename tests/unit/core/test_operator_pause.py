@@ -150,3 +150,40 @@ def test_pause_and_resume_under_redelivery(seed: int) -> None:
     assert sim.state().state == State.SUCCESS
     sim.check()
     assert redecide(sim) == []
+
+
+def test_a_retry_falling_due_while_paused_waits_for_the_resume() -> None:
+    body = f"""
+        tasks:
+          - id: flaky
+            type: {SLEEP}
+            duration: PT1S
+            retry:
+              type: constant
+              interval: PT1S
+              maxAttempt: 2
+          - id: after
+            type: {LOG}
+            message: carried on
+        """
+    sim = Sim(flow(body), hold=["flaky"], auto_timers=False)
+    sim.start("f")
+    sim.send(sim.pause())
+    [job] = sim.held
+    events = sim.send(sim.report(job, state=State.FAILED, error="boom"))
+    assert [e.type for e in events] == ["TaskRunRunning", "TaskRunRetrying"]
+    [timer] = sim.timers
+    sim.now = max(sim.now, timer.due)
+    sim.send(timer)
+    sim.run()
+    # The retry is due, but a paused execution starts no new attempt.
+    assert len(sim.jobs) == 1
+    assert sim.run_of("flaky").state == State.RETRYING
+    sim.hold.clear()
+    sim.send(sim.resume())
+    sim.run()
+    assert len(sim.jobs) == 2
+    assert sim.state().state == State.SUCCESS
+    assert_legal_histories(sim.state())
+    sim.check()
+    assert redecide(sim) == []
