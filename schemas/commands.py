@@ -58,6 +58,13 @@ class ResumeExecution(CommandBase):
     inputs: dict[str, Any] = Field(default_factory=dict)
 
 
+class PauseExecution(CommandBase):
+    """An operator pauses a running execution (Kestra's POST .../pause): what runs on
+    workers finishes and is recorded, nothing new starts until it is resumed."""
+
+    type: Literal["PauseExecution"] = "PauseExecution"
+
+
 class OnFinishedBase(CommandBase):
     """An operator's command that may reach a finished execution. A finished execution
     leaves the executor's table after a while (the log keeps its history, the views keep
@@ -146,6 +153,7 @@ Command = Annotated[
     CreateExecution
     | KillExecution
     | ResumeExecution
+    | PauseExecution
     | RestartExecution
     | ReplayExecution
     | ChangeTaskRunState
@@ -161,6 +169,7 @@ ExecutorMessage = Annotated[
     CreateExecution
     | KillExecution
     | ResumeExecution
+    | PauseExecution
     | RestartExecution
     | ReplayExecution
     | ChangeTaskRunState

@@ -99,6 +99,7 @@ class Operation(StrEnum):
     """What an operator (the API, the CLI, an execution.Resume task) may ask of an execution."""
 
     KILL = "kill"
+    PAUSE = "pause"
     RESUME = "resume"
     RESTART = "restart"
     REPLAY = "replay"
@@ -110,6 +111,8 @@ class Operation(StrEnum):
 # ignores a command that arrives when its execution has moved on since.
 OPERATOR_MAY: dict[Operation, frozenset[State]] = {
     Operation.KILL: frozenset(State) - TERMINAL_STATES,
+    # Kestra pauses only a RUNNING execution; ExecutionResumed brings it back to RUNNING.
+    Operation.PAUSE: frozenset({State.RUNNING}),
     Operation.RESUME: frozenset({State.PAUSED}),
     # WARNING -> RESTARTED is a change of state by hand, not a restart.
     Operation.RESTART: frozenset({State.FAILED, State.KILLED}),
@@ -129,6 +132,8 @@ def operator_refusal(operation: Operation, execution_id: str, execution: State) 
     now = f"execution {execution_id} is {execution.value}"
     if operation is Operation.KILL:
         return f"execution {execution_id} already ended ({execution.value})"
+    if operation is Operation.PAUSE:
+        return f"{now}; only a RUNNING execution can be paused"
     if operation is Operation.RESUME:
         return f"{now}, not PAUSED"
     if operation is Operation.RESTART:

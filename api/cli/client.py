@@ -298,7 +298,7 @@ class LannerClient(ApiConnection):
         return result
 
     def control(self, execution_id: str, action: str, **body: Any) -> dict[str, Any]:
-        """resume (inputs as body), restart, replay (taskRunId, revision), state."""
+        """pause, resume (inputs as body), restart, replay (taskRunId, revision), state."""
         params = {k: v for k, v in body.items() if v is not None} if action == "replay" else None
         payload = body if action in ("resume", "state") else None
         result: dict[str, Any] = self._json(
@@ -347,7 +347,7 @@ class LannerClient(ApiConnection):
 
 # POST /executions/{id}/<action> routes: a flow named like one of them is created through
 # Kestra's other path, /executions/trigger/{namespace}/{flow}.
-_CONTROL_ACTIONS = frozenset({"kill", "restart", "replay", "resume", "state"})
+_CONTROL_ACTIONS = frozenset({"kill", "pause", "restart", "replay", "resume", "state"})
 
 
 def _create_path(namespace: str, flow_id: str) -> str:

@@ -171,6 +171,12 @@ def kill_command(execution_id: ExecutionId) -> None:
     _control(execution_id, "kill")
 
 
+@app.command("pause")
+def pause_command(execution_id: ExecutionId) -> None:
+    """Pause a running execution: what runs finishes, nothing new starts until resumed."""
+    _control(execution_id, "pause")
+
+
 @app.command("resume")
 def resume_command(
     execution_id: ExecutionId,

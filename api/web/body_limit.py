@@ -25,7 +25,7 @@ from schemas.settings import Limits
 
 _EXECUTION_POSTS = re.compile(r"^/api/v1/executions/[^/]+/(?P<last>[^/]+)/?$")
 # POST /executions/{id}/<action> routes that take no file.
-_NO_FILES = frozenset({"kill", "restart", "replay", "state"})
+_NO_FILES = frozenset({"kill", "pause", "restart", "replay", "state"})
 
 
 def takes_files(method: str, path: str) -> bool:

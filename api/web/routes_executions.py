@@ -1,4 +1,4 @@
-"""/api/v1/executions: create, read, search, kill, resume, delete, follow."""
+"""/api/v1/executions: create, read, search, kill, pause, resume, delete, follow."""
 
 from __future__ import annotations
 
@@ -250,6 +250,19 @@ def kill_execution(execution_id: str, svc: Svc) -> CommandAccepted:
     return CommandAccepted(id=execution_id, commandId=command_id, state=current.value)
 
 
+@router.post("/{execution_id}/pause", status_code=202, response_model=CommandAccepted, **ANSWER)
+def pause_execution(execution_id: str, svc: Svc) -> CommandAccepted:
+    """Kestra's pause: a RUNNING execution becomes PAUSED; what already runs on workers
+    finishes, nothing new starts until POST .../resume."""
+    doc = execution_or_404(svc, execution_id)
+    current = State(doc["state"]["current"])
+    refused = operator_refusal(Operation.PAUSE, execution_id, current)
+    if refused:
+        raise ApiError(409, refused)
+    command_id = svc.executions.pause(execution_id, svc.actor)
+    return CommandAccepted(id=execution_id, commandId=command_id, state=current.value)
+
+
 @router.post(
     "/{execution_id}/resume",
     status_code=202,
@@ -329,7 +342,7 @@ def attachment(name: str) -> str:
     return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-# Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill` and `/{id}/resume`.
+# Last: `/{namespace}/{flow_id}` would otherwise swallow `/{id}/kill`, `/{id}/pause`...
 @router.post(
     "/trigger/{namespace}/{flow_id}",
     name="trigger_execution",

@@ -22,6 +22,7 @@ from schemas.commands import (
     ExecutorMessage,
     ForgetExecution,
     KillExecution,
+    PauseExecution,
     RefuseExecution,
     ReplayExecution,
     RestartExecution,
@@ -47,6 +48,7 @@ from streams.core.messages import (
     create_execution,
     on_change_state,
     on_kill,
+    on_pause,
     on_replay,
     on_report,
     on_restart,
@@ -114,6 +116,8 @@ def decide(
         on_report(emitter, inp, flow)
     elif isinstance(inp, KillExecution):
         on_kill(emitter, inp)
+    elif isinstance(inp, PauseExecution):
+        on_pause(emitter, inp)
     elif isinstance(inp, ResumeExecution):
         on_resume(emitter, inp)
     elif isinstance(inp, WakeUp):

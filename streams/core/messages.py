@@ -1,6 +1,6 @@
 """What each kind of executor message does to an execution, before the walk (pure).
 
-Commands from operators (kill, resume, restart, replay, state by hand), the gate, timers
+Commands from operators (kill, pause, resume, restart, replay, state by hand), the gate, timers
 and worker reports: each either changes nothing or emits the events that record it.
 """
 
@@ -12,6 +12,7 @@ from schemas.commands import (
     ChangeTaskRunState,
     CreateExecution,
     KillExecution,
+    PauseExecution,
     ReplayExecution,
     ResumeExecution,
     SubflowEnded,
@@ -23,6 +24,7 @@ from schemas.events import (
     TASK_RUN_END_STATES,
     ExecutionCreated,
     ExecutionKilling,
+    ExecutionPaused,
     ExecutionQueued,
     ExecutionReplayed,
     ExecutionRestarted,
@@ -311,6 +313,17 @@ def on_replay(em: Emitter, cmd: ReplayExecution) -> None:
         task_run_id=cmd.task_run_id,
         revision=cmd.revision or em.current.flow_revision,
     )
+
+
+def on_pause(em: Emitter, cmd: PauseExecution) -> None:
+    """An operator's pause: the execution becomes PAUSED, and the walk, which starts
+    nothing while it is, waits for a ResumeExecution. Reports of what already runs on
+    workers are still recorded (on_report does not look at the execution's state). A
+    pause of an execution that is not RUNNING, a redelivered one included, changes
+    nothing: the API refused it already, or it was applied before."""
+    if not operator_may(Operation.PAUSE, em.current.state):
+        return
+    em.emit(ExecutionPaused)
 
 
 def on_resume(em: Emitter, cmd: ResumeExecution) -> None:

@@ -14,6 +14,7 @@ from schemas.commands import (
     Command,
     CreateExecution,
     KillExecution,
+    PauseExecution,
     ReplayExecution,
     RestartExecution,
     ResumeExecution,
@@ -206,6 +207,9 @@ class ExecutionWriter:
 
     def kill(self, execution_id: str, actor: str) -> str:
         return self._control(KillExecution, execution_id, actor)
+
+    def pause(self, execution_id: str, actor: str) -> str:
+        return self._control(PauseExecution, execution_id, actor)
 
     def resume(self, execution_id: str, actor: str, inputs: Mapping[str, Any] | None = None) -> str:
         check_input_size(f"execution {execution_id}", inputs or {}, self.limits)

@@ -202,6 +202,7 @@ def test_refusals_leave_the_execution_untouched(stack: Stack, ns: str) -> None:
     before = stack.http.get(f"/executions/{execution_id}/events").json()
     cases = [
         (stack.http.post(f"/executions/{execution_id}/resume"), 409, "not PAUSED"),
+        (stack.http.post(f"/executions/{execution_id}/pause"), 409, "only a RUNNING"),
         (stack.http.post(f"/executions/{execution_id}/kill"), 409, "already ended"),
         (stack.http.post(f"/executions/{execution_id}/restart"), 409, "only a FAILED"),
         (

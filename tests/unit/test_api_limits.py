@@ -110,7 +110,7 @@ async def test_file_uploads_have_their_own_limit_on_the_routes_that_take_files()
 def test_which_routes_take_files() -> None:
     assert takes_files("POST", "/api/v1/executions/company.team/hello")
     assert takes_files("POST", "/api/v1/executions/abc/resume")
-    for action in ("kill", "restart", "replay", "state"):
+    for action in ("kill", "pause", "restart", "replay", "state"):
         assert not takes_files("POST", f"/api/v1/executions/abc/{action}")
     assert not takes_files("GET", "/api/v1/executions/company.team/hello")
     assert not takes_files("POST", "/api/v1/flows/validate")

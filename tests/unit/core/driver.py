@@ -26,6 +26,7 @@ from schemas.commands import (
     CreateExecution,
     ExecutorMessage,
     KillExecution,
+    PauseExecution,
     ResumeExecution,
     WakeUp,
 )
@@ -188,6 +189,11 @@ class Sim:
     def kill(self, execution_id: str = "e1") -> KillExecution:
         return KillExecution(
             command_id=self._next_id("kill"), execution_id=execution_id, time=self.now
+        )
+
+    def pause(self, execution_id: str = "e1") -> PauseExecution:
+        return PauseExecution(
+            command_id=self._next_id("pause"), execution_id=execution_id, time=self.now
         )
 
     def resume(

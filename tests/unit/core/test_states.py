@@ -251,6 +251,10 @@ def test_the_operator_rules_agree_with_the_transition_tables() -> None:
     assert all(execution_may_move(s, State.RESTARTED) for s in OPERATOR_MAY[Operation.RESTART])
     assert OPERATOR_MAY[Operation.KILL].isdisjoint(TERMINAL_STATES)
     assert OPERATOR_MAY[Operation.RESUME] == {State.PAUSED}
+    # A pause takes a RUNNING execution to PAUSED, which a resume takes back.
+    assert OPERATOR_MAY[Operation.PAUSE] == {State.RUNNING}
+    assert all(execution_may_move(s, State.PAUSED) for s in OPERATOR_MAY[Operation.PAUSE])
+    assert execution_may_move(State.PAUSED, State.RUNNING)
     assert OPERATOR_MAY[Operation.REPLAY] == TERMINAL_STATES
     assert may_change_task_run(State.PAUSED, State.FAILED)
     assert not may_change_task_run(State.PAUSED, State.RUNNING)
