@@ -57,6 +57,9 @@ class ExecutorRecord(BaseModel):
     # if the creation never comes: streams/core/forget.py).
     early: tuple[ExecutorMessage, ...] = ()
     parked_at: dt.datetime | None = None
+    # The time of the execution's latest event (decisions never go back before it), kept
+    # apart from `recent`, which holds only what inputs may need to re-emit.
+    last_event_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,14 @@ def _apply(
     recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
     applied = _remember(record.applied, inp.message_id, span)
     return Handled(
-        record.model_copy(update={"execution": new_state, "applied": applied, "recent": recent}),
+        record.model_copy(
+            update={
+                "execution": new_state,
+                "applied": applied,
+                "recent": recent,
+                "last_event_at": events[-1].time if events else record.last_event_at,
+            }
+        ),
         events,
         redelivered=False,
         failure=failure,
