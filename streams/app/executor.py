@@ -150,7 +150,13 @@ class Executor:
         flow = await self._flow_for(inp, record)
         started = time.monotonic()
         result = handle(
-            record, flow, inp, self.catalog, bounds=self.bounds, now=decision_time(record, arrived)
+            record,
+            flow,
+            inp,
+            self.catalog,
+            bounds=self.bounds,
+            now=decision_time(record, arrived),
+            memo=self.records.memo(inp.execution_id),
         )
         spent = time.monotonic() - started
         if result.failure is not None:

@@ -27,6 +27,7 @@ from streams.core.record_parts import (
     is_head_key,
     writes,
 )
+from streams.core.walk_memo import WalkMemo
 
 log = logging.getLogger("lanner.executor")
 
@@ -37,6 +38,8 @@ class RecordTable:
     def __init__(self, table: Any) -> None:
         self.table = table
         self._cache: dict[str, tuple[ExecutorRecord, Layout | None]] = {}
+        # What the walk learnt of each execution worked on here, dropped with the cache.
+        self._memos: dict[str, WalkMemo] = {}
 
     def get(self, execution_id: str) -> ExecutorRecord | None:
         cached = self._cache.get(execution_id)
@@ -50,6 +53,9 @@ class RecordTable:
         record, layout = self._read_back(execution_id, value)
         self._cache[execution_id] = (record, layout)
         return record
+
+    def memo(self, execution_id: str) -> WalkMemo:
+        return self._memos.setdefault(execution_id, WalkMemo())
 
     def contains(self, execution_id: str) -> bool:
         return execution_id in self._cache or (
@@ -79,6 +85,7 @@ class RecordTable:
     def delete(self, execution_id: str) -> None:
         """Every part of the execution leaves the table (tombstones on the changelog)."""
         self._cache.pop(execution_id, None)
+        self._memos.pop(execution_id, None)
         head = self.table.get(head_key(execution_id).encode())
         keys = (
             every_key(execution_id, _parsed_head(head))
@@ -98,6 +105,7 @@ class RecordTable:
     def forget_cache(self) -> None:
         """Partitions moved: the records are read back from the table when next needed."""
         self._cache.clear()
+        self._memos.clear()
 
     def _read_back(self, execution_id: str, value: Any) -> tuple[ExecutorRecord, Layout | None]:
         if isinstance(value, ExecutorRecord):  # the whole-record layout, written here
