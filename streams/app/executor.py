@@ -205,6 +205,7 @@ class Executor:
         self.health.observe(result.events, state, _now())
         if state.state.is_terminal:
             self.timers.forget(inp.execution_id)
+            self.records.drop_memo(inp.execution_id)  # learnt again if it is restarted
 
     def _plan_forget(self, execution_id: str, record: ExecutorRecord) -> None:
         due = forget_at(record, self.retain)

@@ -57,6 +57,9 @@ class RecordTable:
     def memo(self, execution_id: str) -> WalkMemo:
         return self._memos.setdefault(execution_id, WalkMemo())
 
+    def drop_memo(self, execution_id: str) -> None:
+        self._memos.pop(execution_id, None)
+
     def contains(self, execution_id: str) -> bool:
         return execution_id in self._cache or (
             is_head_key(execution_id) and self.table.get(execution_id.encode()) is not None
