@@ -48,6 +48,7 @@ class PartsTable:
         self.parts: dict[str, BaseModel] = {}
         self.layouts: dict[str, Layout] = {}
         self.bytes_per_step: list[int] = []
+        self.check_each_step = True
         handle = sim._handle
 
         def handled(inp: ExecutorMessage) -> Delivery:
@@ -72,7 +73,8 @@ class PartsTable:
                 written += len(part.model_dump_json())
         self.layouts[eid] = layout
         self.bytes_per_step.append(written)
-        self.assert_reads_back(eid, new)
+        if self.check_each_step:
+            self.assert_reads_back(eid, new)
 
     def assert_reads_back(self, eid: str, record: ExecutorRecord) -> None:
         head = self.parts[head_key(eid)]
@@ -81,9 +83,11 @@ class PartsTable:
         fields = ("execution", "applied", "early", "parked_at", "last_event_at")
         assert {f: getattr(again, f) for f in fields} == {f: getattr(record, f) for f in fields}
         # What matters of the recent events: each remembered input re-emits the same ones.
+        mine = {e.seq: e for e in record.recent}
+        theirs = {e.seq: e for e in again.recent}
         for first, last in record.applied.values():
-            mine = [e for e in record.recent if first <= e.seq <= last]
-            assert [e for e in again.recent if first <= e.seq <= last] == mine
+            for seq in range(first, last + 1):
+                assert theirs.get(seq) == mine.get(seq) or seq not in mine, seq
         assert again.execution is None or list(again.execution.task_runs) == list(
             record.execution.task_runs if record.execution else {}
         )
@@ -91,14 +95,14 @@ class PartsTable:
 
 
 def test_a_foreach_reads_back_whole_after_every_step_and_each_step_writes_alike() -> None:
-    sim = Sim(loop(300), bounds=Bounds(Limits(fan_out=400)))
+    sim = Sim(loop(150), bounds=Bounds(Limits(fan_out=400)))
     table = PartsTable(sim)
     sim.start("big")
     assert sim.state().state == State.SUCCESS
-    assert len(sim.state().task_runs) == 301
+    assert len(sim.state().task_runs) == 151
     steps = table.bytes_per_step
-    early, late = steps[20:120], steps[-120:-20]
-    # The record itself grew tenfold meanwhile; what one step writes did not.
+    early, late = steps[20:70], steps[-70:-20]
+    # The record itself grew fivefold meanwhile; what one step writes did not.
     assert max(late) < 1.5 * max(early), (max(early), max(late))
     whole = len(sim.records["e1"].model_dump_json())
     assert max(late) * 20 < whole, (max(late), whole)
@@ -124,12 +128,14 @@ def test_the_redelivery_window_is_bounded_and_every_key_names_what_is_left() -> 
     sim = Sim(flow(CHAIN), hold=["work"])
     table = PartsTable(sim)
     sim.start("f")
+    table.check_each_step = False  # once at the end: each check reads the whole window
     for n in range(MAX_APPLIED + 30):
         sim.send(
             RestartExecution(command_id=f"noop{n}", execution_id="e1", time=sim.now)
         )  # a restart of a running execution changes nothing, and is remembered
     record = sim.records["e1"]
     assert len(record.applied) == MAX_APPLIED
+    table.assert_reads_back("e1", record)
     inputs = [key for key in table.parts if "\x1finput\x1f" in key]
     assert len(inputs) == MAX_APPLIED
     head = table.parts[head_key("e1")]
