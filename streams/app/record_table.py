@@ -50,7 +50,13 @@ class RecordTable:
         value = self.table.get(head_key(execution_id).encode())
         if value is None:
             return None
-        record, layout = self._read_back(execution_id, value)
+        try:
+            record, layout = self._read_back(execution_id, value)
+        except (KeyError, ValueError):
+            # Never a reason to stop the executor (this runs in its recovery too): the
+            # execution is left alone, and said so.
+            log.exception("execution record unreadable", extra={"execution_id": execution_id})
+            return None
         self._cache[execution_id] = (record, layout)
         return record
 

@@ -48,9 +48,15 @@ class RecordHead(BaseModel):
 
 
 class TaskRunPart(BaseModel):
+    """A task run as of `seq`, and as it was before the input that wrote it: a crash can
+    leave the parts an input wrote on the log without its head (written last), and the
+    record read back must be the one that head describes."""
+
     model_config = ConfigDict(frozen=True)
 
+    seq: int
     run: TaskRun
+    previous: TaskRun | None = None
 
 
 class InputPart(BaseModel):
@@ -105,12 +111,15 @@ def writes(
     layout = Layout(dict(layout.run_numbers), layout.inputs)
     state = new.execution
     runs = state.task_runs if state is not None else {}
+    before = old.execution.task_runs if old.execution is not None else {}
+    seq = state.seq if state is not None else 0
     out: list[tuple[str, Part | None]] = []
     for run_id in _touched_runs(events):
         number = layout.run_numbers.setdefault(run_id, len(layout.run_numbers))
         run = runs.get(run_id)
         if run is not None:
-            out.append((task_run_key(execution_id, number), TaskRunPart(run=run)))
+            part = TaskRunPart(seq=seq, run=run, previous=before.get(run_id))
+            out.append((task_run_key(execution_id, number), part))
     if len(layout.run_numbers) != len(runs):
         return _whole(execution_id, new)
     for message_id in _added_inputs(old, new):
@@ -130,14 +139,15 @@ def writes(
 
 
 def every_key(execution_id: str, head: RecordHead) -> list[str]:
-    """Every key an execution's parts may be under (to delete them all)."""
+    """Every key an execution's parts may be under, to delete them all: the head first,
+    so that a crash half-way leaves parts nobody reads, never a head without its parts."""
     return [
+        head_key(execution_id),
         *(task_run_key(execution_id, n) for n in range(head.task_runs)),
         *(
             input_key(execution_id, n)
             for n in range(max(0, head.inputs - MAX_APPLIED), head.inputs)
         ),
-        head_key(execution_id),
     ]
 
 
@@ -151,9 +161,13 @@ def assemble(
     if state is not None:
         for number in range(head.task_runs):
             found = part(task_run_key(state.id, number))
-            if not isinstance(found, TaskRunPart):
+            # Written after this head (its own head never made it): as it was before.
+            run = None
+            if isinstance(found, TaskRunPart):
+                run = found.run if found.seq <= state.seq else found.previous
+            if run is None:
                 raise KeyError(f"execution {state.id}: task run part {number} is missing")
-            runs[found.run.id] = found.run
+            runs[run.id] = run
     applied: dict[str, tuple[int, int]] = {}
     # By seq: a creation's span covers the inputs parked for it, which have parts too.
     recent: dict[int, ExecutionEvent] = {}
@@ -184,8 +198,9 @@ def _whole(
 ) -> tuple[list[tuple[str, Part | None]], Layout]:
     state = record.execution
     runs = list(state.task_runs.values()) if state is not None else []
+    seq = state.seq if state is not None else 0
     out: list[tuple[str, Part | None]] = [
-        (task_run_key(execution_id, n), TaskRunPart(run=run)) for n, run in enumerate(runs)
+        (task_run_key(execution_id, n), TaskRunPart(seq=seq, run=run)) for n, run in enumerate(runs)
     ]
     by_seq = {e.seq: e for e in record.recent}
     for number, (message_id, span) in enumerate(record.applied.items()):

@@ -155,3 +155,39 @@ def test_a_record_without_a_layout_is_written_whole_once() -> None:
     head = parts[head_key("e1")]
     assert isinstance(head, RecordHead)
     assert assemble(head, parts.get)[0] == record
+
+
+def test_a_step_whose_head_never_reached_the_log_reads_back_as_the_step_before() -> None:
+    """A crash after an input's parts were sent and before its head was: the record read
+    back is the one the head describes (its input is then delivered again)."""
+    sim = Sim(loop(12), bounds=Bounds(Limits(fan_out=400)))
+    sim.start("big")
+    steps = [d for d in sim.log if not d.redelivered]
+    torn_reads = 0
+    parts: dict[str, BaseModel] = {}
+    layout: Layout | None = None
+    old: ExecutorRecord | None = None
+    replay = Sim(loop(12), bounds=Bounds(Limits(fan_out=400)))
+    for number, delivery in enumerate(steps):
+        replay._handle(delivery.inp)
+        new = replay.records["e1"]
+        changes, after = writes("e1", old, layout, new, delivery.events)
+        if number % 3 == 2 and old is not None:
+            torn = dict(parts)
+            for key, part in changes:
+                if key != head_key("e1"):
+                    if part is None:
+                        torn.pop(key, None)
+                    else:
+                        torn[key] = part
+            head = torn[head_key("e1")]
+            assert isinstance(head, RecordHead)
+            assert assemble(head, torn.get)[0].execution == old.execution
+            torn_reads += 1
+        for key, part in changes:
+            if part is None:
+                parts.pop(key, None)
+            else:
+                parts[key] = part
+        old, layout = new, after
+    assert torn_reads > 10
