@@ -209,8 +209,6 @@ def _remember(
     """The applied inputs with this one, the oldest dropped beyond MAX_APPLIED (a dict
     keeps insertion order: the first keys are the oldest inputs)."""
     kept = {**applied, input_id: span}
-    excess = len(kept) - MAX_APPLIED
-    if excess > 0:
-        for old in list(kept)[:excess]:
-            del kept[old]
+    while len(kept) > MAX_APPLIED:
+        del kept[next(iter(kept))]
     return kept

@@ -175,7 +175,7 @@ class Walker:
             iteration=scope.iteration,
         )
         self._runs_by_scope[(parent_id, spec.id, scope.value)] = run_id
-        self.memo.created.add(run_id)
+        self.memo.created_last(run_id, len(self.state.task_runs))
         if self._runs_by_iteration is not None:
             self._runs_by_iteration[(parent_id, spec.id, scope.iteration)] = run_id
         return self.state.task_runs[run_id]

@@ -113,7 +113,15 @@ class WalkMemo:
         self._index_new_runs(state)
         self.seq = state.seq
 
+    def created_last(self, run_id: str, runs: int) -> None:
+        """The walk created `run_id`, now the last of the execution's `runs` runs."""
+        self.created.add(run_id)
+        if self.indexed == runs - 1:
+            self.indexed = runs  # so the next catch-up need not skip over all runs
+
     def _index_new_runs(self, state: Execution) -> None:
+        if self.indexed == len(state.task_runs):
+            return
         for run in islice(state.task_runs.values(), self.indexed, None):
             self.runs_by_scope[(run.parent_id, run.task_id, run.value)] = run.id
         self.indexed = len(state.task_runs)
