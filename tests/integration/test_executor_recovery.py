@@ -20,6 +20,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from streams.log.reader import read_all
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import Cluster, wait_until
 
@@ -58,6 +59,22 @@ def _create(cluster: Cluster, count: int) -> set[str]:
     return ids
 
 
+def _wait_forgotten(cluster: Cluster, ids: set[str]) -> None:
+    topic = f"{cluster.settings.full_topic_prefix}executor-executions-changelog"
+
+    def all_deleted() -> bool:
+        latest: dict[str, bytes] = {}
+        for record in read_all(cluster.settings.kafka_bootstrap, topic):
+            if record.key in ids:
+                latest[record.key] = record.value
+        return len(latest) == len(ids) and not any(latest.values())
+
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not all_deleted():
+        assert time.monotonic() < deadline, "finished executions did not leave the table"
+        time.sleep(2.0)
+
+
 def _rebuilt(cluster: Cluster) -> list[int]:
     found = re.findall(r"rebuilt from the table\s+executions=(\d+)", cluster.log_of("executor"))
     return [int(n) for n in found]
@@ -76,16 +93,17 @@ def _finish_and_recover(bootstrap: str, count: int) -> Recovery:
         cluster.deploy(FLOW)
         deadline = time.monotonic() + RUN_TIMEOUT_S
         done = 0
+        ids_seen: set[str] = set()
         while done < count:
             batch = min(BATCH, count - done)
-            ended = cluster.wait_for_all(
-                _create(cluster, batch), max(10.0, deadline - time.monotonic())
-            )
+            ids = _create(cluster, batch)
+            ids_seen |= ids
+            ended = cluster.wait_for_all(ids, max(10.0, deadline - time.monotonic()))
             assert {e.state.value for e in ended.values()} == {"SUCCESS"}
             done += batch
-        # Forgotten at once: the plans fire within a tick of the timers; then a restart
-        # must find nothing of them in the table.
-        time.sleep(3.0)
+        # Forgotten at once (the plans fire within a tick of the timers): wait until every
+        # record was deleted on the changelog; then a restart must find nothing of them.
+        _wait_forgotten(cluster, ids_seen)
         cluster.kill("executor")
         started = time.monotonic()
         cluster.start("executor")
