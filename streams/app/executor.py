@@ -30,11 +30,13 @@ from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
 from streams.app.faust_app import ChangelogWrites, raw_topic
 from streams.app.outbox import Outbox
+from streams.app.record_table import RecordTable
 from streams.app.watch import TimerIndex, WorkerHealth
 from streams.core.bounds import Bounds
 from streams.core.effects import Effects, StopJob, effects_of
 from streams.core.forget import forget_at, forget_command, may_forget
 from streams.core.handle import ExecutorRecord, Handled, handle, taken_up
+from streams.core.record_parts import is_head_key
 from streams.core.validation import UnrunnableFlow, ValidatedFlow, flow_from_source
 from streams.flow_catalog import LiveFlowCatalog
 from streams.log.topics import Topics
@@ -88,6 +90,7 @@ class Executor:
         # objects in memory and JSON on the changelog. Set before the store is created.
         self.table.value_serializer = RECORD_CODEC  # type: ignore[attr-defined]
         self.record_writes = ChangelogWrites(self.table)
+        self.records = RecordTable(self.table)
         self.outbox = Outbox()
         app.task(self.outbox.run)
         self.control_topic = raw_topic(app, topics.worker_control)
@@ -101,6 +104,7 @@ class Executor:
         app.timer(interval=1.0)(self._check_workers)
         # mode types its handlers with mypy_extensions arguments no method can match.
         app.on_rebalance_complete.connect(self._rescan)  # type: ignore[arg-type]
+        app.on_partitions_revoked.connect(self._partitions_revoked)  # type: ignore[arg-type]
 
     async def _agent(self, stream: Any) -> None:
         async for event in self.positions.events(stream):
@@ -132,16 +136,27 @@ class Executor:
             self.health.heartbeat(inp.task_run_id, inp.attempt, inp.worker_id, _now())
             return
         arrived = _now()
-        key = inp.execution_id.encode()
-        record = self._record(key)
-        if isinstance(inp, ForgetExecution):
-            self._forget(key, record, inp, arrived)
+        if not is_head_key(inp.execution_id):
+            log.warning(
+                "input dropped: its execution id holds a character reserved for table keys",
+                extra={"execution_id": repr(inp.execution_id), "message_id": inp.message_id},
+            )
             return
-        record = taken_up(record, inp)
+        stored = self.records.get(inp.execution_id)
+        if isinstance(inp, ForgetExecution):
+            self._forget(stored, inp, arrived)
+            return
+        record = taken_up(stored, inp)
         flow = await self._flow_for(inp, record)
         started = time.monotonic()
         result = handle(
-            record, flow, inp, self.catalog, bounds=self.bounds, now=decision_time(record, arrived)
+            record,
+            flow,
+            inp,
+            self.catalog,
+            bounds=self.bounds,
+            now=decision_time(record, arrived),
+            memo=self.records.memo(inp.execution_id),
         )
         spent = time.monotonic() - started
         if result.failure is not None:
@@ -163,7 +178,8 @@ class Executor:
             )
         record_written = None
         if not result.redelivered:
-            self.table[key] = result.record
+            # Only what this input changed goes to the changelog (streams/core/record_parts.py).
+            self.records.put(inp.execution_id, stored, result.record, result.events)
             # The record remembers the input and the events it caused, times included:
             # the outbox sends those events only once it is on the log, so a crash cannot
             # leave events on the log that the restored table does not know (the input
@@ -189,6 +205,7 @@ class Executor:
         self.health.observe(result.events, state, _now())
         if state.state.is_terminal:
             self.timers.forget(inp.execution_id)
+            self.records.drop_memo(inp.execution_id)  # learnt again if it is restarted
 
     def _plan_forget(self, execution_id: str, record: ExecutorRecord) -> None:
         due = forget_at(record, self.retain)
@@ -196,13 +213,13 @@ class Executor:
             self.timers.add_command(execution_id, forget_command(execution_id, due), due)
 
     def _forget(
-        self, key: bytes, record: ExecutorRecord | None, inp: ForgetExecution, now: dt.datetime
+        self, record: ExecutorRecord | None, inp: ForgetExecution, now: dt.datetime
     ) -> None:
-        """A finished execution leaves the table (a tombstone on its changelog), unless it
+        """A finished execution leaves the table (tombstones on its changelog), unless it
         moved again since the command was planned (a restart: planned again at its end)."""
         if record is None or not may_forget(record, now, self.retain):
             return
-        del self.table[key]
+        self.records.delete(inp.execution_id)
         written = self.record_writes.take()
         if written is not None:
             # Until the broker has the tombstone, a crash must find this command unread
@@ -238,15 +255,6 @@ class Executor:
                 for stop in effects.stops
             ),
         ]
-
-    def _record(self, key: bytes) -> ExecutorRecord | None:
-        """The table's record: an object when this process wrote it, JSON bytes when it
-        was restored from the changelog after a restart (Faust's recovery does not apply
-        the table's codec)."""
-        value = self.table.get(key)
-        if isinstance(value, bytes | bytearray):
-            return ExecutorRecord.model_validate_json(value)
-        return value if isinstance(value, ExecutorRecord) else None
 
     async def _flow_for(
         self, inp: ExecutorMessage, record: ExecutorRecord | None
@@ -336,6 +344,10 @@ class Executor:
                 key=lost.execution_id.encode(), value=lost.model_dump_json().encode()
             )
 
+    async def _partitions_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
+        """Records of partitions that move may change elsewhere: read them back later."""
+        self.records.forget_cache()
+
     async def _rescan(self, sender: Any, *args: Any, signal: Any, **kwargs: Any) -> None:
         """The indexes are memory only: rebuild them from the table once its partitions
         are restored (at start, and after a rebalance brings other partitions here).
@@ -344,10 +356,11 @@ class Executor:
         JSON, and parsing every one again and again would stall the agent."""
         now = _now()
         rebuilt = 0
-        for key in list(self.table.keys()):
-            record = self._record(key)
+        self.records.forget_cache()
+        for execution_id in self.records.execution_ids():
+            record = self.records.get(execution_id)
             if record is not None:
-                self._plan_forget(key.decode(), record)
+                self._plan_forget(execution_id, record)
             state = record.execution if record else None
             if state is None:
                 continue
@@ -356,7 +369,7 @@ class Executor:
             # here: sent again, it would only make that execution re-emit its first
             # events (its id is derived, so it is created once either way).
             retry_pending = state.next_attempt_id is not None and (
-                self.table.get(state.next_attempt_id.encode()) is None
+                not self.records.contains(state.next_attempt_id)
             )
             self.timers.rebuild_from(state, delayed=retry_pending)
             self.health.rebuild_from(state, now)
@@ -367,9 +380,10 @@ def decision_time(record: ExecutorRecord | None, arrived: dt.datetime) -> dt.dat
     """When an input is decided: its arrival, read once; never before the execution's last
     event (another executor's clock may have run ahead before a rebalance), so every
     execution's event times are in seq order, which time travel (as_of) relies on."""
-    if record is not None and record.recent and record.recent[-1].time > arrived:
-        return record.recent[-1].time
-    return arrived
+    if record is None:
+        return arrived
+    latest = record.last_event_at or (record.recent[-1].time if record.recent else None)
+    return latest if latest is not None and latest > arrived else arrived
 
 
 def _store_url(settings: LannerSettings, table: str) -> str:

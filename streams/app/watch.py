@@ -14,6 +14,7 @@ from schemas.events import ExecutionEvent, TaskRunRunning
 from schemas.execution import Execution
 from schemas.states import State
 from streams.core.effects import next_attempt, wake_up
+from streams.core.walk_memo import runs_named
 
 
 class TimerIndex:
@@ -97,9 +98,11 @@ class WorkerHealth:
                 self.running[event.task_run_id] = _Beat(
                     event.execution_id, event.attempt, event.worker_id, now
                 )
-        # Only this execution's runs: scanning every tracked attempt on each message would
-        # put O(running task runs) on the executor's hot path.
-        for run_id in [r for r in state.task_runs if r in self.running]:
+        # Only the runs these events name (only events move runs): scanning every tracked
+        # attempt, or every run of a large execution, would put O(running task runs) or
+        # O(the execution's size) on the executor's hot path.
+        named = {run_id for event in events for run_id in runs_named(event)}
+        for run_id in [r for r in named if r in self.running]:
             run = state.task_runs.get(run_id)
             if (
                 run is None

@@ -9,13 +9,18 @@ their parent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from schemas.execution import TaskRun
 from schemas.flow import TaskSpec
 from schemas.states import State, worst
+from streams.core.walk_memo import ScopesProgress
 from streams.plugins.flowable import Scope
+
+# Loops with more scopes than this keep what they learnt from one input to the next
+# (streams/core/walk_memo.py); smaller ones are cheaper to step again than to remember.
+REMEMBERED_FROM_SCOPES = 8
 
 
 class ChildRunner(Protocol):
@@ -31,6 +36,14 @@ class ChildRunner(Protocol):
     def child(self, spec: TaskSpec, parent_id: str | None, scope: Scope) -> TaskRun | None:
         """The run of `spec` in `scope`, created if need be, and stepped; None when the
         execution is being killed and it was never created."""
+        ...
+
+    def loop_progress(self, parent_id: str | None, specs: list[TaskSpec]) -> ScopesProgress:
+        """What is known of this loop's scopes from earlier inputs."""
+        ...
+
+    def learnt(self, progress: ScopesProgress) -> None:
+        """This loop's progress gained settled scopes in this decision."""
         ...
 
 
@@ -51,28 +64,66 @@ def in_sequence(
 
 
 def in_scopes(
-    w: ChildRunner, specs: list[TaskSpec], parent_id: str | None, scopes: list[Scope], limit: int
+    w: ChildRunner,
+    specs: list[TaskSpec],
+    parent_id: str | None,
+    scopes: Sequence[Scope],
+    limit: int,
 ) -> State | None:
     """Each scope runs `specs` in sequence; at most `limit` scopes at once (0: all).
-    After a failed scope no new one starts; those running may finish."""
+    After a failed scope no new one starts; those running may finish.
+
+    A large loop steps only its open part: the scopes settled in order before it are
+    summed up by its progress, the ones settled out of order are looked up, and past the
+    last started scope, once one may not start, none may (so the pass stops there)."""
+    remembered = len(scopes) > REMEMBERED_FROM_SCOPES and not scopes[0].own_runs
+    progress = w.loop_progress(parent_id, specs) if remembered else None
     states: list[State] = []
     running = 0
     waiting = False
     stop = False
-    for scope in scopes:
-        started = any(w.find_in(parent_id, s.id, scope) is not None for s in specs)
-        if not started:
-            if stop or w.killing:
+    first = 0
+    whole_pass = progress is None or progress.last_started is None
+    last_started = -1
+    if progress is not None:
+        first, stop = progress.done, progress.done_failed
+        if progress.done_state is not None:
+            states.append(progress.done_state)
+        if progress.last_started is not None:
+            last_started = progress.last_started
+    for index in range(first, len(scopes)):
+        scope = scopes[index]
+        known = progress.settled.get(index) if progress is not None else None
+        if known is None:
+            started = any(w.find_in(parent_id, s.id, scope) is not None for s in specs)
+            if not started:
+                if stop or w.killing:
+                    if not whole_pass and index > last_started:
+                        break
+                    continue
+                if limit and running >= limit:
+                    waiting = True
+                    if not whole_pass and index > last_started:
+                        break
+                    continue
+            last_started = max(last_started, index)
+            known = _in_order(w, specs, parent_id, scope)
+            if known is None:
+                running += 1
                 continue
-            if limit and running >= limit:
-                waiting = True
-                continue
-        result = _in_order(w, specs, parent_id, scope)
-        if result is None:
-            running += 1
-            continue
-        stop = stop or result.is_failure
-        states.append(result)
+            if progress is not None and not w.killing:
+                # A candidate: kept only if no event of this decision names its runs.
+                progress.settled[index] = known
+                w.learnt(progress)
+        stop = stop or known.is_failure
+        states.append(known)
+    if progress is not None:
+        progress.last_started = last_started
+        if whole_pass:
+            progress.by_value = {}
+            for index, scope in enumerate(scopes):
+                progress.by_value.setdefault(scope.value, []).append(index)
+        w.learnt(progress)
     if running or waiting:
         return None
     return State.KILLED if w.killing else worst(states)

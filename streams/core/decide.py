@@ -60,6 +60,7 @@ from streams.core.messages import (
 from streams.core.sla import check_slas
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
 from streams.core.walk import Walker
+from streams.core.walk_memo import WalkMemo
 
 __all__ = ["EmptyCatalog", "FlowCatalog", "decide"]
 
@@ -72,13 +73,32 @@ def decide(
     *,
     bounds: Bounds = DEFAULT_BOUNDS,
     now: dt.datetime | None = None,
+    memo: WalkMemo | None = None,
 ) -> list[ExecutionEvent]:
     """`now` is the decision time (see Emitter); every event emitted here carries it.
     With an UnrunnableFlow, a creation fails with its reason, and so does a running
-    execution."""
+    execution. `memo`: what the walk learnt from the inputs before (never changes what
+    is decided, only how fast)."""
+    emitter = Emitter(state, inp, now)
+    if memo is None:
+        return _decide(flow, state, inp, catalog, bounds, emitter, None)
+    memo.begin(state)
+    events = _decide(flow, state, inp, catalog, bounds, emitter, memo)
+    memo.end(emitter.state, events)
+    return events
+
+
+def _decide(
+    flow: ValidatedFlow | UnrunnableFlow | None,
+    state: Execution | None,
+    inp: ExecutorMessage,
+    catalog: FlowCatalog,
+    bounds: Bounds,
+    emitter: Emitter,
+    memo: WalkMemo | None,
+) -> list[ExecutionEvent]:
     if isinstance(inp, ForgetExecution):
         return []  # housekeeping of the executor's table (streams/core/forget.py)
-    emitter = Emitter(state, inp, now)
     if isinstance(inp, CreateExecution):
         create_execution(emitter, flow, inp)
     elif state is None:
@@ -130,5 +150,5 @@ def decide(
     # Walking again after any input is deterministic and cheap; it is also how a retry
     # whose time has come (WakeUp) is started.
     if running and isinstance(flow, ValidatedFlow):
-        Walker(emitter, flow, catalog, bounds).advance()
+        Walker(emitter, flow, catalog, bounds, memo).advance()
     return emitter.events

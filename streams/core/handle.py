@@ -23,6 +23,7 @@ from streams.core.emitter import Emitter
 from streams.core.evolve import fold
 from streams.core.messages import create_execution
 from streams.core.validation import UnrunnableFlow, ValidatedFlow
+from streams.core.walk_memo import WalkMemo
 
 # How many recent events a record keeps for re-emission. A redelivery comes from the
 # inputs after the last committed offset (Faust commits every 0.5 s, after flushing what
@@ -57,6 +58,9 @@ class ExecutorRecord(BaseModel):
     # if the creation never comes: streams/core/forget.py).
     early: tuple[ExecutorMessage, ...] = ()
     parked_at: dt.datetime | None = None
+    # The time of the execution's latest event (decisions never go back before it), kept
+    # apart from `recent`, which holds only what inputs may need to re-emit.
+    last_event_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -77,11 +81,13 @@ def handle(
     *,
     bounds: Bounds = DEFAULT_BOUNDS,
     now: dt.datetime | None = None,
+    memo: WalkMemo | None = None,
 ) -> Handled:
     """`now` is the decision time, read once by the executor's edge when the input arrives
     (None: the input's own time). A redelivered input that was applied re-emits its events
     as they were, times included; the inputs parked until their execution's creation are
-    decided with the creation, at its time."""
+    decided with the creation, at its time. `memo`: what the walk learnt of this
+    execution from the inputs before (streams/core/walk_memo.py)."""
     record = taken_up(record, inp) or ExecutorRecord()
     seen = record.applied.get(inp.message_id)
     if seen is not None:
@@ -98,14 +104,14 @@ def handle(
         parked_at = record.parked_at or now or inp.time
         parked = record.model_copy(update={"early": (*record.early, inp), "parked_at": parked_at})
         return Handled(parked, [], False)
-    handled = _apply(record, flow, inp, catalog, bounds, now)
+    handled = _apply(record, flow, inp, catalog, bounds, now, memo)
     if not isinstance(inp, CreateExecution) or not record.early:
         return handled
     events = list(handled.events)
     failure = handled.failure
     current = handled.record.model_copy(update={"early": (), "parked_at": None})
     for waiting in record.early:
-        later = _apply(current, flow, waiting, catalog, bounds, now)
+        later = _apply(current, flow, waiting, catalog, bounds, now, memo)
         current, events = later.record, events + later.events
         failure = failure or later.failure
     if events:
@@ -134,11 +140,12 @@ def _apply(
     catalog: FlowCatalog,
     bounds: Bounds,
     now: dt.datetime | None,
+    memo: WalkMemo | None,
 ) -> Handled:
     state = record.execution
     failure: Exception | None = None
     try:
-        events = decide(flow, state, inp, catalog, bounds=bounds, now=now)
+        events = decide(flow, state, inp, catalog, bounds=bounds, now=now, memo=memo)
         new_state = fold(events, state) if events else state
     except LimitExceeded as exc:
         events = _fail_execution(state, inp, f"execution {inp.execution_id}: {exc}", now)
@@ -155,7 +162,14 @@ def _apply(
     recent = (*record.recent, *events)[-max(RECENT_EVENTS, len(events)) :]
     applied = _remember(record.applied, inp.message_id, span)
     return Handled(
-        record.model_copy(update={"execution": new_state, "applied": applied, "recent": recent}),
+        record.model_copy(
+            update={
+                "execution": new_state,
+                "applied": applied,
+                "recent": recent,
+                "last_event_at": events[-1].time if events else record.last_event_at,
+            }
+        ),
         events,
         redelivered=False,
         failure=failure,
@@ -195,8 +209,6 @@ def _remember(
     """The applied inputs with this one, the oldest dropped beyond MAX_APPLIED (a dict
     keeps insertion order: the first keys are the oldest inputs)."""
     kept = {**applied, input_id: span}
-    excess = len(kept) - MAX_APPLIED
-    if excess > 0:
-        for old in list(kept)[:excess]:
-            del kept[old]
+    while len(kept) > MAX_APPLIED:
+        del kept[next(iter(kept))]
     return kept

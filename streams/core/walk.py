@@ -35,6 +35,7 @@ from streams.core.jobs import worker_job
 from streams.core.messages import end_or_retry
 from streams.core.rendering import rendered
 from streams.core.validation import ValidatedFlow
+from streams.core.walk_memo import ScopesProgress, WalkMemo
 from streams.plugins.base import FlowableTask, InlineLog, InlineTask, Outcome, Task
 from streams.plugins.core.for_each_item import ForEachItemMergeOutputs
 from streams.plugins.core.simple import Fail
@@ -63,6 +64,7 @@ class Walker:
         flow: ValidatedFlow,
         catalog: FlowCatalog,
         bounds: Bounds = DEFAULT_BOUNDS,
+        memo: WalkMemo | None = None,
     ) -> None:
         self.em = em
         self.flow = flow
@@ -74,10 +76,11 @@ class Walker:
         self._account = Budget(self._render_limits)
         self._created = 0  # task runs this step has created
         # (parent, task, value) -> run id: the walk looks runs up far more often than it
-        # creates them, and a ForEach can have thousands.
-        self._runs_by_scope = {
-            (r.parent_id, r.task_id, r.value): r.id for r in em.current.task_runs.values()
-        }
+        # creates them, and a ForEach can have thousands. Kept by the memo from one input
+        # to the next, with what the loops learnt (streams/core/walk_memo.py).
+        self.memo = memo if memo is not None else WalkMemo()
+        self.memo.catch_up(em.current)
+        self._runs_by_scope = self.memo.runs_by_scope
         # (parent, task, iteration) -> run id, for loops whose iterations have runs of
         # their own (WaitFor); built when first needed.
         self._runs_by_iteration: dict[tuple[str | None, str, int | None], str] | None = None
@@ -172,6 +175,7 @@ class Walker:
             iteration=scope.iteration,
         )
         self._runs_by_scope[(parent_id, spec.id, scope.value)] = run_id
+        self.memo.created_last(run_id, len(self.state.task_runs))
         if self._runs_by_iteration is not None:
             self._runs_by_iteration[(parent_id, spec.id, scope.iteration)] = run_id
         return self.state.task_runs[run_id]
@@ -184,6 +188,12 @@ class Walker:
                 return None
             run = self.create_task_run(spec, parent_id, scope)
         return self._step(run)
+
+    def loop_progress(self, parent_id: str | None, specs: list[TaskSpec]) -> ScopesProgress:
+        return self.memo.loop(parent_id, tuple(spec.id for spec in specs))
+
+    def learnt(self, progress: ScopesProgress) -> None:
+        self.memo.learnt[id(progress)] = progress
 
     # --- one task run ---------------------------------------------------------------
 

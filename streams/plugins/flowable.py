@@ -21,8 +21,9 @@ of the execution.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict
 
@@ -167,8 +168,32 @@ class InScopes:
     One scope is a Sequential; one per value is a ForEach."""
 
     specs: list[TaskSpec]
-    scopes: list[Scope]
+    scopes: Sequence[Scope]
     limit: int = 0
+
+
+class ValueScopes(Sequence[Scope]):
+    """One scope per value, each made when the walk asks for it: a loop over thousands
+    of values is stepped from its open part on (streams/core/children.py)."""
+
+    def __init__(self, values: Sequence[str]) -> None:
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @overload
+    def __getitem__(self, index: int) -> Scope: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Scope]: ...
+
+    def __getitem__(self, index: int | slice) -> Scope | Sequence[Scope]:
+        if isinstance(index, slice):
+            return [Scope(self._values[i], i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        return Scope(self._values[index], index)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from streams.plugins.flowable import (
     InScopes,
     NoDecision,
     PauseRun,
-    Scope,
+    ValueScopes,
     expect,
     in_sequence,
 )
@@ -211,8 +211,7 @@ class _Each(FlowableTask):
         self, run: TaskRun, decision: Decision, view: ExecutionView
     ) -> ChildPlan | None:
         values = expect(decision, EachDecision).values
-        scopes = [Scope(value, index) for index, value in enumerate(values)]
-        return InScopes(self.tasks, scopes, self.limit)
+        return InScopes(self.tasks, ValueScopes(values), self.limit)
 
 
 class ForEach(_Each):

@@ -40,6 +40,7 @@ from streams.core.effects import effects_of
 from streams.core.evolve import fold
 from streams.core.handle import ExecutorRecord, handle, taken_up
 from streams.core.validation import ValidatedFlow, validate_flow
+from streams.core.walk_memo import WalkMemo
 from streams.plugins.registry import PluginRegistry
 
 REGISTRY = PluginRegistry.discover()
@@ -127,6 +128,9 @@ class Sim:
         self.auto_timers = auto_timers
         self.now = T0
         self.records: dict[str, ExecutorRecord] = {}
+        # As the executor keeps them: what the walk learnt of each execution, from one
+        # input to the next (redecide and history verify decide without, and must agree).
+        self.memos: dict[str, WalkMemo] = {}
         self.events: dict[str, list[ExecutionEvent]] = {}
         self.snapshots: dict[str, list[Execution]] = {}
         self.log: list[Delivery] = []
@@ -294,7 +298,8 @@ class Sim:
             None if lag is None else self.now + lag * (2 if inp.message_id in self._handled else 1)
         )
         self._handled.add(inp.message_id)
-        handled = handle(record, flow, inp, self.catalog, bounds=self.bounds, now=now)
+        memo = self.memos.setdefault(eid, WalkMemo())
+        handled = handle(record, flow, inp, self.catalog, bounds=self.bounds, now=now, memo=memo)
         self.records[eid] = handled.record
         delivery = Delivery(inp, eid, before, handled.events, handled.redelivered)
         self.log.append(delivery)
