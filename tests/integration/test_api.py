@@ -209,8 +209,8 @@ def test_follow_streams_states_until_the_end(stack: Stack, ns: str) -> None:
 
 
 def test_kill_and_resume(stack: Stack, ns: str) -> None:
-    stack.deploy(PAUSE_FLOW.format(id="pause", ns=ns))
-    resumed = stack.run(ns, "pause")
+    stack.deploy(PAUSE_FLOW.format(id="waits", ns=ns))
+    resumed = stack.run(ns, "waits")
     wait_for(
         lambda: (
             stack.http.get(f"/executions/{resumed['id']}").json()["state"]["current"] == "PAUSED"
@@ -223,7 +223,7 @@ def test_kill_and_resume(stack: Stack, ns: str) -> None:
     assert stack.until_ended(resumed["id"])["state"]["current"] == "SUCCESS"
     assert stack.http.post(f"/executions/{resumed['id']}/kill").status_code == 409
 
-    killed = stack.run(ns, "pause")
+    killed = stack.run(ns, "waits")
     wait_for(
         lambda: (
             stack.http.get(f"/executions/{killed['id']}").json()["state"]["current"] == "PAUSED"

@@ -125,6 +125,8 @@ export async function saveFlow(
 }
 
 /** Start an execution; FILE inputs go as a multipart form, everything else as JSON. */
+const CONTROL_ACTIONS = new Set(["kill", "pause", "restart", "replay", "resume", "state"]);
+
 export async function startExecution(
   namespace: string,
   flowId: string,
@@ -147,8 +149,11 @@ export async function startExecution(
     body = JSON.stringify(inputs);
     headers["content-type"] = "application/json";
   }
+  // POST /executions/{id}/<action> is an execution's control route: a flow named like an
+  // action is started through Kestra's older /executions/trigger/{ns}/{flow} path.
+  const prefix = CONTROL_ACTIONS.has(flowId) ? "/executions/trigger" : "/executions";
   const response = await request(
-    `/executions/${encodeURIComponent(namespace)}/${encodeURIComponent(flowId)}?${query}`,
+    `${prefix}/${encodeURIComponent(namespace)}/${encodeURIComponent(flowId)}?${query}`,
     { method: "POST", body, headers },
     `starting flow ${namespace}.${flowId}`,
   );
