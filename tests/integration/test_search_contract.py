@@ -52,10 +52,17 @@ def test_ensure_index_is_idempotent_and_prefixed(store: SearchStore) -> None:
 
 def test_bulk_put_get_and_count(store: SearchStore) -> None:
     store.ensure_index("executions", MAPPINGS)
-    result = store.bulk_put("executions", ((f"e{n}", 1, _doc(n)) for n in range(2500)))
-    assert (result.written, result.skipped, result.failures) == (2500, 0, [])
+    # More than one request's worth (they go in parallel): every answer is matched to its
+    # document, a refused one named by its id whichever request carried it.
+    docs = [(f"e{n}", 1, _doc(n)) for n in range(6000)]
+    docs[5999] = ("bad", 1, {"unknown_field": 1})
+    result = store.bulk_put("executions", iter(docs))
+    assert (result.written, result.skipped) == (5999, 0)
+    assert [f.doc_id for f in result.failures] == ["bad"]
+    again = store.bulk_put("executions", iter(docs[:5999]))
+    assert (again.written, again.skipped, again.failures) == (0, 5999, [])
     store.refresh("executions")
-    assert store.count("executions") == 2500
+    assert store.count("executions") == 5999
     assert store.get("executions", "e7") == _doc(7)
     assert store.get("executions", "nope") is None
 
