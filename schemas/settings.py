@@ -81,6 +81,11 @@ class LannerSettings(BaseModel):
     # "rocksdb://" (on disk under data_dir, for working sets larger than memory; one
     # data_dir per executor process).
     executor_store: Literal["memory://", "rocksdb://"] = "memory://"
+    # How soon the log cleaner compacts what the tables' changelogs no longer hold (the
+    # records and tombstones of forgotten executions): the changelog's segment roll, its
+    # tombstones' retention and its maximum compaction lag. A restart's recovery reads the
+    # live records plus about two of these windows of writes, whatever the history.
+    changelog_compaction_s: float = Field(default=600.0, gt=0)
     # The process environment as the edge read it (from_env), for what is configured by
     # variables the fields above do not name: SECRET_<NAME> secrets, the storage back end
     # (LANNER_STORAGE_*, AWS_*) and what a worker's child processes inherit. Nothing below
@@ -126,6 +131,7 @@ class LannerSettings(BaseModel):
             "LANNER_STOP_DEADLINE_S": "stop_deadline_s",
             "LANNER_EXECUTOR_RETAIN_FINISHED_S": "executor_retain_finished_s",
             "LANNER_EXECUTOR_STORE": "executor_store",
+            "LANNER_CHANGELOG_COMPACTION_S": "changelog_compaction_s",
         }
         for name, field in mapping.items():
             if name in env and env[name] != "":

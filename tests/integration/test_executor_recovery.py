@@ -4,7 +4,11 @@ Many finished executions leave the executor's table (their history stays on the 
 an executor SIGKILLed and restarted after thousands of them rebuilds nothing of them and is
 back in about the time it takes after 200. Real broker, one executor process, one
 partition, inline tasks (no worker); finished executions are forgotten at once
-(LANNER_EXECUTOR_RETAIN_FINISHED_S=0).
+(LANNER_EXECUTOR_RETAIN_FINISHED_S=0), and their records and tombstones leave the changelog
+within seconds (LANNER_CHANGELOG_COMPACTION_S=5; ten minutes by default), while a trickle
+of new executions keeps the cluster live, as a cluster that has run for months is.
+Measured before compaction was configured: after 20,000 the changelog held 120,000
+records, and the restart took 42 s against 11 s after 200, all of it reading them.
 
 The issue asks for 20,000 (LANNER_TEST_RECOVERY_COUNT=20000). The default is 2,000: on the
 shared 2-core machine this was written on (load average 50-85), the executor ran about 6
@@ -38,6 +42,9 @@ tasks:
 BATCH = 2000
 # Bounds the whole load of one count (a loaded machine is slow, never endless).
 RUN_TIMEOUT_S = 420.0
+COMPACTION_S = 5
+# What a compacted changelog may still hold: the trickle's last windows, never the history.
+COMPACTED_RECORDS = 1000
 
 
 @dataclass
@@ -45,6 +52,7 @@ class Recovery:
     finished: int
     seconds: float
     rebuilt: int
+    changelog_records: int
 
 
 def _create(cluster: Cluster, count: int) -> set[str]:
@@ -75,6 +83,25 @@ def _wait_forgotten(cluster: Cluster, ids: set[str]) -> None:
         time.sleep(2.0)
 
 
+def _changelog_records(cluster: Cluster) -> int:
+    topic = f"{cluster.settings.full_topic_prefix}executor-executions-changelog"
+    return sum(1 for _ in read_all(cluster.settings.kafka_bootstrap, topic))
+
+
+def _wait_compacted(cluster: Cluster) -> int:
+    """Until the log cleaner has taken the forgotten executions off the changelog, while
+    a trickle of executions keeps writing to it (a cleaner compacts a log that is
+    written to); the number of records left."""
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        _create(cluster, 1)
+        left = _changelog_records(cluster)
+        if left <= COMPACTED_RECORDS:
+            return left
+        assert time.monotonic() < deadline, f"the changelog still holds {left} records"
+        time.sleep(2.0)
+
+
 def _rebuilt(cluster: Cluster) -> list[int]:
     found = re.findall(r"rebuilt from the table\s+executions=(\d+)", cluster.log_of("executor"))
     return [int(n) for n in found]
@@ -85,7 +112,10 @@ def _finish_and_recover(bootstrap: str, count: int) -> Recovery:
         bootstrap,
         f"recovery{count}x{secrets.token_hex(3)}",
         partitions=1,
-        env={"LANNER_EXECUTOR_RETAIN_FINISHED_S": "0"},
+        env={
+            "LANNER_EXECUTOR_RETAIN_FINISHED_S": "0",
+            "LANNER_CHANGELOG_COMPACTION_S": str(COMPACTION_S),
+        },
     )
     try:
         cluster.start("executor")
@@ -104,6 +134,7 @@ def _finish_and_recover(bootstrap: str, count: int) -> Recovery:
         # Forgotten at once (the plans fire within a tick of the timers): wait until every
         # record was deleted on the changelog; then a restart must find nothing of them.
         _wait_forgotten(cluster, ids_seen)
+        left = _wait_compacted(cluster)
         cluster.kill("executor")
         started = time.monotonic()
         cluster.start("executor")
@@ -111,7 +142,7 @@ def _finish_and_recover(bootstrap: str, count: int) -> Recovery:
         assert cluster.wait_for_end(probe, 120.0).state.value == "SUCCESS"
         seconds = time.monotonic() - started
         wait_until(lambda: _rebuilt(cluster) or None, 30, "the restarted executor's rescan")
-        return Recovery(count, seconds, _rebuilt(cluster)[-1])
+        return Recovery(count, seconds, _rebuilt(cluster)[-1], left)
     finally:
         cluster.close()
 
@@ -121,11 +152,14 @@ def test_finished_executions_leave_the_table_and_recovery_does_not_grow_with_the
 ) -> None:
     small = _finish_and_recover(kafka_broker.bootstrap, SMALL)
     large = _finish_and_recover(kafka_broker.bootstrap, LARGE)
-    print(f"\nrecovery after {small.finished:,} finished executions: {small.seconds:.1f} s")
-    print(f"recovery after {large.finished:,} finished executions: {large.seconds:.1f} s")
+    for run in (small, large):
+        print(
+            f"\nrecovery after {run.finished:,} finished executions: {run.seconds:.1f} s"
+            f" ({run.changelog_records} records left on the changelog)"
+        )
     # Nothing of the finished executions was rebuilt: they had left the table (the
-    # restarted executor's rescan found at most the probe, if it came in first).
-    assert small.rebuilt <= 1 and large.rebuilt <= 1, (small, large)
+    # restarted executor's rescan found at most the probe and the trickle's last one).
+    assert small.rebuilt <= 2 and large.rebuilt <= 2, (small, large)
     # About the same time: a restart is mostly process start and group join; a table
     # that kept them would add the restore and the rescan of every one.
     assert large.seconds <= small.seconds * 1.5 + 10.0, (small, large)
