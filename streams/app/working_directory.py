@@ -138,7 +138,6 @@ async def _outcome(
     offered, task_type = plugin.FOLDER_VARIABLES, str(raw.get("type"))
     context = {
         **variables,
-        **placeholders(offered),  # `{{ workingDir }}`: this folder, resolved below
         "_secrets": _Deferred("secret"),
         "_kv": _Deferred("kv"),
         "_files": _Deferred("read"),
@@ -157,6 +156,7 @@ async def _outcome(
             raw["runIf"], context, now=at, limits=worker.edges.render_limits
         ):
             return Outcome(State.SKIPPED)  # as Kestra's worker: runIf false skips the task
+        context.update(placeholders(offered))  # `{{ workingDir }}`: the folder, resolved below
         for key in list(raw):
             if key not in NOT_RENDERED_AS_INPUTS and key not in plugin.UNRENDERED:
                 value = defer_lookups(raw[key], context, at, offered, task_type)
