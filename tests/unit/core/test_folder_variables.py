@@ -162,3 +162,31 @@ def test_the_analysis_tells_printed_names_from_acted_ones() -> None:
     assert printed.bare_names == {"workingDir"}
     acted = analyse("{% if workingDir %}{{ outputDir | upper }}{{ outputFiles[name] }}{% endif %}")
     assert acted.acted_names == {"workingDir", "outputDir", "outputFiles", "name"}
+
+
+def test_a_template_acting_on_a_secret_and_the_folder_renders_once_with_both(
+    tmp_path: Path,
+) -> None:
+    source = flow(
+        """
+        tasks:
+          - id: sh
+            type: io.kestra.plugin.scripts.shell.Commands
+            commands:
+              - echo {{ (secret('TOKEN') ~ '@' ~ workingDir) | lower }}
+        """
+    )
+    job = _job(Sim(source).start("f"), "sh")
+    assert _kinds(job.task["commands"][0]) == ["render"]
+    derived: list[str] = []
+    resolver = make_resolver(
+        {"TOKEN": "S3CRET"},
+        None,
+        None,
+        "kestra://main/",
+        derived,
+        folder=TaskFolder(lambda: tmp_path, "sh", []),
+    )
+    expected = f"s3cret@{str(tmp_path).lower()}"
+    assert resolve_deferred(job.task, resolver)["commands"] == [f"echo {expected}"]
+    assert derived == [f"echo {expected}"]  # made of a secret: masked as a whole
