@@ -1,21 +1,31 @@
-"""The worker-side resolution of deferred lookups: `secret()`, `kv()` and `read()`.
+"""The worker-side resolution of deferred lookups: `secret()`, `kv()` and `read()`, and
+the variables of a task's working folder (`{{ workingDir }}`...).
 
 The executor holds none of their data, so it renders them to deferred markers
-(streams/core/context.py, streams/core/deferred.py); the worker replaces each marker by
-the real value just before the task runs.
+(streams/core/context.py, streams/core/deferred.py, streams/core/folder_variables.py); the
+worker replaces each marker by the real value just before the task runs.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from schemas.storage import SCHEME
 from streams.core.context import DEFERRED_PATTERN
 from streams.core.deferred import RENDER_KIND, unpack_render
-from streams.core.expressions import ExpressionError, RenderLimits, render
+from streams.core.expressions import ExpressionError, RenderLimits, analyse, render
 from streams.core.expressions.engine import DEFAULT_LIMITS
+from streams.core.folder_variables import (
+    FOLDER_KIND,
+    FOLDER_VARIABLES,
+    OUTPUT_DIR,
+    OUTPUT_FILES,
+    WORKING_DIR,
+)
+from streams.plugins.scripts.files import FilesError, output_dir, output_file
 from streams.secrets.environment import SECRET_PREFIX
 
 
@@ -53,6 +63,62 @@ def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, default=str)
+
+
+# --- the working folder's variables ----------------------------------------------------
+
+
+class TaskFolder:
+    """The working-folder variables of one job (streams/core/folder_variables.py): the
+    folder is made on first use; `outputFiles` knows the names the task declares."""
+
+    def __init__(self, make: Callable[[], Path], task_id: str, output_files: Sequence[str]):
+        self._make = make
+        self._path: Path | None = None
+        self._task_id = task_id
+        self._output_files = list(output_files)
+
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = self._make()
+        return self._path
+
+    def value(self, argument: Any) -> str:
+        """The value of a `folder` marker's argument: [name] or [name, key]."""
+        name = argument[0] if isinstance(argument, list) and argument else None
+        if name == WORKING_DIR:
+            return str(self.path())
+        if name == OUTPUT_DIR:
+            folder = output_dir(self.path(), self._task_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            return str(folder)
+        if name == OUTPUT_FILES and len(argument) == 2:
+            key = str(argument[1])
+            if key not in self._output_files:
+                declared = ", ".join(self._output_files) or "it declares none"
+                raise DeferredError(
+                    f"{{{{ outputFiles.{key} }}}}: {key!r} is not one of the task's "
+                    f"outputFiles ({declared})"
+                )
+            try:
+                return str(output_file(self.path(), key))
+            except FilesError as exc:
+                raise DeferredError(str(exc)) from None
+        raise DeferredError(f"malformed working-folder lookup {argument!r}")
+
+    def variables(self, names: Collection[str]) -> dict[str, Any]:
+        """The values of the folder variables named, for a template rendered here."""
+        found: dict[str, Any] = {}
+        for name in (WORKING_DIR, OUTPUT_DIR):
+            if name in names:
+                found[name] = self.value([name])
+        if OUTPUT_FILES in names:
+            found[OUTPUT_FILES] = {k: self.value([OUTPUT_FILES, k]) for k in self._output_files}
+        return found
+
+
+def _no_folder(what: str) -> DeferredError:
+    return DeferredError(f"{what} needs the task's working folder, and this worker gave none")
 
 
 # --- the worker's resolver -------------------------------------------------------------
@@ -99,10 +165,12 @@ def render_deferred(
     resolve: Resolver,
     limits: RenderLimits = DEFAULT_LIMITS,
     derived: list[str] | None = None,
+    folder: TaskFolder | None = None,
 ) -> Any:
     """A template the executor deferred (streams/core/deferred.py), rendered with the real
-    secrets, KV values and files, within the same render limits as the executor's;
-    DeferredError if it fails. What a template made of a secret is added to `derived`."""
+    secrets, KV values, files and working-folder variables, within the same render limits
+    as the executor's; DeferredError if it fails. What a template made of a secret is added
+    to `derived`."""
     try:
         template, variables, now = unpack_render(argument)
     except (ValueError, TypeError) as exc:
@@ -113,6 +181,11 @@ def render_deferred(
         "_kv": _Lookups("kv", resolve),
         "_files": _Lookups("read", resolve),
     }
+    folder_names = analyse(template).names & FOLDER_VARIABLES
+    if folder_names:
+        if folder is None:
+            raise _no_folder(f"{{{{ {min(folder_names)} }}}}")
+        context.update(folder.variables(folder_names))
     try:
         value = render(template, context, now=now, limits=limits)
     except ExpressionError as exc:
@@ -130,17 +203,23 @@ def make_resolver(
     derived: list[str] | None = None,
     render_limits: RenderLimits = DEFAULT_LIMITS,
     read_namespace_file: Callable[[str], bytes] | None = None,
+    folder: TaskFolder | None = None,
 ) -> Resolver:
     """The lookups a worker can do for one job. `files_scope` is the `kestra://` prefix a
     task may read (its tenant and namespace), so a flow cannot read another one's files;
     read() of a path that is no `kestra://` URI reads the flow's namespace file
     (`read_namespace_file`), as Kestra's does.
-    A deferred render that used a secret adds its text to `derived`, to be masked too."""
+    A deferred render that used a secret adds its text to `derived`, to be masked too.
+    `folder` gives the working-folder variables, for a task that has a folder."""
 
     def resolve(kind: str, argument: Any) -> Any:
         name = str(argument)
         if kind == RENDER_KIND:
-            return render_deferred(argument, resolve, render_limits, derived)
+            return render_deferred(argument, resolve, render_limits, derived, folder)
+        if kind == FOLDER_KIND:
+            if folder is None:
+                raise _no_folder(f"{{{{ {'.'.join(map(str, argument))} }}}}")
+            return folder.value(argument)
         if kind == "secret":
             if name not in secrets:
                 raise DeferredError(

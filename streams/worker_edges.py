@@ -1,6 +1,7 @@
 """What a worker adds around every job, kept out of streams/app/worker.py: secrets (read
 here, at the process edge), masking, deferred lookups, storage, the KV view, the
-working-directory root, and the outcome as it may go into an event.
+working-directory root (and the folder of a task whose properties name it: `{{ workingDir
+}}`), and the outcome as it may go into an event.
 
 Every log line, output and error a worker emits is masked (`******`), and its outputs are
 defanged so data cannot smuggle a deferred marker into a later task.
@@ -12,6 +13,8 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,13 @@ from schemas.worker import WorkerJob
 from streams.core.context import defang
 from streams.core.expressions import RenderLimits
 from streams.core.expressions.engine import DEFAULT_LIMITS
-from streams.deferred_lookups import MAX_READ_BYTES, has_deferred, make_resolver, resolve_deferred
+from streams.deferred_lookups import (
+    MAX_READ_BYTES,
+    TaskFolder,
+    has_deferred,
+    make_resolver,
+    resolve_deferred,
+)
 from streams.plugins.base import Outcome
 from streams.plugins.kv.store import LiveKvStore
 from streams.plugins.kv.view import LiveKvView
@@ -77,6 +86,9 @@ class WorkerEdges:
         # Per job: what its deferred renders made of secrets (`secret('X') | upper` is not
         # the secret's text, yet must be masked as well); dropped by `forget`.
         self._derived: dict[str, Masker] = {}
+        # Per job: the folder made to resolve `{{ workingDir }}` before the task ran; the
+        # task works in it (WorkerContext.prepared_dir), `forget` removes what is left.
+        self._folders: dict[str, Path] = {}
         self._kv_topic = kv_topic
         self.kv_view = LiveKvView(bootstrap, kv_topic_name).start()
         # Namespace files (streams/plugins/namespace), when the worker is given their topic.
@@ -118,8 +130,19 @@ class WorkerEdges:
         return self.masker.value(value)
 
     def forget(self, job: WorkerJob) -> None:
-        """The job's attempt is over: its derived secrets need no masking any more."""
+        """The job's attempt is over: its derived secrets need no masking any more, and
+        the folder made for it goes (the task removes it itself when it ran)."""
         self._derived.pop(job.job_id, None)
+        folder = self._folders.pop(job.job_id, None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _make_folder(self, job: WorkerJob) -> Path:
+        root = self.work_root / "runs"
+        root.mkdir(parents=True, exist_ok=True)
+        prefix = f"{job.task_run_id[:40]}-{job.attempt}-"
+        folder = self._folders[job.job_id] = Path(tempfile.mkdtemp(prefix=prefix, dir=root))
+        return folder
 
     async def _send_kv(self, key: str, value: bytes) -> None:
         # Awaiting delivery: a KV Set is done only once its event is in the log.
@@ -161,10 +184,15 @@ class WorkerEdges:
             "kv": self._kv_store(job, now),
             "namespace_files": self._namespace_files(job, now),
             "env": self.child_env,
+            "prepared_dir": self._folders.get(job.job_id),
         }
 
-    async def resolve(self, job: WorkerJob, now: Callable[[], dt.datetime]) -> dict[str, Any]:
-        """The job's task properties with deferred markers resolved (DeferredError if not)."""
+    async def resolve(
+        self, job: WorkerJob, now: Callable[[], dt.datetime], folder: Path | None = None
+    ) -> dict[str, Any]:
+        """The job's task properties with deferred markers resolved (DeferredError if not).
+        `{{ workingDir }}` is `folder` when given (a WorkingDirectory's), else a folder made
+        now for the job, which its task then works in."""
         properties = job.task
         if not has_deferred(properties):
             return properties
@@ -194,6 +222,12 @@ class WorkerEdges:
             found = self.kv_view.get(job.tenant, job.namespace, key, now())
             return (False, None) if found is None else (True, found.value)
 
+        declared = properties.get("outputFiles")
+        task_folder = TaskFolder(
+            (lambda: folder) if folder is not None else (lambda: self._make_folder(job)),
+            job.task_id,
+            [str(n) for n in declared] if isinstance(declared, list) else [],
+        )
         derived: list[str] = []
         resolver = make_resolver(
             self.job_secrets(job.namespace),
@@ -203,6 +237,7 @@ class WorkerEdges:
             derived,
             self.render_limits,
             read_namespace_file,
+            task_folder,
         )
         try:
             resolved = resolve_deferred(properties, resolver)

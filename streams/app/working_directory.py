@@ -28,6 +28,7 @@ from streams.core.context import _Deferred
 from streams.core.deferred import defer_lookups
 from streams.core.expressions import ExpressionError, render, render_bool
 from streams.core.expressions.values import templated_text
+from streams.core.folder_variables import placeholders
 from streams.core.working_directory import child_run_id
 from streams.deferred_lookups import DeferredError
 from streams.plugins.base import InlineLog, InlineTask, Outcome, WorkerContext, WorkerTask
@@ -134,6 +135,7 @@ async def _outcome(
     if plugin.KIND == "flowable":
         return Outcome(State.FAILED, error=f"{name}: a WorkingDirectory runs runnable tasks only")
     at = now()
+    offered, task_type = plugin.FOLDER_VARIABLES, str(raw.get("type"))
     context = {
         **variables,
         "_secrets": _Deferred("secret"),
@@ -154,13 +156,14 @@ async def _outcome(
             raw["runIf"], context, now=at, limits=worker.edges.render_limits
         ):
             return Outcome(State.SKIPPED)  # as Kestra's worker: runIf false skips the task
+        context.update(placeholders(offered))  # `{{ workingDir }}`: the folder, resolved below
         for key in list(raw):
             if key not in NOT_RENDERED_AS_INPUTS and key not in plugin.UNRENDERED:
-                value = defer_lookups(raw[key], context, at)
+                value = defer_lookups(raw[key], context, at, offered, task_type)
                 rendered = render(value, context, now=at, limits=worker.edges.render_limits)
                 text = key in plugin.text_properties()
                 raw[key] = templated_text(raw[key], rendered) if text else rendered
-        resolved = await worker.edges.resolve(job.model_copy(update={"task": raw}), now)
+        resolved = await worker.edges.resolve(job.model_copy(update={"task": raw}), now, folder)
         task = plugin.model_validate(resolved)
     except ValidationError as exc:
         return Outcome(State.FAILED, error=f"{name}: invalid properties: {exc}")

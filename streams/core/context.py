@@ -19,10 +19,11 @@ from streams.core.labels import labels_view
 # the task runs (streams/deferred_lookups.py), so secret values never travel in events. Pure: the
 # marker is a function of the call only. Data that could come from outside (inputs,
 # trigger, labels) is defanged, so a caller cannot smuggle a marker in; worker outputs are
-# defanged by the worker before they are reported.
+# defanged by the worker before they are reported. The variables of a task's working
+# folder (`{{ workingDir }}`...) travel the same way (streams/core/folder_variables.py).
 DEFERRED_OPEN = "\x00lanner-deferred:"
 DEFANGED_OPEN = "\x00lanner-defanged:"
-DEFERRED_PATTERN = re.compile("\x00lanner-deferred:(secret|kv|read|render):([^\x00]*)\x00")
+DEFERRED_PATTERN = re.compile("\x00lanner-deferred:(secret|kv|read|render|folder):([^\x00]*)\x00")
 
 
 def deferred_marker(kind: str, argument: Any) -> str:

@@ -10,6 +10,7 @@ Pure: looks at task properties and templates only.
   whole template travels to the worker as a `render` marker with the variables it reads,
   and the worker renders it with the real values (streams/deferred_lookups.py) and masks the whole
   result. A lookup only printed as is (`Bearer {{ secret('X') }}`) keeps the placeholder.
+  The same holds for the variables of a task's working folder (`{{ workingDir }}`...).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from streams.core.context import DEFERRED_OPEN, deferred_marker
 from streams.core.expressions import analyse
 from streams.core.expressions.values import to_json
+from streams.core.folder_variables import FOLDER_VARIABLES, folder_use
 from streams.plugins.base import InlineTask, Task
 
 RENDER_KIND = "render"
@@ -44,16 +46,28 @@ def may_need_worker(task: InlineTask) -> bool:
     return any(call in text for call in ("secret(", "kv(", "read(", "fileSize("))
 
 
-def defer_lookups(value: Any, context: Mapping[str, Any], now: dt.datetime) -> Any:
-    """`value` with every template that calls secret()/kv()/read() replaced by a marker
-    that carries the template, the variables it reads and the render time."""
+def defer_lookups(
+    value: Any,
+    context: Mapping[str, Any],
+    now: dt.datetime,
+    offered: frozenset[str] = frozenset(),
+    task_type: str = "",
+) -> Any:
+    """`value` with every template that acts on what secret()/kv()/read() return, or on a
+    folder variable the task type offers (streams/core/folder_variables.py), replaced by a
+    marker that carries the template, the variables it reads and the render time.
+    ValueError when a template reads a folder variable that the task type does not offer."""
     if isinstance(value, str):
         analysis = analyse(value)
-        if not analysis.acted_on:
+        folder_acted = folder_use(analysis, offered, task_type)
+        if not analysis.acted_on and not folder_acted:
             # Printed as is (or no lookup at all): the placeholder is replaced by the value
             # on the worker, and only the secret itself needs masking.
             return value
-        variables = {k: context[k] for k in analysis.names if k in context}
+        # The folder variables are the worker's own; the executor has only stand-ins.
+        variables = {
+            k: context[k] for k in analysis.names if k in context and k not in FOLDER_VARIABLES
+        }
         if "errorLogs" in value and _ERROR_LOGS in context:
             variables[_ERROR_LOGS] = context[_ERROR_LOGS]
         payload = {"template": value, "variables": variables, "now": now.isoformat()}
@@ -61,9 +75,9 @@ def defer_lookups(value: Any, context: Mapping[str, Any], now: dt.datetime) -> A
         packed = base64.b64encode(to_json(payload).encode("utf-8")).decode("ascii")
         return deferred_marker(RENDER_KIND, packed)
     if isinstance(value, Mapping):
-        return {k: defer_lookups(v, context, now) for k, v in value.items()}
+        return {k: defer_lookups(v, context, now, offered, task_type) for k, v in value.items()}
     if isinstance(value, list):
-        return [defer_lookups(v, context, now) for v in value]
+        return [defer_lookups(v, context, now, offered, task_type) for v in value]
     return value
 
 

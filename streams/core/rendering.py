@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from schemas.flow import NOT_RENDERED_AS_INPUTS
 from streams.core.deferred import defer_lookups
 from streams.core.expressions.values import templated_text
+from streams.core.folder_variables import placeholders
 from streams.plugins.base import Task
 
 
@@ -27,11 +28,14 @@ def rendered(
     names = [k for k in raw if k not in NOT_RENDERED_AS_INPUTS and k not in task.UNRENDERED]
     if not any(_has_expression(raw[k]) for k in names):
         return task
-    variables = context()
+    offered = task.FOLDER_VARIABLES
+    # `{{ workingDir }}` and the like: stand-ins the worker replaces (folder_variables.py).
+    variables = {**context(), **placeholders(offered)} if offered else context()
     written = dict(raw)
     for key in names:
-        # Templates using secret()/kv()/read() render on the worker.
-        raw[key] = render(defer_lookups(raw[key], variables, now), variables)
+        # Templates acting on secret()/kv()/read() or a folder variable render on the worker.
+        deferred = defer_lookups(raw[key], variables, now, offered, task.type)
+        raw[key] = render(deferred, variables)
         if key in task.text_properties():
             raw[key] = templated_text(written[key], raw[key])
     try:

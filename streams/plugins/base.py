@@ -56,6 +56,9 @@ class Task(TaskSpec):
     # Properties whose templates render to text although their type does not say so, as
     # Kestra's render of a map does (a `{{ }}` alone otherwise keeps its value's type).
     TEXT_RENDERED: ClassVar[frozenset[str]] = frozenset()
+    # The working-folder variables (`workingDir`, `outputDir`, `outputFiles`) its properties
+    # may use; the worker gives their values (streams/core/folder_variables.py).
+    FOLDER_VARIABLES: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -246,6 +249,9 @@ class WorkerContext:
     shared_dir: Path | None = None
     # The namespace files (namespaceFiles, namespace.UploadFiles/DownloadFiles/DeleteFiles).
     namespace_files: NamespaceFilesPort | None = None
+    # The folder the worker made for this attempt before it ran, because its properties
+    # name it (`{{ workingDir }}`): the task works there instead of in a fresh one.
+    prepared_dir: Path | None = None
 
     def files_prefix(self) -> str:
         """The `kestra://` folder of this attempt's files."""

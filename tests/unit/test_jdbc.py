@@ -178,9 +178,34 @@ async def test_duckdb_reads_input_files_from_its_folder(ctx: WorkerContext) -> N
         {"job": "A", "salary": 10},
         {"job": "A", "salary": 20},
     ]
-    refused = BY_TYPE[DUCKDB]
-    with pytest.raises(ValueError, match="outputFiles"):
-        refused.model_validate({"id": "q", "type": DUCKDB, "sql": "x", "outputFiles": ["a"]})
+
+
+async def test_duckdb_writes_its_output_files_in_the_folder_the_worker_prepared(
+    tmp_path: Path,
+) -> None:
+    # The worker resolved `{{ outputFiles.out }}` to a path in the folder it made for the
+    # job (streams/worker_edges.py), and hands that folder to the task.
+    folder = tmp_path / "prepared"
+    folder.mkdir()
+    ctx = make_ctx(tmp_path, Recorder(), prepared_dir=folder)
+    done = await _task(
+        DUCKDB,
+        outputFiles=["out.csv", "sub/never.csv"],
+        sql=f"COPY (SELECT 1 AS a UNION ALL SELECT 2) TO '{folder}/out.csv' (HEADER)",
+    ).run(ctx)
+    assert done.state == State.SUCCESS, done.error
+    files = done.outputs["outputFiles"]
+    assert list(files) == ["out.csv", "sub/never.csv"]
+    assert ctx.storage is not None
+    assert ctx.storage.get_bytes(files["out.csv"]) == b"a\n1\n2\n"
+    assert ctx.storage.get_bytes(files["sub/never.csv"]) == b""  # made empty, as on Kestra
+    assert not folder.exists()  # the task removes the folder it ran in
+    bad = await _task(DUCKDB, outputFiles=["../escape.csv"], sql="SELECT 1").run(
+        make_ctx(tmp_path, Recorder())
+    )
+    assert bad.state == State.FAILED
+    assert bad.error is not None
+    assert "output file '../escape.csv' must be a relative path inside" in bad.error
 
 
 async def test_duckdb_bad_sql_fails_with_the_engine_message(ctx: WorkerContext) -> None:

@@ -40,6 +40,32 @@ async def test_commands_stream_logs_set_outputs_and_publish_files(tmp_path: Path
     assert list((tmp_path / "work" / "runs").iterdir()) == []
 
 
+async def test_output_dir_files_become_output_files_in_the_prepared_folder(
+    tmp_path: Path,
+) -> None:
+    # `{{ outputDir }}` was resolved by the worker (streams/worker_edges.py), which made the
+    # folder and its output-<task id> folder; `outputDirectory: true` sets $OUTPUT_DIR.
+    folder = tmp_path / "prepared"
+    (folder / "output-t1").mkdir(parents=True)
+    task = _shell(
+        outputDirectory=True,
+        commands=[
+            f"echo one > {folder}/output-t1/one.txt",
+            'mkdir -p "$OUTPUT_DIR/deep" && echo two > "$OUTPUT_DIR/deep/two.txt"',
+            'test "$WORKING_DIR" = "$(pwd)" && echo "$WORKING_DIR"',
+        ],
+    )
+    rec = Recorder()
+    ctx = make_ctx(tmp_path, rec, prepared_dir=folder)
+    outcome = await task.run(ctx)
+    assert outcome.state == State.SUCCESS, outcome.error
+    assert rec.lines == [("INFO", str(folder))]
+    files = outcome.outputs["outputFiles"]
+    assert set(files) == {"one.txt", "deep/two.txt"}
+    assert ctx.storage is not None and ctx.storage.get_bytes(files["deep/two.txt"]) == b"two\n"
+    assert not folder.exists()
+
+
 async def test_non_zero_exit_fails_with_the_code(tmp_path: Path) -> None:
     outcome = await _shell(commands=["echo first", "exit 7", "echo never"]).run(
         make_ctx(tmp_path, Recorder())

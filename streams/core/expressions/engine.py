@@ -209,6 +209,10 @@ class Analysis:
     # Whether some lookup's value is acted on (a filter, operator, method, test...) rather
     # than only printed as is (`Bearer {{ secret('X') }}`).
     acted_on: bool = False
+    # Variables read other than printed as is, bare (`{{ workingDir }}`) or one constant key
+    # deep (`{{ outputFiles.out }}`, `{{ outputFiles['a.csv'] }}`); and those printed bare.
+    acted_names: frozenset[str] = frozenset()
+    bare_names: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=CACHE_SIZE)
@@ -234,7 +238,31 @@ def analyse(text: str) -> Analysis:
         names |= {"execution", "taskrun"}
     lookups = frozenset(call.node.name for call in calls if isinstance(call.node, nodes.Name))
     acted_on = any(id(call) not in printed for call in calls) or bool(lookups & _COMPUTED)
-    return Analysis(lookups, names, acted_on)
+    bare, keyed = _printed_names(ast)
+    acted_names = frozenset(
+        n.name
+        for n in ast.find_all(nodes.Name)
+        if n.ctx == "load" and id(n) not in bare and id(n) not in keyed
+    )
+    bare_names = frozenset(n.name for n in ast.find_all(nodes.Name) if id(n) in bare)
+    return Analysis(lookups, names, acted_on, acted_names, bare_names)
+
+
+def _printed_names(ast: nodes.Template) -> tuple[set[int], set[int]]:
+    """Ids of the Name nodes printed as is: bare, and one constant key deep."""
+    bare: set[int] = set()
+    keyed: set[int] = set()
+    for output in ast.find_all(nodes.Output):
+        for node in output.nodes:
+            if isinstance(node, nodes.Name):
+                bare.add(id(node))
+                continue
+            base = node.node if isinstance(node, nodes.Getattr | nodes.Getitem) else None
+            if isinstance(node, nodes.Getitem) and not isinstance(node.arg, nodes.Const):
+                base = None  # `{{ outputFiles[name] }}`: the key is computed
+            if isinstance(base, nodes.Name):
+                keyed.add(id(base))
+    return bare, keyed
 
 
 def _has_template(text: str) -> bool:

@@ -8,10 +8,12 @@ storage; `outputDbFile: true` stores it back (`databaseUri` output). DuckDB's `i
 (name -> content or `kestra://` URI) are written to the folder, which is DuckDB's
 `file_search_path`, so `read_csv_auto('data.csv')` finds them.
 
-Not here: Kestra's `outputFiles` and the `{{ workingDir }}` / `{{ outputFiles.x }}`
-variables, which only the task can know and Lanner renders before dispatch (the executor
-refuses them as undefined); a DuckDB write to a relative path would land in the worker's
-own folder, so `outputFiles` is refused at validation rather than half-working.
+DuckDB's `sql` may use `{{ workingDir }}` (the folder) and `{{ outputFiles.<name> }}` (the
+path of a file to write, for each name in `outputFiles`: `COPY (...) TO '{{ outputFiles.out
+}}'`); the worker gives their values (streams/core/folder_variables.py) and stores each
+such file, in the `outputFiles` output (name -> URI). Kestra names the file
+`<name>_<random>.tmp`; here it is `<name>` itself, so DuckDB picks the format from its
+extension.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, ClassVar
 import duckdb
 from pydantic import Field
 
+from streams.core.folder_variables import DUCKDB_VARIABLES
 from streams.plugins.base import WorkerContext
 from streams.plugins.core.files import fetch, publish
 from streams.plugins.jdbc.query import (
@@ -32,7 +35,7 @@ from streams.plugins.jdbc.query import (
     SqlError,
     SqlQueryTask,
 )
-from streams.plugins.scripts.files import parse_input_files, write_input_files
+from streams.plugins.scripts.files import output_file, parse_input_files, write_input_files
 
 KESTRA = "io.kestra.plugin.jdbc"
 _MEMORY = ("", ":memory:")
@@ -124,8 +127,11 @@ class DuckDbDatabase(SqlQueryTask):
 
     DRIVER_ERRORS: ClassVar[tuple[type[BaseException], ...]] = (duckdb.Error,)
 
+    FOLDER_VARIABLES: ClassVar[frozenset[str]] = DUCKDB_VARIABLES
+
     url: str | None = "jdbc:duckdb:"
     inputFiles: dict[str, str] | str | None = None
+    outputFiles: list[str] = Field(default_factory=list)
     databaseUri: str | None = None
     outputDbFile: bool = False
     # Loaded when already installed on the worker (no download at run time); a missing one
@@ -143,6 +149,10 @@ class DuckDbDatabase(SqlQueryTask):
 
     async def prepare(self, ctx: WorkerContext, folder: Path) -> None:
         await write_input_files(ctx, folder, parse_input_files(self.inputFiles))
+        for name in self.outputFiles:  # made empty, as Kestra's are: the SQL fills them
+            path = output_file(folder, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
         if self.databaseUri is not None:
             await fetch(ctx, self.databaseUri, Path(self._db_file(folder)))
 
@@ -155,6 +165,11 @@ class DuckDbDatabase(SqlQueryTask):
         return DuckDbConnected(raw)
 
     async def finish(self, ctx: WorkerContext, folder: Path, outputs: dict[str, Any]) -> None:
+        if self.outputFiles:
+            outputs["outputFiles"] = {
+                name: await publish(ctx, output_file(folder, name), name)
+                for name in self.outputFiles
+            }
         if self.outputDbFile:
             path = Path(self._db_file(folder))
             outputs["databaseUri"] = await publish(ctx, path, path.name)

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from schemas.states import State
+from streams.core.folder_variables import SCRIPT_VARIABLES
 from streams.core.type_names import closest_type_names
 from streams.plugins.base import Outcome, WorkerContext, WorkerTask
 from streams.plugins.namespace.working_files import NamespaceFiles, materialise
 from streams.plugins.scripts.files import (
     FilesError,
+    collect_output_dir,
     collect_output_files,
     make_workdir,
+    output_dir,
     parse_input_files,
     remove_workdir,
     write_input_files,
@@ -36,7 +39,12 @@ class ScriptTask(WorkerTask):
     that type is accepted, any other (Docker, Kubernetes, a cloud batch service) is a
     validation error rather than a flow that would silently run on the host instead.
     `containerImage` and `docker` are accepted and ignored, as Kestra's Process runner does.
+    Its properties may use `{{ workingDir }}` (the task's folder, also $WORKING_DIR) and
+    `{{ outputDir }}` (a folder in it whose files are output files, also $OUTPUT_DIR when
+    `outputDirectory` is true), as with Kestra's Process runner.
     """
+
+    FOLDER_VARIABLES: ClassVar[frozenset[str]] = SCRIPT_VARIABLES
 
     beforeCommands: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
@@ -46,6 +54,8 @@ class ScriptTask(WorkerTask):
     interpreter: list[str] = Field(default_factory=lambda: ["/bin/sh", "-c"])
     failFast: bool = True
     warningOnStdErr: bool = False
+    # Kestra's (deprecated) switch for `{{ outputDir }}`; here using the variable is enough.
+    outputDirectory: bool = False
     taskRunner: dict[str, Any] | None = None
     containerImage: str | None = None
     docker: dict[str, Any] | None = None
@@ -75,6 +85,9 @@ class ScriptTask(WorkerTask):
         env = {k: v for k, v in ctx.env.items() if not k.startswith("LANNER_")}
         env.setdefault("PATH", os.defpath)
         env.update({"WORKING_DIR": str(workdir), "PYTHONUNBUFFERED": "1"})
+        outputs_folder = output_dir(workdir, self.id)
+        if outputs_folder.is_dir():
+            env["OUTPUT_DIR"] = str(outputs_folder)
         # `from kestra import Kestra` works without a pip install (a Python task that lists
         # `kestra` in its dependencies gets pip's instead: see python.py).
         known = env.get("PYTHONPATH")
@@ -95,6 +108,8 @@ class ScriptTask(WorkerTask):
         # Namespace files first, so that an input file of the same name wins (Kestra).
         await materialise(ctx, workdir, self.namespaceFiles)
         await write_input_files(ctx, workdir, parse_input_files(self.inputFiles))
+        if self.outputDirectory:
+            output_dir(workdir, self.id).mkdir(exist_ok=True)
         env = self.base_env(ctx, workdir)
         commands = await self.prepare(ctx, workdir, env)
         lines = [*(["set -e"] if self.failFast else []), *self.beforeCommands, *commands]
@@ -111,6 +126,9 @@ class ScriptTask(WorkerTask):
         if result.protocol_errors:
             error = f"task {self.id}: {result.protocol_errors[0]}"
             return Outcome(State.FAILED, outputs, error=error, metrics=metrics)
-        outputs["outputFiles"] = await collect_output_files(ctx, workdir, self.outputFiles)
+        outputs["outputFiles"] = {
+            **await collect_output_files(ctx, workdir, self.outputFiles),
+            **await collect_output_dir(ctx, output_dir(workdir, self.id)),
+        }
         warn = self.warningOnStdErr and result.stderr_lines > 0
         return Outcome(State.WARNING if warn else State.SUCCESS, outputs, metrics=metrics)

@@ -23,9 +23,23 @@ class FilesError(Exception):
 def make_workdir(ctx: WorkerContext) -> Path:
     if ctx.shared_dir is not None:
         return ctx.shared_dir
+    if ctx.prepared_dir is not None:  # made when `{{ workingDir }}` was resolved
+        ctx.prepared_dir.mkdir(parents=True, exist_ok=True)
+        return ctx.prepared_dir
     root = (ctx.work_root or Path(tempfile.gettempdir()) / "lanner-work") / "runs"
     root.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f"{ctx.task_run_id[:40]}-{ctx.attempt}-", dir=root))
+
+
+def output_dir(folder: Path, task_id: str) -> Path:
+    """Where a script task's `{{ outputDir }}` is: inside its folder, one per task (the
+    tasks of a WorkingDirectory share the folder)."""
+    return folder / f"output-{task_id}"
+
+
+def output_file(folder: Path, name: str) -> Path:
+    """Where DuckDB's `{{ outputFiles.<name> }}` is (a relative path inside the folder)."""
+    return folder / _relative(name, "output file")
 
 
 def remove_workdir(path: Path, ctx: WorkerContext | None = None) -> None:
@@ -102,6 +116,28 @@ async def collect_output_files(
     prefix = ctx.files_prefix()
     uris: dict[str, str] = {}
     for name, path in found.items():
+        uri = task_file_uri(prefix, name)
+        uris[name] = await asyncio.to_thread(ctx.storage.put_file, uri, path)
+    return uris
+
+
+async def collect_output_dir(ctx: WorkerContext, folder: Path) -> dict[str, str]:
+    """Upload every file under a script task's `{{ outputDir }}`, named by its path there
+    (as Kestra's ScriptService.uploadOutputFiles); nothing when the folder was never made."""
+    if not folder.is_dir():
+        return {}
+    root = folder.resolve()
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.resolve().is_relative_to(root))
+    if not files:
+        return {}
+    if ctx.storage is None:
+        raise FilesError("outputDir: this worker has no storage")
+    if len(files) > MAX_OUTPUT_FILES:
+        raise FilesError(f"outputDir holds more than {MAX_OUTPUT_FILES} files")
+    prefix = ctx.files_prefix()
+    uris: dict[str, str] = {}
+    for path in files:
+        name = path.relative_to(folder).as_posix()
         uri = task_file_uri(prefix, name)
         uris[name] = await asyncio.to_thread(ctx.storage.put_file, uri, path)
     return uris

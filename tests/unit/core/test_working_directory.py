@@ -18,6 +18,7 @@ from schemas.worker import LogLine, TaskRunReport, WorkerJob
 from streams.app.worker import Worker
 from streams.app.working_directory import run_working_directory
 from streams.core.expressions.engine import DEFAULT_LIMITS
+from streams.deferred_lookups import TaskFolder, has_deferred, make_resolver, resolve_deferred
 from streams.plugins.base import Outcome
 from streams.storage.local import LocalStorage
 from tests.unit.core.driver import REGISTRY, Sim
@@ -47,8 +48,15 @@ class _Edges:
             "env": {"PATH": "/usr/bin:/bin"},
         }
 
-    async def resolve(self, job: WorkerJob, now: Any) -> dict[str, Any]:
-        return job.task
+    async def resolve(self, job: WorkerJob, now: Any, folder: Path | None = None) -> dict[str, Any]:
+        # Only the working folder's variables (`{{ workingDir }}`): no secrets, KV or files.
+        if folder is None or not has_deferred(job.task):
+            return job.task
+        task_folder = TaskFolder(lambda: folder, job.task_id, [])
+        resolver = make_resolver({}, None, None, "kestra://main/", folder=task_folder)
+        resolved = resolve_deferred(job.task, resolver)
+        assert isinstance(resolved, dict)
+        return resolved
 
     async def publishable(self, job: WorkerJob, outcome: Outcome) -> Outcome:
         return outcome
@@ -224,6 +232,39 @@ def test_taskrun_value_and_earlier_outputs_render_on_the_worker(worker: _Worker)
     )
     sim = _run(source, worker, execution="e2")
     assert sim.run_of("second", "e2").outputs == {"value": "hello true"}
+
+
+def test_working_dir_is_the_shared_folder_and_a_task_without_one_fails(
+    worker: _Worker,
+) -> None:
+    source = flow(
+        f"""
+        tasks:
+          - id: wd
+            type: {WD}
+            tasks:
+              - id: write
+                type: io.kestra.plugin.scripts.shell.Commands
+                commands:
+                  - echo "from write" > {{{{ workingDir }}}}/note.txt
+              - id: read
+                type: io.kestra.plugin.scripts.shell.Commands
+                commands:
+                  - test "{{{{ workingDir | lower }}}}" = "$(pwd | tr A-Z a-z)"
+                  - note=$(cat {{{{ workingDir }}}}/note.txt)
+                  - echo "::{{\\"outputs\\":{{\\"note\\":\\"$note\\"}}}}::"
+              - id: say
+                type: {RETURN}
+                allowFailure: true
+                format: "{{{{ workingDir }}}}"
+        """
+    )
+    sim = _run(source, worker)
+    assert sim.run_of("read").outputs["vars"] == {"note": "from write"}
+    say = sim.run_of("say")
+    assert say.state == State.FAILED and say.error is not None
+    assert say.error.startswith("task say: {{ workingDir }} is only known on a worker")
+    assert sim.state().state == State.WARNING
 
 
 def test_an_allowed_failure_goes_on_and_warns(worker: _Worker) -> None:
