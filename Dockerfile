@@ -7,6 +7,6 @@ COPY streams streams
 COPY projections projections
 COPY api api
 COPY flows flows
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir ".[data]"
 ENV LANNER_API_HOST=0.0.0.0
 ENTRYPOINT ["lanner"]
