@@ -1,7 +1,9 @@
 """The executor's state over a long life: memory and recovery after many finished
 executions, with finished executions kept forever (before) and forgotten after their
-retention (after, LANNER_EXECUTOR_RETAIN_FINISHED_S=0), and the per-input cost at the
-start and the end of a 5,000-value ForEach.
+retention (after, LANNER_EXECUTOR_RETAIN_FINISHED_S=0, their records compacted off the
+changelog: LANNER_CHANGELOG_COMPACTION_S=5, the restart waits for the log cleaner while a
+trickle of executions keeps the cluster live), and the per-input cost at the start and
+the end of a 5,000-value ForEach.
 
     PYTHONPATH=. python bench/executor_state.py [--counts 1000 50000] [--bootstrap HOST:PORT]
 
@@ -22,10 +24,16 @@ from rich.table import Table
 
 from bench.latency import ONE_TASK, EndWatcher, backend
 from schemas.events import EXECUTION_EVENT_ADAPTER
-from streams.log.reader import tail
+from streams.log.reader import read_all, tail
 from tests.integration.cluster import Cluster
 
-MODES = (("kept forever (before)", "1000000000"), ("forgotten at the end (after)", "0"))
+# (label, retention of finished executions, changelog compaction window in seconds)
+MODES = (
+    ("kept forever (before)", "1000000000", "600"),
+    ("forgotten at the end, compacted (after)", "0", "5"),
+)
+# A compacted changelog holds what runs plus the trickle's last windows, not the history.
+COMPACTED_RECORDS = 2000
 FOR_EACH_VALUES = 5000
 
 
@@ -47,6 +55,24 @@ def _create_many(cluster: Cluster, count: int) -> set[str]:
     return ids
 
 
+def _changelog_records(cluster: Cluster) -> int:
+    topic = f"{cluster.settings.full_topic_prefix}executor-executions-changelog"
+    return sum(1 for _ in read_all(cluster.settings.kafka_bootstrap, topic))
+
+
+def _compacted(cluster: Cluster, watcher: EndWatcher, timeout_s: float = 600.0) -> int:
+    """Wait until the cleaner took the forgotten executions off the changelog, while a
+    trickle of executions keeps it written to, as a live cluster does; how many ran."""
+    deadline = time.monotonic() + timeout_s
+    trickled = 0
+    while True:
+        watcher.wait(_create_many(cluster, 1), 60)
+        trickled += 1
+        if _changelog_records(cluster) <= COMPACTED_RECORDS or time.monotonic() > deadline:
+            return trickled
+        time.sleep(2.0)
+
+
 def _recovery_s(cluster: Cluster, watcher: EndWatcher) -> float:
     started = time.perf_counter()
     cluster.kill("executor")
@@ -58,12 +84,16 @@ def _recovery_s(cluster: Cluster, watcher: EndWatcher) -> float:
 
 def state_rows(bootstrap: str, counts: list[int], console: Console) -> list[list[str]]:
     rows: list[list[str]] = []
-    for label, retain in MODES:
+    for label, retain, compaction in MODES:
         cluster = Cluster(
             bootstrap,
             f"state{retain[:1]}x{int(time.time())}",
             partitions=1,
-            env={"LANNER_EXECUTOR_RETAIN_FINISHED_S": retain, "LANNER_LOG_LEVEL": "INFO"},
+            env={
+                "LANNER_EXECUTOR_RETAIN_FINISHED_S": retain,
+                "LANNER_CHANGELOG_COMPACTION_S": compaction,
+                "LANNER_LOG_LEVEL": "INFO",
+            },
         )
         try:
             cluster.start("executor")
@@ -77,6 +107,10 @@ def state_rows(bootstrap: str, counts: list[int], console: Console) -> list[list
                     done = count
                     time.sleep(3.0)  # the forget commands, sent 0.25 s after each end
                 rss = _rss_mb(cluster.processes["executor"].pid)
+                if retain == "0":
+                    with console.status(f"{label}: waiting for the log cleaner ..."):
+                        done += _compacted(cluster, watcher)
+                records = _changelog_records(cluster)
                 with console.status(f"{label}: SIGKILL and restart after {count} ..."):
                     recovery = _recovery_s(cluster, watcher)
                     done += 1
@@ -90,6 +124,7 @@ def state_rows(bootstrap: str, counts: list[int], console: Console) -> list[list
                         f"{rss:.0f}",
                         f"{recovery:.1f}",
                         rebuilt[-1] if rebuilt else "?",
+                        f"{records:,}",
                     ]
                 )
             watcher.stop()
@@ -166,6 +201,7 @@ def main() -> None:
         "executor RSS (MB)",
         "recovery after SIGKILL (s)",
         "records rescanned",
+        "changelog records read back",
     ):
         table.add_column(column)
     for row in rows:
