@@ -10,10 +10,10 @@ of new executions keeps the cluster live, as a cluster that has run for months i
 Measured before compaction was configured: after 20,000 the changelog held 120,000
 records, and the restart took 42 s against 11 s after 200, all of it reading them.
 
-The issue asks for 20,000 (LANNER_TEST_RECOVERY_COUNT=20000). The default is 2,000: on the
-shared 2-core machine this was written on (load average 50-85), the executor ran about 6
-one-task executions/s, and 2,000 did not all end within 150 s; on a quiet machine it runs
-hundreds per second and 20,000 fit in the same bound.
+The issue's 20,000 is the default (LANNER_TEST_RECOVERY_COUNT lowers it on a machine too
+loaded for it). Measured here (2 cores, load average 2-4, 2026-12-01): recovery 10.2 s
+after 200 (612 changelog records read back) and 11.0 s after 20,000 (15 records left);
+the whole test took 140 s.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from streams.log.reader import read_all
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import Cluster, wait_until
 
-LARGE = int(os.environ.get("LANNER_TEST_RECOVERY_COUNT", "2000"))
+LARGE = int(os.environ.get("LANNER_TEST_RECOVERY_COUNT", "20000"))
 SMALL = 200
 FLOW = """
 id: quick
@@ -41,7 +41,7 @@ tasks:
 # A batch is sent, then waited for: the load is bounded in what is in flight at once.
 BATCH = 2000
 # Bounds the whole load of one count (a loaded machine is slow, never endless).
-RUN_TIMEOUT_S = 420.0
+RUN_TIMEOUT_S = 600.0
 COMPACTION_S = 5
 # What a compacted changelog may still hold: the trickle's last windows, never the history.
 COMPACTED_RECORDS = 1000
