@@ -9,14 +9,43 @@ from types import SimpleNamespace
 from typing import Any
 
 import faust
+import faust.transport.drivers.aiokafka as faust_aiokafka
 
 from schemas.settings import LannerSettings
 from streams.app.codecs import register_codecs
 from streams.log.admin import ensure_topics
 
+# How long the broker may hold a fetch that finds nothing new. Faust fixes 1,500 ms, and
+# aiokafka keeps one fetch in flight per broker: a partition that had records waiting
+# when that fetch left is fetched again only once it returns, so under a burst the
+# executor sat idle up to 1.5 s at a time with hundreds of records on the log (traced:
+# getmany empty after 1 s, then 288 commands). Measured here, bursts of 500
+# one-worker-task executions on a loaded machine: 122/s at 1,500 ms, 183/s at 50 ms,
+# 218/s at 20 ms; on a quiet one 374/s at 50 ms. An idle process pays for it with more
+# empty fetches: 2.4% of a core at 50 ms, 4.7% at 20 ms, 1.0% at 1,500 ms.
+FETCH_MAX_WAIT_MS = 50
+
+
+def _fetch_sooner() -> None:
+    """Give every Faust consumer FETCH_MAX_WAIT_MS (before it starts, when aiokafka builds
+    its fetcher from it). Faust offers no setting for it."""
+    thread = faust_aiokafka.AIOKafkaConsumerThread
+    if getattr(thread, "_lanner_fetch_sooner", False):
+        return
+    create = thread._create_worker_consumer
+
+    def create_worker_consumer(self: Any, transport: Any) -> Any:
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
+        return consumer
+
+    thread._create_worker_consumer = create_worker_consumer  # type: ignore[method-assign]
+    thread._lanner_fetch_sooner = True  # type: ignore[attr-defined]
+
 
 def make_app(settings: LannerSettings, role: str) -> faust.App:
     register_codecs()
+    _fetch_sooner()
     # The topic prefix is part of the id, because Faust names its consumer group and its
     # changelog topics after it: two installations on one Kafka must not share them.
     app_id = f"{settings.full_topic_prefix}{role}"
