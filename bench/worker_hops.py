@@ -6,9 +6,13 @@ Executor and worker run as their own `lanner server` processes on real Kafka (on
 partition). Every record carries its producer's timestamp, so the hops of each worker
 task are read off the topics afterwards, with no instrumentation in the processes:
 
-    job produced (executor) -> "started" report produced (worker picked the job up)
-    -> "finished" report produced (the task ran) -> the next job / the terminal event
-    produced (the executor consumed the report, decided, wrote its changelog, sent).
+    job produced (executor) -> "finished" report produced (the worker picked the job up,
+    ran it, reported) -> the next job / the terminal event produced (the executor
+    consumed the report, decided, wrote its changelog, sent).
+
+A task that ends within LANNER_WORKER_STARTED_REPORT_DELAY_S (0.2 s) sends no "started"
+report; where one is on the log (a longer task, or the delay set to 0) its hops are
+printed too.
 
 Timestamps are in milliseconds, so per-hop figures are means over many tasks. With
 --profile DIR [--profile-roles executor worker] those roles run under cProfile and
@@ -72,11 +76,13 @@ def hops(cluster: Cluster, execution_ids: set[str]) -> dict[str, list[float]]:
         for index, run in enumerate(runs):
             started = reports.get((run, "started"))
             finished = reports.get((run, "finished"))
-            if started is None or finished is None:
+            if finished is None:
                 continue
             after = jobs[runs[index + 1]] if index + 1 < len(runs) else ended.get(execution_id)
-            out["job -> started report (to worker, pick up)"].append(started - jobs[run])
-            out["started -> finished report (run)"].append(finished - started)
+            out["job -> finished report (to worker, run, report)"].append(finished - jobs[run])
+            if started is not None:
+                out["job -> started report (to worker, pick up)"].append(started - jobs[run])
+                out["started -> finished report (run)"].append(finished - started)
             if after is not None:
                 out["finished -> next job / end (to executor, decide, send)"].append(
                     after - finished
@@ -92,9 +98,16 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=500, help="one-worker-task executions")
     parser.add_argument("--profile", type=Path, help="run roles under cProfile, into DIR")
     parser.add_argument("--profile-roles", nargs="+", default=["worker"])
+    parser.add_argument(
+        "--started-delay",
+        help="LANNER_WORKER_STARTED_REPORT_DELAY_S for the worker (0: report at once)",
+    )
     args = parser.parse_args()
+    env = {}
+    if args.started_delay is not None:
+        env["LANNER_WORKER_STARTED_REPORT_DELAY_S"] = args.started_delay
     with backend("kafka", args.bootstrap) as bootstrap:
-        cluster = Cluster(bootstrap, f"hops{int(time.time())}", partitions=1)
+        cluster = Cluster(bootstrap, f"hops{int(time.time())}", partitions=1, env=env)
         try:
             for role in ("executor", "worker"):
                 if args.profile and role in args.profile_roles:

@@ -60,6 +60,11 @@ class LannerSettings(BaseModel):
     partitions: int = Field(default=4, ge=1, le=1024)
     replication_factor: int = Field(default=1, ge=1)
     worker_threads: int = Field(default_factory=default_worker_threads, ge=1)
+    # A worker reports "started" only for a task still running after this many seconds
+    # (0: at once). A quicker task sends one report, "finished", and costs the executor
+    # one input instead of two; until a report is on the broker its job's offset is not
+    # committed, so a worker that dies meanwhile leaves the job to be delivered again.
+    worker_started_report_delay_s: float = Field(default=0.2, ge=0, le=60)
     scheduler_enabled: bool = True
     api_host: str = "127.0.0.1"
     api_port: int = 8080
@@ -122,6 +127,7 @@ class LannerSettings(BaseModel):
             "LANNER_PARTITIONS": "partitions",
             "LANNER_REPLICATION_FACTOR": "replication_factor",
             "LANNER_WORKER_THREADS": "worker_threads",
+            "LANNER_WORKER_STARTED_REPORT_DELAY_S": "worker_started_report_delay_s",
             "LANNER_SCHEDULER_ENABLED": "scheduler_enabled",
             "LANNER_API_HOST": "api_host",
             "LANNER_API_PORT": "api_port",

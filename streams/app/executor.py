@@ -28,7 +28,7 @@ from schemas.worker import TaskRunReport
 from streams.app.codecs import RECORD_CODEC
 from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
-from streams.app.faust_app import ChangelogWrites, raw_topic
+from streams.app.faust_app import ChangelogWrites, kafka_producer, raw_topic
 from streams.app.outbox import Outbox
 from streams.app.record_table import RecordTable
 from streams.app.watch import TimerIndex, WorkerHealth
@@ -91,7 +91,7 @@ class Executor:
         self.table.value_serializer = RECORD_CODEC  # type: ignore[attr-defined]
         self.record_writes = ChangelogWrites(self.table)
         self.records = RecordTable(self.table)
-        self.outbox = Outbox()
+        self.outbox = Outbox(lambda: kafka_producer(app))
         app.task(self.outbox.run)
         self.control_topic = raw_topic(app, topics.worker_control)
         self.gate_topic = raw_topic(app, topics.concurrency)
@@ -144,7 +144,7 @@ class Executor:
             return
         stored = self.records.get(inp.execution_id)
         if isinstance(inp, ForgetExecution):
-            self._forget(stored, inp, arrived)
+            await self._forget(stored, inp, arrived)
             return
         record = taken_up(stored, inp)
         flow = await self._flow_for(inp, record)
@@ -184,7 +184,7 @@ class Executor:
             # the outbox sends those events only once it is on the log, so a crash cannot
             # leave events on the log that the restored table does not know (the input
             # would be decided again, at a later time, and its events would differ).
-            record_written = self.record_writes.take()
+            record_written = await self.record_writes.flush()
             self._plan_forget(inp.execution_id, result.record)
         elif result.events:
             log.info(
@@ -212,7 +212,7 @@ class Executor:
         if due is not None:
             self.timers.add_command(execution_id, forget_command(execution_id, due), due)
 
-    def _forget(
+    async def _forget(
         self, record: ExecutorRecord | None, inp: ForgetExecution, now: dt.datetime
     ) -> None:
         """A finished execution leaves the table (tombstones on its changelog), unless it
@@ -220,7 +220,7 @@ class Executor:
         if record is None or not may_forget(record, now, self.retain):
             return
         self.records.delete(inp.execution_id)
-        written = self.record_writes.take()
+        written = await self.record_writes.flush()
         if written is not None:
             # Until the broker has the tombstone, a crash must find this command unread
             # (a restored record would be planned for forgetting again anyway).

@@ -59,5 +59,5 @@ class Gate:
         # A reply lost with the producer's buffer would leave its execution queued forever,
         # and a state lost with it would miscount the running executions: the request is
         # read again until the broker has both.
-        state_written = self.state_writes.take()
+        state_written = await self.state_writes.flush()
         self.positions.hold_until_sent([*sends, *([state_written] if state_written else [])])

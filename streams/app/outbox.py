@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
@@ -28,7 +28,9 @@ Output = tuple[faust.TopicT, bytes, bytes]
 
 
 class Outbox:
-    def __init__(self, limit: int = MAX_IN_FLIGHT) -> None:
+    def __init__(self, producer: Callable[[], Any], limit: int = MAX_IN_FLIGHT) -> None:
+        """`producer`: the aiokafka producer to send with (streams/app/faust_app.py)."""
+        self.producer = producer
         self._queue: asyncio.Queue[
             tuple[Awaitable[Any] | None, Sequence[Output], asyncio.Future[None]]
         ] = asyncio.Queue(maxsize=limit)
@@ -49,7 +51,14 @@ class Outbox:
             try:
                 if record_written is not None:
                     await record_written
-                acks = [await topic.send(key=key, value=value) for topic, key, value in outputs]
+                # Straight to aiokafka: no await yields between these sends, so a message's
+                # events and jobs leave in one produce request (Faust's topic.send yields
+                # after each, and each further record waited a round trip for the one before).
+                producer = self.producer()
+                acks = [
+                    await producer.send(topic.get_topic_name(), value, key=key)
+                    for topic, key, value in outputs
+                ]
             except Exception as exc:  # the message's position never moves: a restart re-reads it
                 log.exception("a message's outputs could not be sent")
                 sent.set_exception(exc)

@@ -26,7 +26,7 @@ from schemas.states import State
 from schemas.worker import LogLine, TaskRunReport, WorkerJob
 from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
-from streams.app.faust_app import raw_topic
+from streams.app.faust_app import kafka_producer, raw_topic
 from streams.app.views_port import SearchViews
 from streams.app.worker_control import listen_for_stops
 from streams.app.worker_logs import LogBatches
@@ -57,6 +57,20 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+async def _settle(announce: asyncio.Future[None]) -> None:
+    """Stop a "started" report that is not due yet; one already handed to the producer
+    stays ahead of the reports that follow (same key, same partition, sent in order)."""
+    if not announce.done():
+        announce.cancel()
+    try:
+        await asyncio.shield(announce)
+    except asyncio.CancelledError:
+        if not announce.cancelled():
+            raise  # this coroutine itself is being cancelled (the worker stops)
+    except Exception:
+        log.exception("the started report could not be sent")
+
+
 class Worker:
     def __init__(
         self,
@@ -71,7 +85,7 @@ class Worker:
         self.worker_id = f"{socket.gethostname()}-{os.getpid()}"
         topics = Topics(settings.full_topic_prefix)
         self.jobs = raw_topic(app, topics.worker_jobs)
-        self.results = raw_topic(app, topics.worker_results)
+        self.results_topic = topics.worker_results
         self.logs = LogBatches(app, topics.logs)
         # Secrets, masking, storage, KV and deferred lookups (streams/worker_edges.py).
         self.edges = WorkerEdges(
@@ -102,6 +116,10 @@ class Worker:
         # task run id -> (job, the coroutine running it): for heartbeats and stops.
         self.running: dict[str, tuple[WorkerJob, asyncio.Task[Outcome]]] = {}
         self.stopped: set[str] = set()
+        # Task runs whose "started" report is sent: only those are under the executor's
+        # health loop, so only those send heartbeats.
+        self.announced: set[str] = set()
+        self.started_report_delay_s = settings.worker_started_report_delay_s
         self._control_topic = topics.worker_control
         self._bootstrap = settings.kafka_bootstrap
         self._closing = asyncio.Event()
@@ -123,7 +141,8 @@ class Worker:
 
     async def _beat(self) -> None:
         for job, _task in list(self.running.values()):
-            await self._report(job, "heartbeat")
+            if job.task_run_id in self.announced:
+                await self._report(job, "heartbeat")
 
     async def _agent(self, stream: Any) -> None:
         async for event in self.positions.events(stream, applied_when_taken=True):
@@ -173,15 +192,35 @@ class Worker:
             children=outcome.children if outcome else (),
             metrics=outcome.metrics if outcome else (),
         )
-        await self.results.send(
-            key=job.execution_id.encode(), value=report.model_dump_json().encode()
+        # Straight to aiokafka, as the log lines just flushed: no await yields between them,
+        # so the report leaves in their produce request, not one round trip after it.
+        await kafka_producer(self.app).send(
+            self.results_topic, report.model_dump_json().encode(), key=job.execution_id.encode()
         )
 
-    async def run_job(self, job: WorkerJob) -> None:
-        # Reported at once, even for short tasks: it puts the attempt under the health
-        # loop, which re-runs it if its "finished" report never arrives (skipping this
-        # report for sub-0.2 s tasks was measured faster, but lost that safety net).
+    async def _announce(self, job: WorkerJob, delay_s: float = 0.0) -> None:
+        """The "started" report of a task still running after the delay: from then on the
+        executor's health loop watches it (heartbeats), and re-runs it if they stop."""
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
         await self._report(job, "started")
+        self.announced.add(job.task_run_id)
+
+    async def run_job(self, job: WorkerJob) -> None:
+        # A task that ends within the delay sends no "started" report, only "finished"
+        # (which names the worker): one executor input fewer per quick task, the main
+        # cost of a worker-bound hop. Nothing is lost if this worker dies before either
+        # report: the agent acks a job only once run_job returns, Faust commits only
+        # contiguous acked offsets and flushes the producer before it commits, so the
+        # job's offset stays uncommitted until a report is on the broker, and the job is
+        # delivered again to the worker that takes the partition over
+        # (tests/integration/test_worker_started_report.py SIGKILLs a worker in that
+        # window). A longer task reports "started" and heartbeats as before.
+        announce: asyncio.Future[None] | None = None
+        if self.started_report_delay_s > 0:
+            announce = asyncio.ensure_future(self._announce(job, self.started_report_delay_s))
+        else:
+            await self._announce(job)
         write_log = self.log_writer(job)
         running = asyncio.ensure_future(self._run(job, write_log))
         self.running[job.task_run_id] = (job, running)
@@ -192,12 +231,17 @@ class Worker:
                 # This worker is shutting down: hand the attempt back so it runs elsewhere
                 # now, rather than after the group notices this worker is gone.
                 running.cancel()
+                if announce is not None:
+                    await _settle(announce)  # a "started" report is never behind this one
                 await asyncio.shield(self._report(job, "abandoned", flush_logs=True))
                 raise
             outcome = Outcome(State.KILLED, error=f"task {job.task_id}: killed")
         finally:
             self.running.pop(job.task_run_id, None)
             self.stopped.discard(job.task_run_id)
+            if announce is not None:
+                await _settle(announce)
+            self.announced.discard(job.task_run_id)
         if outcome.error:
             await write_log("ERROR", outcome.error)
         await self._report(job, "finished", outcome, flush_logs=True)

@@ -79,6 +79,7 @@ def wake_up(execution_id: str, task_run_id: str, due: dt.datetime) -> WakeUp:
 def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
     out = Effects()
     kill_children = not any(isinstance(e, ExecutionKilling) and not e.kill_children for e in events)
+    parents = _Parents(state)
     for event in events:
         _gate_requests(state, event, out)
         if isinstance(event, ExecutionFailed) and event.next_attempt_id is not None:
@@ -95,7 +96,7 @@ def effects_of(state: Execution, events: list[ExecutionEvent]) -> Effects:
         ):
             out.logs.extend(event.logs)
             if isinstance(event, TaskRunKilled):
-                _stop_what_was_running(state, event, out, kill_children)
+                _stop_what_was_running(state, event, out, kill_children, parents)
         elif isinstance(event, TaskRunRetrying) and event.retry_at > event.time:
             out.timers.append(wake_up(event.execution_id, event.task_run_id, event.retry_at))
         elif isinstance(event, ExecutionReplayed):
@@ -152,8 +153,21 @@ def _gate_requests(state: Execution, event: ExecutionEvent, out: Effects) -> Non
         )
 
 
+class _Parents:
+    """The ids of runs that have runs under them, read once, and only if a run is killed."""
+
+    def __init__(self, state: Execution) -> None:
+        self._state = state
+        self._ids: set[str] | None = None
+
+    def has(self, run_id: str) -> bool:
+        if self._ids is None:
+            self._ids = {r.parent_id for r in self._state.task_runs.values() if r.parent_id}
+        return run_id in self._ids
+
+
 def _stop_what_was_running(
-    state: Execution, event: TaskRunKilled, out: Effects, kill_children: bool
+    state: Execution, event: TaskRunKilled, out: Effects, kill_children: bool, parents: _Parents
 ) -> None:
     run = state.task_runs[event.task_run_id]
     if for_each_item.is_iterative(run):
@@ -173,7 +187,10 @@ def _stop_what_was_running(
                 correlation_id=state.correlation_id,
             )
         )
-    elif run.attempts and run.attempts[-1].worker_id is not None:
+    elif run.attempts and (run.attempts[-1].worker_id is not None or not parents.has(run.id)):
+        # Also when no worker has reported the attempt yet: a worker reports "started"
+        # only for a task still running after a delay, and may be running it already.
+        # A flowable (a parent of runs) has no job; a stop that no worker runs is ignored.
         out.stops.append(StopJob(event.execution_id, run.id, run.attempts[-1].number))
 
 

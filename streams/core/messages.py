@@ -156,8 +156,8 @@ def on_report(em: Emitter, report: TaskRunReport, flow: ValidatedFlow) -> None:
         return
     named = run.attempts and run.attempts[-1].worker_id is not None
     if report.kind in ("started", "finished") and not named:
-        # The attempt's first report names its worker: normally "started", but a
-        # "finished" report without one still records who ran the attempt.
+        # The attempt's first report names its worker: "started" for a task still running
+        # after the worker's started-report delay; a quick task's "finished" comes alone.
         em.emit(
             TaskRunRunning, task_run_id=run.id, attempt=report.attempt, worker_id=report.worker_id
         )

@@ -12,13 +12,18 @@ from streams.app.outbox import Outbox
 
 
 class FakeTopic:
-    """Records sends; each send's acknowledgement is a future the test resolves."""
+    """Records sends (as the producer under it); each send's acknowledgement is a future
+    the test resolves."""
 
     def __init__(self, sent: list[bytes]) -> None:
         self.sent = sent
         self.acks: list[asyncio.Future[Any]] = []
 
-    async def send(self, *, key: bytes, value: bytes) -> asyncio.Future[Any]:
+    def get_topic_name(self) -> str:
+        return "events"
+
+    async def send(self, topic: str, value: bytes, *, key: bytes) -> asyncio.Future[Any]:
+        assert topic == "events"
         self.sent.append(value)
         ack: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.acks.append(ack)
@@ -34,7 +39,7 @@ def test_outputs_wait_for_their_record_and_keep_input_order() -> None:
     async def scenario() -> None:
         sent: list[bytes] = []
         topic = FakeTopic(sent)
-        outbox = Outbox()
+        outbox = Outbox(lambda: topic)
         sender = asyncio.ensure_future(outbox.run())
         first_record: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         second_record: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -63,7 +68,7 @@ def test_a_record_that_never_reached_the_log_sends_nothing_and_says_so() -> None
     async def scenario() -> None:
         sent: list[bytes] = []
         topic = FakeTopic(sent)
-        outbox = Outbox()
+        outbox = Outbox(lambda: topic)
         sender = asyncio.ensure_future(outbox.run())
         record: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         failed = await outbox.put(record, [(topic, b"k", b"lost")])  # type: ignore[list-item]
@@ -84,7 +89,7 @@ def test_a_record_that_never_reached_the_log_sends_nothing_and_says_so() -> None
 
 def test_the_agent_waits_when_too_many_inputs_are_in_flight() -> None:
     async def scenario() -> None:
-        outbox = Outbox(limit=1)
+        outbox = Outbox(lambda: None, limit=1)
         record: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await outbox.put(record, [])
         blocked = asyncio.ensure_future(outbox.put(None, []))

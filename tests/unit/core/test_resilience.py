@@ -299,6 +299,50 @@ def test_kill_stops_worker_jobs_and_subflows() -> None:
     assert sim.state().state == State.KILLED
 
 
+def test_kill_stops_a_job_no_worker_reported_yet() -> None:
+    # A worker reports "started" only for a task still running after a delay: a kill in
+    # that window must still reach the worker running it, but not the flowable above it.
+    sim = run(CHAIN, hold=["work"])
+    [job] = sim.held
+    before = len(sim.events["e1"])
+    sim.send(sim.kill())
+    effects = effects_of(sim.state(), sim.events["e1"][before:])
+    assert [(s.task_run_id, s.attempt) for s in effects.stops] == [(job.task_run_id, 1)]
+    assert sim.state().state == State.KILLED
+
+
+def test_a_quick_task_reports_only_finished_and_the_run_names_its_worker() -> None:
+    sim = run(CHAIN, hold=["work"])
+    [job] = sim.held
+    sim.send(sim.report(job, kind="finished"))
+    sim.run()
+    work = next(r for r in sim.state().task_runs.values() if r.task_id == "work")
+    assert [e.type for e in sim.events["e1"] if getattr(e, "task_run_id", None) == work.id][
+        -2:
+    ] == ["TaskRunRunning", "TaskRunSucceeded"]
+    assert work.attempts[-1].worker_id == "w1"
+    assert sim.state().state == State.SUCCESS
+    sim.check()
+
+
+def test_a_job_handed_back_before_any_report_runs_again() -> None:
+    # A worker stopping gracefully hands back a quick task it had not reported yet.
+    sim = run(CHAIN, hold=["work"])
+    [job] = sim.held
+    sim.send(sim.report(job, kind="abandoned"))
+    work = sim.state().task_runs[job.task_run_id]
+    assert work.attempts[0].state == State.FAILED
+    assert "handed the task back" in (work.attempts[0].error or "")
+    assert sim.state().state == State.RUNNING
+    [_, again] = sim.held
+    assert again.attempt == 2
+    sim.send(sim.report(again, kind="finished"))
+    sim.run()
+    assert sim.state().state == State.SUCCESS
+    assert sim.state().task_runs[job.task_run_id].attempt_number == 2
+    sim.check()
+
+
 def test_flow_retry_creates_new_executions_until_max_attempts() -> None:
     sim = run(
         f"""
