@@ -76,6 +76,12 @@ def run_scheduler(settings: LannerSettings) -> None:
             return
         await asyncio.to_thread(scheduler.tick)
 
+    # Whether this process leads, as the app's own loop last saw it. The HTTP pollers'
+    # threads read this flag and never Faust's consumer: seen in CI, a poller thread that
+    # asked `app.is_leader()` before the worker had started made Faust create its consumer
+    # there, and the scheduler died at start ("Future attached to a different loop").
+    leading = threading.Event()
+
     async def fire_on_each_second() -> None:
         # Slots fall on whole seconds (cron, withSeconds, dates): ticking just after each
         # boundary fires a slot within milliseconds, where a free-running 1 s timer
@@ -83,7 +89,10 @@ def run_scheduler(settings: LannerSettings) -> None:
         while not app.should_stop:
             await app.sleep(1.0 - time.time() % 1.0 + TICK_OFFSET_S)
             if app.is_leader():
+                leading.set()
                 await fire_due()
+            else:
+                leading.clear()
 
     app.task(fire_on_each_second)
 
@@ -100,7 +109,7 @@ def run_scheduler(settings: LannerSettings) -> None:
         execution_writer,
         producer,
         topics,
-        active=lambda: app.is_leader() and states.ready(30.0),
+        active=lambda: leading.is_set() and states.ready(30.0),
     ).start()
     ensure_changelogs(app, settings)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False)
