@@ -3,7 +3,8 @@
     PYTHONPATH=. python bench/foreach_steps.py [--values 5000] [--bootstrap HOST:PORT]
 
 A ForEach over N values with `concurrencyLimit: 50`, each value a worker-bound task
-(Sleep PT0S: two executor inputs per task run, its start and its end), on the real broker
+(Sleep PT0S: one executor input per task run, the worker's "finished" report, as it ends
+within LANNER_WORKER_STARTED_REPORT_DELAY_S; two before the eighth session), on the real broker
 with the executor and a worker as their own processes, one partition. Prints the task runs
 ended per second and the executor's milliseconds per input over the first and the last
 500 task runs, and the bytes the executor wrote to its table's changelog per input, at the
@@ -20,12 +21,12 @@ from rich.table import Table
 
 from bench.latency import backend
 from schemas.events import EXECUTION_EVENT_ADAPTER
-from streams.log.reader import read_all, tail
+from streams.log.reader import tail
 from tests.integration.cluster import Cluster
 
 WINDOW = 500
-# Each task run is two executor inputs: the worker's started and finished reports.
-INPUTS_PER_TASK_RUN = 2
+# Each task run is one executor input: a quick task's worker reports only its end.
+INPUTS_PER_TASK_RUN = 1
 
 
 def loop_flow(values: int) -> str:
@@ -64,11 +65,6 @@ def _ends(cluster: Cluster, execution_id: str, timeout_s: float) -> tuple[list[f
     return ends, "log ended"
 
 
-def _changelog_sizes(cluster: Cluster) -> list[int]:
-    topic = f"{cluster.settings.full_topic_prefix}executor-executions-changelog"
-    return [len(r.value) for r in read_all(cluster.settings.kafka_bootstrap, topic)]
-
-
 def run(bootstrap: str, values: int, timeout_s: float, console: Console) -> dict[str, str]:
     cluster = Cluster(
         bootstrap,
@@ -85,7 +81,7 @@ def run(bootstrap: str, values: int, timeout_s: float, console: Console) -> dict
             execution_id = cluster.create("bench", "big_loop").execution_id
             ends, outcome = _ends(cluster, execution_id, timeout_s)
             total = time.perf_counter() - started
-        sizes = _changelog_sizes(cluster)
+        sizes = [len(r.value) for r in cluster.executor_changelog()]
     finally:
         cluster.close()
     figures = {"values": f"{values:,}", "outcome": outcome, "task runs ended": f"{len(ends):,}"}

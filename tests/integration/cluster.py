@@ -150,6 +150,19 @@ class Cluster:
     ) -> Requested:
         return self.executions.create(namespace, flow_id, inputs or {}, actor="tests")
 
+    def send_creations(self, namespace: str, flow_id: str, count: int) -> set[str]:
+        """`count` creations of one flow, straight onto the commands topic in one flush (a
+        burst, as no API would send it); their execution ids."""
+        ids: set[str] = set()
+        for _ in range(count):
+            command = self.executions.prepare_create(namespace, flow_id, {}, actor="tests")
+            self.producer.send(
+                self.topics.commands, command.execution_id, command.model_dump_json().encode()
+            )
+            ids.add(command.execution_id)
+        self.producer.flush()
+        return ids
+
     def wait_for_end(self, execution_id: str, timeout_s: float = 60.0) -> Execution:
         ended = self.wait_for_all({execution_id}, timeout_s)
         return ended[execution_id]
@@ -221,6 +234,10 @@ class Cluster:
 
     def records(self, topic: str) -> list[Record]:
         return list(read_all(self.settings.kafka_bootstrap, topic))
+
+    def executor_changelog(self) -> list[Record]:
+        """What a restarted executor reads back into its table of executions."""
+        return self.records(f"{self.settings.full_topic_prefix}executor-executions-changelog")
 
     def events_of(self, execution_id: str) -> list[ExecutionEvent]:
         return [

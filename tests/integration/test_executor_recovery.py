@@ -24,7 +24,6 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from streams.log.reader import read_all
 from tests.harness.kafka_broker import KafkaBroker
 from tests.integration.cluster import Cluster, wait_until
 
@@ -55,26 +54,12 @@ class Recovery:
     changelog_records: int
 
 
-def _create(cluster: Cluster, count: int) -> set[str]:
-    ids: set[str] = set()
-    for _ in range(count):
-        command = cluster.executions.prepare_create("recovery", "quick", {}, actor="tests")
-        cluster.producer.send(
-            cluster.topics.commands, command.execution_id, command.model_dump_json().encode()
-        )
-        ids.add(command.execution_id)
-    cluster.producer.flush()
-    return ids
-
-
 def _wait_forgotten(cluster: Cluster, ids: set[str]) -> None:
-    topic = f"{cluster.settings.full_topic_prefix}executor-executions-changelog"
-
     def all_deleted() -> bool:
         # Every one ended (so was written); a key the cleaner already took off the
         # changelog, tombstone and all, is as deleted as one whose last record is one.
         latest: dict[str, bytes] = {}
-        for record in read_all(cluster.settings.kafka_bootstrap, topic):
+        for record in cluster.executor_changelog():
             if record.key in ids:
                 latest[record.key] = record.value
         return not any(latest.values())
@@ -85,19 +70,14 @@ def _wait_forgotten(cluster: Cluster, ids: set[str]) -> None:
         time.sleep(2.0)
 
 
-def _changelog_records(cluster: Cluster) -> int:
-    topic = f"{cluster.settings.full_topic_prefix}executor-executions-changelog"
-    return sum(1 for _ in read_all(cluster.settings.kafka_bootstrap, topic))
-
-
 def _wait_compacted(cluster: Cluster) -> int:
     """Until the log cleaner has taken the forgotten executions off the changelog, while
     a trickle of executions keeps writing to it (a cleaner compacts a log that is
     written to); the number of records left."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
-        _create(cluster, 1)
-        left = _changelog_records(cluster)
+        cluster.send_creations("recovery", "quick", 1)
+        left = len(cluster.executor_changelog())
         if left <= COMPACTED_RECORDS:
             return left
         assert time.monotonic() < deadline, f"the changelog still holds {left} records"
@@ -128,7 +108,7 @@ def _finish_and_recover(bootstrap: str, count: int) -> Recovery:
         ids_seen: set[str] = set()
         while done < count:
             batch = min(BATCH, count - done)
-            ids = _create(cluster, batch)
+            ids = cluster.send_creations("recovery", "quick", batch)
             ids_seen |= ids
             ended = cluster.wait_for_all(ids, max(10.0, deadline - time.monotonic()))
             assert {e.state.value for e in ended.values()} == {"SUCCESS"}
