@@ -25,10 +25,11 @@ from schemas.commands import (
 )
 from schemas.settings import LannerSettings
 from schemas.worker import TaskRunReport
+from streams.app.changelog_writes import ChangelogWrites
 from streams.app.codecs import RECORD_CODEC
 from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
-from streams.app.faust_app import ChangelogWrites, kafka_producer, raw_topic
+from streams.app.faust_app import kafka_producer, raw_topic
 from streams.app.outbox import Outbox
 from streams.app.record_table import RecordTable
 from streams.app.watch import TimerIndex, WorkerHealth

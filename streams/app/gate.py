@@ -9,9 +9,10 @@ import faust
 
 from schemas.concurrency import GateRequest, GateState
 from schemas.settings import LannerSettings
+from streams.app.changelog_writes import ChangelogWrites
 from streams.app.consumed_positions import ConsumedPositions
 from streams.app.decoding import decode_or_log
-from streams.app.faust_app import ChangelogWrites, raw_topic
+from streams.app.faust_app import raw_topic
 from streams.gate.decide import gate
 from streams.log.topics import Topics
 
